@@ -1,0 +1,189 @@
+/**
+ * The one error hierarchy of the runtime (handbook §5.6). Every failure of a record ends up as exactly one of
+ * these classes, and the class alone decides what happens to the message:
+ *
+ * - {@link TransientError}: retried in-process while time allows, then reported as a batch item failure.
+ * - {@link PermanentError}: never retried; the message goes to the DLQ with the reason.
+ * - {@link NotAttemptedError}: the call was not made (circuit open, throttled); the message is parked.
+ * - {@link StaleEventError}: a newer version of the entity is already synced; the message is dropped.
+ *
+ * `errorClass` is the short, stable name written to DLQ attributes, logs and metric dimensions. Messages never
+ * contain credentials: callers pass only status codes, URLs without query strings and provider error summaries.
+ */
+
+/** Which handling a failure gets; see the file comment. */
+export type FailureCategory = 'transient' | 'permanent' | 'not_attempted' | 'stale';
+
+/** Base of every error the runtime raises on purpose. */
+export abstract class IntegrationError extends Error {
+  abstract readonly category: FailureCategory;
+  /** Stable, short name for DLQ attributes, logs and metric dimensions. */
+  abstract readonly errorClass: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+// ---------------------------------------------------------------- transient
+
+/** A failure that may succeed on a later attempt. */
+export abstract class TransientError extends IntegrationError {
+  readonly category = 'transient' as const;
+  /** When the provider asked us to come back (Retry-After), in ms from now. */
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** The attempt did not complete within its per-attempt timeout. */
+export class CallTimeoutError extends TransientError {
+  readonly errorClass = 'Timeout';
+}
+
+/** The connection could not be made or was reset before a response arrived. */
+export class ConnectionError extends TransientError {
+  readonly errorClass = 'ConnectionError';
+}
+
+/** The provider answered with a retryable status: 5xx, 408, 425 or 429. */
+export class RetryableStatusError extends TransientError {
+  readonly errorClass: string;
+  readonly status: number;
+
+  constructor(status: number, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, options);
+    this.status = status;
+    this.errorClass = status === 429 ? 'RateLimited' : status >= 500 ? 'ServerError' : `Http${status}`;
+  }
+}
+
+/** A 2xx response whose body could not be parsed: the effect may or may not have happened, so retry (idempotently). */
+export class MalformedResponseError extends TransientError {
+  readonly errorClass = 'MalformedResponse';
+}
+
+/** The same idempotency key is being processed elsewhere right now; try again later, never DLQ. */
+export class DuplicateInFlightError extends TransientError {
+  readonly errorClass = 'DuplicateInFlight';
+}
+
+/** A dependency of the runtime itself (idempotency/ledger table, secret store, SQS) failed. */
+export class DependencyError extends TransientError {
+  readonly errorClass: string;
+
+  constructor(dependency: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.errorClass = `${dependency}Unavailable`;
+  }
+}
+
+// ---------------------------------------------------------------- permanent
+
+/** A failure that will fail again on every retry: the message goes to the DLQ. */
+export abstract class PermanentError extends IntegrationError {
+  readonly category = 'permanent' as const;
+}
+
+/** The message cannot be processed as it is: bad JSON, schema violation, unknown event version. */
+export class PoisonMessageError extends PermanentError {
+  readonly errorClass: string;
+
+  constructor(errorClass: 'InvalidJson' | 'ValidationFailed' | 'UnsupportedEventVersion', message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.errorClass = errorClass;
+  }
+}
+
+/** The provider rejected the request with a non-retryable 4xx. */
+export class ProviderRejectedError extends PermanentError {
+  readonly errorClass: string;
+  readonly status: number;
+
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = status;
+    this.errorClass = `Http${status}`;
+  }
+}
+
+/** 401/403 even with freshly fetched credentials. */
+export class AuthenticationError extends PermanentError {
+  readonly errorClass = 'AuthenticationFailed';
+  readonly status: number;
+
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
+/** The idempotency key was used before with a different payload. */
+export class IdempotencyKeyReuseError extends PermanentError {
+  readonly errorClass = 'IdempotencyKeyReused';
+}
+
+/** The secret exists but cannot be used: not JSON, or missing the fields the auth scheme needs. */
+export class InvalidCredentialsError extends PermanentError {
+  readonly errorClass = 'InvalidCredentials';
+}
+
+// ---------------------------------------------------------------- not attempted
+
+/** The call was deliberately not made; the message is parked until `retryAt`. */
+export abstract class NotAttemptedError extends IntegrationError {
+  readonly category = 'not_attempted' as const;
+  /** Epoch ms before which a new attempt is pointless. */
+  readonly retryAt: number;
+  readonly circuitId: string;
+
+  constructor(circuitId: string, retryAt: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.circuitId = circuitId;
+    this.retryAt = retryAt;
+  }
+}
+
+/** The shared circuit for the provider is open (or isolated by an operator, or a probe is in flight). */
+export class CircuitOpenError extends NotAttemptedError {
+  readonly errorClass = 'CircuitOpen';
+}
+
+/** The provider asked every caller to back off (429 with Retry-After) until `retryAt`. */
+export class ThrottledError extends NotAttemptedError {
+  readonly errorClass = 'Throttled';
+}
+
+// ---------------------------------------------------------------- stale
+
+/** A newer version of the entity is already synced (or in flight): this event must never be sent. */
+export class StaleEventError extends IntegrationError {
+  readonly category = 'stale' as const;
+  readonly errorClass = 'StaleVersion';
+}
+
+// ---------------------------------------------------------------- configuration
+
+/** Raised at init when required configuration is missing or invalid. Not a record outcome: the function fails fast. */
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** Wraps anything that is not an IntegrationError: unknown failures are treated as transient so nothing is lost. */
+export class UnexpectedError extends TransientError {
+  readonly errorClass = 'Unexpected';
+}
+
+/** Returns the error as an IntegrationError, wrapping unknown values (which count as transient). */
+export function toIntegrationError(error: unknown): IntegrationError {
+  if (error instanceof IntegrationError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new UnexpectedError(`Unexpected failure: ${message}`, { cause: error });
+}

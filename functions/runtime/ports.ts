@@ -1,0 +1,84 @@
+/**
+ * The small interfaces (ports) the runtime's logic is written against. AWS SDK calls live in adapter files that
+ * implement these (`dynamodb-*.ts`, `sqs-*.ts`, `secrets-manager-*.ts`); tests use in-memory fakes or dynalite.
+ */
+import type { IntegrationError } from './errors.js';
+
+// ---------------------------------------------------------------- clock
+
+/** Time and randomness, injectable so backoff, leases and jitter are deterministic in tests. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Resolves after `ms` milliseconds (or rejects with the signal's reason when aborted). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Uniform in [0, 1). */
+  random(): number;
+}
+
+// ---------------------------------------------------------------- circuit breaker
+
+/** Reports the outcome of one attempt that a {@link CallGuard} allowed. */
+export interface CallPermit {
+  /** True when this attempt is the single half-open probe elected across all instances. */
+  readonly isProbe: boolean;
+  /** The provider answered in a way that says it is healthy (2xx, or a permanent 4xx). */
+  succeeded(latencyMs: number): Promise<void>;
+  /** The provider failed (timeout, connection error, 5xx, ...). */
+  failed(error: IntegrationError, latencyMs: number): Promise<void>;
+}
+
+/** What the HTTP client asks before every attempt. */
+export interface CallGuard {
+  /**
+   * Returns a permit when a call may be made now. Throws CircuitOpenError or ThrottledError (both
+   * NotAttemptedError, carrying `retryAt`) when it must not.
+   */
+  acquire(): Promise<CallPermit>;
+  /** A 429 with Retry-After: every instance backs off until `untilMs` (epoch ms). */
+  throttle(untilMs: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------- credentials
+
+/** Reads JSON secrets (Secrets Manager in AWS). Implementations cache; `forceFetch` bypasses the cache. */
+export interface SecretSource {
+  getJson(secretName: string, options?: { forceFetch?: boolean }): Promise<Record<string, unknown>>;
+}
+
+/** Produces the auth headers for a provider call. */
+export interface CredentialsProvider {
+  /** Headers to add to a request. `fresh: true` re-reads the secret (and token) bypassing every cache. */
+  headers(options?: { fresh?: boolean }): Promise<Record<string, string>>;
+}
+
+// ---------------------------------------------------------------- queues
+
+/** The facts about one SQS message that the queue adapters need. */
+export interface QueueMessageRef {
+  messageId: string;
+  receiptHandle: string;
+  /** The queue the message came from (event source ARN). */
+  eventSourceArn: string;
+  body: string;
+  /** Original message attributes, string-valued, to carry into the DLQ. */
+  attributes?: Record<string, string>;
+}
+
+/** Why a message was sent to the DLQ, written as message attributes. */
+export interface DeadLetterReason {
+  errorClass: string;
+  errorMessage: string;
+  correlationId: string;
+}
+
+/** Sends poison / permanently failed messages straight to the integration's DLQ. */
+export interface DeadLetterQueue {
+  send(message: QueueMessageRef, reason: DeadLetterReason): Promise<void>;
+}
+
+/** Keeps a message invisible until a given time so it does not burn its receive count (circuit open / throttled). */
+export interface MessageParker {
+  /** Makes the message visible again after `delaySeconds` (SQS caps this at 12 hours). */
+  park(message: QueueMessageRef, delaySeconds: number): Promise<void>;
+}
