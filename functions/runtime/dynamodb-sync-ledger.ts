@@ -1,0 +1,408 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError } from '@aws-lambda-powertools/idempotency';
+import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import type { JSONValue } from '@aws-lambda-powertools/commons/types';
+import { systemClock } from './clock.js';
+import { DependencyError, DuplicateInFlightError, StaleEventError } from './errors.js';
+import type { Clock } from './ports.js';
+import {
+  activeSyncAttempt,
+  type LedgerEntry,
+  type LedgerEvent,
+  type LedgerLogEntry,
+  type LedgerStatus,
+  ledgerPartitionKey,
+  type SyncAttempt,
+} from './sync-ledger.js';
+
+const INPROGRESS = 'INPROGRESS';
+const COMPLETED = 'COMPLETED';
+const MAX_LOGGED_ERROR_LENGTH = 512;
+
+/** Options of {@link DynamoDBSyncLedger}. */
+export interface DynamoDBSyncLedgerOptions {
+  tableName: string;
+  client: DynamoDBClient;
+  clock?: Clock;
+  /** Told when a write lost its claim (another instance took the record over); the call itself already happened. */
+  onClaimLost?: (details: { entity: string; integration: string; step: 'complete' | 'release' }) => void;
+}
+
+/**
+ * The sync ledger and the Powertools idempotency store in ONE DynamoDB item per entity and integration
+ * (ledger table, `pk = <entityType>#<entityId>`, `sk = <integration>`).
+ *
+ * Why merged: Powertools idempotency costs two writes per message (claim INPROGRESS, then COMPLETED) and the
+ * ledger needs the same two moments (syncing, then synced). Writing both into one item makes a message cost
+ * two writes in all, and lets one condition do three jobs at once: claim the idempotency key, refuse stale
+ * versions (a newer version already stored wins) and append the transition to the audit log atomically.
+ *
+ * The idempotency fields (`idem*`) hold the CURRENT operation of the entity only. That is enough because an
+ * operation on an older version is stale whatever its idempotency record says, and it is why an adapter's
+ * idempotency key must be a function of (entity type, id, version).
+ *
+ * Powertools drives it through the four `_*Record` hooks; the entity of each record arrives through
+ * {@link activeSyncAttempt} (async local storage), since Powertools passes only the hashed key.
+ */
+export class DynamoDBSyncLedger extends BasePersistenceLayer {
+  readonly #tableName: string;
+  readonly #documents: DynamoDBDocumentClient;
+  readonly #clock: Clock;
+  readonly #onClaimLost: DynamoDBSyncLedgerOptions['onClaimLost'];
+
+  constructor(options: DynamoDBSyncLedgerOptions) {
+    super();
+    this.#tableName = options.tableName;
+    this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+    this.#clock = options.clock ?? systemClock;
+    this.#onClaimLost = options.onClaimLost;
+  }
+
+  // ------------------------------------------------------------ Powertools hooks
+
+  /** Claim: idempotency INPROGRESS + ledger `syncing`, refused for stale versions and live duplicates. */
+  protected async _putRecord(record: IdempotencyRecord): Promise<void> {
+    const attempt = activeSyncAttempt();
+    const now = this.#clock.now();
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(attempt),
+          UpdateExpression: [
+            'SET #status = :syncing, entityType = :type, entityId = :id, integration = :integration',
+            'entityVersion = :version, attempts = :attempt, correlationId = :correlationId, updatedAt = :nowIso',
+            'createdAt = if_not_exists(createdAt, :nowIso), idemKey = :key, idemStatus = :inprogress',
+            'idemExpiry = :expiry, idemInProgressExpiry = :inProgressExpiry, idemPayloadHash = :payloadHash',
+            '#log = list_append(if_not_exists(#log, :emptyLog), :entry) REMOVE idemData',
+          ].join(', '),
+          ConditionExpression: [
+            'attribute_not_exists(pk)',
+            'entityVersion < :version',
+            '(entityVersion = :version AND attribute_not_exists(idemKey))',
+            '(entityVersion = :version AND idemKey = :key AND (attribute_not_exists(idemStatus) OR idemExpiry < :nowSeconds OR (idemStatus = :inprogress AND idemInProgressExpiry < :nowMs)))',
+          ].join(' OR '),
+          ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
+          ExpressionAttributeValues: {
+            ':syncing': 'syncing',
+            ':type': attempt.entity.type,
+            ':id': attempt.entity.id,
+            ':integration': attempt.integration,
+            ':version': attempt.entity.version,
+            ':attempt': attempt.attempt,
+            ':correlationId': attempt.correlationId,
+            ':nowIso': new Date(now).toISOString(),
+            ':key': record.idempotencyKey,
+            ':inprogress': INPROGRESS,
+            ':expiry': record.expiryTimestamp,
+            ':inProgressExpiry': record.inProgressExpiryTimestamp ?? now + 15 * 60_000,
+            ':payloadHash': record.payloadHash ?? '',
+            ':emptyLog': [],
+            ':entry': [this.#logEntry(attempt, 'syncing', now)],
+            ':nowSeconds': now / 1000,
+            ':nowMs': now,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw this.#unavailable('claim', error);
+      // Real DynamoDB returns the item with the failure; dynalite does not, so read it then (one more call locally).
+      const existing = error.Item ? (unmarshall(error.Item) as StoredItem) : await this.#read(attempt);
+      throw this.#whyClaimRefused(record.idempotencyKey, attempt, existing);
+    }
+  }
+
+  /** Complete: idempotency COMPLETED with the stored result + ledger `synced`, in one write. */
+  protected async _updateRecord(record: IdempotencyRecord): Promise<void> {
+    const attempt = activeSyncAttempt();
+    const now = this.#clock.now();
+    const externalId = externalIdOf(record.responseData);
+    await this.#updateOwnClaim(attempt, record.idempotencyKey, 'complete', {
+      UpdateExpression: [
+        'SET #status = :synced, syncedAt = :nowIso, updatedAt = :nowIso, externalId = :externalId',
+        'idemStatus = :completed, idemExpiry = :expiry, idemData = :data, idemPayloadHash = :payloadHash',
+        '#log = list_append(#log, :entry) REMOVE idemInProgressExpiry, lastErrorClass, lastErrorMessage',
+      ].join(', '),
+      ExpressionAttributeValues: {
+        ':synced': 'synced',
+        ':nowIso': new Date(now).toISOString(),
+        ':externalId': externalId,
+        ':completed': COMPLETED,
+        ':expiry': record.expiryTimestamp,
+        ':data': record.responseData ?? null,
+        ':payloadHash': record.payloadHash ?? '',
+        ':entry': [this.#logEntry(attempt, 'synced', now, { externalId })],
+      },
+    });
+  }
+
+  /**
+   * Release after a failure: the idempotency claim is dropped (so a retry or a redrive may claim again) and the
+   * ledger records why: `sync_failed` for permanent failures, `pending_sync` when the call was never attempted,
+   * otherwise the entity stays `syncing` with a `retry_scheduled` log entry.
+   */
+  protected async _deleteRecord(record: IdempotencyRecord): Promise<void> {
+    const attempt = activeSyncAttempt();
+    const now = this.#clock.now();
+    const failure = attempt.failure;
+    const status: LedgerStatus =
+      failure?.category === 'permanent' ? 'sync_failed' : failure?.category === 'not_attempted' ? 'pending_sync' : 'syncing';
+    const event: LedgerEvent = status === 'syncing' ? 'retry_scheduled' : status;
+    const errorClass = failure?.errorClass ?? 'Unknown';
+    const errorMessage = truncate(failure?.message ?? 'failed without an error', MAX_LOGGED_ERROR_LENGTH);
+    await this.#updateOwnClaim(attempt, record.idempotencyKey, 'release', {
+      UpdateExpression: [
+        'SET #status = :status, updatedAt = :nowIso, lastErrorClass = :errorClass, lastErrorMessage = :errorMessage',
+        '#log = list_append(#log, :entry) REMOVE idemStatus, idemInProgressExpiry, idemData',
+      ].join(', '),
+      ConditionExtra: ' AND idemStatus = :inprogress',
+      ExpressionAttributeValues: {
+        ':status': status,
+        ':nowIso': new Date(now).toISOString(),
+        ':errorClass': errorClass,
+        ':errorMessage': errorMessage,
+        ':inprogress': INPROGRESS,
+        ':entry': [this.#logEntry(attempt, event, now, { errorClass, errorMessage })],
+      },
+    });
+  }
+
+  /** Only reached when a claim was refused without the item at hand; reads the current entity's record. */
+  protected async _getRecord(idempotencyKey: string): Promise<IdempotencyRecord> {
+    const item = await this.#read(activeSyncAttempt());
+    if (!item || item.idemKey !== idempotencyKey || !item.idemStatus) throw new IdempotencyItemNotFoundError();
+    return toIdempotencyRecord(item);
+  }
+
+  // ------------------------------------------------------------ ledger-only writes
+
+  /**
+   * Records that a message was not attempted (circuit open, throttled) as `pending_sync`, unless the ledger
+   * already knows this version or a newer one: one conditional write per parked message.
+   */
+  async markPending(attempt: SyncAttempt, reason: string): Promise<void> {
+    const now = this.#clock.now();
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(attempt),
+          UpdateExpression: [
+            'SET #status = :pending, entityType = :type, entityId = :id, integration = :integration',
+            'entityVersion = :version, attempts = :attempt, correlationId = :correlationId, updatedAt = :nowIso',
+            'createdAt = if_not_exists(createdAt, :nowIso), #log = list_append(if_not_exists(#log, :emptyLog), :entry)',
+            'lastErrorClass = :reason REMOVE idemKey, idemStatus, idemInProgressExpiry, idemData, idemPayloadHash',
+          ].join(', '),
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (entityVersion < :version AND (attribute_not_exists(idemStatus) OR idemStatus <> :inprogress))',
+          ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
+          ExpressionAttributeValues: {
+            ':pending': 'pending_sync',
+            ':type': attempt.entity.type,
+            ':id': attempt.entity.id,
+            ':integration': attempt.integration,
+            ':version': attempt.entity.version,
+            ':attempt': attempt.attempt,
+            ':correlationId': attempt.correlationId,
+            ':nowIso': new Date(now).toISOString(),
+            ':emptyLog': [],
+            ':entry': [this.#logEntry(attempt, 'pending_sync', now, { errorClass: reason })],
+            ':reason': reason,
+            ':inprogress': INPROGRESS,
+          },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return; // already known: nothing to record
+      throw this.#unavailable('mark pending', error);
+    }
+  }
+
+  /** Appends `skipped_stale` to the audit log of an entity whose newer version is already stored. */
+  async recordSkippedStale(attempt: SyncAttempt): Promise<void> {
+    const now = this.#clock.now();
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(attempt),
+          UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :emptyLog), :entry)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#log': 'log' },
+          ExpressionAttributeValues: { ':emptyLog': [], ':entry': [this.#logEntry(attempt, 'skipped_stale', now)] },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw this.#unavailable('record skipped_stale', error);
+    }
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /** Where an entity stands with every integration (or one), with the audit logs. */
+  async entries(entityType: string, entityId: string, integration?: string): Promise<LedgerEntry[]> {
+    const result = await this.#documents.send(
+      new QueryCommand({
+        TableName: this.#tableName,
+        KeyConditionExpression: integration ? 'pk = :pk AND sk = :sk' : 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': ledgerPartitionKey(entityType, entityId), ...(integration ? { ':sk': integration } : {}) },
+        ConsistentRead: true,
+      }),
+    );
+    return (result.Items ?? []).map((item) => toLedgerEntry(item as StoredItem));
+  }
+
+  // ------------------------------------------------------------ internals
+
+  async #read(attempt: SyncAttempt): Promise<StoredItem | undefined> {
+    try {
+      const result = await this.#documents.send(
+        new GetCommand({ TableName: this.#tableName, Key: keyOf(attempt), ConsistentRead: true }),
+      );
+      return result.Item as StoredItem | undefined;
+    } catch (error) {
+      throw this.#unavailable('read', error);
+    }
+  }
+
+  /** Decides what a refused claim means, from the item that refused it. */
+  #whyClaimRefused(idempotencyKey: string, attempt: SyncAttempt, item: StoredItem | undefined): Error {
+    if (!item) return new DuplicateInFlightError('The ledger item changed while claiming; retry later');
+    const entity = `${attempt.entity.type} ${attempt.entity.id}`;
+    if (item.entityVersion > attempt.entity.version) {
+      return new StaleEventError(
+        `Stale event: ${entity} version ${attempt.entity.version} is older than the stored version ${item.entityVersion}`,
+      );
+    }
+    if (item.idemKey === idempotencyKey && item.idemStatus) {
+      // Same operation seen before: Powertools replays the stored result, or reports it in progress.
+      return new IdempotencyItemAlreadyExistsError(
+        `Idempotency key already used for ${entity}`,
+        toIdempotencyRecord(item),
+      );
+    }
+    if (item.status === 'synced') {
+      return new StaleEventError(`Stale event: ${entity} version ${attempt.entity.version} is already synced by another operation`);
+    }
+    return new DuplicateInFlightError(`Another operation on ${entity} version ${attempt.entity.version} is in progress`);
+  }
+
+  async #updateOwnClaim(
+    attempt: SyncAttempt,
+    idempotencyKey: string,
+    step: 'complete' | 'release',
+    update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, unknown>; ConditionExtra?: string },
+  ): Promise<void> {
+    try {
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(attempt),
+          UpdateExpression: update.UpdateExpression,
+          ConditionExpression: `idemKey = :key AND entityVersion = :version${update.ConditionExtra ?? ''}`,
+          ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':key': idempotencyKey, ':version': attempt.entity.version },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        // The claim expired and another delivery took over (or a newer version arrived): the newer owner's
+        // writes win. The provider saw the same Idempotency-Key, so no duplicate side effect follows.
+        this.#onClaimLost?.({ entity: ledgerPartitionKey(attempt.entity.type, attempt.entity.id), integration: attempt.integration, step });
+        return;
+      }
+      throw this.#unavailable(step, error);
+    }
+  }
+
+  #logEntry(attempt: SyncAttempt, event: LedgerEvent, now: number, extra: Partial<LedgerLogEntry> = {}): LedgerLogEntry {
+    return {
+      at: new Date(now).toISOString(),
+      event,
+      version: attempt.entity.version,
+      attempt: attempt.attempt,
+      correlationId: attempt.correlationId,
+      ...extra,
+    };
+  }
+
+  #unavailable(operation: string, error: unknown): DependencyError {
+    return new DependencyError('LedgerTable', `Sync ledger ${operation} failed: ${(error as Error).message ?? error}`, { cause: error });
+  }
+}
+
+/** The ledger item as stored. */
+interface StoredItem {
+  pk: string;
+  sk: string;
+  entityType: string;
+  entityId: string;
+  integration: string;
+  status: LedgerStatus;
+  entityVersion: number;
+  attempts: number;
+  externalId?: string;
+  lastErrorClass?: string;
+  lastErrorMessage?: string;
+  correlationId?: string;
+  createdAt: string;
+  updatedAt: string;
+  syncedAt?: string;
+  log?: LedgerLogEntry[];
+  idemKey?: string;
+  idemStatus?: string;
+  idemExpiry?: number;
+  idemInProgressExpiry?: number;
+  idemData?: JSONValue;
+  idemPayloadHash?: string;
+}
+
+function keyOf(attempt: SyncAttempt): { pk: string; sk: string } {
+  return { pk: ledgerPartitionKey(attempt.entity.type, attempt.entity.id), sk: attempt.integration };
+}
+
+function toIdempotencyRecord(item: StoredItem): IdempotencyRecord {
+  return new IdempotencyRecord({
+    idempotencyKey: item.idemKey ?? '',
+    status: (item.idemStatus ?? INPROGRESS) as 'INPROGRESS' | 'COMPLETED',
+    expiryTimestamp: item.idemExpiry,
+    inProgressExpiryTimestamp: item.idemInProgressExpiry,
+    responseData: item.idemData,
+    payloadHash: item.idemPayloadHash,
+  });
+}
+
+function toLedgerEntry(item: StoredItem): LedgerEntry {
+  return {
+    entityType: item.entityType,
+    entityId: item.entityId,
+    integration: item.integration,
+    status: item.status,
+    entityVersion: item.entityVersion,
+    attempts: item.attempts,
+    externalId: item.externalId,
+    lastErrorClass: item.lastErrorClass,
+    lastErrorMessage: item.lastErrorMessage,
+    correlationId: item.correlationId,
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
+    syncedAt: item.syncedAt,
+    log: item.log ?? [],
+  };
+}
+
+function externalIdOf(result: JSONValue | undefined): string | undefined {
+  if (result !== null && typeof result === 'object' && !Array.isArray(result)) {
+    const value = (result as Record<string, JSONValue>).externalId;
+    return typeof value === 'string' ? value : undefined;
+  }
+  return undefined;
+}
+
+function truncate(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
+}

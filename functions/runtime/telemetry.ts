@@ -1,0 +1,101 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+
+/** Every metric the runtime emits (namespace `IntegrationHub`, dimension `integration`). */
+export const RuntimeMetric = {
+  CallSucceeded: 'CallSucceeded',
+  CallFailed: 'CallFailed',
+  CallLatency: 'CallLatency',
+  RetryAttempts: 'RetryAttempts',
+  CircuitOpened: 'CircuitOpened',
+  CircuitRejected: 'CircuitRejected',
+  Throttled: 'Throttled',
+  IdempotentReplay: 'IdempotentReplay',
+  PoisonMessage: 'PoisonMessage',
+  StaleSkipped: 'StaleSkipped',
+  BreakerStoreFallback: 'BreakerStoreFallback',
+} as const;
+
+export type RuntimeMetricName = (typeof RuntimeMetric)[keyof typeof RuntimeMetric];
+
+/** Where the runtime reports its counters; Powertools EMF in Lambda, a recorder in tests and benchmarks. */
+export interface MetricsSink {
+  /** Adds one data point. `errorClass` becomes a second dimension (CallFailed by class). */
+  count(name: RuntimeMetricName, value?: number, errorClass?: string): void;
+  /** Adds a latency data point in milliseconds. */
+  latency(name: RuntimeMetricName, milliseconds: number): void;
+  /** Flushes buffered metrics; called once at the end of each batch. */
+  flush(): void;
+}
+
+/** The namespace of every metric of the hub; dashboards and alarms (lib/) use the same string. */
+export const METRICS_NAMESPACE = 'IntegrationHub';
+
+/** EMF metrics through Powertools, with the `integration` dimension on every data point. */
+export class PowertoolsMetricsSink implements MetricsSink {
+  readonly #metrics: Metrics;
+  readonly #integration: string;
+
+  constructor(integration: string, metrics?: Metrics) {
+    this.#integration = integration;
+    this.#metrics =
+      metrics ??
+      new Metrics({
+        namespace: METRICS_NAMESPACE,
+        serviceName: 'integration-hub',
+        defaultDimensions: { integration },
+      });
+  }
+
+  count(name: RuntimeMetricName, value = 1, errorClass?: string): void {
+    if (errorClass === undefined) {
+      this.#metrics.addMetric(name, MetricUnit.Count, value);
+      return;
+    }
+    // A per-class dimension must not leak onto the batch's other metrics, so it goes out as its own EMF blob.
+    const single = this.#metrics.singleMetric();
+    single.addDimensions({ integration: this.#integration, errorClass });
+    single.addMetric(name, MetricUnit.Count, value);
+  }
+
+  latency(name: RuntimeMetricName, milliseconds: number): void {
+    this.#metrics.addMetric(name, MetricUnit.Milliseconds, milliseconds);
+  }
+
+  flush(): void {
+    this.#metrics.publishStoredMetrics();
+  }
+}
+
+/** Keeps every data point in memory: used by tests, the local hub's summary and the benchmarks. */
+export class RecordingMetricsSink implements MetricsSink {
+  readonly counts = new Map<string, number>();
+  readonly latencies = new Map<string, number[]>();
+  flushes = 0;
+
+  count(name: RuntimeMetricName, value = 1, errorClass?: string): void {
+    for (const key of errorClass === undefined ? [name] : [name, `${name}:${errorClass}`]) {
+      this.counts.set(key, (this.counts.get(key) ?? 0) + value);
+    }
+  }
+
+  latency(name: RuntimeMetricName, milliseconds: number): void {
+    const values = this.latencies.get(name) ?? [];
+    values.push(milliseconds);
+    this.latencies.set(name, values);
+  }
+
+  flush(): void {
+    this.flushes += 1;
+  }
+
+  /** The total of a metric, or of one error class of it (`CallFailed:Timeout`). */
+  total(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+}
+
+/** The runtime's root logger: JSON lines, service `integration-hub`, level from POWERTOOLS_LOG_LEVEL (default INFO). */
+export function createRuntimeLogger(integration: string): Logger {
+  return new Logger({ serviceName: 'integration-hub', persistentKeys: { integration } });
+}
