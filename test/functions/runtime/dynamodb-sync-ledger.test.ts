@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
 import { ProviderRejectedError, RetryableStatusError, StaleEventError } from '../../../functions/runtime/errors.js';
 import { type SyncAttempt, withSyncAttempt } from '../../../functions/runtime/sync-ledger.js';
-import { type CallCounter, countCalls } from '../../support/call-counter.js';
+import { type CallCounter, countCalls } from '../../../local/dynamo-call-counter.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
 let dynamo: LocalDynamo;

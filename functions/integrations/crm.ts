@@ -1,0 +1,74 @@
+/**
+ * CRM file sync: a file uploaded upstream becomes a file record in the CRM (OAuth2 client credentials).
+ * The seed example of the adapter guide in the README.
+ */
+import { z } from 'zod';
+import { MalformedResponseError } from '../runtime/errors.js';
+import { defineIntegration } from '../runtime/define-integration.js';
+
+/** `FileUploaded` event, schemaVersion 1. */
+export const fileUploadedSchema = z.object({
+  schemaVersion: z.literal('1').optional(),
+  fileId: z.string().min(1).max(128),
+  /** Increments on every change of the file; older versions are never sent after newer ones. */
+  version: z.number().int().nonnegative(),
+  name: z.string().min(1).max(255),
+  mimeType: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, 'must be a MIME type like application/pdf'),
+  sizeBytes: z.number().int().nonnegative(),
+  folder: z.string().max(1024).optional(),
+  uploadedBy: z.object({ email: z.email(), name: z.string().optional() }),
+  uploadedAt: z.iso.datetime({ offset: true }),
+  tags: z.array(z.string().min(1).max(64)).max(50).optional(),
+});
+
+export type FileUploaded = z.infer<typeof fileUploadedSchema>;
+
+/** The CRM's file resource as it accepts it. */
+export interface CrmFile {
+  externalRef: string;
+  version: number;
+  name: string;
+  mimeType: string;
+  sizeBytes: number;
+  folder: string;
+  ownerEmail: string;
+  uploadedAt: string;
+  tags: string[];
+}
+
+/** Maps the event to the CRM's file shape: normalised owner, root folder by default, unique lower-case tags. */
+export function toCrmFile(event: FileUploaded): CrmFile {
+  return {
+    externalRef: event.fileId,
+    version: event.version,
+    name: event.name,
+    mimeType: event.mimeType.toLowerCase(),
+    sizeBytes: event.sizeBytes,
+    folder: event.folder && event.folder.length > 0 ? event.folder : '/',
+    ownerEmail: event.uploadedBy.email.toLowerCase(),
+    uploadedAt: new Date(event.uploadedAt).toISOString(),
+    tags: [...new Set((event.tags ?? []).map((tag) => tag.trim().toLowerCase()))],
+  };
+}
+
+const crmFileCreated = z.object({ id: z.string().min(1) });
+
+export const crm = defineIntegration({
+  name: 'crm',
+  input: fileUploadedSchema,
+  idempotencyKey: (event) => `file:${event.fileId}:v${event.version}`,
+  entity: (event) => ({ type: 'file', id: event.fileId, version: event.version }),
+  async send(event, { http }) {
+    const response = await http.post('/files', toCrmFile(event));
+    const created = crmFileCreated.safeParse(response.body);
+    if (!created.success) throw new MalformedResponseError('CRM answered POST /files without a file id');
+    return { externalId: created.data.id };
+  },
+  async probe({ http }) {
+    await http.get('/health');
+  },
+  connection: { auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }, timeoutMs: 5000, maxAttempts: 3 },
+});
+
+/** The Lambda entry. */
+export const handler = crm.sqsHandler;

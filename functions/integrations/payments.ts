@@ -1,0 +1,134 @@
+/**
+ * Payments: charges and refunds through a card payment gateway (bearer secret key).
+ * Amounts arrive as decimal strings or numbers in major units and are sent in minor units.
+ */
+import { z } from 'zod';
+import { MalformedResponseError } from '../runtime/errors.js';
+import { defineIntegration } from '../runtime/define-integration.js';
+
+/** Digits after the decimal point per ISO 4217 currency, where it is not 2. */
+const MINOR_UNIT_EXCEPTIONS: Record<string, number> = { JPY: 0, KRW: 0, VND: 0, CLP: 0, ISK: 0, BHD: 3, KWD: 3, JOD: 3, OMR: 3, TND: 3 };
+
+const currency = z
+  .string()
+  .regex(/^[A-Za-z]{3}$/, 'must be a 3-letter ISO 4217 code')
+  .transform((code) => code.toUpperCase());
+const amount = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a positive decimal')]);
+
+const chargeRequested = z.object({
+  schemaVersion: z.literal('1').optional(),
+  action: z.literal('charge'),
+  paymentId: z.string().min(1).max(128),
+  orderId: z.string().min(1).max(128),
+  customerId: z.string().min(1).max(128),
+  amount,
+  currency,
+  description: z.string().max(500).optional(),
+});
+
+const refundRequested = z.object({
+  schemaVersion: z.literal('1').optional(),
+  action: z.literal('refund'),
+  refundId: z.string().min(1).max(128),
+  /** The gateway's charge id (from the charge's ledger `externalId`). */
+  chargeId: z.string().min(1).max(128),
+  amount: amount.optional(),
+  currency: currency.optional(),
+  reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer', 'order_cancelled']).optional(),
+});
+
+/** `PaymentRequested` (action charge) or `RefundRequested` (action refund), schemaVersion 1. */
+export const paymentEventSchema = z.discriminatedUnion('action', [chargeRequested, refundRequested]);
+
+export type PaymentEvent = z.infer<typeof paymentEventSchema>;
+
+/** Our payment states; the gateway has more. */
+export type PaymentStatus = 'completed' | 'processing' | 'failed' | 'cancelled';
+
+/** Maps the gateway's status to ours; an unknown status is a malformed answer (retried, then DLQ by redrive). */
+export function toPaymentStatus(gatewayStatus: string): PaymentStatus {
+  switch (gatewayStatus) {
+    case 'succeeded':
+      return 'completed';
+    case 'pending':
+    case 'requires_action':
+      return 'processing';
+    case 'failed':
+      return 'failed';
+    case 'canceled':
+      return 'cancelled';
+    default:
+      throw new MalformedResponseError(`Payment gateway returned an unknown status ${JSON.stringify(gatewayStatus)}`);
+  }
+}
+
+/** Converts a major-unit amount to integer minor units without floating-point drift (12.34 EUR → 1234). */
+export function toMinorUnits(value: number | string, currencyCode: string): number {
+  const digits = MINOR_UNIT_EXCEPTIONS[currencyCode] ?? 2;
+  const [whole = '0', fraction = ''] = String(value).split('.');
+  if (fraction.length > digits && /[1-9]/.test(fraction.slice(digits))) {
+    throw new RangeError(`${value} ${currencyCode} has more than ${digits} decimal places`);
+  }
+  return Number.parseInt(whole, 10) * 10 ** digits + Number.parseInt((fraction + '0'.repeat(digits)).slice(0, digits) || '0', 10);
+}
+
+const gatewayAnswer = z.object({ id: z.string().min(1), status: z.string() });
+
+/** What the ledger and a replay keep of a payment operation. */
+interface PaymentResult {
+  externalId: string;
+  status: PaymentStatus;
+  [field: string]: unknown;
+}
+
+export const payments = defineIntegration({
+  name: 'payments',
+  input: paymentEventSchema.superRefine((event, context) => {
+    if (event.action === 'charge' || event.amount !== undefined) {
+      const code = event.currency ?? '';
+      if (event.amount !== undefined && !code) {
+        context.addIssue({ code: 'custom', path: ['currency'], message: 'is required with an amount' });
+        return;
+      }
+      try {
+        if (event.amount !== undefined) toMinorUnits(event.amount, code);
+      } catch (error) {
+        context.addIssue({ code: 'custom', path: ['amount'], message: (error as Error).message });
+      }
+    }
+  }),
+  idempotencyKey: (event) => (event.action === 'charge' ? `charge:${event.paymentId}` : `refund:${event.refundId}`),
+  entity: (event) =>
+    event.action === 'charge' ? { type: 'payment', id: event.paymentId } : { type: 'refund', id: event.refundId },
+  async send(event, { http }): Promise<PaymentResult> {
+    if (event.action === 'charge') {
+      const response = await http.post('/charges', {
+        amount: toMinorUnits(event.amount, event.currency),
+        currency: event.currency,
+        reference: event.orderId,
+        customerId: event.customerId,
+        description: event.description,
+      });
+      return toResult(response.body);
+    }
+    const response = await http.post('/refunds', {
+      chargeId: event.chargeId,
+      amount: event.amount !== undefined && event.currency ? toMinorUnits(event.amount, event.currency) : undefined,
+      reason: event.reason,
+    });
+    return toResult(response.body);
+  },
+  async probe({ http }) {
+    await http.get('/health');
+  },
+  connection: { auth: { scheme: 'bearer' }, timeoutMs: 8000, maxAttempts: 3 },
+});
+
+function toResult(body: unknown): PaymentResult {
+  const answer = gatewayAnswer.safeParse(body);
+  if (!answer.success) throw new MalformedResponseError('Payment gateway answer has no id or status');
+  return { externalId: answer.data.id, status: toPaymentStatus(answer.data.status) };
+}
+
+/** The Lambda entry. */
+export const handler = payments.sqsHandler;

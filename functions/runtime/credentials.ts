@@ -1,0 +1,339 @@
+/**
+ * Turns an integration's auth configuration plus its secret into request headers. The secret is read through a
+ * {@link SecretSource} (cached there); OAuth2 access tokens are cached here until shortly before they expire and
+ * fetched single-flight. `headers({ fresh: true })` — used after a 401/403 — bypasses every cache, so a rotated
+ * secret is picked up.
+ *
+ * Errors name the secret, the scheme and missing FIELD NAMES, never a value; the token endpoint's response body is
+ * only quoted as its OAuth `error`/`error_description`, with our own credentials redacted.
+ */
+import { systemClock } from './clock.js';
+import { AuthenticationError, ConfigurationError, DependencyError, InvalidCredentialsError } from './errors.js';
+import { providerErrorSummary } from './http-client.js';
+import type { Clock, CredentialsProvider, SecretSource } from './ports.js';
+
+/** How an integration authenticates; the matching secret fields are listed per scheme. */
+export type AuthConfig =
+  /** No auth headers; no secret is read. */
+  | { readonly scheme: 'none' }
+  /** Secret `{ token }` → `Authorization: Bearer <token>`. */
+  | { readonly scheme: 'bearer' }
+  /** Secret `{ apiKey }` → `<headerName>: <apiKey>`. */
+  | {
+      readonly scheme: 'api_key';
+      /** @default 'X-Api-Key' */
+      readonly headerName?: string;
+    }
+  /** Secret `{ username, password }` → `Authorization: Basic ...`. */
+  | { readonly scheme: 'basic' }
+  /** Secret `{ clientId, clientSecret, tokenUrl?, scope? }` (secret values override the config) → `Authorization: Bearer <access token>`. */
+  | { readonly scheme: 'oauth2_client_credentials'; readonly tokenUrl: string; readonly scope?: string };
+
+/** The auth schemes, for validation of catalog input. */
+export type AuthScheme = AuthConfig['scheme'];
+
+/** Options of {@link createCredentialsProvider}. */
+export interface CredentialsProviderOptions {
+  readonly auth: AuthConfig;
+  /** The secret holding the credentials; required unless the scheme is 'none'. */
+  readonly secretName?: string;
+  /** Required unless the scheme is 'none'. */
+  readonly secrets?: SecretSource;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** Used for the OAuth2 token request. @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Timeout of one token request. @default 5000 */
+  readonly tokenTimeoutMs?: number;
+  /** Token lifetime assumed when the token response has no `expires_in`. @default 300 */
+  readonly defaultTokenLifetimeSeconds?: number;
+}
+
+/** Default header for the api_key scheme. */
+export const DEFAULT_API_KEY_HEADER = 'X-Api-Key';
+/** A token is refreshed this long before it expires at most (or 10% of its lifetime, whichever is smaller). */
+export const TOKEN_EXPIRY_SKEW_MS = 60_000;
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Visible ASCII with inner spaces: anything else makes fetch throw an error that quotes the value.
+const HEADER_SAFE_VALUE = /^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$/;
+
+/** Creates the provider for one integration (module scope: the token cache is shared by all records). */
+export function createCredentialsProvider(options: CredentialsProviderOptions): CredentialsProvider {
+  const { auth } = options;
+  if (auth.scheme === 'none') return { headers: async () => ({}) };
+
+  const problems: string[] = [];
+  if (!options.secretName) problems.push(`secretName is required for auth scheme '${auth.scheme}'`);
+  if (!options.secrets) problems.push(`secrets (a SecretSource) is required for auth scheme '${auth.scheme}'`);
+  if (auth.scheme === 'api_key' && auth.headerName !== undefined && !HEADER_NAME.test(auth.headerName)) {
+    problems.push('auth.headerName is not a valid HTTP header name');
+  }
+  if (auth.scheme === 'oauth2_client_credentials' && !isHttpUrl(auth.tokenUrl)) problems.push('auth.tokenUrl must be an http(s) URL');
+  if (problems.length > 0 || !options.secretName || !options.secrets) {
+    throw new ConfigurationError(`Invalid credentials configuration: ${problems.join('; ')}`);
+  }
+
+  const secretName = options.secretName;
+  const secrets = options.secrets;
+  const read = (fresh: boolean) => secrets.getJson(secretName, fresh ? { forceFetch: true } : undefined);
+
+  switch (auth.scheme) {
+    case 'bearer':
+      return {
+        async headers(opts) {
+          const { token } = requireFields(await read(opts?.fresh === true), secretName, auth.scheme, ['token']);
+          return { Authorization: `Bearer ${token}` };
+        },
+      };
+    case 'api_key': {
+      const headerName = auth.headerName ?? DEFAULT_API_KEY_HEADER;
+      return {
+        async headers(opts) {
+          const { apiKey } = requireFields(await read(opts?.fresh === true), secretName, auth.scheme, ['apiKey']);
+          return { [headerName]: apiKey };
+        },
+      };
+    }
+    case 'basic':
+      return {
+        async headers(opts) {
+          const fields = requireFields(await read(opts?.fresh === true), secretName, auth.scheme, ['username', 'password'], {
+            // Basic credentials are base64-encoded, so any character is fine except ':' in the user-id (RFC 7617).
+            headerSafe: false,
+          });
+          if (fields.username.includes(':')) throw invalidFields(secretName, auth.scheme, ['username'], "must not contain ':'");
+          return { Authorization: `Basic ${Buffer.from(`${fields.username}:${fields.password}`, 'utf8').toString('base64')}` };
+        },
+      };
+    case 'oauth2_client_credentials':
+      return new OAuth2ClientCredentials(auth, secretName, read, options);
+  }
+}
+
+interface OAuth2Client {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly tokenUrl: string;
+  readonly scope?: string;
+}
+
+interface CachedToken {
+  readonly authorization: string;
+  /** Epoch ms after which the token is fetched again. */
+  readonly refreshAt: number;
+}
+
+/** OAuth2 client-credentials grant with a cached, single-flight access token. */
+class OAuth2ClientCredentials implements CredentialsProvider {
+  private cached?: CachedToken;
+  private inFlight?: { readonly promise: Promise<CachedToken>; readonly fresh: boolean };
+  /** Bumped per token request, so an older request that finishes late cannot overwrite a newer token. */
+  private generation = 0;
+  private readonly clock: Clock;
+  private readonly fetchImpl: typeof fetch;
+  private readonly tokenTimeoutMs: number;
+  private readonly defaultLifetimeMs: number;
+
+  constructor(
+    private readonly auth: Extract<AuthConfig, { scheme: 'oauth2_client_credentials' }>,
+    private readonly secretName: string,
+    private readonly read: (fresh: boolean) => Promise<Record<string, unknown>>,
+    options: CredentialsProviderOptions,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.tokenTimeoutMs = options.tokenTimeoutMs ?? 5000;
+    this.defaultLifetimeMs = (options.defaultTokenLifetimeSeconds ?? 300) * 1000;
+  }
+
+  async headers(options?: { fresh?: boolean }): Promise<Record<string, string>> {
+    const fresh = options?.fresh === true;
+    if (!fresh && this.cached && this.clock.now() < this.cached.refreshAt) {
+      return { Authorization: this.cached.authorization };
+    }
+    // Join a request already under way, unless we need a fresh one and that one is not.
+    const joinable = this.inFlight && (this.inFlight.fresh || !fresh) ? this.inFlight : undefined;
+    const token = await (joinable ?? this.startTokenRequest(fresh)).promise;
+    return { Authorization: token.authorization };
+  }
+
+  private startTokenRequest(fresh: boolean): { promise: Promise<CachedToken>; fresh: boolean } {
+    const generation = ++this.generation;
+    const promise = this.obtainToken(fresh).then(
+      (token) => {
+        if (generation === this.generation) this.cached = token;
+        return token;
+      },
+    );
+    const entry = { promise, fresh };
+    this.inFlight = entry;
+    const clear = () => {
+      if (this.inFlight === entry) this.inFlight = undefined;
+    };
+    promise.then(clear, clear);
+    return entry;
+  }
+
+  private async obtainToken(fresh: boolean): Promise<CachedToken> {
+    const client = this.clientFrom(await this.read(fresh));
+    try {
+      return await this.requestToken(client);
+    } catch (error) {
+      if (fresh || !(error instanceof AuthenticationError)) throw error;
+      // The cached secret may be older than a rotation: re-read it, and try once more only if it changed.
+      const current = this.clientFrom(await this.read(true));
+      if (sameClient(client, current)) throw error;
+      return this.requestToken(current);
+    }
+  }
+
+  private clientFrom(secret: Record<string, unknown>): OAuth2Client {
+    const { clientId, clientSecret } = requireFields(secret, this.secretName, this.auth.scheme, ['clientId', 'clientSecret'], { headerSafe: false });
+    const tokenUrl = optionalString(secret, 'tokenUrl', this.secretName, this.auth.scheme) ?? this.auth.tokenUrl;
+    if (!isHttpUrl(tokenUrl)) throw invalidFields(this.secretName, this.auth.scheme, ['tokenUrl'], 'must be an http(s) URL');
+    const scope = optionalString(secret, 'scope', this.secretName, this.auth.scheme) ?? this.auth.scope;
+    return { clientId, clientSecret, tokenUrl, scope };
+  }
+
+  private async requestToken(client: OAuth2Client): Promise<CachedToken> {
+    const requestedAt = this.clock.now();
+    const url = new URL(client.tokenUrl);
+    const where = `${url.host}${url.pathname}`; // never the query string
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (client.scope) form.set('scope', client.scope);
+    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before the Basic encoding.
+    const basic = Buffer.from(`${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`, 'utf8').toString('base64');
+    const secrets = [client.clientSecret, basic, `Basic ${basic}`];
+
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.tokenTimeoutMs);
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(url, {
+        method: 'POST',
+        headers: {
+          Authorization: `Basic ${basic}`,
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json',
+          'User-Agent': 'integration-hub',
+        },
+        body: form.toString(),
+        signal: controller.signal,
+        redirect: 'manual',
+      });
+      text = await response.text();
+    } catch (error) {
+      const reason = timedOut ? `no response within ${this.tokenTimeoutMs} ms` : `connection failed (${networkErrorCode(error)})`;
+      // No cause: the fetch error may reference the request, whose headers hold the client secret.
+      throw new DependencyError('TokenEndpoint', `Token request to ${where} failed: ${reason}`);
+    } finally {
+      clearTimeout(timer);
+    }
+
+    const { status } = response;
+    if (status >= 200 && status < 300) {
+      // The body holds the token: never quote it, and keep no cause.
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        throw new DependencyError('TokenEndpoint', `Token endpoint ${where} answered ${status} with a body that is not JSON`);
+      }
+      const accessToken = isRecord(body) ? body.access_token : undefined;
+      if (typeof accessToken !== 'string' || !HEADER_SAFE_VALUE.test(accessToken)) {
+        throw new DependencyError('TokenEndpoint', `Token endpoint ${where} answered ${status} without a usable access_token`);
+      }
+      const lifetimeMs = expiresInMs(isRecord(body) ? body.expires_in : undefined) ?? this.defaultLifetimeMs;
+      const skewMs = Math.min(TOKEN_EXPIRY_SKEW_MS, lifetimeMs * 0.1);
+      return { authorization: `Bearer ${accessToken}`, refreshAt: requestedAt + lifetimeMs - skewMs };
+    }
+
+    const summary = providerErrorSummary(text, secrets);
+    const detail = `${status}${summary ? ` ${summary}` : ''}`;
+    if (status >= 500 || status === 408 || status === 425 || status === 429) {
+      throw new DependencyError('TokenEndpoint', `Token endpoint ${where} answered ${detail}`);
+    }
+    // 400 invalid_client / 401 and any other 4xx (wrong URL, forbidden): retrying the same request cannot help.
+    throw new AuthenticationError(status, `Token endpoint ${where} rejected the client credentials: ${detail}`);
+  }
+}
+
+/** `expires_in` in ms, accepting numeric strings; undefined when absent or not a positive number. */
+function expiresInMs(value: unknown): number | undefined {
+  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
+function sameClient(a: OAuth2Client, b: OAuth2Client): boolean {
+  return a.clientId === b.clientId && a.clientSecret === b.clientSecret && a.tokenUrl === b.tokenUrl && a.scope === b.scope;
+}
+
+/**
+ * Reads required string fields from a secret; reports every missing or unusable field by NAME in one error.
+ * `headerSafe` (default true) also requires values that can go into an HTTP header verbatim.
+ */
+function requireFields<K extends string>(
+  secret: Record<string, unknown>,
+  secretName: string,
+  scheme: AuthScheme,
+  names: readonly K[],
+  options: { headerSafe?: boolean } = {},
+): Record<K, string> {
+  const headerSafe = options.headerSafe ?? true;
+  const result = {} as Record<K, string>;
+  const bad: string[] = [];
+  for (const name of names) {
+    const value = isRecord(secret) ? secret[name] : undefined;
+    if (typeof value !== 'string' || value === '' || (headerSafe && !HEADER_SAFE_VALUE.test(value))) bad.push(name);
+    else result[name] = value;
+  }
+  if (bad.length > 0) {
+    throw invalidFields(secretName, scheme, bad, headerSafe ? 'must be non-empty strings of printable ASCII' : 'must be non-empty strings');
+  }
+  return result;
+}
+
+function optionalString(secret: Record<string, unknown>, name: string, secretName: string, scheme: AuthScheme): string | undefined {
+  const value = secret[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value === '') throw invalidFields(secretName, scheme, [name], 'must be a non-empty string when present');
+  return value;
+}
+
+function invalidFields(secretName: string, scheme: AuthScheme, fields: readonly string[], rule: string): InvalidCredentialsError {
+  return new InvalidCredentialsError(
+    `Secret '${secretName}' cannot be used for auth scheme '${scheme}': missing or invalid field(s) ${fields.join(', ')} (${rule})`,
+  );
+}
+
+function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function networkErrorCode(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    if (isRecord(current) && typeof current.code === 'string') return current.code;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return error instanceof Error ? error.name : 'unknown error';
+}

@@ -1,0 +1,208 @@
+/**
+ * The circuits table (handbook §4): one small item per circuit, key `circuitId`. Every write is a single-item
+ * conditional write that bumps `version`; no transactions. SDK errors are translated here: a failed condition is
+ * `{ applied: false }` (callers re-read: DynamoDB local ignores ReturnValuesOnConditionCheckFailure), anything else
+ * becomes a DependencyError, which makes the breaker fall back to its per-instance store.
+ *
+ * Item layout (numbers are epoch ms unless said otherwise; optional attributes are absent when unset):
+ *   circuitId (S, key) · state (S: closed | open | half_open | isolated) · version (N) · updatedAt (N)
+ *   stateSince (N) · stateReason (S) · consecutiveFailures (N) · reopenCount (N) · probeSuccesses (N)
+ *   openUntil (N) · probeOwner (S) · probeLeaseUntil (N) · throttledUntil (N)
+ *   w<slot>Start, w<slot>Calls, w<slot>Failures (N) — 'ratio' mode window, one ring slot per bucket
+ * `state` is always present, so a stream consumer (the circuit controller) can compare OldImage/NewImage.
+ */
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DependencyError } from './errors.js';
+import { isCircuitState, type CircuitRecord, type CircuitStore, type WindowSlot, type WindowSlotUpdate, type WriteResult } from './circuit-store.js';
+
+/** Options of {@link DynamoDbCircuitStore}. */
+export interface DynamoDbCircuitStoreOptions {
+  /** The circuits table (partition key `circuitId`, string). */
+  readonly tableName: string;
+  readonly client: DynamoDBClient;
+}
+
+const WINDOW_ATTRIBUTE = /^w(\d+)Start$/;
+
+/** {@link CircuitStore} on the circuits table. */
+export class DynamoDbCircuitStore implements CircuitStore {
+  private readonly tableName: string;
+  private readonly documents: DynamoDBDocumentClient;
+
+  constructor(options: DynamoDbCircuitStoreOptions) {
+    this.tableName = options.tableName;
+    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  async get(circuitId: string): Promise<CircuitRecord | undefined> {
+    try {
+      const { Item } = await this.documents.send(new GetCommand({ TableName: this.tableName, Key: { circuitId }, ConsistentRead: true }));
+      return Item ? fromItem(Item) : undefined;
+    } catch (error) {
+      throw translate('read', circuitId, error);
+    }
+  }
+
+  async put(record: CircuitRecord, expectedVersion: number): Promise<WriteResult> {
+    const stored: CircuitRecord = { ...record, version: expectedVersion + 1 };
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toItem(stored),
+          ...(expectedVersion === 0
+            ? { ConditionExpression: 'attribute_not_exists(circuitId)' }
+            : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } }),
+        }),
+      );
+      return { applied: true, record: fromItem(toItem(stored)) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { applied: false };
+      throw translate('write', record.circuitId, error);
+    }
+  }
+
+  incrementFailures(circuitId: string, now: number): Promise<WriteResult> {
+    return this.update(circuitId, {
+      UpdateExpression: 'SET #state = if_not_exists(#state, :closed), #updatedAt = :now ADD #consecutiveFailures :one, #version :one',
+      ConditionExpression: 'attribute_not_exists(circuitId) OR #state = :closed',
+      ExpressionAttributeNames: { '#state': 'state', '#updatedAt': 'updatedAt', '#consecutiveFailures': 'consecutiveFailures', '#version': 'version' },
+      ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':one': 1 },
+    });
+  }
+
+  clearFailures(circuitId: string, now: number): Promise<WriteResult> {
+    return this.update(circuitId, {
+      UpdateExpression: 'SET #consecutiveFailures = :zero, #updatedAt = :now ADD #version :one',
+      ConditionExpression: '#state = :closed AND #consecutiveFailures > :zero',
+      ExpressionAttributeNames: { '#state': 'state', '#updatedAt': 'updatedAt', '#consecutiveFailures': 'consecutiveFailures', '#version': 'version' },
+      ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':zero': 0, ':one': 1 },
+    });
+  }
+
+  addToWindow(circuitId: string, updates: readonly WindowSlotUpdate[], now: number): Promise<WriteResult> {
+    const names: Record<string, string> = { '#state': 'state', '#updatedAt': 'updatedAt', '#version': 'version' };
+    const values: Record<string, unknown> = { ':closed': 'closed', ':now': now, ':one': 1 };
+    const sets = ['#state = if_not_exists(#state, :closed)', '#updatedAt = :now'];
+    const adds = ['#version :one'];
+    const conditions = ['(attribute_not_exists(circuitId) OR #state = :closed)'];
+    for (const u of updates) {
+      const [start, calls, failures] = [`#w${u.slot}s`, `#w${u.slot}c`, `#w${u.slot}f`];
+      names[start] = `w${u.slot}Start`;
+      names[calls] = `w${u.slot}Calls`;
+      names[failures] = `w${u.slot}Failures`;
+      values[`:w${u.slot}s`] = u.start;
+      values[`:w${u.slot}c`] = u.calls;
+      values[`:w${u.slot}f`] = u.failures;
+      if (u.fresh) {
+        // The slot holds an older bucket (or none): start it over. Two instances racing here: one wins, the other re-reads and adds.
+        sets.push(`${start} = :w${u.slot}s`, `${calls} = :w${u.slot}c`, `${failures} = :w${u.slot}f`);
+        conditions.push(`(attribute_not_exists(${start}) OR ${start} < :w${u.slot}s)`);
+      } else {
+        adds.push(`${calls} :w${u.slot}c`, `${failures} :w${u.slot}f`);
+        conditions.push(`${start} = :w${u.slot}s`);
+      }
+    }
+    return this.update(circuitId, {
+      UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  advanceThrottle(circuitId: string, untilMs: number, now: number): Promise<WriteResult> {
+    return this.update(circuitId, {
+      UpdateExpression: 'SET #throttledUntil = :until, #state = if_not_exists(#state, :closed), #updatedAt = :now ADD #version :one',
+      ConditionExpression: 'attribute_not_exists(#throttledUntil) OR #throttledUntil < :until',
+      ExpressionAttributeNames: { '#state': 'state', '#updatedAt': 'updatedAt', '#throttledUntil': 'throttledUntil', '#version': 'version' },
+      ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':until': untilMs, ':one': 1 },
+    });
+  }
+
+  private async update(
+    circuitId: string,
+    input: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+  ): Promise<WriteResult> {
+    try {
+      const { Attributes } = await this.documents.send(
+        new UpdateCommand({ TableName: this.tableName, Key: { circuitId }, ReturnValues: 'ALL_NEW', ...input }),
+      );
+      if (!Attributes) throw new Error('UpdateItem returned no attributes');
+      return { applied: true, record: fromItem(Attributes) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { applied: false };
+      throw translate('write', circuitId, error);
+    }
+  }
+}
+
+/** The item for a record (window slots flattened into top-level attributes, so they can be ADDed atomically). */
+export function toItem(record: CircuitRecord): Record<string, unknown> {
+  const item: Record<string, unknown> = {
+    circuitId: record.circuitId,
+    state: record.state,
+    version: record.version,
+    updatedAt: record.updatedAt,
+    stateSince: record.stateSince,
+    stateReason: record.stateReason,
+    consecutiveFailures: record.consecutiveFailures,
+    reopenCount: record.reopenCount,
+    probeSuccesses: record.probeSuccesses,
+    openUntil: record.openUntil,
+    probeOwner: record.probeOwner,
+    probeLeaseUntil: record.probeLeaseUntil,
+    throttledUntil: record.throttledUntil,
+  };
+  for (const slot of record.windowSlots) {
+    item[`w${slot.slot}Start`] = slot.start;
+    item[`w${slot.slot}Calls`] = slot.calls;
+    item[`w${slot.slot}Failures`] = slot.failures;
+  }
+  for (const key of Object.keys(item)) if (item[key] === undefined) delete item[key];
+  return item;
+}
+
+/** The record for an item; an item that is not a circuit is a store failure (the breaker falls back rather than guessing). */
+export function fromItem(item: Record<string, unknown>): CircuitRecord {
+  const circuitId = item.circuitId;
+  if (typeof circuitId !== 'string' || !isCircuitState(item.state)) {
+    throw new DependencyError('Circuits', `circuits table holds an invalid item (circuitId ${String(circuitId)}, state ${String(item.state)})`);
+  }
+  const windowSlots: WindowSlot[] = [];
+  for (const key of Object.keys(item)) {
+    const match = WINDOW_ATTRIBUTE.exec(key);
+    if (!match) continue;
+    const slot = Number(match[1]);
+    windowSlots.push({ slot, start: num(item[key]) ?? 0, calls: num(item[`w${slot}Calls`]) ?? 0, failures: num(item[`w${slot}Failures`]) ?? 0 });
+  }
+  windowSlots.sort((a, b) => a.slot - b.slot);
+  const record: CircuitRecord = {
+    circuitId,
+    state: item.state,
+    version: num(item.version) ?? 0,
+    updatedAt: num(item.updatedAt) ?? 0,
+    stateSince: num(item.stateSince),
+    stateReason: typeof item.stateReason === 'string' ? item.stateReason : undefined,
+    consecutiveFailures: num(item.consecutiveFailures) ?? 0,
+    windowSlots,
+    openUntil: num(item.openUntil),
+    reopenCount: num(item.reopenCount) ?? 0,
+    probeOwner: typeof item.probeOwner === 'string' ? item.probeOwner : undefined,
+    probeLeaseUntil: num(item.probeLeaseUntil),
+    probeSuccesses: num(item.probeSuccesses) ?? 0,
+    throttledUntil: num(item.throttledUntil),
+  };
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as unknown as CircuitRecord;
+}
+
+function num(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+function translate(operation: 'read' | 'write', circuitId: string, error: unknown): DependencyError {
+  if (error instanceof DependencyError) return error;
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new DependencyError('Circuits', `circuits table ${operation} failed for ${circuitId}: ${reason}`, { cause: error });
+}

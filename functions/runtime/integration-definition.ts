@@ -1,0 +1,64 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { z } from 'zod';
+import type { AuthConfig } from './credentials.js';
+import type { HttpClient } from './http-client.js';
+
+/** What an adapter's `send` returns: JSON only (it is stored for idempotent replays); `externalId` goes to the ledger. */
+export interface SendResult {
+  /** The provider's id of what was created or updated. */
+  externalId?: string;
+  [field: string]: unknown;
+}
+
+/** What `send` gets besides the validated input. */
+export interface SendContext {
+  /** Base URL, credentials, timeout, retries, circuit breaker, correlation and idempotency headers built in. */
+  http: HttpClient;
+  /** The logger of this record (correlation id, integration, idempotency key already attached). */
+  logger: Logger;
+  correlationId: string;
+  /** The namespaced idempotency key, also sent as the `Idempotency-Key` header. */
+  idempotencyKey: string;
+  /** EventBridge detail-type, when the event came through the bus. */
+  detailType?: string;
+}
+
+/** What `probe` gets: an HTTP client with the same credentials, without retries. */
+export interface ProbeContext {
+  http: HttpClient;
+  logger: Logger;
+}
+
+/** How to reach the provider. Deployment configuration (catalog, environment) overrides these defaults. */
+export interface ConnectionDefaults {
+  auth: AuthConfig;
+  /** @default 5000 */
+  timeoutMs?: number;
+  /** Attempts per delivery, the first included. @default 3 */
+  maxAttempts?: number;
+}
+
+/**
+ * An adapter for one third party: a small declaration. The runtime supplies every reliability concern
+ * (validation, idempotency, circuit breaking, credentials, retries, ledger, DLQ, telemetry).
+ */
+export interface IntegrationDefinition<TInput, TResult extends SendResult = SendResult> {
+  /** Unique lower-kebab-case name: the circuit id, ledger integration, metric dimension and idempotency namespace. */
+  name: string;
+  /** The event's schema; a message that fails it is poison (DLQ, never retried). */
+  input: z.ZodType<TInput>;
+  /** Accepted values of the payload's `schemaVersion` field (absent = '1'). @default ['1'] */
+  supportedVersions?: readonly string[];
+  /**
+   * The business key of the operation. Must be a function of the entity's type, id and version: the same
+   * operation always yields the same key, a different operation a different key.
+   */
+  idempotencyKey(input: TInput): string;
+  /** The ledger entity the event is about; `version` (default 0) orders updates: older ones are skipped. */
+  entity(input: TInput): { type: string; id: string; version?: number };
+  /** Calls the provider. Throw (or let the http client throw) an IntegrationError to fail. */
+  send(input: TInput, context: SendContext): Promise<TResult>;
+  /** A cheap health call, used by the prober while the circuit is open. */
+  probe?(context: ProbeContext): Promise<void>;
+  connection: ConnectionDefaults;
+}

@@ -1,0 +1,120 @@
+/**
+ * The composition root of a Lambda container: reads the settings from the environment once and builds the AWS
+ * adapters (DynamoDB, SQS, Secrets Manager) behind the runtime's ports. Clients live for the container's life.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { CircuitStore } from './circuit-store.js';
+import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from './circuit-settings.js';
+import { systemClock } from './clock.js';
+import type { Clock } from './ports.js';
+import { type AuthConfig, createCredentialsProvider } from './credentials.js';
+import { DynamoDbCircuitStore } from './dynamodb-circuit-store.js';
+import { DynamoDBSyncLedger } from './dynamodb-sync-ledger.js';
+import { ConfigurationError } from './errors.js';
+import type { IntegrationDefinition, SendResult } from './integration-definition.js';
+import type { RuntimeDependencies } from './integration-runtime.js';
+import { settingsFromEnvironment } from './runtime-settings.js';
+import { SecretsManagerSecretSource } from './secrets-manager-secret-source.js';
+import { SqsDeadLetterQueue } from './sqs-dead-letter-queue.js';
+import { SqsMessageParker } from './sqs-message-parker.js';
+import { createRuntimeLogger, type MetricsSink, PowertoolsMetricsSink, RuntimeMetric } from './telemetry.js';
+
+/** Builds every dependency of an integration's runtime from `env` (Lambda's process.env). */
+export function dependenciesFromEnvironment<TInput>(
+  definition: IntegrationDefinition<TInput, SendResult>,
+  env: Record<string, string | undefined>,
+): RuntimeDependencies {
+  const settings = settingsFromEnvironment(env, definition.connection);
+  const circuitSettings = resolveCircuitBreakerSettings(circuitOverrides(env.CIRCUIT_SETTINGS), `${definition.name} circuit`);
+  const logger = createRuntimeLogger(definition.name);
+  const metrics = new PowertoolsMetricsSink(definition.name);
+  const dynamodb = new DynamoDBClient({ endpoint: env.DYNAMODB_ENDPOINT || undefined });
+  const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT || undefined });
+  const secrets = new SecretsManagerSecretSource({
+    client: new SecretsManagerClient({ endpoint: env.SECRETS_MANAGER_ENDPOINT || undefined }),
+    maxAgeSeconds: settings.secretMaxAgeSeconds,
+  });
+
+  return {
+    settings,
+    logger,
+    metrics,
+    clock: systemClock,
+    ledger: new DynamoDBSyncLedger({
+      tableName: settings.ledgerTableName,
+      client: dynamodb,
+      onClaimLost: (details) => logger.warn('Ledger claim lost to another delivery; its writes win', details),
+    }),
+    breaker: createBreaker({
+      circuitId: definition.name,
+      settings: circuitSettings,
+      store: new DynamoDbCircuitStore({ tableName: settings.circuitsTableName, client: dynamodb }),
+      metrics,
+      logger,
+    }),
+    credentials: createCredentialsProvider({
+      auth: resolveAuth(definition.connection.auth, settings.baseUrl, env.AUTH_TOKEN_URL),
+      secretName: settings.secretName,
+      secrets,
+    }),
+    deadLetters: new SqsDeadLetterQueue(sqs, settings.deadLetterQueueUrl, definition.name),
+    parker: new SqsMessageParker(sqs, env.SQS_ENDPOINT || undefined),
+  };
+}
+
+/** The shared breaker of an integration, reporting its transitions as metrics and log lines. */
+export function createBreaker(options: {
+  circuitId: string;
+  settings: CircuitBreakerSettingsInput;
+  store: CircuitStore;
+  metrics: MetricsSink;
+  logger?: Logger;
+  clock?: Clock;
+  instanceId?: string;
+}): CircuitBreaker {
+  const { metrics, logger } = options;
+  return new CircuitBreaker({
+    circuitId: options.circuitId,
+    settings: options.settings,
+    store: options.store,
+    clock: options.clock ?? systemClock,
+    instanceId: options.instanceId,
+    hooks: {
+      // Rejections are counted where the message is parked (CircuitRejected / Throttled), not here.
+      onEvent: (event) => {
+        if (event.type === 'opened') metrics.count(RuntimeMetric.CircuitOpened);
+        if (event.type !== 'rejected') logger?.info(`Circuit ${event.type}`, { circuit: event });
+      },
+      onStoreFallback: (error) => {
+        metrics.count(RuntimeMetric.BreakerStoreFallback);
+        logger?.error('Circuits table unavailable: using a per-instance breaker', { error });
+      },
+      onStoreRecovered: () => logger?.info('Circuits table reachable again: back to the shared breaker'),
+    },
+  });
+}
+
+/**
+ * An OAuth2 token URL given as a path is relative to the provider's base URL, so one adapter default serves
+ * every environment; `AUTH_TOKEN_URL` overrides it (and the secret may override both).
+ */
+export function resolveAuth(auth: AuthConfig, baseUrl: string, tokenUrlOverride?: string): AuthConfig {
+  if (auth.scheme !== 'oauth2_client_credentials') return auth;
+  const tokenUrl = tokenUrlOverride?.trim() || auth.tokenUrl;
+  return { ...auth, tokenUrl: tokenUrl.startsWith('/') ? `${baseUrl.replace(/\/+$/, '')}${tokenUrl}` : tokenUrl };
+}
+
+function circuitOverrides(raw: string | undefined): CircuitBreakerSettingsInput {
+  if (!raw?.trim()) return {};
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as CircuitBreakerSettingsInput;
+  } catch (error) {
+    throw new ConfigurationError(`CIRCUIT_SETTINGS must be a JSON object of circuit breaker settings: ${(error as Error).message}`);
+  }
+}

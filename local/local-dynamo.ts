@@ -1,0 +1,54 @@
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+
+/** The key schema of a table: string partition key and optional string sort key. */
+export interface TableKeys {
+  partitionKey: string;
+  sortKey?: string;
+}
+
+/** An in-process dynalite server (tests, local hub, benchmarks). */
+export interface LocalDynamo {
+  endpoint: string;
+  client: DynamoDBClient;
+  /** Creates a table keyed `pk`/`sk`, or by the given key names. */
+  createTable(name: string, keys?: TableKeys): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A DynamoDB client for a local endpoint (no AWS credentials needed). */
+export function localDynamoClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+}
+
+/** Creates an on-demand table with string keys. */
+export async function createTable(client: DynamoDBClient, name: string, keys: TableKeys = { partitionKey: 'pk', sortKey: 'sk' }): Promise<void> {
+  const attributes = [{ AttributeName: keys.partitionKey, AttributeType: 'S' as const }];
+  const schema: { AttributeName: string; KeyType: 'HASH' | 'RANGE' }[] = [{ AttributeName: keys.partitionKey, KeyType: 'HASH' }];
+  if (keys.sortKey) {
+    attributes.push({ AttributeName: keys.sortKey, AttributeType: 'S' });
+    schema.push({ AttributeName: keys.sortKey, KeyType: 'RANGE' });
+  }
+  await client.send(
+    new CreateTableCommand({ TableName: name, AttributeDefinitions: attributes, KeySchema: schema, BillingMode: 'PAY_PER_REQUEST' }),
+  );
+}
+
+/** Starts dynalite on a random loopback port (tables are created instantly). */
+export async function startLocalDynamo(): Promise<LocalDynamo> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = localDynamoClient(endpoint);
+  return {
+    endpoint,
+    client,
+    createTable: (name, keys) => createTable(client, name, keys),
+    async close() {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * A Secrets Manager client answered from memory, so the real adapter (Powertools SecretsProvider with its cache)
+ * runs unchanged on this machine. Secrets Manager has no local emulator; aws-sdk-client-mock stands in for the
+ * service behind an otherwise real SDK client.
+ */
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+
+/** An in-memory Secrets Manager: a real client, answered locally, counting GetSecretValue calls. */
+export interface LocalSecretsManager {
+  readonly client: SecretsManagerClient;
+  /** Creates or rotates a secret (JSON). */
+  put(secretName: string, value: Record<string, unknown>): void;
+  /** GetSecretValue calls so far, of one secret or all. */
+  getSecretValueCalls(secretName?: string): number;
+}
+
+/** Starts an in-memory Secrets Manager with the given JSON secrets. */
+export function createLocalSecretsManager(initial: Record<string, Record<string, unknown>> = {}): LocalSecretsManager {
+  const secrets = new Map(Object.entries(initial).map(([name, value]) => [name, JSON.stringify(value)]));
+  const calls = new Map<string, number>();
+  const client = new SecretsManagerClient({ region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  mockClient(client)
+    .on(GetSecretValueCommand)
+    .callsFake((input: { SecretId?: string }) => {
+      const name = input.SecretId ?? '';
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      const value = secrets.get(name);
+      if (value === undefined) {
+        throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
+      }
+      return { Name: name, SecretString: value, VersionId: `v${calls.get(name)}` };
+    });
+  return {
+    client,
+    put: (name, value) => void secrets.set(name, JSON.stringify(value)),
+    getSecretValueCalls: (name) =>
+      name === undefined ? [...calls.values()].reduce((a, b) => a + b, 0) : (calls.get(name) ?? 0),
+  };
+}

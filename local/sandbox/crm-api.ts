@@ -1,0 +1,240 @@
+/**
+ * The CRM sandbox provider (`/crm`): OAuth2 client-credentials tokens and a file store.
+ *
+ *   GET  /crm/health           200 { status: 'ok' }                                  no auth
+ *   POST /crm/oauth/token      form grant_type=client_credentials [&scope=...]       client id/secret: Basic or form fields
+ *   POST /crm/files            JSON file metadata -> 201 { id, externalRef, version, createdAt }   scope files:write, idempotent
+ *   GET  /crm/files[?externalRef=]   200 { data: CrmFile[] }                         scope files:read
+ *   GET  /crm/files/:id        200 CrmFile | 404                                     scope files:read
+ *
+ * Rotating the credentials replaces the client secret (the client id stays, as in real CRMs) and revokes every
+ * token issued before the rotation.
+ */
+import { z } from 'zod';
+import { basicCredentials, bearerToken, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
+import {
+  type AuthResult,
+  describeIssue,
+  errorResponse,
+  formFields,
+  type FaultExtrasValidation,
+  invalidRequest,
+  type JsonObject,
+  type ProviderContext,
+  type ProviderRoute,
+  type RouteResponse,
+  type SandboxProvider,
+} from './provider.js';
+
+/** The CRM's client credentials, as a secret store would hold them. */
+export interface CrmCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+}
+
+/** A file record in the CRM. */
+export interface CrmFile {
+  readonly id: string;
+  readonly externalRef: string;
+  readonly version: number;
+  readonly name: string;
+  readonly mimeType: string;
+  readonly sizeBytes: number;
+  readonly folder: string | null;
+  readonly ownerEmail: string | null;
+  readonly uploadedAt: string;
+  readonly tags: readonly string[];
+  /** ISO-8601, sandbox clock. */
+  readonly createdAt: string;
+}
+
+/** Options of the CRM provider. */
+export interface CrmApiOptions {
+  /** `expires_in` of issued access tokens, in seconds (checked against the sandbox clock). @default 3600 */
+  readonly tokenExpiresInSeconds?: number;
+}
+
+/** The CRM has no provider-specific fault options. */
+export type CrmFaultExtras = Record<never, never>;
+
+/** The CRM provider plus state inspection for tests. */
+export interface CrmApi extends SandboxProvider<CrmCredentials, CrmFaultExtras> {
+  /** Every stored file, in creation order. */
+  files(): readonly CrmFile[];
+  /** One file by id. */
+  file(id: string): CrmFile | undefined;
+  /** Number of access tokens issued since start (tokens survive `reset`). */
+  tokensIssued(): number;
+}
+
+/** Scopes a CRM token can carry; a token request without `scope` gets all of them. */
+export const CRM_SCOPES: readonly string[] = ['files:read', 'files:write'];
+
+const fileSchema = z.strictObject({
+  externalRef: z.string().min(1).max(256),
+  version: z.int().nonnegative(),
+  name: z.string().min(1).max(255),
+  mimeType: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, 'expected a MIME type like "application/pdf"'),
+  sizeBytes: z.int().nonnegative(),
+  folder: z.string().min(1).max(1024).optional(),
+  ownerEmail: z.email().optional(),
+  uploadedAt: z.iso.datetime({ offset: true }),
+  tags: z.array(z.string().min(1).max(64)).max(50).optional(),
+});
+
+interface IssuedToken {
+  readonly generation: number;
+  readonly expiresAt: number;
+  readonly scopes: readonly string[];
+}
+
+/** Builds the CRM provider. */
+export function createCrmApi(context: ProviderContext, options: CrmApiOptions = {}): CrmApi {
+  const expiresInSeconds = options.tokenExpiresInSeconds ?? 3600;
+  const secrets = context.random('credentials');
+  const clientId = `crm_client_${secrets.token(12)}`;
+  let generation = 1;
+  let clientSecret = `crm_secret_${secrets.token(32)}`;
+  const tokens = new Map<string, IssuedToken>();
+  let tokenCount = 0;
+  const files = new Map<string, CrmFile>();
+  let fileSeq = 0;
+
+  const issueToken = (body: unknown, authorization: ReturnType<typeof basicCredentials>, hasAuthHeader: boolean): RouteResponse => {
+    const form = formFields(body);
+    const grantType = form.grant_type;
+    if (!grantType) return errorResponse(400, 'invalid_request', 'grant_type is required');
+    if (grantType !== 'client_credentials') {
+      return errorResponse(400, 'unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+    }
+    const formClient = form.client_id !== undefined || form.client_secret !== undefined;
+    if (hasAuthHeader && formClient) {
+      return errorResponse(400, 'invalid_request', 'use either HTTP Basic or client_id/client_secret, not both');
+    }
+    if (hasAuthHeader && !authorization) return errorResponse(401, 'invalid_credentials', 'malformed Basic authorization header');
+    const presented = authorization ?? (formClient ? { id: form.client_id ?? '', secret: form.client_secret ?? '' } : undefined);
+    if (!presented) return errorResponse(401, 'missing_credentials', 'client authentication required');
+    if (!secretsEqual(presented.id, clientId) || !secretsEqual(presented.secret, clientSecret)) {
+      return errorResponse(401, 'invalid_credentials', 'invalid client credentials', {
+        headers: hasAuthHeader ? { 'www-authenticate': 'Basic realm="crm"' } : {},
+      });
+    }
+    const requested = (form.scope ?? '').split(' ').filter(Boolean);
+    const unknown = requested.filter((scope) => !CRM_SCOPES.includes(scope));
+    if (unknown.length > 0) return errorResponse(400, 'invalid_scope', `unknown scope(s): ${unknown.join(', ')}`);
+    const scopes = requested.length > 0 ? requested : CRM_SCOPES;
+    const accessToken = `crm_at_${secrets.token(40)}`;
+    tokens.set(accessToken, { generation, expiresAt: context.now() + expiresInSeconds * 1000, scopes });
+    tokenCount++;
+    return {
+      status: 200,
+      body: { access_token: accessToken, token_type: 'Bearer', expires_in: expiresInSeconds, scope: scopes.join(' ') },
+      headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
+    };
+  };
+
+  const createFile = (body: unknown): RouteResponse => {
+    const parsed = fileSchema.safeParse(body);
+    if (!parsed.success) return invalidRequest(parsed.error.issues.map(describeIssue));
+    const input = parsed.data;
+    fileSeq++;
+    const file: CrmFile = {
+      id: `crm_file_${fileSeq}`,
+      externalRef: input.externalRef,
+      version: input.version,
+      name: input.name,
+      mimeType: input.mimeType,
+      sizeBytes: input.sizeBytes,
+      folder: input.folder ?? null,
+      ownerEmail: input.ownerEmail ?? null,
+      uploadedAt: input.uploadedAt,
+      tags: input.tags ?? [],
+      createdAt: new Date(context.now()).toISOString(),
+    };
+    files.set(file.id, file);
+    return {
+      status: 201,
+      body: { id: file.id, externalRef: file.externalRef, version: file.version, createdAt: file.createdAt },
+      sideEffect: { type: 'file', id: file.id },
+    };
+  };
+
+  const routes: ProviderRoute[] = [
+    { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    {
+      method: 'POST',
+      path: '/oauth/token',
+      auth: 'none',
+      body: 'form',
+      handle: (request) =>
+        issueToken(request.body, basicCredentials(request.headers), request.headers.authorization !== undefined),
+    },
+    {
+      method: 'POST',
+      path: '/files',
+      auth: 'required',
+      requiredScope: 'files:write',
+      body: 'json',
+      idempotent: true,
+      handle: (request) => createFile(request.body),
+    },
+    {
+      method: 'GET',
+      path: '/files',
+      auth: 'required',
+      requiredScope: 'files:read',
+      handle: (request) => {
+        const externalRef = request.query.get('externalRef');
+        const data = [...files.values()].filter((file) => externalRef === null || file.externalRef === externalRef);
+        return { status: 200, body: { data: data.map(fileJson) } };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/files/:id',
+      auth: 'required',
+      requiredScope: 'files:read',
+      handle: (request) => {
+        const file = files.get(request.params.id ?? '');
+        return file ? { status: 200, body: fileJson(file) } : errorResponse(404, 'not_found', `no file "${request.params.id}"`);
+      },
+    },
+  ];
+
+  return {
+    name: 'crm',
+    routes,
+    faultExtraKeys: [],
+    credentials: () => ({ clientId, clientSecret }),
+    rotateCredentials() {
+      generation++;
+      clientSecret = `crm_secret_${secrets.token(32)}`;
+      return { clientId, clientSecret };
+    },
+    authenticate(headers, route): AuthResult {
+      const token = bearerToken(headers);
+      if (token === undefined) return headers.authorization ? invalidCredentials('expected a Bearer token') : missingCredentials();
+      const issued = tokens.get(token);
+      if (!issued) return invalidCredentials('unknown access token');
+      if (issued.generation !== generation) return invalidCredentials('access token revoked: client credentials were rotated');
+      if (context.now() >= issued.expiresAt) return { ok: false, status: 401, code: 'token_expired', message: 'access token expired' };
+      if (route.requiredScope && !issued.scopes.includes(route.requiredScope)) {
+        return { ok: false, status: 403, code: 'insufficient_scope', message: `token lacks scope "${route.requiredScope}"` };
+      }
+      return { ok: true, principal: clientId };
+    },
+    validateFaultExtras: (): FaultExtrasValidation<CrmFaultExtras> => ({ ok: true, extras: {} }),
+    setFaultExtras: () => {},
+    reset() {
+      files.clear();
+      fileSeq = 0;
+    },
+    files: () => [...files.values()],
+    file: (id) => files.get(id),
+    tokensIssued: () => tokenCount,
+  };
+}
+
+function fileJson(file: CrmFile): JsonObject {
+  return { ...file, tags: [...file.tags] };
+}

@@ -1,0 +1,606 @@
+/**
+ * The sandbox server: one node:http server on 127.0.0.1 playing every provider in `providers.ts`, each under its
+ * own path prefix, plus the control plane under `/_sandbox` (see control.ts).
+ *
+ * Per provider request, in order:
+ *   read body -> fault decision (faults.ts; may answer, reset or hang here) -> route match (404/405)
+ *   -> authentication (401/403) -> body parsing (415/400) -> Idempotency-Key (replay/422/409, or hold the key)
+ *   -> latency -> route handler (side effect) -> save for idempotency -> malformed-body fault -> response.
+ * Latency is added once, before whatever answer the request gets. Every request ends as exactly one journal entry.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { authScheme } from './auth.js';
+import { type ControlTarget, handleControlRequest } from './control.js';
+import { type FaultOptions, ProviderFaults, truncateBody, validateFaultOptions } from './faults.js';
+import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH, requestFingerprint, type StoredResponse } from './idempotency.js';
+import { type JournalEntry, type JournalView, RequestJournal, type SideEffect } from './journal.js';
+import {
+  type AnySandboxProvider,
+  type CreatedResource,
+  errorResponse,
+  headerValue,
+  matchPath,
+  type ProviderContext,
+  type ProviderRoute,
+  type RouteResponse,
+} from './provider.js';
+import {
+  type CredentialsOf,
+  type FaultExtrasOf,
+  PROVIDER_FACTORIES,
+  PROVIDER_NAMES,
+  type ProviderApi,
+  type ProviderName,
+  type ProviderOptionsOf,
+} from './providers.js';
+import { SeededRandom } from './random.js';
+
+/** Options of {@link startSandbox}. */
+export interface SandboxOptions {
+  /** Seed of every random decision (faults, jitter, credentials, tokens). @default 1 */
+  readonly seed?: number;
+  /** Latency added to every provider request, ms (faults can add more). @default 0 */
+  readonly latencyMs?: number;
+  /** Port on 127.0.0.1. @default 0 (a free port) */
+  readonly port?: number;
+  /** The sandbox clock, epoch ms: token expiry, outage windows, timestamps, Retry-After dates. @default Date.now */
+  readonly now?: () => number;
+  /** Per-provider options, e.g. `{ crm: { tokenExpiresInSeconds: 60 } }`. */
+  readonly providers?: { readonly [P in ProviderName]?: ProviderOptionsOf<P> };
+  /** Faults to start with. */
+  readonly faults?: { readonly [P in ProviderName]?: ProviderFaultOptions<P> };
+  /** Largest accepted request body, bytes; larger bodies get 413. @default 1 MiB */
+  readonly maxBodyBytes?: number;
+}
+
+/** The common and provider-specific fault options of provider `P`. */
+export type ProviderFaultOptions<P extends ProviderName> = FaultOptions & FaultExtrasOf<P>;
+
+/** Thrown by `setFaults` (and `startSandbox`) on invalid fault options; lists every problem. */
+export class SandboxConfigError extends Error {
+  /** Every problem found. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(`invalid sandbox configuration: ${problems.join('; ')}`);
+    this.name = 'SandboxConfigError';
+    this.problems = problems;
+  }
+}
+
+/** What a running sandbox offers besides the per-provider accessors. */
+export interface SandboxControl {
+  /** `http://127.0.0.1:<port>`. */
+  readonly baseUrl: string;
+  /** The seed in use. */
+  readonly seed: number;
+  /** Every request to a provider. */
+  readonly journal: JournalView;
+  /** Base URL of one provider: `${baseUrl}/<provider>`. */
+  providerUrl(provider: ProviderName): string;
+  /** The current credential of a provider (CRM: `{ clientId, clientSecret }`; payments: `{ secretKey }`). */
+  credentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
+  /** Issues a new credential; the old one (and CRM tokens issued with it) now gets 401 `invalid_credentials`. */
+  rotateCredentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
+  /** Replaces the faults of a provider; throws {@link SandboxConfigError} listing every problem. */
+  setFaults<P extends ProviderName>(provider: P, faults: ProviderFaultOptions<P>): void;
+  /** The faults currently set on a provider. */
+  faults<P extends ProviderName>(provider: P): ProviderFaultOptions<P>;
+  /** Removes the faults of one provider, or of all. */
+  clearFaults(provider?: ProviderName): void;
+  /** Resources created by side effects, in order, of one provider or all. */
+  sideEffects(provider?: ProviderName): readonly SideEffect<ProviderName>[];
+  /**
+   * Back to the state right after start: resources, idempotency records, journal, side effects and faults are
+   * cleared and the random streams rewound. Credentials (and tokens issued with them) are kept.
+   */
+  reset(): void;
+  /** Stops the server: releases hung requests, aborts pending latency, closes every socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A running sandbox: control plus one state accessor per provider (`sandbox.crm.files()`, `sandbox.payments.charges()`). */
+export type Sandbox = SandboxControl & { readonly [P in ProviderName]: ProviderApi<P> };
+
+type ProviderApis = { readonly [P in ProviderName]: ProviderApi<P> };
+
+interface MountedProvider {
+  readonly name: ProviderName;
+  readonly api: AnySandboxProvider;
+  readonly faults: ProviderFaults;
+  /** The options as last set, for `faults()` and the control plane. */
+  current: Readonly<Record<string, unknown>>;
+}
+
+/** What the pipeline knows about a request so far; becomes its journal entry. */
+interface RequestTrace {
+  seq: number;
+  provider: ProviderName | null;
+  method: string;
+  path: string;
+  route: string | null;
+  idempotencyKey: string | null;
+  correlationId: string | null;
+  authScheme: string | null;
+  created: CreatedResource | null;
+  replayed: boolean;
+  fault: JournalEntry['fault'];
+  injectedLatencyMs: number;
+  at: number;
+  startedAt: number;
+  recorded: boolean;
+}
+
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/** Starts the sandbox on 127.0.0.1 and resolves once it is listening. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const seed = options.seed ?? 1;
+  const now = options.now ?? Date.now;
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const journal = new RequestJournal();
+  const idempotency = new IdempotencyStore();
+  const shutdown = new AbortController();
+  // Requests without an answer yet, so close() can journal and release them.
+  const inFlight = new Map<ServerResponse, RequestTrace>();
+  let sideEffects: SideEffect<ProviderName>[] = [];
+
+  const apis = {} as Record<ProviderName, AnySandboxProvider>;
+  const mounted = new Map<string, MountedProvider>();
+  for (const name of PROVIDER_NAMES) {
+    const context: ProviderContext = { seed, now, random: (label) => new SeededRandom(seed, `${name}:${label}`) };
+    const factory: (ctx: ProviderContext, providerOptions: unknown) => AnySandboxProvider = PROVIDER_FACTORIES[name] as (
+      ctx: ProviderContext,
+      providerOptions: unknown,
+    ) => AnySandboxProvider;
+    const api = factory(context, options.providers?.[name]);
+    apis[name] = api;
+    mounted.set(name, {
+      name,
+      api,
+      faults: new ProviderFaults(new SeededRandom(seed, `${name}:faults`), options.latencyMs ?? 0),
+      current: {},
+    });
+  }
+
+  const mountedProvider = (name: string): MountedProvider => {
+    const provider = mounted.get(name);
+    if (!provider) throw new SandboxConfigError([`unknown provider "${name}" (known: ${PROVIDER_NAMES.join(', ')})`]);
+    return provider;
+  };
+
+  /** Validates and applies untyped fault options; returns the problems (nothing applied when there are any). */
+  const applyFaults = (name: string, raw: unknown): readonly string[] => {
+    const provider = mounted.get(name);
+    if (!provider) return [`unknown provider "${name}" (known: ${PROVIDER_NAMES.join(', ')})`];
+    const common = validateFaultOptions(raw, provider.api.faultExtraKeys);
+    const extras = provider.api.validateFaultExtras(common.extras);
+    const problems = [...common.problems, ...(extras.ok ? [] : extras.problems)];
+    if (problems.length > 0 || !extras.ok) return problems;
+    provider.faults.set(common.options, now());
+    provider.api.setFaultExtras(extras.extras);
+    provider.current = { ...common.options, ...extras.extras };
+    return [];
+  };
+
+  const clearFaults = (name?: string): void => {
+    for (const provider of name === undefined ? mounted.values() : [mountedProvider(name)]) {
+      provider.faults.clear();
+      provider.api.setFaultExtras({});
+      provider.current = {};
+    }
+  };
+
+  const sleep = async (ms: number): Promise<void> => {
+    if (ms > 0) await delay(ms, undefined, { signal: shutdown.signal });
+  };
+
+  // ------------------------------------------------------------------ the request pipeline
+
+  const record = (trace: RequestTrace, status: number | null, clientAborted: boolean): void => {
+    if (trace.recorded) return;
+    trace.recorded = true;
+    journal.record({
+      seq: trace.seq,
+      provider: trace.provider,
+      method: trace.method,
+      path: trace.path,
+      route: trace.route,
+      status,
+      idempotencyKey: trace.idempotencyKey,
+      correlationId: trace.correlationId,
+      authScheme: trace.authScheme,
+      sideEffect: trace.created !== null,
+      created: trace.created,
+      replayed: trace.replayed,
+      fault: trace.fault,
+      injectedLatencyMs: trace.injectedLatencyMs,
+      clientAborted,
+      at: trace.at,
+      durationMs: Math.round((performance.now() - trace.startedAt) * 100) / 100,
+    });
+  };
+
+  const send = (
+    res: ServerResponse,
+    trace: RequestTrace,
+    answer: { status: number; contentType: string; body: string; headers?: Readonly<Record<string, string>> },
+  ): void => {
+    const clientGone = res.destroyed;
+    if (!clientGone && !res.headersSent) {
+      res.writeHead(answer.status, {
+        ...answer.headers,
+        'content-type': answer.contentType,
+        'content-length': Buffer.byteLength(answer.body),
+        'x-request-id': `req_${trace.seq}`,
+        ...(trace.correlationId ? { 'x-correlation-id': trace.correlationId } : {}),
+      });
+      res.end(answer.body);
+    }
+    record(trace, clientGone ? null : answer.status, clientGone);
+  };
+
+  const sendRoute = (res: ServerResponse, trace: RequestTrace, response: RouteResponse, malformed = false): void => {
+    const body = JSON.stringify(response.body);
+    const mangle = malformed && response.status >= 200 && response.status < 300;
+    if (mangle) trace.fault = 'malformed';
+    send(res, trace, {
+      status: response.status,
+      contentType: JSON_CONTENT_TYPE,
+      body: mangle ? truncateBody(body) : body,
+      ...(response.headers ? { headers: response.headers } : {}),
+    });
+  };
+
+  const handleProviderRequest = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    provider: MountedProvider,
+    trace: RequestTrace,
+    url: URL,
+  ): Promise<void> => {
+    const body = await readBody(req, maxBodyBytes);
+    const method = trace.method;
+    const candidates = provider.api.routes
+      .map((route) => ({ route, params: matchPath(route.path, trace.path) }))
+      .filter((candidate): candidate is { route: ProviderRoute; params: Record<string, string> } => candidate.params !== undefined);
+    const matched = candidates.find((candidate) => candidate.route.method === method);
+    trace.route = matched?.route.path ?? null;
+    const decision = provider.faults.decide(now());
+    trace.injectedLatencyMs = decision.action === 'hang' ? 0 : decision.latencyMs;
+    // The latency is paid once, right before the answer (or before the route runs, holding an idempotency key).
+    let paused = false;
+    const pause = async (): Promise<void> => {
+      if (paused) return;
+      paused = true;
+      await sleep(decision.latencyMs);
+    };
+
+    if (decision.action === 'hang') {
+      // Nothing more to do: the socket's close (client abort, or close()) journals the request.
+      trace.fault = decision.fault;
+      return;
+    }
+    if (decision.action === 'reset') {
+      await pause();
+      trace.fault = decision.fault;
+      record(trace, null, false);
+      resetSocket(req.socket);
+      return;
+    }
+    if (decision.action === 'answer') {
+      await pause();
+      trace.fault = decision.fault;
+      send(res, trace, decision.answer);
+      return;
+    }
+    if (body === TOO_LARGE) {
+      await pause();
+      sendRoute(res, trace, errorResponse(413, 'payload_too_large', `request bodies are limited to ${maxBodyBytes} bytes`), false);
+      return;
+    }
+
+    if (!matched) {
+      await pause();
+      if (candidates.length > 0) {
+        const allow = [...new Set(candidates.map((candidate) => candidate.route.method))].join(', ');
+        sendRoute(res, trace, errorResponse(405, 'method_not_allowed', `${method} not allowed on ${trace.path}`, { headers: { allow } }));
+      } else {
+        sendRoute(res, trace, errorResponse(404, 'not_found', `no route ${method} ${trace.path}`));
+      }
+      return;
+    }
+    const { route, params } = matched;
+
+    let principal: string | null = null;
+    if (route.auth === 'required') {
+      const auth = provider.api.authenticate(req.headers, route);
+      if (!auth.ok) {
+        await pause();
+        const headers: Record<string, string> =
+          auth.status === 401 ? { 'www-authenticate': `Bearer realm="${provider.name}", error="invalid_token"` } : {};
+        sendRoute(res, trace, errorResponse(auth.status, auth.code, auth.message, { headers }));
+        return;
+      }
+      principal = auth.principal;
+    }
+
+    const parsed = parseBody(route, req, body);
+    if (!parsed.ok) {
+      await pause();
+      sendRoute(res, trace, parsed.response);
+      return;
+    }
+
+    const run = async (): Promise<RouteResponse> =>
+      route.handle({ method: route.method, path: trace.path, params, query: url.searchParams, headers: req.headers, body: parsed.value, principal });
+    const noteSideEffect = (response: RouteResponse): void => {
+      if (!response.sideEffect) return;
+      trace.created = { type: response.sideEffect.type, id: response.sideEffect.id };
+      sideEffects.push({
+        provider: provider.name,
+        type: response.sideEffect.type,
+        id: response.sideEffect.id,
+        idempotencyKey: trace.idempotencyKey,
+        correlationId: trace.correlationId,
+        at: now(),
+      });
+    };
+
+    const key = route.idempotent ? trace.idempotencyKey : null;
+    if (key === null) {
+      await pause();
+      const response = await run();
+      noteSideEffect(response);
+      sendRoute(res, trace, response, decision.malformed);
+      return;
+    }
+    if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      await pause();
+      sendRoute(res, trace, errorResponse(400, 'invalid_idempotency_key', `Idempotency-Key must be 1..${MAX_IDEMPOTENCY_KEY_LENGTH} characters`));
+      return;
+    }
+    const scope = provider.name;
+    const check = idempotency.begin(scope, key, requestFingerprint(route.method, trace.path, parsed.value), now());
+    if (check.outcome === 'replay') {
+      await pause();
+      trace.replayed = true;
+      const stored = check.response;
+      const mangle = decision.malformed && stored.status >= 200 && stored.status < 300;
+      if (mangle) trace.fault = 'malformed';
+      send(res, trace, {
+        status: stored.status,
+        contentType: stored.contentType,
+        body: mangle ? truncateBody(stored.body) : stored.body,
+        headers: { ...stored.headers, 'idempotent-replayed': 'true' },
+      });
+      return;
+    }
+    if (check.outcome === 'reused') {
+      await pause();
+      sendRoute(res, trace, errorResponse(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request'));
+      return;
+    }
+    if (check.outcome === 'in_progress') {
+      await pause();
+      sendRoute(res, trace, errorResponse(409, 'idempotency_in_progress', 'a request with this Idempotency-Key is still being processed'));
+      return;
+    }
+    let response: RouteResponse;
+    try {
+      await pause();
+      response = await run();
+    } catch (error) {
+      idempotency.release(scope, key);
+      throw error;
+    }
+    noteSideEffect(response);
+    if (response.saveForIdempotency === false) {
+      idempotency.release(scope, key);
+    } else {
+      const stored: StoredResponse = {
+        status: response.status,
+        contentType: JSON_CONTENT_TYPE,
+        body: JSON.stringify(response.body),
+        headers: response.headers ?? {},
+      };
+      idempotency.complete(scope, key, stored, now());
+    }
+    sendRoute(res, trace, response, decision.malformed);
+  };
+
+  const handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+    const segments = url.pathname.split('/');
+    const prefix = segments[1] ?? '';
+    if (prefix === '_sandbox') {
+      const body = await readBody(req, maxBodyBytes);
+      const answer = handleControlRequest(control, req.method ?? 'GET', `/${segments.slice(2).join('/')}`, url.searchParams, body === TOO_LARGE ? '' : body);
+      const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
+      res.writeHead(answer.status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
+    const provider = mounted.get(prefix);
+    const trace: RequestTrace = {
+      seq: journal.reserveSeq(),
+      provider: provider?.name ?? null,
+      method: req.method ?? 'GET',
+      path: provider ? `/${segments.slice(2).join('/')}` : url.pathname,
+      route: null,
+      idempotencyKey: headerValue(req.headers, 'idempotency-key') ?? null,
+      correlationId: headerValue(req.headers, 'x-correlation-id') ?? null,
+      authScheme: authScheme(req.headers),
+      created: null,
+      replayed: false,
+      fault: null,
+      injectedLatencyMs: 0,
+      at: now(),
+      startedAt: performance.now(),
+      recorded: false,
+    };
+    // A request that ends without a response (hang, client gone, sandbox closing) is journaled when its socket closes.
+    inFlight.set(res, trace);
+    res.on('close', () => {
+      inFlight.delete(res);
+      record(trace, null, !shutdown.signal.aborted);
+    });
+    try {
+      if (!provider) {
+        sendRoute(res, trace, errorResponse(404, 'not_found', `no provider at ${url.pathname}; known: ${PROVIDER_NAMES.join(', ')}`));
+        return;
+      }
+      await handleProviderRequest(req, res, provider, trace, url);
+    } catch (error) {
+      if (shutdown.signal.aborted || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      sendRoute(res, trace, errorResponse(500, 'internal_error', `sandbox bug: ${message}`));
+    }
+  };
+
+  // ------------------------------------------------------------------ control plane and public object
+
+  const control: ControlTarget = {
+    providerNames: () => PROVIDER_NAMES,
+    providerUrl: (name) => `${baseUrl}/${name}`,
+    applyFaults,
+    faultsOf: (name) => ({ ...mountedProvider(name).current }),
+    clearFaults,
+    journal,
+    sideEffects: (name) => sideEffects.filter((effect) => name === undefined || effect.provider === name),
+    reset: () => resetAll(),
+    credentials: (name) => ({ ...mountedProvider(name).api.credentials() }),
+    rotateCredentials: (name) => ({ ...mountedProvider(name).api.rotateCredentials() }),
+  };
+
+  const resetAll = (): void => {
+    for (const provider of mounted.values()) {
+      provider.api.reset();
+      provider.faults.reset();
+      provider.current = {};
+    }
+    idempotency.clear();
+    journal.clear();
+    sideEffects = [];
+  };
+
+  for (const name of PROVIDER_NAMES) {
+    const initial = options.faults?.[name];
+    if (initial !== undefined) {
+      const problems = applyFaults(name, initial);
+      if (problems.length > 0) throw new SandboxConfigError(problems.map((problem) => `${name}: ${problem}`));
+    }
+  }
+
+  const server: Server = createServer({ keepAlive: true, keepAliveTimeout: 5_000 }, (req, res) => {
+    handleRequest(req, res).catch(() => res.destroy());
+  });
+  // Sockets that are open (idle keep-alive or busy) are tracked so close() never waits on a client.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_error, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      shutdown.abort();
+      server.close(() => resolve());
+      for (const [res, trace] of inFlight) {
+        record(trace, null, false);
+        res.destroy();
+      }
+      inFlight.clear();
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+    });
+    return closing;
+  };
+
+  const sandbox: SandboxControl = {
+    baseUrl,
+    seed,
+    journal,
+    providerUrl: (provider) => `${baseUrl}/${provider}`,
+    credentials: <P extends ProviderName>(provider: P) => ({ ...mountedProvider(provider).api.credentials() }) as CredentialsOf<P>,
+    rotateCredentials: <P extends ProviderName>(provider: P) =>
+      ({ ...mountedProvider(provider).api.rotateCredentials() }) as CredentialsOf<P>,
+    setFaults: (provider, faults) => {
+      const problems = applyFaults(provider, faults);
+      if (problems.length > 0) throw new SandboxConfigError(problems);
+    },
+    faults: <P extends ProviderName>(provider: P) => ({ ...mountedProvider(provider).current }) as ProviderFaultOptions<P>,
+    clearFaults,
+    sideEffects: (provider) => sideEffects.filter((effect) => provider === undefined || effect.provider === provider),
+    reset: resetAll,
+    close,
+  };
+  return Object.assign(sandbox, apis as unknown as ProviderApis);
+}
+
+// ------------------------------------------------------------------ helpers
+
+const TOO_LARGE = Symbol('too large');
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    // Keep draining so the connection stays usable, but stop buffering.
+    if (size > limit) tooLarge = true;
+    else chunks.push(buffer);
+  }
+  return tooLarge ? TOO_LARGE : Buffer.concat(chunks).toString('utf8');
+}
+
+type ParsedBody = { ok: true; value: unknown } | { ok: false; response: RouteResponse };
+
+function parseBody(route: ProviderRoute, req: IncomingMessage, body: string): ParsedBody {
+  if (route.body === undefined) return { ok: true, value: undefined };
+  const contentType = (headerValue(req.headers, 'content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  if (route.body === 'json') {
+    if (contentType !== 'application/json' && !contentType.endsWith('+json')) {
+      return { ok: false, response: errorResponse(415, 'unsupported_media_type', 'expected Content-Type: application/json') };
+    }
+    try {
+      return { ok: true, value: JSON.parse(body) as unknown };
+    } catch {
+      return { ok: false, response: errorResponse(400, 'invalid_json', 'the request body is not valid JSON') };
+    }
+  }
+  if (contentType !== 'application/x-www-form-urlencoded') {
+    return { ok: false, response: errorResponse(415, 'unsupported_media_type', 'expected Content-Type: application/x-www-form-urlencoded') };
+  }
+  const fields: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(body)) {
+    if (name in fields) return { ok: false, response: errorResponse(400, 'invalid_request', `parameter "${name}" is repeated`) };
+    fields[name] = value;
+  }
+  return { ok: true, value: fields };
+}
+
+/** Destroys a socket with a TCP RST where the platform allows it (what a crashing proxy does). */
+function resetSocket(socket: Socket): void {
+  if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
+  else socket.destroy();
+}

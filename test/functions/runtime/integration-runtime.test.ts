@@ -1,0 +1,242 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSBatchResponse } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { crm } from '../../../functions/integrations/crm.js';
+import { payments } from '../../../functions/integrations/payments.js';
+import type { Integration } from '../../../functions/runtime/define-integration.js';
+import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-manager-secret-source.js';
+import { RecordingMetricsSink } from '../../../functions/runtime/telemetry.js';
+import { eventBridgeBody, type LocalMessage, lambdaContext, sqsEvent } from '../../../local/lambda-events.js';
+import { createLocalSecretsManager, type LocalSecretsManager } from '../../../local/local-secrets-manager.js';
+import { createHubTables, createLocalIntegration, type LocalIntegrationOptions } from '../../../local/local-integration.js';
+import { type RecordingDeadLetterQueue, type RecordingMessageParker } from '../../../local/recording-queues.js';
+import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
+
+let dynamo: LocalDynamo;
+let sandbox: Sandbox;
+let secretsManager: LocalSecretsManager;
+let tables: { ledger: string; circuits: string };
+let tableSeq = 0;
+
+beforeAll(async () => {
+  [dynamo, sandbox] = await Promise.all([startLocalDynamo(), startSandbox({ seed: 7 })]);
+});
+afterAll(async () => {
+  await Promise.all([dynamo.close(), sandbox.close()]);
+});
+
+beforeEach(async () => {
+  sandbox.reset();
+  tableSeq += 1;
+  tables = { ledger: `ledger-${tableSeq}`, circuits: `circuits-${tableSeq}` };
+  await createHubTables(dynamo, tables);
+  secretsManager = createLocalSecretsManager({
+    'crm/credentials': { ...sandbox.credentials('crm') },
+    'payments/credentials': { token: sandbox.credentials('payments').secretKey },
+  });
+});
+
+function build<T>(integration: Integration<T>, overrides: Partial<LocalIntegrationOptions> = {}) {
+  return createLocalIntegration(integration, {
+    dynamo,
+    tables,
+    baseUrl: sandbox.providerUrl(integration.name as 'crm' | 'payments'),
+    secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
+    settings: { http: { baseDelayMs: 1, maxDelayMs: 5 } },
+    ...overrides,
+  });
+}
+
+function fileEvent(fileId: string, version = 1, extra: Record<string, unknown> = {}) {
+  return {
+    fileId,
+    version,
+    name: `${fileId}.pdf`,
+    mimeType: 'Application/PDF',
+    sizeBytes: 1234,
+    uploadedBy: { email: 'Ana@Example.com' },
+    uploadedAt: '2026-11-20T10:00:00Z',
+    tags: ['Invoice', 'invoice', 'Q4'],
+    ...extra,
+  };
+}
+
+function deliver<T>(local: ReturnType<typeof build<T>>, messages: LocalMessage[]): Promise<SQSBatchResponse> {
+  return local.runtime.handleBatch(sqsEvent(messages), lambdaContext('test', 60_000));
+}
+
+function charge(paymentId: string) {
+  return { action: 'charge', paymentId, orderId: `o-${paymentId}`, customerId: 'c1', amount: '10.00', currency: 'eur' };
+}
+
+const raw = (payload: unknown, extra: Partial<LocalMessage> = {}): LocalMessage => ({ body: JSON.stringify(payload), ...extra });
+
+describe('integration runtime against dynalite and the sandbox', () => {
+  it('syncs a file sent straight to SQS and one routed through EventBridge, with headers and ledger', async () => {
+    const local = build(crm);
+    const response = await deliver(local, [
+      raw(fileEvent('a'), { attributes: { correlationId: 'corr-a' } }),
+      { body: eventBridgeBody('FileUploaded', fileEvent('b')) },
+    ]);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const files = sandbox.crm.files();
+    expect(files.map((f) => f.externalRef).sort()).toEqual(['a', 'b']);
+    const fileA = files.find((f) => f.externalRef === 'a');
+    expect(fileA).toMatchObject({ mimeType: 'application/pdf', ownerEmail: 'ana@example.com', tags: ['invoice', 'q4'], folder: '/' });
+    const call = sandbox.journal.entries({ provider: 'crm', path: '/files', correlationId: 'corr-a' });
+    expect(call).toHaveLength(1);
+    expect(call[0]?.idempotencyKey).toBe('crm:file:a:v1');
+    const [entry] = await local.ledger.entries('file', 'a');
+    expect(entry).toMatchObject({ status: 'synced', externalId: fileA?.id, entityVersion: 1 });
+    expect(local.metrics.total('CallSucceeded')).toBe(2);
+  });
+
+  it('makes one side effect for a duplicate delivery and answers the duplicate without an HTTP call', async () => {
+    const local = build(crm);
+    await deliver(local, [raw(fileEvent('dup'))]);
+    const callsBefore = sandbox.journal.count({ provider: 'crm', path: '/files' });
+
+    const response = await deliver(local, [raw(fileEvent('dup'), { receiveCount: 2 })]);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sandbox.journal.count({ provider: 'crm', path: '/files' })).toBe(callsBefore);
+    expect(sandbox.sideEffects('crm').filter((s) => s.type === 'file')).toHaveLength(1);
+    expect(local.metrics.total('IdempotentReplay')).toBe(1);
+  });
+
+  it('sends poison messages straight to the DLQ with the reason and reports them processed', async () => {
+    const local = build(crm);
+    const response = await deliver(local, [
+      { body: '{not json', messageId: 'm-json', attributes: { correlationId: 'c-json' } },
+      raw({ ...fileEvent('bad'), sizeBytes: -1 }, { messageId: 'm-schema' }),
+      raw({ ...fileEvent('v9'), schemaVersion: '9' }, { messageId: 'm-version' }),
+    ]);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const dlq = (local.deadLetters as RecordingDeadLetterQueue).messages;
+    expect(dlq.map((d) => [d.message.messageId, d.reason.errorClass])).toEqual(
+      expect.arrayContaining([
+        ['m-json', 'InvalidJson'],
+        ['m-schema', 'ValidationFailed'],
+        ['m-version', 'UnsupportedEventVersion'],
+      ]),
+    );
+    expect(dlq.find((d) => d.message.messageId === 'm-json')?.reason.correlationId).toBe('c-json');
+    expect(dlq.find((d) => d.message.messageId === 'm-schema')?.reason.errorMessage).toContain('sizeBytes');
+    expect(sandbox.journal.count({ provider: 'crm' })).toBe(0);
+    expect(local.metrics.total('PoisonMessage')).toBe(3);
+  });
+
+  it('sends a permanent provider refusal to the DLQ and marks the ledger sync_failed', async () => {
+    sandbox.setFaults('payments', { status: 422 });
+    const local = build(payments);
+    const response = await deliver(local, [raw(charge('rejected'), { messageId: 'm-422' })]);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const [letter] = (local.deadLetters as RecordingDeadLetterQueue).messages;
+    expect(letter?.reason.errorClass).toBe('Http422');
+    expect(letter?.message.messageId).toBe('m-422');
+    const [entry] = await local.ledger.entries('payment', 'rejected');
+    expect(entry).toMatchObject({ status: 'sync_failed', lastErrorClass: 'Http422' });
+    expect(sandbox.journal.count({ provider: 'payments', path: '/charges' })).toBe(1);
+  });
+
+  it('stops calling the provider after the failure threshold during an outage and parks the rest', async () => {
+    sandbox.setFaults('payments', { status: 503 });
+    const local = build(payments, {
+      circuit: { failureThreshold: 5, breakMs: 60_000 },
+      settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } },
+    });
+    const messages = Array.from({ length: 20 }, (_, i) => raw(charge(`out-${i}`), { messageId: `m-${i}` }));
+
+    const response = await deliver(local, messages);
+
+    expect(sandbox.journal.count({ provider: 'payments', path: '/charges' })).toBe(5);
+    expect(response.batchItemFailures).toHaveLength(20);
+    const parked = (local.parker as RecordingMessageParker).parked;
+    expect(parked.length).toBeGreaterThanOrEqual(18);
+    for (const p of parked) expect(p.delaySeconds).toBeGreaterThanOrEqual(55);
+    expect((local.deadLetters as RecordingDeadLetterQueue).messages).toHaveLength(0);
+    expect((await local.breaker.status()).state).toBe('open');
+    const [pending] = await local.ledger.entries('payment', 'out-19');
+    expect(pending?.status).toBe('pending_sync');
+  });
+
+  it('counts an unreachable OAuth token endpoint as a provider failure and opens the circuit', async () => {
+    sandbox.setFaults('crm', { status: 503 });
+    const local = build(crm, {
+      circuit: { failureThreshold: 5, breakMs: 60_000 },
+      settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } },
+    });
+
+    const response = await deliver(local, Array.from({ length: 10 }, (_, i) => raw(fileEvent(`tok-${i}`))));
+
+    expect(response.batchItemFailures).toHaveLength(10);
+    expect(sandbox.journal.count({ provider: 'crm' })).toBe(5);
+    expect((await local.breaker.status()).state).toBe('open');
+  });
+
+  it('refetches a rotated secret once after a 401 and succeeds', async () => {
+    const local = build(payments);
+    await deliver(local, [raw({ action: 'charge', paymentId: 'p1', orderId: 'o1', customerId: 'c1', amount: '12.34', currency: 'eur' })]);
+    const newKey = sandbox.rotateCredentials('payments').secretKey;
+    secretsManager.put('payments/credentials', { token: newKey });
+    const readsBefore = secretsManager.getSecretValueCalls('payments/credentials');
+
+    const response = await deliver(local, [
+      raw({ action: 'charge', paymentId: 'p2', orderId: 'o2', customerId: 'c1', amount: 5, currency: 'JPY' }),
+    ]);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(secretsManager.getSecretValueCalls('payments/credentials') - readsBefore).toBe(1);
+    expect(sandbox.journal.count({ provider: 'payments', path: '/charges', status: 401 })).toBe(1);
+    const charges = sandbox.payments.charges();
+    expect(charges.map((c) => [c.amount, c.currency])).toEqual([
+      [1234, 'EUR'],
+      [5, 'JPY'],
+    ]);
+  });
+
+  it('never overwrites a newer version with an older one delivered later', async () => {
+    const local = build(crm);
+    await deliver(local, [raw(fileEvent('ooo', 2, { name: 'new.pdf' }))]);
+    const response = await deliver(local, [raw(fileEvent('ooo', 1, { name: 'old.pdf' }))]);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sandbox.crm.files().map((f) => [f.version, f.name])).toEqual([[2, 'new.pdf']]);
+    const [entry] = await local.ledger.entries('file', 'ooo');
+    expect(entry).toMatchObject({ status: 'synced', entityVersion: 2 });
+    expect(entry?.log.at(-1)).toMatchObject({ event: 'skipped_stale', version: 1 });
+    expect(local.metrics.total('StaleSkipped')).toBe(1);
+  });
+
+  it('keeps credentials out of every log line, DLQ attribute and metric of a failing run', async () => {
+    const lines: string[] = [];
+    const capture = (chunk: unknown) => {
+      lines.push(String(chunk));
+      return true;
+    };
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    const oldKey = sandbox.credentials('payments').secretKey;
+    try {
+      const logger = new Logger({ serviceName: 'integration-hub', logLevel: 'DEBUG' });
+      const metrics = new RecordingMetricsSink();
+      const local = build(payments, { logger, metrics });
+      sandbox.rotateCredentials('payments'); // the stored secret is now wrong, even when fetched fresh
+      await deliver(local, [raw({ action: 'charge', paymentId: 'p-x', orderId: 'o', customerId: 'c', amount: '1.00', currency: 'USD' })]);
+
+      const letters = (local.deadLetters as RecordingDeadLetterQueue).messages;
+      expect(letters[0]?.reason.errorClass).toBe('AuthenticationFailed');
+      const everything = [...lines, JSON.stringify(letters.map((l) => l.reason)), JSON.stringify([...metrics.counts])].join('\n');
+      expect(lines.length).toBeGreaterThan(0);
+      expect(everything).not.toContain(oldKey);
+      expect(everything).not.toContain(sandbox.credentials('payments').secretKey);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+  });
+});

@@ -1,0 +1,99 @@
+// Shared helpers of the sandbox tests: real HTTP over loopback with the platform fetch.
+import type { CrmCredentials, Sandbox } from '../../../local/sandbox/index.js';
+
+/** `Authorization: Basic ...` for a client id and secret. */
+export function basicAuth(id: string, secret: string): string {
+  return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+}
+
+/** POSTs a form to the CRM token endpoint with HTTP Basic client authentication. */
+export function requestCrmToken(sandbox: Sandbox, credentials: CrmCredentials = sandbox.credentials('crm'), form = 'grant_type=client_credentials'): Promise<Response> {
+  return fetch(`${sandbox.providerUrl('crm')}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(credentials.clientId, credentials.clientSecret) },
+    body: form,
+  });
+}
+
+/** A CRM access token for the current credentials. */
+export async function crmToken(sandbox: Sandbox, credentials?: CrmCredentials): Promise<string> {
+  const response = await requestCrmToken(sandbox, credentials);
+  if (response.status !== 200) throw new Error(`token request failed with ${response.status}: ${await response.text()}`);
+  const body = (await response.json()) as { access_token: string };
+  return body.access_token;
+}
+
+/** A valid CRM file body. */
+export function fileBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    externalRef: 'dms-file-42',
+    version: 3,
+    name: 'contract.pdf',
+    mimeType: 'application/pdf',
+    sizeBytes: 52_431,
+    folder: '/contracts/2024',
+    ownerEmail: 'owner@example.com',
+    uploadedAt: '2024-05-01T10:15:30Z',
+    tags: ['contract', 'signed'],
+    ...overrides,
+  };
+}
+
+/** A valid charge body. */
+export function chargeBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { amount: 1999, currency: 'EUR', reference: 'order-1001', customerId: 'cus_123', description: 'Order 1001', ...overrides };
+}
+
+/** POSTs JSON with the given headers. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** POSTs a file to the CRM with a bearer token. */
+export function postFile(sandbox: Sandbox, token: string, body: unknown = fileBody(), headers: Record<string, string> = {}): Promise<Response> {
+  return postJson(`${sandbox.providerUrl('crm')}/files`, body, { authorization: `Bearer ${token}`, ...headers });
+}
+
+/** POSTs to a payments endpoint with the current secret key. */
+export function postPayments(sandbox: Sandbox, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return postJson(`${sandbox.providerUrl('payments')}${path}`, body, {
+    authorization: `Bearer ${sandbox.credentials('payments').secretKey}`,
+    ...headers,
+  });
+}
+
+/** GETs a path with optional headers. */
+export function get(url: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(url, { headers, ...(signal ? { signal } : {}) });
+}
+
+/** The `error.code` of a JSON error body. */
+export async function errorCode(response: Response): Promise<string | undefined> {
+  const body = (await response.json()) as { error?: { code?: string } };
+  return body.error?.code;
+}
+
+/** Polls until `condition` holds (events such as a socket closing arrive asynchronously). */
+export async function eventually(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A controllable sandbox clock. */
+export function manualClock(start = Date.UTC(2030, 0, 1, 12, 0, 0)): { now: () => number; advance(ms: number): void } {
+  let time = start;
+  return {
+    now: () => time,
+    advance: (ms) => {
+      time += ms;
+    },
+  };
+}
