@@ -40,7 +40,6 @@ import {
   type CircuitRecord,
   type CircuitState,
   type CircuitStore,
-  type WindowSlotUpdate,
   type WriteResult,
 } from './circuit-store.js';
 
@@ -114,6 +113,8 @@ export interface CircuitBreakerOptions {
 /** A permit handed out by {@link CircuitBreaker}. */
 export interface CircuitPermit extends CallPermit {
   readonly circuitId: string;
+  /** For the probe permit: the lease owner token written to the circuit (`<instanceId>:<n>`). */
+  readonly probeOwner?: string;
   /** For the probe permit: when its lease expires (another instance may probe after that). */
   readonly leaseUntil?: number;
 }
@@ -334,7 +335,7 @@ class BreakerPermit implements CircuitPermit {
     readonly engine: CircuitEngine,
     private readonly sink: (permit: BreakerPermit, outcome: Outcome) => Promise<void>,
     readonly isProbe: boolean,
-    readonly token?: string,
+    readonly probeOwner?: string,
     readonly leaseUntil?: number,
   ) {}
 
@@ -409,7 +410,7 @@ class CircuitEngine {
     let verdict: FailureVerdict = outcome.kind === 'success' ? 'success' : this.ctx.classify(outcome.error);
     if (verdict === 'success' && settings.slowCallMs !== undefined && outcome.latencyMs > settings.slowCallMs) verdict = 'failure';
     // A probe permit from the other store (fallback switch in between) reports like an ordinary call.
-    if (permit.isProbe && permit.engine === this && permit.token !== undefined) return this.reportProbe(permit.token, verdict);
+    if (permit.isProbe && permit.engine === this && permit.probeOwner !== undefined) return this.reportProbe(permit.probeOwner, verdict);
     if (verdict === 'ignore') return;
     if (settings.mode === 'ratio') return this.count(verdict === 'failure');
     return verdict === 'failure' ? this.recordFailure() : this.recordSuccess();
@@ -600,30 +601,23 @@ class CircuitEngine {
   }
 
   private async flushBatch(batch: Map<number, { calls: number; failures: number }>): Promise<void> {
-    const { settings, circuitId } = this.ctx;
-    const size = bucketMs(settings);
     let record = this.cache?.record ?? (await this.view());
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      // Counts gathered before the circuit opened are history: the window starts over when it closes.
-      if (attempt > 0 && record.state !== 'closed') return;
+    // Counts gathered before the circuit opened are history: the window starts over when it closes.
+    if (record.state !== 'closed') record = await this.reload();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS && record.state === 'closed'; attempt++) {
       const now = this.now();
-      const oldest = Math.floor(now / size) * size - (settings.windowBuckets - 1) * size;
-      const updates: WindowSlotUpdate[] = [];
-      for (const [start, counts] of batch) {
-        // Buckets that ended before the last state change (e.g. counted before an open, flushed after the close) are stale.
-        if (start < oldest || start + size <= (record.stateSince ?? 0) || counts.calls === 0) continue;
-        const slot = (start / size) % settings.windowBuckets;
-        const held = record.windowSlots.find((s) => s.slot === slot);
-        // A slot holding a newer bucket means this one has left the window.
-        if (held && held.start > start) continue;
-        updates.push({ slot, start, calls: counts.calls, failures: counts.failures, fresh: held?.start !== start });
-      }
-      if (updates.length === 0) return;
-      const result = await this.write(() => this.store.addToWindow(circuitId, updates, now));
+      const counts = [...batch]
+        .filter(([start, c]) => c.calls > 0 && this.inWindow(start, record, now))
+        .map(([start, c]) => ({ start, calls: c.calls, failures: c.failures }));
+      if (counts.length === 0) return;
+      // Pruning what this instance knows has left the window keeps the item small.
+      const expired = record.window.filter((b) => !this.inWindow(b.start, record, now)).map((b) => b.start);
+      const result = await this.write(() => this.store.addToWindow(this.ctx.circuitId, counts, expired, now));
       if (result.applied) {
         if (this.ratioTripped(result.record, now)) await this.trip(result.record, 'failure_ratio');
         return;
       }
+      // Only refused when the circuit is no longer closed.
       record = await this.reload();
     }
   }
@@ -688,20 +682,26 @@ class CircuitEngine {
     return calls >= settings.minimumThroughput && failures / calls >= settings.failureRatio;
   }
 
-  /** Sums the slots whose bucket is inside the window ending now, ignoring slots laid out by other settings. */
+  /** Sums the buckets inside the window ending now. */
   private windowTotals(r: CircuitRecord, now: number): { calls: number; failures: number } {
-    const { settings } = this.ctx;
-    const size = bucketMs(settings);
-    const oldest = Math.floor(now / size) * size - (settings.windowBuckets - 1) * size;
     let calls = 0;
     let failures = 0;
-    for (const s of r.windowSlots) {
-      if (s.start < oldest || s.start + size <= (r.stateSince ?? 0)) continue;
-      if (s.start % size !== 0 || (s.start / size) % settings.windowBuckets !== s.slot) continue;
-      calls += s.calls;
-      failures += s.failures;
+    for (const bucket of r.window) {
+      if (!this.inWindow(bucket.start, r, now)) continue;
+      calls += bucket.calls;
+      failures += bucket.failures;
     }
     return { calls, failures };
+  }
+
+  /**
+   * A bucket counts while it is one of the `windowBuckets` most recent ones, and only if it did not end before the
+   * last state change (counted before an open but flushed after the close, it would judge the wrong period).
+   */
+  private inWindow(start: number, r: CircuitRecord, now: number): boolean {
+    const size = bucketMs(this.ctx.settings);
+    const oldest = Math.floor(now / size) * size - (this.ctx.settings.windowBuckets - 1) * size;
+    return start >= oldest && start + size > (r.stateSince ?? 0);
   }
 
   // ------------------------------------------------ store access
@@ -782,7 +782,7 @@ function cleared(r: CircuitRecord): CircuitRecord {
     version: r.version,
     updatedAt: r.updatedAt,
     consecutiveFailures: 0,
-    windowSlots: [],
+    window: [],
     reopenCount: 0,
     probeSuccesses: 0,
   };
@@ -802,7 +802,7 @@ function guardStore(store: CircuitStore): CircuitStore {
     put: (record, expectedVersion) => guarded(() => store.put(record, expectedVersion)),
     incrementFailures: (id, now) => guarded(() => store.incrementFailures(id, now)),
     clearFailures: (id, now) => guarded(() => store.clearFailures(id, now)),
-    addToWindow: (id, updates, now) => guarded(() => store.addToWindow(id, updates, now)),
+    addToWindow: (id, counts, expired, now) => guarded(() => store.addToWindow(id, counts, expired, now)),
     advanceThrottle: (id, until, now) => guarded(() => store.advanceThrottle(id, until, now)),
   };
 }

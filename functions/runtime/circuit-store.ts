@@ -22,9 +22,11 @@ export function isCircuitState(value: unknown): value is CircuitState {
   return typeof value === 'string' && (CIRCUIT_STATES as readonly string[]).includes(value);
 }
 
-/** One bucket of the 'ratio' mode sliding window, stored in ring slot `slot` (bucket index modulo bucket count). */
-export interface WindowSlot {
-  readonly slot: number;
+/**
+ * One fixed bucket of the 'ratio' mode sliding window, keyed by its start. Keying by start (not by a ring slot)
+ * lets every instance ADD into the same bucket without any condition, so counts from many instances merge exactly.
+ */
+export interface WindowBucket {
   /** Epoch ms at which the bucket starts (a multiple of the bucket length). */
   readonly start: number;
   readonly calls: number;
@@ -45,8 +47,8 @@ export interface CircuitRecord {
   readonly stateReason?: string;
   /** Failures in a row while closed ('consecutive' mode). */
   readonly consecutiveFailures: number;
-  /** The sliding window ('ratio' mode); only the slots that were ever written. */
-  readonly windowSlots: readonly WindowSlot[];
+  /** The sliding window's buckets ('ratio' mode), oldest first; buckets that left the window are pruned by later writes. */
+  readonly window: readonly WindowBucket[];
   /** While open: when a half-open probe may be elected. */
   readonly openUntil?: number;
   /** Re-opens since the last successful close; grows the break. */
@@ -59,19 +61,6 @@ export interface CircuitRecord {
   readonly probeSuccesses: number;
   /** Every instance backs off until then (provider's Retry-After). Only ever moves forward. */
   readonly throttledUntil?: number;
-}
-
-/** One bucket's counts to add by `addToWindow`. */
-export interface WindowSlotUpdate {
-  readonly slot: number;
-  readonly start: number;
-  readonly calls: number;
-  readonly failures: number;
-  /**
-   * false: the slot must already hold bucket `start` (counts are added).
-   * true: the slot must be empty or hold an older bucket (it is started over with these counts).
-   */
-  readonly fresh: boolean;
 }
 
 /** Outcome of a conditional write: the record as stored after it, or `applied: false` when the condition failed. */
@@ -90,15 +79,18 @@ export interface CircuitStore {
   incrementFailures(circuitId: string, now: number): Promise<WriteResult>;
   /** Sets consecutive failures to 0 if the circuit is closed and has any. */
   clearFailures(circuitId: string, now: number): Promise<WriteResult>;
-  /** Adds window counts in one write if the circuit is closed (or not stored yet) and every slot matches its `fresh` condition. */
-  addToWindow(circuitId: string, updates: readonly WindowSlotUpdate[], now: number): Promise<WriteResult>;
+  /**
+   * In one write, if the circuit is closed (or not stored yet): adds `counts` to their buckets (creating them) and
+   * removes the buckets starting at `expired` (they left the window).
+   */
+  addToWindow(circuitId: string, counts: readonly WindowBucket[], expired: readonly number[], now: number): Promise<WriteResult>;
   /** Sets `throttledUntil` if it is unset or earlier (never moves it back). */
   advanceThrottle(circuitId: string, untilMs: number, now: number): Promise<WriteResult>;
 }
 
 /** The record of a circuit that has nothing stored: closed, no counters. */
 export function emptyCircuitRecord(circuitId: string): CircuitRecord {
-  return { circuitId, state: 'closed', version: 0, updatedAt: 0, consecutiveFailures: 0, windowSlots: [], reopenCount: 0, probeSuccesses: 0 };
+  return { circuitId, state: 'closed', version: 0, updatedAt: 0, consecutiveFailures: 0, window: [], reopenCount: 0, probeSuccesses: 0 };
 }
 
 /** Options of {@link InMemoryCircuitStore}. */
@@ -151,27 +143,18 @@ export class InMemoryCircuitStore implements CircuitStore {
     return this.store({ ...current, consecutiveFailures: 0, version: current.version + 1, updatedAt: now });
   }
 
-  async addToWindow(circuitId: string, updates: readonly WindowSlotUpdate[], now: number): Promise<WriteResult> {
+  async addToWindow(circuitId: string, counts: readonly WindowBucket[], expired: readonly number[], now: number): Promise<WriteResult> {
     await this.interleave?.();
     const current = this.current(circuitId);
     if (current.state !== 'closed') return { applied: false };
-    const slots = new Map(current.windowSlots.map((s) => [s.slot, s]));
-    for (const update of updates) {
-      const existing = slots.get(update.slot);
-      const ok = update.fresh ? existing === undefined || existing.start < update.start : existing?.start === update.start;
-      if (!ok) return { applied: false };
+    const buckets = new Map(current.window.map((b) => [b.start, b]));
+    for (const start of expired) buckets.delete(start);
+    for (const add of counts) {
+      const existing = buckets.get(add.start) ?? { start: add.start, calls: 0, failures: 0 };
+      buckets.set(add.start, { start: add.start, calls: existing.calls + add.calls, failures: existing.failures + add.failures });
     }
-    for (const update of updates) {
-      const existing = slots.get(update.slot);
-      slots.set(
-        update.slot,
-        update.fresh || !existing
-          ? { slot: update.slot, start: update.start, calls: update.calls, failures: update.failures }
-          : { ...existing, calls: existing.calls + update.calls, failures: existing.failures + update.failures },
-      );
-    }
-    const windowSlots = [...slots.values()].sort((a, b) => a.slot - b.slot);
-    return this.store({ ...current, windowSlots, version: current.version + 1, updatedAt: now });
+    const window = [...buckets.values()].sort((a, b) => a.start - b.start);
+    return this.store({ ...current, window, version: current.version + 1, updatedAt: now });
   }
 
   async advanceThrottle(circuitId: string, untilMs: number, now: number): Promise<WriteResult> {

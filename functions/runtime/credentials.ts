@@ -8,7 +8,7 @@
  * only quoted as its OAuth `error`/`error_description`, with our own credentials redacted.
  */
 import { systemClock } from './clock.js';
-import { AuthenticationError, ConfigurationError, DependencyError, InvalidCredentialsError } from './errors.js';
+import { AuthenticationError, ConfigurationError, InvalidCredentialsError, TokenEndpointError } from './errors.js';
 import { providerErrorSummary } from './http-client.js';
 import type { Clock, CredentialsProvider, SecretSource } from './ports.js';
 
@@ -231,7 +231,7 @@ class OAuth2ClientCredentials implements CredentialsProvider {
     } catch (error) {
       const reason = timedOut ? `no response within ${this.tokenTimeoutMs} ms` : `connection failed (${networkErrorCode(error)})`;
       // No cause: the fetch error may reference the request, whose headers hold the client secret.
-      throw new DependencyError('TokenEndpoint', `Token request to ${where} failed: ${reason}`);
+      throw new TokenEndpointError(`Token request to ${where} failed: ${reason}`);
     } finally {
       clearTimeout(timer);
     }
@@ -243,11 +243,11 @@ class OAuth2ClientCredentials implements CredentialsProvider {
       try {
         body = JSON.parse(text);
       } catch {
-        throw new DependencyError('TokenEndpoint', `Token endpoint ${where} answered ${status} with a body that is not JSON`);
+        throw new TokenEndpointError(`Token endpoint ${where} answered ${status} with a body that is not JSON`);
       }
       const accessToken = isRecord(body) ? body.access_token : undefined;
       if (typeof accessToken !== 'string' || !HEADER_SAFE_VALUE.test(accessToken)) {
-        throw new DependencyError('TokenEndpoint', `Token endpoint ${where} answered ${status} without a usable access_token`);
+        throw new TokenEndpointError(`Token endpoint ${where} answered ${status} without a usable access_token`);
       }
       const lifetimeMs = expiresInMs(isRecord(body) ? body.expires_in : undefined) ?? this.defaultLifetimeMs;
       const skewMs = Math.min(TOKEN_EXPIRY_SKEW_MS, lifetimeMs * 0.1);
@@ -257,7 +257,7 @@ class OAuth2ClientCredentials implements CredentialsProvider {
     const summary = providerErrorSummary(text, secrets);
     const detail = `${status}${summary ? ` ${summary}` : ''}`;
     if (status >= 500 || status === 408 || status === 425 || status === 429) {
-      throw new DependencyError('TokenEndpoint', `Token endpoint ${where} answered ${detail}`);
+      throw new TokenEndpointError(`Token endpoint ${where} answered ${detail}`);
     }
     // 400 invalid_client / 401 and any other 4xx (wrong URL, forbidden): retrying the same request cannot help.
     throw new AuthenticationError(status, `Token endpoint ${where} rejected the client credentials: ${detail}`);

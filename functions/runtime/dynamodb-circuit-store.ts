@@ -8,13 +8,13 @@
  *   circuitId (S, key) · state (S: closed | open | half_open | isolated) · version (N) · updatedAt (N)
  *   stateSince (N) · stateReason (S) · consecutiveFailures (N) · reopenCount (N) · probeSuccesses (N)
  *   openUntil (N) · probeOwner (S) · probeLeaseUntil (N) · throttledUntil (N)
- *   w<slot>Start, w<slot>Calls, w<slot>Failures (N) — 'ratio' mode window, one ring slot per bucket
+ *   wc<bucketStart>, wf<bucketStart> (N) — 'ratio' mode window: calls and failures of the bucket starting then
  * `state` is always present, so a stream consumer (the circuit controller) can compare OldImage/NewImage.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DependencyError } from './errors.js';
-import { isCircuitState, type CircuitRecord, type CircuitStore, type WindowSlot, type WindowSlotUpdate, type WriteResult } from './circuit-store.js';
+import { isCircuitState, type CircuitRecord, type CircuitStore, type WindowBucket, type WriteResult } from './circuit-store.js';
 
 /** Options of {@link DynamoDbCircuitStore}. */
 export interface DynamoDbCircuitStoreOptions {
@@ -23,7 +23,7 @@ export interface DynamoDbCircuitStoreOptions {
   readonly client: DynamoDBClient;
 }
 
-const WINDOW_ATTRIBUTE = /^w(\d+)Start$/;
+const WINDOW_CALLS = /^wc(\d+)$/;
 
 /** {@link CircuitStore} on the circuits table. */
 export class DynamoDbCircuitStore implements CircuitStore {
@@ -81,32 +81,27 @@ export class DynamoDbCircuitStore implements CircuitStore {
     });
   }
 
-  addToWindow(circuitId: string, updates: readonly WindowSlotUpdate[], now: number): Promise<WriteResult> {
+  addToWindow(circuitId: string, counts: readonly WindowBucket[], expired: readonly number[], now: number): Promise<WriteResult> {
     const names: Record<string, string> = { '#state': 'state', '#updatedAt': 'updatedAt', '#version': 'version' };
     const values: Record<string, unknown> = { ':closed': 'closed', ':now': now, ':one': 1 };
-    const sets = ['#state = if_not_exists(#state, :closed)', '#updatedAt = :now'];
+    // ADD creates a missing bucket at 0, so concurrent flushes into one bucket need no condition to merge.
     const adds = ['#version :one'];
-    const conditions = ['(attribute_not_exists(circuitId) OR #state = :closed)'];
-    for (const u of updates) {
-      const [start, calls, failures] = [`#w${u.slot}s`, `#w${u.slot}c`, `#w${u.slot}f`];
-      names[start] = `w${u.slot}Start`;
-      names[calls] = `w${u.slot}Calls`;
-      names[failures] = `w${u.slot}Failures`;
-      values[`:w${u.slot}s`] = u.start;
-      values[`:w${u.slot}c`] = u.calls;
-      values[`:w${u.slot}f`] = u.failures;
-      if (u.fresh) {
-        // The slot holds an older bucket (or none): start it over. Two instances racing here: one wins, the other re-reads and adds.
-        sets.push(`${start} = :w${u.slot}s`, `${calls} = :w${u.slot}c`, `${failures} = :w${u.slot}f`);
-        conditions.push(`(attribute_not_exists(${start}) OR ${start} < :w${u.slot}s)`);
-      } else {
-        adds.push(`${calls} :w${u.slot}c`, `${failures} :w${u.slot}f`);
-        conditions.push(`${start} = :w${u.slot}s`);
-      }
-    }
+    counts.forEach((bucket, i) => {
+      names[`#c${i}`] = `wc${bucket.start}`;
+      names[`#f${i}`] = `wf${bucket.start}`;
+      values[`:c${i}`] = bucket.calls;
+      values[`:f${i}`] = bucket.failures;
+      adds.push(`#c${i} :c${i}`, `#f${i} :f${i}`);
+    });
+    const removes: string[] = [];
+    expired.forEach((start, i) => {
+      names[`#xc${i}`] = `wc${start}`;
+      names[`#xf${i}`] = `wf${start}`;
+      removes.push(`#xc${i}`, `#xf${i}`);
+    });
     return this.update(circuitId, {
-      UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
-      ConditionExpression: conditions.join(' AND '),
+      UpdateExpression: `SET #state = if_not_exists(#state, :closed), #updatedAt = :now ADD ${adds.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: 'attribute_not_exists(circuitId) OR #state = :closed',
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
     });
@@ -155,10 +150,9 @@ export function toItem(record: CircuitRecord): Record<string, unknown> {
     probeLeaseUntil: record.probeLeaseUntil,
     throttledUntil: record.throttledUntil,
   };
-  for (const slot of record.windowSlots) {
-    item[`w${slot.slot}Start`] = slot.start;
-    item[`w${slot.slot}Calls`] = slot.calls;
-    item[`w${slot.slot}Failures`] = slot.failures;
+  for (const bucket of record.window) {
+    item[`wc${bucket.start}`] = bucket.calls;
+    item[`wf${bucket.start}`] = bucket.failures;
   }
   for (const key of Object.keys(item)) if (item[key] === undefined) delete item[key];
   return item;
@@ -170,14 +164,13 @@ export function fromItem(item: Record<string, unknown>): CircuitRecord {
   if (typeof circuitId !== 'string' || !isCircuitState(item.state)) {
     throw new DependencyError('Circuits', `circuits table holds an invalid item (circuitId ${String(circuitId)}, state ${String(item.state)})`);
   }
-  const windowSlots: WindowSlot[] = [];
+  const window: WindowBucket[] = [];
   for (const key of Object.keys(item)) {
-    const match = WINDOW_ATTRIBUTE.exec(key);
+    const match = WINDOW_CALLS.exec(key);
     if (!match) continue;
-    const slot = Number(match[1]);
-    windowSlots.push({ slot, start: num(item[key]) ?? 0, calls: num(item[`w${slot}Calls`]) ?? 0, failures: num(item[`w${slot}Failures`]) ?? 0 });
+    window.push({ start: Number(match[1]), calls: num(item[key]) ?? 0, failures: num(item[`wf${match[1]}`]) ?? 0 });
   }
-  windowSlots.sort((a, b) => a.slot - b.slot);
+  window.sort((a, b) => a.start - b.start);
   const record: CircuitRecord = {
     circuitId,
     state: item.state,
@@ -186,7 +179,7 @@ export function fromItem(item: Record<string, unknown>): CircuitRecord {
     stateSince: num(item.stateSince),
     stateReason: typeof item.stateReason === 'string' ? item.stateReason : undefined,
     consecutiveFailures: num(item.consecutiveFailures) ?? 0,
-    windowSlots,
+    window,
     openUntil: num(item.openUntil),
     reopenCount: num(item.reopenCount) ?? 0,
     probeOwner: typeof item.probeOwner === 'string' ? item.probeOwner : undefined,

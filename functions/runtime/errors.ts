@@ -72,6 +72,14 @@ export class DuplicateInFlightError extends TransientError {
   readonly errorClass = 'DuplicateInFlight';
 }
 
+/**
+ * The provider's OAuth2 token endpoint did not hand out a token (5xx, 408/425/429, timeout, unreachable, unusable
+ * answer). It belongs to the provider, so unlike our own dependencies it counts as a provider failure.
+ */
+export class TokenEndpointError extends TransientError {
+  readonly errorClass = 'TokenEndpointUnavailable';
+}
+
 /** A dependency of the runtime itself (idempotency/ledger table, secret store, SQS) failed. */
 export class DependencyError extends TransientError {
   readonly errorClass: string;

@@ -19,6 +19,7 @@ import {
   MalformedResponseError,
   ProviderRejectedError,
   RetryableStatusError,
+  TokenEndpointError,
   TransientError,
   toIntegrationError,
 } from './errors.js';
@@ -229,9 +230,14 @@ async function execute<T>(config: ClientConfig, req: HttpRequest): Promise<HttpR
       refreshCredentials = false;
       outcome = await attemptOnce<T>(config, target, body, req.headers, authHeaders, timeoutMs);
     } catch (error) {
-      // Credentials could not be produced: the provider was never contacted, so the permit gets no report (a
-      // probe lease simply expires). Secret store/token endpoint outages are transient and retried like the rest.
-      outcome = { kind: 'failure', error: toIntegrationError(error), countsAgainstProvider: false, noPermitReport: true };
+      const failure = toIntegrationError(error);
+      outcome =
+        failure instanceof TokenEndpointError
+          ? // The provider's own token endpoint failed: the provider is failing, and the breaker must see it.
+            { kind: 'failure', error: failure, countsAgainstProvider: true }
+          : // Our secret store failed: the provider was never contacted, so the permit gets no report (a probe
+            // lease simply expires). Transient, retried like the rest.
+            { kind: 'failure', error: failure, countsAgainstProvider: false, noPermitReport: true };
     }
     const latencyMs = Math.max(0, clock.now() - started);
 

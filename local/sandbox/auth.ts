@@ -7,13 +7,20 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { type AuthResult, headerValue } from './provider.js';
 
-/** The scheme of an Authorization header (`Bearer`, `Basic`, ...) or null; the only auth detail ever journaled. */
+/** Auth schemes the journal may name; anything else is journaled as `other`. */
+const KNOWN_SCHEMES: readonly string[] = ['Basic', 'Bearer', 'Digest', 'Negotiate', 'Token', 'ApiKey', 'AWS4-HMAC-SHA256'];
+
+/**
+ * The scheme of an Authorization header (`Bearer`, `Basic`, ...), `other`, or null when absent; the only auth
+ * detail ever journaled. Only known schemes are named: a client that pastes a bare secret as the header value
+ * must not get that secret echoed into the journal.
+ */
 export function authScheme(headers: IncomingHttpHeaders): string | null {
   const value = headerValue(headers, 'authorization');
-  if (!value) return null;
-  const scheme = value.trim().split(/\s+/, 1)[0] ?? '';
-  // A scheme is a token; anything else (a bare secret pasted as the header) must not be echoed into the journal.
-  return /^[A-Za-z][A-Za-z0-9._~+-]{0,30}$/.test(scheme) ? scheme : 'invalid';
+  if (value === undefined) return null;
+  const parts = value.trim().split(/\s+/);
+  const scheme = KNOWN_SCHEMES.find((known) => known.toLowerCase() === parts[0]?.toLowerCase());
+  return scheme !== undefined && parts.length === 2 ? scheme : 'other';
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */

@@ -23,7 +23,7 @@ export interface JournalEntry {
   readonly idempotencyKey: string | null;
   /** X-Correlation-Id header. */
   readonly correlationId: string | null;
-  /** Scheme of the Authorization header (`Bearer`, `Basic`); never its value. */
+  /** Scheme of the Authorization header (`Bearer`, `Basic`; `other` for anything unrecognised); never its value. */
   readonly authScheme: string | null;
   /** True when the request changed provider state. */
   readonly sideEffect: boolean;

@@ -8,6 +8,7 @@
  *   -> latency -> route handler (side effect) -> save for idempotency -> malformed-body fault -> response.
  * Latency is added once, before whatever answer the request gets. Every request ends as exactly one journal entry.
  */
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -131,6 +132,8 @@ interface RequestTrace {
   injectedLatencyMs: number;
   at: number;
   startedAt: number;
+  /** The pipeline is still running (it journals the request itself when it ends). */
+  processing: boolean;
   recorded: boolean;
 }
 
@@ -139,11 +142,17 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 /** Starts the sandbox on 127.0.0.1 and resolves once it is listening. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const seed = options.seed ?? 1;
+  if (!Number.isInteger(seed)) throw new SandboxConfigError(['seed must be an integer']);
+  if (options.latencyMs !== undefined && !(Number.isFinite(options.latencyMs) && options.latencyMs >= 0)) {
+    throw new SandboxConfigError(['latencyMs must be a number of ms >= 0']);
+  }
   const now = options.now ?? Date.now;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const journal = new RequestJournal();
   const idempotency = new IdempotencyStore();
   const shutdown = new AbortController();
+  // Every request in its latency listens on this signal; hundreds at once is normal load, not a leak.
+  setMaxListeners(0, shutdown.signal);
   // Requests without an answer yet, so close() can journal and release them.
   const inFlight = new Map<ServerResponse, RequestTrace>();
   let sideEffects: SideEffect<ProviderName>[] = [];
@@ -152,10 +161,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const mounted = new Map<string, MountedProvider>();
   for (const name of PROVIDER_NAMES) {
     const context: ProviderContext = { seed, now, random: (label) => new SeededRandom(seed, `${name}:${label}`) };
-    const factory: (ctx: ProviderContext, providerOptions: unknown) => AnySandboxProvider = PROVIDER_FACTORIES[name] as (
-      ctx: ProviderContext,
-      providerOptions: unknown,
-    ) => AnySandboxProvider;
+    // Each factory takes its own options type; the map in providers.ts keeps `options.providers` typed per name.
+    const factory = PROVIDER_FACTORIES[name] as (ctx: ProviderContext, providerOptions: unknown) => AnySandboxProvider;
     const api = factory(context, options.providers?.[name]);
     apis[name] = api;
     mounted.set(name, {
@@ -440,13 +447,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       injectedLatencyMs: 0,
       at: now(),
       startedAt: performance.now(),
+      processing: true,
       recorded: false,
     };
-    // A request that ends without a response (hang, client gone, sandbox closing) is journaled when its socket closes.
+    // A request that ends without a response is journaled when its socket closes, unless the pipeline is still
+    // running: a client that gave up does not stop the server from processing (and creating things), as in reality.
     inFlight.set(res, trace);
     res.on('close', () => {
       inFlight.delete(res);
-      record(trace, null, !shutdown.signal.aborted);
+      if (!trace.processing) record(trace, null, !shutdown.signal.aborted);
     });
     try {
       if (!provider) {
@@ -461,6 +470,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
       const message = error instanceof Error ? error.message : String(error);
       sendRoute(res, trace, errorResponse(500, 'internal_error', `sandbox bug: ${message}`));
+    } finally {
+      trace.processing = false;
+      if (res.destroyed) record(trace, null, !shutdown.signal.aborted);
     }
   };
 
@@ -552,6 +564,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     reset: resetAll,
     close,
   };
+  for (const name of PROVIDER_NAMES) {
+    if (name in sandbox) throw new Error(`provider name "${name}" clashes with a Sandbox member`);
+  }
   return Object.assign(sandbox, apis as unknown as ProviderApis);
 }
 

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createCredentialsProvider, type AuthConfig } from '../../../functions/runtime/credentials.js';
-import { AuthenticationError, ConfigurationError, DependencyError, InvalidCredentialsError } from '../../../functions/runtime/errors.js';
+import { AuthenticationError, ConfigurationError, InvalidCredentialsError, TokenEndpointError } from '../../../functions/runtime/errors.js';
 import { StaticSecretSource } from '../../../functions/runtime/static-secret-source.js';
 import { FakeClock, rejectionOf, serializeError, startLoopbackServer } from './http-test-kit.js';
 
@@ -259,20 +259,20 @@ describe('createCredentialsProvider: OAuth2 client credentials', () => {
     expect(await provider.headers()).toEqual({ Authorization: 'Bearer at-1' });
   });
 
-  it.each([500, 502, 503, 429])('treats token endpoint status %i as a transient DependencyError', async (status) => {
+  it.each([500, 502, 503, 429])('treats token endpoint status %i as a transient TokenEndpointError (a provider failure)', async (status) => {
     endpoint.replies.push(() => json(status, { error: 'temporarily_unavailable' }));
     const error = await rejectionOf(oauthProvider().headers());
-    expect(error).toBeInstanceOf(DependencyError);
+    expect(error).toBeInstanceOf(TokenEndpointError);
     expect(error).toMatchObject({ errorClass: 'TokenEndpointUnavailable', category: 'transient' });
     expect((error as Error).message).toContain(`${status}`);
   });
 
-  it('treats an unreachable token endpoint as a transient DependencyError', async () => {
+  it('treats an unreachable token endpoint as a transient TokenEndpointError', async () => {
     endpoint.replies.push(() => {
       throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
     });
     const error = await rejectionOf(oauthProvider().headers());
-    expect(error).toBeInstanceOf(DependencyError);
+    expect(error).toBeInstanceOf(TokenEndpointError);
     expect((error as Error).message).toContain('ECONNREFUSED');
   });
 
@@ -282,7 +282,7 @@ describe('createCredentialsProvider: OAuth2 client credentials', () => {
       server.replies.push({ kind: 'hang' });
       const provider = createCredentialsProvider({ auth: { ...oauth, tokenUrl: `${server.url}/token` }, secretName: 'oauth', secrets, tokenTimeoutMs: 100 });
       const error = await rejectionOf(provider.headers());
-      expect(error).toBeInstanceOf(DependencyError);
+      expect(error).toBeInstanceOf(TokenEndpointError);
       expect((error as Error).message).toContain('no response within 100 ms');
     } finally {
       await server.close();
@@ -344,10 +344,10 @@ describe('createCredentialsProvider: OAuth2 client credentials', () => {
   it.each([
     ['not JSON', () => new Response(`{"access_token":"leaky-${CLIENT_SECRET}`, { status: 200 })],
     ['no access_token', () => json(200, { token: 'leaky-token-value' })],
-  ])('treats a 2xx token response with %s as a transient DependencyError without quoting it', async (_, reply) => {
+  ])('treats a 2xx token response with %s as a transient TokenEndpointError without quoting it', async (_, reply) => {
     endpoint.replies.push(reply);
     const error = await rejectionOf(oauthProvider().headers());
-    expect(error).toBeInstanceOf(DependencyError);
+    expect(error).toBeInstanceOf(TokenEndpointError);
     expect(serializeError(error)).not.toContain('leaky');
   });
 

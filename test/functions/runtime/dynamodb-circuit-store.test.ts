@@ -78,47 +78,47 @@ describe.each([
     expect(await store().clearFailures(id, T0 + 2)).toEqual({ applied: false });
   });
 
-  it('adds window counts: a fresh slot starts over, a matching slot adds, a mismatch is refused', async () => {
+  it('adds window counts into buckets keyed by start, creating them, and prunes expired buckets in the same write', async () => {
     const id = newId();
-    const fresh = await store().addToWindow(id, [{ slot: 1, start: 1000, calls: 3, failures: 1, fresh: true }], T0);
-    expect(fresh).toMatchObject({ applied: true, record: { state: 'closed', version: 1, windowSlots: [{ slot: 1, start: 1000, calls: 3, failures: 1 }] } });
-    // A second "fresh" for the same bucket loses (someone started it already): the caller re-reads and adds.
-    expect(await store().addToWindow(id, [{ slot: 1, start: 1000, calls: 1, failures: 1, fresh: true }], T0)).toEqual({ applied: false });
-    const added = await store().addToWindow(
+    const first = await store().addToWindow(id, [{ start: 1000, calls: 3, failures: 1 }], [], T0);
+    expect(first).toMatchObject({ applied: true, record: { state: 'closed', version: 1, window: [{ start: 1000, calls: 3, failures: 1 }] } });
+    const second = await store().addToWindow(
       id,
       [
-        { slot: 1, start: 1000, calls: 2, failures: 2, fresh: false },
-        { slot: 2, start: 2000, calls: 5, failures: 0, fresh: true },
+        { start: 1000, calls: 2, failures: 2 },
+        { start: 2000, calls: 5, failures: 0 },
       ],
+      [],
       T0,
     );
-    expect(added).toMatchObject({
+    expect(second).toMatchObject({
       applied: true,
       record: {
-        windowSlots: [
-          { slot: 1, start: 1000, calls: 5, failures: 3 },
-          { slot: 2, start: 2000, calls: 5, failures: 0 },
+        version: 2,
+        window: [
+          { start: 1000, calls: 5, failures: 3 },
+          { start: 2000, calls: 5, failures: 0 },
         ],
       },
     });
-    // Adding to a bucket the slot no longer holds is refused.
-    expect(await store().addToWindow(id, [{ slot: 2, start: 1999, calls: 1, failures: 0, fresh: false }], T0)).toEqual({ applied: false });
-    // A newer bucket rolls the slot over.
-    const rolled = await store().addToWindow(id, [{ slot: 1, start: 7000, calls: 1, failures: 1, fresh: true }], T0);
-    expect(rolled.applied && rolled.record.windowSlots.find((s) => s.slot === 1)).toEqual({ slot: 1, start: 7000, calls: 1, failures: 1 });
+    const pruned = await store().addToWindow(id, [{ start: 7000, calls: 1, failures: 1 }], [1000, 500], T0);
+    expect(pruned.applied && pruned.record.window).toEqual([
+      { start: 2000, calls: 5, failures: 0 },
+      { start: 7000, calls: 1, failures: 1 },
+    ]);
   });
 
-  it('merges concurrent window adds from many writers without losing counts', async () => {
+  it('merges concurrent window adds from many writers into one bucket without losing counts', async () => {
     const id = newId();
-    await store().addToWindow(id, [{ slot: 0, start: 0, calls: 0, failures: 0, fresh: true }], T0);
-    await Promise.all(Array.from({ length: 12 }, () => store().addToWindow(id, [{ slot: 0, start: 0, calls: 2, failures: 1, fresh: false }], T0)));
-    expect((await store().get(id))?.windowSlots).toEqual([{ slot: 0, start: 0, calls: 24, failures: 12 }]);
+    const results = await Promise.all(Array.from({ length: 12 }, () => store().addToWindow(id, [{ start: 0, calls: 2, failures: 1 }], [], T0)));
+    expect(results.every((r) => r.applied)).toBe(true);
+    expect((await store().get(id))?.window).toEqual([{ start: 0, calls: 24, failures: 12 }]);
   });
 
   it('refuses window adds while the circuit is not closed', async () => {
     const id = newId();
     await store().put({ ...emptyCircuitRecord(id), state: 'open', openUntil: T0 + 10, updatedAt: T0 }, 0);
-    expect(await store().addToWindow(id, [{ slot: 0, start: 0, calls: 1, failures: 1, fresh: true }], T0)).toEqual({ applied: false });
+    expect(await store().addToWindow(id, [{ start: 0, calls: 1, failures: 1 }], [], T0)).toEqual({ applied: false });
   });
 
   it('moves throttledUntil only forward', async () => {
@@ -145,11 +145,13 @@ describe('DynamoDbCircuitStore item layout', () => {
     await dynamo.createTable(tableName, { partitionKey: 'circuitId' });
     const store = new DynamoDbCircuitStore({ tableName, client: dynamo.client });
     await store.incrementFailures('crm', T0);
-    await store.addToWindow('crm', [0, 1, 2, 3, 4, 5].map((slot) => ({ slot, start: slot * 10_000, calls: 100, failures: 50, fresh: true })), T0);
+    const buckets = [0, 1, 2, 3, 4, 5].map((i) => ({ start: T0 + i * 10_000, calls: 100, failures: 50 }));
+    await store.addToWindow('crm', buckets, [], T0);
     const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: tableName, Key: { circuitId: { S: 'crm' } }, ConsistentRead: true }));
     expect(Item?.state).toEqual({ S: 'closed' });
     expect(Item?.version).toEqual({ N: '2' });
-    expect(Item?.w3Calls).toEqual({ N: '100' });
+    expect(Item?.[`wc${T0 + 30_000}`]).toEqual({ N: '100' });
+    expect(Item?.[`wf${T0 + 30_000}`]).toEqual({ N: '50' });
     // Well under 1 KB: every write costs one WCU.
     expect(JSON.stringify(Item).length).toBeLessThan(1024);
   });
@@ -163,7 +165,10 @@ describe('DynamoDbCircuitStore item layout', () => {
       stateSince: T0 - 10,
       stateReason: 'probe_failed',
       consecutiveFailures: 0,
-      windowSlots: [{ slot: 2, start: 20_000, calls: 9, failures: 4 }],
+      window: [
+        { start: T0 - 20_000, calls: 9, failures: 4 },
+        { start: T0 - 10_000, calls: 3, failures: 0 },
+      ],
       reopenCount: 2,
       probeOwner: 'instance-1:3',
       probeLeaseUntil: T0 + 30_000,

@@ -14,6 +14,7 @@ import {
   RetryableStatusError,
   ThrottledError,
   TransientError,
+  TokenEndpointError,
 } from '../../../functions/runtime/errors.js';
 import { createHttpClient, providerErrorSummary, type AttemptEvent, type HttpClientOptions, type RetryEvent } from '../../../functions/runtime/http-client.js';
 import { StaticSecretSource } from '../../../functions/runtime/static-secret-source.js';
@@ -519,8 +520,8 @@ describe('createHttpClient: credentials', () => {
     expect(secrets.forcedReads).toBe(1);
   });
 
-  it('retries a transient credentials failure without reporting to the permit (the provider was not contacted)', async () => {
-    const dependency = new DependencyError('TokenEndpoint', 'token endpoint answered 503');
+  it('retries a secret store failure without reporting to the permit (the provider was not contacted)', async () => {
+    const dependency = new DependencyError('SecretsManager', 'secret store unavailable');
     let calls = 0;
     const flaky = {
       headers: async () => {
@@ -535,6 +536,20 @@ describe('createHttpClient: credentials', () => {
     expect(server.requests).toHaveLength(1);
     expect(guard.reports()).toEqual(['succeeded']);
     expect(clock.sleeps).toHaveLength(1);
+  });
+
+  it('reports a failing OAuth token endpoint to the permit as a provider failure', async () => {
+    const flaky = {
+      headers: async () => {
+        throw new TokenEndpointError('token endpoint answered 503');
+      },
+    };
+
+    await rejectionOf(client({ credentials: flaky }).get('/files/1'));
+
+    expect(server.requests).toHaveLength(0);
+    expect(guard.reports().every((r) => r === 'failed')).toBe(true);
+    expect(guard.reports().length).toBeGreaterThan(0);
   });
 
   it('fails with InvalidCredentialsError, never quoting the value, when credentials yield an illegal header value', async () => {

@@ -1,0 +1,95 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mulberry32, SeededRandom } from '../../../local/sandbox/random.js';
+import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { chargeBody, errorCode, get, postPayments } from './helpers.js';
+
+let sandbox: Sandbox | undefined;
+afterEach(async () => {
+  await sandbox?.close();
+  sandbox = undefined;
+});
+
+/** Resolves with the promise's outcome, or rejects if it takes longer than `ms` (a hang, not a speed check). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms).unref())]);
+}
+
+describe('sandbox server', () => {
+  it('listens on loopback and mounts each provider under its prefix', async () => {
+    sandbox = await startSandbox();
+    expect(sandbox.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(sandbox.providerUrl('crm')).toBe(`${sandbox.baseUrl}/crm`);
+    expect(sandbox.providerUrl('payments')).toBe(`${sandbox.baseUrl}/payments`);
+  });
+
+  it('answers 200 concurrent requests over keep-alive connections, each journaled once', async () => {
+    sandbox = await startSandbox({ faults: { payments: { latencyMs: 20 } } });
+    const s = sandbox;
+    const responses = await Promise.all(Array.from({ length: 200 }, (_, i) => postPayments(s, '/charges', chargeBody({ reference: `order-${i}` }))));
+    expect(responses.map((response) => response.status)).toEqual(Array.from({ length: 200 }, () => 201));
+    await Promise.all(responses.map((response) => response.arrayBuffer()));
+    expect(s.payments.charges()).toHaveLength(200);
+    expect(new Set(s.payments.charges().map((charge) => charge.id)).size).toBe(200);
+    expect(s.journal.entries().map((entry) => entry.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+
+  it('closes with idle keep-alive connections and a request still in its latency, which fails on the client', async () => {
+    sandbox = await startSandbox({ faults: { crm: { latencyMs: 60_000 } } });
+    const s = sandbox;
+    await (await get(`${s.providerUrl('payments')}/health`)).text();
+    const pending = get(`${s.providerUrl('crm')}/health`).then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await within(s.close(), 5_000);
+    expect(await pending).toBe('failed');
+    expect(s.journal.entries({ provider: 'crm' })).toMatchObject([{ status: null, clientAborted: false }]);
+  });
+
+  it('close() is idempotent', async () => {
+    const s = await startSandbox();
+    await s.close();
+    await within(s.close(), 5_000);
+  });
+
+  it('rejects bodies over the configured size with 413 and nothing created', async () => {
+    sandbox = await startSandbox({ maxBodyBytes: 256 });
+    const response = await postPayments(sandbox, '/charges', chargeBody({ description: 'x'.repeat(500) }));
+    expect(response.status).toBe(413);
+    expect(await errorCode(response)).toBe('payload_too_large');
+    expect(sandbox.payments.charges()).toHaveLength(0);
+  });
+
+  it('answers 404 to a path outside every provider', async () => {
+    sandbox = await startSandbox();
+    const response = await get(`${sandbox.baseUrl}/shipping/labels`);
+    expect(response.status).toBe(404);
+    expect(await errorCode(response)).toBe('not_found');
+  });
+});
+
+describe('sandbox randomness', () => {
+  it('mulberry32 repeats its sequence for a seed, differs across seeds, and stays in [0, 1)', () => {
+    const a = mulberry32(42);
+    const b = mulberry32(42);
+    const c = mulberry32(43);
+    const first = Array.from({ length: 100 }, () => a());
+    expect(Array.from({ length: 100 }, () => b())).toEqual(first);
+    expect(Array.from({ length: 100 }, () => c())).not.toEqual(first);
+    for (const value of first) {
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThan(1);
+    }
+  });
+
+  it('gives independent streams per label and rewinds on restart', () => {
+    const faults = new SeededRandom(42, 'payments:faults');
+    const credentials = new SeededRandom(42, 'payments:credentials');
+    const firstFaults = [faults.float(), faults.float()];
+    expect([credentials.float(), credentials.float()]).not.toEqual(firstFaults);
+    faults.restart();
+    expect([faults.float(), faults.float()]).toEqual(firstFaults);
+    expect(faults.token(16)).toMatch(/^[0-9a-zA-Z]{16}$/);
+  });
+});
