@@ -1,10 +1,10 @@
 /**
  * The circuit breaker shared by every Lambda instance of an integration (handbook §4 "Circuit breaker").
  *
- * closed ──(N consecutive failures | failure ratio over the window)──▶ open ──(openUntil passes)──▶ half_open
- *   ▲                                                                  ▲                              │ one probe at a time,
- *   └────────────────────(K probe successes)───────────────────────────┼──────────(probe failure, break grows)
- * isolated: forced open by an operator until reset().
+ *   closed ── N failures in a row, or failure ratio over the window ──▶ open ── openUntil passes ──▶ half_open
+ *   half_open (one probe at a time, across all instances) ── K probe successes ──▶ closed
+ *   half_open ── probe failure ──▶ open again, for a break that grows ×breakMultiplier (capped), reset by a close
+ *   isolated: forced open by an operator until reset().
  *
  * Cost model: the state is cached per instance for `cacheTtlMs`, so a healthy circuit costs at most one read per
  * TTL and no write at all. Failures are written ('consecutive': one atomic increment each; 'ratio': one atomic ADD
@@ -774,7 +774,7 @@ class CircuitEngine {
 
 // ---------------------------------------------------------------- helpers
 
-/** The record with every counter, window slot, probe lease and throttle cleared (callers put back what they keep). */
+/** The record with every counter, window bucket, probe lease and throttle cleared (callers put back what they keep). */
 function cleared(r: CircuitRecord): CircuitRecord {
   return {
     circuitId: r.circuitId,

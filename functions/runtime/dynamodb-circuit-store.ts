@@ -133,7 +133,7 @@ export class DynamoDbCircuitStore implements CircuitStore {
   }
 }
 
-/** The item for a record (window slots flattened into top-level attributes, so they can be ADDed atomically). */
+/** The item for a record (window buckets flattened into top-level attributes, so they can be ADDed atomically). */
 export function toItem(record: CircuitRecord): Record<string, unknown> {
   const item: Record<string, unknown> = {
     circuitId: record.circuitId,

@@ -33,9 +33,14 @@ const settingsArb: fc.Arbitrary<CircuitBreakerSettingsInput & { cacheTtlMs: numb
 
 const who = fc.integer({ min: 0, max: INSTANCES - 1 });
 type Outcome = 'success' | 'failure' | 'slow' | 'permanent' | 'rate_limited';
-const outcomeArb = fc.constantFrom<Outcome>('success', 'failure', 'failure', 'slow', 'permanent', 'rate_limited');
+const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant('failure' as const) },
+  { weight: 3, arbitrary: fc.constant('success' as const) },
+  { weight: 1, arbitrary: fc.constantFrom<Outcome>('slow', 'permanent', 'rate_limited') },
+);
 
 type Command =
+  | { kind: 'call'; who: number; outcome: Outcome }
   | { kind: 'acquire'; who: number }
   | { kind: 'report'; who: number; pick: number; outcome: Outcome }
   | { kind: 'advance'; ms: number }
@@ -47,10 +52,11 @@ type Command =
   | { kind: 'reset' };
 
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('acquire' as const), who }) },
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('report' as const), who, pick: fc.nat(), outcome: outcomeArb }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 4_000 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('flush' as const), who }) },
+  { weight: 10, arbitrary: fc.record({ kind: fc.constant('call' as const), who, outcome: outcomeArb }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('acquire' as const), who }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('report' as const), who, pick: fc.nat(), outcome: outcomeArb }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 4_000 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('flush' as const), who }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('throttle' as const), who, ms: fc.integer({ min: 1, max: 3_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('check' as const), who }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('probeLease' as const), who }) },
@@ -75,7 +81,7 @@ async function report(permit: CircuitPermit, outcome: Outcome): Promise<void> {
 describe('CircuitBreaker properties (sequential interleavings across instances)', () => {
   it('never grants two live probe permits, never grants a permit while open before openUntil, isolated or throttled (beyond the cache TTL), and keeps the state valid', async () => {
     await fc.assert(
-      fc.asyncProperty(settingsArb, fc.array(commandArb, { minLength: 1, maxLength: 80 }), async (settings, commands) => {
+      fc.asyncProperty(settingsArb, fc.array(commandArb, { minLength: 20, maxLength: 120, size: 'large' }), async (settings, commands) => {
         const clock = new FakeClock();
         const store = new InMemoryCircuitStore();
         const make = (id: string) => new CircuitBreaker({ circuitId: CIRCUIT, store, settings, clock, instanceId: id });
@@ -121,15 +127,21 @@ describe('CircuitBreaker properties (sequential interleavings across instances)'
           const t = clock.now();
           const before = peek();
           switch (command.kind) {
+            case 'call':
             case 'acquire':
             case 'probeLease': {
               const b = fleet[command.who]!;
               try {
-                const permit = command.kind === 'acquire' ? await b.acquire() : await b.tryAcquireProbeLease();
+                const permit = command.kind === 'probeLease' ? await b.tryAcquireProbeLease() : await b.acquire();
                 if (!permit) break;
                 if (permit.isProbe) checkProbeGrant(permit, before, t);
                 else checkOrdinaryGrant(before, t);
-                held[command.who]!.push({ permit, revoked: false });
+                if (command.kind === 'call') {
+                  await report(permit, command.outcome);
+                  if (command.outcome === 'rate_limited') await b.throttle(t + 1_000);
+                } else {
+                  held[command.who]!.push({ permit, revoked: false });
+                }
               } catch (error) {
                 expect(error).toBeInstanceOf(NotAttemptedError);
                 expect((error as NotAttemptedError).retryAt, 'a parked message never comes back in the past').toBeGreaterThan(t);

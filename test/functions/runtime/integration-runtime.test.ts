@@ -106,6 +106,38 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(local.metrics.total('IdempotentReplay')).toBe(1);
   });
 
+  it('reports a duplicate that arrives while the first is in flight as a batch item failure, never to the DLQ', async () => {
+    sandbox.setFaults('crm', { latencyMs: 150 });
+    const local = build(crm);
+    const response = await deliver(local, [raw(fileEvent('twin'), { messageId: 'first' }), raw(fileEvent('twin'), { messageId: 'second' })]);
+
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect((local.deadLetters as RecordingDeadLetterQueue).messages).toHaveLength(0);
+    expect(sandbox.sideEffects('crm').filter((s) => s.type === 'file')).toHaveLength(1);
+  });
+
+  it('processes the records of a batch concurrently, never more than the bound at once', async () => {
+    sandbox.setFaults('payments', { latencyMs: 40 });
+    let inFlight = 0;
+    let peak = 0;
+    const trackingFetch: typeof fetch = async (input, init) => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      try {
+        return await fetch(input, init);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    const local = build(payments, { fetch: trackingFetch, settings: { recordConcurrency: 3 } });
+    const response = await deliver(local, Array.from({ length: 9 }, (_, i) => raw(charge(`conc-${i}`))));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBeGreaterThan(1);
+    expect(sandbox.payments.charges()).toHaveLength(9);
+  });
+
   it('sends poison messages straight to the DLQ with the reason and reports them processed', async () => {
     const local = build(crm);
     const response = await deliver(local, [
