@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError } from '@aws-lambda-powertools/idempotency';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
@@ -28,7 +28,19 @@ export interface DynamoDBSyncLedgerOptions {
   clock?: Clock;
   /** Told when a write lost its claim (another instance took the record over); the call itself already happened. */
   onClaimLost?: (details: { entity: string; integration: string; step: 'complete' | 'release' }) => void;
+  /**
+   * Audit log entries kept inside the ledger item; when a claim finds this many, they move to an archive item
+   * (`sk = log#<integration>#<first entry time>`) first, so the item never nears DynamoDB's 400 KB limit.
+   * @default 100
+   */
+  logPageSize?: number;
 }
+
+/** Inline audit log entries before they are archived. */
+export const DEFAULT_LOG_PAGE_SIZE = 100;
+/** Entries allowed past a full page for appends that do not roll over (stale events); further ones are dropped. */
+const LOG_OVERFLOW_ALLOWANCE = 50;
+const LOG_ARCHIVE_PREFIX = 'log#';
 
 /**
  * The sync ledger and the Powertools idempotency store in ONE DynamoDB item per entity and integration
@@ -51,6 +63,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   readonly #documents: DynamoDBDocumentClient;
   readonly #clock: Clock;
   readonly #onClaimLost: DynamoDBSyncLedgerOptions['onClaimLost'];
+  readonly #logPageSize: number;
 
   constructor(options: DynamoDBSyncLedgerOptions) {
     super();
@@ -58,6 +71,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.#clock = options.clock ?? systemClock;
     this.#onClaimLost = options.onClaimLost;
+    this.#logPageSize = options.logPageSize ?? DEFAULT_LOG_PAGE_SIZE;
   }
 
   // ------------------------------------------------------------ Powertools hooks
@@ -65,6 +79,20 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   /** Claim: idempotency INPROGRESS + ledger `syncing`, refused for stale versions and live duplicates. */
   protected async _putRecord(record: IdempotencyRecord): Promise<void> {
     const attempt = activeSyncAttempt();
+    const refused = await this.#claim(record, attempt);
+    if (!refused) return;
+    if ((refused.logSize ?? 0) >= this.#logPageSize) {
+      // Refused only because the inline audit log is full: archive it, then claim again (once).
+      await this.#archiveLog(attempt, refused);
+      const again = await this.#claim(record, attempt);
+      if (!again) return;
+      throw this.#whyClaimRefused(record.idempotencyKey, attempt, again);
+    }
+    throw this.#whyClaimRefused(record.idempotencyKey, attempt, refused);
+  }
+
+  /** One claim write; resolves with the refusing item when the condition failed. */
+  async #claim(record: IdempotencyRecord, attempt: SyncAttempt): Promise<StoredItem | undefined> {
     const now = this.#clock.now();
     try {
       await this.#documents.send(
@@ -76,14 +104,14 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
             'entityVersion = :version, attempts = :attempt, correlationId = :correlationId, updatedAt = :nowIso',
             'createdAt = if_not_exists(createdAt, :nowIso), idemKey = :key, idemStatus = :inprogress',
             'idemExpiry = :expiry, idemInProgressExpiry = :inProgressExpiry, idemPayloadHash = :payloadHash',
-            '#log = list_append(if_not_exists(#log, :emptyLog), :entry) REMOVE idemData',
+            '#log = list_append(if_not_exists(#log, :emptyLog), :entry) ADD logSize :one REMOVE idemData',
           ].join(', '),
-          ConditionExpression: [
+          ConditionExpression: `(${[
             'attribute_not_exists(pk)',
             'entityVersion < :version',
             '(entityVersion = :version AND attribute_not_exists(idemKey))',
             '(entityVersion = :version AND idemKey = :key AND (attribute_not_exists(idemStatus) OR idemExpiry < :nowSeconds OR (idemStatus = :inprogress AND idemInProgressExpiry < :nowMs)))',
-          ].join(' OR '),
+          ].join(' OR ')}) AND (attribute_not_exists(logSize) OR logSize < :logPageSize)`,
           ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
           ExpressionAttributeValues: {
             ':syncing': 'syncing',
@@ -103,15 +131,54 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
             ':entry': [this.#logEntry(attempt, 'syncing', now)],
             ':nowSeconds': now / 1000,
             ':nowMs': now,
+            ':one': 1,
+            ':logPageSize': this.#logPageSize,
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
+      return undefined;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw this.#unavailable('claim', error);
       // Real DynamoDB returns the item with the failure; dynalite does not, so read it then (one more call locally).
       const existing = error.Item ? (unmarshall(error.Item) as StoredItem) : await this.#read(attempt);
-      throw this.#whyClaimRefused(record.idempotencyKey, attempt, existing);
+      return existing ?? ({} as StoredItem);
+    }
+  }
+
+  /**
+   * Moves the inline audit log to an archive item. The archive key derives from the first entry, so a retry after
+   * a crash rewrites the same page; the inline log is only cleared if nobody appended in between.
+   */
+  async #archiveLog(attempt: SyncAttempt, item: StoredItem): Promise<void> {
+    const entries = item.log ?? [];
+    const first = entries[0];
+    if (!first) return;
+    try {
+      await this.#documents.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: {
+            pk: item.pk,
+            sk: `${LOG_ARCHIVE_PREFIX}${attempt.integration}#${first.at}#${first.correlationId}`,
+            integration: attempt.integration,
+            entries,
+          },
+        }),
+      );
+      await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: keyOf(attempt),
+          UpdateExpression: 'SET #log = :emptyLog, logSize = :zero ADD logPages :one',
+          ConditionExpression: 'logSize = :observed',
+          ExpressionAttributeNames: { '#log': 'log' },
+          ExpressionAttributeValues: { ':emptyLog': [], ':zero': 0, ':one': 1, ':observed': item.logSize ?? 0 },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return; // someone else rolled it over or appended: claim again
+      throw this.#unavailable('archive audit log', error);
     }
   }
 
@@ -124,7 +191,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
       UpdateExpression: [
         'SET #status = :synced, syncedAt = :nowIso, updatedAt = :nowIso, externalId = :externalId',
         'idemStatus = :completed, idemExpiry = :expiry, idemData = :data, idemPayloadHash = :payloadHash',
-        '#log = list_append(#log, :entry) REMOVE idemInProgressExpiry, lastErrorClass, lastErrorMessage',
+        '#log = list_append(#log, :entry) ADD logSize :one REMOVE idemInProgressExpiry, lastErrorClass, lastErrorMessage',
       ].join(', '),
       ExpressionAttributeValues: {
         ':synced': 'synced',
@@ -135,6 +202,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
         ':data': record.responseData ?? null,
         ':payloadHash': record.payloadHash ?? '',
         ':entry': [this.#logEntry(attempt, 'synced', now, { externalId })],
+        ':one': 1,
       },
     });
   }
@@ -156,7 +224,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     await this.#updateOwnClaim(attempt, record.idempotencyKey, 'release', {
       UpdateExpression: [
         'SET #status = :status, updatedAt = :nowIso, lastErrorClass = :errorClass, lastErrorMessage = :errorMessage',
-        '#log = list_append(#log, :entry) REMOVE idemStatus, idemInProgressExpiry, idemData',
+        '#log = list_append(#log, :entry) ADD logSize :one REMOVE idemStatus, idemInProgressExpiry, idemData',
       ].join(', '),
       ConditionExtra: ' AND idemStatus = :inprogress',
       ExpressionAttributeValues: {
@@ -166,6 +234,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
         ':errorMessage': errorMessage,
         ':inprogress': INPROGRESS,
         ':entry': [this.#logEntry(attempt, event, now, { errorClass, errorMessage })],
+        ':one': 1,
       },
     });
   }
@@ -194,7 +263,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
             'SET #status = :pending, entityType = :type, entityId = :id, integration = :integration',
             'entityVersion = :version, attempts = :attempt, correlationId = :correlationId, updatedAt = :nowIso',
             'createdAt = if_not_exists(createdAt, :nowIso), #log = list_append(if_not_exists(#log, :emptyLog), :entry)',
-            'lastErrorClass = :reason REMOVE idemKey, idemStatus, idemInProgressExpiry, idemData, idemPayloadHash',
+            'lastErrorClass = :reason ADD logSize :one REMOVE idemKey, idemStatus, idemInProgressExpiry, idemData, idemPayloadHash',
           ].join(', '),
           ConditionExpression:
             'attribute_not_exists(pk) OR (entityVersion < :version AND (attribute_not_exists(idemStatus) OR idemStatus <> :inprogress))',
@@ -212,6 +281,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
             ':entry': [this.#logEntry(attempt, 'pending_sync', now, { errorClass: reason })],
             ':reason': reason,
             ':inprogress': INPROGRESS,
+            ':one': 1,
           },
         }),
       );
@@ -229,10 +299,16 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: keyOf(attempt),
-          UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :emptyLog), :entry)',
-          ConditionExpression: 'attribute_exists(pk)',
+          UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :emptyLog), :entry) ADD logSize :one',
+          // A flood of stale events must not grow the item without bound; past the allowance they are only logged.
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(logSize) OR logSize < :maxLogSize)',
           ExpressionAttributeNames: { '#log': 'log' },
-          ExpressionAttributeValues: { ':emptyLog': [], ':entry': [this.#logEntry(attempt, 'skipped_stale', now)] },
+          ExpressionAttributeValues: {
+            ':emptyLog': [],
+            ':entry': [this.#logEntry(attempt, 'skipped_stale', now)],
+            ':one': 1,
+            ':maxLogSize': this.#logPageSize + LOG_OVERFLOW_ALLOWANCE,
+          },
         }),
       );
     } catch (error) {
@@ -253,7 +329,31 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
         ConsistentRead: true,
       }),
     );
-    return (result.Items ?? []).map((item) => toLedgerEntry(item as StoredItem));
+    return (result.Items ?? [])
+      .filter((item) => !String(item.sk).startsWith(LOG_ARCHIVE_PREFIX))
+      .map((item) => toLedgerEntry(item as StoredItem));
+  }
+
+  /** The whole audit log of an entity with one integration, oldest first: archived pages, then the inline log. */
+  async auditLog(entityType: string, entityId: string, integration: string): Promise<LedgerLogEntry[]> {
+    const pk = ledgerPartitionKey(entityType, entityId);
+    const pages: LedgerLogEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.#documents.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': `${LOG_ARCHIVE_PREFIX}${integration}#` },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+        }),
+      );
+      for (const item of result.Items ?? []) pages.push(...((item.entries as LedgerLogEntry[] | undefined) ?? []));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    const [current] = await this.entries(entityType, entityId, integration);
+    return [...pages, ...(current?.log ?? [])];
   }
 
   // ------------------------------------------------------------ internals
@@ -271,7 +371,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
 
   /** Decides what a refused claim means, from the item that refused it. */
   #whyClaimRefused(idempotencyKey: string, attempt: SyncAttempt, item: StoredItem | undefined): Error {
-    if (!item) return new DuplicateInFlightError('The ledger item changed while claiming; retry later');
+    if (!item?.pk) return new DuplicateInFlightError('The ledger item changed while claiming; retry later');
     const entity = `${attempt.entity.type} ${attempt.entity.id}`;
     if (item.entityVersion > attempt.entity.version) {
       return new StaleEventError(
@@ -353,6 +453,8 @@ interface StoredItem {
   updatedAt: string;
   syncedAt?: string;
   log?: LedgerLogEntry[];
+  /** Entries in `log` (archived pages not counted). */
+  logSize?: number;
   idemKey?: string;
   idemStatus?: string;
   idemExpiry?: number;

@@ -181,4 +181,17 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
     expect(entry?.status).toBe('synced');
     expect(entry?.log.at(-1)).toMatchObject({ event: 'skipped_stale', version: 4, correlationId: 'late' });
   });
+
+  it('archives a full inline audit log before the next claim and still returns the whole history in order', async () => {
+    ledger = new DynamoDBSyncLedger({ tableName: `ledger-${tableCounter}`, client: dynamo.client, logPageSize: 4 });
+    for (const version of [1, 2, 3, 4]) await syncFile('f11', version, async () => ({ externalId: `v${version}` }));
+
+    const [entry] = await ledger.entries('file', 'f11');
+    expect(entry).toMatchObject({ status: 'synced', entityVersion: 4, externalId: 'v4' });
+    expect(entry?.log.length).toBeLessThanOrEqual(4);
+    const history = await ledger.auditLog('file', 'f11', 'crm');
+    expect(history.map((e) => `${e.event}@${e.version}`)).toEqual([
+      'syncing@1', 'synced@1', 'syncing@2', 'synced@2', 'syncing@3', 'synced@3', 'syncing@4', 'synced@4',
+    ]);
+  });
 });
