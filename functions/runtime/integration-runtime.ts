@@ -20,10 +20,10 @@ import {
   ThrottledError,
   toIntegrationError,
 } from './errors.js';
-import { createHttpClient } from './http-client.js';
+import { createHttpClient, type HttpClient } from './http-client.js';
 import { describeIssues, eventVersionOf, type InboundRecord, readInboundRecord } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
-import type { CallGuard, Clock, CredentialsProvider, DeadLetterQueue, MessageParker } from './ports.js';
+import type { CallGuard, CallPermit, Clock, CredentialsProvider, DeadLetterQueue, MessageParker } from './ports.js';
 import type { RuntimeSettings } from './runtime-settings.js';
 import { type EntityRef, type SyncAttempt, withSyncAttempt } from './sync-ledger.js';
 import type { DynamoDBSyncLedger } from './dynamodb-sync-ledger.js';
@@ -35,7 +35,12 @@ export interface RuntimeCircuitBreaker extends CallGuard {
   check(): Promise<void>;
   /** Writes the batch's accumulated counters (failure-ratio mode); called once per batch. */
   flush(): Promise<void>;
+  /** Becomes the single half-open probe if one is due; undefined otherwise. */
+  tryAcquireProbeLease(): Promise<CallPermit | undefined>;
 }
+
+/** How a probe run ended. */
+export type ProbeOutcome = 'no_probe_defined' | 'not_due' | 'succeeded' | 'failed';
 
 /** Everything the runtime talks to; built from the environment in Lambda, from fakes or dynalite in tests. */
 export interface RuntimeDependencies {
@@ -143,7 +148,7 @@ export class IntegrationRuntime<TInput> {
     if (validated instanceof PoisonMessageError) return this.#deadLetter(inbound, validated, logger);
 
     const { input, entity } = validated;
-    const idempotencyKey = `${this.#definition.name}:${this.#definition.idempotencyKey(input)}`;
+    const idempotencyKey = `${this.#definition.name}:${validated.key}`;
     logger.appendKeys({ idempotencyKey, entity: `${entity.type}#${entity.id}`, entityVersion: entity.version });
     const attempt: SyncAttempt = {
       integration: this.#definition.name,
@@ -197,32 +202,43 @@ export class IntegrationRuntime<TInput> {
     }
   }
 
+  /**
+   * Runs the adapter's `probe()` as the single half-open probe, if one is due (the prober calls this every minute
+   * while the circuit is open). The outcome is reported to the circuit: a success may close it, a failure re-opens
+   * it with a longer break. One attempt, no retries: the probe is a question, not a delivery.
+   */
+  async runProbe(remainingTimeMs: () => number = () => 30_000): Promise<ProbeOutcome> {
+    const { probe } = this.#definition;
+    if (!probe) return 'no_probe_defined';
+    const permit = await this.#deps.breaker.tryAcquireProbeLease();
+    if (!permit) return 'not_due';
+    const logger = this.#deps.logger.createChild({ persistentKeys: { probe: true } });
+    const http = this.#httpClient({
+      correlationId: `probe-${this.#definition.name}-${this.#deps.clock.now()}`,
+      remainingTimeMs,
+      maxAttempts: 1,
+      // Every attempt of the probe (the one after a 401 refresh included) reports to the probe's own permit.
+      guard: { acquire: async () => permit, throttle: (untilMs) => this.#deps.breaker.throttle(untilMs) },
+      logger,
+    });
+    try {
+      await probe({ http, logger });
+      logger.info('Probe succeeded');
+      return 'succeeded';
+    } catch (error) {
+      logger.warn('Probe failed', { error: toIntegrationError(error).message });
+      return 'failed';
+    }
+  }
+
   /** The idempotent part: only runs when this delivery holds the claim. */
   async #send(input: TInput, context: RecordContext): Promise<SendResult> {
-    const { settings, clock, metrics } = this.#deps;
-    const http = createHttpClient({
-      baseUrl: settings.baseUrl,
-      timeoutMs: settings.http.timeoutMs,
-      retry: { maxAttempts: settings.http.maxAttempts, baseDelayMs: settings.http.baseDelayMs, maxDelayMs: settings.http.maxDelayMs },
-      safetyMarginMs: settings.http.safetyMarginMs,
-      remainingTimeMs: () => context.lambda.getRemainingTimeInMillis(),
-      credentials: this.#deps.credentials,
-      guard: this.#deps.breaker,
+    const http = this.#httpClient({
       correlationId: context.inbound.correlationId,
       idempotencyKey: context.idempotencyKey,
-      clock,
-      fetch: this.#deps.fetch,
-      observer: {
-        attempt: ({ latencyMs, error }) => {
-          metrics.latency(RuntimeMetric.CallLatency, latencyMs);
-          if (error) metrics.count(RuntimeMetric.CallFailed, 1, error.errorClass);
-          else metrics.count(RuntimeMetric.CallSucceeded);
-        },
-        retry: ({ attempt, delayMs, error }) => {
-          metrics.count(RuntimeMetric.RetryAttempts);
-          context.logger.warn('Retrying provider call', { attempt, delayMs, errorClass: error.errorClass, error: error.message });
-        },
-      },
+      remainingTimeMs: () => context.lambda.getRemainingTimeInMillis(),
+      guard: this.#deps.breaker,
+      logger: context.logger,
     });
     try {
       const result = await this.#definition.send(input, {
@@ -241,7 +257,47 @@ export class IntegrationRuntime<TInput> {
     }
   }
 
-  #validate(inbound: InboundRecord): { input: TInput; entity: EntityRef } | PoisonMessageError {
+  /** The provider client of one record (or probe), reporting attempts and retries as metrics. */
+  #httpClient(options: {
+    correlationId: string;
+    idempotencyKey?: string;
+    remainingTimeMs: () => number;
+    guard: CallGuard;
+    logger: Logger;
+    maxAttempts?: number;
+  }): HttpClient {
+    const { settings, clock, metrics } = this.#deps;
+    return createHttpClient({
+      baseUrl: settings.baseUrl,
+      timeoutMs: settings.http.timeoutMs,
+      retry: {
+        maxAttempts: options.maxAttempts ?? settings.http.maxAttempts,
+        baseDelayMs: settings.http.baseDelayMs,
+        maxDelayMs: settings.http.maxDelayMs,
+      },
+      safetyMarginMs: settings.http.safetyMarginMs,
+      remainingTimeMs: options.remainingTimeMs,
+      credentials: this.#deps.credentials,
+      guard: options.guard,
+      correlationId: options.correlationId,
+      idempotencyKey: options.idempotencyKey,
+      clock,
+      fetch: this.#deps.fetch,
+      observer: {
+        attempt: ({ latencyMs, error }) => {
+          metrics.latency(RuntimeMetric.CallLatency, latencyMs);
+          if (error) metrics.count(RuntimeMetric.CallFailed, 1, error.errorClass);
+          else metrics.count(RuntimeMetric.CallSucceeded);
+        },
+        retry: ({ attempt, delayMs, error }) => {
+          metrics.count(RuntimeMetric.RetryAttempts);
+          options.logger.warn('Retrying provider call', { attempt, delayMs, errorClass: error.errorClass, error: error.message });
+        },
+      },
+    });
+  }
+
+  #validate(inbound: InboundRecord): { input: TInput; key: string; entity: EntityRef } | PoisonMessageError {
     const version = eventVersionOf(inbound.payload);
     if (!this.#supportedVersions.has(version)) {
       return new PoisonMessageError(
@@ -253,11 +309,21 @@ export class IntegrationRuntime<TInput> {
     if (!parsed.success) {
       return new PoisonMessageError('ValidationFailed', `Invalid ${this.#definition.name} event: ${describeIssues(parsed.error)}`);
     }
-    const entity = this.#definition.entity(parsed.data);
-    if (entity.type.includes('#') || entity.type === '' || entity.id === '') {
-      return new PoisonMessageError('ValidationFailed', `Invalid entity reference: type must be non-empty without '#', id non-empty`);
+    let entity: { type: string; id: string; version?: number };
+    let key: string;
+    try {
+      entity = this.#definition.entity(parsed.data);
+      key = this.#definition.idempotencyKey(parsed.data);
+    } catch (error) {
+      // The same message would fail the same way on every retry.
+      return new PoisonMessageError('ValidationFailed', `Could not derive the entity or idempotency key: ${(error as Error).message}`);
     }
-    return { input: parsed.data, entity: { type: entity.type, id: entity.id, version: entity.version ?? 0 } };
+    if (entity.type.includes('#') || entity.type === '' || entity.id === '' || key === '') {
+      return new PoisonMessageError('ValidationFailed', "Invalid entity or key: entity type non-empty without '#', id and key non-empty");
+    }
+    const entityVersion = entity.version ?? 0;
+    if (!Number.isFinite(entityVersion)) return new PoisonMessageError('ValidationFailed', 'Entity version must be a finite number');
+    return { input: parsed.data, key, entity: { type: entity.type, id: entity.id, version: entityVersion } };
   }
 
   async #deadLetter(inbound: InboundRecord, error: IntegrationError, logger: Logger): Promise<RecordOutcome> {

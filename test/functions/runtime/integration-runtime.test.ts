@@ -210,6 +210,27 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect((await local.breaker.status()).state).toBe('open');
   });
 
+  it('probes the provider once per due half-open window: a failed probe re-opens, a successful one closes', async () => {
+    sandbox.setFaults('payments', { status: 503 });
+    const local = build(payments, {
+      circuit: { failureThreshold: 2, breakMs: 300, maxBreakMs: 600 },
+      settings: { recordConcurrency: 1, http: { maxAttempts: 1 } },
+    });
+    await deliver(local, [raw(charge('pr-1')), raw(charge('pr-2')), raw(charge('pr-3'))]);
+    expect((await local.breaker.status()).state).toBe('open');
+
+    expect(await local.runtime.runProbe()).toBe('not_due');
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(await local.runtime.runProbe()).toBe('failed');
+    expect((await local.breaker.status()).state).toBe('open');
+
+    sandbox.clearFaults('payments');
+    await new Promise((resolve) => setTimeout(resolve, 650));
+    expect(await local.runtime.runProbe()).toBe('succeeded');
+    expect((await local.breaker.status()).state).toBe('closed');
+    expect(sandbox.journal.count({ provider: 'payments', path: '/health' })).toBe(2);
+  });
+
   it('refetches a rotated secret once after a 401 and succeeds', async () => {
     const local = build(payments);
     await deliver(local, [raw({ action: 'charge', paymentId: 'p1', orderId: 'o1', customerId: 'c1', amount: '12.34', currency: 'eur' })]);
