@@ -100,9 +100,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
           TableName: this.#tableName,
           Key: keyOf(attempt),
           UpdateExpression: [
-            'SET #status = :syncing, entityType = :type, entityId = :id, integration = :integration',
-            'entityVersion = :version, attempts = :attempt, correlationId = :correlationId, updatedAt = :nowIso',
-            'createdAt = if_not_exists(createdAt, :nowIso), idemKey = :key, idemStatus = :inprogress',
+            `SET #status = :syncing, ${ENTITY_FIELDS}, idemKey = :key, idemStatus = :inprogress`,
             'idemExpiry = :expiry, idemInProgressExpiry = :inProgressExpiry, idemPayloadHash = :payloadHash',
             '#log = list_append(if_not_exists(#log, :emptyLog), :entry) ADD logSize :one REMOVE idemData',
           ].join(', '),
@@ -115,13 +113,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
           ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
           ExpressionAttributeValues: {
             ':syncing': 'syncing',
-            ':type': attempt.entity.type,
-            ':id': attempt.entity.id,
-            ':integration': attempt.integration,
-            ':version': attempt.entity.version,
-            ':attempt': attempt.attempt,
-            ':correlationId': attempt.correlationId,
-            ':nowIso': new Date(now).toISOString(),
+            ...entityValues(attempt, now),
             ':key': record.idempotencyKey,
             ':inprogress': INPROGRESS,
             ':expiry': record.expiryTimestamp,
@@ -260,9 +252,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
           TableName: this.#tableName,
           Key: keyOf(attempt),
           UpdateExpression: [
-            'SET #status = :pending, entityType = :type, entityId = :id, integration = :integration',
-            'entityVersion = :version, attempts = :attempt, correlationId = :correlationId, updatedAt = :nowIso',
-            'createdAt = if_not_exists(createdAt, :nowIso), #log = list_append(if_not_exists(#log, :emptyLog), :entry)',
+            `SET #status = :pending, ${ENTITY_FIELDS}, #log = list_append(if_not_exists(#log, :emptyLog), :entry)`,
             'lastErrorClass = :reason ADD logSize :one REMOVE idemKey, idemStatus, idemInProgressExpiry, idemData, idemPayloadHash',
           ].join(', '),
           ConditionExpression:
@@ -270,13 +260,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
           ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
           ExpressionAttributeValues: {
             ':pending': 'pending_sync',
-            ':type': attempt.entity.type,
-            ':id': attempt.entity.id,
-            ':integration': attempt.integration,
-            ':version': attempt.entity.version,
-            ':attempt': attempt.attempt,
-            ':correlationId': attempt.correlationId,
-            ':nowIso': new Date(now).toISOString(),
+            ...entityValues(attempt, now),
             ':emptyLog': [],
             ':entry': [this.#logEntry(attempt, 'pending_sync', now, { errorClass: reason })],
             ':reason': reason,
@@ -435,32 +419,39 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   }
 }
 
-/** The ledger item as stored. */
-interface StoredItem {
+/** The ledger item as stored: the entry plus its key, the inline log's size and the idempotency record. */
+interface StoredItem extends Omit<LedgerEntry, 'log'> {
   pk: string;
   sk: string;
-  entityType: string;
-  entityId: string;
-  integration: string;
-  status: LedgerStatus;
-  entityVersion: number;
-  attempts: number;
-  externalId?: string;
-  lastErrorClass?: string;
-  lastErrorMessage?: string;
-  correlationId?: string;
-  createdAt: string;
-  updatedAt: string;
-  syncedAt?: string;
   log?: LedgerLogEntry[];
   /** Entries in `log` (archived pages not counted). */
   logSize?: number;
+  /** Archived log pages. */
+  logPages?: number;
   idemKey?: string;
   idemStatus?: string;
   idemExpiry?: number;
   idemInProgressExpiry?: number;
   idemData?: JSONValue;
   idemPayloadHash?: string;
+}
+
+/** The fields every write that (re)states the entity sets; values from {@link entityValues}. */
+const ENTITY_FIELDS = [
+  'entityType = :type, entityId = :id, integration = :integration, entityVersion = :version',
+  'attempts = :attempt, correlationId = :correlationId, updatedAt = :nowIso, createdAt = if_not_exists(createdAt, :nowIso)',
+].join(', ');
+
+function entityValues(attempt: SyncAttempt, now: number): Record<string, unknown> {
+  return {
+    ':type': attempt.entity.type,
+    ':id': attempt.entity.id,
+    ':integration': attempt.integration,
+    ':version': attempt.entity.version,
+    ':attempt': attempt.attempt,
+    ':correlationId': attempt.correlationId,
+    ':nowIso': new Date(now).toISOString(),
+  };
 }
 
 function keyOf(attempt: SyncAttempt): { pk: string; sk: string } {
@@ -479,22 +470,9 @@ function toIdempotencyRecord(item: StoredItem): IdempotencyRecord {
 }
 
 function toLedgerEntry(item: StoredItem): LedgerEntry {
-  return {
-    entityType: item.entityType,
-    entityId: item.entityId,
-    integration: item.integration,
-    status: item.status,
-    entityVersion: item.entityVersion,
-    attempts: item.attempts,
-    externalId: item.externalId,
-    lastErrorClass: item.lastErrorClass,
-    lastErrorMessage: item.lastErrorMessage,
-    correlationId: item.correlationId,
-    createdAt: item.createdAt,
-    updatedAt: item.updatedAt,
-    syncedAt: item.syncedAt,
-    log: item.log ?? [],
-  };
+  // Everything but the key, the log bookkeeping and the idempotency record is the entry.
+  const { pk, sk, logSize, logPages, idemKey, idemStatus, idemExpiry, idemInProgressExpiry, idemData, idemPayloadHash, ...entry } = item;
+  return { ...entry, log: item.log ?? [] };
 }
 
 function externalIdOf(result: JSONValue | undefined): string | undefined {
