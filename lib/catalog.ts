@@ -1,0 +1,231 @@
+/**
+ * The typed catalog: the single source of truth for every integration the hub deploys — its handler, routes,
+ * provider, limits, breaker settings and alarm thresholds. Adding an integration = one adapter file in
+ * functions/integrations/ + one entry here. The stack, the dashboards, the local hub and the docs read it.
+ *
+ * lib/ does not import functions/: the handler is referenced by path (bundled by esbuild), and a test checks that
+ * each entry agrees with its adapter (name, auth scheme).
+ */
+
+/** Auth schemes of the runtime (functions/runtime/credentials.ts); selects the secret's placeholder fields. */
+export type CatalogAuthScheme = 'none' | 'bearer' | 'api_key' | 'basic' | 'oauth2_client_credentials';
+
+/** The secret fields each scheme needs (the placeholder secret is generated with these keys). */
+export const SECRET_FIELDS: Readonly<Record<CatalogAuthScheme, readonly string[]>> = {
+  none: [],
+  bearer: ['token'],
+  api_key: ['apiKey'],
+  basic: ['username', 'password'],
+  oauth2_client_credentials: ['clientId', 'clientSecret'],
+};
+
+/** An EventBridge rule pattern routing events to an integration's queue. */
+export interface EventRoute {
+  /** `source` values to match (exact). */
+  readonly sources: readonly string[];
+  /** `detail-type` values to match (exact). */
+  readonly detailTypes: readonly string[];
+}
+
+/** Circuit breaker overrides (see docs/configuration.md); passed to the function as CIRCUIT_SETTINGS. */
+export interface CatalogCircuitSettings {
+  readonly mode?: 'consecutive' | 'ratio';
+  readonly failureThreshold?: number;
+  readonly failureRatio?: number;
+  readonly minimumThroughput?: number;
+  readonly windowMs?: number;
+  readonly windowBuckets?: number;
+  readonly slowCallMs?: number;
+  readonly breakMs?: number;
+  readonly breakMultiplier?: number;
+  readonly maxBreakMs?: number;
+  readonly probeLeaseMs?: number;
+  readonly probeSuccessesToClose?: number;
+  readonly cacheTtlMs?: number;
+}
+
+/** One integration: everything the stack needs to deploy it. Durations in seconds unless the name says otherwise. */
+export interface IntegrationEntry {
+  /** Lower-kebab-case; equals the adapter's `name` (circuit id, ledger integration, metric dimension). */
+  readonly name: string;
+  /** One sentence for the dashboard and docs. */
+  readonly description: string;
+  /** The adapter module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  /** Events routed from the hub's bus to this integration's queue. At least one. */
+  readonly routes: readonly EventRoute[];
+  /** The provider's base URL. Override per deployment with context `baseUrl:<name>`. */
+  readonly baseUrl: string;
+  /** Must equal the adapter's `connection.auth.scheme`. */
+  readonly auth: CatalogAuthScheme;
+  /**
+   * The Secrets Manager secret with the credentials. By default the stack creates it with a generated
+   * placeholder (set the real value after deploy); `import: true` uses an existing secret of that name.
+   */
+  readonly secret?: { readonly name: string; readonly import?: boolean };
+  /** Lambda timeout. @default 30 (1 – 900) */
+  readonly functionTimeoutSeconds?: number;
+  /** Lambda memory. @default 512 (128 – 10240) */
+  readonly memoryMb?: number;
+  /** Per-attempt HTTP timeout; must leave room inside the function timeout. @default adapter's */
+  readonly httpTimeoutMs?: number;
+  /** HTTP attempts per delivery. @default adapter's (1 – 20) */
+  readonly maxAttempts?: number;
+  /** SQS batch size. @default 10 (1 – 10 without a window, up to 100 with one) */
+  readonly batchSize?: number;
+  /** Batching window. @default 0 (0 – 300) */
+  readonly batchWindowSeconds?: number;
+  /** Event source mapping maximum concurrency. @default 5 (2 – 1000) */
+  readonly maxConcurrency?: number;
+  /** Records processed at once inside one batch. @default 10 (1 – 100) */
+  readonly recordConcurrency?: number;
+  /** Deliveries before SQS moves a message to the DLQ. @default 5 (1 – 1000) */
+  readonly maxReceiveCount?: number;
+  readonly circuit?: CatalogCircuitSettings;
+  readonly alarms?: {
+    /** Alarm when the oldest message is older than this. @default 900 */
+    readonly oldestMessageAgeSeconds?: number;
+    /** Alarm when the circuit stays open longer than this. @default 15 */
+    readonly circuitOpenMinutes?: number;
+    /** Alarm on this many function errors in 5 minutes. @default 1 */
+    readonly functionErrors?: number;
+  };
+}
+
+/** An entry with every default applied. */
+export type ResolvedIntegration = Required<Omit<IntegrationEntry, 'secret' | 'circuit' | 'alarms' | 'httpTimeoutMs' | 'maxAttempts'>> & {
+  readonly secret: { readonly name: string; readonly import: boolean };
+  readonly circuit: CatalogCircuitSettings;
+  readonly alarms: Required<NonNullable<IntegrationEntry['alarms']>>;
+  readonly httpTimeoutMs?: number;
+  readonly maxAttempts?: number;
+};
+
+/** The integrations the hub deploys. */
+export const INTEGRATIONS: readonly IntegrationEntry[] = [
+  {
+    name: 'crm',
+    description: 'Files uploaded upstream become CRM file records (OAuth2 client credentials).',
+    entry: 'functions/integrations/crm.ts',
+    routes: [{ sources: ['files.service'], detailTypes: ['FileUploaded'] }],
+    baseUrl: 'https://crm.example.com/api',
+    auth: 'oauth2_client_credentials',
+    functionTimeoutSeconds: 30,
+    httpTimeoutMs: 5000,
+    maxAttempts: 3,
+    batchSize: 10,
+    maxConcurrency: 5,
+    maxReceiveCount: 5,
+    circuit: { failureThreshold: 5, breakMs: 30_000 },
+  },
+  {
+    name: 'payments',
+    description: 'Charges and refunds through the card payment gateway (bearer secret key).',
+    entry: 'functions/integrations/payments.ts',
+    routes: [{ sources: ['orders.service', 'billing.service'], detailTypes: ['PaymentRequested', 'RefundRequested'] }],
+    baseUrl: 'https://payments.example.com/v1',
+    auth: 'bearer',
+    functionTimeoutSeconds: 30,
+    httpTimeoutMs: 8000,
+    maxAttempts: 3,
+    batchSize: 10,
+    maxConcurrency: 10,
+    maxReceiveCount: 5,
+    circuit: { failureThreshold: 5, breakMs: 30_000 },
+    alarms: { oldestMessageAgeSeconds: 300 },
+  },
+];
+
+/** Context overrides, e.g. `{ 'baseUrl:crm': 'https://sandbox.crm.example.com' }` from `cdk deploy -c`. */
+export type CatalogContext = Readonly<Record<string, unknown>>;
+
+const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** Thrown when the catalog is invalid; lists every problem. */
+export class CatalogError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`The integration catalog is invalid:\n- ${problems.join('\n- ')}`);
+    this.name = 'CatalogError';
+  }
+}
+
+/**
+ * Applies defaults and context overrides, and validates every entry. Throws a {@link CatalogError} listing every
+ * problem at once (synth fails with the whole list).
+ */
+export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIONS, context: CatalogContext = {}): ResolvedIntegration[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const resolved = entries.map((entry, index) => {
+    const where = `integration ${entry.name ? `'${entry.name}'` : `#${index + 1}`}`;
+    const problem = (text: string) => problems.push(`${where}: ${text}`);
+    const inRange = (field: string, value: number | undefined, min: number, max: number) => {
+      if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
+        problem(`${field} must be an integer from ${min} to ${max} (got ${value})`);
+      }
+    };
+
+    if (!NAME.test(entry.name ?? '')) problem('name must be lower-kebab-case');
+    if (seen.has(entry.name)) problem('name is used twice');
+    seen.add(entry.name);
+    if (!entry.entry?.startsWith('functions/integrations/') || !entry.entry.endsWith('.ts')) {
+      problem(`entry must be a .ts file under functions/integrations/ (got ${JSON.stringify(entry.entry)})`);
+    }
+    if (!entry.routes || entry.routes.length === 0) problem('needs at least one route');
+    for (const [i, route] of (entry.routes ?? []).entries()) {
+      if (route.sources.length === 0 || route.detailTypes.length === 0) problem(`route ${i + 1} needs at least one source and one detail type`);
+    }
+    const override = context[`baseUrl:${entry.name}`];
+    const baseUrl = typeof override === 'string' && override.length > 0 ? override : entry.baseUrl;
+    if (!/^https?:\/\/[^\s]+$/.test(baseUrl ?? '')) problem(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+    if (!(entry.auth in SECRET_FIELDS)) problem(`auth must be one of ${Object.keys(SECRET_FIELDS).join(', ')}`);
+
+    const functionTimeoutSeconds = entry.functionTimeoutSeconds ?? 30;
+    inRange('functionTimeoutSeconds', functionTimeoutSeconds, 1, 900);
+    inRange('memoryMb', entry.memoryMb, 128, 10_240);
+    inRange('httpTimeoutMs', entry.httpTimeoutMs, 100, 900_000);
+    if (entry.httpTimeoutMs !== undefined && entry.httpTimeoutMs >= functionTimeoutSeconds * 1000) {
+      problem(`httpTimeoutMs (${entry.httpTimeoutMs}) must be shorter than the function timeout (${functionTimeoutSeconds} s)`);
+    }
+    inRange('maxAttempts', entry.maxAttempts, 1, 20);
+    const batchWindowSeconds = entry.batchWindowSeconds ?? 0;
+    inRange('batchWindowSeconds', batchWindowSeconds, 0, 300);
+    inRange('batchSize', entry.batchSize, 1, batchWindowSeconds > 0 ? 10_000 : 10);
+    inRange('maxConcurrency', entry.maxConcurrency, 2, 1000);
+    inRange('recordConcurrency', entry.recordConcurrency, 1, 100);
+    inRange('maxReceiveCount', entry.maxReceiveCount, 1, 1000);
+    // SQS caps a visibility timeout at 12 hours; the queue's is 6 × the function timeout.
+    if (functionTimeoutSeconds * 6 > 43_200) problem('functionTimeoutSeconds × 6 exceeds the SQS visibility timeout limit (12 h)');
+    inRange('alarms.oldestMessageAgeSeconds', entry.alarms?.oldestMessageAgeSeconds, 60, 1_209_600);
+    inRange('alarms.circuitOpenMinutes', entry.alarms?.circuitOpenMinutes, 1, 1440);
+    inRange('alarms.functionErrors', entry.alarms?.functionErrors, 1, 100_000);
+    if (entry.secret?.import && entry.auth === 'none') problem("secret.import makes no sense with auth 'none'");
+
+    return {
+      name: entry.name,
+      description: entry.description,
+      entry: entry.entry,
+      routes: entry.routes,
+      baseUrl,
+      auth: entry.auth,
+      secret: { name: entry.secret?.name ?? `integration-hub/${entry.name}`, import: entry.secret?.import ?? false },
+      functionTimeoutSeconds,
+      memoryMb: entry.memoryMb ?? 512,
+      httpTimeoutMs: entry.httpTimeoutMs,
+      maxAttempts: entry.maxAttempts,
+      batchSize: entry.batchSize ?? 10,
+      batchWindowSeconds,
+      maxConcurrency: entry.maxConcurrency ?? 5,
+      recordConcurrency: entry.recordConcurrency ?? 10,
+      maxReceiveCount: entry.maxReceiveCount ?? 5,
+      circuit: entry.circuit ?? {},
+      alarms: {
+        oldestMessageAgeSeconds: entry.alarms?.oldestMessageAgeSeconds ?? 900,
+        circuitOpenMinutes: entry.alarms?.circuitOpenMinutes ?? 15,
+        functionErrors: entry.alarms?.functionErrors ?? 1,
+      },
+    } satisfies ResolvedIntegration;
+  });
+  if (problems.length > 0) throw new CatalogError(problems);
+  return resolved;
+}
