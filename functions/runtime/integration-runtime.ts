@@ -109,6 +109,7 @@ export class IntegrationRuntime<TInput> {
   /** The SQS handler body: returns the partial batch response. */
   async handleBatch(event: SQSEvent, context: Context, observe?: (record: SQSRecord, outcome: RecordOutcome) => void): Promise<SQSBatchResponse> {
     this.#idempotencyConfig.registerLambdaContext(context);
+    this.#deps.logger.addContext(context);
     const limit = new ConcurrencyLimit(this.#deps.settings.recordConcurrency);
     const processor = new BatchProcessor(EventType.SQS);
     try {

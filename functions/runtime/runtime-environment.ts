@@ -10,14 +10,14 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitStore } from './circuit-store.js';
 import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from './circuit-settings.js';
 import { systemClock } from './clock.js';
-import type { Clock } from './ports.js';
+import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from './ports.js';
 import { type AuthConfig, createCredentialsProvider } from './credentials.js';
 import { DynamoDbCircuitStore } from './dynamodb-circuit-store.js';
 import { DynamoDBSyncLedger } from './dynamodb-sync-ledger.js';
 import { ConfigurationError } from './errors.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
 import type { RuntimeDependencies } from './integration-runtime.js';
-import { settingsFromEnvironment } from './runtime-settings.js';
+import { type RuntimeSettings, settingsFromEnvironment } from './runtime-settings.js';
 import { SecretsManagerSecretSource } from './secrets-manager-secret-source.js';
 import { SqsDeadLetterQueue } from './sqs-dead-letter-queue.js';
 import { SqsMessageParker } from './sqs-message-parker.js';
@@ -29,40 +29,85 @@ export function dependenciesFromEnvironment<TInput>(
   env: Record<string, string | undefined>,
 ): RuntimeDependencies {
   const settings = settingsFromEnvironment(env, definition.connection);
-  const circuitSettings = resolveCircuitBreakerSettings(circuitOverrides(env.CIRCUIT_SETTINGS), `${definition.name} circuit`);
+  const circuit = resolveCircuitBreakerSettings(circuitOverrides(env.CIRCUIT_SETTINGS), `${definition.name} circuit`);
   const logger = createRuntimeLogger(definition.name);
-  const metrics = new PowertoolsMetricsSink(definition.name);
-  const dynamodb = new DynamoDBClient({ endpoint: env.DYNAMODB_ENDPOINT || undefined });
   const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT || undefined });
-  const secrets = new SecretsManagerSecretSource({
-    client: new SecretsManagerClient({ endpoint: env.SECRETS_MANAGER_ENDPOINT || undefined }),
-    maxAgeSeconds: settings.secretMaxAgeSeconds,
+  return buildRuntimeDependencies(definition, settings, {
+    dynamodb: new DynamoDBClient({ endpoint: env.DYNAMODB_ENDPOINT || undefined }),
+    secrets: new SecretsManagerSecretSource({
+      client: new SecretsManagerClient({ endpoint: env.SECRETS_MANAGER_ENDPOINT || undefined }),
+      maxAgeSeconds: settings.secretMaxAgeSeconds,
+    }),
+    deadLetters: new SqsDeadLetterQueue(sqs, settings.deadLetterQueueUrl, definition.name),
+    parker: new SqsMessageParker(sqs, env.SQS_ENDPOINT || undefined),
+    logger,
+    metrics: new PowertoolsMetricsSink(definition.name),
+    circuit,
+    authTokenUrl: env.AUTH_TOKEN_URL,
   });
+}
 
+/** The parts an integration's runtime is composed from besides its settings (clients live for the container's life). */
+export interface RuntimeParts {
+  /** Client of the ledger and circuits tables. */
+  readonly dynamodb: DynamoDBClient;
+  /** Where the provider credentials are read. */
+  readonly secrets: SecretSource;
+  readonly deadLetters: DeadLetterQueue;
+  readonly parker: MessageParker;
+  readonly logger: Logger;
+  readonly metrics: MetricsSink;
+  /** Circuit breaker overrides. @default {} */
+  readonly circuit?: CircuitBreakerSettingsInput;
+  /** OAuth2 token URL override (a path is relative to the base URL). @default the adapter's */
+  readonly authTokenUrl?: string;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+/**
+ * Composes an integration's runtime dependencies from resolved settings and the given parts: the sync ledger,
+ * the shared breaker on the circuits table, and the credentials. Shared by the integration functions and the
+ * circuit prober, which builds one runtime per integration from its own configuration.
+ */
+export function buildRuntimeDependencies<TInput>(
+  definition: IntegrationDefinition<TInput, SendResult>,
+  settings: RuntimeSettings,
+  parts: RuntimeParts,
+): RuntimeDependencies & { breaker: CircuitBreaker } {
+  const { logger, metrics } = parts;
+  const clock = parts.clock ?? systemClock;
   return {
     settings,
     logger,
     metrics,
-    clock: systemClock,
+    clock,
     ledger: new DynamoDBSyncLedger({
       tableName: settings.ledgerTableName,
-      client: dynamodb,
+      client: parts.dynamodb,
+      clock,
       onClaimLost: (details) => logger.warn('Ledger claim lost to another delivery; its writes win', details),
     }),
     breaker: createBreaker({
       circuitId: definition.name,
-      settings: circuitSettings,
-      store: new DynamoDbCircuitStore({ tableName: settings.circuitsTableName, client: dynamodb }),
+      settings: parts.circuit ?? {},
+      store: new DynamoDbCircuitStore({ tableName: settings.circuitsTableName, client: parts.dynamodb }),
       metrics,
       logger,
+      clock,
     }),
     credentials: createCredentialsProvider({
-      auth: resolveAuth(definition.connection.auth, settings.baseUrl, env.AUTH_TOKEN_URL),
+      auth: resolveAuth(definition.connection.auth, settings.baseUrl, parts.authTokenUrl),
       secretName: settings.secretName,
-      secrets,
+      secrets: parts.secrets,
+      clock,
+      fetch: parts.fetch,
     }),
-    deadLetters: new SqsDeadLetterQueue(sqs, settings.deadLetterQueueUrl, definition.name),
-    parker: new SqsMessageParker(sqs, env.SQS_ENDPOINT || undefined),
+    deadLetters: parts.deadLetters,
+    parker: parts.parker,
+    fetch: parts.fetch,
   };
 }
 

@@ -1,0 +1,49 @@
+/**
+ * Lambda entry of the circuit prober, invoked every minute by its EventBridge schedule while there is work (the
+ * controller enables the schedule, the prober disables it when everything is closed and restored). The logic is in
+ * circuit-probing.ts; the environment is described in ops-config.ts.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { findIntegrationAdapter } from '../integrations/index.js';
+import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
+import { createRuntimeLogger, PowertoolsMetricsSink } from '../runtime/telemetry.js';
+import { PowertoolsCircuitGauge } from './circuit-gauge.js';
+import { CircuitProber, type ProbeRunReport } from './circuit-probing.js';
+import { ProbeRunIncompleteError } from './errors.js';
+import { EventBridgeProbeSchedule } from './eventbridge-probe-schedule.js';
+import { LambdaEventSourceMappings } from './lambda-event-source-mappings.js';
+import { proberConfigFromEnvironment } from './ops-config.js';
+import { createProbeTargets } from './probe-targets.js';
+
+const config = proberConfigFromEnvironment(process.env, findIntegrationAdapter);
+const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-prober' } });
+const prober = new CircuitProber({
+  targets: createProbeTargets(config, {
+    adapters: findIntegrationAdapter,
+    dynamodb: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }),
+    secrets: new SecretsManagerSecretSource({
+      client: new SecretsManagerClient({ endpoint: config.endpoints.secretsManager }),
+      maxAgeSeconds: config.secretMaxAgeSeconds,
+    }),
+    logger: createRuntimeLogger,
+    metrics: (integration) => new PowertoolsMetricsSink(integration),
+  }),
+  mappings: new LambdaEventSourceMappings(new LambdaClient({ endpoint: config.endpoints.lambda })),
+  schedule: new EventBridgeProbeSchedule(new EventBridgeClient({ endpoint: config.endpoints.eventBridge }), config.probeRuleName),
+  gauge: new PowertoolsCircuitGauge(),
+  logger,
+  restoreAfterMs: config.restoreAfterMs,
+});
+
+/** The Lambda entry. Fails the invocation (Errors metric) when an integration could not be checked. */
+export async function handler(_event: unknown, context: Context): Promise<ProbeRunReport> {
+  logger.addContext(context);
+  const report = await prober.run(() => context.getRemainingTimeInMillis());
+  if (report.integrations.some((integration) => integration.error)) throw new ProbeRunIncompleteError(report);
+  return report;
+}

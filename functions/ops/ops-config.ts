@@ -1,0 +1,276 @@
+/**
+ * Configuration of the circuit controller and the circuit prober, read once at init from the environment (set by
+ * the CircuitController construct). Every problem is reported at once in one ConfigurationError (handbook §5.7).
+ *
+ * Controller:
+ *   INTEGRATIONS         JSON array of { name, mappingUuid } — the integrations whose SQS event source mapping it pauses
+ *   CIRCUITS_TABLE_NAME  the circuits table (a fresh read of the circuit before acting on a stream record)
+ *   PROBE_RULE_NAME      the prober's EventBridge schedule rule (enabled on every transition)
+ *
+ * Prober:
+ *   INTEGRATIONS         JSON array of { name, mappingUuid, maxConcurrency, baseUrl, secretName?, httpTimeoutMs?,
+ *                        authTokenUrl?, circuit? } — one per integration to watch; `name` must be an adapter of
+ *                        functions/integrations/index.ts; `secretName` is required unless its auth scheme is none;
+ *                        `circuit` are the same breaker overrides as the integration function's CIRCUIT_SETTINGS
+ *   CIRCUITS_TABLE_NAME  the circuits table (read; the probe lease and its outcome are written)
+ *   PROBE_RULE_NAME      the prober's own schedule rule (disabled when nothing is left to do)
+ *   RESTORE_AFTER_SECONDS  how long a circuit must have been closed before the mapping's concurrency goes back
+ *                        from 2 to the catalog's maximum (default 60, 0 – 3600)
+ *   SECRET_MAX_AGE_SECONDS  secret cache age (default 300)
+ *
+ * Both: DYNAMODB_ENDPOINT, SECRETS_MANAGER_ENDPOINT, LAMBDA_ENDPOINT, EVENTBRIDGE_ENDPOINT — optional endpoint
+ * overrides (VPC endpoints, local emulators).
+ */
+import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from '../runtime/circuit-settings.js';
+import { ConfigurationError } from '../runtime/errors.js';
+import { DEFAULT_SETTINGS } from '../runtime/runtime-settings.js';
+import type { AnyIntegration } from '../integrations/index.js';
+
+/** An integration whose event source mapping the controller pauses and resumes. */
+export interface ControlledIntegration {
+  /** The adapter's name, which is also its circuit id. */
+  readonly name: string;
+  /** UUID of the SQS event source mapping of the integration's function. */
+  readonly mappingUuid: string;
+}
+
+/** What the prober needs to probe an integration and restore its mapping. */
+export interface ProbedIntegration extends ControlledIntegration {
+  /** The catalog's maximum concurrency of the mapping, restored once the circuit has stayed closed. */
+  readonly maxConcurrency: number;
+  /** The provider's base URL. */
+  readonly baseUrl: string;
+  /** Secrets Manager name or ARN of the provider credentials (absent for auth scheme none). */
+  readonly secretName?: string;
+  /** Timeout of the probe call. @default the adapter's */
+  readonly httpTimeoutMs?: number;
+  /** OAuth2 token URL override. @default the adapter's */
+  readonly authTokenUrl?: string;
+  /** Circuit breaker overrides: must equal the integration function's, so a failed probe grows the same break. */
+  readonly circuit: CircuitBreakerSettingsInput;
+}
+
+/** Optional AWS endpoint overrides. */
+export interface EndpointOverrides {
+  readonly dynamodb?: string;
+  readonly secretsManager?: string;
+  readonly lambda?: string;
+  readonly eventBridge?: string;
+}
+
+/** The controller's configuration. */
+export interface ControllerConfig {
+  readonly integrations: readonly ControlledIntegration[];
+  readonly circuitsTableName: string;
+  readonly probeRuleName: string;
+  readonly endpoints: EndpointOverrides;
+}
+
+/** The prober's configuration. */
+export interface ProberConfig {
+  readonly integrations: readonly ProbedIntegration[];
+  readonly circuitsTableName: string;
+  readonly probeRuleName: string;
+  /** Milliseconds a circuit must have been closed before its mapping's concurrency is restored. */
+  readonly restoreAfterMs: number;
+  readonly secretMaxAgeSeconds: number;
+  readonly endpoints: EndpointOverrides;
+}
+
+/** Lambda's bounds of an SQS event source mapping's MaximumConcurrency. */
+export const MAPPING_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
+
+const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CONTROLLER_FIELDS = ['name', 'mappingUuid'];
+const PROBER_FIELDS = [...CONTROLLER_FIELDS, 'maxConcurrency', 'baseUrl', 'secretName', 'httpTimeoutMs', 'authTokenUrl', 'circuit'];
+
+/** Reads the controller's configuration; throws one ConfigurationError listing every problem. */
+export function controllerConfigFromEnvironment(env: Record<string, string | undefined>): ControllerConfig {
+  const problems: string[] = [];
+  const entries = readIntegrations(env.INTEGRATIONS, problems);
+  const integrations = entries.map((entry, index) => {
+    const where = describe(entry, index);
+    unknownFields(entry, CONTROLLER_FIELDS, where, problems);
+    return controlled(entry, where, problems);
+  });
+  uniqueNames(integrations, problems);
+  const config: ControllerConfig = {
+    integrations,
+    circuitsTableName: required(env, 'CIRCUITS_TABLE_NAME', problems),
+    probeRuleName: required(env, 'PROBE_RULE_NAME', problems),
+    endpoints: endpointsFrom(env),
+  };
+  fail('circuit controller', problems);
+  return config;
+}
+
+/**
+ * Reads the prober's configuration; throws one ConfigurationError listing every problem. `adapters` resolves an
+ * integration name to its adapter (the auth scheme decides whether a secret is needed).
+ */
+export function proberConfigFromEnvironment(
+  env: Record<string, string | undefined>,
+  adapters: (name: string) => AnyIntegration | undefined,
+): ProberConfig {
+  const problems: string[] = [];
+  const entries = readIntegrations(env.INTEGRATIONS, problems);
+  const integrations = entries.map((entry, index): ProbedIntegration => {
+    const where = describe(entry, index);
+    unknownFields(entry, PROBER_FIELDS, where, problems);
+    const base = controlled(entry, where, problems);
+    const adapter = base.name ? adapters(base.name) : undefined;
+    if (base.name && !adapter) problems.push(`${where}: no adapter is called '${base.name}' (functions/integrations/index.ts)`);
+
+    const maxConcurrency = entry.maxConcurrency;
+    if (!isInteger(maxConcurrency, MAPPING_CONCURRENCY_RANGE.min, MAPPING_CONCURRENCY_RANGE.max)) {
+      problems.push(`${where}: maxConcurrency must be an integer from ${MAPPING_CONCURRENCY_RANGE.min} to ${MAPPING_CONCURRENCY_RANGE.max} (got ${JSON.stringify(maxConcurrency)})`);
+    }
+    const baseUrl = entry.baseUrl;
+    if (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl)) problems.push(`${where}: baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+    const secretName = optionalString(entry, 'secretName', where, problems);
+    if (adapter && adapter.definition.connection.auth.scheme !== 'none' && !secretName) {
+      problems.push(`${where}: secretName is required for auth scheme '${adapter.definition.connection.auth.scheme}'`);
+    }
+    const httpTimeoutMs = entry.httpTimeoutMs;
+    if (httpTimeoutMs !== undefined && !isInteger(httpTimeoutMs, 100, 900_000)) {
+      problems.push(`${where}: httpTimeoutMs must be an integer from 100 to 900000 (got ${JSON.stringify(httpTimeoutMs)})`);
+    }
+    const authTokenUrl = optionalString(entry, 'authTokenUrl', where, problems);
+    const circuit = entry.circuit ?? {};
+    if (!isRecord(circuit)) {
+      problems.push(`${where}: circuit must be an object of circuit breaker settings`);
+    } else {
+      try {
+        resolveCircuitBreakerSettings(circuit as CircuitBreakerSettingsInput, `${where} circuit`);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    return {
+      ...base,
+      maxConcurrency: maxConcurrency as number,
+      baseUrl: baseUrl as string,
+      ...(secretName ? { secretName } : {}),
+      ...(httpTimeoutMs !== undefined ? { httpTimeoutMs: httpTimeoutMs as number } : {}),
+      ...(authTokenUrl ? { authTokenUrl } : {}),
+      circuit: (isRecord(circuit) ? circuit : {}) as CircuitBreakerSettingsInput,
+    };
+  });
+  uniqueNames(integrations, problems);
+
+  const restoreAfterSeconds = integer(env, 'RESTORE_AFTER_SECONDS', 60, 0, 3600, problems);
+  const config: ProberConfig = {
+    integrations,
+    circuitsTableName: required(env, 'CIRCUITS_TABLE_NAME', problems),
+    probeRuleName: required(env, 'PROBE_RULE_NAME', problems),
+    restoreAfterMs: restoreAfterSeconds * 1000,
+    secretMaxAgeSeconds: integer(env, 'SECRET_MAX_AGE_SECONDS', DEFAULT_SETTINGS.secretMaxAgeSeconds, 0, 86_400, problems),
+    endpoints: endpointsFrom(env),
+  };
+  fail('circuit prober', problems);
+  return config;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function readIntegrations(raw: string | undefined, problems: string[]): Record<string, unknown>[] {
+  if (!raw?.trim()) {
+    problems.push('INTEGRATIONS is required: a JSON array with one object per integration');
+    return [];
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    problems.push(`INTEGRATIONS is not valid JSON: ${(error as Error).message}`);
+    return [];
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    problems.push('INTEGRATIONS must be a non-empty JSON array');
+    return [];
+  }
+  return parsed.map((entry, index) => {
+    if (isRecord(entry)) return entry;
+    problems.push(`INTEGRATIONS[${index}] must be an object`);
+    return {};
+  });
+}
+
+function controlled(entry: Record<string, unknown>, where: string, problems: string[]): ControlledIntegration {
+  const { name, mappingUuid } = entry;
+  if (typeof name !== 'string' || !NAME.test(name)) problems.push(`${where}: name must be a lower-kebab-case string`);
+  if (typeof mappingUuid !== 'string' || !UUID.test(mappingUuid)) {
+    problems.push(`${where}: mappingUuid must be the UUID of an event source mapping (got ${JSON.stringify(mappingUuid)})`);
+  }
+  return { name: typeof name === 'string' ? name : '', mappingUuid: typeof mappingUuid === 'string' ? mappingUuid : '' };
+}
+
+function describe(entry: Record<string, unknown>, index: number): string {
+  return typeof entry.name === 'string' && entry.name ? `INTEGRATIONS '${entry.name}'` : `INTEGRATIONS[${index}]`;
+}
+
+function unknownFields(entry: Record<string, unknown>, known: readonly string[], where: string, problems: string[]): void {
+  const unknown = Object.keys(entry).filter((key) => !known.includes(key));
+  if (unknown.length > 0) problems.push(`${where}: unknown field(s) ${unknown.join(', ')} (known: ${known.join(', ')})`);
+}
+
+function uniqueNames(integrations: readonly ControlledIntegration[], problems: string[]): void {
+  const names = new Set<string>();
+  const mappings = new Set<string>();
+  for (const { name, mappingUuid } of integrations) {
+    if (name && names.has(name)) problems.push(`INTEGRATIONS lists '${name}' twice`);
+    if (mappingUuid && mappings.has(mappingUuid)) problems.push(`INTEGRATIONS uses mappingUuid ${mappingUuid} for more than one integration`);
+    names.add(name);
+    mappings.add(mappingUuid);
+  }
+}
+
+function optionalString(entry: Record<string, unknown>, field: string, where: string, problems: string[]): string | undefined {
+  const value = entry[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') {
+    problems.push(`${where}: ${field} must be a non-empty string when present`);
+    return undefined;
+  }
+  return value.trim();
+}
+
+function required(env: Record<string, string | undefined>, name: string, problems: string[]): string {
+  const value = env[name]?.trim();
+  if (!value) problems.push(`${name} is required`);
+  return value ?? '';
+}
+
+function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!isInteger(value, min, max)) {
+    problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return fallback;
+  }
+  return value;
+}
+
+function endpointsFrom(env: Record<string, string | undefined>): EndpointOverrides {
+  const pick = (name: string) => env[name]?.trim() || undefined;
+  return {
+    dynamodb: pick('DYNAMODB_ENDPOINT'),
+    secretsManager: pick('SECRETS_MANAGER_ENDPOINT'),
+    lambda: pick('LAMBDA_ENDPOINT'),
+    eventBridge: pick('EVENTBRIDGE_ENDPOINT'),
+  };
+}
+
+function fail(what: string, problems: string[]): void {
+  if (problems.length > 0) throw new ConfigurationError(`Invalid configuration for the ${what}:\n- ${problems.join('\n- ')}`);
+}
+
+function isInteger(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,85 @@
+/**
+ * Builds the prober's view of each integration: the adapter's runtime, composed exactly like the integration's
+ * own function (`buildRuntimeDependencies`: shared breaker on the circuits table, credentials from its secret),
+ * from the prober's configuration. Only `runProbe()` and the breaker are used: the probe never claims an
+ * idempotency record, writes the ledger or sends to a queue, so those parts are inert here.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { AnyIntegration } from '../integrations/index.js';
+import { ConfigurationError } from '../runtime/errors.js';
+import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from '../runtime/ports.js';
+import { buildRuntimeDependencies } from '../runtime/runtime-environment.js';
+import { DEFAULT_SETTINGS, type RuntimeSettings } from '../runtime/runtime-settings.js';
+import type { MetricsSink } from '../runtime/telemetry.js';
+import type { ProbeTarget } from './circuit-probing.js';
+import type { ProbedIntegration, ProberConfig } from './ops-config.js';
+
+/** What {@link createProbeTargets} composes the runtimes from. */
+export interface ProbeTargetParts {
+  /** Finds an integration's adapter by name. */
+  readonly adapters: (name: string) => AnyIntegration | undefined;
+  /** Client of the circuits table. */
+  readonly dynamodb: DynamoDBClient;
+  readonly secrets: SecretSource;
+  /** The logger of one integration. */
+  readonly logger: (integration: string) => Logger;
+  /** The runtime metrics of one integration (the probe's calls are counted like any call). */
+  readonly metrics: (integration: string) => MetricsSink;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+}
+
+/** The prober never delivers a message; these ports are required by the runtime's type and must never be reached. */
+const NO_QUEUE: DeadLetterQueue & MessageParker = {
+  send: () => Promise.reject(new Error('The circuit prober does not send messages to a DLQ')),
+  park: () => Promise.reject(new Error('The circuit prober does not park messages')),
+};
+
+/** One {@link ProbeTarget} per configured integration. */
+export function createProbeTargets(config: ProberConfig, parts: ProbeTargetParts): ProbeTarget[] {
+  return config.integrations.map((integration) => {
+    const adapter = parts.adapters(integration.name);
+    if (!adapter) throw new ConfigurationError(`circuit prober: no adapter is called '${integration.name}'`);
+    const metrics = parts.metrics(integration.name);
+    const deps = buildRuntimeDependencies(adapter.definition, probeSettings(integration, adapter, config), {
+      dynamodb: parts.dynamodb,
+      secrets: parts.secrets,
+      deadLetters: NO_QUEUE,
+      parker: NO_QUEUE,
+      logger: parts.logger(integration.name),
+      metrics,
+      circuit: integration.circuit,
+      authTokenUrl: integration.authTokenUrl,
+      clock: parts.clock,
+      fetch: parts.fetch,
+    });
+    const runtime = adapter.createRuntime(deps);
+    return {
+      integration,
+      status: () => deps.breaker.status(),
+      probe: (remainingTimeMs) => runtime.runProbe(remainingTimeMs),
+      flushMetrics: () => metrics.flush(),
+    };
+  });
+}
+
+/** The runtime settings of a probe: the provider's URL, secret and timeout; one attempt (runProbe forces it anyway). */
+function probeSettings(integration: ProbedIntegration, adapter: AnyIntegration, config: ProberConfig): RuntimeSettings {
+  const { connection } = adapter.definition;
+  return {
+    baseUrl: integration.baseUrl,
+    secretName: integration.secretName,
+    secretMaxAgeSeconds: config.secretMaxAgeSeconds,
+    http: { ...DEFAULT_SETTINGS.http, timeoutMs: integration.httpTimeoutMs ?? connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs, maxAttempts: 1 },
+    recordConcurrency: 1,
+    idempotencyTtlSeconds: DEFAULT_SETTINGS.idempotencyTtlSeconds,
+    parkJitterSeconds: DEFAULT_SETTINGS.parkJitterSeconds,
+    circuitsTableName: config.circuitsTableName,
+    // Not used by a probe (see the file comment); empty so that any use would fail loudly.
+    ledgerTableName: '',
+    deadLetterQueueUrl: '',
+  };
+}

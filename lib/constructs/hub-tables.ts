@@ -1,0 +1,78 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption, type TableProps } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+
+/** Props of {@link HubTables}. */
+export interface HubTablesProps {
+  /**
+   * What happens to the tables (and their data) when they leave the stack. Use DESTROY only for throwaway dev stacks.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * A customer managed KMS key for every table. Bring one when you need to control the key policy (revoke access,
+   * share across accounts, separate duties); grants then include the key.
+   * @default the AWS managed key `aws/dynamodb`
+   */
+  readonly encryptionKey?: IKey;
+}
+
+/**
+ * The hub's shared state (handbook §4): idempotency records, circuit state (streamed to the circuit controller),
+ * the sync ledger and the sync checkpoints. On-demand billing, point-in-time recovery, KMS encryption, retained
+ * by default.
+ *
+ * Encryption: the AWS managed key (`aws/dynamodb`) by default. Unlike the default AWS owned key, its use is visible
+ * in CloudTrail and governed by IAM in this account; unlike a customer managed key, it costs nothing and has no key
+ * policy to get wrong. Every reader of these tables is in this account and authorised by IAM, which the managed
+ * key already enforces, so a customer managed key would add cost and a failure mode without adding control we
+ * use. Pass `encryptionKey` when that changes (cross-account readers, crypto-shredding, separation of duties).
+ */
+export class HubTables extends Construct {
+  /** Powertools idempotency records: key `id`, TTL attribute `expiration`. */
+  public readonly idempotency: Table;
+  /** Shared circuit breaker state: key `circuitId`; stream NEW_AND_OLD_IMAGES for the circuit controller. */
+  public readonly circuits: Table;
+  /** Sync status and audit log: `pk` = `entityType#entityId`, `sk` = integration or `log#<iso-ts>#<seq>`. */
+  public readonly ledger: Table;
+  /** Cursors / watermarks of incremental syncs: key `syncId`. */
+  public readonly checkpoints: Table;
+
+  constructor(scope: Construct, id: string, props: HubTablesProps = {}) {
+    super(scope, id);
+    const common: Omit<TableProps, 'partitionKey'> = {
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      ...(props.encryptionKey
+        ? { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: TableEncryption.AWS_MANAGED }),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    };
+
+    this.idempotency = new Table(this, 'Idempotency', {
+      ...common,
+      partitionKey: { name: 'id', type: AttributeType.STRING },
+      timeToLiveAttribute: 'expiration',
+    });
+    this.circuits = new Table(this, 'Circuits', {
+      ...common,
+      partitionKey: { name: 'circuitId', type: AttributeType.STRING },
+      stream: StreamViewType.NEW_AND_OLD_IMAGES,
+    });
+    this.ledger = new Table(this, 'Ledger', {
+      ...common,
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+    });
+    this.checkpoints = new Table(this, 'Checkpoints', {
+      ...common,
+      partitionKey: { name: 'syncId', type: AttributeType.STRING },
+    });
+  }
+
+  /** Every table, for iteration (outputs, dashboards, backups). */
+  get all(): Readonly<Record<'idempotency' | 'circuits' | 'ledger' | 'checkpoints', Table>> {
+    return { idempotency: this.idempotency, circuits: this.circuits, ledger: this.ledger, checkpoints: this.checkpoints };
+  }
+}

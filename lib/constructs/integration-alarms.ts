@@ -1,0 +1,224 @@
+import { Duration, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { ResolvedIntegration } from '../catalog.js';
+import { RUNBOOK_SLUGS, type RunbookSlug, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../telemetry.js';
+
+// ------------------------------------------------------------------ the hub's custom metrics
+
+/*
+ * Powertools Metrics adds its service name as a `service` dimension to EVERY data point, so the runtime's metrics
+ * (and the ops functions' CircuitOpen) are stored under `{service, integration}` — and `{service, integration,
+ * errorClass}` for CallFailed / PoisonMessage — never under `integration` alone. CloudWatch matches dimension sets
+ * exactly: alarms and graphs must name both.
+ */
+
+/** The custom metrics the dashboards and alarms read (the runtime's RuntimeMetric, plus CircuitOpen from the circuit controller and prober). */
+export type HubMetricName =
+  | 'CallSucceeded'
+  | 'CallFailed'
+  | 'CallLatency'
+  | 'RetryAttempts'
+  | 'CircuitOpened'
+  | 'CircuitRejected'
+  | 'Throttled'
+  | 'IdempotentReplay'
+  | 'PoisonMessage'
+  | 'StaleSkipped'
+  | 'BreakerStoreFallback'
+  | 'CircuitOpen';
+
+/** The dimensions an integration's custom metrics carry. */
+export function hubMetricDimensions(integration: string): Record<string, string> {
+  return { service: SERVICE_NAME, integration };
+}
+
+/** One custom metric of an integration (namespace IntegrationHub, dimensions service + integration). */
+export function hubMetric(integration: string, metricName: HubMetricName, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: hubMetricDimensions(integration),
+    ...options,
+  });
+}
+
+/**
+ * A search over a metric emitted per error class (CallFailed, PoisonMessage), one series per class of the
+ * integration. The quoted values make it an exact match (`crm` does not also match `crm-legacy`).
+ */
+export function hubMetricByErrorClassSearch(integration: string, metricName: 'CallFailed' | 'PoisonMessage', statistic = 'Sum', periodSeconds = 60): string {
+  return (
+    `SEARCH('{${METRICS_NAMESPACE},errorClass,integration,service} MetricName="${metricName}" ` +
+    `integration="${integration}" service="${SERVICE_NAME}"', '${statistic}', ${periodSeconds})`
+  );
+}
+
+// ------------------------------------------------------------------ the alarms
+
+/** Properties of {@link IntegrationAlarms}. */
+export interface IntegrationAlarmsProps {
+  /** The catalog entry; its `alarms` block gives the thresholds. */
+  readonly integration: ResolvedIntegration;
+  /** The integration's source queue. */
+  readonly queue: sqs.IQueue;
+  /** The integration's dead-letter queue. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** The integration's Lambda function. */
+  readonly handler: lambda.IFunction;
+  /** Alarm and OK notifications go here (usually `AlarmTopic.topic`). */
+  readonly topic: sns.ITopic;
+  /**
+   * Base URL of the runbooks (context `runbookBaseUrl`), e.g. `https://github.com/acme/integration-hub/blob/main/docs/runbooks`.
+   * @default descriptions link the repository path `docs/runbooks/<alarm>.md`
+   */
+  readonly runbookBaseUrl?: string;
+  /**
+   * First part of every alarm name (`<prefix>-<integration>-<alarm>`). Alarm names are unique per account and
+   * region: change it when two copies of the hub share one.
+   * @default 'IntegrationHub'
+   */
+  readonly alarmNamePrefix?: string;
+}
+
+/** Thrown when the alarms' configuration is invalid; lists every problem. */
+export class IntegrationAlarmsConfigurationError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`IntegrationAlarms: invalid configuration:\n- ${problems.join('\n- ')}`);
+    this.name = 'IntegrationAlarmsConfigurationError';
+  }
+}
+
+/** What one alarm watches; the construct turns it into a CloudWatch alarm with actions and a runbook link. */
+interface AlarmSpec {
+  readonly slug: RunbookSlug;
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold: number;
+  readonly evaluationPeriods: number;
+  readonly datapointsToAlarm: number;
+  readonly meaning: string;
+}
+
+/**
+ * The alarms of one integration, each notifying `topic` when it fires AND when it recovers, each named
+ * `<prefix>-<integration>-<slug>` and described in one line with a link to `docs/runbooks/<slug>.md`:
+ *
+ * | alarm (slug) | metric | fires when |
+ * | --- | --- | --- |
+ * | dlq-not-empty | DLQ ApproximateNumberOfMessagesVisible (max, 1 min) | ≥ 1 |
+ * | oldest-message-too-old | queue ApproximateAgeOfOldestMessage (max, 1 min) | ≥ alarms.oldestMessageAgeSeconds |
+ * | circuit-open-too-long | IntegrationHub CircuitOpen (max, 1 min) | ≥ 1 for alarms.circuitOpenMinutes consecutive minutes |
+ * | function-errors | Lambda Errors (sum, 5 min) | ≥ alarms.functionErrors |
+ * | breaker-store-fallback | IntegrationHub BreakerStoreFallback (sum, 5 min) | ≥ 1 |
+ *
+ * Missing data never breaches: a queue with no traffic, or a circuit that is closed (the prober stops publishing
+ * CircuitOpen), is healthy.
+ */
+export class IntegrationAlarms extends Construct {
+  /** Every runbook slug an alarm of this construct links to (a file `docs/runbooks/<slug>.md` each). */
+  static readonly RUNBOOK_SLUGS: readonly RunbookSlug[] = RUNBOOK_SLUGS;
+
+  /** Messages are waiting in the DLQ. */
+  readonly dlqNotEmpty: cloudwatch.Alarm;
+  /** The oldest message of the source queue is older than the catalog's threshold. */
+  readonly oldestMessageTooOld: cloudwatch.Alarm;
+  /** The circuit has been open, half-open or isolated for the catalog's number of minutes. */
+  readonly circuitOpenTooLong: cloudwatch.Alarm;
+  /** The function failed (init error, timeout, crash) at least the catalog's number of times in 5 minutes. */
+  readonly functionErrors: cloudwatch.Alarm;
+  /** The circuits table failed and instances fell back to per-instance breakers. */
+  readonly breakerStoreFallback: cloudwatch.Alarm;
+  /** All of the above, in that order. */
+  readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: IntegrationAlarmsProps) {
+    super(scope, id);
+    const { integration, queue, deadLetterQueue, handler } = props;
+    const prefix = props.alarmNamePrefix ?? 'IntegrationHub';
+    const problems: string[] = [];
+    const baseUrlProblem = runbookBaseUrlProblem(props.runbookBaseUrl);
+    if (baseUrlProblem) problems.push(baseUrlProblem);
+    if (!Token.isUnresolved(prefix) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(prefix)) {
+      problems.push(`alarmNamePrefix must be 1-128 letters, digits, '.', '-' or '_' (got ${JSON.stringify(prefix)})`);
+    }
+    const { oldestMessageAgeSeconds, circuitOpenMinutes, functionErrors } = integration.alarms;
+    if (!(Number.isInteger(oldestMessageAgeSeconds) && oldestMessageAgeSeconds >= 60)) {
+      problems.push(`integration '${integration.name}': alarms.oldestMessageAgeSeconds must be an integer >= 60 (got ${oldestMessageAgeSeconds})`);
+    }
+    // A 1-minute alarm may look back at most one day.
+    if (!(Number.isInteger(circuitOpenMinutes) && circuitOpenMinutes >= 1 && circuitOpenMinutes <= 1440)) {
+      problems.push(`integration '${integration.name}': alarms.circuitOpenMinutes must be an integer from 1 to 1440 (got ${circuitOpenMinutes})`);
+    }
+    if (!(Number.isInteger(functionErrors) && functionErrors >= 1)) {
+      problems.push(`integration '${integration.name}': alarms.functionErrors must be an integer >= 1 (got ${functionErrors})`);
+    }
+    if (problems.length > 0) throw new IntegrationAlarmsConfigurationError(problems);
+
+    const name = integration.name;
+    const oneMinute = Duration.minutes(1);
+    const fiveMinutes = Duration.minutes(5);
+    const action = new SnsAction(props.topic);
+    const create = (constructId: string, spec: AlarmSpec): cloudwatch.Alarm => {
+      const alarm = new cloudwatch.Alarm(this, constructId, {
+        alarmName: `${prefix}-${name}-${spec.slug}`,
+        alarmDescription: `${name}: ${spec.meaning} Runbook: ${runbookLink(spec.slug, props.runbookBaseUrl)}`,
+        metric: spec.metric,
+        threshold: spec.threshold,
+        evaluationPeriods: spec.evaluationPeriods,
+        datapointsToAlarm: spec.datapointsToAlarm,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+      return alarm;
+    };
+
+    this.dlqNotEmpty = create('DlqNotEmpty', {
+      slug: 'dlq-not-empty',
+      metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: oneMinute, statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      meaning: 'messages are waiting in the dead-letter queue (>= 1): events that were not delivered and need a decision (fix and redrive, or discard).',
+    });
+    this.oldestMessageTooOld = create('OldestMessageTooOld', {
+      slug: 'oldest-message-too-old',
+      metric: queue.metricApproximateAgeOfOldestMessage({ period: oneMinute, statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: oldestMessageAgeSeconds,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      meaning: `the oldest message in the queue is ${oldestMessageAgeSeconds} s old or more: deliveries are falling behind, failing and retrying, or parked behind an open circuit.`,
+    });
+    this.circuitOpenTooLong = create('CircuitOpenTooLong', {
+      slug: 'circuit-open-too-long',
+      metric: hubMetric(name, 'CircuitOpen', { period: oneMinute, statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: 1,
+      evaluationPeriods: circuitOpenMinutes,
+      datapointsToAlarm: circuitOpenMinutes,
+      meaning: `the circuit to the provider has been open, half-open or isolated for ${circuitOpenMinutes} consecutive minute(s): no calls are made and messages are parked.`,
+    });
+    this.functionErrors = create('FunctionErrors', {
+      slug: 'function-errors',
+      metric: handler.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+      threshold: functionErrors,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      meaning: `the function failed ${functionErrors} time(s) or more in 5 minutes (configuration error at init, timeout, out of memory or a crash), so whole batches return to the queue.`,
+    });
+    this.breakerStoreFallback = create('BreakerStoreFallback', {
+      slug: 'breaker-store-fallback',
+      metric: hubMetric(name, 'BreakerStoreFallback', { period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      meaning: 'the circuits table failed and Lambda instances fell back to per-instance circuit breakers (BreakerStoreFallback >= 1 in 5 minutes): the provider is no longer protected as one.',
+    });
+    this.alarms = [this.dlqNotEmpty, this.oldestMessageTooOld, this.circuitOpenTooLong, this.functionErrors, this.breakerStoreFallback];
+  }
+}

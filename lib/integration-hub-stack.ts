@@ -1,0 +1,141 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { INTEGRATIONS, type IntegrationEntry, type ResolvedIntegration, resolveCatalog } from './catalog.js';
+import { AlarmTopic } from './constructs/alarm-topic.js';
+import { CircuitController } from './constructs/circuit-controller.js';
+import { HubDashboard } from './constructs/hub-dashboard.js';
+import { HubEventBus } from './constructs/hub-event-bus.js';
+import { HubTables } from './constructs/hub-tables.js';
+import { IntegrationAlarms } from './constructs/integration-alarms.js';
+import { IntegrationPipeline } from './constructs/integration-pipeline.js';
+
+/** Props of {@link IntegrationHubStack}. */
+export interface IntegrationHubStackProps extends StackProps {
+  /**
+   * The integrations to deploy. Resolved with `resolveCatalog` against this stack's context (e.g.
+   * `-c baseUrl:crm=https://sandbox.crm.example.com`); an invalid catalog fails synth with every problem listed.
+   * @default INTEGRATIONS (lib/catalog.ts)
+   */
+  readonly integrations?: readonly IntegrationEntry[];
+  /**
+   * What happens to stateful resources (tables, secrets, log groups) when they leave the stack. DESTROY only for
+   * throwaway dev stacks.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The integration hub: the shared tables, the event bus with its archive, one {@link IntegrationPipeline} per
+ * catalog entry, the circuit controller and prober that pause and resume the pipelines' event sources, and the
+ * dashboard and alarms (→ SNS; e-mail from context `alarmEmail`, runbook links from `runbookBaseUrl`).
+ * Outputs the bus name, every queue and DLQ URL and every table name.
+ */
+export class IntegrationHubStack extends Stack {
+  /** The catalog as deployed: every entry with defaults and context overrides applied. */
+  public readonly catalog: readonly ResolvedIntegration[];
+  /** Idempotency, circuits (streamed), ledger and checkpoints tables. */
+  public readonly tables: HubTables;
+  /** The hub's event bus and its archive. */
+  public readonly bus: HubEventBus;
+  /** One pipeline per integration, by catalog name, in catalog order. */
+  public readonly pipelines: ReadonlyMap<string, IntegrationPipeline>;
+  /** Pauses an integration's event source while its circuit is open; probes and resumes it. */
+  public readonly circuitController: CircuitController;
+  /** Where every alarm notifies. */
+  public readonly alarmTopic: AlarmTopic;
+  /** The alarms of each integration, by catalog name. */
+  public readonly alarms: ReadonlyMap<string, IntegrationAlarms>;
+  /** The hub's CloudWatch dashboard: a row per integration. */
+  public readonly dashboard: HubDashboard;
+
+  constructor(scope: Construct, id: string, props: IntegrationHubStackProps = {}) {
+    const { integrations = INTEGRATIONS, removalPolicy = RemovalPolicy.RETAIN, ...stackProps } = props;
+    super(scope, id, {
+      description: 'integration-hub: reliable event-driven integrations with third-party APIs (SQS + Lambda)',
+      ...stackProps,
+    });
+    this.catalog = resolveCatalog(integrations, this.node.getAllContext());
+
+    this.tables = new HubTables(this, 'Tables', { removalPolicy });
+    this.bus = new HubEventBus(this, 'Events');
+
+    const pipelines = new Map<string, IntegrationPipeline>();
+    for (const integration of this.catalog) {
+      pipelines.set(
+        integration.name,
+        new IntegrationPipeline(this, pascalCase(integration.name), {
+          integration,
+          bus: this.bus.bus,
+          ledgerTable: this.tables.ledger,
+          circuitsTable: this.tables.circuits,
+          removalPolicy,
+        }),
+      );
+    }
+    this.pipelines = pipelines;
+
+    this.circuitController = new CircuitController(this, 'CircuitController', {
+      circuitsTable: this.tables.circuits,
+      pipelines: [...pipelines.values()],
+      functionProps: { logGroupRemovalPolicy: removalPolicy },
+    });
+
+    const runbookBaseUrl = contextString(this, 'runbookBaseUrl');
+    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: contextString(this, 'alarmEmail') });
+    const alarms = new Map<string, IntegrationAlarms>();
+    for (const [name, pipeline] of pipelines) {
+      alarms.set(
+        name,
+        new IntegrationAlarms(this, `${pascalCase(name)}Alarms`, {
+          integration: pipeline.integration,
+          queue: pipeline.queue,
+          deadLetterQueue: pipeline.deadLetterQueue,
+          handler: pipeline.function,
+          topic: this.alarmTopic.topic,
+          runbookBaseUrl,
+        }),
+      );
+    }
+    this.alarms = alarms;
+    this.dashboard = new HubDashboard(this, 'Dashboard', {
+      integrations: [...pipelines.values()].map((pipeline) => ({
+        integration: pipeline.integration,
+        queue: pipeline.queue,
+        deadLetterQueue: pipeline.deadLetterQueue,
+        handler: pipeline.function,
+      })),
+      runbookBaseUrl,
+    });
+    this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms));
+
+    this.outputs();
+  }
+
+  private outputs(): void {
+    new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName, description: 'The bus upstream systems publish to' });
+    for (const [name, table] of Object.entries(this.tables.all)) {
+      new CfnOutput(this, `${pascalCase(name)}TableName`, { value: table.tableName, description: `The ${name} table` });
+    }
+    for (const [name, pipeline] of this.pipelines) {
+      const id = pascalCase(name);
+      new CfnOutput(this, `${id}QueueUrl`, { value: pipeline.queue.queueUrl, description: `Work queue of ${name}` });
+      new CfnOutput(this, `${id}DeadLetterQueueUrl`, { value: pipeline.deadLetterQueue.queueUrl, description: `DLQ of ${name}` });
+    }
+  }
+}
+
+/** A string from the context (`-c name=value` or cdk.json), or undefined when unset or empty. */
+function contextString(scope: Construct, name: string): string | undefined {
+  const value: unknown = scope.node.tryGetContext(name);
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** `payments` → `Payments`, `order-sync` → `OrderSync`: construct ids and output names from catalog names. */
+export function pascalCase(name: string): string {
+  return name
+    .split(/[^a-zA-Z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+}

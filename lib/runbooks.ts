@@ -1,0 +1,42 @@
+/**
+ * The operator runbooks: one markdown file per alarm in docs/runbooks/, named by the alarm's slug. Alarm
+ * descriptions and the dashboard link to them, either as a repository-relative path or, when the deployment gives
+ * a base URL (context `runbookBaseUrl`), as `<base>/<slug>.md`.
+ */
+
+/** Where the runbooks live, relative to the repository root. */
+export const RUNBOOK_DIRECTORY = 'docs/runbooks';
+
+/** Every runbook slug; each one names an alarm of {@link IntegrationAlarms} and a file `docs/runbooks/<slug>.md`. */
+export const RUNBOOK_SLUGS = [
+  'dlq-not-empty',
+  'oldest-message-too-old',
+  'circuit-open-too-long',
+  'function-errors',
+  'breaker-store-fallback',
+] as const;
+
+/** The slug of one runbook (and of the alarm it belongs to). */
+export type RunbookSlug = (typeof RUNBOOK_SLUGS)[number];
+
+/** The runbook's path relative to the repository root, e.g. `docs/runbooks/dlq-not-empty.md`. */
+export function runbookPath(slug: RunbookSlug): string {
+  return `${RUNBOOK_DIRECTORY}/${slug}.md`;
+}
+
+/** The link put in alarm descriptions: `<baseUrl>/<slug>.md` with a base URL, else the repository-relative path. */
+export function runbookLink(slug: RunbookSlug, baseUrl?: string): string {
+  return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${slug}.md` : runbookPath(slug);
+}
+
+/**
+ * Checks a runbook base URL (context `runbookBaseUrl`): absent or empty means "link repository paths"; anything else
+ * must be an http(s) URL without spaces, query or fragment (the slug is appended to it). Returns the problem, if any.
+ */
+export function runbookBaseUrlProblem(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !/^https?:\/\/[^\s?#]+$/.test(value)) {
+    return `runbookBaseUrl must be an http(s) URL without query or fragment, e.g. https://github.com/acme/integration-hub/blob/main/docs/runbooks (got ${JSON.stringify(value)})`;
+  }
+  return undefined;
+}

@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CatalogError, INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
+import { REPOSITORY_ROOT } from '../../lib/constructs/integration-pipeline.js';
+import type { Integration } from '../../functions/runtime/define-integration.js';
+
+const minimal: IntegrationEntry = {
+  name: 'inventory',
+  description: 'Stock levels',
+  entry: 'functions/integrations/inventory.ts',
+  routes: [{ sources: ['stock.service'], detailTypes: ['StockChanged'] }],
+  baseUrl: 'https://inventory.example.com',
+  auth: 'api_key',
+};
+
+describe('resolveCatalog', () => {
+  it('applies the documented defaults to an entry that leaves them out', () => {
+    const [resolved] = resolveCatalog([minimal]);
+    expect(resolved).toEqual({
+      ...minimal,
+      secret: { name: 'integration-hub/inventory', import: false },
+      functionTimeoutSeconds: 30,
+      memoryMb: 512,
+      httpTimeoutMs: undefined,
+      maxAttempts: undefined,
+      batchSize: 10,
+      batchWindowSeconds: 0,
+      maxConcurrency: 5,
+      recordConcurrency: 10,
+      maxReceiveCount: 5,
+      circuit: {},
+      alarms: { oldestMessageAgeSeconds: 900, circuitOpenMinutes: 15, functionErrors: 1 },
+    });
+  });
+
+  it('keeps explicit values over defaults', () => {
+    const [resolved] = resolveCatalog([{ ...minimal, secret: { name: 'vendor/inv', import: true }, maxConcurrency: 50, memoryMb: 1024 }]);
+    expect(resolved?.secret).toEqual({ name: 'vendor/inv', import: true });
+    expect(resolved?.maxConcurrency).toBe(50);
+    expect(resolved?.memoryMb).toBe(1024);
+  });
+
+  it('overrides the base URL of the named integration from context baseUrl:<name>, and only that one', () => {
+    const resolved = resolveCatalog(INTEGRATIONS, { 'baseUrl:crm': 'https://sandbox.crm.example.com' });
+    expect(resolved.find((entry) => entry.name === 'crm')?.baseUrl).toBe('https://sandbox.crm.example.com');
+    expect(resolved.find((entry) => entry.name === 'payments')?.baseUrl).toBe('https://payments.example.com/v1');
+  });
+
+  it('validates a context override like a catalog value', () => {
+    expect(() => resolveCatalog([minimal], { 'baseUrl:inventory': 'ftp://nope' })).toThrow(/baseUrl must be an http\(s\) URL/);
+  });
+
+  it('reports every problem of every entry at once', () => {
+    const broken: IntegrationEntry[] = [
+      { ...minimal, name: 'Bad Name', entry: 'lib/elsewhere.js' },
+      { ...minimal, name: 'slow', functionTimeoutSeconds: 10, httpTimeoutMs: 10_000, maxConcurrency: 1 },
+      { ...minimal, name: 'slow', routes: [], baseUrl: 'not a url', batchSize: 50 },
+    ];
+    let error: unknown;
+    try {
+      resolveCatalog(broken);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(CatalogError);
+    const problems = (error as CatalogError).problems;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/'Bad Name': name must be lower-kebab-case/),
+        expect.stringMatching(/'Bad Name': entry must be a \.ts file under functions\/integrations\//),
+        expect.stringMatching(/'slow': httpTimeoutMs \(10000\) must be shorter than the function timeout/),
+        expect.stringMatching(/'slow': maxConcurrency must be an integer from 2 to 1000/),
+        expect.stringMatching(/'slow': name is used twice/),
+        expect.stringMatching(/'slow': needs at least one route/),
+        expect.stringMatching(/'slow': baseUrl must be an http\(s\) URL/),
+        expect.stringMatching(/'slow': batchSize must be an integer from 1 to 10/),
+      ]),
+    );
+    expect(problems).toHaveLength(8);
+    expect((error as Error).message.split('\n- ')).toHaveLength(9);
+  });
+
+  it('accepts the shipped catalog', () => {
+    expect(resolveCatalog(INTEGRATIONS).map((entry) => entry.name)).toEqual(INTEGRATIONS.map((entry) => entry.name));
+  });
+});
+
+describe('catalog ↔ adapters', () => {
+  for (const entry of INTEGRATIONS) {
+    it(`${entry.name}: its adapter module declares the same name and auth scheme, and exports the handler`, async () => {
+      const module = (await import(pathToFileURL(join(REPOSITORY_ROOT, entry.entry)).href)) as Record<string, unknown>;
+      expect(typeof module.handler).toBe('function');
+      const integration = Object.values(module).find(
+        (value): value is Integration<unknown> =>
+          typeof value === 'object' && value !== null && (value as Integration<unknown>).sqsHandler === module.handler,
+      );
+      expect(integration, `${entry.entry} exports the defined integration whose sqsHandler is the handler`).toBeDefined();
+      expect(integration?.definition.name).toBe(entry.name);
+      expect(integration?.definition.connection.auth.scheme).toBe(entry.auth);
+    });
+  }
+});

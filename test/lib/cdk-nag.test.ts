@@ -1,0 +1,115 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { INTEGRATIONS } from '../../lib/catalog.js';
+import { type HubApp, newTestApp, synthesizeHub } from './hub-app.js';
+
+interface ValidationReport {
+  pluginReports: { pluginName: string; conclusion: string; violations: { ruleName: string; severity: string }[] }[];
+}
+
+/** Every `Validations.of(x).acknowledge(...)` in the tree: construct path → acknowledged rule ids. */
+function acknowledgements(hub: HubApp): Record<string, Record<string, string>> {
+  const found: Record<string, Record<string, string>> = {};
+  for (const construct of hub.app.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) {
+        (found[construct.node.path] ??= {})[id.replace(/^annotation::/i, '')] = reason;
+      }
+    }
+  }
+  return found;
+}
+
+describe('cdk-nag AWS Solutions checks', () => {
+  let hub: HubApp;
+  beforeAll(() => {
+    // Synth itself runs the pack as a CDK validation plugin and throws on an unacknowledged finding.
+    hub = synthesizeHub();
+  });
+
+  it('finds nothing unacknowledged in the hub stack', () => {
+    const report = new AwsSolutionsChecks().validateScope(hub.app);
+    expect(report.violations.map((violation) => `${violation.ruleName} ${violation.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('leaves no error in the validation report synth writes', () => {
+    const assembly = hub.app.synth();
+    const file = join(assembly.directory, 'validation-report.json');
+    const report: ValidationReport = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : { pluginReports: [] };
+    const errors = report.pluginReports.flatMap((plugin) => plugin.violations.filter((violation) => violation.severity === 'error'));
+    expect(errors).toEqual([]);
+  });
+
+  it('acknowledges only the known exceptions, at the narrowest construct, each with a reason', () => {
+    const expected: Record<string, string[]> = {};
+    for (const name of hub.stack.pipelines.keys()) {
+      const id = name[0]!.toUpperCase() + name.slice(1);
+      expected[`IntegrationHub/${id}/FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
+      expected[`IntegrationHub/${id}/Function`] = ['AwsSolutions-L1'];
+      expected[`IntegrationHub/${id}/Secret`] = ['AwsSolutions-SMG4'];
+    }
+    for (const fn of ['ControllerFunction', 'ProberFunction']) {
+      expected[`IntegrationHub/CircuitController/${fn}`] = ['AwsSolutions-L1'];
+      expected[`IntegrationHub/CircuitController/${fn}Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
+    }
+    expected['IntegrationHub/CircuitController/FailedStreamRecords'] = ['AwsSolutions-SQS3'];
+    const found = acknowledgements(hub);
+    expect(Object.fromEntries(Object.entries(found).map(([path, rules]) => [path, Object.keys(rules)]))).toEqual(expected);
+    for (const rules of Object.values(found)) {
+      for (const reason of Object.values(rules)) expect(reason.length).toBeGreaterThan(40);
+    }
+  });
+});
+
+describe('cdk-nag on catalog variants', () => {
+  it('passes with a secret imported by name and an integration without auth', () => {
+    const [crm, payments] = INTEGRATIONS;
+    const integrations = [
+      { ...crm!, secret: { name: 'vendor/crm', import: true } },
+      { ...payments!, auth: 'none' as const },
+    ];
+    const hub = synthesizeHub({ integrations });
+    expect(new AwsSolutionsChecks().validateScope(hub.app).violations).toEqual([]);
+  });
+});
+
+describe('cdk-nag as a synth gate', () => {
+  const unencryptedQueueApp = (context: Record<string, unknown> = {}) => {
+    const app = newTestApp(context);
+    new Queue(new Stack(app, 'Throwaway'), 'Plain', { encryption: QueueEncryption.UNENCRYPTED });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    return app;
+  };
+
+  it('fails synth on an unacknowledged finding (an unencrypted queue without TLS or DLQ)', () => {
+    expect(() => unencryptedQueueApp().synth()).toThrow(/AwsSolutions-SQS2[\s\S]*AwsSolutions-SQS3[\s\S]*AwsSolutions-SQS4/);
+  });
+
+  it('reports the finding as an error in the validation report the CDK CLI fails on', () => {
+    // Under the CLI the app does not throw: it writes the report and the CLI exits non-zero ("Synthesis finished with errors").
+    const app = unencryptedQueueApp({ '@aws-cdk/core:failSynthOnValidationErrors': false, '@aws-cdk/core:appMode': 'process' });
+    const assembly = app.synth();
+    const report: ValidationReport = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8'));
+    const nag = report.pluginReports.find((plugin) => plugin.pluginName === 'AwsSolutions');
+    expect(nag?.conclusion).toBe('failure');
+    expect(nag?.violations.filter((violation) => violation.severity === 'error').map((violation) => violation.ruleName)).toEqual([
+      'AwsSolutions-SQS2',
+      'AwsSolutions-SQS3',
+      'AwsSolutions-SQS4',
+    ]);
+  });
+
+  it('passes once the finding is acknowledged with a reason', () => {
+    const app = newTestApp();
+    const queue = new Queue(new Stack(app, 'Throwaway'), 'Plain', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true });
+    Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'A throwaway queue in a test.' });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Builds the hub app the way bin/integration-hub.ts does (stack + cdk-nag AWS Solutions pack), without bundling:
+ * `aws:cdk:bundling-stacks: []` keeps each test file to one fast in-memory synth.
+ */
+import { readFileSync } from 'node:fs';
+import { App, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IntegrationEntry } from '../../lib/catalog.js';
+import { IntegrationHubStack } from '../../lib/integration-hub-stack.js';
+
+/** The feature flags and settings of cdk.json, so tests synthesize what `cdk synth` does. */
+const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }).context;
+
+/** Context every test app gets: cdk.json's, no bundling, and synth throws (with the report) on a validation failure. */
+export const TEST_CONTEXT = {
+  ...CDK_JSON_CONTEXT,
+  'aws:cdk:bundling-stacks': [],
+  '@aws-cdk/core:appMode': 'inmemory',
+} as const;
+
+export interface HubApp {
+  readonly app: App;
+  readonly stack: IntegrationHubStack;
+  readonly template: Template;
+}
+
+/** Synthesizes the IntegrationHub stack with cdk-nag; throws when cdk-nag reports an unacknowledged finding. */
+export function synthesizeHub(options: {
+  context?: Record<string, unknown>;
+  integrations?: readonly IntegrationEntry[];
+  removalPolicy?: RemovalPolicy;
+} = {}): HubApp {
+  const app = newTestApp(options.context);
+  const stack = new IntegrationHubStack(app, 'IntegrationHub', { integrations: options.integrations, removalPolicy: options.removalPolicy });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/**
+ * A test app. CDK's builtin CloudFormation rule check is off: it only ever reports warnings (unless a feature flag
+ * says otherwise) and costs ~7 s per synth; `cdk synth` still runs it.
+ */
+export function newTestApp(context: Record<string, unknown> = {}): App {
+  return new App({ context: { ...TEST_CONTEXT, ...context }, builtinCloudFormationValidation: false });
+}
+
+/** A bare stack in a fresh test app, for construct-level tests. */
+export function newTestStack(context: Record<string, unknown> = {}): Stack {
+  return new Stack(newTestApp(context), 'Test');
+}
+
+/** The logical id of a construct's CloudFormation resource (its default child). */
+export function logicalIdOf(construct: { node: { defaultChild?: unknown } }, stack: Stack): string {
+  return stack.getLogicalId(construct.node.defaultChild as Parameters<Stack['getLogicalId']>[0]);
+}
+
+/** Every IAM policy statement attached to the role with logical id `roleLogicalId`. */
+export function statementsOfRole(template: Template, roleLogicalId: string): PolicyStatementJson[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((policy) => (policy.Properties.Roles as unknown[]).some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleLogicalId })))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as PolicyStatementJson[]);
+}
+
+export interface PolicyStatementJson {
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+/** A statement's actions / resources as arrays. */
+export const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);

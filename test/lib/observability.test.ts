@@ -1,0 +1,352 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { INTEGRATIONS, type IntegrationEntry, resolveCatalog, type ResolvedIntegration } from '../../lib/catalog.js';
+import { AlarmTopic } from '../../lib/constructs/alarm-topic.js';
+import { HubDashboard } from '../../lib/constructs/hub-dashboard.js';
+import { IntegrationAlarms, hubMetricDimensions } from '../../lib/constructs/integration-alarms.js';
+import { RUNBOOK_SLUGS, runbookPath } from '../../lib/runbooks.js';
+import { METRICS_NAMESPACE, PowertoolsMetricsSink } from '../../functions/runtime/telemetry.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Built {
+  stack: Stack;
+  template: Template;
+  topic: AlarmTopic;
+  integrations: { integration: ResolvedIntegration; queue: sqs.Queue; deadLetterQueue: sqs.Queue; handler: lambda.Function; alarms: IntegrationAlarms }[];
+  dashboard: HubDashboard;
+}
+
+/** A small stack with plain queues and inline functions per catalog entry, and the observability constructs on top. */
+function build(
+  options: { email?: string; runbookBaseUrl?: string; entries?: readonly IntegrationEntry[]; beforeSynth?: (dashboard: HubDashboard) => void } = {},
+): Built {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'ObservabilityTest');
+  const topic = new AlarmTopic(stack, 'AlarmTopic', { email: options.email });
+  const integrations = resolveCatalog(options.entries ?? INTEGRATIONS).map((integration) => {
+    const scope = new Construct(stack, `Integration-${integration.name}`);
+    const deadLetterQueue = new sqs.Queue(scope, 'Dlq');
+    const queue = new sqs.Queue(scope, 'Queue', { deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: integration.maxReceiveCount } });
+    const handler = new lambda.Function(scope, 'Handler', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => ({ batchItemFailures: [] });'),
+    });
+    const alarms = new IntegrationAlarms(scope, 'Alarms', {
+      integration,
+      queue,
+      deadLetterQueue,
+      handler,
+      topic: topic.topic,
+      runbookBaseUrl: options.runbookBaseUrl,
+    });
+    return { integration, queue, deadLetterQueue, handler, alarms };
+  });
+  const dashboard = new HubDashboard(stack, 'Dashboard', { integrations });
+  dashboard.addAlarms(...integrations.flatMap((i) => i.alarms.alarms));
+  options.beforeSynth?.(dashboard);
+  return { stack, template: Template.fromStack(stack), topic, integrations, dashboard };
+}
+
+function logicalId(stack: Stack, construct: Construct): string {
+  return stack.getLogicalId(construct.node.defaultChild as never);
+}
+
+type AlarmResource = { Properties: Record<string, unknown> & { AlarmName: string; AlarmDescription: string } };
+
+function alarmsOf(template: Template): AlarmResource[] {
+  return Object.values(template.findResources('AWS::CloudWatch::Alarm')) as AlarmResource[];
+}
+
+function alarmNamed(template: Template, name: string): AlarmResource['Properties'] {
+  const alarm = alarmsOf(template).find((a) => a.Properties.AlarmName === name);
+  if (!alarm) throw new Error(`no alarm named ${name}`);
+  return alarm.Properties;
+}
+
+/** The dashboard body as JSON, with every intrinsic replaced by a readable placeholder (`<Ref:X>`, `<X.Attr>`). */
+function dashboardBody(template: Template): { widgets: Widget[] } {
+  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  expect(dashboards).toHaveLength(1);
+  const body = (dashboards[0] as { Properties: { DashboardBody: unknown } }).Properties.DashboardBody;
+  const flatten = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const v = value as Record<string, unknown>;
+    if ('Fn::Join' in v) {
+      const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+      return parts.map(flatten).join(separator);
+    }
+    if ('Ref' in v) return `<Ref:${String(v.Ref)}>`;
+    if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+    throw new Error(`unexpected intrinsic in the dashboard body: ${JSON.stringify(value)}`);
+  };
+  return JSON.parse(flatten(body)) as { widgets: Widget[] };
+}
+
+interface Widget {
+  type: string;
+  properties: { title?: string; markdown?: string; metrics?: unknown[][]; alarms?: string[] };
+}
+
+/** Every metric line of every graph: `[namespace, name, ...dims, options]` or `[{ expression }]`, flattened to text. */
+function metricLines(body: { widgets: Widget[] }, titlePrefix: string): string[] {
+  return body.widgets
+    .filter((w) => w.type === 'metric' && w.properties.title?.startsWith(titlePrefix))
+    .flatMap((w) => (w.properties.metrics ?? []).map((line) => JSON.stringify(line)));
+}
+
+describe('IntegrationAlarms', () => {
+  it('notifies the alarm topic both when an alarm fires and when it recovers', () => {
+    const { stack, template, topic } = build();
+    const topicRef = { Ref: logicalId(stack, topic.topic) };
+    const alarms = alarmsOf(template);
+    expect(alarms).toHaveLength(RUNBOOK_SLUGS.length * INTEGRATIONS.length);
+    for (const { Properties } of alarms) {
+      expect(Properties.AlarmActions, Properties.AlarmName).toEqual([topicRef]);
+      expect(Properties.OKActions, Properties.AlarmName).toEqual([topicRef]);
+    }
+  });
+
+  it('names every alarm IntegrationHub-<integration>-<alarm> and exposes them as fields and a list', () => {
+    const { template, integrations } = build();
+    const names = alarmsOf(template).map((a) => a.Properties.AlarmName).sort();
+    const expected = INTEGRATIONS.flatMap((i) => RUNBOOK_SLUGS.map((slug) => `IntegrationHub-${i.name}-${slug}`)).sort();
+    expect(names).toEqual(expected);
+    const crm = integrations.find((i) => i.integration.name === 'crm')!.alarms;
+    expect(crm.alarms).toEqual([crm.dlqNotEmpty, crm.oldestMessageTooOld, crm.circuitOpenTooLong, crm.functionErrors, crm.breakerStoreFallback]);
+    expect(IntegrationAlarms.RUNBOOK_SLUGS).toEqual(['dlq-not-empty', 'oldest-message-too-old', 'circuit-open-too-long', 'function-errors', 'breaker-store-fallback']);
+  });
+
+  it('describes every alarm in one line with a link to its runbook, and the runbook exists', () => {
+    const { template } = build();
+    for (const { Properties } of alarmsOf(template)) {
+      const { AlarmName: name, AlarmDescription: description } = Properties;
+      expect(description).not.toContain('\n');
+      const slug = name.replace(/^IntegrationHub-(crm|payments)-/, '');
+      expect(description).toContain(`Runbook: docs/runbooks/${slug}.md`);
+      expect(existsSync(`${ROOT}docs/runbooks/${slug}.md`), `docs/runbooks/${slug}.md`).toBe(true);
+    }
+  });
+
+  it('links the runbooks under runbookBaseUrl when one is given', () => {
+    const { template } = build({ runbookBaseUrl: 'https://github.com/acme/integration-hub/blob/main/docs/runbooks/' });
+    const description = alarmNamed(template, 'IntegrationHub-crm-dlq-not-empty').AlarmDescription;
+    expect(description).toMatch(/Runbook: https:\/\/github\.com\/acme\/integration-hub\/blob\/main\/docs\/runbooks\/dlq-not-empty\.md$/);
+  });
+
+  it('rejects a runbookBaseUrl that is not an http(s) URL, naming the setting', () => {
+    expect(() => build({ runbookBaseUrl: 'wiki/runbooks' })).toThrow(/runbookBaseUrl must be an http\(s\) URL/);
+  });
+
+  it('has a runbook for every alarm, saying what it means, its impact, how to diagnose, recover and escalate', () => {
+    for (const slug of IntegrationAlarms.RUNBOOK_SLUGS) {
+      const file = `${ROOT}${runbookPath(slug)}`;
+      expect(existsSync(file), runbookPath(slug)).toBe(true);
+      const text = readFileSync(file, 'utf8');
+      for (const heading of ['## What it means', '## Impact', '## Diagnose', '## Recover', '## Escalate']) {
+        expect(text, `${slug}: ${heading}`).toContain(heading);
+      }
+    }
+    expect(readFileSync(`${ROOT}docs/runbooks/dlq-not-empty.md`, 'utf8')).toContain('aws sqs start-message-move-task');
+    expect(readFileSync(`${ROOT}docs/runbooks/circuit-open-too-long.md`, 'utf8')).toContain('aws dynamodb update-item');
+  });
+
+  it('takes the message-age, circuit-open and function-error thresholds from the catalog', () => {
+    const tuned: IntegrationEntry[] = INTEGRATIONS.map((entry) =>
+      entry.name === 'crm' ? { ...entry, alarms: { oldestMessageAgeSeconds: 120, circuitOpenMinutes: 5, functionErrors: 3 } } : entry,
+    );
+    const { template } = build({ entries: tuned });
+
+    expect(alarmNamed(template, 'IntegrationHub-crm-oldest-message-too-old')).toMatchObject({ Threshold: 120, MetricName: 'ApproximateAgeOfOldestMessage' });
+    expect(alarmNamed(template, 'IntegrationHub-crm-circuit-open-too-long')).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 5 });
+    expect(alarmNamed(template, 'IntegrationHub-crm-function-errors')).toMatchObject({ Threshold: 3, Period: 300, Statistic: 'Sum', MetricName: 'Errors' });
+    // payments keeps its own catalog values: oldestMessageAgeSeconds 300, defaults for the rest.
+    const payments = resolveCatalog().find((i) => i.name === 'payments')!;
+    expect(alarmNamed(template, 'IntegrationHub-payments-oldest-message-too-old').Threshold).toBe(payments.alarms.oldestMessageAgeSeconds);
+    expect(payments.alarms.oldestMessageAgeSeconds).toBe(300);
+    expect(alarmNamed(template, 'IntegrationHub-payments-circuit-open-too-long').EvaluationPeriods).toBe(payments.alarms.circuitOpenMinutes);
+    expect(alarmNamed(template, 'IntegrationHub-payments-function-errors').Threshold).toBe(payments.alarms.functionErrors);
+  });
+
+  it('fires the DLQ alarm on one visible message in the dead-letter queue, not the source queue', () => {
+    const { stack, template, integrations } = build();
+    const crm = integrations.find((i) => i.integration.name === 'crm')!;
+    expect(alarmNamed(template, 'IntegrationHub-crm-dlq-not-empty')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, crm.deadLetterQueue), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('fires the circuit alarm only after CircuitOpen >= 1 in every 1-minute period of the window, missing data not breaching', () => {
+    const { template } = build();
+    expect(alarmNamed(template, 'IntegrationHub-crm-circuit-open-too-long')).toMatchObject({
+      Namespace: 'IntegrationHub',
+      MetricName: 'CircuitOpen',
+      Dimensions: expect.arrayContaining([{ Name: 'integration', Value: 'crm' }]),
+      Statistic: 'Maximum',
+      Period: 60,
+      EvaluationPeriods: 15,
+      DatapointsToAlarm: 15,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  describe('custom metric dimensions', () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
+      vi.restoreAllMocks();
+    });
+
+    it('reads the runtime metrics under exactly the dimension set the runtime emits (Powertools adds service)', () => {
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+      const lines: string[] = [];
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      });
+      vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+      const sink = new PowertoolsMetricsSink('crm');
+      sink.count('BreakerStoreFallback');
+      sink.flush();
+      vi.restoreAllMocks();
+
+      const emf = lines.map((l) => JSON.parse(l) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } } & Record<string, unknown>);
+      const blob = emf.find((e) => 'BreakerStoreFallback' in e)!;
+      expect(blob).toBeDefined();
+      const [directive] = blob._aws.CloudWatchMetrics;
+      expect(directive!.Namespace).toBe(METRICS_NAMESPACE);
+      const emitted = Object.fromEntries(directive!.Dimensions[0]!.map((name) => [name, blob[name]]));
+      expect(emitted).toEqual(hubMetricDimensions('crm'));
+
+      const { template } = build();
+      const alarmDimensions = alarmNamed(template, 'IntegrationHub-crm-breaker-store-fallback').Dimensions as { Name: string; Value: string }[];
+      expect(Object.fromEntries(alarmDimensions.map((d) => [d.Name, d.Value]))).toEqual(emitted);
+      expect(alarmNamed(template, 'IntegrationHub-crm-breaker-store-fallback').Namespace).toBe(METRICS_NAMESPACE);
+    });
+  });
+});
+
+describe('HubDashboard', () => {
+  it('builds one dashboard with a header and, per integration, a widget for every required metric', () => {
+    const { stack, template, integrations } = build();
+    const body = dashboardBody(template);
+    const texts = body.widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown ?? '');
+    expect(texts[0]).toMatch(/^# Integration Hub/);
+
+    for (const { integration, queue, deadLetterQueue, handler } of integrations) {
+      const name = integration.name;
+      expect(texts.some((t) => t.startsWith(`## ${name}\n`))).toBe(true);
+      const lines = metricLines(body, `${name} · `);
+      const has = (description: string, ...parts: string[]) =>
+        expect(lines.some((line) => parts.every((p) => line.includes(p))), `${name}: ${description}`).toBe(true);
+      const custom = (metric: string) => [`"IntegrationHub","${metric}"`, `"integration","${name}"`, '"service","integration-hub"'];
+      const queueName = `<${logicalId(stack, queue)}.QueueName>`;
+      const dlqName = `<${logicalId(stack, deadLetterQueue)}.QueueName>`;
+      const functionName = `<Ref:${logicalId(stack, handler)}>`;
+
+      has('received', '"AWS/SQS","NumberOfMessagesReceived"', queueName);
+      has('succeeded', ...custom('CallSucceeded'));
+      has('failed by class', 'SEARCH(', 'MetricName=\\"CallFailed\\"', `integration=\\"${name}\\"`, 'errorClass');
+      for (const p of ['p50', 'p90', 'p99']) has(`latency ${p}`, ...custom('CallLatency'), `"stat":"${p}"`);
+      has('circuit state', ...custom('CircuitOpen'));
+      has('circuit rejections', ...custom('CircuitRejected'));
+      has('throttled', ...custom('Throttled'));
+      has('queue depth', '"ApproximateNumberOfMessagesVisible"', queueName);
+      has('oldest message', '"ApproximateAgeOfOldestMessage"', queueName);
+      has('DLQ depth', '"ApproximateNumberOfMessagesVisible"', dlqName);
+      for (const metric of ['Errors', 'Throttles', 'Duration', 'ConcurrentExecutions']) has(`lambda ${metric}`, `"AWS/Lambda","${metric}"`, functionName);
+    }
+  });
+
+  it('shows the status of every alarm added to it in the header', () => {
+    const { stack, template, integrations } = build();
+    const alarmWidget = dashboardBody(template).widgets.find((w) => w.type === 'alarm');
+    const expected = integrations.flatMap((i) => i.alarms.alarms).map((alarm) => `<${logicalId(stack, alarm)}.Arn>`);
+    expect(alarmWidget?.properties.alarms).toEqual(expected);
+  });
+
+  it('accepts later sections (workflows) below the integrations', () => {
+    const { template } = build({ beforeSynth: (dashboard) => dashboard.addSection('Workflows', 'Step Functions syncs') });
+    const body = dashboardBody(template);
+    expect(body.widgets.at(-1)?.properties.markdown).toBe('## Workflows\nStep Functions syncs');
+  });
+});
+
+describe('AlarmTopic', () => {
+  it('encrypts the topic with a rotating KMS key whose policy lets CloudWatch alarms use it', () => {
+    const { stack, template, topic } = build();
+    const keyId = logicalId(stack, topic.key as Construct);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('only accepts publishing over TLS, and from CloudWatch alarms of this account', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: Match.anyValue() },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('subscribes the e-mail address when one is given', () => {
+    const { template } = build({ email: ' oncall@example.com ' });
+    template.resourceCountIs('AWS::SNS::Subscription', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('creates no subscription without an address (or with an empty one)', () => {
+    build().template.resourceCountIs('AWS::SNS::Subscription', 0);
+    build({ email: '' }).template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('fails with a clear error naming alarmEmail for an invalid address', () => {
+    expect(() => build({ email: 'oncall-at-example.com' })).toThrow(/alarmEmail "oncall-at-example\.com" is not a valid e-mail address/);
+    expect(() => build({ email: 'on call@example.com' })).toThrow(/alarmEmail/);
+    expect(() => AlarmTopic.parseEmail(42)).toThrow(/alarmEmail must be a string/);
+  });
+
+  it('passes the cdk-nag AwsSolutions checks for the topic, its key, the alarms and the dashboard', () => {
+    const { stack } = build();
+    const result = new AwsSolutionsChecks(stack).validateScope(stack);
+    const findings = result.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath ?? '?'}`));
+    // The checks do run: the test's bare queues and functions (not ours) have findings.
+    expect(findings.some((f) => f.includes('/Integration-crm/Queue'))).toBe(true);
+    const ours = findings.filter((f) => !/\/Integration-[a-z-]+\/(Queue|Dlq|Handler)\//.test(f));
+    expect(ours).toEqual([]);
+  });
+});
