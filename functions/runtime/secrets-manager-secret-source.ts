@@ -55,7 +55,8 @@ export class SecretsManagerSecretSource implements SecretSource {
       // or unreadable secret is a deployment/configuration problem that an operator fixes without touching the
       // messages: as a permanent error it would send every message of the integration to the DLQ at full speed and
       // mark every entity sync_failed. As a transient one the messages stay in the queue (the redrive policy still
-      // dead-letters them after maxReceiveCount), the error alarm fires, and they go through once the secret exists.
+      // dead-letters them after maxReceiveCount), CallFailed{errorClass=SecretsManagerUnavailable} and the queue-age
+      // alarm show it, and they go through once the secret exists.
       const sdkError = error instanceof GetParameterError && error.cause !== undefined ? error.cause : error;
       throw new DependencyError('SecretsManager', `Could not read secret '${secretName}': ${errorName(sdkError)}`, { cause: sdkError });
     }

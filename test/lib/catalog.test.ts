@@ -1,3 +1,4 @@
+import { findIntegrationAdapter } from '../../functions/integrations/index.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +99,8 @@ describe('catalog ↔ adapters', () => {
       expect(integration, `${entry.entry} exports the defined integration whose sqsHandler is the handler`).toBeDefined();
       expect(integration?.definition.name).toBe(entry.name);
       expect(integration?.definition.connection.auth.scheme).toBe(entry.auth);
+      // The prober finds adapters through the registry; a missing line would leave the circuit unprobed.
+      expect(findIntegrationAdapter(entry.name)).toBe(integration);
     });
   }
 });
