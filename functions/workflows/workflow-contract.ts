@@ -1,0 +1,71 @@
+/**
+ * The contract between the Step Functions state machines (lib/constructs/*-state-machine.ts) and the task Lambdas
+ * (functions/workflows/*): error names the state machines retry or catch, and the shapes of the states.
+ * lib/ restates the error names (it does not import functions/); a test keeps both equal.
+ */
+
+/**
+ * Error names a task Lambda fails with (the `errorType` Step Functions matches in Retry/Catch):
+ * - transient: timeouts, 5xx, 429, our own dependencies — retried with full jitter;
+ * - permanent: 4xx, validation, business refusals — never retried, caught → compensation;
+ * - circuitOpen: the provider's shared circuit is open or throttled — retried later with long intervals.
+ */
+export const TASK_ERROR_NAMES = {
+  transient: 'Integration.Transient',
+  permanent: 'Integration.Permanent',
+  circuitOpen: 'Integration.CircuitOpen',
+} as const;
+
+/** The OrderPlaced event detail, as the saga's input carries it. */
+export interface OrderPlaced {
+  orderId: string;
+  customerId: string;
+  email: string;
+  items: { sku: string; quantity: number }[];
+  /** Major units, decimal string or number. */
+  amount: string | number;
+  currency: string;
+  shippingAddress: { name: string; line1: string; line2?: string; city: string; postalCode: string; country: string };
+}
+
+/** What each forward step stores in the execution state (`$.steps.<step>`). */
+export interface SagaSteps {
+  reserveInventory?: { reservationId: string };
+  chargePayment?: { chargeId: string; status: string };
+  createShipment?: { shipmentId: string; trackingNumber: string };
+  sendConfirmation?: { messageId: string };
+}
+
+/** The saga's execution state: `{ order, steps }` (the starter passes `steps: {}`). */
+export interface SagaState {
+  order: OrderPlaced;
+  steps: SagaSteps;
+}
+
+/**
+ * What every saga task Lambda receives (the state machine's task Parameters):
+ * `{ order.$: $.order, steps.$: $.steps, executionName.$: $$.Execution.Name, retryCount.$: $$.State.RetryCount }`.
+ */
+export interface SagaTaskInput extends SagaState {
+  /** The execution name = the order id (the starter names executions so a duplicate event starts none). */
+  executionName: string;
+  /** 0 on the first attempt of this state. */
+  retryCount: number;
+}
+
+/** The contact sync's task input (state machine Parameters) and output (ResultPath `$.sync`). */
+export interface ContactSyncTaskInput {
+  syncId: string;
+  executionName: string;
+  /** Pages already synced by this execution. */
+  pagesThisRun: number;
+}
+
+export interface ContactSyncTaskOutput {
+  syncId: string;
+  pagesThisRun: number;
+  /** More changes are waiting at the source after this page. */
+  hasMore: boolean;
+  upserted: number;
+  deleted: number;
+}
