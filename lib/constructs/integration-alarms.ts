@@ -112,7 +112,7 @@ interface AlarmSpec {
  * | --- | --- | --- |
  * | dlq-not-empty | DLQ ApproximateNumberOfMessagesVisible (max, 1 min) | ≥ 1 |
  * | oldest-message-too-old | queue ApproximateAgeOfOldestMessage (max, 1 min) | ≥ alarms.oldestMessageAgeSeconds |
- * | circuit-open-too-long | IntegrationHub CircuitOpen (max, 1 min) | ≥ 1 for alarms.circuitOpenMinutes consecutive minutes |
+ * | circuit-open-too-long | IntegrationHub CircuitOpen (max, 1 min) | ≥ 1 in N−1 of N minutes, N = alarms.circuitOpenMinutes |
  * | function-errors | Lambda Errors (sum, 5 min) | ≥ alarms.functionErrors |
  * | breaker-store-fallback | IntegrationHub BreakerStoreFallback (sum, 5 min) | ≥ 1 |
  *
@@ -200,8 +200,9 @@ export class IntegrationAlarms extends Construct {
       metric: hubMetric(name, 'CircuitOpen', { period: oneMinute, statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 1,
       evaluationPeriods: circuitOpenMinutes,
-      datapointsToAlarm: circuitOpenMinutes,
-      meaning: `the circuit to the provider has been open, half-open or isolated for ${circuitOpenMinutes} consecutive minute(s): no calls are made and messages are parked.`,
+      // The prober reports CircuitOpen once a minute; one skipped run must not restart the count.
+      datapointsToAlarm: Math.max(1, circuitOpenMinutes - 1),
+      meaning: `the circuit to the provider has been open, half-open or isolated for about ${circuitOpenMinutes} minute(s): no calls are made and messages are parked.`,
     });
     this.functionErrors = create('FunctionErrors', {
       slug: 'function-errors',

@@ -166,13 +166,15 @@ describe('IntegrationAlarms', () => {
     const { template } = build({ entries: tuned });
 
     expect(alarmNamed(template, 'IntegrationHub-crm-oldest-message-too-old')).toMatchObject({ Threshold: 120, MetricName: 'ApproximateAgeOfOldestMessage' });
-    expect(alarmNamed(template, 'IntegrationHub-crm-circuit-open-too-long')).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 5 });
+    expect(alarmNamed(template, 'IntegrationHub-crm-circuit-open-too-long')).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 4 });
     expect(alarmNamed(template, 'IntegrationHub-crm-function-errors')).toMatchObject({ Threshold: 3, Period: 300, Statistic: 'Sum', MetricName: 'Errors' });
     // payments keeps its own catalog values: oldestMessageAgeSeconds 300, defaults for the rest.
     const payments = resolveCatalog().find((i) => i.name === 'payments')!;
     expect(alarmNamed(template, 'IntegrationHub-payments-oldest-message-too-old').Threshold).toBe(payments.alarms.oldestMessageAgeSeconds);
     expect(payments.alarms.oldestMessageAgeSeconds).toBe(300);
     expect(alarmNamed(template, 'IntegrationHub-payments-circuit-open-too-long').EvaluationPeriods).toBe(payments.alarms.circuitOpenMinutes);
+    // One missed prober minute does not restart the count.
+    expect(alarmNamed(template, 'IntegrationHub-payments-circuit-open-too-long').DatapointsToAlarm).toBe(payments.alarms.circuitOpenMinutes - 1);
     expect(alarmNamed(template, 'IntegrationHub-payments-function-errors').Threshold).toBe(payments.alarms.functionErrors);
   });
 
@@ -190,7 +192,7 @@ describe('IntegrationAlarms', () => {
     });
   });
 
-  it('fires the circuit alarm only after CircuitOpen >= 1 in every 1-minute period of the window, missing data not breaching', () => {
+  it('fires the circuit alarm after CircuitOpen >= 1 in all but one 1-minute period of the window, missing data not breaching', () => {
     const { template } = build();
     expect(alarmNamed(template, 'IntegrationHub-crm-circuit-open-too-long')).toMatchObject({
       Namespace: 'IntegrationHub',
@@ -199,7 +201,7 @@ describe('IntegrationAlarms', () => {
       Statistic: 'Maximum',
       Period: 60,
       EvaluationPeriods: 15,
-      DatapointsToAlarm: 15,
+      DatapointsToAlarm: 14,
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
