@@ -7,20 +7,29 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { type AuthResult, headerValue } from './provider.js';
 
-/** Auth schemes the journal may name; anything else is journaled as `other`. */
+/** Header of the API-key scheme (lower case, as Node gives header names). */
+export const API_KEY_HEADER = 'x-api-key';
+
+/** Authorization schemes the journal may name; anything else is journaled as `other`. */
 const KNOWN_SCHEMES: readonly string[] = ['Basic', 'Bearer', 'Digest', 'Negotiate', 'Token', 'ApiKey', 'AWS4-HMAC-SHA256'];
 
 /**
- * The scheme of an Authorization header (`Bearer`, `Basic`, ...), `other`, or null when absent; the only auth
- * detail ever journaled. Only known schemes are named: a client that pastes a bare secret as the header value
+ * The scheme of an Authorization header (`Bearer`, `Basic`, ...), `other`, `ApiKey` for a request that carries
+ * only an `X-Api-Key` header, or null when neither is present; the only auth detail ever journaled. Only known schemes are named: a client that pastes a bare secret as the header value
  * must not get that secret echoed into the journal.
  */
 export function authScheme(headers: IncomingHttpHeaders): string | null {
   const value = headerValue(headers, 'authorization');
-  if (value === undefined) return null;
+  // API-key providers (inventory) take the key in `X-Api-Key`; the journal names the scheme, never the key.
+  if (value === undefined) return headerValue(headers, API_KEY_HEADER) === undefined ? null : 'ApiKey';
   const parts = value.trim().split(/\s+/);
   const scheme = KNOWN_SCHEMES.find((known) => known.toLowerCase() === parts[0]?.toLowerCase());
   return scheme !== undefined && parts.length === 2 ? scheme : 'other';
+}
+
+/** The value of the `X-Api-Key` header, or undefined. */
+export function apiKey(headers: IncomingHttpHeaders): string | undefined {
+  return headerValue(headers, API_KEY_HEADER)?.trim();
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */

@@ -50,7 +50,7 @@ export interface ControlAnswer {
   readonly body: unknown;
 }
 
-const FAULT_KINDS: readonly FaultKind[] = ['outage', 'reset', 'hang', 'throttle', 'status', 'error', 'malformed'];
+const FAULT_KINDS: readonly FaultKind[] = ['outage', 'reset', 'hang', 'failNext', 'throttle', 'status', 'error', 'malformed'];
 
 /** Handles one `/_sandbox/*` request; `path` is below `/_sandbox`. */
 export function handleControlRequest(target: ControlTarget, method: string, path: string, query: URLSearchParams, body: string): ControlAnswer {

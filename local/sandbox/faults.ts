@@ -6,11 +6,14 @@
  *   1. `outage`      a window is active          -> its mode: 503 (default), socket reset, or hang
  *   2. `reset`       always                       -> socket destroyed (TCP RST), no response
  *   3. `hang`        always                       -> no response until the client gives up or the sandbox closes
- *   4. `throttle`    with probability `rate` (1)  -> 429 with Retry-After (seconds, or an HTTP-date)
- *   5. `status`      always                       -> that status with a matching error body
- *   6. `errorRate`   with that probability        -> one of `errorStatuses` (500/502/503; 502 has an HTML body)
- *   7. the route runs (auth, validation, idempotency, side effect), then `malformedRate` mangles a 2xx body:
+ *   4. `failNext`    while its count lasts        -> `status` (503), then the count goes down by one
+ *   5. `throttle`    with probability `rate` (1)  -> 429 with Retry-After (seconds, or an HTTP-date)
+ *   6. `status`      always                       -> that status with a matching error body
+ *   7. `errorRate`   with that probability        -> one of `errorStatuses` (500/502/503; 502 has an HTML body)
+ *   8. the route runs (auth, validation, idempotency, side effect), then `malformedRate` mangles a 2xx body:
  *      the side effect has happened, only the response is truncated (a proxy cutting the body).
+ * With `pathFilter`, all of the above (latency included) applies only to requests whose provider-relative path starts
+ * with it; other requests of the provider run untouched (the sandbox-wide latency still applies).
  * Latency (`startSandbox({ latencyMs })` + `latencyMs` + up to `latencyJitterMs`) is added before every answer,
  * including fault answers and resets; a hang never answers. On routes that honour Idempotency-Key the key is
  * held as "in progress" during that latency, so concurrent duplicates see 409.
@@ -28,6 +31,14 @@ export interface ThrottleFault {
   readonly asHttpDate?: boolean;
   /** Probability of throttling a request. @default 1 */
   readonly rate?: number;
+}
+
+/** Fail exactly the next `count` requests (then answer normally): "transient failure, then success". */
+export interface FailNextFault {
+  /** How many requests to fail; counts down as requests are failed. */
+  readonly count: number;
+  /** Status of the failed requests (400..599). @default 503 */
+  readonly status?: number;
 }
 
 /** How a provider behaves during an outage window. */
@@ -70,10 +81,18 @@ export interface FaultOptions {
   readonly outage?: OutageWindow | readonly OutageWindow[];
   /** Probability (0..1) that a 2xx body is truncated into invalid JSON (after the side effect happened). */
   readonly malformedRate?: number;
+  /** Fail exactly the next `count` requests with `status` (503), deterministically; see precedence. */
+  readonly failNext?: FailNextFault;
+  /**
+   * Apply these faults only to requests whose path below the provider prefix starts with this string (a plain
+   * string prefix: `/shipments` also matches `/shipments/shp_1/cancel`; `/shipments/` only the sub-resources).
+   * @default every path
+   */
+  readonly pathFilter?: string;
 }
 
 /** Which fault changed a request's outcome (journaled). */
-export type FaultKind = 'outage' | 'reset' | 'hang' | 'throttle' | 'status' | 'error' | 'malformed';
+export type FaultKind = 'outage' | 'reset' | 'hang' | 'failNext' | 'throttle' | 'status' | 'error' | 'malformed';
 
 /** A canned answer a fault produces instead of the route's. */
 export interface FaultAnswer {
@@ -102,6 +121,8 @@ export const COMMON_FAULT_KEYS: readonly (keyof FaultOptions)[] = [
   'throttle',
   'outage',
   'malformedRate',
+  'failNext',
+  'pathFilter',
 ];
 
 /** Result of {@link validateFaultOptions}: the common options, the provider-specific rest, every problem found. */
@@ -112,6 +133,9 @@ export interface FaultValidation {
 }
 
 const MAX_LATENCY_MS = 120_000;
+const MAX_FAIL_NEXT = 1_000_000;
+const MAX_PATH_FILTER_LENGTH = 1024;
+const DEFAULT_FAIL_NEXT_STATUS = 503;
 const DEFAULT_ERROR_STATUSES: readonly number[] = [500, 502, 503];
 
 /** Validates untyped fault options (from the HTTP control endpoint or a test); reports every problem at once. */
@@ -183,6 +207,27 @@ export function validateFaultOptions(input: unknown, extraKeys: readonly string[
       }
     });
   }
+  if (input.failNext !== undefined) {
+    const failNext = input.failNext;
+    if (!isRecord(failNext)) {
+      problems.push('failNext must be an object { count, status? }');
+    } else {
+      const { count, status } = failNext;
+      if (!(typeof count === 'number' && Number.isInteger(count) && count >= 0 && count <= MAX_FAIL_NEXT)) {
+        problems.push(`failNext.count must be an integer in 0..${MAX_FAIL_NEXT}`);
+      }
+      if (status !== undefined && !isErrorStatus(status)) problems.push('failNext.status must be an integer in 400..599');
+      for (const key of Object.keys(failNext)) {
+        if (!['count', 'status'].includes(key)) problems.push(`unknown failNext option "${key}"`);
+      }
+    }
+  }
+  if (input.pathFilter !== undefined) {
+    const filter = input.pathFilter;
+    if (typeof filter !== 'string' || !filter.startsWith('/') || filter.length > MAX_PATH_FILTER_LENGTH || /[?#\s]/.test(filter)) {
+      problems.push(`pathFilter must be a path prefix starting with "/" (no query string, at most ${MAX_PATH_FILTER_LENGTH} characters)`);
+    }
+  }
   const options: Record<string, unknown> = {};
   for (const key of COMMON_FAULT_KEYS) if (input[key] !== undefined) options[key] = input[key];
   // Every field was checked above, so the record now has the FaultOptions shape.
@@ -200,6 +245,8 @@ interface AbsoluteWindow {
 export class ProviderFaults {
   private options: FaultOptions = {};
   private windows: readonly AbsoluteWindow[] = [];
+  /** Requests `failNext` still fails. */
+  private failNextLeft = 0;
 
   /** `baseLatencyMs` is the sandbox-wide latency added to every request of this provider. */
   constructor(
@@ -210,6 +257,7 @@ export class ProviderFaults {
   /** Replaces the options (already validated); `since-set` windows start counting at `nowMs`. */
   set(options: FaultOptions, nowMs: number): void {
     this.options = options;
+    this.failNextLeft = options.failNext?.count ?? 0;
     const windows = options.outage === undefined ? [] : Array.isArray(options.outage) ? options.outage : [options.outage];
     this.windows = (windows as readonly OutageWindow[]).map((window) => {
       const origin = (window.clock ?? 'since-set') === 'epoch' ? 0 : nowMs;
@@ -226,6 +274,7 @@ export class ProviderFaults {
   clear(): void {
     this.options = {};
     this.windows = [];
+    this.failNextLeft = 0;
   }
 
   /** Removes every fault and rewinds the stream, so the next requests see the same faults as after start. */
@@ -234,9 +283,13 @@ export class ProviderFaults {
     this.random.restart();
   }
 
-  /** Decides what happens to the next request, at sandbox time `nowMs`. */
-  decide(nowMs: number): FaultDecision {
-    // Always the same five draws, in the same order: see the determinism note in the file comment.
+  /**
+   * Decides what happens to the next request, at sandbox time `nowMs`; `path` is the request's path below the
+   * provider prefix (checked against `pathFilter`; omitted, the faults apply).
+   */
+  decide(nowMs: number, path?: string): FaultDecision {
+    // Always the same five draws, in the same order, even for requests outside `pathFilter`: see the determinism
+    // note in the file comment.
     const jitterDraw = this.random.float();
     const throttleDraw = this.random.float();
     const errorDraw = this.random.float();
@@ -244,6 +297,9 @@ export class ProviderFaults {
     const malformedDraw = this.random.float();
 
     const o = this.options;
+    if (o.pathFilter !== undefined && path !== undefined && !path.startsWith(o.pathFilter)) {
+      return { action: 'proceed', latencyMs: this.baseLatencyMs, malformed: false };
+    }
     const latencyMs = this.baseLatencyMs + (o.latencyMs ?? 0) + Math.floor(jitterDraw * (o.latencyJitterMs ?? 0));
     const outage = this.windows.find((w) => nowMs >= w.startsAt && nowMs < w.endsAt);
     if (outage) {
@@ -253,6 +309,11 @@ export class ProviderFaults {
     }
     if (o.reset) return { action: 'reset', latencyMs, fault: 'reset' };
     if (o.hang) return { action: 'hang', latencyMs, fault: 'hang' };
+    if (this.failNextLeft > 0) {
+      this.failNextLeft--;
+      const status = o.failNext?.status ?? DEFAULT_FAIL_NEXT_STATUS;
+      return { action: 'answer', latencyMs, fault: 'failNext', answer: statusAnswer(status) };
+    }
     if (o.throttle && throttleDraw < (o.throttle.rate ?? 1)) {
       return { action: 'answer', latencyMs, fault: 'throttle', answer: throttleAnswer(o.throttle, nowMs) };
     }

@@ -4,12 +4,20 @@
  */
 export { startSandbox, SandboxConfigError } from './server.js';
 export type { Sandbox, SandboxControl, SandboxOptions, ProviderFaultOptions } from './server.js';
-export type { FaultOptions, FaultKind, OutageMode, OutageWindow, ThrottleFault } from './faults.js';
+export type { FailNextFault, FaultOptions, FaultKind, OutageMode, OutageWindow, ThrottleFault } from './faults.js';
 export type { JournalEntry, JournalFilter, JournalView, SideEffect } from './journal.js';
 export { PROVIDER_NAMES } from './providers.js';
 export type { CredentialsOf, FaultExtrasOf, ProviderApi, ProviderName, ProviderOptionsOf } from './providers.js';
-export { CRM_SCOPES } from './crm-api.js';
-export type { CrmApi, CrmApiOptions, CrmCredentials, CrmFile } from './crm-api.js';
+export { CRM_SCOPES, MAX_BULK_ITEMS } from './crm-api.js';
+export type { CrmApi, CrmApiOptions, CrmBulkAction, CrmContact, CrmContactStatus, CrmCredentials, CrmFile } from './crm-api.js';
 export { CHARGE_STATUSES, REFUND_STATUSES } from './payments-api.js';
 export type { Charge, ChargeStatus, PaymentsApi, PaymentsCredentials, PaymentsFaultExtras, Refund, RefundStatus } from './payments-api.js';
+export { DEFAULT_INITIAL_STOCK } from './inventory-api.js';
+export type { InventoryApi, InventoryApiOptions, InventoryCredentials, Reservation, ReservationItem, StockLevel } from './inventory-api.js';
+export { UNDELIVERABLE_POSTAL_CODE } from './shipping-api.js';
+export type { Shipment, ShippingAddress, ShippingApi, ShippingApiOptions, ShippingCredentials } from './shipping-api.js';
+export { INVALID_RECIPIENT_DOMAIN } from './email-api.js';
+export type { EmailApi, EmailCredentials, EmailMessage } from './email-api.js';
+export { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT } from './contacts-api.js';
+export type { ContactChange, ContactsApi, ContactsCredentials, SeedOptions, SourceContact } from './contacts-api.js';
 export type { SandboxProvider, ProviderRoute, ProviderContext, RouteRequest, RouteResponse } from './provider.js';

@@ -23,11 +23,11 @@ export interface JournalEntry {
   readonly idempotencyKey: string | null;
   /** X-Correlation-Id header. */
   readonly correlationId: string | null;
-  /** Scheme of the Authorization header (`Bearer`, `Basic`; `other` for anything unrecognised); never its value. */
+  /** Scheme of the Authorization header (`Bearer`, `Basic`; `other` for anything unrecognised; `ApiKey` for an X-Api-Key header); never its value. */
   readonly authScheme: string | null;
   /** True when the request changed provider state. */
   readonly sideEffect: boolean;
-  /** The resource created, if any. */
+  /** The resource created (or changed), if any. */
   readonly created: { readonly type: string; readonly id: string } | null;
   /** True when the response was a replay of a stored idempotent response. */
   readonly replayed: boolean;
@@ -43,10 +43,10 @@ export interface JournalEntry {
   readonly durationMs: number;
 }
 
-/** A resource a provider created (one per side effect). */
+/** A resource a provider created or changed (one per side effect). */
 export interface SideEffect<TProvider extends string = string> {
   readonly provider: TProvider;
-  /** Resource type (`file`, `charge`, `refund`). */
+  /** Resource type (`file`, `charge`, `refund`, `reservation`, `release`, `shipment`, `cancellation`, `message`, `contact_batch`). */
   readonly type: string;
   /** Provider id of the resource. */
   readonly id: string;

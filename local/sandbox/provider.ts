@@ -1,6 +1,6 @@
 /**
- * The registration interface of a sandbox provider. A provider (CRM, payments, later inventory, shipping,
- * e-mail, ...) is one file that builds a {@link SandboxProvider}: its routes, its credentials and how it checks
+ * The registration interface of a sandbox provider. A provider (CRM, payments, inventory, shipping, e-mail, a
+ * contacts source) is one file that builds a {@link SandboxProvider}: its routes, its credentials and how it checks
  * them, its in-memory state and how to reset it. Everything common (faults, latency, Idempotency-Key, the request
  * journal, body parsing, routing errors) is done by the server around the routes, never by the provider.
  */
@@ -34,11 +34,11 @@ export interface RouteRequest {
   readonly principal: string | null;
 }
 
-/** What a side effect created, for the journal and `sandbox.sideEffects()`. */
+/** What a side effect created (or changed: a release, a cancellation), for the journal and `sandbox.sideEffects()`. */
 export interface CreatedResource {
-  /** Resource type, e.g. `file`, `charge`, `refund`. */
+  /** Resource type, e.g. `file`, `charge`, `refund`, `release`. */
   readonly type: string;
-  /** The provider's id of the new resource. */
+  /** The provider's id of the new (or changed) resource. */
   readonly id: string;
 }
 
@@ -50,7 +50,7 @@ export interface RouteResponse {
   readonly body: JsonValue;
   /** Extra response headers. */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Set when the request changed provider state (created something). */
+  /** Set when the request changed provider state (created something, or changed it: a release, a cancellation). */
   readonly sideEffect?: CreatedResource;
   /**
    * False when the request never started executing (its body failed validation): like Stripe, such a response
@@ -72,6 +72,8 @@ export interface ProviderRoute {
   readonly requiredScope?: string;
   /** Expected request body encoding; requests with another Content-Type get 415. @default no body */
   readonly body?: 'json' | 'form';
+  /** An empty request body (zero bytes, any Content-Type) is taken as `{}`: every body field is optional. */
+  readonly optionalBody?: boolean;
   /** The route creates things: the Idempotency-Key header is honoured (replay, 422 on reuse, 409 in flight). */
   readonly idempotent?: boolean;
   /** Produces the response. Throwing yields a 500 (a sandbox bug, never a simulated fault). */
@@ -108,6 +110,8 @@ export interface SandboxProvider<TCredentials extends object, TFaultExtras exten
   credentials(): TCredentials;
   /** Issues a new credential and invalidates the old one (and anything issued with it). */
   rotateCredentials(): TCredentials;
+  /** `WWW-Authenticate` value sent with a 401. @default `Bearer realm="<name>", error="invalid_token"` */
+  readonly authChallenge?: string;
   /** Checks the credentials of a request to an `auth: 'required'` route. */
   authenticate(headers: IncomingHttpHeaders, route: ProviderRoute): AuthResult;
   /** Names of the provider-specific fault options this provider accepts besides the common ones. */

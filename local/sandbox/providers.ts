@@ -1,16 +1,24 @@
 /**
- * The providers the sandbox mounts. Adding one (inventory, shipping, e-mail, a contacts source) is one file that
- * exports a factory `(context, options?) => SandboxProvider`, plus one line here; its URL prefix, typed
- * credentials, typed fault options and state accessor on the sandbox (`sandbox.<name>`) follow from this map.
+ * The providers the sandbox mounts. Adding one is one file that exports a factory
+ * `(context, options?) => SandboxProvider`, plus one line here; its URL prefix, typed credentials, typed fault
+ * options and state accessor on the sandbox (`sandbox.<name>`) follow from this map.
  */
+import { createContactsApi } from './contacts-api.js';
 import { createCrmApi } from './crm-api.js';
+import { createEmailApi } from './email-api.js';
+import { createInventoryApi } from './inventory-api.js';
 import { createPaymentsApi } from './payments-api.js';
 import type { SandboxProvider } from './provider.js';
+import { createShippingApi } from './shipping-api.js';
 
 /** Factories of every mounted provider, keyed by provider name (= URL prefix). */
 export const PROVIDER_FACTORIES = {
   crm: createCrmApi,
   payments: createPaymentsApi,
+  inventory: createInventoryApi,
+  shipping: createShippingApi,
+  email: createEmailApi,
+  contacts: createContactsApi,
 } as const;
 
 /** Name (and URL prefix) of a mounted provider. */

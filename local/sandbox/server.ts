@@ -82,7 +82,10 @@ export interface SandboxControl {
   readonly journal: JournalView;
   /** Base URL of one provider: `${baseUrl}/<provider>`. */
   providerUrl(provider: ProviderName): string;
-  /** The current credential of a provider (CRM: `{ clientId, clientSecret }`; payments: `{ secretKey }`). */
+  /**
+   * The current credential of a provider. CRM: `{ clientId, clientSecret }`; payments: `{ secretKey }`; inventory:
+   * `{ apiKey }`; shipping: `{ username, password }`; email and contacts: `{ token }`.
+   */
   credentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
   /** Issues a new credential; the old one (and CRM tokens issued with it) now gets 401 `invalid_credentials`. */
   rotateCredentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
@@ -92,7 +95,7 @@ export interface SandboxControl {
   faults<P extends ProviderName>(provider: P): ProviderFaultOptions<P>;
   /** Removes the faults of one provider, or of all. */
   clearFaults(provider?: ProviderName): void;
-  /** Resources created by side effects, in order, of one provider or all. */
+  /** Side effects (resources created, or changed: a release, a cancellation, a contact batch), in order, of one provider or all. */
   sideEffects(provider?: ProviderName): readonly SideEffect<ProviderName>[];
   /**
    * Back to the state right after start: resources, idempotency records, journal, side effects and faults are
@@ -103,7 +106,7 @@ export interface SandboxControl {
   close(): Promise<void>;
 }
 
-/** A running sandbox: control plus one state accessor per provider (`sandbox.crm.files()`, `sandbox.payments.charges()`). */
+/** A running sandbox: control plus one state accessor per provider (`sandbox.crm.files()`, `sandbox.inventory.setStock()`). */
 export type Sandbox = SandboxControl & { readonly [P in ProviderName]: ProviderApi<P> };
 
 type ProviderApis = { readonly [P in ProviderName]: ProviderApi<P> };
@@ -276,7 +279,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       .filter((candidate): candidate is { route: ProviderRoute; params: Record<string, string> } => candidate.params !== undefined);
     const matched = candidates.find((candidate) => candidate.route.method === method);
     trace.route = matched?.route.path ?? null;
-    const decision = provider.faults.decide(now());
+    const decision = provider.faults.decide(now(), trace.path);
     trace.injectedLatencyMs = decision.action === 'hang' ? 0 : decision.latencyMs;
     // The latency is paid once, right before the answer (or before the route runs, holding an idempotency key).
     let paused = false;
@@ -327,8 +330,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const auth = provider.api.authenticate(req.headers, route);
       if (!auth.ok) {
         await pause();
-        const headers: Record<string, string> =
-          auth.status === 401 ? { 'www-authenticate': `Bearer realm="${provider.name}", error="invalid_token"` } : {};
+        const challenge = provider.api.authChallenge ?? `Bearer realm="${provider.name}", error="invalid_token"`;
+        const headers: Record<string, string> = auth.status === 401 ? { 'www-authenticate': challenge } : {};
         sendRoute(res, trace, errorResponse(auth.status, auth.code, auth.message, { headers }));
         return;
       }
@@ -592,6 +595,8 @@ type ParsedBody = { ok: true; value: unknown } | { ok: false; response: RouteRes
 
 function parseBody(route: ProviderRoute, req: IncomingMessage, body: string): ParsedBody {
   if (route.body === undefined) return { ok: true, value: undefined };
+  // Like Stripe, an action endpoint with only optional parameters takes a POST without any body.
+  if (route.optionalBody && body.length === 0) return { ok: true, value: {} };
   const contentType = (headerValue(req.headers, 'content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
   if (route.body === 'json') {
     if (contentType !== 'application/json' && !contentType.endsWith('+json')) {

@@ -25,7 +25,9 @@ describe('sandbox control endpoints', () => {
     expect(await set.json()).toEqual({ provider: 'payments', faults: { status: 503, latencyMs: 5 } });
     expect((await get(`${s.providerUrl('payments')}/health`)).status).toBe(503);
     expect((await get(`${s.providerUrl('crm')}/health`)).status).toBe(200);
-    expect(await (await get(control(s, '/faults'))).json()).toEqual({ faults: { crm: {}, payments: { status: 503, latencyMs: 5 } } });
+    expect(await (await get(control(s, '/faults'))).json()).toEqual({
+      faults: { crm: {}, payments: { status: 503, latencyMs: 5 }, inventory: {}, shipping: {}, email: {}, contacts: {} },
+    });
 
     await postJson(control(s, '/faults'), { provider: 'payments', faults: null });
     expect((await get(`${s.providerUrl('payments')}/health`)).status).toBe(200);
@@ -54,7 +56,7 @@ describe('sandbox control endpoints', () => {
     const body = (await invalid.json()) as { error: { code: string; problems: string[] } };
     expect(body.error.code).toBe('invalid_faults');
     expect(body.error.problems).toHaveLength(3);
-    const unknown = await postJson(control(s, '/faults'), { provider: 'shipping', faults: {} });
+    const unknown = await postJson(control(s, '/faults'), { provider: 'warehouse', faults: {} });
     expect(unknown.status).toBe(404);
     expect(await errorCode(unknown)).toBe('unknown_provider');
   });
@@ -128,7 +130,9 @@ describe('sandbox control endpoints', () => {
   it('GET /_sandbox/providers lists the providers and their URLs, unknown control paths get 404', async () => {
     const s = await start();
     const body = await (await get(control(s, '/providers'))).json();
-    expect(body).toEqual({ providers: [{ name: 'crm', url: s.providerUrl('crm') }, { name: 'payments', url: s.providerUrl('payments') }] });
+    expect(body).toEqual({
+      providers: ['crm', 'payments', 'inventory', 'shipping', 'email', 'contacts'].map((name) => ({ name, url: `${s.baseUrl}/${name}` })),
+    });
     expect((await get(control(s, '/nothing'))).status).toBe(404);
   });
 });

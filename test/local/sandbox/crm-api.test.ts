@@ -24,7 +24,7 @@ describe('CRM sandbox: OAuth2 client credentials', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
     const body = (await response.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'files:read files:write' });
+    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'files:read files:write contacts:read contacts:write' });
     expect(body.access_token).toMatch(/^crm_at_\w{40}$/);
   });
 
@@ -168,7 +168,7 @@ describe('CRM sandbox: files', () => {
     const token = await crmToken(s);
     const auth = { authorization: `Bearer ${token}` };
     expect((await get(`${s.providerUrl('crm')}/files/crm_file_99`, auth)).status).toBe(404);
-    expect((await get(`${s.providerUrl('crm')}/contacts`, auth)).status).toBe(404);
+    expect((await get(`${s.providerUrl('crm')}/invoices`, auth)).status).toBe(404);
     const wrongMethod = await fetch(`${s.providerUrl('crm')}/health`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET');

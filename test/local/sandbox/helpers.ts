@@ -1,6 +1,9 @@
 // Shared helpers of the sandbox tests: real HTTP over loopback with the platform fetch.
 import type { CrmCredentials, Sandbox } from '../../../local/sandbox/index.js';
 
+/** Providers authenticated by a static credential (everything but the CRM's OAuth2). */
+export type StaticAuthProvider = 'payments' | 'inventory' | 'shipping' | 'email' | 'contacts';
+
 /** `Authorization: Basic ...` for a client id and secret. */
 export function basicAuth(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -95,5 +98,43 @@ export function manualClock(start = Date.UTC(2030, 0, 1, 12, 0, 0)): { now: () =
     advance: (ms) => {
       time += ms;
     },
+  };
+}
+
+/** The auth headers of a static-credential provider with its current credentials. */
+export function authHeaders(sandbox: Sandbox, provider: StaticAuthProvider): Record<string, string> {
+  switch (provider) {
+    case 'payments':
+      return { authorization: `Bearer ${sandbox.credentials('payments').secretKey}` };
+    case 'inventory':
+      return { 'x-api-key': sandbox.credentials('inventory').apiKey };
+    case 'shipping': {
+      const { username, password } = sandbox.credentials('shipping');
+      return { authorization: basicAuth(username, password) };
+    }
+    case 'email':
+      return { authorization: `Bearer ${sandbox.credentials('email').token}` };
+    case 'contacts':
+      return { authorization: `Bearer ${sandbox.credentials('contacts').token}` };
+  }
+}
+
+/** POSTs JSON to a provider path with its current credentials. */
+export function postAs(sandbox: Sandbox, provider: StaticAuthProvider, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return postJson(`${sandbox.providerUrl(provider)}${path}`, body, { ...authHeaders(sandbox, provider), ...headers });
+}
+
+/** GETs a provider path with its current credentials. */
+export function getAs(sandbox: Sandbox, provider: StaticAuthProvider, path: string): Promise<Response> {
+  return get(`${sandbox.providerUrl(provider)}${path}`, authHeaders(sandbox, provider));
+}
+
+/** A valid shipment body. */
+export function shipmentBody(overrides: Record<string, unknown> = {}, address: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    orderId: 'order-1001',
+    address: { name: 'Ada Lovelace', line1: '12 Analytical St', city: 'London', postalCode: 'N1 9GU', country: 'GB', ...address },
+    items: [{ sku: 'SKU-1', quantity: 2 }],
+    ...overrides,
   };
 }

@@ -44,10 +44,10 @@ describe('sandbox request journal', () => {
   it('records the route pattern of parameterised paths and requests to unknown providers', async () => {
     const s = await start();
     await get(`${s.providerUrl('payments')}/charges/ch_77`, { authorization: `Bearer ${s.credentials('payments').secretKey}` });
-    await get(`${s.baseUrl}/inventory/items`);
+    await get(`${s.baseUrl}/warehouse/items`);
     expect(s.journal.entries().map((e) => [e.provider, e.path, e.route, e.status])).toEqual([
       ['payments', '/charges/ch_77', '/charges/:id', 404],
-      [null, '/inventory/items', null, 404],
+      [null, '/warehouse/items', null, 404],
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry32, SeededRandom } from '../../../local/sandbox/random.js';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { chargeBody, errorCode, get, postPayments } from './helpers.js';
 
 let sandbox: Sandbox | undefined;
@@ -20,6 +20,8 @@ describe('sandbox server', () => {
     expect(sandbox.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(sandbox.providerUrl('crm')).toBe(`${sandbox.baseUrl}/crm`);
     expect(sandbox.providerUrl('payments')).toBe(`${sandbox.baseUrl}/payments`);
+    for (const name of PROVIDER_NAMES) expect(sandbox.providerUrl(name)).toBe(`${sandbox.baseUrl}/${name}`);
+    expect(PROVIDER_NAMES).toEqual(['crm', 'payments', 'inventory', 'shipping', 'email', 'contacts']);
   });
 
   it('answers 200 concurrent requests over keep-alive connections, each journaled once', async () => {
@@ -63,7 +65,7 @@ describe('sandbox server', () => {
 
   it('answers 404 to a path outside every provider', async () => {
     sandbox = await startSandbox();
-    const response = await get(`${sandbox.baseUrl}/shipping/labels`);
+    const response = await get(`${sandbox.baseUrl}/warehouse/labels`);
     expect(response.status).toBe(404);
     expect(await errorCode(response)).toBe('not_found');
   });
