@@ -393,6 +393,11 @@ function classify<T>(config: ClientConfig, target: CallTarget, response: Respons
     return { kind: 'failure', status, error, countsAgainstProvider: true };
   }
 
+  if (status === 409 && config.idempotencyKey !== undefined && isIdempotencyKeyBusy(text)) {
+    // Stripe-like providers answer 409 while an earlier request with the same Idempotency-Key is still being
+    // processed: the operation is in flight, not refused. Retry (the provider is healthy, so not a breaker failure).
+    return { kind: 'failure', status, error: new RetryableStatusError(status, message), countsAgainstProvider: false };
+  }
   if (status === 401 || status === 403) {
     return { kind: 'auth', status, error: new ProviderRejectedError(status, message) };
   }
@@ -488,6 +493,12 @@ export function providerErrorSummary(text: string, secrets: readonly string[] = 
   const summary = fromObject(body);
   if (summary === undefined) return undefined;
   return truncate(redact(summary.replace(/\s+/g, ' '), secrets), MAX_SUMMARY_LENGTH);
+}
+
+/** True when an error body's code says the Idempotency-Key is in use by a request still in progress. */
+function isIdempotencyKeyBusy(text: string): boolean {
+  const code = providerErrorSummary(text)?.split(':')[0] ?? '';
+  return /idempotenc/i.test(code) && /(in_progress|in_use|processing|concurrent)/i.test(code);
 }
 
 /** The credential strings to keep out of messages: every auth header value and the token after its scheme word. */

@@ -269,45 +269,60 @@ export class OperationExecutor<TInput> {
   }
 
   /** The provider client of one record (or probe), reporting attempts and retries as metrics. */
-  #httpClient(options: {
-    correlationId: string;
-    idempotencyKey?: string;
-    remainingTimeMs: () => number;
-    guard: CallGuard;
-    logger: Logger;
-    maxAttempts?: number;
-  }): HttpClient {
-    const { settings, clock, metrics } = this.#deps;
-    return createHttpClient({
-      baseUrl: settings.baseUrl,
-      timeoutMs: settings.http.timeoutMs,
-      retry: {
-        maxAttempts: options.maxAttempts ?? settings.http.maxAttempts,
-        baseDelayMs: settings.http.baseDelayMs,
-        maxDelayMs: settings.http.maxDelayMs,
-      },
-      safetyMarginMs: settings.http.safetyMarginMs,
-      remainingTimeMs: options.remainingTimeMs,
-      credentials: this.#deps.credentials,
-      guard: options.guard,
-      correlationId: options.correlationId,
-      idempotencyKey: options.idempotencyKey,
-      clock,
-      fetch: this.#deps.fetch,
-      observer: {
-        attempt: ({ latencyMs, error }) => {
-          metrics.latency(RuntimeMetric.CallLatency, latencyMs);
-          if (error) metrics.count(RuntimeMetric.CallFailed, 1, error.errorClass);
-          else metrics.count(RuntimeMetric.CallSucceeded);
-        },
-        retry: ({ attempt, delayMs, error }) => {
-          metrics.count(RuntimeMetric.RetryAttempts);
-          options.logger.warn('Retrying provider call', { attempt, delayMs, errorClass: error.errorClass, error: error.message });
-        },
-      },
-    });
+  #httpClient(options: ProviderClientOptions): HttpClient {
+    return createProviderHttpClient(this.#deps, options);
   }
+}
 
+/** What a provider client is built from: the runtime's settings, credentials, clock, metrics and fetch. */
+export type ProviderClientParts = Pick<RuntimeDependencies, 'settings' | 'credentials' | 'clock' | 'metrics' | 'fetch'>;
+
+/** The per-call facts of a provider client. */
+export interface ProviderClientOptions {
+  correlationId: string;
+  idempotencyKey?: string;
+  remainingTimeMs: () => number;
+  guard: CallGuard;
+  logger: Logger;
+  /** @default settings.http.maxAttempts */
+  maxAttempts?: number;
+}
+
+/**
+ * The HTTP client the runtime calls a provider with: the settings' base URL, timeout and retry policy, the
+ * credentials, the circuit guard, and every attempt and retry reported as metrics (CallLatency, CallSucceeded,
+ * CallFailed by class, RetryAttempts) and logged. Used by the executor, and by tasks that talk to several providers.
+ */
+export function createProviderHttpClient(parts: ProviderClientParts, options: ProviderClientOptions): HttpClient {
+  const { settings, clock, metrics } = parts;
+  return createHttpClient({
+    baseUrl: settings.baseUrl,
+    timeoutMs: settings.http.timeoutMs,
+    retry: {
+      maxAttempts: options.maxAttempts ?? settings.http.maxAttempts,
+      baseDelayMs: settings.http.baseDelayMs,
+      maxDelayMs: settings.http.maxDelayMs,
+    },
+    safetyMarginMs: settings.http.safetyMarginMs,
+    remainingTimeMs: options.remainingTimeMs,
+    credentials: parts.credentials,
+    guard: options.guard,
+    correlationId: options.correlationId,
+    idempotencyKey: options.idempotencyKey,
+    clock,
+    fetch: parts.fetch,
+    observer: {
+      attempt: ({ latencyMs, error }) => {
+        metrics.latency(RuntimeMetric.CallLatency, latencyMs);
+        if (error) metrics.count(RuntimeMetric.CallFailed, 1, error.errorClass);
+        else metrics.count(RuntimeMetric.CallSucceeded);
+      },
+      retry: ({ attempt, delayMs, error }) => {
+        metrics.count(RuntimeMetric.RetryAttempts);
+        options.logger.warn('Retrying provider call', { attempt, delayMs, errorClass: error.errorClass, error: error.message });
+      },
+    },
+  });
 }
 
 function isReplay(result: JSONValue): boolean {

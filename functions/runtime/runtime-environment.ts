@@ -61,6 +61,11 @@ export interface RuntimeParts {
   readonly circuit?: CircuitBreakerSettingsInput;
   /** OAuth2 token URL override (a path is relative to the base URL). @default the adapter's */
   readonly authTokenUrl?: string;
+  /**
+   * The shared circuit the calls report to. A workflow task names its provider here, so a saga step and the
+   * provider's SQS integration open and close one circuit together. @default the definition's name
+   */
+  readonly circuitId?: string;
   /** @default systemClock */
   readonly clock?: Clock;
   /** @default globalThis.fetch */
@@ -91,7 +96,7 @@ export function buildRuntimeDependencies<TInput>(
       onClaimLost: (details) => logger.warn('Ledger claim lost to another delivery; its writes win', details),
     }),
     breaker: createBreaker({
-      circuitId: definition.name,
+      circuitId: parts.circuitId ?? definition.name,
       settings: parts.circuit ?? {},
       store: new DynamoDbCircuitStore({ tableName: settings.circuitsTableName, client: parts.dynamodb }),
       metrics,
@@ -153,13 +158,17 @@ export function resolveAuth(auth: AuthConfig, baseUrl: string, tokenUrlOverride?
   return { ...auth, tokenUrl: tokenUrl.startsWith('/') ? `${baseUrl.replace(/\/+$/, '')}${tokenUrl}` : tokenUrl };
 }
 
-function circuitOverrides(raw: string | undefined): CircuitBreakerSettingsInput {
+/**
+ * Parses a JSON object of circuit breaker overrides from an environment variable (`CIRCUIT_SETTINGS`, or the
+ * variable named by `variable`); empty means none. Validation of the values is {@link resolveCircuitBreakerSettings}'s.
+ */
+export function circuitOverrides(raw: string | undefined, variable = 'CIRCUIT_SETTINGS'): CircuitBreakerSettingsInput {
   if (!raw?.trim()) return {};
   try {
     const parsed: unknown = JSON.parse(raw);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as CircuitBreakerSettingsInput;
   } catch (error) {
-    throw new ConfigurationError(`CIRCUIT_SETTINGS must be a JSON object of circuit breaker settings: ${(error as Error).message}`);
+    throw new ConfigurationError(`${variable} must be a JSON object of circuit breaker settings: ${(error as Error).message}`);
   }
 }

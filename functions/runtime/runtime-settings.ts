@@ -64,26 +64,103 @@ export function settingsFromEnvironment(
   env: Record<string, string | undefined>,
   connection: ConnectionDefaults,
 ): RuntimeSettings {
+  return readSettings(env, connection, {
+    subject: 'the integration runtime',
+    providerPrefix: '',
+    deadLetterQueue: true,
+    ledger: true,
+    idempotencyTtlSeconds: DEFAULT_SETTINGS.idempotencyTtlSeconds,
+  });
+}
+
+/**
+ * How long a workflow task remembers a completed step by default: a saga waiting out an open circuit retries a
+ * step for hours, and a replay must still find the stored result then.
+ */
+export const DEFAULT_TASK_IDEMPOTENCY_TTL_SECONDS = 7 * 86_400;
+
+/** The environment variables a Step Functions task reads (no DLQ: a failed task is the state machine's to handle). */
+export const TASK_SETTINGS_ENVIRONMENT = {
+  BASE_URL: SETTINGS_ENVIRONMENT.BASE_URL,
+  SECRET_NAME: SETTINGS_ENVIRONMENT.SECRET_NAME,
+  LEDGER_TABLE_NAME: 'sync ledger table (required unless the task keeps no ledger)',
+  CIRCUITS_TABLE_NAME: SETTINGS_ENVIRONMENT.CIRCUITS_TABLE_NAME,
+  HTTP_TIMEOUT_MS: SETTINGS_ENVIRONMENT.HTTP_TIMEOUT_MS,
+  HTTP_MAX_ATTEMPTS: SETTINGS_ENVIRONMENT.HTTP_MAX_ATTEMPTS,
+  HTTP_BASE_DELAY_MS: SETTINGS_ENVIRONMENT.HTTP_BASE_DELAY_MS,
+  HTTP_MAX_DELAY_MS: SETTINGS_ENVIRONMENT.HTTP_MAX_DELAY_MS,
+  HTTP_SAFETY_MARGIN_MS: SETTINGS_ENVIRONMENT.HTTP_SAFETY_MARGIN_MS,
+  SECRET_MAX_AGE_SECONDS: SETTINGS_ENVIRONMENT.SECRET_MAX_AGE_SECONDS,
+  IDEMPOTENCY_TTL_SECONDS: `completed-step window (default ${DEFAULT_TASK_IDEMPOTENCY_TTL_SECONDS})`,
+} as const;
+
+/** Options of {@link taskSettingsFromEnvironment}. */
+export interface TaskSettingsOptions {
+  /**
+   * Prefix of the provider variables `BASE_URL`, `SECRET_NAME`, `HTTP_TIMEOUT_MS` and `HTTP_MAX_ATTEMPTS`, for a task
+   * that calls more than one provider (`'CRM_'` reads `CRM_BASE_URL`, `CRM_SECRET_NAME`, ...). The other variables
+   * are shared and never prefixed.
+   * @default ''
+   */
+  readonly providerPrefix?: string;
+  /** The task writes the sync ledger, so `LEDGER_TABLE_NAME` is required. @default true */
+  readonly ledger?: boolean;
+}
+
+/**
+ * The settings of a Step Functions task built on the runtime: like {@link settingsFromEnvironment}, but a task has
+ * no DLQ (its failures go back to the state machine as typed errors), so `DLQ_URL` is neither read nor required and
+ * `deadLetterQueueUrl` is empty. Record concurrency and park jitter do not apply and keep their defaults.
+ */
+export function taskSettingsFromEnvironment(
+  env: Record<string, string | undefined>,
+  connection: ConnectionDefaults,
+  options: TaskSettingsOptions = {},
+): RuntimeSettings {
+  return readSettings(env, connection, {
+    subject: 'the workflow task',
+    providerPrefix: options.providerPrefix ?? '',
+    deadLetterQueue: false,
+    ledger: options.ledger ?? true,
+    idempotencyTtlSeconds: DEFAULT_TASK_IDEMPOTENCY_TTL_SECONDS,
+  });
+}
+
+/** The variables that describe one provider; a {@link TaskSettingsOptions.providerPrefix} applies to these only. */
+const PROVIDER_VARIABLES = ['BASE_URL', 'SECRET_NAME', 'HTTP_TIMEOUT_MS', 'HTTP_MAX_ATTEMPTS'] as const;
+
+/** What differs between the SQS integrations' settings and the workflow tasks'. */
+interface SettingsProfile {
+  subject: string;
+  providerPrefix: string;
+  deadLetterQueue: boolean;
+  ledger: boolean;
+  idempotencyTtlSeconds: number;
+}
+
+function readSettings(env: Record<string, string | undefined>, connection: ConnectionDefaults, profile: SettingsProfile): RuntimeSettings {
   const problems: string[] = [];
+  const variable = (name: keyof typeof SETTINGS_ENVIRONMENT): string =>
+    (PROVIDER_VARIABLES as readonly string[]).includes(name) ? `${profile.providerPrefix}${name}` : name;
   const required = (name: keyof typeof SETTINGS_ENVIRONMENT): string => {
-    const value = env[name]?.trim();
-    if (!value) problems.push(`${name} is required: ${SETTINGS_ENVIRONMENT[name]}`);
+    const value = env[variable(name)]?.trim();
+    if (!value) problems.push(`${variable(name)} is required: ${SETTINGS_ENVIRONMENT[name]}`);
     return value ?? '';
   };
   const integer = (name: keyof typeof SETTINGS_ENVIRONMENT, fallback: number, min: number, max: number): number => {
-    const raw = env[name]?.trim();
+    const raw = env[variable(name)]?.trim();
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      problems.push(`${variable(name)} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
       return fallback;
     }
     return value;
   };
 
   const baseUrl = required('BASE_URL');
-  if (baseUrl && !/^https?:\/\//.test(baseUrl)) problems.push(`BASE_URL must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
-  const secretName = connection.auth.scheme === 'none' ? env.SECRET_NAME?.trim() || undefined : required('SECRET_NAME');
+  if (baseUrl && !/^https?:\/\//.test(baseUrl)) problems.push(`${variable('BASE_URL')} must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
+  const secretName = connection.auth.scheme === 'none' ? env[variable('SECRET_NAME')]?.trim() || undefined : required('SECRET_NAME');
   const settings: RuntimeSettings = {
     baseUrl,
     secretName,
@@ -96,17 +173,17 @@ export function settingsFromEnvironment(
       safetyMarginMs: integer('HTTP_SAFETY_MARGIN_MS', DEFAULT_SETTINGS.http.safetyMarginMs, 0, 60_000),
     },
     recordConcurrency: integer('RECORD_CONCURRENCY', DEFAULT_SETTINGS.recordConcurrency, 1, 100),
-    idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', DEFAULT_SETTINGS.idempotencyTtlSeconds, 60, 30 * 86_400),
+    idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', profile.idempotencyTtlSeconds, 60, 30 * 86_400),
     parkJitterSeconds: integer('PARK_JITTER_SECONDS', DEFAULT_SETTINGS.parkJitterSeconds, 0, 3600),
-    ledgerTableName: required('LEDGER_TABLE_NAME'),
+    ledgerTableName: profile.ledger ? required('LEDGER_TABLE_NAME') : '',
     circuitsTableName: required('CIRCUITS_TABLE_NAME'),
-    deadLetterQueueUrl: required('DLQ_URL'),
+    deadLetterQueueUrl: profile.deadLetterQueue ? required('DLQ_URL') : '',
   };
   if (settings.http.baseDelayMs > settings.http.maxDelayMs) {
     problems.push('HTTP_BASE_DELAY_MS must not exceed HTTP_MAX_DELAY_MS');
   }
   if (problems.length > 0) {
-    throw new ConfigurationError(`Invalid configuration for the integration runtime:\n- ${problems.join('\n- ')}`);
+    throw new ConfigurationError(`Invalid configuration for ${profile.subject}:\n- ${problems.join('\n- ')}`);
   }
   return settings;
 }

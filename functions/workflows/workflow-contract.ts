@@ -69,3 +69,22 @@ export interface ContactSyncTaskOutput {
   upserted: number;
   deleted: number;
 }
+
+/**
+ * What a compensation task returns (ResultPath `$.compensations.<task>` or wherever the state machine keeps it).
+ * `compensated: false` means there was nothing to undo (the forward step never ran) and no call was made;
+ * `compensated: true` covers an undo done now, one done earlier (replayed), and a resource the provider does not
+ * know (404: treated as already undone).
+ */
+export interface CompensationResult {
+  compensated: boolean;
+  /** Why nothing was done, or how the provider's answer was read ('nothing to compensate', 'not found: ...'). */
+  reason?: string;
+  /** The provider's id of the undone resource or of the undoing action (refund id). */
+  reservationId?: string;
+  chargeId?: string;
+  refundId?: string;
+  shipmentId?: string;
+  /** The provider's status of the undo (released, cancelled, succeeded, pending). */
+  status?: string;
+}

@@ -538,6 +538,23 @@ describe('createHttpClient: credentials', () => {
     expect(clock.sleeps).toHaveLength(1);
   });
 
+  it('retries a 409 saying the same Idempotency-Key is still in progress, without counting it against the provider', async () => {
+    server.replies.push({ status: 409, body: { error: { code: 'idempotency_in_progress', message: 'busy' } } }, { status: 201, body: { id: 'x' } });
+
+    const response = await client({ idempotencyKey: 'k-1' }).post('/files', { a: 1 });
+
+    expect(response.body).toEqual({ id: 'x' });
+    expect(server.requests).toHaveLength(2);
+    expect(guard.reports()).toEqual(['succeeded', 'succeeded']);
+  });
+
+  it('keeps any other 409 a permanent refusal', async () => {
+    server.replies.push({ status: 409, body: { error: { code: 'insufficient_stock', message: 'no stock' } } });
+    const error = await rejectionOf(client({ idempotencyKey: 'k-2' }).post('/reservations', {}));
+    expect(error).toBeInstanceOf(ProviderRejectedError);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('reports a failing OAuth token endpoint to the permit as a provider failure', async () => {
     const flaky = {
       headers: async () => {

@@ -1,0 +1,291 @@
+/**
+ * The order-fulfilment saga's task Lambdas: one entry file, one export per state (the CDK binds
+ * `handler: '<export>'`). Forward steps return their `SagaSteps` value; compensations return a
+ * {@link CompensationResult}. Every task takes a {@link SagaTaskInput} and runs on the integration runtime
+ * (define-workflow-task.ts): one effect per execution and step (Idempotency-Key `<task>:<execution name>`), the
+ * provider's shared circuit, a ledger row per step under `order#<orderId>`, typed errors for the state machine.
+ *
+ * | export            | task (ledger sk)   | provider (circuit) | auth     | call                                  | refusals → Integration.Permanent |
+ * |-------------------|--------------------|--------------------|----------|---------------------------------------|-----------------------------------|
+ * | reserveInventory  | reserve-inventory  | inventory          | api_key  | POST /reservations                    | 409 InsufficientStock, 400        |
+ * | chargePayment     | charge-payment     | payments           | bearer   | POST /charges                         | failed/canceled PaymentDeclined   |
+ * | createShipment    | create-shipment    | shipping           | basic    | POST /shipments                       | 422 AddressUndeliverable          |
+ * | sendConfirmation  | send-confirmation  | email              | bearer   | POST /messages                        | 422 InvalidRecipient              |
+ * | cancelShipment    | cancel-shipment    | shipping           | basic    | POST /shipments/:id/cancel            | 404 → already compensated         |
+ * | refundPayment     | refund-payment     | payments           | bearer   | POST /refunds                         | 404 → already compensated; RefundFailed |
+ * | releaseInventory  | release-inventory  | inventory          | api_key  | POST /reservations/:id/release        | 404 → already compensated         |
+ *
+ * A compensation whose forward step left nothing in `steps` answers `{ compensated: false, reason: 'nothing to
+ * compensate' }` without a call or a write.
+ *
+ * Environment of each task Lambda (see define-workflow-task.ts): BASE_URL and SECRET_NAME of ITS provider,
+ * LEDGER_TABLE_NAME, CIRCUITS_TABLE_NAME; optional CIRCUIT_SETTINGS (use the provider's catalog circuit settings, so
+ * every caller of one circuit agrees), HTTP_TIMEOUT_MS, HTTP_MAX_ATTEMPTS, HTTP_BASE_DELAY_MS, HTTP_MAX_DELAY_MS,
+ * HTTP_SAFETY_MARGIN_MS, SECRET_MAX_AGE_SECONDS, IDEMPOTENCY_TTL_SECONDS. Secrets: inventory `{ apiKey }`,
+ * payments `{ token }`, shipping `{ username, password }`, email `{ token }`.
+ */
+import { z } from 'zod';
+import { MalformedResponseError } from '../runtime/errors.js';
+import type { ConnectionDefaults, ProbeContext, SendContext, SendResult } from '../runtime/integration-definition.js';
+import { payments, toMinorUnits, toPaymentStatus } from '../integrations/payments.js';
+import { defineWorkflowTask, type WorkflowTask } from './define-workflow-task.js';
+import { orderPlacedSchema } from './order-placed.js';
+import { BusinessRefusalError, refusalsOf, unlessNotFound } from './workflow-errors.js';
+import type { CompensationResult, SagaSteps, SagaTaskInput } from './workflow-contract.js';
+
+// ---------------------------------------------------------------- input
+
+const sagaStepsSchema = z.object({
+  reserveInventory: z.object({ reservationId: z.string().min(1) }).optional(),
+  chargePayment: z.object({ chargeId: z.string().min(1), status: z.string() }).optional(),
+  createShipment: z.object({ shipmentId: z.string().min(1), trackingNumber: z.string() }).optional(),
+  sendConfirmation: z.object({ messageId: z.string().min(1) }).optional(),
+});
+
+/** Every saga task's input: `{ order, steps, executionName, retryCount }`. */
+export const sagaTaskInputSchema = z.object({
+  order: orderPlacedSchema,
+  steps: sagaStepsSchema.default({}),
+  executionName: z.string().min(1).max(80),
+  retryCount: z.number().int().nonnegative().default(0),
+});
+
+/** A validated saga task input. */
+export type SagaInput = z.infer<typeof sagaTaskInputSchema>;
+
+// The schema's output must stay assignable to the contract's type (a compile-time check).
+const _contract: (input: SagaInput) => SagaTaskInput = (input) => input;
+void _contract;
+
+// ---------------------------------------------------------------- providers
+
+/** How the saga reaches each provider (deployment configuration overrides these). */
+export const SAGA_CONNECTIONS = {
+  inventory: { auth: { scheme: 'api_key' }, timeoutMs: 5000, maxAttempts: 3 },
+  // The same gateway as the payments integration: the same connection defaults.
+  payments: payments.definition.connection,
+  shipping: { auth: { scheme: 'basic' }, timeoutMs: 5000, maxAttempts: 3 },
+  email: { auth: { scheme: 'bearer' }, timeoutMs: 5000, maxAttempts: 3 },
+} as const satisfies Record<string, ConnectionDefaults>;
+
+type SagaProvider = keyof typeof SAGA_CONNECTIONS;
+
+const reservationCreated = z.object({ id: z.string().min(1) });
+const reservationReleased = z.object({ id: z.string().min(1), status: z.string() });
+const gatewayAnswer = z.object({ id: z.string().min(1), status: z.string() });
+const shipmentCreated = z.object({ id: z.string().min(1), trackingNumber: z.string() });
+const shipmentCancelled = z.object({ id: z.string().min(1), status: z.string() });
+const messageQueued = z.object({ id: z.string().min(1) });
+
+/** Parses a 2xx body; an unusable one is transient (the effect may have happened: retried with the same key). */
+function answer<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new MalformedResponseError(`${what}: the provider's answer lacks the expected fields`);
+  return parsed.data;
+}
+
+const COMPENSATION_REASON = 'order_cancelled';
+const NOTHING_TO_COMPENSATE: CompensationResult = { compensated: false, reason: 'nothing to compensate' };
+const NOT_FOUND = 'not found at the provider: treated as already compensated';
+
+// ---------------------------------------------------------------- task factory
+
+/** What each step declares; the saga's common parts (input, entity, key, probe, output) are added. */
+interface SagaStep<TResult extends SendResult & object, TOutput> {
+  name: string;
+  provider: SagaProvider;
+  skip?(input: SagaInput): TOutput | undefined;
+  send(input: SagaInput, context: SendContext): Promise<TResult>;
+}
+
+/** A compensation's stored result: its return value plus `externalId` for the ledger. */
+type CompensationSendResult = SendResult & CompensationResult;
+
+/** The stored result minus `externalId` (kept for the ledger) is the step's return value. */
+type WithoutExternalId<T> = Omit<T, 'externalId'>;
+
+function sagaTask<TResult extends SendResult & object>(
+  step: SagaStep<TResult, WithoutExternalId<TResult> | CompensationResult>,
+): WorkflowTask<SagaInput, TResult, WithoutExternalId<TResult> | CompensationResult> {
+  return defineWorkflowTask({
+    name: step.name,
+    provider: step.provider,
+    input: sagaTaskInputSchema,
+    entity: (input) => ({ type: 'order', id: input.order.orderId }),
+    idempotencyKey: (input) => input.executionName,
+    skip: step.skip,
+    send: step.send,
+    output: (result) => {
+      const { externalId: _externalId, ...value } = result;
+      return value;
+    },
+    probe: async ({ http }: ProbeContext) => {
+      await http.get('/health');
+    },
+    connection: SAGA_CONNECTIONS[step.provider],
+  });
+}
+
+// ---------------------------------------------------------------- forward steps
+
+/** Reserves the order's items: `{ reservationId }`. */
+const reserveInventoryTask = sagaTask({
+  name: 'reserve-inventory',
+  provider: 'inventory',
+  async send({ order }, { http }): Promise<{ externalId: string } & NonNullable<SagaSteps['reserveInventory']>> {
+    const response = await refusalsOf(
+      () => http.post('/reservations', { orderId: order.orderId, items: order.items.map(({ sku, quantity }) => ({ sku, quantity })) }),
+      { 409: 'InsufficientStock' },
+    );
+    const { id } = answer(reservationCreated, response.body, 'POST /reservations');
+    return { externalId: id, reservationId: id };
+  },
+});
+
+/** Charges the order's amount: `{ chargeId, status }` (completed, or processing while the gateway decides). */
+const chargePaymentTask = sagaTask({
+  name: 'charge-payment',
+  provider: 'payments',
+  async send({ order }, { http }): Promise<{ externalId: string } & NonNullable<SagaSteps['chargePayment']>> {
+    const currency = order.currency.toUpperCase();
+    const response = await http.post('/charges', {
+      amount: toMinorUnits(order.amount, currency),
+      currency,
+      reference: order.orderId,
+      customerId: order.customerId,
+    });
+    const charge = answer(gatewayAnswer, response.body, 'POST /charges');
+    const status = toPaymentStatus(charge.status);
+    if (status === 'failed' || status === 'cancelled') {
+      throw new BusinessRefusalError('PaymentDeclined', `Payment for order ${order.orderId} was declined: charge ${charge.id} is ${charge.status}`);
+    }
+    return { externalId: charge.id, chargeId: charge.id, status };
+  },
+});
+
+/** Creates the shipment: `{ shipmentId, trackingNumber }`. */
+const createShipmentTask = sagaTask({
+  name: 'create-shipment',
+  provider: 'shipping',
+  async send({ order }, { http }): Promise<{ externalId: string } & NonNullable<SagaSteps['createShipment']>> {
+    const { name, line1, line2, city, postalCode, country } = order.shippingAddress;
+    const response = await refusalsOf(
+      () =>
+        http.post('/shipments', {
+          orderId: order.orderId,
+          address: { name, line1, ...(line2 !== undefined ? { line2 } : {}), city, postalCode, country },
+          items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+        }),
+      { 422: 'AddressUndeliverable' },
+    );
+    const shipment = answer(shipmentCreated, response.body, 'POST /shipments');
+    return { externalId: shipment.id, shipmentId: shipment.id, trackingNumber: shipment.trackingNumber };
+  },
+});
+
+/** E-mails the order confirmation: `{ messageId }`. */
+const sendConfirmationTask = sagaTask({
+  name: 'send-confirmation',
+  provider: 'email',
+  async send({ order, steps }, { http }): Promise<{ externalId: string } & NonNullable<SagaSteps['sendConfirmation']>> {
+    const response = await refusalsOf(
+      () =>
+        http.post('/messages', {
+          to: order.email,
+          template: 'order-confirmation',
+          data: {
+            orderId: order.orderId,
+            amount: String(order.amount),
+            currency: order.currency.toUpperCase(),
+            ...(steps.createShipment ? { trackingNumber: steps.createShipment.trackingNumber } : {}),
+          },
+        }),
+      { 422: 'InvalidRecipient' },
+    );
+    const { id } = answer(messageQueued, response.body, 'POST /messages');
+    return { externalId: id, messageId: id };
+  },
+});
+
+// ---------------------------------------------------------------- compensations
+
+/** Cancels the shipment created by `createShipment`. */
+const cancelShipmentTask = sagaTask({
+  name: 'cancel-shipment',
+  provider: 'shipping',
+  skip: ({ steps }) => (steps.createShipment ? undefined : NOTHING_TO_COMPENSATE),
+  async send({ steps }, { http }): Promise<CompensationSendResult> {
+    const shipmentId = steps.createShipment!.shipmentId;
+    return unlessNotFound<CompensationSendResult>(
+      async () => {
+        const response = await http.post(`/shipments/${encodeURIComponent(shipmentId)}/cancel`, { reason: COMPENSATION_REASON });
+        const cancelled = answer(shipmentCancelled, response.body, 'POST /shipments/:id/cancel');
+        return { externalId: shipmentId, compensated: true, shipmentId, status: cancelled.status };
+      },
+      () => ({ externalId: shipmentId, compensated: true, shipmentId, reason: NOT_FOUND }),
+    );
+  },
+});
+
+/** Refunds the charge made by `chargePayment` (what remains refundable of it). */
+const refundPaymentTask = sagaTask({
+  name: 'refund-payment',
+  provider: 'payments',
+  skip: ({ steps }) => (steps.chargePayment ? undefined : NOTHING_TO_COMPENSATE),
+  async send({ steps }, { http }): Promise<CompensationSendResult> {
+    const chargeId = steps.chargePayment!.chargeId;
+    return unlessNotFound<CompensationSendResult>(
+      async () => {
+        const response = await http.post('/refunds', { chargeId, reason: COMPENSATION_REASON });
+        const refund = answer(gatewayAnswer, response.body, 'POST /refunds');
+        if (refund.status === 'failed') {
+          throw new BusinessRefusalError('RefundFailed', `Refund ${refund.id} of charge ${chargeId} failed at the gateway`);
+        }
+        return { externalId: refund.id, compensated: true, chargeId, refundId: refund.id, status: refund.status };
+      },
+      () => ({ externalId: chargeId, compensated: true, chargeId, reason: NOT_FOUND }),
+    );
+  },
+});
+
+/** Releases the reservation made by `reserveInventory`. */
+const releaseInventoryTask = sagaTask({
+  name: 'release-inventory',
+  provider: 'inventory',
+  skip: ({ steps }) => (steps.reserveInventory ? undefined : NOTHING_TO_COMPENSATE),
+  async send({ steps }, { http }): Promise<CompensationSendResult> {
+    const reservationId = steps.reserveInventory!.reservationId;
+    return unlessNotFound<CompensationSendResult>(
+      async () => {
+        const response = await http.post(`/reservations/${encodeURIComponent(reservationId)}/release`, { reason: COMPENSATION_REASON });
+        const released = answer(reservationReleased, response.body, 'POST /reservations/:id/release');
+        return { externalId: reservationId, compensated: true, reservationId, status: released.status };
+      },
+      () => ({ externalId: reservationId, compensated: true, reservationId, reason: NOT_FOUND }),
+    );
+  },
+});
+
+// ---------------------------------------------------------------- Lambda entries
+
+/** Every saga task by its export name (tests and local Step Functions runs build runtimes from these). */
+export const ORDER_SAGA_TASKS = {
+  reserveInventory: reserveInventoryTask,
+  chargePayment: chargePaymentTask,
+  createShipment: createShipmentTask,
+  sendConfirmation: sendConfirmationTask,
+  cancelShipment: cancelShipmentTask,
+  refundPayment: refundPaymentTask,
+  releaseInventory: releaseInventoryTask,
+} as const;
+
+/** Export name of a saga task handler. */
+export type OrderSagaHandlerName = keyof typeof ORDER_SAGA_TASKS;
+
+export const reserveInventory = reserveInventoryTask.handler;
+export const chargePayment = chargePaymentTask.handler;
+export const createShipment = createShipmentTask.handler;
+export const sendConfirmation = sendConfirmationTask.handler;
+export const cancelShipment = cancelShipmentTask.handler;
+export const refundPayment = refundPaymentTask.handler;
+export const releaseInventory = releaseInventoryTask.handler;
