@@ -8,6 +8,12 @@ import { HubEventBus } from './constructs/hub-event-bus.js';
 import { HubTables } from './constructs/hub-tables.js';
 import { IntegrationAlarms } from './constructs/integration-alarms.js';
 import { IntegrationPipeline } from './constructs/integration-pipeline.js';
+import { ContactSyncStateMachine } from './constructs/contact-sync-state-machine.js';
+import { OrderSagaStarter } from './constructs/order-saga-starter.js';
+import { OrderSagaStateMachine } from './constructs/order-saga-state-machine.js';
+import { WorkflowAlarms } from './constructs/workflow-alarms.js';
+import { WorkflowProviders } from './constructs/workflow-providers.js';
+import { PROVIDERS, type ProviderEntry, type ResolvedWorkflows, resolveWorkflows, WORKFLOWS, type WorkflowsCatalog } from './workflow-catalog.js';
 
 /** Props of {@link IntegrationHubStack}. */
 export interface IntegrationHubStackProps extends StackProps {
@@ -18,6 +24,14 @@ export interface IntegrationHubStackProps extends StackProps {
    */
   readonly integrations?: readonly IntegrationEntry[];
   /**
+   * The Step Functions workflows (order saga, contact sync), resolved with `resolveWorkflows` against the
+   * integrations and this stack's context (`-c baseUrl:inventory=...`). `null` deploys none.
+   * @default WORKFLOWS (lib/workflow-catalog.ts)
+   */
+  readonly workflows?: WorkflowsCatalog | null;
+  /** The providers the workflows call. @default PROVIDERS (lib/workflow-catalog.ts) */
+  readonly providers?: readonly ProviderEntry[];
+  /**
    * What happens to stateful resources (tables, secrets, log groups) when they leave the stack. DESTROY only for
    * throwaway dev stacks.
    * @default RemovalPolicy.RETAIN
@@ -27,9 +41,10 @@ export interface IntegrationHubStackProps extends StackProps {
 
 /**
  * The integration hub: the shared tables, the event bus with its archive, one {@link IntegrationPipeline} per
- * catalog entry, the circuit controller and prober that pause and resume the pipelines' event sources, and the
+ * catalog entry, the circuit controller and prober that pause and resume the pipelines' event sources, the Step
+ * Functions workflows (order saga with its starter, scheduled contact sync) with their providers' secrets, and the
  * dashboard and alarms (→ SNS; e-mail from context `alarmEmail`, runbook links from `runbookBaseUrl`).
- * Outputs the bus name, every queue and DLQ URL and every table name.
+ * Outputs the bus name, every queue and DLQ URL, every table name and every state machine ARN.
  */
 export class IntegrationHubStack extends Stack {
   /** The catalog as deployed: every entry with defaults and context overrides applied. */
@@ -48,14 +63,27 @@ export class IntegrationHubStack extends Stack {
   public readonly alarms: ReadonlyMap<string, IntegrationAlarms>;
   /** The hub's CloudWatch dashboard: a row per integration. */
   public readonly dashboard: HubDashboard;
+  /** The workflows as deployed (providers resolved), or undefined when the stack deploys none. */
+  public readonly workflowCatalog?: ResolvedWorkflows;
+  /** The workflow providers' secrets and settings. */
+  public readonly workflowProviders?: WorkflowProviders;
+  /** The order-fulfilment saga. */
+  public readonly orderSaga?: OrderSagaStateMachine;
+  /** OrderPlaced → one saga per order. */
+  public readonly orderSagaStarter?: OrderSagaStarter;
+  /** The scheduled incremental contact sync. */
+  public readonly contactSync?: ContactSyncStateMachine;
+  /** The alarms of each workflow, by workflow name. */
+  public readonly workflowAlarms: ReadonlyMap<string, WorkflowAlarms>;
 
   constructor(scope: Construct, id: string, props: IntegrationHubStackProps = {}) {
-    const { integrations = INTEGRATIONS, removalPolicy = RemovalPolicy.RETAIN, ...stackProps } = props;
+    const { integrations = INTEGRATIONS, workflows = WORKFLOWS, providers = PROVIDERS, removalPolicy = RemovalPolicy.RETAIN, ...stackProps } = props;
     super(scope, id, {
       description: 'integration-hub: reliable event-driven integrations with third-party APIs (SQS + Lambda)',
       ...stackProps,
     });
     this.catalog = resolveCatalog(integrations, this.node.getAllContext());
+    this.workflowCatalog = workflows ? resolveWorkflows(this.catalog, this.node.getAllContext(), workflows, providers) : undefined;
 
     this.tables = new HubTables(this, 'Tables', { removalPolicy });
     this.bus = new HubEventBus(this, 'Events');
@@ -109,6 +137,65 @@ export class IntegrationHubStack extends Stack {
     });
     this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms));
 
+    const workflowAlarms = new Map<string, WorkflowAlarms>();
+    if (this.workflowCatalog) {
+      const { orderSaga, contactSync } = this.workflowCatalog;
+      this.workflowProviders = new WorkflowProviders(this, 'WorkflowProviders', {
+        providers: this.workflowCatalog.providers,
+        integrationSecrets: new Map([...pipelines].map(([name, pipeline]) => [name, pipeline.secret])),
+        removalPolicy,
+      });
+      const tables = { ledgerTable: this.tables.ledger, circuitsTable: this.tables.circuits, removalPolicy };
+      this.orderSaga = new OrderSagaStateMachine(this, 'OrderSaga', { workflow: orderSaga, providers: this.workflowProviders, ...tables });
+      this.orderSagaStarter = new OrderSagaStarter(this, 'OrderSagaStarter', {
+        workflow: orderSaga,
+        bus: this.bus.bus,
+        stateMachine: this.orderSaga.stateMachine,
+        removalPolicy,
+      });
+      this.contactSync = new ContactSyncStateMachine(this, 'ContactSync', {
+        workflow: contactSync,
+        providers: this.workflowProviders,
+        checkpointsTable: this.tables.checkpoints,
+        circuitsTable: this.tables.circuits,
+        removalPolicy,
+      });
+      workflowAlarms.set(
+        orderSaga.name,
+        new WorkflowAlarms(this, `${pascalCase(orderSaga.name)}Alarms`, {
+          workflowName: orderSaga.name,
+          stateMachine: this.orderSaga.stateMachine,
+          executionsFailedRunbook: 'saga-executions-failed',
+          executionsFailedMeaning: 'orders were not fulfilled: their sagas failed (and were compensated) or timed out (not compensated)',
+          compensationFailedMetric: this.orderSaga.compensationFailedMetric,
+          starterDeadLetterQueue: this.orderSagaStarter.deadLetterQueue,
+          topic: this.alarmTopic.topic,
+          runbookBaseUrl,
+        }),
+      );
+      workflowAlarms.set(
+        contactSync.name,
+        new WorkflowAlarms(this, `${pascalCase(contactSync.name)}Alarms`, {
+          workflowName: contactSync.name,
+          stateMachine: this.contactSync.stateMachine,
+          executionsFailedRunbook: 'sync-executions-failed',
+          executionsFailedMeaning: 'a contact sync run failed or timed out; its checkpoint did not advance past the failed page and the next run retries from it',
+          topic: this.alarmTopic.topic,
+          runbookBaseUrl,
+        }),
+      );
+      this.dashboard.addSection(
+        'Workflows',
+        `**${orderSaga.name}**: ${orderSaga.description} Started by ${orderSaga.trigger.detailTypes.join(', ')} (one execution per order id). ` +
+          `**${contactSync.name}**: ${contactSync.description} Every ${contactSync.scheduleMinutes} min, at most ${contactSync.maxPagesPerExecution} pages of ${contactSync.pageSize} per run. ` +
+          'Runbooks: `saga-executions-failed`, `saga-compensation-failed`, `saga-not-started`, `sync-executions-failed` (docs/runbooks/). Details: docs/workflows.md.',
+      );
+      this.dashboard.addRow(...this.orderSaga.dashboardWidgets(), this.orderSagaStarter.dashboardWidget(orderSaga.name));
+      this.dashboard.addRow(...this.contactSync.dashboardWidgets());
+      this.dashboard.addAlarms(...[...workflowAlarms.values()].flatMap((set) => set.alarms));
+    }
+    this.workflowAlarms = workflowAlarms;
+
     this.outputs();
   }
 
@@ -121,6 +208,14 @@ export class IntegrationHubStack extends Stack {
       const id = pascalCase(name);
       new CfnOutput(this, `${id}QueueUrl`, { value: pipeline.queue.queueUrl, description: `Work queue of ${name}` });
       new CfnOutput(this, `${id}DeadLetterQueueUrl`, { value: pipeline.deadLetterQueue.queueUrl, description: `DLQ of ${name}` });
+    }
+    if (this.orderSaga && this.orderSagaStarter) {
+      new CfnOutput(this, 'OrderSagaStateMachineArn', { value: this.orderSaga.stateMachine.stateMachineArn, description: 'The order-fulfilment saga' });
+      new CfnOutput(this, 'OrderSagaStarterQueueUrl', { value: this.orderSagaStarter.queue.queueUrl, description: 'OrderPlaced events waiting to start a saga' });
+      new CfnOutput(this, 'OrderSagaStarterDeadLetterQueueUrl', { value: this.orderSagaStarter.deadLetterQueue.queueUrl, description: 'OrderPlaced events that started no saga' });
+    }
+    if (this.contactSync) {
+      new CfnOutput(this, 'ContactSyncStateMachineArn', { value: this.contactSync.stateMachine.stateMachineArn, description: 'The scheduled contact sync' });
     }
   }
 }

@@ -19,13 +19,24 @@ export const RUNBOOK_SLUGS = [
 /** The slug of one runbook (and of the alarm it belongs to). */
 export type RunbookSlug = (typeof RUNBOOK_SLUGS)[number];
 
+/** The runbooks of the Step Functions workflows' alarms ({@link WorkflowAlarms}); a file `docs/runbooks/<slug>.md` each. */
+export const WORKFLOW_RUNBOOK_SLUGS = [
+  'saga-executions-failed',
+  'saga-compensation-failed',
+  'saga-not-started',
+  'sync-executions-failed',
+] as const;
+
+/** The slug of one workflow runbook. */
+export type WorkflowRunbookSlug = (typeof WORKFLOW_RUNBOOK_SLUGS)[number];
+
 /** The runbook's path relative to the repository root, e.g. `docs/runbooks/dlq-not-empty.md`. */
-export function runbookPath(slug: RunbookSlug): string {
+export function runbookPath(slug: RunbookSlug | WorkflowRunbookSlug): string {
   return `${RUNBOOK_DIRECTORY}/${slug}.md`;
 }
 
 /** The link put in alarm descriptions: `<baseUrl>/<slug>.md` with a base URL, else the repository-relative path. */
-export function runbookLink(slug: RunbookSlug, baseUrl?: string): string {
+export function runbookLink(slug: RunbookSlug | WorkflowRunbookSlug, baseUrl?: string): string {
   return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${slug}.md` : runbookPath(slug);
 }
 

@@ -11,7 +11,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type ResolvedIntegration, SECRET_FIELDS } from '../catalog.js';
+import { type CatalogAuthScheme, type ResolvedIntegration, SECRET_FIELDS } from '../catalog.js';
 import { assertNoProblems } from '../props-validation.js';
 import { ServiceFunction } from './service-function.js';
 
@@ -136,7 +136,12 @@ export class IntegrationPipeline extends Construct {
     // Parking: an open circuit extends a message's visibility instead of burning its receive count.
     this.queue.grant(this.function, 'sqs:ChangeMessageVisibility');
 
-    this.secret = this.createOrImportSecret(integration, props.removalPolicy ?? RemovalPolicy.RETAIN);
+    this.secret = createOrImportCredentialsSecret(this, 'Secret', {
+      owner: integration.name,
+      auth: integration.auth,
+      secret: integration.secret,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
     if (this.secret) this.function.bindSecret(this.secret, 'SECRET_NAME');
 
     this.eventSourceMapping = new EventSourceMapping(this, 'EventSource', {
@@ -198,31 +203,46 @@ export class IntegrationPipeline extends Construct {
     });
     return moveTask.combine(this.deadLetterQueue.grantConsumeMessages(grantee)).combine(this.queue.grantSendMessages(grantee));
   }
+}
 
-  private createOrImportSecret(integration: ResolvedIntegration, removalPolicy: RemovalPolicy): ISecret | undefined {
-    if (integration.secret.import) return Secret.fromSecretNameV2(this, 'Secret', integration.secret.name);
-    const fields = SECRET_FIELDS[integration.auth];
-    const generated = fields.at(-1);
-    if (generated === undefined) return undefined;
-    const secret = new Secret(this, 'Secret', {
-      secretName: integration.secret.name,
-      description: `Credentials of integration-hub ${integration.name} (${integration.auth}): replace the placeholder values after deploy`,
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify(Object.fromEntries(fields.slice(0, -1).map((field) => [field, SECRET_PLACEHOLDER]))),
-        generateStringKey: generated,
-        excludePunctuation: true,
-        passwordLength: 32,
-      },
-      removalPolicy,
-    });
-    Validations.of(secret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        `The ${integration.name} credentials are issued by the third party and rotated there; no rotation Lambda can ` +
-        'mint them. The runtime re-reads the secret on 401/403 and every few minutes, so a rotated value is picked up without a deploy.',
-    });
-    return secret;
-  }
+/** What {@link createOrImportCredentialsSecret} needs: who the credentials are for, their scheme and the secret's name. */
+export interface CredentialsSecretOptions {
+  /** The integration or provider name (descriptions and the acknowledgement). */
+  readonly owner: string;
+  readonly auth: CatalogAuthScheme;
+  readonly secret: { readonly name: string; readonly import: boolean };
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The credentials secret of an integration or a workflow provider: imported by name (`import: true`), or created
+ * with a generated placeholder (`{"<field>": "SET_AFTER_DEPLOY", ..., "<last field>": <random>}` with the auth
+ * scheme's fields, so no secret value is in the template). Undefined for auth scheme `none`.
+ */
+export function createOrImportCredentialsSecret(scope: Construct, id: string, options: CredentialsSecretOptions): ISecret | undefined {
+  const { owner, auth } = options;
+  if (options.secret.import) return Secret.fromSecretNameV2(scope, id, options.secret.name);
+  const fields = SECRET_FIELDS[auth];
+  const generated = fields.at(-1);
+  if (generated === undefined) return undefined;
+  const secret = new Secret(scope, id, {
+    secretName: options.secret.name,
+    description: `Credentials of integration-hub ${owner} (${auth}): replace the placeholder values after deploy`,
+    generateSecretString: {
+      secretStringTemplate: JSON.stringify(Object.fromEntries(fields.slice(0, -1).map((field) => [field, SECRET_PLACEHOLDER]))),
+      generateStringKey: generated,
+      excludePunctuation: true,
+      passwordLength: 32,
+    },
+    removalPolicy: options.removalPolicy,
+  });
+  Validations.of(secret).acknowledge({
+    id: 'AwsSolutions-SMG4',
+    reason:
+      `The ${owner} credentials are issued by the third party and rotated there; no rotation Lambda can ` +
+      'mint them. The runtime re-reads the secret on 401/403 and every few minutes, so a rotated value is picked up without a deploy.',
+  });
+  return secret;
 }
 
 function pipelineProblems(props: IntegrationPipelineProps, entry: string): string[] {

@@ -59,6 +59,26 @@ describe('cdk-nag AWS Solutions checks', () => {
       expected[`IntegrationHub/CircuitController/${fn}Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
     }
     expected['IntegrationHub/CircuitController/FailedStreamRecords'] = ['AwsSolutions-SQS3'];
+    // Workflows: every task function like a pipeline's; each provider secret like an integration's; each state
+    // machine role: log delivery and X-Ray ("*"), and `<function ARN>:*` of each of its task functions, by name.
+    const taskFunctions: Record<string, string[]> = {
+      OrderSaga: ['ReserveInventory', 'ChargePayment', 'CreateShipment', 'SendConfirmation', 'CancelShipment', 'RefundPayment', 'ReleaseInventory'],
+      ContactSync: ['SyncPage'],
+    };
+    for (const [workflow, states] of Object.entries(taskFunctions)) {
+      for (const state of states) {
+        expected[`IntegrationHub/${workflow}/${state}Function`] = ['AwsSolutions-L1'];
+        expected[`IntegrationHub/${workflow}/${state}FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
+      }
+      const functionArns = states.map((state) => {
+        const fn = hub.stack.node.findChild(workflow).node.findChild(`${state}Function`);
+        return `AwsSolutions-IAM5[Resource::<${hub.stack.getLogicalId(fn.node.defaultChild as never)}.Arn>:*]`;
+      });
+      expected[`IntegrationHub/${workflow}/StateMachine/Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]', ...functionArns];
+    }
+    expected['IntegrationHub/OrderSagaStarter/Function'] = ['AwsSolutions-L1'];
+    expected['IntegrationHub/OrderSagaStarter/FunctionRole/DefaultPolicy'] = ['AwsSolutions-IAM5[Resource::*]'];
+    for (const provider of ['Inventory', 'Shipping', 'Email', 'Contacts']) expected[`IntegrationHub/WorkflowProviders/${provider}Secret`] = ['AwsSolutions-SMG4'];
     const found = acknowledgements(hub);
     expect(Object.fromEntries(Object.entries(found).map(([path, rules]) => [path, Object.keys(rules)]))).toEqual(expected);
     for (const rules of Object.values(found)) {

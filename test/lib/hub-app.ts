@@ -8,6 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IntegrationEntry } from '../../lib/catalog.js';
 import { IntegrationHubStack } from '../../lib/integration-hub-stack.js';
+import type { ProviderEntry, WorkflowsCatalog } from '../../lib/workflow-catalog.js';
 
 /** The feature flags and settings of cdk.json, so tests synthesize what `cdk synth` does. */
 const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }).context;
@@ -29,10 +30,17 @@ export interface HubApp {
 export function synthesizeHub(options: {
   context?: Record<string, unknown>;
   integrations?: readonly IntegrationEntry[];
+  workflows?: WorkflowsCatalog | null;
+  providers?: readonly ProviderEntry[];
   removalPolicy?: RemovalPolicy;
 } = {}): HubApp {
   const app = newTestApp(options.context);
-  const stack = new IntegrationHubStack(app, 'IntegrationHub', { integrations: options.integrations, removalPolicy: options.removalPolicy });
+  const stack = new IntegrationHubStack(app, 'IntegrationHub', {
+    integrations: options.integrations,
+    workflows: options.workflows,
+    providers: options.providers,
+    removalPolicy: options.removalPolicy,
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack, template: Template.fromStack(stack) };
 }

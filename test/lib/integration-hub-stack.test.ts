@@ -18,12 +18,25 @@ describe('IntegrationHubStack', () => {
   it('deploys one pipeline per catalog integration, by name, in catalog order', () => {
     expect([...hub.stack.pipelines.keys()]).toEqual(INTEGRATIONS.map((entry) => entry.name));
     for (const pipeline of hub.stack.pipelines.values()) expect(pipeline).toBeInstanceOf(IntegrationPipeline);
-    // Plus the circuit controller's two functions, its failed-records queue and its stream mapping.
-    hub.template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length);
-    hub.template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * INTEGRATIONS.length);
-    hub.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1 + INTEGRATIONS.length);
-    // One rule per route, plus the prober's schedule.
-    hub.template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length);
+    // Plus the circuit controller's two functions, its failed-records queue and its stream mapping, and the
+    // workflows: 7 saga tasks + the starter (its queue, DLQ, mapping and OrderPlaced rule) + the sync task (its schedule).
+    hub.template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length + 9);
+    hub.template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * INTEGRATIONS.length + 2);
+    hub.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1 + INTEGRATIONS.length + 1);
+    // One rule per route, plus the prober's schedule, plus OrderPlaced and the contact sync's schedule.
+    hub.template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length + 2);
+    hub.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+  });
+
+  it('deploys exactly the pipelines, controller and observability of before when the workflows are left out', () => {
+    const { stack, template } = synthesizeHub({ workflows: null });
+    template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length);
+    template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * INTEGRATIONS.length);
+    template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length);
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
+    template.resourceCountIs('AWS::SecretsManager::Secret', INTEGRATIONS.length);
+    expect(stack.workflowAlarms.size).toBe(0);
+    expect(stack.orderSaga).toBeUndefined();
   });
 
   describe('tables', () => {
@@ -84,7 +97,10 @@ describe('IntegrationHubStack', () => {
     }
     expect(outputs.CrmQueueUrl?.Value).toEqual({ Ref: logicalIdOf(hub.stack.pipelines.get('crm')!.queue, hub.stack) });
     expect(outputs.PaymentsDeadLetterQueueUrl?.Value).toEqual({ Ref: logicalIdOf(hub.stack.pipelines.get('payments')!.deadLetterQueue, hub.stack) });
-    expect(Object.keys(outputs).filter((key) => /QueueUrl$/.test(key))).toHaveLength(2 * INTEGRATIONS.length);
+    // Plus the saga starter's queue and DLQ.
+    expect(Object.keys(outputs).filter((key) => /QueueUrl$/.test(key))).toHaveLength(2 * INTEGRATIONS.length + 2);
+    expect(outputs.OrderSagaStateMachineArn?.Value).toEqual({ Ref: logicalIdOf(hub.stack.orderSaga!.stateMachine, hub.stack) });
+    expect(outputs.ContactSyncStateMachineArn?.Value).toEqual({ Ref: logicalIdOf(hub.stack.contactSync!.stateMachine, hub.stack) });
   });
 
   it('matches the snapshot (asset hashes normalised)', () => {
