@@ -6,15 +6,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CircuitBreaker } from '../functions/runtime/circuit-breaker.js';
 import type { CircuitBreakerSettingsInput } from '../functions/runtime/circuit-settings.js';
-import type { CircuitStore } from '../functions/runtime/circuit-store.js';
-import { systemClock } from '../functions/runtime/clock.js';
-import { createCredentialsProvider } from '../functions/runtime/credentials.js';
 import type { Integration } from '../functions/runtime/define-integration.js';
-import { DynamoDbCircuitStore } from '../functions/runtime/dynamodb-circuit-store.js';
-import { DynamoDBSyncLedger } from '../functions/runtime/dynamodb-sync-ledger.js';
+import type { DynamoDBSyncLedger } from '../functions/runtime/dynamodb-sync-ledger.js';
 import type { IntegrationRuntime } from '../functions/runtime/integration-runtime.js';
 import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from '../functions/runtime/ports.js';
-import { createBreaker, resolveAuth } from '../functions/runtime/runtime-environment.js';
+import { buildRuntimeDependencies } from '../functions/runtime/runtime-environment.js';
 import { DEFAULT_SETTINGS, type RuntimeSettings } from '../functions/runtime/runtime-settings.js';
 import { RecordingMetricsSink } from '../functions/runtime/telemetry.js';
 import { createTable, type LocalDynamo } from './local-dynamo.js';
@@ -43,14 +39,11 @@ export interface LocalIntegrationOptions {
   /** Overrides of the runtime settings (HTTP, concurrency, ...). */
   settings?: Partial<Omit<RuntimeSettings, 'http'>> & { http?: Partial<RuntimeSettings['http']> };
   circuit?: CircuitBreakerSettingsInput;
-  /** Another store than the circuits table (tests of the fallback). */
-  circuitStore?: CircuitStore;
   clock?: Clock;
   logger?: Logger;
   metrics?: RecordingMetricsSink;
   deadLetters?: DeadLetterQueue;
   parker?: MessageParker;
-  instanceId?: string;
   fetch?: typeof fetch;
 }
 
@@ -64,12 +57,12 @@ export interface LocalIntegration<TInput> {
   parker: MessageParker;
 }
 
-/** Builds the runtime of `integration` against local parts (one "Lambda instance": its own caches). */
+/**
+ * Builds the runtime of `integration` against local parts (one "Lambda instance": its own caches), composed by
+ * the same `buildRuntimeDependencies` as a deployed function.
+ */
 export function createLocalIntegration<TInput>(integration: Integration<TInput>, options: LocalIntegrationOptions): LocalIntegration<TInput> {
   const { definition } = integration;
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? new Logger({ serviceName: 'integration-hub', logLevel: 'SILENT' });
-  const metrics = options.metrics ?? new RecordingMetricsSink();
   const settings: RuntimeSettings = {
     baseUrl: options.baseUrl,
     secretName: options.secretName ?? `${definition.name}/credentials`,
@@ -88,35 +81,24 @@ export function createLocalIntegration<TInput>(integration: Integration<TInput>,
       ...options.settings?.http,
     },
   };
-  const ledger = new DynamoDBSyncLedger({ tableName: settings.ledgerTableName, client: options.dynamo.client, clock });
-  const breaker = createBreaker({
-    circuitId: definition.name,
-    settings: options.circuit ?? {},
-    store: options.circuitStore ?? new DynamoDbCircuitStore({ tableName: settings.circuitsTableName, client: options.dynamo.client }),
+  const metrics = options.metrics ?? new RecordingMetricsSink();
+  const deps = buildRuntimeDependencies(definition, settings, {
+    dynamodb: options.dynamo.client,
+    secrets: options.secrets,
+    deadLetters: options.deadLetters ?? new RecordingDeadLetterQueue(),
+    parker: options.parker ?? new RecordingMessageParker(),
+    logger: options.logger ?? new Logger({ serviceName: 'integration-hub', logLevel: 'SILENT' }),
     metrics,
-    logger,
-    clock,
-    instanceId: options.instanceId,
-  });
-  const deadLetters = options.deadLetters ?? new RecordingDeadLetterQueue();
-  const parker = options.parker ?? new RecordingMessageParker();
-  const runtime = integration.createRuntime({
-    settings,
-    ledger,
-    breaker,
-    credentials: createCredentialsProvider({
-      auth: resolveAuth(definition.connection.auth, settings.baseUrl),
-      secretName: settings.secretName,
-      secrets: options.secrets,
-      clock,
-      fetch: options.fetch,
-    }),
-    deadLetters,
-    parker,
-    logger,
-    metrics,
-    clock,
+    circuit: options.circuit,
+    clock: options.clock,
     fetch: options.fetch,
   });
-  return { runtime, ledger, breaker, metrics, deadLetters, parker };
+  return {
+    runtime: integration.createRuntime(deps),
+    ledger: deps.ledger,
+    breaker: deps.breaker,
+    metrics,
+    deadLetters: deps.deadLetters,
+    parker: deps.parker,
+  };
 }
