@@ -1,5 +1,8 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Construct } from 'constructs';
+import { runbookLink } from './runbooks.js';
 import { INTEGRATIONS, type IntegrationEntry, type ResolvedIntegration, resolveCatalog } from './catalog.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { CircuitController } from './constructs/circuit-controller.js';
@@ -135,7 +138,7 @@ export class IntegrationHubStack extends Stack {
       })),
       runbookBaseUrl,
     });
-    this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms));
+    this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms), this.controllerRecordsFailed(runbookBaseUrl));
 
     const workflowAlarms = new Map<string, WorkflowAlarms>();
     if (this.workflowCatalog) {
@@ -197,6 +200,31 @@ export class IntegrationHubStack extends Stack {
     this.workflowAlarms = workflowAlarms;
 
     this.outputs();
+  }
+
+  /**
+   * Stream records the circuit controller gave up on: a mapping may not have been paused or resumed. The prober
+   * repairs mappings on its next run, but only while its schedule is enabled; an operator should look.
+   */
+  private controllerRecordsFailed(runbookBaseUrl: string | undefined): cloudwatch.Alarm {
+    const alarm = new cloudwatch.Alarm(this, 'CircuitControllerRecordsFailed', {
+      alarmName: 'IntegrationHub-circuit-controller-records-failed',
+      alarmDescription:
+        'The circuit controller failed on circuits-table stream records after every retry: an integration mapping may ' +
+        `not match its circuit. Runbook: ${runbookLink('controller-records-failed', runbookBaseUrl)}`,
+      metric: this.circuitController.failedRecordsQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const action = new cloudwatchActions.SnsAction(this.alarmTopic.topic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    return alarm;
   }
 
   private outputs(): void {

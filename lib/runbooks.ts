@@ -30,13 +30,19 @@ export const WORKFLOW_RUNBOOK_SLUGS = [
 /** The slug of one workflow runbook. */
 export type WorkflowRunbookSlug = (typeof WORKFLOW_RUNBOOK_SLUGS)[number];
 
+/** Runbooks of the hub-wide alarms (one per hub, not per integration). */
+export const HUB_RUNBOOK_SLUGS = ['controller-records-failed'] as const;
+
+/** One of {@link HUB_RUNBOOK_SLUGS}. */
+export type HubRunbookSlug = (typeof HUB_RUNBOOK_SLUGS)[number];
+
 /** The runbook's path relative to the repository root, e.g. `docs/runbooks/dlq-not-empty.md`. */
-export function runbookPath(slug: RunbookSlug | WorkflowRunbookSlug): string {
+export function runbookPath(slug: RunbookSlug | WorkflowRunbookSlug | HubRunbookSlug): string {
   return `${RUNBOOK_DIRECTORY}/${slug}.md`;
 }
 
 /** The link put in alarm descriptions: `<baseUrl>/<slug>.md` with a base URL, else the repository-relative path. */
-export function runbookLink(slug: RunbookSlug | WorkflowRunbookSlug, baseUrl?: string): string {
+export function runbookLink(slug: RunbookSlug | WorkflowRunbookSlug | HubRunbookSlug, baseUrl?: string): string {
   return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${slug}.md` : runbookPath(slug);
 }
 

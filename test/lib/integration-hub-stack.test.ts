@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -5,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CatalogError, INTEGRATIONS } from '../../lib/catalog.js';
 import { HubEventBus } from '../../lib/constructs/hub-event-bus.js';
 import { HubTables } from '../../lib/constructs/hub-tables.js';
-import { IntegrationPipeline } from '../../lib/constructs/integration-pipeline.js';
+import { IntegrationPipeline, REPOSITORY_ROOT } from '../../lib/constructs/integration-pipeline.js';
 import { ConstructPropsError } from '../../lib/props-validation.js';
 import { type HubApp, logicalIdOf, newTestStack, synthesizeHub } from './hub-app.js';
 
@@ -74,6 +76,19 @@ describe('IntegrationHubStack', () => {
       ]);
       expect(tableProps('checkpoints').Properties.KeySchema).toEqual([{ AttributeName: 'syncId', KeyType: 'HASH' }]);
     });
+  });
+
+  it('alarms on stream records the circuit controller gave up on, with actions and a runbook that exists', () => {
+    const alarms = hub.template.findResources('AWS::CloudWatch::Alarm', {
+      Properties: { AlarmName: 'IntegrationHub-circuit-controller-records-failed' },
+    });
+    const [alarm] = Object.values(alarms) as { Properties: Record<string, unknown> }[];
+    expect(alarm?.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, TreatMissingData: 'notBreaching' });
+    expect(alarm?.Properties.AlarmActions).toHaveLength(1);
+    expect(alarm?.Properties.OKActions).toHaveLength(1);
+    const runbook = /Runbook: (\S+)/.exec(String(alarm?.Properties.AlarmDescription))?.[1];
+    expect(runbook).toBe('docs/runbooks/controller-records-failed.md');
+    expect(existsSync(join(REPOSITORY_ROOT, runbook ?? 'missing'))).toBe(true);
   });
 
   it('archives every event of the bus for 30 days, for replay', () => {
