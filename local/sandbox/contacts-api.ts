@@ -26,6 +26,7 @@ import {
   type ProviderRoute,
   type RouteResponse,
   type SandboxProvider,
+  HEALTH_ROUTE,
 } from './provider.js';
 
 /** The contacts source's API token, as a secret store would hold it. */
@@ -194,7 +195,7 @@ export function createContactsApi(context: ProviderContext): ContactsApi {
   };
 
   const routes: ProviderRoute[] = [
-    { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    HEALTH_ROUTE,
     { method: 'GET', path: '/changes', auth: 'required', handle: (request) => changes(request.query) },
   ];
 

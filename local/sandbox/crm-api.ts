@@ -33,6 +33,7 @@ import {
   type ProviderRoute,
   type RouteResponse,
   type SandboxProvider,
+  HEALTH_ROUTE,
 } from './provider.js';
 
 /** The CRM's client credentials, as a secret store would hold them. */
@@ -267,7 +268,7 @@ export function createCrmApi(context: ProviderContext, options: CrmApiOptions = 
   };
 
   const routes: ProviderRoute[] = [
-    { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    HEALTH_ROUTE,
     {
       method: 'POST',
       path: '/oauth/token',

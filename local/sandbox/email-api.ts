@@ -23,6 +23,7 @@ import {
   type ProviderRoute,
   type RouteResponse,
   type SandboxProvider,
+  HEALTH_ROUTE,
 } from './provider.js';
 
 /** The e-mail API token, as a secret store would hold it. */
@@ -94,7 +95,7 @@ export function createEmailApi(context: ProviderContext): EmailApi {
   };
 
   const routes: ProviderRoute[] = [
-    { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    HEALTH_ROUTE,
     { method: 'POST', path: '/messages', auth: 'required', body: 'json', idempotent: true, handle: (r) => send(r.body) },
     {
       method: 'GET',

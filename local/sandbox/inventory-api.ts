@@ -29,6 +29,7 @@ import {
   type ProviderRoute,
   type RouteResponse,
   type SandboxProvider,
+  HEALTH_ROUTE,
 } from './provider.js';
 
 /** The inventory API key, as a secret store would hold it. */
@@ -187,7 +188,7 @@ export function createInventoryApi(context: ProviderContext, options: InventoryA
   };
 
   const routes: ProviderRoute[] = [
-    { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    HEALTH_ROUTE,
     { method: 'POST', path: '/reservations', auth: 'required', body: 'json', idempotent: true, handle: (r) => reserve(r.body) },
     {
       method: 'POST',

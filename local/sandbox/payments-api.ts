@@ -25,6 +25,7 @@ import {
   type ProviderRoute,
   type RouteResponse,
   type SandboxProvider,
+  HEALTH_ROUTE,
 } from './provider.js';
 
 /** Every status a charge can have. */
@@ -169,7 +170,7 @@ export function createPaymentsApi(context: ProviderContext): PaymentsApi {
   };
 
   const routes: ProviderRoute[] = [
-    { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    HEALTH_ROUTE,
     { method: 'POST', path: '/charges', auth: 'required', body: 'json', idempotent: true, handle: (r) => createCharge(r.body) },
     {
       method: 'GET',

@@ -127,6 +127,9 @@ export interface SandboxProvider<TCredentials extends object, TFaultExtras exten
 /** Any registered provider, as the server handles them generically. */
 export type AnySandboxProvider = SandboxProvider<object, object>;
 
+/** The unauthenticated health check every provider serves (faults apply to it, so a probe sees an outage). */
+export const HEALTH_ROUTE: ProviderRoute = { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) };
+
 /** The JSON error shape every sandbox provider uses: `{ error: { code, message } }`. */
 export function errorResponse(
   status: number,

@@ -27,6 +27,7 @@ import {
   type ProviderRoute,
   type RouteResponse,
   type SandboxProvider,
+  HEALTH_ROUTE,
 } from './provider.js';
 
 /** The shipping account's Basic credentials, as a secret store would hold them. */
@@ -180,7 +181,7 @@ export function createShippingApi(context: ProviderContext, options: ShippingApi
   };
 
   const routes: ProviderRoute[] = [
-    { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) },
+    HEALTH_ROUTE,
     { method: 'POST', path: '/shipments', auth: 'required', body: 'json', idempotent: true, handle: (r) => create(r.body) },
     {
       method: 'POST',
