@@ -190,7 +190,11 @@ describe('CircuitBreaker properties (sequential interleavings across instances)'
           if (after.state !== 'half_open') expect(after.probeOwner).toBeUndefined();
           if (after.state === 'half_open' && after.probeOwner !== undefined) expect(after.probeLeaseUntil).toBeDefined();
           expect(after.probeSuccesses).toBeLessThan(settings.probeSuccessesToClose!);
-          if (after.state !== observed.state) stateChangedAt = clock.now();
+          // A probe that fails re-opens within one command (open → half_open → open): the state name is unchanged
+          // but openUntil moved, and caches fetched before still hold the old break.
+          if (after.state !== observed.state || after.openUntil !== observed.openUntil || after.probeLeaseUntil !== observed.probeLeaseUntil) {
+            stateChangedAt = clock.now();
+          }
           if (after.throttledUntil !== observed.throttledUntil) throttleChangedAt = clock.now();
           observed = after;
         }
