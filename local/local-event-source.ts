@@ -86,8 +86,8 @@ export class LocalEventSourceMapping {
   readonly queue: LocalQueue;
   readonly batchSize: number;
   readonly maximumBatchingWindowSeconds: number;
-  readonly maximumConcurrency: number;
   readonly reportBatchItemFailures: boolean;
+  private concurrency: number;
   private readonly settings: LocalEventSourceMappingSettings;
   private readonly clock: MappingClock;
   private readonly pollIntervalMs: number;
@@ -102,7 +102,7 @@ export class LocalEventSourceMapping {
     this.queue = settings.queue;
     this.batchSize = settings.batchSize ?? 10;
     this.maximumBatchingWindowSeconds = settings.maximumBatchingWindowSeconds ?? 0;
-    this.maximumConcurrency = settings.maximumConcurrency ?? 2;
+    this.concurrency = settings.maximumConcurrency ?? 2;
     this.reportBatchItemFailures = settings.reportBatchItemFailures ?? true;
     this.isEnabled = settings.enabled ?? true;
     this.pollIntervalMs = settings.pollIntervalMs ?? 1000;
@@ -110,10 +110,22 @@ export class LocalEventSourceMapping {
     const problems = [
       range('batchSize', this.batchSize, 1, 10),
       range('maximumBatchingWindowSeconds', this.maximumBatchingWindowSeconds, 0, 300),
-      range('maximumConcurrency', this.maximumConcurrency, 2, 1000),
+      range('maximumConcurrency', this.concurrency, 2, 1000),
       this.pollIntervalMs > 0 ? undefined : 'pollIntervalMs must be positive',
     ].filter((p): p is string => p !== undefined);
     if (problems.length > 0) throw new InvalidParameterValueError(`Event source mapping of ${this.queue.name}: ${problems.join('; ')}`);
+  }
+
+  /** ScalingConfig.MaximumConcurrency: invocations allowed at once. */
+  get maximumConcurrency(): number {
+    return this.concurrency;
+  }
+
+  /** UpdateEventSourceMapping's ScalingConfig (2-1000); running invocations above the new limit finish. */
+  setMaximumConcurrency(value: number): void {
+    const problem = range('maximumConcurrency', value, 2, 1000);
+    if (problem) throw new InvalidParameterValueError(`Event source mapping of ${this.queue.name}: ${problem}`);
+    this.concurrency = value;
   }
 
   /** Whether the mapping polls. */

@@ -1,0 +1,140 @@
+/**
+ * What an operator can do to a running hub, as one port with two implementations: the deployed hub on AWS
+ * (`aws-hub-operator.ts`, SDK calls) and the local hub of `npm start` (the hub implements it in-process and serves it
+ * on loopback; `local-hub-client.ts` calls it). The CLI (`npm run hub -- …`) is written against this port only, so
+ * every command behaves the same in both places.
+ *
+ * Every method throws an `OperatorError` (or a subclass) with a message an operator can act on; an unknown
+ * integration is an `UnknownIntegrationError` listing the known ones.
+ */
+import type { CircuitStatus } from '../../functions/runtime/circuit-breaker.js';
+import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
+
+/** Which hub an operator talks to. */
+export type HubTarget = 'local' | 'aws';
+
+/** What the hub is made of (names only). */
+export interface HubDescription {
+  readonly target: HubTarget;
+  /** Where it is: the local hub's URL, or `<stack> in <region>`. */
+  readonly location: string;
+  readonly integrations: readonly string[];
+  readonly workflows: readonly string[];
+}
+
+/** An event put on the hub's bus. */
+export interface SendRequest {
+  readonly detailType: string;
+  readonly detail: unknown;
+  /** @default 'integration-hub.cli' */
+  readonly source?: string;
+}
+
+/** What the bus did with an event. */
+export interface SendResult {
+  readonly eventId: string;
+  /** Local hub only: the queues / state machines its rules delivered it to (AWS does not say). */
+  readonly routedTo?: readonly string[];
+}
+
+/** One message of an integration's DLQ. */
+export interface DeadLetterMessage {
+  readonly messageId: string;
+  readonly body: string;
+  /** The reason the runtime attached (errorClass, errorMessage, correlationId, sourceMessageId, failedAt, …). */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** When it was first sent to its source queue (epoch ms). */
+  readonly sentAt: number;
+  /** Receives in the DLQ so far (listing is a receive on SQS). */
+  readonly receiveCount: number;
+}
+
+/** What a redrive did. */
+export interface RedriveResult {
+  readonly integration: string;
+  /** AWS: the StartMessageMoveTask handle; local: absent (the move is immediate). */
+  readonly taskHandle?: string;
+  /** Local: messages moved back to the source queue; AWS: ApproximateNumberOfMessages of the DLQ at the start. */
+  readonly messages: number;
+}
+
+/** A circuit as the CLI shows it. */
+export type CircuitView = CircuitStatus & { readonly integration: string };
+
+/** One workflow execution. */
+export interface WorkflowExecutionView {
+  readonly workflow: string;
+  readonly name: string;
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+  readonly startedAt: number;
+  readonly stoppedAt?: number;
+  /** The execution ARN on AWS; the local hub's fake ARN locally. */
+  readonly executionArn: string;
+  /** Error name of a failed execution, when known. */
+  readonly error?: string;
+}
+
+/** Filters of `workflows list`. */
+export interface WorkflowListRequest {
+  readonly workflow?: string;
+  readonly status?: WorkflowExecutionView['status'];
+  /** @default 50 */
+  readonly limit?: number;
+}
+
+/** What `workflows redrive` did. */
+export interface WorkflowRedriveResult {
+  readonly executionArn: string;
+  readonly redriven: boolean;
+  readonly detail?: string;
+}
+
+/** The operations; see the file comment. */
+export interface HubOperator {
+  describe(): Promise<HubDescription>;
+  send(request: SendRequest): Promise<SendResult>;
+  dlqList(integration: string, options?: { readonly limit?: number }): Promise<DeadLetterMessage[]>;
+  dlqShow(integration: string, messageId: string): Promise<DeadLetterMessage>;
+  /** Moves the DLQ's messages back to the integration's queue. Refused (CircuitNotClosedError) while its circuit is not closed unless `force`. */
+  dlqRedrive(integration: string, options?: { readonly force?: boolean }): Promise<RedriveResult>;
+  /** Every integration's circuit, or one. */
+  circuitStatus(integration?: string): Promise<CircuitView[]>;
+  circuitIsolate(integration: string, reason: string): Promise<CircuitView>;
+  circuitReset(integration: string): Promise<CircuitView>;
+  /** The entity's ledger rows, one per integration (empty when the hub never saw it). */
+  ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]>;
+  workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]>;
+  /** Redrives a failed execution (by ARN or, locally, by name). */
+  workflowsRedrive(execution: string): Promise<WorkflowRedriveResult>;
+}
+
+/** Base of the operator's errors: the message is what the CLI prints. */
+export class OperatorError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The integration is not one of the hub's. */
+export class UnknownIntegrationError extends OperatorError {
+  constructor(
+    readonly integration: string,
+    readonly known: readonly string[],
+  ) {
+    super(`Unknown integration '${integration}'. The hub has: ${known.join(', ') || '(none)'}`);
+  }
+}
+
+/** A DLQ redrive was refused because the circuit is not closed. */
+export class CircuitNotClosedError extends OperatorError {
+  constructor(
+    readonly integration: string,
+    readonly state: string,
+  ) {
+    super(`The circuit of '${integration}' is ${state}: redriving now would send the messages into the same failure. Wait until it closes, or pass --force.`);
+  }
+}
+
+/** Something the operator asked for does not exist (a DLQ message, an execution). */
+export class NotFoundError extends OperatorError {}

@@ -1,0 +1,164 @@
+/**
+ * The circuit controller's and prober's ports on this machine, so the local hub (and the outage benchmark) run the
+ * REAL controller and prober logic (functions/ops) against local parts:
+ *
+ * - {@link LocalEventSourceMappings}: Lambda's Get/UpdateEventSourceMapping over {@link LocalEventSourceMapping}s,
+ *   by UUID. Updates apply at once (Lambda's transitional `enabling`/`disabling` states are not simulated).
+ * - {@link LocalProbeSchedule}: the prober's EventBridge rule as an enabled flag; the hub runs the prober on its
+ *   interval while it is enabled.
+ * - {@link CircuitTableStream}: dynalite has no DynamoDB Streams, so the circuits table is scanned on an interval
+ *   and every change of an item's `state` is handed to the controller as a NEW_AND_OLD_IMAGES stream record, in
+ *   the order seen. Changes that happen and revert between two scans are not seen; the controller acts on the
+ *   circuit's current state anyway and the prober repairs anything missed, exactly as on AWS after a lost record.
+ * - {@link RecordingCircuitGaugeTimeline}: the CircuitOpen gauge, kept as the latest state per integration.
+ */
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import type { CircuitController } from '../functions/ops/circuit-control.js';
+import { EventSourceMappingNotFoundError } from '../functions/ops/errors.js';
+import type { CircuitGauge, EventSourceMappings, MappingChange, MappingStatus, ProbeSchedule } from '../functions/ops/ports.js';
+import type { CircuitState } from '../functions/runtime/circuit-store.js';
+import type { LocalEventSourceMapping } from './local-event-source.js';
+
+/** Event source mappings by UUID (the local hub uses the template's logical id as the UUID). */
+export class LocalEventSourceMappings implements EventSourceMappings {
+  /** Every update applied, in order (for tests and the report). */
+  readonly updates: { uuid: string; change: MappingChange }[] = [];
+
+  constructor(private readonly mappings: ReadonlyMap<string, LocalEventSourceMapping>) {}
+
+  async get(uuid: string): Promise<MappingStatus> {
+    const mapping = this.find(uuid);
+    return { uuid, state: mapping.enabled ? 'enabled' : 'disabled', maximumConcurrency: mapping.maximumConcurrency };
+  }
+
+  async update(uuid: string, change: MappingChange): Promise<void> {
+    const mapping = this.find(uuid);
+    if (change.maximumConcurrency !== undefined) mapping.setMaximumConcurrency(change.maximumConcurrency);
+    if (change.enabled === true) mapping.enable();
+    if (change.enabled === false) mapping.disable();
+    this.updates.push({ uuid, change });
+  }
+
+  private find(uuid: string): LocalEventSourceMapping {
+    const mapping = this.mappings.get(uuid);
+    if (!mapping) throw new EventSourceMappingNotFoundError(uuid);
+    return mapping;
+  }
+}
+
+/** The prober's schedule rule as a flag. */
+export class LocalProbeSchedule implements ProbeSchedule {
+  constructor(private state: 'enabled' | 'disabled' = 'disabled') {}
+
+  get enabled(): boolean {
+    return this.state === 'enabled';
+  }
+
+  async enable(): Promise<void> {
+    this.state = 'enabled';
+  }
+
+  async disable(): Promise<void> {
+    this.state = 'disabled';
+  }
+}
+
+/** The CircuitOpen gauge: the latest state recorded per integration. */
+export class RecordingCircuitGaugeTimeline implements CircuitGauge {
+  readonly latest = new Map<string, CircuitState>();
+
+  record(integration: string, state: CircuitState): void {
+    this.latest.set(integration, state);
+  }
+}
+
+/** Options of {@link CircuitTableStream}. */
+export interface CircuitTableStreamOptions {
+  readonly dynamodb: DynamoDBClient;
+  readonly tableName: string;
+  readonly controller: Pick<CircuitController, 'handleStream'>;
+  /** @default 250 */
+  readonly intervalMs?: number;
+  /** Called with a scan or controller error; the next tick tries again (the record is re-delivered). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** Stream records from scanning the circuits table; see the file comment. */
+export class CircuitTableStream {
+  readonly #options: CircuitTableStreamOptions;
+  /** The state last delivered per circuit id. */
+  readonly #delivered = new Map<string, CircuitState>();
+  #sequence = 0;
+  #timer?: NodeJS.Timeout;
+  #running?: Promise<void>;
+
+  constructor(options: CircuitTableStreamOptions) {
+    this.#options = options;
+  }
+
+  /** Scans once and delivers the state changes since the last scan; resolves when the controller handled them. */
+  async poll(): Promise<number> {
+    const { dynamodb, tableName, controller } = this.#options;
+    const items = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamodb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey as never }));
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+
+    const records: DynamoDBRecord[] = [];
+    const seen: [string, CircuitState][] = [];
+    for (const item of items) {
+      const circuitId = item.circuitId?.S;
+      const state = item.state?.S as CircuitState | undefined;
+      if (!circuitId || !state) continue;
+      const previous = this.#delivered.get(circuitId);
+      if (previous === state) continue;
+      seen.push([circuitId, state]);
+      this.#sequence += 1;
+      records.push({
+        eventID: `local-${this.#sequence}`,
+        eventName: previous === undefined ? 'INSERT' : 'MODIFY',
+        eventSource: 'aws:dynamodb',
+        dynamodb: {
+          Keys: { circuitId: { S: circuitId } },
+          NewImage: { circuitId: { S: circuitId }, state: { S: state } },
+          ...(previous === undefined ? {} : { OldImage: { circuitId: { S: circuitId }, state: { S: previous } } }),
+          SequenceNumber: String(this.#sequence).padStart(21, '0'),
+          StreamViewType: 'NEW_AND_OLD_IMAGES',
+        },
+      });
+    }
+    if (records.length === 0) return 0;
+    const response = await controller.handleStream({ Records: records });
+    const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+    // Like a shard: everything from the first failed record on is delivered again next time.
+    let failedFrom = records.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
+    if (failedFrom < 0) failedFrom = records.length;
+    for (const [circuitId, state] of seen.slice(0, failedFrom)) this.#delivered.set(circuitId, state);
+    return failedFrom;
+  }
+
+  /** Polls every interval until {@link stop}. */
+  start(): void {
+    if (this.#timer) return;
+    const tick = (): void => {
+      this.#running = this.poll()
+        .then(() => undefined)
+        .catch((error: unknown) => this.#options.onError?.(error))
+        .finally(() => {
+          if (this.#timer) this.#timer = setTimeout(tick, this.#options.intervalMs ?? 250);
+        });
+    };
+    this.#timer = setTimeout(tick, 0);
+  }
+
+  /** Stops polling and waits for a poll in progress. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+}
