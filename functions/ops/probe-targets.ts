@@ -77,6 +77,8 @@ function probeSettings(integration: ProbedIntegration, adapter: AnyIntegration, 
     recordConcurrency: 1,
     idempotencyTtlSeconds: DEFAULT_SETTINGS.idempotencyTtlSeconds,
     parkJitterSeconds: DEFAULT_SETTINGS.parkJitterSeconds,
+    retryBaseDelaySeconds: DEFAULT_SETTINGS.retryBaseDelaySeconds,
+    retryMaxDelaySeconds: DEFAULT_SETTINGS.retryMaxDelaySeconds,
     circuitsTableName: config.circuitsTableName,
     // Not used by a probe (see the file comment); empty so that any use would fail loudly.
     ledgerTableName: '',

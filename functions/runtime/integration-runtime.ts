@@ -94,7 +94,7 @@ export class IntegrationRuntime<TInput> {
         const { error } = outcome;
         if (error.category === 'permanent') return this.#deadLetter(inbound, error, logger);
         if (error instanceof NotAttemptedError) return this.#park(inbound, error, logger);
-        return this.#retryLater(error, logger);
+        return this.#retryLater(inbound, error, logger);
       }
     }
   }
@@ -136,10 +136,29 @@ export class IntegrationRuntime<TInput> {
     return 'parked';
   }
 
-  #retryLater(error: IntegrationError, logger: Logger): RecordOutcome {
-    logger.warn('Transient failure; the message will be retried', { errorClass: error.errorClass, reason: error.message });
+  async #retryLater(inbound: InboundRecord, error: IntegrationError, logger: Logger): Promise<RecordOutcome> {
+    const { clock, settings } = this.#deps;
+    const delaySeconds = retryDelaySeconds(inbound.receiveCount, settings.retryBaseDelaySeconds, settings.retryMaxDelaySeconds, clock.random());
+    logger.warn('Transient failure; the message will be retried', { errorClass: error.errorClass, reason: error.message, delaySeconds });
+    if (delaySeconds === undefined) return 'retry_later';
+    try {
+      await this.#deps.parker.park(inbound.message, delaySeconds);
+    } catch (cause) {
+      logger.warn('Could not set the retry delay; the message returns after the queue visibility timeout', { error: cause });
+    }
     return 'retry_later';
   }
+}
+
+/**
+ * The delay before the next delivery of a message that failed transiently on its `receiveCount`-th receive:
+ * `base × 2^(receiveCount − 1)` capped at `max`, times a random factor in [0.5, 1) so a batch that failed together
+ * does not return together. Undefined when retry delays are off (base 0): the visibility timeout decides.
+ */
+export function retryDelaySeconds(receiveCount: number, baseSeconds: number, maxSeconds: number, random: number): number | undefined {
+  if (baseSeconds <= 0) return undefined;
+  const exponential = Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, Math.min(30, receiveCount - 1)));
+  return Math.max(1, Math.ceil(exponential * (0.5 + random / 2)));
 }
 
 /** Thrown into Powertools batch so that a record is reported as a batch item failure. */

@@ -23,6 +23,13 @@ export interface RuntimeSettings {
   idempotencyTtlSeconds: number;
   /** Random extra delay, up to this, added to a parked message's return so the backlog does not return at once. */
   parkJitterSeconds: number;
+  /**
+   * When a delivery fails transiently, the message comes back after `retryBaseDelaySeconds × 2^(receives − 1)`
+   * (capped at `retryMaxDelaySeconds`, ±50 % jitter) instead of after the queue's whole visibility timeout.
+   * 0 = leave it to the visibility timeout.
+   */
+  retryBaseDelaySeconds: number;
+  retryMaxDelaySeconds: number;
   ledgerTableName: string;
   circuitsTableName: string;
   deadLetterQueueUrl: string;
@@ -36,6 +43,10 @@ export const DEFAULT_SETTINGS = {
   // A duplicate can arrive for as long as SQS keeps a message; a day covers redeliveries and same-day redrives.
   idempotencyTtlSeconds: 24 * 60 * 60,
   parkJitterSeconds: 10,
+  // With maxReceiveCount 5 the four retries come back after ≈ 10, 20, 40, 80 s: a blip is retried within seconds,
+  // and a provider failing for minutes has opened the circuit (parking, no receive burnt) long before the DLQ.
+  retryBaseDelaySeconds: 10,
+  retryMaxDelaySeconds: 300,
 } as const;
 
 /** The environment variables the runtime reads (set by the CDK stack from the catalog). */
@@ -54,6 +65,8 @@ export const SETTINGS_ENVIRONMENT = {
   SECRET_MAX_AGE_SECONDS: `secret cache age (default ${DEFAULT_SETTINGS.secretMaxAgeSeconds})`,
   IDEMPOTENCY_TTL_SECONDS: `duplicate window (default ${DEFAULT_SETTINGS.idempotencyTtlSeconds})`,
   PARK_JITTER_SECONDS: `parking jitter (default ${DEFAULT_SETTINGS.parkJitterSeconds})`,
+  RETRY_BASE_DELAY_SECONDS: `first retry delay after a transient failure, doubling per receive; 0 = the queue visibility timeout (default ${DEFAULT_SETTINGS.retryBaseDelaySeconds})`,
+  RETRY_MAX_DELAY_SECONDS: `retry delay cap (default ${DEFAULT_SETTINGS.retryMaxDelaySeconds})`,
 } as const;
 
 /**
@@ -175,10 +188,15 @@ function readSettings(env: Record<string, string | undefined>, connection: Conne
     recordConcurrency: integer('RECORD_CONCURRENCY', DEFAULT_SETTINGS.recordConcurrency, 1, 100),
     idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', profile.idempotencyTtlSeconds, 60, 30 * 86_400),
     parkJitterSeconds: integer('PARK_JITTER_SECONDS', DEFAULT_SETTINGS.parkJitterSeconds, 0, 3600),
+    retryBaseDelaySeconds: integer('RETRY_BASE_DELAY_SECONDS', DEFAULT_SETTINGS.retryBaseDelaySeconds, 0, 43_200),
+    retryMaxDelaySeconds: integer('RETRY_MAX_DELAY_SECONDS', DEFAULT_SETTINGS.retryMaxDelaySeconds, 1, 43_200),
     ledgerTableName: profile.ledger ? required('LEDGER_TABLE_NAME') : '',
     circuitsTableName: required('CIRCUITS_TABLE_NAME'),
     deadLetterQueueUrl: profile.deadLetterQueue ? required('DLQ_URL') : '',
   };
+  if (settings.retryBaseDelaySeconds > settings.retryMaxDelaySeconds) {
+    problems.push('RETRY_BASE_DELAY_SECONDS must not exceed RETRY_MAX_DELAY_SECONDS');
+  }
   if (settings.http.baseDelayMs > settings.http.maxDelayMs) {
     problems.push('HTTP_BASE_DELAY_MS must not exceed HTTP_MAX_DELAY_MS');
   }

@@ -42,4 +42,13 @@ describe('settingsFromEnvironment', () => {
     const { SECRET_NAME: _unused, ...withoutSecret } = complete;
     expect(settingsFromEnvironment(withoutSecret, { auth: { scheme: 'none' } }).secretName).toBeUndefined();
   });
+
+  it('reads the retry delays and refuses a base above the cap', () => {
+    const settings = settingsFromEnvironment({ ...complete, RETRY_BASE_DELAY_SECONDS: '0', RETRY_MAX_DELAY_SECONDS: '60' }, { auth: { scheme: 'bearer' } });
+    expect(settings).toMatchObject({ retryBaseDelaySeconds: 0, retryMaxDelaySeconds: 60 });
+    expect(settingsFromEnvironment(complete, { auth: { scheme: 'bearer' } })).toMatchObject({ retryBaseDelaySeconds: 10, retryMaxDelaySeconds: 300 });
+    expect(() => settingsFromEnvironment({ ...complete, RETRY_BASE_DELAY_SECONDS: '120', RETRY_MAX_DELAY_SECONDS: '60' }, { auth: { scheme: 'bearer' } })).toThrow(
+      'RETRY_BASE_DELAY_SECONDS must not exceed RETRY_MAX_DELAY_SECONDS',
+    );
+  });
 });

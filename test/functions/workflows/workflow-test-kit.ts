@@ -45,6 +45,8 @@ export function taskSettings(
     recordConcurrency: 1,
     idempotencyTtlSeconds: DEFAULT_TASK_IDEMPOTENCY_TTL_SECONDS,
     parkJitterSeconds: 0,
+    retryBaseDelaySeconds: 0,
+    retryMaxDelaySeconds: 1,
     ledgerTableName: tables.ledger,
     circuitsTableName: tables.circuits,
     deadLetterQueueUrl: '',
