@@ -1,0 +1,172 @@
+/**
+ * What the local hub's demo scenario records: a timeline of samples while it runs and a summary when it ends.
+ * Plain data, so the renderers (terminal progress, summary table, HTML report) are pure functions of it and the
+ * hub that produces it never depends on how it is shown.
+ *
+ * Besides the types, this file holds the few presentation-neutral facts every renderer shares (which summary
+ * columns exist and must be zero, the verdict sentence), so the terminal and the HTML report cannot disagree.
+ */
+import type { CircuitState } from '../../functions/runtime/circuit-store.js';
+
+/** One integration at one instant (counters are cumulative since start unless said otherwise). */
+export interface IntegrationSample {
+  /** Now: visible + delayed messages in its work queue. */
+  readonly queued: number;
+  /** Now: received, not yet deleted. */
+  readonly inFlight: number;
+  /** Cumulative: messages whose call succeeded (or were already done). */
+  readonly delivered: number;
+  /** Cumulative: transient failures returned to the queue for a retry. */
+  readonly retried: number;
+  /** Cumulative: messages parked because the circuit was open. */
+  readonly parked: number;
+  /** Now: messages in its DLQ. */
+  readonly dlq: number;
+  /** Now: 'closed' | 'open' | 'half_open' | 'isolated'. */
+  readonly circuit: CircuitState;
+  /** Now: whether its event source mapping polls. */
+  readonly mappingEnabled: boolean;
+}
+
+/** One workflow (state machine) at one instant; `running` is now, the others are cumulative. */
+export interface WorkflowSample {
+  readonly started: number;
+  readonly running: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly compensated: number;
+}
+
+/** The whole hub at one instant. */
+export interface HubSample {
+  /** Ms since the scenario started. */
+  readonly atMs: number;
+  /** Cumulative events put on the bus. */
+  readonly published: number;
+  readonly integrations: Readonly<Record<string, IntegrationSample>>;
+  /** Keyed by workflow name, e.g. 'order-saga', 'contact-sync'. */
+  readonly workflows: Readonly<Record<string, WorkflowSample>>;
+}
+
+/** A period during which the scenario made one integration's sandbox API fail. */
+export interface OutageWindow {
+  readonly integration: string;
+  /** Ms since the scenario started, inclusive. */
+  readonly fromMs: number;
+  /** Ms since the scenario started, exclusive. */
+  readonly toMs: number;
+}
+
+/** What happened to one integration's messages over the whole run. */
+export interface IntegrationSummary {
+  readonly integration: string;
+  /** Messages routed to it. */
+  readonly published: number;
+  /** Unique business keys that reached the third party. */
+  readonly delivered: number;
+  /** Deliberately invalid messages that ended in the DLQ (expected). */
+  readonly invalidInDlq: number;
+  /** Valid messages in the DLQ (should be 0). */
+  readonly validInDlq: number;
+  /** Neither delivered, nor queued, nor in the DLQ (must be 0). */
+  readonly lost: number;
+  /** Side effects performed more than once at the third party (must be 0). */
+  readonly duplicates: number;
+  readonly retried: number;
+  readonly parked: number;
+  /** How many times its circuit went to open. */
+  readonly circuitOpened: number;
+}
+
+/** What happened to one workflow's executions over the whole run. */
+export interface WorkflowSummary {
+  readonly workflow: string;
+  readonly started: number;
+  readonly succeeded: number;
+  readonly compensated: number;
+  readonly failed: number;
+  /** Side effects performed more than once (must be 0). */
+  readonly duplicates: number;
+}
+
+/** The outcome of one scenario run. */
+export interface RunSummary {
+  /** ISO timestamp. */
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly seed: number;
+  readonly events: number;
+  readonly outages: readonly OutageWindow[];
+  readonly integrations: readonly IntegrationSummary[];
+  readonly workflows: readonly WorkflowSummary[];
+  /** No loss, no duplicate. */
+  readonly ok: boolean;
+  /** Human sentences for whatever is not ok. */
+  readonly problems: readonly string[];
+}
+
+/** One column of a summary table, shared by the terminal table and the HTML report. */
+export interface SummaryColumn<Row> {
+  /** Column heading. */
+  readonly label: string;
+  /** The cell's value. */
+  readonly value: (row: Row) => string | number;
+  /** A non-zero value in this column is a problem, so renderers may highlight it. */
+  readonly mustBeZero?: boolean;
+  /** Text columns are left-aligned, numbers right-aligned. */
+  readonly text?: boolean;
+}
+
+/** The columns of the integrations summary table, in display order. */
+export const INTEGRATION_SUMMARY_COLUMNS: readonly SummaryColumn<IntegrationSummary>[] = [
+  { label: 'integration', value: (r) => r.integration, text: true },
+  { label: 'published', value: (r) => r.published },
+  { label: 'delivered', value: (r) => r.delivered },
+  { label: 'invalid in DLQ', value: (r) => r.invalidInDlq },
+  { label: 'valid in DLQ', value: (r) => r.validInDlq, mustBeZero: true },
+  { label: 'lost', value: (r) => r.lost, mustBeZero: true },
+  { label: 'duplicates', value: (r) => r.duplicates, mustBeZero: true },
+  { label: 'retried', value: (r) => r.retried },
+  { label: 'parked', value: (r) => r.parked },
+  { label: 'circuit opened', value: (r) => r.circuitOpened },
+];
+
+/** The columns of the workflows summary table, in display order. */
+export const WORKFLOW_SUMMARY_COLUMNS: readonly SummaryColumn<WorkflowSummary>[] = [
+  { label: 'workflow', value: (r) => r.workflow, text: true },
+  { label: 'started', value: (r) => r.started },
+  { label: 'succeeded', value: (r) => r.succeeded },
+  { label: 'compensated', value: (r) => r.compensated },
+  { label: 'failed', value: (r) => r.failed },
+  { label: 'duplicates', value: (r) => r.duplicates, mustBeZero: true },
+];
+
+/** The run's verdict: a headline ("OK: 0 lost, 0 duplicated") and, when not ok, the problems to list under it. */
+export interface RunVerdict {
+  readonly ok: boolean;
+  readonly headline: string;
+  readonly problems: readonly string[];
+}
+
+/**
+ * The verdict of a run. `summary.ok` decides (the scenario knows more than the counters show), but the headline
+ * always carries the totals so a reader sees the numbers the verdict rests on.
+ */
+export function runVerdict(summary: RunSummary): RunVerdict {
+  const lost = sum(summary.integrations.map((i) => i.lost));
+  const duplicated = sum([...summary.integrations, ...summary.workflows].map((r) => r.duplicates));
+  const counts = `${lost} lost, ${duplicated} duplicated`;
+  if (summary.ok) return { ok: true, headline: `OK: ${counts}`, problems: [] };
+  // A run marked not ok without a reason would leave the reader guessing; say so rather than print nothing.
+  const problems = summary.problems.length > 0 ? summary.problems : ['the run was marked not ok without a stated problem'];
+  return { ok: false, headline: `NOT OK: ${counts}`, problems };
+}
+
+/** Formats ms since start as seconds with one decimal, the unit every renderer uses for time. */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
