@@ -15,6 +15,8 @@
  * - an execution record: engine events, invocations, the equivalent AWS history-event count, the largest payload;
  * - named executions: a second start with a name already used is refused (ExecutionAlreadyExists), like AWS.
  */
+import './promise-with-resolvers.js';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { App, type RemovalPolicy } from 'aws-cdk-lib';
 import validateAsl from 'asl-validator';
@@ -85,10 +87,16 @@ export function fakeFunctionArn(logicalId: string, env: FakeEnvironment = {}): s
   return `arn:aws:lambda:${env.region ?? 'us-east-1'}:${env.account ?? '123456789012'}:function:${logicalId}`;
 }
 
+/** The UUID an event source mapping of the template resolves to (Ref = UUID, as on AWS): derived from its logical id. */
+export function fakeMappingUuid(logicalId: string): string {
+  const hex = createHash('sha256').update(logicalId).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
 /**
  * Resolves CloudFormation intrinsics into plain values: `Fn::Join`, `Fn::GetAtt` (a Lambda function's `Arn` → its
  * fake ARN; others → `<logicalId>.<attribute>`), `Ref` (pseudo parameters; a table → its local name; a secret → its
- * `Name`, so local secrets are keyed by name; a state machine → a fake ARN; anything else → its logical id).
+ * `Name`, so local secrets are keyed by name; a state machine → a fake ARN; an event source mapping → a UUID from its logical id; anything else → its logical id).
  * Throws on an intrinsic it does not know, so nothing unresolved reaches a definition.
  */
 export function resolveIntrinsics(value: unknown, template: CfnTemplate, env: FakeEnvironment = {}): unknown {
@@ -138,6 +146,8 @@ export function resolveIntrinsics(value: unknown, template: CfnTemplate, env: Fa
               return `arn:aws:states:${region}:${account}:stateMachine:${name}`;
             case 'AWS::SQS::Queue':
               return `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+            case 'AWS::Lambda::EventSourceMapping':
+              return fakeMappingUuid(name);
             default:
               return name;
           }

@@ -1,12 +1,2 @@
 // Shared vitest setup. Node 20 lacks Promise.withResolvers, which aws-local-stepfunctions needs (handbook §6).
-if (typeof (Promise as unknown as { withResolvers?: unknown }).withResolvers !== 'function') {
-  (Promise as unknown as { withResolvers: () => unknown }).withResolvers = function withResolvers<T>() {
-    let resolve!: (value: T) => void;
-    let reject!: (reason?: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
+import '../local/promise-with-resolvers.js';

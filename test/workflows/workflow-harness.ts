@@ -8,37 +8,20 @@ import { SecretsManagerSecretSource } from '../../functions/runtime/secrets-mana
 import type { OrderPlaced } from '../../functions/workflows/workflow-contract.js';
 import type { WorkflowsCatalog } from '../../lib/workflow-catalog.js';
 import type { LocalDynamo } from '../../local/local-dynamo.js';
-import { createLocalSecretsManager, type LocalSecretsManager } from '../../local/local-secrets-manager.js';
+import type { LocalSecretsManager } from '../../local/local-secrets-manager.js';
 import {
   type CfnTemplate,
   LocalStateMachine,
   type SynthesizedStateMachine,
   stateMachinesOf,
-  synthesizeHubTemplate,
 } from '../../local/local-step-functions.js';
 import { createLocalTaskFunctions, createTemplateTables, handlersOf, type LocalTaskFunction } from '../../local/local-workflows.js';
-import type { ProviderName, Sandbox } from '../../local/sandbox/index.js';
+import type { Sandbox } from '../../local/sandbox/index.js';
+import { HUB_PROVIDERS, sandboxSecrets, synthesizeAgainstSandbox } from '../../local/hub/sandbox-wiring.js';
 
 /** Every provider a workflow calls, pointed at the sandbox. */
-export const WORKFLOW_PROVIDERS = ['inventory', 'payments', 'shipping', 'email', 'contacts', 'crm'] as const satisfies readonly ProviderName[];
-
-/** Synthesizes the hub with every provider at the sandbox (`baseUrl:<provider>` context). */
-export function synthesizeAgainstSandbox(sandbox: Sandbox, workflows?: WorkflowsCatalog): CfnTemplate {
-  const context = Object.fromEntries(WORKFLOW_PROVIDERS.map((provider) => [`baseUrl:${provider}`, sandbox.providerUrl(provider)]));
-  return synthesizeHubTemplate({ context, workflows });
-}
-
-/** The secrets of every provider, under the names the template gives them, holding the sandbox's credentials. */
-export function sandboxSecrets(sandbox: Sandbox): LocalSecretsManager {
-  return createLocalSecretsManager({
-    'integration-hub/inventory': { apiKey: sandbox.credentials('inventory').apiKey },
-    'integration-hub/payments': { token: sandbox.credentials('payments').secretKey },
-    'integration-hub/shipping': { ...sandbox.credentials('shipping') },
-    'integration-hub/email': { token: sandbox.credentials('email').token },
-    'integration-hub/contacts': { token: sandbox.credentials('contacts').token },
-    'integration-hub/crm': { ...sandbox.credentials('crm') },
-  });
-}
+export const WORKFLOW_PROVIDERS = HUB_PROVIDERS;
+export { sandboxSecrets, synthesizeAgainstSandbox };
 
 /** One test's world: tables, secrets, task functions and both state machines, bound together. */
 export interface WorkflowWorld {

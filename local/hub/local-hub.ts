@@ -1,0 +1,688 @@
+/**
+ * The whole hub on one machine, built from the synthesized template (hub-blueprint.ts reads it):
+ *
+ * - DynamoDB: dynalite in-process, one table per `AWS::DynamoDB::Table` with its key schema;
+ * - SQS: a {@link LocalQueue} per queue with the template's visibility timeout, delay, retention and redrive policy;
+ * - Lambda: an {@link LocalEventSourceMapping} per SQS mapping with its batch size, batching window, maximum
+ *   concurrency and enabled flag, invoking the REAL handler logic; every concurrent invocation gets its own
+ *   "container" (own secret, token and circuit caches), as on Lambda;
+ * - EventBridge: the template's rules on the hub's bus, their patterns compiled (event-pattern.ts documents the
+ *   subset), SQS and Step Functions targets; schedules (`rate(...)`) run on timers, scaled by `timeScale`;
+ * - Step Functions: the synthesized ASL on aws-local-stepfunctions with the real task handlers;
+ * - the circuit controller (fed by a scan of the circuits table: dynalite has no streams) and the prober, with the
+ *   mapping pause/resume applied to the local mappings;
+ * - the sandbox as every third party (the caller starts it; the template is synthesized against it).
+ *
+ * What is NOT scaled by `timeScale`: queue visibility timeouts, retention, circuit breaks, HTTP timeouts — the hub
+ * runs them as the template says. Only schedules and Step Functions Retry/Wait intervals are compressed, so a demo
+ * does not wait a minute for the prober or an hour for a saga retry.
+ */
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { CircuitController } from '../../functions/ops/circuit-control.js';
+import { CircuitProber } from '../../functions/ops/circuit-probing.js';
+import { controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../functions/ops/ops-config.js';
+import { createProbeTargets } from '../../functions/ops/probe-targets.js';
+import { findIntegrationAdapter, type AnyIntegration } from '../../functions/integrations/index.js';
+import type { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
+import type { CircuitState } from '../../functions/runtime/circuit-store.js';
+import { DynamoDbCircuitStore } from '../../functions/runtime/dynamodb-circuit-store.js';
+import { DynamoDBSyncLedger } from '../../functions/runtime/dynamodb-sync-ledger.js';
+import type { RecordOutcome } from '../../functions/runtime/integration-runtime.js';
+import { buildRuntimeDependencies, circuitOverrides, createBreaker } from '../../functions/runtime/runtime-environment.js';
+import { type RuntimeSettings, settingsFromEnvironment } from '../../functions/runtime/runtime-settings.js';
+import { SecretsManagerSecretSource } from '../../functions/runtime/secrets-manager-secret-source.js';
+import { RecordingMetricsSink } from '../../functions/runtime/telemetry.js';
+import { OrderSagaStarter } from '../../functions/workflows/order-saga-starter.js';
+import type { ExecutionStarter, StartOutcome } from '../../functions/workflows/sfn-execution-starter.js';
+import {
+  CircuitTableStream,
+  LocalEventSourceMappings,
+  LocalProbeSchedule,
+  RecordingCircuitGaugeTimeline,
+} from '../local-circuit-ops.js';
+import { type LocalDynamo, startLocalDynamo } from '../local-dynamo.js';
+import { LocalEventSourceMapping, type SqsBatchHandler } from '../local-event-source.js';
+import { LocalDeadLetterQueue, LocalMessageParker, LocalQueue } from '../local-queue.js';
+import type { LocalSecretsManager } from '../local-secrets-manager.js';
+import {
+  type CfnTemplate,
+  type ExecutionRecord,
+  fakeMappingUuid,
+  functionEnvironment,
+  LocalStateMachine,
+  type SynthesizedStateMachine,
+  stateMachinesOf,
+} from '../local-step-functions.js';
+import { createLocalTaskFunctions, createTemplateTables, handlersOf } from '../local-workflows.js';
+import type { Sandbox } from '../sandbox/index.js';
+import { BlueprintError, type HubBlueprint, rateToMs, readHubBlueprint, type SqsMappingBlueprint } from './hub-blueprint.js';
+import { sandboxSecrets, synthesizeAgainstSandbox } from './sandbox-wiring.js';
+
+/** Options of {@link LocalHub.start}. */
+export interface LocalHubOptions {
+  /** The third parties (the caller owns it: faults, journal). */
+  readonly sandbox: Sandbox;
+  /** @default the IntegrationHub stack synthesized with every provider at the sandbox */
+  readonly template?: CfnTemplate;
+  /** Factor on schedule rates and Step Functions Retry/Wait intervals (see the file comment). @default 1 */
+  readonly timeScale?: number;
+  /** How often an idle mapping polls its queue. @default 100 */
+  readonly pollIntervalMs?: number;
+  /** How often the circuits table is scanned for state changes (the controller's stream). @default 250 */
+  readonly streamPollMs?: number;
+  /** Added to every function's environment (e.g. `POWERTOOLS_LOG_LEVEL`). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** The functions' logger. @default silent */
+  readonly logger?: Logger;
+  /** Called with errors of background work (invocations that threw, a failed scan, a failed prober run). */
+  readonly onError?: (where: string, error: unknown) => void;
+}
+
+/** What happened to the records of one integration so far. */
+export interface IntegrationCounters {
+  delivered: number;
+  replayed: number;
+  skippedStale: number;
+  retried: number;
+  parked: number;
+  deadLettered: number;
+}
+
+/** One integration of the hub, with its local parts. */
+export interface HubIntegration {
+  readonly name: string;
+  readonly queue: LocalQueue;
+  readonly deadLetterQueue: LocalQueue;
+  readonly mapping: LocalEventSourceMapping;
+  readonly mappingUuid: string;
+  readonly functionLogicalId: string;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly counters: IntegrationCounters;
+  /** Containers (runtime instances) created so far. */
+  readonly containers: number;
+  /** A metric summed over every container (`CircuitOpened`, `CallFailed`, …). */
+  metric(name: string): number;
+  /** An operator's handle on the shared circuit (isolate / reset / status), as the CLI builds it. */
+  readonly breaker: CircuitBreaker;
+}
+
+/** One workflow execution of the local hub. */
+export interface HubExecution {
+  readonly workflow: string;
+  readonly name: string;
+  readonly input: unknown;
+  readonly startedAt: number;
+  stoppedAt?: number;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  record?: ExecutionRecord;
+  /** Times it was redriven. */
+  redrives: number;
+}
+
+/** One state machine of the hub. */
+export interface HubWorkflow {
+  /** `order-saga`, `contact-sync`: the logical id without its hash and `StateMachine`, in kebab case. */
+  readonly name: string;
+  readonly logicalId: string;
+  readonly machine: LocalStateMachine;
+}
+
+/** An event as `PutEvents` takes it. */
+export interface PutEventEntry {
+  readonly source: string;
+  readonly detailType: string;
+  readonly detail: unknown;
+  readonly time?: Date;
+}
+
+/** Thrown by {@link LocalHub.startExecution} for a name already used, as Step Functions' ExecutionAlreadyExists. */
+export class LocalExecutionAlreadyExistsError extends Error {
+  constructor(readonly executionName: string) {
+    super(`Execution already exists: '${executionName}'`);
+    this.name = 'ExecutionAlreadyExists';
+  }
+}
+
+const REGION = 'us-east-1';
+const ACCOUNT = '123456789012';
+
+/** The running local hub; see the file comment. */
+export class LocalHub {
+  readonly integrations = new Map<string, HubIntegration>();
+  readonly workflows = new Map<string, HubWorkflow>();
+  readonly queues = new Map<string, LocalQueue>();
+  readonly mappings = new Map<string, LocalEventSourceMapping>();
+  readonly executions: HubExecution[] = [];
+  readonly probeSchedule: LocalProbeSchedule;
+  readonly gauge = new RecordingCircuitGaugeTimeline();
+  readonly ledger: DynamoDBSyncLedger;
+  readonly circuits: DynamoDbCircuitStore;
+  readonly startedAt = Date.now();
+
+  readonly #options: LocalHubOptions;
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #running = new Set<Promise<unknown>>();
+  #stream?: CircuitTableStream;
+  #prober?: CircuitProber;
+  #published = 0;
+  #stopped = false;
+
+  private constructor(
+    readonly blueprint: HubBlueprint,
+    readonly dynamo: LocalDynamo,
+    readonly tables: Record<string, string>,
+    readonly secretsManager: LocalSecretsManager,
+    options: LocalHubOptions,
+  ) {
+    this.#options = options;
+    const circuitsTable = this.#tableOf('TablesCircuits');
+    this.circuits = new DynamoDbCircuitStore({ tableName: circuitsTable, client: dynamo.client });
+    this.ledger = new DynamoDBSyncLedger({ tableName: this.#tableOf('TablesLedger'), client: dynamo.client });
+    const probeRule = blueprint.rules.schedules.find((schedule) => schedule.targets.some((t) => this.#isProber(t.arnRef)));
+    this.probeSchedule = new LocalProbeSchedule(probeRule?.state === 'ENABLED' ? 'enabled' : 'disabled');
+  }
+
+  /** Builds and starts the hub; see {@link LocalHubOptions}. */
+  static async start(options: LocalHubOptions): Promise<LocalHub> {
+    const template = options.template ?? synthesizeAgainstSandbox(options.sandbox);
+    const blueprint = readHubBlueprint(template);
+    const dynamo = await startLocalDynamo();
+    try {
+      const tables = await createTemplateTables(dynamo, template);
+      const hub = new LocalHub(blueprint, dynamo, tables, sandboxSecrets(options.sandbox), options);
+      hub.#build();
+      hub.#startBackground();
+      return hub;
+    } catch (error) {
+      await dynamo.close();
+      throw error;
+    }
+  }
+
+  /** Events put on the bus so far. */
+  get published(): number {
+    return this.#published;
+  }
+
+  /** The fake environment the template's intrinsics resolve in (table names). */
+  get fakeEnvironment(): { tableNames: Record<string, string>; region: string; account: string } {
+    return { tableNames: this.tables, region: REGION, account: ACCOUNT };
+  }
+
+  /** The integration called `name`, or undefined. */
+  integration(name: string): HubIntegration | undefined {
+    return this.integrations.get(name);
+  }
+
+  /** The stored state of an integration's circuit (closed when it never failed). */
+  async circuitState(name: string): Promise<CircuitState> {
+    return (await this.circuits.get(name))?.state ?? 'closed';
+  }
+
+  /**
+   * EventBridge PutEvents on the hub's bus: each entry is matched against every enabled rule and delivered to its
+   * targets (the queue receives the EventBridge envelope as the message body, as on AWS).
+   */
+  putEvents(entries: readonly PutEventEntry[]): { eventId: string; routedTo: string[] }[] {
+    return entries.map((entry) => {
+      const event = {
+        version: '0',
+        id: randomUUID(),
+        'detail-type': entry.detailType,
+        source: entry.source,
+        account: ACCOUNT,
+        time: (entry.time ?? new Date()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        region: REGION,
+        resources: [],
+        detail: entry.detail,
+      };
+      this.#published += 1;
+      const routedTo: string[] = [];
+      for (const rule of this.blueprint.rules.rules) {
+        if (rule.state !== 'ENABLED' || !rule.matches(event)) continue;
+        for (const target of rule.targets) {
+          routedTo.push(target.arnRef);
+          if (target.type === 'sqs') this.#queue(target.arnRef).send({ body: JSON.stringify(event) });
+          else this.#startAsync(this.#workflowByLogicalId(target.arnRef).name, event);
+        }
+      }
+      return { eventId: event.id, routedTo };
+    });
+  }
+
+  /** StartExecution: runs in the background; a name already used throws {@link LocalExecutionAlreadyExistsError}. */
+  startExecution(workflow: string, name: string, input: unknown): HubExecution {
+    const hubWorkflow = this.workflows.get(workflow);
+    if (!hubWorkflow) throw new Error(`No workflow called '${workflow}'`);
+    if (this.executions.some((e) => e.workflow === workflow && e.name === name)) throw new LocalExecutionAlreadyExistsError(name);
+    const execution: HubExecution = { workflow, name, input, startedAt: Date.now(), status: 'RUNNING', redrives: 0 };
+    this.executions.push(execution);
+    this.#run(hubWorkflow, execution);
+    return execution;
+  }
+
+  /**
+   * Redrives a failed execution: runs it again under the same name. Every step is idempotent per execution name, so
+   * the steps that completed return their stored result without calling the provider again and the run goes on
+   * from the step that failed — the effect of Step Functions' RedriveExecution.
+   */
+  redriveExecution(workflow: string, name: string): HubExecution {
+    const execution = this.executions.find((e) => e.workflow === workflow && e.name === name);
+    if (!execution) throw new Error(`No execution '${name}' of '${workflow}'`);
+    if (execution.status !== 'FAILED') throw new Error(`Execution '${name}' is ${execution.status}: only a FAILED execution can be redriven`);
+    execution.status = 'RUNNING';
+    execution.stoppedAt = undefined;
+    execution.redrives += 1;
+    this.#run(this.workflows.get(workflow)!, execution);
+    return execution;
+  }
+
+  /** Runs the prober once now (as its schedule would). */
+  async runProber(): Promise<void> {
+    await this.#prober?.run();
+  }
+
+  /** Scans the circuits table once now and lets the controller act on what changed. */
+  async pollCircuitStream(): Promise<void> {
+    await this.#stream?.poll();
+  }
+
+  /** Waits for everything in flight: running invocations and executions. */
+  async settle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  /** Stops polling, schedules and the stream, waits for running work, and closes dynalite. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    await this.#stream?.stop();
+    await Promise.all([...this.mappings.values()].map((mapping) => mapping.stop()));
+    await this.settle();
+    await this.dynamo.close();
+  }
+
+  // ---------------------------------------------------------------- composition
+
+  #build(): void {
+    const { blueprint } = this;
+    // Queues: dead-letter queues first, so a source queue can point at its DLQ.
+    const pending = [...blueprint.queues.values()];
+    while (pending.length > 0) {
+      const index = pending.findIndex((q) => !q.redrive || this.queues.has(q.redrive.deadLetterQueue));
+      const queue = pending.splice(index, 1)[0]!;
+      this.queues.set(
+        queue.logicalId,
+        new LocalQueue({
+          name: queue.logicalId,
+          visibilityTimeoutSeconds: queue.visibilityTimeoutSeconds,
+          delaySeconds: queue.delaySeconds,
+          messageRetentionSeconds: queue.messageRetentionSeconds,
+          ...(queue.redrive ? { maxReceiveCount: queue.redrive.maxReceiveCount, deadLetterQueue: this.queues.get(queue.redrive.deadLetterQueue)! } : {}),
+        }),
+      );
+    }
+
+    this.#buildWorkflows();
+    const controllerFunction = this.#buildController();
+    const parker = new LocalMessageParker(this.queues.values());
+    const problems: string[] = [];
+    for (const mapping of blueprint.sqsMappings.values()) {
+      const environment = this.#environment(mapping.functionLogicalId);
+      const integration = this.#integrationNames.get(fakeMappingUuid(mapping.logicalId));
+      if (integration) this.#buildIntegration(integration, mapping, environment, parker);
+      else if (environment.STATE_MACHINE_ARN) this.#buildStarter(mapping, environment);
+      else problems.push(`${mapping.functionLogicalId} (mapping ${mapping.logicalId}): not an integration of the controller's INTEGRATIONS nor a workflow starter`);
+    }
+    for (const schedule of blueprint.rules.schedules) {
+      for (const target of schedule.targets) {
+        if (!this.#isProber(target.arnRef) && target.type !== 'states') problems.push(`schedule ${schedule.logicalId}: target ${target.arnRef} is not emulated`);
+      }
+      if (rateToMs(schedule.scheduleExpression) === undefined) problems.push(`schedule ${schedule.logicalId}: only rate(...) expressions are emulated (got ${schedule.scheduleExpression})`);
+    }
+    if (!controllerFunction) problems.push('the template has no circuit controller (a DynamoDB stream mapping)');
+    if (problems.length > 0) throw new BlueprintError(problems);
+    this.#buildProber();
+  }
+
+  /** Integration names by mapping UUID, from the controller's configuration. */
+  readonly #integrationNames = new Map<string, string>();
+
+  #buildController(): string | undefined {
+    const [streamMapping] = this.blueprint.streamMappings.values();
+    if (!streamMapping) return undefined;
+    const config = controllerConfigFromEnvironment(this.#environment(streamMapping.functionLogicalId));
+    for (const integration of config.integrations) this.#integrationNames.set(integration.mappingUuid, integration.name);
+    const controller = new CircuitController({
+      integrations: config.integrations,
+      mappings: new LocalEventSourceMappings(this.#mappingsByUuid),
+      schedule: this.probeSchedule,
+      circuits: this.circuits,
+      gauge: this.gauge,
+      logger: this.#logger,
+      busyRetry: { attempts: 1, delayMs: 0 },
+    });
+    this.#stream = new CircuitTableStream({
+      dynamodb: this.dynamo.client,
+      tableName: this.tables[streamMapping.table]!,
+      controller,
+      intervalMs: this.#options.streamPollMs ?? 250,
+      onError: (error) => this.#error('circuit controller', error),
+    });
+    return streamMapping.functionLogicalId;
+  }
+
+  readonly #mappingsByUuid = new Map<string, LocalEventSourceMapping>();
+
+  #buildIntegration(name: string, blueprint: SqsMappingBlueprint, environment: Record<string, string>, parker: LocalMessageParker): void {
+    const adapter = findIntegrationAdapter(name);
+    if (!adapter) throw new BlueprintError([`integration '${name}' has no adapter in functions/integrations/index.ts`]);
+    const settings = settingsFromEnvironment(environment, adapter.definition.connection);
+    const queue = this.#queue(blueprint.queue);
+    const deadLetterQueue = queue.deadLetterQueue;
+    if (!deadLetterQueue) throw new BlueprintError([`the queue of '${name}' has no redrive policy`]);
+    const counters: IntegrationCounters = { delivered: 0, replayed: 0, skippedStale: 0, retried: 0, parked: 0, deadLettered: 0 };
+    const containerMetrics: RecordingMetricsSink[] = [];
+    const deadLetters = new LocalDeadLetterQueue(deadLetterQueue, name);
+    const containers = new ContainerPool(() => {
+      const metrics = new RecordingMetricsSink();
+      containerMetrics.push(metrics);
+      return this.#integrationContainer(adapter, settings, environment, { metrics, parker, deadLetters });
+    });
+    const observe = (_record: unknown, outcome: RecordOutcome): void => {
+      const key = OUTCOME_COUNTERS[outcome];
+      if (key) counters[key] += 1;
+    };
+    const handler: SqsBatchHandler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
+      containers.use((runtime) => runtime.handleBatch(event, context, observe));
+    const mapping = this.#mapping(blueprint, handler);
+    const mappingUuid = fakeMappingUuid(blueprint.logicalId);
+    this.#mappingsByUuid.set(mappingUuid, mapping);
+    const breakerMetrics = new RecordingMetricsSink();
+    this.integrations.set(name, {
+      name,
+      queue,
+      deadLetterQueue,
+      mapping,
+      mappingUuid,
+      functionLogicalId: blueprint.functionLogicalId,
+      environment,
+      counters,
+      get containers() {
+        return containers.size;
+      },
+      metric: (metric) => containerMetrics.reduce((sum, m) => sum + m.total(metric), 0),
+      breaker: createBreaker({ circuitId: name, settings: circuitOverrides(environment.CIRCUIT_SETTINGS), store: this.circuits, metrics: breakerMetrics }),
+    });
+  }
+
+  /** One Lambda container of an integration: its own secret cache, token cache and circuit cache. */
+  #integrationContainer(
+    adapter: AnyIntegration,
+    settings: RuntimeSettings,
+    environment: Record<string, string>,
+    parts: { metrics: RecordingMetricsSink; parker: LocalMessageParker; deadLetters: LocalDeadLetterQueue },
+  ) {
+    const deps = buildRuntimeDependencies(adapter.definition, settings, {
+      dynamodb: this.dynamo.client,
+      secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client, maxAgeSeconds: settings.secretMaxAgeSeconds }),
+      deadLetters: parts.deadLetters,
+      parker: parts.parker,
+      logger: this.#logger,
+      metrics: parts.metrics,
+      circuit: circuitOverrides(environment.CIRCUIT_SETTINGS),
+      authTokenUrl: environment.AUTH_TOKEN_URL,
+    });
+    return adapter.createRuntime(deps);
+  }
+
+  #buildStarter(blueprint: SqsMappingBlueprint, environment: Record<string, string>): void {
+    const machineArn = environment.STATE_MACHINE_ARN!;
+    const workflow = [...this.workflows.values()].find((w) => machineArn.endsWith(`:stateMachine:${w.logicalId}`));
+    if (!workflow) throw new BlueprintError([`${blueprint.functionLogicalId}: STATE_MACHINE_ARN ${machineArn} is not a state machine of the template`]);
+    const deadLetterQueue = this.#queue(lastSegment(environment.DLQ_URL ?? ''));
+    const executions: ExecutionStarter = {
+      start: async (name: string, input: unknown): Promise<StartOutcome> => {
+        try {
+          this.startExecution(workflow.name, name, input);
+          return { kind: 'started', executionArn: this.executionArn(workflow, name) };
+        } catch (error) {
+          if (error instanceof LocalExecutionAlreadyExistsError) return { kind: 'already_exists' };
+          throw error;
+        }
+      },
+    };
+    const starter = new OrderSagaStarter({
+      executions,
+      deadLetters: new LocalDeadLetterQueue(deadLetterQueue, workflow.name),
+      logger: this.#logger,
+      metrics: new RecordingMetricsSink(),
+    });
+    this.#mapping(blueprint, (event, context) => starter.handleBatch(event, context));
+  }
+
+  #mapping(blueprint: SqsMappingBlueprint, handler: SqsBatchHandler): LocalEventSourceMapping {
+    const fn = this.blueprint.functions.get(blueprint.functionLogicalId);
+    const mapping = new LocalEventSourceMapping({
+      queue: this.#queue(blueprint.queue),
+      handler,
+      batchSize: blueprint.batchSize,
+      maximumBatchingWindowSeconds: blueprint.maximumBatchingWindowSeconds,
+      // Without ScalingConfig Lambda scales the pollers freely; 1000 is the API's ceiling.
+      maximumConcurrency: blueprint.maximumConcurrency ?? 1000,
+      enabled: blueprint.enabled,
+      reportBatchItemFailures: blueprint.reportBatchItemFailures,
+      functionName: blueprint.functionLogicalId,
+      functionTimeoutMs: (fn?.timeoutSeconds ?? 3) * 1000,
+      pollIntervalMs: this.#options.pollIntervalMs ?? 100,
+      onInvocationError: (error) => this.#error(blueprint.functionLogicalId, error),
+    });
+    this.mappings.set(blueprint.logicalId, mapping);
+    return mapping;
+  }
+
+  #buildWorkflows(): void {
+    const functions = createLocalTaskFunctions(this.blueprint.template, {
+      dynamo: this.dynamo,
+      secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client }),
+      fakeEnvironment: this.fakeEnvironment,
+      environment: this.#options.environment,
+      logger: this.#logger,
+    });
+    const handlers = handlersOf(functions);
+    for (const machine of stateMachinesOf(this.blueprint.template, this.fakeEnvironment).values()) {
+      const name = workflowName(machine.logicalId);
+      this.workflows.set(name, { name, logicalId: machine.logicalId, machine: new LocalStateMachine(machine, handlers) });
+    }
+  }
+
+  #buildProber(): void {
+    const schedule = this.blueprint.rules.schedules.find((s) => s.targets.some((t) => this.#isProber(t.arnRef)));
+    const target = schedule?.targets.find((t) => this.#isProber(t.arnRef));
+    if (!target) return;
+    const config = proberConfigFromEnvironment(this.#environment(target.arnRef), findIntegrationAdapter);
+    this.#prober = new CircuitProber({
+      targets: createProbeTargets(config, {
+        adapters: findIntegrationAdapter,
+        dynamodb: this.dynamo.client,
+        secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client, maxAgeSeconds: config.secretMaxAgeSeconds }),
+        logger: () => this.#logger,
+        metrics: () => new RecordingMetricsSink(),
+      }),
+      mappings: new LocalEventSourceMappings(this.#mappingsByUuid),
+      schedule: this.probeSchedule,
+      gauge: this.gauge,
+      logger: this.#logger,
+      restoreAfterMs: config.restoreAfterMs,
+    });
+  }
+
+  #startBackground(): void {
+    for (const mapping of this.mappings.values()) mapping.start();
+    this.#stream?.start();
+    const scale = this.#options.timeScale ?? 1;
+    for (const schedule of this.blueprint.rules.schedules) {
+      const everyMs = Math.max(100, Math.round(rateToMs(schedule.scheduleExpression)! * scale));
+      const timer = setInterval(() => {
+        for (const target of schedule.targets) {
+          if (this.#isProber(target.arnRef)) {
+            if (this.probeSchedule.enabled) this.#track(this.runProber(), 'circuit prober');
+          } else if (schedule.state === 'ENABLED') {
+            this.#startAsync(this.#workflowByLogicalId(target.arnRef).name, scheduledEvent(schedule.logicalId));
+          }
+        }
+      }, everyMs);
+      timer.unref();
+      this.#timers.push(timer);
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Step Functions Retry and Wait intervals scaled by `timeScale`. */
+  #runOptions(machine: SynthesizedStateMachine): { retryIntervalOverrides: Record<string, number[]>; waitTimeOverrides: Record<string, number> } {
+    const scale = this.#options.timeScale ?? 1;
+    const retryIntervalOverrides: Record<string, number[]> = {};
+    const waitTimeOverrides: Record<string, number> = {};
+    for (const [stateName, state] of Object.entries(machine.definition.States)) {
+      const retry = (state as { Retry?: { IntervalSeconds?: number }[] }).Retry;
+      if (retry) retryIntervalOverrides[stateName] = retry.map((r) => Math.round((r.IntervalSeconds ?? 1) * 1000 * scale));
+      const seconds = (state as { Type: string; Seconds?: number }).Type === 'Wait' ? (state as { Seconds?: number }).Seconds : undefined;
+      if (seconds !== undefined) waitTimeOverrides[stateName] = Math.round(seconds * 1000 * scale);
+    }
+    return { retryIntervalOverrides, waitTimeOverrides };
+  }
+
+  #run(workflow: HubWorkflow, execution: HubExecution): void {
+    const run = workflow.machine.machine;
+    const promise = workflow.machine.run(execution.input, { name: execution.name, ...this.#runOptions(run) }).then(
+      (record) => {
+        execution.record = record;
+        execution.status = record.status;
+        execution.stoppedAt = Date.now();
+      },
+      (error: unknown) => {
+        execution.status = 'FAILED';
+        execution.stoppedAt = Date.now();
+        this.#error(workflow.name, error);
+      },
+    );
+    this.#track(promise, workflow.name);
+  }
+
+  #startAsync(workflow: string, input: unknown): void {
+    this.startExecution(workflow, randomUUID(), input);
+  }
+
+  /** The fake ARN of an execution. */
+  executionArn(workflow: HubWorkflow, name: string): string {
+    return `arn:aws:states:${REGION}:${ACCOUNT}:execution:${workflow.logicalId}:${name}`;
+  }
+
+  #track(promise: Promise<unknown>, where: string): void {
+    const tracked = promise.catch((error: unknown) => this.#error(where, error)).finally(() => this.#running.delete(tracked));
+    this.#running.add(tracked);
+  }
+
+  #environment(functionLogicalId: string): Record<string, string> {
+    return { ...functionEnvironment(this.blueprint.template, functionLogicalId, this.fakeEnvironment), ...this.#options.environment };
+  }
+
+  #queue(logicalId: string): LocalQueue {
+    const queue = this.queues.get(logicalId);
+    if (!queue) throw new BlueprintError([`${logicalId} is not a queue of the template`]);
+    return queue;
+  }
+
+  #workflowByLogicalId(logicalId: string): HubWorkflow {
+    const workflow = [...this.workflows.values()].find((w) => w.logicalId === logicalId);
+    if (!workflow) throw new BlueprintError([`${logicalId} is not a state machine of the template`]);
+    return workflow;
+  }
+
+  #isProber(functionLogicalId: string): boolean {
+    const environment = this.blueprint.template.Resources[functionLogicalId]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined;
+    return environment?.Variables?.RESTORE_AFTER_SECONDS !== undefined;
+  }
+
+  #tableOf(prefix: string): string {
+    const entry = Object.entries(this.tables).find(([logicalId]) => logicalId.startsWith(prefix));
+    if (!entry) throw new BlueprintError([`the template has no ${prefix}… table`]);
+    return entry[1];
+  }
+
+  get #logger(): Logger {
+    return (this.#cachedLogger ??= this.#options.logger ?? new Logger({ serviceName: 'integration-hub', logLevel: 'SILENT' }));
+  }
+  #cachedLogger?: Logger;
+
+  #error(where: string, error: unknown): void {
+    this.#options.onError?.(where, error);
+  }
+}
+
+/** Which counter a record outcome increments. */
+const OUTCOME_COUNTERS: Partial<Record<RecordOutcome, keyof IntegrationCounters>> = {
+  synced: 'delivered',
+  replayed: 'replayed',
+  skipped_stale: 'skippedStale',
+  retry_later: 'retried',
+  parked: 'parked',
+  dead_lettered: 'deadLettered',
+};
+
+/**
+ * Lambda containers of one function: an invocation takes an idle container or creates one, so N concurrent
+ * invocations use N containers, each with its own caches, and a container is reused afterwards.
+ */
+class ContainerPool<T> {
+  readonly #idle: T[] = [];
+  #size = 0;
+
+  constructor(private readonly create: () => T) {}
+
+  get size(): number {
+    return this.#size;
+  }
+
+  async use<R>(work: (container: T) => Promise<R>): Promise<R> {
+    let container = this.#idle.pop();
+    if (container === undefined) {
+      container = this.create();
+      this.#size += 1;
+    }
+    try {
+      return await work(container);
+    } finally {
+      this.#idle.push(container);
+    }
+  }
+}
+
+/** `OrderSagaStateMachine15260A25` → `order-saga`. */
+export function workflowName(logicalId: string): string {
+  const base = logicalId.replace(/[0-9A-F]{8}$/, '').replace(/StateMachine$/, '');
+  return base.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+/** The event EventBridge sends to a schedule's target. */
+function scheduledEvent(ruleLogicalId: string): unknown {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: ACCOUNT,
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: REGION,
+    resources: [`arn:aws:events:${REGION}:${ACCOUNT}:rule/${ruleLogicalId}`],
+    detail: {},
+  };
+}
+
+function lastSegment(url: string): string {
+  return url.slice(url.lastIndexOf('/') + 1);
+}
