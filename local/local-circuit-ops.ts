@@ -80,6 +80,8 @@ export interface CircuitTableStreamOptions {
   readonly controller: Pick<CircuitController, 'handleStream'>;
   /** @default 250 */
   readonly intervalMs?: number;
+  /** Called with every state change delivered (after the controller handled it). */
+  readonly onTransition?: (transition: { circuitId: string; from?: CircuitState; to: CircuitState; at: number }) => void;
   /** Called with a scan or controller error; the next tick tries again (the record is re-delivered). */
   readonly onError?: (error: unknown) => void;
 }
@@ -137,7 +139,11 @@ export class CircuitTableStream {
     // Like a shard: everything from the first failed record on is delivered again next time.
     let failedFrom = records.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
     if (failedFrom < 0) failedFrom = records.length;
-    for (const [circuitId, state] of seen.slice(0, failedFrom)) this.#delivered.set(circuitId, state);
+    for (const [circuitId, state] of seen.slice(0, failedFrom)) {
+      const from = this.#delivered.get(circuitId);
+      this.#delivered.set(circuitId, state);
+      this.#options.onTransition?.({ circuitId, ...(from === undefined ? {} : { from }), to: state, at: Date.now() });
+    }
     return failedFrom;
   }
 

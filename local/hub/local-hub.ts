@@ -155,6 +155,8 @@ export class LocalHub {
   readonly queues = new Map<string, LocalQueue>();
   readonly mappings = new Map<string, LocalEventSourceMapping>();
   readonly executions: HubExecution[] = [];
+  /** Every circuit state change the controller was given, in order. */
+  readonly circuitTransitions: { circuitId: string; from?: CircuitState; to: CircuitState; at: number }[] = [];
   readonly probeSchedule: LocalProbeSchedule;
   readonly gauge = new RecordingCircuitGaugeTimeline();
   readonly ledger: DynamoDBSyncLedger;
@@ -370,6 +372,7 @@ export class LocalHub {
       tableName: this.tables[streamMapping.table]!,
       controller,
       intervalMs: this.#options.streamPollMs ?? 250,
+      onTransition: (transition) => this.circuitTransitions.push(transition),
       onError: (error) => this.#error('circuit controller', error),
     });
     return streamMapping.functionLogicalId;
@@ -542,14 +545,18 @@ export class LocalHub {
 
   // ---------------------------------------------------------------- helpers
 
-  /** Step Functions Retry and Wait intervals scaled by `timeScale`. */
+  /**
+   * Step Functions Retry and Wait intervals scaled by `timeScale`. aws-local-stepfunctions takes ONE delay per
+   * retrier (no backoff, no jitter), so each retrier gets the mean of its un-jittered backoff delays: its attempts
+   * then span the same total time as on AWS, scaled — a saga waiting out an open circuit still outlasts the break.
+   */
   #runOptions(machine: SynthesizedStateMachine): { retryIntervalOverrides: Record<string, number[]>; waitTimeOverrides: Record<string, number> } {
     const scale = this.#options.timeScale ?? 1;
     const retryIntervalOverrides: Record<string, number[]> = {};
     const waitTimeOverrides: Record<string, number> = {};
     for (const [stateName, state] of Object.entries(machine.definition.States)) {
-      const retry = (state as { Retry?: { IntervalSeconds?: number }[] }).Retry;
-      if (retry) retryIntervalOverrides[stateName] = retry.map((r) => Math.round((r.IntervalSeconds ?? 1) * 1000 * scale));
+      const retry = (state as { Retry?: Retrier[] }).Retry;
+      if (retry) retryIntervalOverrides[stateName] = retry.map((r) => Math.round(meanRetryDelaySeconds(r) * 1000 * scale));
       const seconds = (state as { Type: string; Seconds?: number }).Type === 'Wait' ? (state as { Seconds?: number }).Seconds : undefined;
       if (seconds !== undefined) waitTimeOverrides[stateName] = Math.round(seconds * 1000 * scale);
     }
@@ -660,6 +667,24 @@ class ContainerPool<T> {
       this.#idle.push(container);
     }
   }
+}
+
+/** A Retry entry of an ASL Task state. */
+interface Retrier {
+  readonly IntervalSeconds?: number;
+  readonly MaxAttempts?: number;
+  readonly BackoffRate?: number;
+  readonly MaxDelaySeconds?: number;
+}
+
+/** The mean of a retrier's delays without jitter: IntervalSeconds × BackoffRate^n, capped by MaxDelaySeconds. */
+export function meanRetryDelaySeconds(retrier: Retrier): number {
+  const attempts = Math.max(1, retrier.MaxAttempts ?? 3);
+  let total = 0;
+  for (let n = 0; n < attempts; n++) {
+    total += Math.min(retrier.MaxDelaySeconds ?? Number.POSITIVE_INFINITY, (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** n);
+  }
+  return total / attempts;
 }
 
 /** `OrderSagaStateMachine15260A25` → `order-saga`. */
