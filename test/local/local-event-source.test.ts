@@ -171,6 +171,34 @@ describe('LocalEventSourceMapping', () => {
     expect(queue.stats()).toMatchObject({ visible: 0, inFlight: 0, deleted: 8 });
   });
 
+  it('applies a lowered maximum concurrency to new invocations (UpdateEventSourceMapping ScalingConfig)', async () => {
+    const release = gate();
+    let calls = 0;
+    const { queue, mapping } = setup(
+      {
+        batchSize: 1,
+        maximumConcurrency: 5,
+        handler: async () => {
+          calls += 1;
+          await release.opened;
+        },
+      },
+      600,
+    );
+    mapping.setMaximumConcurrency(2);
+    expect(mapping.maximumConcurrency).toBe(2);
+    expect(() => mapping.setMaximumConcurrency(1)).toThrow(/maximumConcurrency must be an integer in 2-1000/);
+    for (let i = 0; i < 6; i++) queue.send({ body: String(i) });
+    mapping.start();
+    await until(() => calls === 2);
+    for (let i = 0; i < 50; i++) await tick();
+    expect(calls).toBe(2);
+    release.open();
+    await until(() => queue.stats().deleted === 6);
+    await mapping.stop();
+    expect(mapping.stats().maxConcurrentInvocations).toBe(2);
+  });
+
   it('receives nothing while disabled and resumes when enabled', async () => {
     const { queue, mapping, events } = setup({ enabled: false });
     queue.send({ body: 'a' });
