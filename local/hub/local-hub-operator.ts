@@ -199,8 +199,8 @@ export class LocalHubOperator implements HubOperator {
       executionArn,
       redriven: true,
       detail:
-        `re-running '${found.name}' of ${found.workflow} under the same name (redrive ${found.redrives}); ` +
-        'completed steps replay their stored results from their idempotency records, so it goes on from the step that failed',
+        `continuing '${found.name}' of ${found.workflow} from the state that failed, with that state's input (redrive ${found.redrives}); ` +
+        'the states that succeeded are not run again, and an execution that ended in a Fail state fails again at once',
     };
   }
 
@@ -238,7 +238,7 @@ export class LocalHubOperator implements HubOperator {
   }
 
   #view(execution: HubExecution): WorkflowExecutionView {
-    const error = execution.status === 'FAILED' ? execution.record?.error : undefined;
+    const error = execution.status === 'FAILED' ? execution.error : undefined;
     return {
       workflow: execution.workflow,
       name: execution.name,

@@ -51,6 +51,7 @@ import {
   type ExecutionRecord,
   fakeMappingUuid,
   functionEnvironment,
+  type LocalTaskHandler,
   LocalStateMachine,
   type SynthesizedStateMachine,
   stateMachinesOf,
@@ -116,6 +117,8 @@ export interface HubExecution {
   readonly startedAt: number;
   stoppedAt?: number;
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  /** The error name of a FAILED execution (the Fail state's Error, or what the engine threw). */
+  error?: string;
   record?: ExecutionRecord;
   /** Times it was redriven. */
   redrives: number;
@@ -266,18 +269,23 @@ export class LocalHub {
   }
 
   /**
-   * Redrives a failed execution: runs it again under the same name. Every step is idempotent per execution name, so
-   * the steps that completed return their stored result without calling the provider again and the run goes on
-   * from the step that failed — the effect of Step Functions' RedriveExecution.
+   * Redrives a failed execution as Step Functions' RedriveExecution does: it continues from the UNSUCCESSFUL state
+   * (the last state entered) with that state's input; the steps that succeeded are not run again. An execution that
+   * ended in a Fail state (a saga that already compensated) therefore fails again at once, as on AWS.
    */
   redriveExecution(workflow: string, name: string): HubExecution {
     const execution = this.executions.find((e) => e.workflow === workflow && e.name === name);
     if (!execution) throw new Error(`No execution '${name}' of '${workflow}'`);
     if (execution.status !== 'FAILED') throw new Error(`Execution '${name}' is ${execution.status}: only a FAILED execution can be redriven`);
+    const entered = execution.record?.events.filter((event) => event.type === 'StateEntered').at(-1)?.state;
+    if (!entered) throw new Error(`Execution '${name}' failed before entering a state: there is nothing to continue from`);
+    const hubWorkflow = this.workflows.get(workflow)!;
+    const original = hubWorkflow.machine.machine;
+    const fromFailedState = new LocalStateMachine(startingAt(original, entered.name), this.#taskHandlers);
     execution.status = 'RUNNING';
     execution.stoppedAt = undefined;
     execution.redrives += 1;
-    this.#run(this.workflows.get(workflow)!, execution);
+    this.#run({ ...hubWorkflow, machine: fromFailedState }, execution, entered.input);
     return execution;
   }
 
@@ -352,6 +360,8 @@ export class LocalHub {
 
   /** Integration names by mapping UUID, from the controller's configuration. */
   readonly #integrationNames = new Map<string, string>();
+  /** The workflow task handlers by function logical id (a redrive builds a machine starting elsewhere on them). */
+  #taskHandlers: Record<string, LocalTaskHandler> = {};
 
   #buildController(): string | undefined {
     const [streamMapping] = this.blueprint.streamMappings.values();
@@ -496,6 +506,7 @@ export class LocalHub {
       logger: this.#logger,
     });
     const handlers = handlersOf(functions);
+    this.#taskHandlers = handlers;
     for (const machine of stateMachinesOf(this.blueprint.template, this.fakeEnvironment).values()) {
       const name = workflowName(machine.logicalId);
       this.workflows.set(name, { name, logicalId: machine.logicalId, machine: new LocalStateMachine(machine, handlers) });
@@ -563,16 +574,18 @@ export class LocalHub {
     return { retryIntervalOverrides, waitTimeOverrides };
   }
 
-  #run(workflow: HubWorkflow, execution: HubExecution): void {
+  #run(workflow: HubWorkflow, execution: HubExecution, input: unknown = execution.input): void {
     const run = workflow.machine.machine;
-    const promise = workflow.machine.run(execution.input, { name: execution.name, ...this.#runOptions(run) }).then(
+    const promise = workflow.machine.run(input, { name: execution.name, ...this.#runOptions(run) }).then(
       (record) => {
         execution.record = record;
         execution.status = record.status;
+        execution.error = record.status === 'FAILED' ? (record.error ?? 'States.Runtime') : undefined;
         execution.stoppedAt = Date.now();
       },
       (error: unknown) => {
         execution.status = 'FAILED';
+        execution.error = error instanceof Error ? error.name : 'States.Runtime';
         execution.stoppedAt = Date.now();
         this.#error(workflow.name, error);
       },
@@ -667,6 +680,34 @@ class ContainerPool<T> {
       this.#idle.push(container);
     }
   }
+}
+
+/**
+ * The machine as a redrive runs it: starting at `stateName`, with only the states reachable from there (the ASL
+ * validator refuses unreachable states).
+ */
+function startingAt(machine: SynthesizedStateMachine, stateName: string): SynthesizedStateMachine {
+  const states = machine.definition.States as unknown as Record<string, Record<string, unknown>>;
+  const reachable = new Set<string>();
+  const pending = [stateName];
+  while (pending.length > 0) {
+    const name = pending.pop()!;
+    if (reachable.has(name) || !states[name]) continue;
+    reachable.add(name);
+    const state = states[name]!;
+    const targets = [
+      state.Next,
+      state.Default,
+      ...((state.Catch as { Next?: string }[] | undefined) ?? []).map((c) => c.Next),
+      ...((state.Choices as { Next?: string }[] | undefined) ?? []).map((c) => c.Next),
+    ];
+    for (const target of targets) if (typeof target === 'string') pending.push(target);
+  }
+  return {
+    ...machine,
+    definition: { ...machine.definition, StartAt: stateName, States: Object.fromEntries(Object.entries(machine.definition.States).filter(([name]) => reachable.has(name))) },
+    tasks: machine.tasks.filter((task) => reachable.has(task.state)),
+  };
 }
 
 /** A Retry entry of an ASL Task state. */

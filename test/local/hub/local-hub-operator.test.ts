@@ -232,7 +232,7 @@ describe('LocalHubOperator', () => {
     await expect(operator.workflowsList({ status: 'DONE' as never })).rejects.toThrow(/Unknown execution status 'DONE'.*PENDING_REDRIVE/);
   });
 
-  it('redrives a failed saga by name or ARN: it runs again under the same name, and a refusal the provider stored fails it again', async () => {
+  it('redrives a failed saga by name or ARN: a compensated saga (ended in its Fail state) fails again at once, calling nobody', async () => {
     const orderId = `order-${randomUUID()}`;
     sandbox.inventory.setStock('SKU-1', 0);
     try {
@@ -246,11 +246,12 @@ describe('LocalHubOperator', () => {
     } finally {
       sandbox.inventory.setStock('SKU-1', 100);
     }
+    const requestsBefore = sandbox.journal.entries({}).length;
 
     const redriven = await operator.workflowsRedrive(orderId);
     expect(redriven.redriven).toBe(true);
     expect(redriven.executionArn).toMatch(new RegExp(`:execution:OrderSaga[^:]*:${orderId}$`));
-    expect(redriven.detail).toMatch(/same name/);
+    expect(redriven.detail).toMatch(/from the state that failed/);
     const execution = hub.executions.find((e) => e.workflow === 'order-saga' && e.name === orderId)!;
     expect(execution.redrives).toBe(1);
     const outcome = await eventually(async () => {
@@ -258,14 +259,10 @@ describe('LocalHubOperator', () => {
       expect(found.status).not.toBe('RUNNING');
       return found;
     }, 15_000);
-    // Stock is back, but ReserveInventory calls again with the same Idempotency-Key (per execution name and step)
-    // and the inventory provider, Stripe-like, replays the 409 it stored: the redrive fails the same way.
+    // As RedriveExecution: it continues from the unsuccessful state, here the Fail state reached after compensating.
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'OrderFailed' });
-    const reserves = sandbox.journal.entries({ provider: 'inventory' }).filter((j) => j.idempotencyKey?.includes(orderId));
-    expect(reserves.map((j) => [j.status, j.replayed])).toEqual([
-      [409, false],
-      [409, true],
-    ]);
+    expect(execution.record!.path).toEqual(['OrderFailed']);
+    expect(sandbox.journal.entries({}).length).toBe(requestsBefore);
 
     // Still FAILED, so it can be redriven again, by ARN this time.
     await expect(operator.workflowsRedrive(redriven.executionArn)).resolves.toMatchObject({ executionArn: redriven.executionArn, redriven: true });

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalHub } from '../../../local/hub/local-hub.js';
+import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+
+async function eventually(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function order(orderId: string) {
+  return {
+    orderId,
+    customerId: 'c1',
+    email: 'ana@example.com',
+    items: [{ sku: 'SKU-2', quantity: 1 }],
+    amount: '9.90',
+    currency: 'eur',
+    shippingAddress: { name: 'Ana Lima', line1: 'Rua Augusta 1', city: 'Lisboa', postalCode: '1100-053', country: 'PT' },
+  };
+}
+
+describe('redriving a failed workflow execution on the local hub (RedriveExecution semantics)', () => {
+  let sandbox: Sandbox;
+  let hub: LocalHub;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: 3 });
+    hub = await LocalHub.start({ sandbox, timeScale: 1 / 1000 });
+  }, 60_000);
+
+  afterAll(async () => {
+    await hub?.stop();
+    await sandbox?.close();
+  });
+
+  it('continues a sync from the task that failed, with its input, and does not rerun the states before it', async () => {
+    sandbox.contacts.seed(5);
+    sandbox.setFaults('crm', { status: 503, pathFilter: '/contacts/bulk' });
+    const execution = hub.startExecution('contact-sync', 'sync-redrive-1', {});
+    await eventually(() => execution.status !== 'RUNNING');
+    // Transient failures, then the crm circuit opened: the step gave up after its retries.
+    expect(execution.status).toBe('FAILED');
+    expect(['Integration.Transient', 'Integration.CircuitOpen']).toContain(execution.error);
+    expect(sandbox.crm.contacts()).toHaveLength(0);
+
+    sandbox.clearFaults('crm');
+    await hub.integration('crm')!.breaker.reset();
+    // Each container caches the circuit state for up to 2 s (no read per call): the reset reaches them after that.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    hub.redriveExecution('contact-sync', 'sync-redrive-1');
+    expect(execution.status).toBe('RUNNING');
+    await eventually(() => execution.status !== 'RUNNING');
+    expect({ status: execution.status, error: execution.error, cause: execution.record?.cause }).toEqual({ status: 'SUCCEEDED', error: undefined, cause: undefined });
+    expect(execution.redrives).toBe(1);
+    expect(execution.record!.path[0]).toBe('SyncPage');
+    expect(sandbox.crm.contacts()).toHaveLength(5);
+  });
+
+  it('fails a compensated saga again at once: no step runs and no side effect happens', async () => {
+    sandbox.setFaults('shipping', { status: 400, pathFilter: '/shipments' });
+    hub.putEvents([{ source: 'orders.service', detailType: 'OrderPlaced', detail: order('ord-redrive-1') }]);
+    await eventually(() => hub.executions.some((e) => e.name === 'ord-redrive-1' && e.status !== 'RUNNING'));
+    const execution = hub.executions.find((e) => e.name === 'ord-redrive-1')!;
+    expect(execution).toMatchObject({ status: 'FAILED', error: 'OrderFailed' });
+    sandbox.clearFaults('shipping');
+    const requestsBefore = sandbox.journal.entries({}).length;
+
+    hub.redriveExecution('order-saga', 'ord-redrive-1');
+    await eventually(() => execution.status !== 'RUNNING');
+
+    expect(execution).toMatchObject({ status: 'FAILED', error: 'OrderFailed', redrives: 1 });
+    expect(execution.record!.path).toEqual(['OrderFailed']);
+    expect(sandbox.journal.entries({}).length).toBe(requestsBefore);
+    expect(sandbox.shipping.shipments().filter((s) => s.orderId === 'ord-redrive-1')).toHaveLength(0);
+  });
+
+  it('refuses to redrive an execution that did not fail', async () => {
+    const execution = hub.startExecution('contact-sync', 'sync-redrive-2', {});
+    await eventually(() => execution.status !== 'RUNNING');
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(() => hub.redriveExecution('contact-sync', 'sync-redrive-2')).toThrow(/is SUCCEEDED: only a FAILED execution can be redriven/);
+  });
+});
