@@ -1,8 +1,8 @@
 /**
  * What an operator can do to a running hub, as one port with two implementations: the deployed hub on AWS
  * (`aws-hub-operator.ts`, SDK calls) and the local hub of `npm start` (the hub implements it in-process and serves it
- * on loopback; `local-hub-client.ts` calls it). The CLI (`npm run hub -- …`) is written against this port only, so
- * every command behaves the same in both places.
+ * on loopback with `local-hub-http.ts`, whose `LocalHubClient` calls it). The CLI (`npm run hub -- …`) is written
+ * against this port only, so every command behaves the same in both places.
  *
  * Every method throws an `OperatorError` (or a subclass) with a message an operator can act on; an unknown
  * integration is an `UnknownIntegrationError` listing the known ones.

@@ -1,0 +1,579 @@
+/**
+ * The operator port on a deployed hub: every SDK call of the operator CLI lives here, and every SDK error is
+ * translated here into an `OperatorError` an operator can act on (no credentials, no region, no stack, which IAM
+ * action was denied).
+ *
+ * Names are resolved from the CloudFormation stack's Outputs (one DescribeStacks per process), never guessed from
+ * generated resource names. Circuit and ledger operations use the runtime's own adapters (`CircuitBreaker` over
+ * `DynamoDbCircuitStore`, `DynamoDBSyncLedger`), so the CLI reads and writes exactly what the Lambdas do.
+ */
+import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  type ExecutionListItem,
+  ListExecutionsCommand,
+  RedriveExecutionCommand,
+  SFNClient,
+  StateMachineDoesNotExist,
+} from '@aws-sdk/client-sfn';
+import { GetQueueAttributesCommand, type Message, QueueDoesNotExist, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { INTEGRATIONS } from '../../lib/catalog.js';
+import { WORKFLOWS } from '../../lib/workflow-catalog.js';
+import { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
+import type { CircuitBreakerSettingsInput } from '../../functions/runtime/circuit-settings.js';
+import { systemClock } from '../../functions/runtime/clock.js';
+import { DynamoDbCircuitStore } from '../../functions/runtime/dynamodb-circuit-store.js';
+import { DynamoDBSyncLedger } from '../../functions/runtime/dynamodb-sync-ledger.js';
+import type { Clock } from '../../functions/runtime/ports.js';
+import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
+import {
+  CircuitNotClosedError,
+  type CircuitView,
+  type DeadLetterMessage,
+  type HubDescription,
+  type HubOperator,
+  NotFoundError,
+  OperatorError,
+  type RedriveResult,
+  type SendRequest,
+  type SendResult,
+  UnknownIntegrationError,
+  type WorkflowExecutionView,
+  type WorkflowListRequest,
+  type WorkflowRedriveResult,
+} from './hub-operator.js';
+
+/** The stack name `cdk deploy` uses (bin/integration-hub.ts). */
+export const DEFAULT_STACK_NAME = 'IntegrationHub';
+
+/** The event source of `send` when the caller gives none (the port's documented default). */
+export const DEFAULT_EVENT_SOURCE = 'integration-hub.cli';
+
+/** The SDK clients the operator uses; tests pass mocked or local ones. */
+export interface AwsHubClients {
+  readonly cloudFormation: CloudFormationClient;
+  readonly sqs: SQSClient;
+  readonly eventBridge: EventBridgeClient;
+  readonly sfn: SFNClient;
+  readonly dynamodb: DynamoDBClient;
+}
+
+/** Options of {@link AwsHubOperator}. */
+export interface AwsHubOperatorOptions {
+  /** The deployed stack whose Outputs name the resources. @default 'IntegrationHub' */
+  readonly stackName?: string;
+  /** @default the SDK's (AWS_REGION, then the profile's region) */
+  readonly region?: string;
+  /** A profile of the shared config files. @default the SDK's (AWS_PROFILE, then `default`) */
+  readonly profile?: string;
+  /** Clients to use instead of new ones built from `region` and `profile`. */
+  readonly clients?: Partial<AwsHubClients>;
+  /**
+   * The circuit breaker settings of an integration. They only shape the status view (effective state, next break,
+   * probe successes to close); the stored state is the same whatever they are. @default the catalog entry's `circuit`
+   */
+  readonly circuitSettings?: (integration: string) => CircuitBreakerSettingsInput;
+  /** @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** What the stack's Outputs say the hub is made of. */
+interface HubResources {
+  readonly region: string;
+  readonly stackStatus: string;
+  readonly outputs: ReadonlyMap<string, string>;
+  readonly integrations: ReadonlyMap<string, { readonly queueUrl: string; readonly deadLetterQueueUrl: string }>;
+  readonly workflows: ReadonlyMap<string, string>;
+}
+
+/** Polls of a DLQ that bring nothing new before a listing stops (a receive samples some of the queue's servers). */
+const IDLE_POLLS_BEFORE_STOP = 2;
+/** Long-poll wait of each DLQ receive: unlike a short poll it asks every server, so a nearly empty queue is found. */
+const DLQ_WAIT_SECONDS = 1;
+/** Upper bound of the polls of one `dlq show` (it looks for one message in a sample). */
+const SHOW_MAX_POLLS = 20;
+/** Concurrent DescribeExecution calls when `workflows list` fetches the error of failed executions. */
+const DESCRIBE_CONCURRENCY = 5;
+
+/** {@link HubOperator} on a deployed IntegrationHub stack, with the standard credential chain and region. */
+export class AwsHubOperator implements HubOperator {
+  readonly stackName: string;
+  private readonly clients: AwsHubClients;
+  private readonly circuitSettings: (integration: string) => CircuitBreakerSettingsInput;
+  private readonly clock: Clock;
+  private resources: Promise<HubResources> | undefined;
+
+  constructor(options: AwsHubOperatorOptions = {}) {
+    this.stackName = options.stackName ?? DEFAULT_STACK_NAME;
+    const config = { region: options.region, profile: options.profile };
+    this.clients = {
+      cloudFormation: options.clients?.cloudFormation ?? new CloudFormationClient(config),
+      sqs: options.clients?.sqs ?? new SQSClient(config),
+      eventBridge: options.clients?.eventBridge ?? new EventBridgeClient(config),
+      sfn: options.clients?.sfn ?? new SFNClient(config),
+      dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
+    };
+    this.circuitSettings = options.circuitSettings ?? catalogCircuitSettings;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** The integrations and workflows the stack's Outputs name. */
+  async describe(): Promise<HubDescription> {
+    const hub = await this.hub();
+    return {
+      target: 'aws',
+      location: `${this.stackName} in ${hub.region}`,
+      integrations: [...hub.integrations.keys()],
+      workflows: [...hub.workflows.keys()],
+    };
+  }
+
+  /** PutEvents on the hub's bus; an entry EventBridge refuses is an OperatorError with its error code. */
+  async send(request: SendRequest): Promise<SendResult> {
+    const hub = await this.hub();
+    const bus = this.output(hub, 'EventBusName');
+    const result = await this.aws('events:PutEvents', () =>
+      this.clients.eventBridge.send(
+        new PutEventsCommand({
+          Entries: [{ EventBusName: bus, Source: request.source ?? DEFAULT_EVENT_SOURCE, DetailType: request.detailType, Detail: JSON.stringify(request.detail) }],
+        }),
+      ),
+    );
+    const [entry] = result.Entries ?? [];
+    // PutEvents answers 200 even when it refused the entry: the refusal is in the entry.
+    if ((result.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
+      const why = `${entry?.ErrorCode ?? 'unknown error'}${entry?.ErrorMessage ? `: ${entry.ErrorMessage}` : ''}`;
+      throw new OperatorError(`EventBridge refused the event on bus ${bus}: ${why}`);
+    }
+    return { eventId: entry.EventId };
+  }
+
+  /**
+   * A sample of the DLQ, up to `limit` (default 10) messages. Listing RECEIVES the messages with a visibility timeout
+   * of 0, so they stay visible to everyone, but each listing increments their receive count in the DLQ (the DLQ has
+   * no redrive policy of its own, so the count only shows up in ApproximateReceiveCount). SQS returns a sample of
+   * its servers per receive: the listing polls until `limit` distinct messages or two polls bring nothing new.
+   */
+  async dlqList(integration: string, options: { readonly limit?: number } = {}): Promise<DeadLetterMessage[]> {
+    const { deadLetterQueueUrl } = await this.integration(integration);
+    const limit = options.limit ?? 10;
+    const seen = new Map<string, DeadLetterMessage>();
+    let idle = 0;
+    // Bounded so a queue whose sample keeps repeating cannot make the listing loop for long.
+    const maxPolls = Math.ceil(limit / 10) * 3 + IDLE_POLLS_BEFORE_STOP;
+    for (let poll = 0; poll < maxPolls && seen.size < limit && idle < IDLE_POLLS_BEFORE_STOP; poll++) {
+      const fresh = (await this.receiveSample(deadLetterQueueUrl, Math.min(10, limit - seen.size))).filter((m) => !seen.has(m.messageId));
+      idle = fresh.length === 0 ? idle + 1 : 0;
+      for (const message of fresh) if (seen.size < limit) seen.set(message.messageId, message);
+    }
+    return [...seen.values()];
+  }
+
+  /** One DLQ message by id, found by sampling the queue like {@link dlqList} (same receive-count caveat). */
+  async dlqShow(integration: string, messageId: string): Promise<DeadLetterMessage> {
+    const { deadLetterQueueUrl } = await this.integration(integration);
+    const seen = new Set<string>();
+    let idle = 0;
+    for (let poll = 0; poll < SHOW_MAX_POLLS && idle < IDLE_POLLS_BEFORE_STOP + 1; poll++) {
+      const sample = await this.receiveSample(deadLetterQueueUrl, 10);
+      const found = sample.find((m) => m.messageId === messageId);
+      if (found) return found;
+      const fresh = sample.filter((m) => !seen.has(m.messageId));
+      for (const message of fresh) seen.add(message.messageId);
+      idle = fresh.length === 0 ? idle + 1 : 0;
+    }
+    throw new NotFoundError(
+      `Message ${messageId} is not in the DLQ of '${integration}' (sampled ${seen.size} message${seen.size === 1 ? '' : 's'}; ` +
+        'SQS receives return a sample, so retry if the DLQ is large, or check the id with `dlq list`)',
+    );
+  }
+
+  /**
+   * Starts an SQS message move task from the DLQ back to the integration's queue (the whole DLQ, at the rate SQS
+   * chooses). Refused with CircuitNotClosedError while the circuit is open, half-open or isolated, unless `force`:
+   * the messages would only be parked again or fail into the DLQ again.
+   */
+  async dlqRedrive(integration: string, options: { readonly force?: boolean } = {}): Promise<RedriveResult> {
+    const { queueUrl, deadLetterQueueUrl } = await this.integration(integration);
+    if (!options.force) {
+      const [circuit] = await this.circuitStatus(integration);
+      if (circuit && circuit.state !== 'closed') throw new CircuitNotClosedError(integration, circuit.state);
+    }
+    const [dlq, source] = await Promise.all([
+      this.queueAttributes(deadLetterQueueUrl, ['QueueArn', 'ApproximateNumberOfMessages']),
+      this.queueAttributes(queueUrl, ['QueueArn']),
+    ]);
+    const task = await this.aws('sqs:StartMessageMoveTask', () =>
+      this.clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlq.QueueArn, DestinationArn: source.QueueArn })),
+    );
+    return { integration, taskHandle: task.TaskHandle, messages: Number(dlq.ApproximateNumberOfMessages ?? 0) };
+  }
+
+  /** A consistent read of each circuit item through the runtime's breaker (a never-used circuit has no item: closed). */
+  async circuitStatus(integration?: string): Promise<CircuitView[]> {
+    const names = integration === undefined ? [...(await this.hub()).integrations.keys()] : [(await this.integration(integration)).name];
+    const breakers = await Promise.all(names.map((name) => this.breaker(name)));
+    return Promise.all(
+      breakers.map(async ({ name, breaker }) => ({ ...(await this.aws('dynamodb:GetItem on the circuits table', () => breaker.status())), integration: name })),
+    );
+  }
+
+  /** The breaker's isolate(): a version-checked write of `isolated`, so a concurrent runtime write is never lost. */
+  async circuitIsolate(integration: string, reason: string): Promise<CircuitView> {
+    const { name, breaker } = await this.breaker((await this.integration(integration)).name);
+    const status = await this.aws('dynamodb:GetItem/PutItem on the circuits table', () => breaker.isolate(reason));
+    return { ...status, integration: name };
+  }
+
+  /** The breaker's reset(): a version-checked write of `closed` with counters, grown break and throttle cleared. */
+  async circuitReset(integration: string): Promise<CircuitView> {
+    const { name, breaker } = await this.breaker((await this.integration(integration)).name);
+    const status = await this.aws('dynamodb:GetItem/PutItem on the circuits table', () => breaker.reset());
+    return { ...status, integration: name };
+  }
+
+  /** One Query of the ledger table for the entity's partition (inline audit logs; archived log pages are not read). */
+  async ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]> {
+    const hub = await this.hub();
+    const ledger = new DynamoDBSyncLedger({ tableName: this.output(hub, 'LedgerTableName'), client: this.clients.dynamodb, clock: this.clock });
+    return this.aws('dynamodb:Query on the ledger table', () => ledger.entries(entityType, entityId));
+  }
+
+  /** The newest executions of every workflow (or one), newest first; the error of failed ones via DescribeExecution. */
+  async workflowsList(request: WorkflowListRequest = {}): Promise<WorkflowExecutionView[]> {
+    const hub = await this.hub();
+    const limit = request.limit ?? 50;
+    let machines = [...hub.workflows];
+    if (request.workflow !== undefined) {
+      machines = machines.filter(([name]) => name === request.workflow);
+      if (machines.length === 0) {
+        throw new OperatorError(`Unknown workflow '${request.workflow}'. The hub has: ${[...hub.workflows.keys()].join(', ') || '(none)'}`);
+      }
+    }
+    const pages = await Promise.all(
+      machines.map(async ([workflow, stateMachineArn]) => {
+        const page = await this.aws('states:ListExecutions', () =>
+          this.clients.sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: request.status, maxResults: Math.min(limit, 1000) })),
+        );
+        return (page.executions ?? []).map((item) => ({ workflow, item }));
+      }),
+    );
+    const newest = pages
+      .flat()
+      .sort((a, b) => (b.item.startDate?.getTime() ?? 0) - (a.item.startDate?.getTime() ?? 0))
+      .slice(0, limit);
+    return mapLimited(newest, DESCRIBE_CONCURRENCY, ({ workflow, item }) => this.executionView(workflow, item));
+  }
+
+  /** Redrives a failed, timed-out or aborted execution, given by ARN or by name (looked up in every workflow). */
+  async workflowsRedrive(execution: string): Promise<WorkflowRedriveResult> {
+    const executionArn = execution.startsWith('arn:') ? execution : await this.executionArnByName(execution);
+    try {
+      const result = await this.clients.sfn.send(new RedriveExecutionCommand({ executionArn }));
+      return { executionArn, redriven: true, detail: `redriven at ${result.redriveDate?.toISOString() ?? 'an unknown time'}` };
+    } catch (error) {
+      if (error instanceof ExecutionNotRedrivable) {
+        throw new OperatorError(`Execution ${executionArn} cannot be redriven: ${error.message}`, { cause: error });
+      }
+      if (error instanceof ExecutionDoesNotExist) throw new NotFoundError(`No execution ${executionArn}: ${error.message}`, { cause: error });
+      throw this.translate(error, 'states:RedriveExecution');
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** The stack's resources, described once per operator (a CLI run is one process). */
+  private hub(): Promise<HubResources> {
+    if (!this.resources) {
+      const pending = this.describeStack();
+      // A failed lookup is not cached: a long-lived caller (the tests, a script) may fix its credentials and retry.
+      pending.catch(() => {
+        if (this.resources === pending) this.resources = undefined;
+      });
+      this.resources = pending;
+    }
+    return this.resources;
+  }
+
+  private async describeStack(): Promise<HubResources> {
+    const region = await this.region();
+    let outputs: Output[];
+    let stackStatus: string;
+    try {
+      const { Stacks } = await this.clients.cloudFormation.send(new DescribeStacksCommand({ StackName: this.stackName }));
+      const stack = Stacks?.[0];
+      if (!stack) throw new OperatorError(this.stackNotFound(region));
+      outputs = stack.Outputs ?? [];
+      stackStatus = stack.StackStatus ?? 'UNKNOWN';
+    } catch (error) {
+      // CloudFormation reports a missing stack as an unmodeled ValidationError: its message is all there is.
+      if (error instanceof CloudFormationServiceException && /does not exist/i.test(error.message)) {
+        throw new OperatorError(this.stackNotFound(region), { cause: error });
+      }
+      throw this.translate(error, 'cloudformation:DescribeStacks');
+    }
+    return { region, stackStatus, ...parseStackOutputs(outputs) };
+  }
+
+  private stackNotFound(region: string): string {
+    return `Stack ${this.stackName} not found in ${region}: deploy it (docs/deploy.md) or pass --stack <name> (and --region)`;
+  }
+
+  private async region(): Promise<string> {
+    try {
+      return await this.clients.cloudFormation.config.region();
+    } catch (error) {
+      throw this.translate(error, 'resolve the region');
+    }
+  }
+
+  private output(hub: HubResources, key: string): string {
+    const value = hub.outputs.get(key);
+    if (!value) {
+      throw new OperatorError(
+        `Stack ${this.stackName} (${hub.stackStatus}) has no output ${key}: deploy the current version of the hub (docs/deploy.md)`,
+      );
+    }
+    return value;
+  }
+
+  private async integration(name: string): Promise<{ name: string; queueUrl: string; deadLetterQueueUrl: string }> {
+    const hub = await this.hub();
+    const queues = hub.integrations.get(name);
+    if (!queues) throw new UnknownIntegrationError(name, [...hub.integrations.keys()]);
+    return { name, ...queues };
+  }
+
+  private async breaker(name: string): Promise<{ name: string; breaker: CircuitBreaker }> {
+    const hub = await this.hub();
+    const store = new DynamoDbCircuitStore({ tableName: this.output(hub, 'CircuitsTableName'), client: this.clients.dynamodb });
+    // No hooks: an operator's isolate/reset is not a runtime transition to count in the integration's metrics.
+    return { name, breaker: new CircuitBreaker({ circuitId: name, store, settings: this.circuitSettings(name), clock: this.clock, instanceId: 'operator-cli' }) };
+  }
+
+  private async receiveSample(queueUrl: string, max: number): Promise<DeadLetterMessage[]> {
+    const { Messages } = await this.aws('sqs:ReceiveMessage', () =>
+      this.clients.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: Math.max(1, Math.min(10, max)),
+          // 0: the messages stay visible, nothing is taken away from a redrive or from another operator.
+          VisibilityTimeout: 0,
+          WaitTimeSeconds: DLQ_WAIT_SECONDS,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      ),
+    );
+    return (Messages ?? []).map(toDeadLetterMessage);
+  }
+
+  private async queueAttributes(queueUrl: string, names: ('QueueArn' | 'ApproximateNumberOfMessages')[]): Promise<Record<string, string>> {
+    const { Attributes } = await this.aws('sqs:GetQueueAttributes', () =>
+      this.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: names })),
+    );
+    if (!Attributes?.QueueArn) throw new OperatorError(`SQS returned no QueueArn for ${queueUrl}`);
+    return Attributes;
+  }
+
+  private async executionView(workflow: string, item: ExecutionListItem): Promise<WorkflowExecutionView> {
+    const status = (item.status ?? 'RUNNING') as WorkflowExecutionView['status'];
+    const executionArn = item.executionArn ?? '';
+    let error: string | undefined;
+    // ListExecutions does not say why an execution failed; one DescribeExecution per unsuccessful one does.
+    if (status === 'FAILED' || status === 'TIMED_OUT' || status === 'ABORTED' || status === 'PENDING_REDRIVE') {
+      const described = await this.aws('states:DescribeExecution', () => this.clients.sfn.send(new DescribeExecutionCommand({ executionArn })));
+      error = described.error;
+    }
+    return {
+      workflow,
+      name: item.name ?? '',
+      status,
+      startedAt: item.startDate?.getTime() ?? 0,
+      stoppedAt: item.stopDate?.getTime(),
+      executionArn,
+      error,
+    };
+  }
+
+  /** An execution's ARN from its name: `arn:…:stateMachine:<machine>` → `arn:…:execution:<machine>:<name>`. */
+  private async executionArnByName(name: string): Promise<string> {
+    const hub = await this.hub();
+    const candidates = [...hub.workflows.values()].map((arn) => `${arn.replace(':stateMachine:', ':execution:')}:${name}`);
+    const found: string[] = [];
+    for (const executionArn of candidates) {
+      try {
+        await this.clients.sfn.send(new DescribeExecutionCommand({ executionArn }));
+        found.push(executionArn);
+      } catch (error) {
+        if (error instanceof ExecutionDoesNotExist || error instanceof StateMachineDoesNotExist) continue;
+        throw this.translate(error, 'states:DescribeExecution');
+      }
+    }
+    if (found.length === 0) {
+      throw new NotFoundError(`No execution named '${name}' in ${[...hub.workflows.keys()].join(', ') || 'any workflow'}: pass its ARN (see \`workflows list\`)`);
+    }
+    if (found.length > 1) throw new OperatorError(`Several workflows have an execution named '${name}': pass its ARN\n  ${found.join('\n  ')}`);
+    return found[0]!;
+  }
+
+  /** Runs an SDK call (or a runtime adapter making some), translating its errors; `action` names the IAM action. */
+  private async aws<T>(action: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw this.translate(error, action);
+    }
+  }
+
+  private translate(error: unknown, action: string): OperatorError {
+    return translateAwsError(error, action);
+  }
+}
+
+/**
+ * Turns an SDK error (possibly wrapped by a runtime adapter in a DependencyError) into an OperatorError saying what
+ * to do. Exported for tests.
+ */
+export function translateAwsError(error: unknown, action: string): OperatorError {
+  if (error instanceof OperatorError) return error;
+  const root = rootCause(error);
+  const name = root instanceof Error ? root.name : 'Error';
+  const message = root instanceof Error ? root.message : String(root);
+  // The credential chain's CredentialsProviderError and the region resolver's error come from packages this project
+  // does not depend on directly, so they cannot be matched with instanceof: their name and message are their contract.
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(message)) {
+    return new OperatorError(
+      'No AWS credentials: set AWS_PROFILE (or pass --profile) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), ' +
+        'run `aws sso login` for an SSO profile, or use --local for the local hub',
+      { cause: error },
+    );
+  }
+  if (/Region is missing/i.test(message)) {
+    return new OperatorError('No AWS region: pass --region, set AWS_REGION, or give the profile a region', { cause: error });
+  }
+  if (REJECTED_CREDENTIALS.has(name)) {
+    return new OperatorError(`AWS rejected the credentials (${name}: ${message}): refresh them (e.g. \`aws sso login\`) or pick another --profile`, { cause: error });
+  }
+  if (/AccessDenied|UnauthorizedOperation|NotAuthorized/i.test(name) || httpStatus(root) === 403) {
+    return new OperatorError(`Access denied: the caller may not ${action} (docs/operator-cli.md lists the permissions the CLI needs). AWS said: ${message}`, {
+      cause: error,
+    });
+  }
+  if (root instanceof QueueDoesNotExist) {
+    return new OperatorError(`${action} failed: the queue named by the stack's outputs does not exist (${message}); redeploy the stack`, { cause: error });
+  }
+  return new OperatorError(`${action} failed: ${name}: ${message}`, { cause: error });
+}
+
+/** Error names (unmodeled in the clients) meaning the credentials were found but are expired or invalid. */
+const REJECTED_CREDENTIALS = new Set([
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'TokenRefreshRequired',
+]);
+
+/** The innermost `cause`: the runtime's adapters wrap SDK errors (DependencyError), the SDK error is what tells why. */
+function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 10 && current instanceof Error && current.cause !== undefined; depth++) current = current.cause;
+  return current;
+}
+
+function httpStatus(error: unknown): number | undefined {
+  const metadata = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
+  return metadata?.httpStatusCode;
+}
+
+/**
+ * Reads the hub's integrations and workflows from the stack's Outputs: an integration is a `<Pascal>QueueUrl` +
+ * `<Pascal>DeadLetterQueueUrl` pair (a workflow's starter queue, `<Workflow>Starter…`, is not one); a workflow is a
+ * `<Pascal>StateMachineArn`. Names are the catalog's when the Pascal id matches one, else the kebab-case of the id.
+ */
+export function parseStackOutputs(outputs: readonly Output[]): Pick<HubResources, 'outputs' | 'integrations' | 'workflows'> {
+  const byKey = new Map<string, string>();
+  for (const output of outputs) if (output.OutputKey && output.OutputValue) byKey.set(output.OutputKey, output.OutputValue);
+
+  const workflows = new Map<string, string>();
+  const workflowIds = new Set<string>();
+  for (const [key, value] of byKey) {
+    const id = /^(.+)StateMachineArn$/.exec(key)?.[1];
+    if (!id) continue;
+    workflowIds.add(id);
+    workflows.set(nameOf(id, WORKFLOW_NAMES), value);
+  }
+
+  const integrations = new Map<string, { queueUrl: string; deadLetterQueueUrl: string }>();
+  for (const [key, deadLetterQueueUrl] of byKey) {
+    const id = /^(.+)DeadLetterQueueUrl$/.exec(key)?.[1];
+    const queueUrl = id ? byKey.get(`${id}QueueUrl`) : undefined;
+    if (!id || !queueUrl) continue;
+    if (id.endsWith('Starter') && workflowIds.has(id.slice(0, -'Starter'.length))) continue;
+    integrations.set(nameOf(id, INTEGRATION_NAMES), { queueUrl, deadLetterQueueUrl });
+  }
+  return { outputs: byKey, integrations, workflows };
+}
+
+const INTEGRATION_NAMES = INTEGRATIONS.map((entry) => entry.name);
+const WORKFLOW_NAMES = [WORKFLOWS.orderSaga.name, WORKFLOWS.contactSync.name];
+
+function nameOf(id: string, catalogNames: readonly string[]): string {
+  return catalogNames.find((name) => pascalCase(name) === id) ?? kebabCase(id);
+}
+
+/**
+ * The stack's construct-id rule (lib/integration-hub-stack.ts `pascalCase`), restated: importing it would load
+ * aws-cdk-lib into every CLI run.
+ */
+export function pascalCase(name: string): string {
+  return name
+    .split(/[^a-zA-Z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+}
+
+function kebabCase(id: string): string {
+  return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+function catalogCircuitSettings(integration: string): CircuitBreakerSettingsInput {
+  return { ...INTEGRATIONS.find((entry) => entry.name === integration)?.circuit };
+}
+
+function toDeadLetterMessage(message: Message): DeadLetterMessage {
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    // String and Number attributes carry StringValue; a binary one is only flagged (the CLI prints text).
+    attributes[name] = value.StringValue ?? (value.BinaryValue ? '(binary)' : '');
+  }
+  return {
+    messageId: message.MessageId ?? '',
+    body: message.Body ?? '',
+    attributes,
+    sentAt: Number(message.Attributes?.SentTimestamp ?? 0),
+    receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 0),
+  };
+}
+
+/** `map` with at most `limit` calls in flight, keeping the order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await map(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

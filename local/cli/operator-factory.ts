@@ -1,0 +1,18 @@
+/**
+ * Picks the operator for a target: the deployed stack through the AWS SDK, or the local hub of `npm start` over
+ * loopback (its URL from --url, else from the `.hub/hub.json` the running hub wrote in the project directory).
+ */
+import type { TargetOptions } from './args.js';
+import { AwsHubOperator } from './aws-hub-operator.js';
+import type { HubOperator } from './hub-operator.js';
+import { HUB_INFO_FILE, LocalHubClient, readHubInfo } from './local-hub-http.js';
+
+/** The CLI's operator for `target`. `projectDir` holds `.hub/hub.json`. @throws OperatorError when no local hub is recorded */
+export async function createOperator(target: TargetOptions, projectDir: string = process.cwd()): Promise<HubOperator> {
+  if (target.kind === 'local') {
+    if (target.url !== undefined) return new LocalHubClient(target.url, { origin: 'from --url' });
+    const info = readHubInfo(projectDir);
+    return new LocalHubClient(info.url, { origin: `${HUB_INFO_FILE} of pid ${info.pid}, started ${info.startedAt}` });
+  }
+  return new AwsHubOperator({ stackName: target.stackName, region: target.region, profile: target.profile });
+}

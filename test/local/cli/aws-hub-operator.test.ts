@@ -1,0 +1,421 @@
+import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  ExecutionNotRedrivable,
+  ListExecutionsCommand,
+  RedriveExecutionCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SQSServiceException, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
+import { DependencyError } from '../../../functions/runtime/errors.js';
+import { AwsHubOperator, parseStackOutputs, pascalCase, translateAwsError } from '../../../local/cli/aws-hub-operator.js';
+import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
+import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
+
+const REGION = 'eu-west-1';
+const ACCOUNT = '123456789012';
+const sqsUrl = (name: string) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
+const sqsArn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
+const ORDER_SAGA = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:OrderSagaStateMachine15260A25-abc`;
+const CONTACT_SYNC = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ContactSyncStateMachineA31A2B0E-def`;
+
+/** The Outputs of the synthesized IntegrationHub stack (cdk.out/IntegrationHub.template.json), with deployed values. */
+const OUTPUTS: Output[] = Object.entries({
+  EventBusName: 'IntegrationHubEventsBus45DE4339',
+  IdempotencyTableName: 'IntegrationHub-TablesIdempotency',
+  CircuitsTableName: 'circuits',
+  LedgerTableName: 'ledger',
+  CheckpointsTableName: 'IntegrationHub-TablesCheckpoints',
+  CrmQueueUrl: sqsUrl('crm-queue'),
+  CrmDeadLetterQueueUrl: sqsUrl('crm-dlq'),
+  PaymentsQueueUrl: sqsUrl('payments-queue'),
+  PaymentsDeadLetterQueueUrl: sqsUrl('payments-dlq'),
+  OrderSagaStateMachineArn: ORDER_SAGA,
+  OrderSagaStarterQueueUrl: sqsUrl('starter-queue'),
+  OrderSagaStarterDeadLetterQueueUrl: sqsUrl('starter-dlq'),
+  ContactSyncStateMachineArn: CONTACT_SYNC,
+}).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
+
+const cloudFormation = new CloudFormationClient({ region: REGION });
+const sqs = new SQSClient({ region: REGION });
+const eventBridge = new EventBridgeClient({ region: REGION });
+const sfn = new SFNClient({ region: REGION });
+const cfnMock = mockClient(cloudFormation);
+const sqsMock = mockClient(sqs);
+const eventsMock = mockClient(eventBridge);
+const sfnMock = mockClient(sfn);
+
+let dynamo: LocalDynamo;
+
+beforeAll(async () => {
+  dynamo = await startLocalDynamo();
+  await dynamo.createTable('circuits', { partitionKey: 'circuitId' });
+  await dynamo.createTable('ledger');
+});
+afterAll(() => dynamo.close());
+
+beforeEach(() => {
+  for (const mock of [cfnMock, sqsMock, eventsMock, sfnMock]) mock.reset();
+  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: OUTPUTS }] });
+});
+
+let circuitCounter = 0;
+/** An operator on the mocked clients; DynamoDB is dynalite. `circuitsTable` lets a test use fresh circuits. */
+function operator(outputs: Output[] = OUTPUTS): AwsHubOperator {
+  if (outputs !== OUTPUTS) cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
+  return new AwsHubOperator({ stackName: 'IntegrationHub', clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
+}
+
+/** Outputs with a circuits table of its own, so circuit tests do not see each other's state. */
+async function withFreshCircuits(): Promise<Output[]> {
+  const table = `circuits-${++circuitCounter}`;
+  await dynamo.createTable(table, { partitionKey: 'circuitId' });
+  return OUTPUTS.map((o) => (o.OutputKey === 'CircuitsTableName' ? { ...o, OutputValue: table } : o));
+}
+
+function serviceError<T extends Error>(error: T, status = 400): T {
+  return Object.assign(error, { $metadata: { httpStatusCode: status } });
+}
+
+describe('the stack outputs', () => {
+  it('describes the hub from the outputs: integrations are queue + DLQ pairs, the saga starter is not one', async () => {
+    const hub = operator();
+    expect(await hub.describe()).toEqual({
+      target: 'aws',
+      location: `IntegrationHub in ${REGION}`,
+      integrations: ['crm', 'payments'],
+      workflows: ['order-saga', 'contact-sync'],
+    });
+    await hub.describe();
+    expect(cfnMock.commandCalls(DescribeStacksCommand)).toHaveLength(1);
+    expect(cfnMock.commandCalls(DescribeStacksCommand)[0]?.args[0].input).toEqual({ StackName: 'IntegrationHub' });
+  });
+
+  it('names integrations like the catalog, and kebab-cases ids the catalog does not know', () => {
+    const outputs = [
+      { OutputKey: 'OrderSyncQueueUrl', OutputValue: 'q' },
+      { OutputKey: 'OrderSyncDeadLetterQueueUrl', OutputValue: 'd' },
+      { OutputKey: 'LonelyDeadLetterQueueUrl', OutputValue: 'd' },
+    ];
+    expect([...parseStackOutputs(outputs).integrations.keys()]).toEqual(['order-sync']);
+    expect(pascalCase('order-sync')).toBe('OrderSync');
+  });
+
+  it('says the stack was not found, in which region, and what to do', async () => {
+    cfnMock.on(DescribeStacksCommand).rejects(
+      new CloudFormationServiceException({ name: 'ValidationError', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Stack with id IntegrationHub does not exist' }),
+    );
+    const error = await operator().describe().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperatorError);
+    expect((error as Error).message).toBe(`Stack IntegrationHub not found in ${REGION}: deploy it (docs/deploy.md) or pass --stack <name> (and --region)`);
+  });
+
+  it('says which output is missing from an older or failed stack', async () => {
+    const hub = operator(OUTPUTS.filter((o) => o.OutputKey !== 'EventBusName'));
+    await expect(hub.send({ detailType: 'X', detail: {} })).rejects.toThrow('Stack IntegrationHub (UPDATE_COMPLETE) has no output EventBusName: deploy the current version of the hub (docs/deploy.md)');
+  });
+
+  it('reports missing credentials with what to set, through the real SDK credential chain', async () => {
+    const noCredentials = new CloudFormationClient({
+      region: REGION,
+      credentials: async () => {
+        throw Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+      },
+    });
+    const hub = new AwsHubOperator({ clients: { cloudFormation: noCredentials, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
+    const error = await hub.dlqList('crm').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperatorError);
+    expect((error as Error).message).toMatch(/^No AWS credentials: set AWS_PROFILE \(or pass --profile\) or AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY.*or use --local/);
+  });
+
+  it('does not cache a failed stack lookup', async () => {
+    cfnMock.on(DescribeStacksCommand).rejectsOnce(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    const hub = new AwsHubOperator({ clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
+    await expect(hub.describe()).rejects.toThrow(/No AWS credentials/);
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: OUTPUTS }] });
+    expect((await hub.describe()).integrations).toEqual(['crm', 'payments']);
+  });
+});
+
+describe('translateAwsError', () => {
+  it('names the missing region', () => {
+    expect(translateAwsError(new Error('Region is missing'), 'x').message).toBe('No AWS region: pass --region, set AWS_REGION, or give the profile a region');
+  });
+
+  it('names the denied action', () => {
+    const denied = serviceError(Object.assign(new Error('User: arn:aws:iam::1:user/op is not authorized to perform: sqs:startmessagemovetask'), { name: 'AccessDenied' }), 403);
+    expect(translateAwsError(denied, 'sqs:StartMessageMoveTask').message).toMatch(/^Access denied: the caller may not sqs:StartMessageMoveTask \(docs\/operator-cli\.md lists the permissions the CLI needs\)\. AWS said: User: /);
+  });
+
+  it('finds the SDK error inside a runtime adapter DependencyError', () => {
+    const sdk = serviceError(Object.assign(new Error('not authorized to perform: dynamodb:PutItem'), { name: 'AccessDeniedException' }), 400);
+    const wrapped = new DependencyError('Circuits', 'circuits table write failed for crm: AccessDeniedException', { cause: sdk });
+    const translated = translateAwsError(wrapped, 'dynamodb:GetItem/PutItem on the circuits table');
+    expect(translated.message).toMatch(/^Access denied: the caller may not dynamodb:GetItem\/PutItem on the circuits table/);
+    expect(translated.cause).toBe(wrapped);
+  });
+
+  it('says when found credentials are expired or invalid', () => {
+    const expired = Object.assign(new Error('The security token included in the request is expired'), { name: 'ExpiredTokenException' });
+    expect(translateAwsError(expired, 'x').message).toMatch(/^AWS rejected the credentials \(ExpiredTokenException: .*\): refresh them/);
+  });
+
+  it('keeps an OperatorError as is, and names the action of anything else', () => {
+    const own = new NotFoundError('nope');
+    expect(translateAwsError(own, 'x')).toBe(own);
+    expect(translateAwsError(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }), 'states:ListExecutions').message).toBe('states:ListExecutions failed: ThrottlingException: slow down');
+  });
+});
+
+describe('unknown integrations', () => {
+  it.each([
+    ['dlqList', (hub: AwsHubOperator) => hub.dlqList('crn')],
+    ['dlqShow', (hub: AwsHubOperator) => hub.dlqShow('crn', 'm')],
+    ['dlqRedrive', (hub: AwsHubOperator) => hub.dlqRedrive('crn', { force: true })],
+    ['circuitStatus', (hub: AwsHubOperator) => hub.circuitStatus('crn')],
+    ['circuitIsolate', (hub: AwsHubOperator) => hub.circuitIsolate('crn', 'r')],
+    ['circuitReset', (hub: AwsHubOperator) => hub.circuitReset('crn')],
+  ])('%s names the integrations of the stack', async (_, call) => {
+    const error = await call(operator()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownIntegrationError);
+    expect((error as Error).message).toBe("Unknown integration 'crn'. The hub has: crm, payments");
+    expect(sqsMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('send', () => {
+  it('puts the event on the hub bus', async () => {
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'ev-1' }] });
+    const result = await operator().send({ detailType: 'FileUploaded', detail: { fileId: 'f-1', version: 1 }, source: 'files.service' });
+    expect(result).toEqual({ eventId: 'ev-1' });
+    expect(eventsMock.commandCalls(PutEventsCommand)[0]?.args[0].input).toEqual({
+      Entries: [{ EventBusName: 'IntegrationHubEventsBus45DE4339', Source: 'files.service', DetailType: 'FileUploaded', Detail: '{"fileId":"f-1","version":1}' }],
+    });
+  });
+
+  it('uses the default source when none is given', async () => {
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'ev-2' }] });
+    await operator().send({ detailType: 'X', detail: {} });
+    expect(eventsMock.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0]?.Source).toBe('integration-hub.cli');
+  });
+
+  it('reports an entry EventBridge refused', async () => {
+    eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' }] });
+    await expect(operator().send({ detailType: 'X', detail: {} })).rejects.toThrow('EventBridge refused the event on bus IntegrationHubEventsBus45DE4339: MalformedDetail: Detail is malformed.');
+  });
+
+  it('names events:PutEvents when access is denied', async () => {
+    eventsMock.on(PutEventsCommand).rejects(serviceError(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }), 400));
+    await expect(operator().send({ detailType: 'X', detail: {} })).rejects.toThrow(/^Access denied: the caller may not events:PutEvents/);
+  });
+});
+
+describe('dlq', () => {
+  const message = (id: string, extra: Record<string, string> = {}) => ({
+    MessageId: id,
+    ReceiptHandle: `rh-${id}`,
+    Body: `{"id":"${id}"}`,
+    Attributes: { SentTimestamp: '1763632800000', ApproximateReceiveCount: '3' },
+    MessageAttributes: Object.fromEntries(Object.entries({ errorClass: 'Http400', ...extra }).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])),
+  });
+
+  it('lists by receiving with a visibility timeout of 0, deduplicating repeated samples', async () => {
+    sqsMock
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('a'), message('b')] })
+      .resolvesOnce({ Messages: [message('b'), message('c')] })
+      .resolves({ Messages: [message('a')] });
+    const messages = await operator().dlqList('crm', { limit: 10 });
+    expect(messages.map((m) => m.messageId)).toEqual(['a', 'b', 'c']);
+    expect(messages[0]).toEqual({ messageId: 'a', body: '{"id":"a"}', attributes: { errorClass: 'Http400' }, sentAt: 1763632800000, receiveCount: 3 });
+    const calls = sqsMock.commandCalls(ReceiveMessageCommand);
+    // Two polls that bring nothing new end the listing.
+    expect(calls).toHaveLength(4);
+    expect(calls[0]?.args[0].input).toEqual({
+      QueueUrl: sqsUrl('crm-dlq'),
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 0,
+      WaitTimeSeconds: 1,
+      MessageAttributeNames: ['All'],
+      MessageSystemAttributeNames: ['All'],
+    });
+  });
+
+  it('stops at the limit', async () => {
+    sqsMock.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message('a'), message('b')] }).resolves({ Messages: [message('c')] });
+    const messages = await operator().dlqList('payments', { limit: 2 });
+    expect(messages.map((m) => m.messageId)).toEqual(['a', 'b']);
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)).toHaveLength(1);
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)[0]?.args[0].input.QueueUrl).toBe(sqsUrl('payments-dlq'));
+  });
+
+  it('lists an empty DLQ as empty', async () => {
+    sqsMock.on(ReceiveMessageCommand).resolves({});
+    expect(await operator().dlqList('crm')).toEqual([]);
+  });
+
+  it('shows one message by id, and says when it is not there', async () => {
+    sqsMock.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message('a')] }).resolves({ Messages: [message('b', { correlationId: 'c-9' })] });
+    expect((await operator().dlqShow('crm', 'b')).attributes).toEqual({ errorClass: 'Http400', correlationId: 'c-9' });
+
+    sqsMock.reset();
+    sqsMock.on(ReceiveMessageCommand).resolves({ Messages: [message('a')] });
+    const error = await operator().dlqShow('crm', 'zzz').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as Error).message).toMatch(/^Message zzz is not in the DLQ of 'crm' \(sampled 1 message;/);
+  });
+
+  describe('redrive', () => {
+    beforeEach(() => {
+      sqsMock.on(GetQueueAttributesCommand, { QueueUrl: sqsUrl('crm-dlq') }).resolves({ Attributes: { QueueArn: sqsArn('crm-dlq'), ApproximateNumberOfMessages: '7' } });
+      sqsMock.on(GetQueueAttributesCommand, { QueueUrl: sqsUrl('crm-queue') }).resolves({ Attributes: { QueueArn: sqsArn('crm-queue') } });
+      sqsMock.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-1' });
+    });
+
+    it('starts a message move task from the DLQ to the source queue when the circuit is closed (never used)', async () => {
+      const hub = operator(await withFreshCircuits());
+      expect(await hub.dlqRedrive('crm')).toEqual({ integration: 'crm', taskHandle: 'task-1', messages: 7 });
+      expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)[0]?.args[0].input).toEqual({ SourceArn: sqsArn('crm-dlq'), DestinationArn: sqsArn('crm-queue') });
+      expect(sqsMock.commandCalls(GetQueueAttributesCommand).map((c) => c.args[0].input)).toEqual([
+        { QueueUrl: sqsUrl('crm-dlq'), AttributeNames: ['QueueArn', 'ApproximateNumberOfMessages'] },
+        { QueueUrl: sqsUrl('crm-queue'), AttributeNames: ['QueueArn'] },
+      ]);
+    });
+
+    it('refuses while the circuit is not closed, and moves with force', async () => {
+      const hub = operator(await withFreshCircuits());
+      await hub.circuitIsolate('crm', 'maintenance');
+      const error = await hub.dlqRedrive('crm').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CircuitNotClosedError);
+      expect(error).toMatchObject({ integration: 'crm', state: 'isolated' });
+      expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(0);
+
+      expect(await hub.dlqRedrive('crm', { force: true })).toMatchObject({ taskHandle: 'task-1' });
+      expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(1);
+    });
+
+    it('reports a move task SQS refuses with the action', async () => {
+      sqsMock.on(StartMessageMoveTaskCommand).rejects(new SQSServiceException({ name: 'UnsupportedOperation', $fault: 'client', $metadata: {}, message: 'A move task is already running' }));
+      const hub = operator(await withFreshCircuits());
+      await expect(hub.dlqRedrive('crm')).rejects.toThrow('sqs:StartMessageMoveTask failed: UnsupportedOperation: A move task is already running');
+    });
+  });
+});
+
+describe('circuits (dynalite)', () => {
+  it('shows a never-used circuit as closed, for every integration', async () => {
+    const circuits = await operator(await withFreshCircuits()).circuitStatus();
+    expect(circuits.map((c) => [c.integration, c.state, c.effectiveState, c.version])).toEqual([
+      ['crm', 'closed', 'closed', 0],
+      ['payments', 'closed', 'closed', 0],
+    ]);
+    // The catalog's settings shape the view (crm: breakMs 30 s).
+    expect(circuits[0]?.nextBreakMs).toBe(30_000);
+  });
+
+  it('isolates and resets through the real breaker, visible to the runtime in the circuits table', async () => {
+    const outputs = await withFreshCircuits();
+    const table = outputs.find((o) => o.OutputKey === 'CircuitsTableName')!.OutputValue!;
+    const hub = operator(outputs);
+
+    const isolated = await hub.circuitIsolate('payments', 'INC-1234 gateway maintenance');
+    expect(isolated).toMatchObject({ integration: 'payments', circuitId: 'payments', state: 'isolated', stateReason: 'INC-1234 gateway maintenance' });
+    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: 'payments' } }, ConsistentRead: true }));
+    expect(Item?.state?.S).toBe('isolated');
+
+    const [status] = await hub.circuitStatus('payments');
+    expect(status?.state).toBe('isolated');
+
+    const reset = await hub.circuitReset('payments');
+    expect(reset).toMatchObject({ integration: 'payments', state: 'closed', consecutiveFailures: 0, reopenCount: 0 });
+    expect(reset.version).toBeGreaterThan(isolated.version);
+  });
+
+  it('reports a circuits table it cannot read with the action and the SDK error', async () => {
+    const hub = operator(OUTPUTS.map((o) => (o.OutputKey === 'CircuitsTableName' ? { ...o, OutputValue: 'no-such-table' } : o)));
+    await expect(hub.circuitStatus('crm')).rejects.toThrow(/^dynamodb:GetItem on the circuits table failed: ResourceNotFoundException: /);
+  });
+});
+
+describe('ledger (dynalite)', () => {
+  it('shows the entity rows of every integration with their audit log', async () => {
+    const ledger = new DynamoDBSyncLedger({ tableName: 'ledger', client: dynamo.client });
+    await ledger.markPending({ integration: 'crm', entity: { type: 'file', id: 'f-7', version: 3 }, correlationId: 'c-7', attempt: 2 }, 'CircuitOpen');
+
+    const entries = await operator().ledgerShow('file', 'f-7');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ entityType: 'file', entityId: 'f-7', integration: 'crm', status: 'pending_sync', entityVersion: 3, lastErrorClass: 'CircuitOpen' });
+    expect(entries[0]?.log.map((l) => l.event)).toEqual(['pending_sync']);
+    expect(await operator().ledgerShow('file', 'unknown')).toEqual([]);
+  });
+});
+
+describe('workflows', () => {
+  const started = (minute: number) => new Date(Date.UTC(2026, 10, 20, 8, minute));
+
+  it('lists the executions of both state machines, newest first, with the error of failed ones', async () => {
+    sfnMock.on(ListExecutionsCommand, { stateMachineArn: ORDER_SAGA }).resolves({
+      executions: [
+        { executionArn: `${ORDER_SAGA.replace(':stateMachine:', ':execution:')}:order-o-2`, stateMachineArn: ORDER_SAGA, name: 'order-o-2', status: 'FAILED', startDate: started(30), stopDate: started(31) },
+        { executionArn: 'arn:x:order-o-1', stateMachineArn: ORDER_SAGA, name: 'order-o-1', status: 'SUCCEEDED', startDate: started(10), stopDate: started(11) },
+      ],
+    });
+    sfnMock.on(ListExecutionsCommand, { stateMachineArn: CONTACT_SYNC }).resolves({
+      executions: [{ executionArn: 'arn:x:sync-1', stateMachineArn: CONTACT_SYNC, name: 'sync-1', status: 'RUNNING', startDate: started(20) }],
+    });
+    sfnMock.on(DescribeExecutionCommand).resolves({ error: 'CompensationFailed', status: 'FAILED', startDate: started(30), executionArn: 'x', stateMachineArn: ORDER_SAGA });
+
+    const executions = await operator().workflowsList({ limit: 2 });
+    expect(executions).toEqual([
+      { workflow: 'order-saga', name: 'order-o-2', status: 'FAILED', startedAt: started(30).getTime(), stoppedAt: started(31).getTime(), executionArn: `${ORDER_SAGA.replace(':stateMachine:', ':execution:')}:order-o-2`, error: 'CompensationFailed' },
+      { workflow: 'contact-sync', name: 'sync-1', status: 'RUNNING', startedAt: started(20).getTime(), stoppedAt: undefined, executionArn: 'arn:x:sync-1', error: undefined },
+    ]);
+    expect(sfnMock.commandCalls(ListExecutionsCommand).map((c) => c.args[0].input)).toEqual([
+      { stateMachineArn: ORDER_SAGA, statusFilter: undefined, maxResults: 2 },
+      { stateMachineArn: CONTACT_SYNC, statusFilter: undefined, maxResults: 2 },
+    ]);
+    expect(sfnMock.commandCalls(DescribeExecutionCommand)).toHaveLength(1);
+  });
+
+  it('filters by workflow and status, and names the workflows for an unknown one', async () => {
+    sfnMock.on(ListExecutionsCommand).resolves({ executions: [] });
+    await operator().workflowsList({ workflow: 'contact-sync', status: 'TIMED_OUT', limit: 5 });
+    expect(sfnMock.commandCalls(ListExecutionsCommand).map((c) => c.args[0].input)).toEqual([{ stateMachineArn: CONTACT_SYNC, statusFilter: 'TIMED_OUT', maxResults: 5 }]);
+    await expect(operator().workflowsList({ workflow: 'nightly' })).rejects.toThrow("Unknown workflow 'nightly'. The hub has: order-saga, contact-sync");
+  });
+
+  it('redrives an execution by ARN', async () => {
+    sfnMock.on(RedriveExecutionCommand).resolves({ redriveDate: new Date('2026-11-20T09:00:00Z') });
+    expect(await operator().workflowsRedrive('arn:aws:states:eu-west-1:1:execution:M:order-o-2')).toEqual({
+      executionArn: 'arn:aws:states:eu-west-1:1:execution:M:order-o-2',
+      redriven: true,
+      detail: 'redriven at 2026-11-20T09:00:00.000Z',
+    });
+    expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]?.args[0].input).toEqual({ executionArn: 'arn:aws:states:eu-west-1:1:execution:M:order-o-2' });
+  });
+
+  it('finds an execution given by name in the state machine that has it', async () => {
+    const arn = `${CONTACT_SYNC.replace(':stateMachine:', ':execution:')}:sync-9`;
+    sfnMock.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
+    sfnMock.on(DescribeExecutionCommand, { executionArn: arn }).resolves({ executionArn: arn, stateMachineArn: CONTACT_SYNC, status: 'FAILED', startDate: new Date() });
+    sfnMock.on(RedriveExecutionCommand).resolves({ redriveDate: new Date() });
+    expect((await operator().workflowsRedrive('sync-9')).executionArn).toBe(arn);
+    await expect(operator().workflowsRedrive('nope')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('passes on why Step Functions cannot redrive an execution', async () => {
+    sfnMock.on(RedriveExecutionCommand).rejects(new ExecutionNotRedrivable({ message: 'Execution is SUCCEEDED and cannot be redriven', $metadata: {} }));
+    const error = await operator().workflowsRedrive('arn:x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperatorError);
+    expect((error as Error).message).toBe('Execution arn:x cannot be redriven: Execution is SUCCEEDED and cannot be redriven');
+
+    sfnMock.on(RedriveExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
+    await expect(operator().workflowsRedrive('arn:y')).rejects.toBeInstanceOf(NotFoundError);
+  });
+});

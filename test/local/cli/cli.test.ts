@@ -1,0 +1,372 @@
+import { describe, expect, it } from 'vitest';
+import type { TargetOptions } from '../../../local/cli/args.js';
+import { runCli } from '../../../local/cli/cli.js';
+import type { HubOperator } from '../../../local/cli/hub-operator.js';
+import { circuitView, FakeHubOperator } from './fake-hub-operator.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  targets: TargetOptions[];
+  operator: FakeHubOperator;
+}
+
+/** Runs the CLI in-process against a fake hub; `files` are what @file arguments may read. */
+async function run(argv: string[], options: { operator?: FakeHubOperator; files?: Record<string, string> } = {}): Promise<Run> {
+  const operator = options.operator ?? new FakeHubOperator();
+  let stdout = '';
+  let stderr = '';
+  const targets: TargetOptions[] = [];
+  const code = await runCli(
+    argv,
+    { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } },
+    (target): HubOperator => {
+      targets.push(target);
+      return operator;
+    },
+    {
+      cwd: '/project',
+      user: 'jdoe',
+      readFile: (path) => {
+        const content = options.files?.[path];
+        if (content === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+        return content;
+      },
+    },
+  );
+  return { code, stdout, stderr, targets, operator };
+}
+
+const EVERY_COMMAND = [
+  ['describe'],
+  ['send'],
+  ['dlq'],
+  ['dlq', 'list'],
+  ['dlq', 'show'],
+  ['dlq', 'redrive'],
+  ['circuit'],
+  ['circuit', 'status'],
+  ['circuit', 'isolate'],
+  ['circuit', 'reset'],
+  ['ledger'],
+  ['ledger', 'show'],
+  ['workflows'],
+  ['workflows', 'list'],
+  ['workflows', 'redrive'],
+];
+
+describe('help', () => {
+  it('prints the top-level help with every command and exits 0', async () => {
+    for (const argv of [['--help'], ['-h'], ['help']]) {
+      const { code, stdout, stderr } = await run(argv);
+      expect(code).toBe(0);
+      expect(stderr).toBe('');
+      for (const command of ['send', 'dlq list', 'dlq redrive', 'circuit isolate', 'ledger show', 'workflows redrive']) expect(stdout).toContain(command);
+      expect(stdout).toContain('--local');
+    }
+  });
+
+  it.each(EVERY_COMMAND)('prints the help of `%s %s` with --help and exits 0, contacting no hub', async (...path) => {
+    const { code, stdout, stderr, targets } = await run([...path, '--help']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(new RegExp(`^Usage: npm run hub -- ${path.join(' ')}`));
+    expect(targets).toEqual([]);
+  });
+
+  it('shows the arguments, options and examples of a subcommand', async () => {
+    const { stdout } = await run(['dlq', 'redrive', '-h']);
+    expect(stdout).toContain('<integration>');
+    expect(stdout).toContain('--force');
+    expect(stdout).toContain('Examples:');
+    expect(stdout).toContain('StartMessageMoveTask');
+  });
+
+  it('prints help even when the rest of the line is incomplete', async () => {
+    expect((await run(['send', '--help'])).code).toBe(0);
+    expect((await run(['circuit', 'isolate', '--help', '--bogus'])).code).toBe(0);
+  });
+});
+
+describe('usage errors (exit 2, no hub contacted)', () => {
+  it.each([
+    [[], 'No command given'],
+    [['frobnicate'], "Unknown command 'frobnicate'. Commands: describe, send, dlq, circuit, ledger, workflows"],
+    [['dlq'], "'dlq' needs a subcommand: list, show, redrive"],
+    [['dlq', 'purge', 'crm'], "Unknown subcommand 'dlq purge'. 'dlq' has: list, show, redrive"],
+    [['dlq', 'list'], "'dlq list' needs <integration>"],
+    [['dlq', 'show', 'crm'], "'dlq show' needs <message-id>"],
+    [['ledger', 'show'], "'ledger show' needs <entity-type> and <id>"],
+    [['send', 'FileUploaded'], "'send' needs <json|@file>"],
+    [['circuit', 'reset', 'crm', 'payments'], "Too many arguments for 'circuit reset': 'payments'"],
+    [['dlq', 'list', 'crm', '--bogus'], "Unknown option '--bogus' for 'dlq list'. Options: --local, --url, --stack, --region, --profile, --json, --help, --limit"],
+    [['dlq', 'list', 'crm', '--force'], "Unknown option '--force' for 'dlq list'"],
+    [['dlq', 'list', 'crm', '--limit'], 'Option --limit needs a value'],
+    [['circuit', 'status', '--url', '--local'], 'Option --url needs a value (--url <url>)'],
+    [['dlq', 'list', 'crm', '--limit', 'lots'], "--limit must be an integer from 1 to 1000 (got 'lots')"],
+    [['dlq', 'list', 'crm', '--limit', '0'], '--limit must be an integer from 1 to 1000'],
+    [['dlq', 'redrive', 'crm', '--force=yes'], 'Option --force takes no value'],
+    [['workflows', 'list', '--status', 'BROKEN'], '--status must be one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE'],
+    [['circuit', 'status', '--local', '--region', 'eu-west-1'], '--region applies to AWS only'],
+    [['circuit', 'status', '--url', 'localhost:4000'], '--url must be an http(s) URL'],
+    [['send', '', '{}'], '<detail-type> must not be empty'],
+  ])('%j → %s', async (argv, message) => {
+    const { code, stderr, stdout, targets } = await run(argv);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`error: ${message}`);
+    expect(targets).toEqual([]);
+  });
+
+  it('follows the error with the usage of the command concerned', async () => {
+    const { stderr } = await run(['dlq', 'show', 'crm']);
+    expect(stderr).toContain('Usage: npm run hub -- dlq show <integration> <message-id>');
+  });
+
+  it('prints a usage error as JSON with --json', async () => {
+    const { code, stderr } = await run(['dlq', 'list', '--json']);
+    expect(code).toBe(2);
+    expect(JSON.parse(stderr)).toEqual({ error: { name: 'UsageError', message: "'dlq list' needs <integration>." } });
+  });
+});
+
+describe('send: the detail', () => {
+  it('rejects malformed inline JSON naming the cause and its position', async () => {
+    const { code, stderr, operator } = await run(['send', 'FileUploaded', '{"fileId": "f-1",}']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/error: The inline detail is not valid JSON: .*position 17.*\(line 1,? column 18\)/);
+    expect(operator.sent).toEqual([]);
+  });
+
+  it('rejects malformed JSON in an @file naming the file and the line', async () => {
+    const { code, stderr } = await run(['send', 'FileUploaded', '@events/bad.json'], { files: { '/project/events/bad.json': '{\n  "fileId": "f-1"\n  "version": 1\n}' } });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/error: The detail file events\/bad\.json is not valid JSON: .*\(line 3,? column 3\)/);
+  });
+
+  it('reports a missing @file', async () => {
+    const { code, stderr } = await run(['send', 'FileUploaded', '@missing.json']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('error: Cannot read the detail file missing.json: no such file.');
+  });
+
+  it('reports an empty @', async () => {
+    expect((await run(['send', 'FileUploaded', '@'])).stderr).toContain('The detail file is missing after @');
+  });
+
+  it.each([
+    ['[1, 2]', 'an array'],
+    ['"text"', 'a string'],
+    ['42', 'a number'],
+    ['null', 'null'],
+  ])('rejects a detail that is not an object: %s', async (detail, kind) => {
+    const { code, stderr } = await run(['send', 'FileUploaded', detail]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`must be a JSON object ({…}), not ${kind}`);
+  });
+
+  it('sends an inline detail with the source the catalog routes the detail type from', async () => {
+    const { code, stdout, operator } = await run(['send', 'FileUploaded', '{"fileId":"f-1","version":1}', '--local']);
+    expect(code).toBe(0);
+    expect(operator.sent).toEqual([{ detailType: 'FileUploaded', detail: { fileId: 'f-1', version: 1 }, source: 'files.service' }]);
+    expect(stdout).toContain('Event e-1 put on the bus (detail-type FileUploaded, source files.service');
+    expect(stdout).toContain('Delivered to: crm');
+  });
+
+  it('sends a detail from a file, with --source when given', async () => {
+    const { code, operator } = await run(['send', 'PaymentRequested', '@p.json', '--source', 'billing.service'], { files: { '/project/p.json': '{"paymentId":"p-1"}' } });
+    expect(code).toBe(0);
+    expect(operator.sent[0]).toEqual({ detailType: 'PaymentRequested', detail: { paymentId: 'p-1' }, source: 'billing.service' });
+  });
+
+  it('uses the default source for a detail type no route names, and says no rule may deliver it', async () => {
+    const { stdout, operator } = await run(['send', 'SomethingElse', '{}']);
+    expect(operator.sent[0]?.source).toBe('integration-hub.cli');
+    expect(stdout).toContain('No route of the catalog names detail-type SomethingElse');
+  });
+});
+
+describe('targets', () => {
+  it('targets AWS by default with the IntegrationHub stack', async () => {
+    expect((await run(['circuit', 'status'])).targets).toEqual([{ kind: 'aws', stackName: 'IntegrationHub', region: undefined, profile: undefined }]);
+  });
+
+  it('passes --stack, --region and --profile, wherever they are on the line', async () => {
+    const { targets } = await run(['--region', 'eu-west-1', 'circuit', '--profile', 'ops', 'status', '--stack', 'HubStaging']);
+    expect(targets).toEqual([{ kind: 'aws', stackName: 'HubStaging', region: 'eu-west-1', profile: 'ops' }]);
+  });
+
+  it('targets the local hub with --local or --url', async () => {
+    expect((await run(['--local', 'circuit', 'status'])).targets).toEqual([{ kind: 'local', url: undefined }]);
+    expect((await run(['circuit', 'status', '--url', 'http://127.0.0.1:4000'])).targets).toEqual([{ kind: 'local', url: 'http://127.0.0.1:4000' }]);
+  });
+
+  it('reports an operator factory failure (no local hub) as a failed operation', async () => {
+    let stderr = '';
+    const code = await runCli(['circuit', 'status', '--local'], { stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) } }, async () => {
+      const { OperatorError } = await import('../../../local/cli/hub-operator.js');
+      throw new OperatorError('No local hub is running');
+    });
+    expect(code).toBe(1);
+    expect(stderr).toBe('error: No local hub is running\n');
+  });
+});
+
+describe('operator errors (exit 1)', () => {
+  it.each([
+    [['dlq', 'list', 'crn']],
+    [['dlq', 'redrive', 'crn']],
+    [['circuit', 'status', 'crn']],
+    [['circuit', 'isolate', 'crn']],
+  ])('names the known integrations for an unknown one: %j', async (argv) => {
+    const { code, stderr } = await run(argv);
+    expect(code).toBe(1);
+    expect(stderr).toBe("error: Unknown integration 'crn'. The hub has: crm, payments\n");
+  });
+
+  it('prints the error with its fields as JSON with --json', async () => {
+    const { code, stderr } = await run(['circuit', 'reset', 'crn', '--json']);
+    expect(code).toBe(1);
+    expect(JSON.parse(stderr)).toEqual({
+      error: { name: 'UnknownIntegrationError', message: "Unknown integration 'crn'. The hub has: crm, payments", integration: 'crn', known: ['crm', 'payments'] },
+    });
+  });
+
+  it('refuses a redrive while the circuit is open, and redrives with --force', async () => {
+    const operator = new FakeHubOperator();
+    operator.circuits.set('crm', circuitView('crm', 'open'));
+    const refused = await run(['dlq', 'redrive', 'crm'], { operator });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("The circuit of 'crm' is open");
+    expect(refused.stderr).toContain('--force');
+    expect(operator.dlqs.get('crm')).toHaveLength(1);
+
+    const forced = await run(['dlq', 'redrive', 'crm', '--force'], { operator });
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toBe('Moved 1 message from the DLQ of crm back to its queue.\n');
+    expect(operator.calls.at(-1)).toEqual({ method: 'dlqRedrive', args: ['crm', { force: true }] });
+  });
+
+  it('reports a DLQ message that is not there', async () => {
+    const { code, stderr } = await run(['dlq', 'show', 'crm', 'm-404']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('Message m-404 is not in the DLQ');
+  });
+
+  it('exits 1 when a workflow execution was not redriven', async () => {
+    const { code, stdout } = await run(['workflows', 'redrive', 'sync-1']);
+    expect(code).toBe(1);
+    expect(stdout).toContain('was not redriven (it succeeded)');
+  });
+
+  it('prints an unexpected error with its stack', async () => {
+    const operator = new FakeHubOperator();
+    operator.describe = async () => {
+      throw new TypeError('boom');
+    };
+    const { code, stderr } = await run(['describe'], { operator });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^unexpected error: TypeError: boom\n {4}at /);
+  });
+});
+
+describe('output', () => {
+  it('describes the hub', async () => {
+    const { stdout } = await run(['describe', '--local']);
+    expect(stdout).toBe('Hub           local: http://127.0.0.1:0\nIntegrations  crm, payments\nWorkflows     order-saga, contact-sync\n');
+  });
+
+  it('lists a DLQ as a table of id, error class, error message and failure time', async () => {
+    const { code, stdout, operator } = await run(['dlq', 'list', 'crm', '--limit', '5']);
+    expect(code).toBe(0);
+    expect(operator.calls[0]).toEqual({ method: 'dlqList', args: ['crm', { limit: 5 }] });
+    const [header, row] = stdout.split('\n');
+    expect(header).toMatch(/^MESSAGE ID\s+ERROR CLASS\s+ERROR MESSAGE\s+FAILED AT$/);
+    expect(row).toMatch(/^m-1\s+ValidationFailed\s+name: Required\s+2026-11-20T10:00:00Z$/);
+    expect(stdout).toContain('1 message.');
+  });
+
+  it('truncates long error messages in the DLQ table', async () => {
+    const operator = new FakeHubOperator();
+    operator.dlqs.get('crm')![0] = { ...operator.dlqs.get('crm')![0]!, attributes: { errorClass: 'Http400', errorMessage: `bad\n${'x'.repeat(200)}` } };
+    const { stdout } = await run(['dlq', 'list', 'crm'], { operator });
+    const row = stdout.split('\n')[1]!;
+    expect(row).toContain(`bad ${'x'.repeat(55)}…`);
+    expect(row).not.toContain('x'.repeat(60));
+  });
+
+  it('says when a DLQ is empty', async () => {
+    expect((await run(['dlq', 'list', 'payments'])).stdout).toBe('No messages in the DLQ of payments.\n');
+  });
+
+  it('shows one DLQ message with its attributes and pretty body', async () => {
+    const { stdout } = await run(['dlq', 'show', 'crm', 'm-1']);
+    expect(stdout).toContain('Message   m-1');
+    expect(stdout).toContain('  errorClass     ValidationFailed');
+    expect(stdout).toContain('Body:\n  {\n    "fileId": "f-1",');
+  });
+
+  it('prints the raw result with --json', async () => {
+    const operator = new FakeHubOperator();
+    const { stdout } = await run(['dlq', 'list', 'crm', '--json'], { operator });
+    expect(JSON.parse(stdout)).toEqual(operator.dlqs.get('crm'));
+  });
+
+  it('shows circuits: integration, state, effective state, since, open until, failures, reopens', async () => {
+    const operator = new FakeHubOperator();
+    operator.circuits.set(
+      'payments',
+      circuitView('payments', 'open', {
+        effectiveState: 'half_open',
+        stateSince: Date.parse('2026-11-20T10:00:00Z'),
+        openUntil: Date.parse('2026-11-20T10:00:30Z'),
+        consecutiveFailures: 5,
+        reopenCount: 2,
+        stateReason: 'consecutive_failures',
+      }),
+    );
+    const { stdout } = await run(['circuit', 'status'], { operator });
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^INTEGRATION\s+STATE\s+EFFECTIVE\s+SINCE\s+OPEN UNTIL\s+FAILURES\s+REOPENS\s+REASON$/);
+    expect(lines[1]).toMatch(/^crm\s+closed\s+closed\s+-\s+-\s+0\s+0\s+-$/);
+    expect(lines[2]).toMatch(/^payments\s+open\s+half_open\s+2026-11-20T10:00:00Z\s+2026-11-20T10:00:30Z\s+5\s+2\s+consecutive_failures$/);
+  });
+
+  it('isolates with the default reason naming the user, and with --reason', async () => {
+    const first = await run(['circuit', 'isolate', 'payments']);
+    expect(first.operator.calls[0]).toEqual({ method: 'circuitIsolate', args: ['payments', 'isolated by jdoe via CLI'] });
+    expect(first.stdout).toContain('Circuit payments isolated ("isolated by jdoe via CLI")');
+    const second = await run(['circuit', 'isolate', 'payments', '--reason', 'INC-1234 maintenance']);
+    expect(second.operator.calls[0]?.args).toEqual(['payments', 'INC-1234 maintenance']);
+  });
+
+  it('resets a circuit', async () => {
+    const { code, stdout } = await run(['circuit', 'reset', 'crm']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Circuit crm reset: closed\./);
+  });
+
+  it('shows ledger entries with the audit log, and says when there are none', async () => {
+    const { stdout } = await run(['ledger', 'show', 'file', 'f-1']);
+    expect(stdout).toContain('file f-1 with crm');
+    expect(stdout).toMatch(/status\s+synced/);
+    expect(stdout).toMatch(/external id\s+ext-9/);
+    expect(stdout).toMatch(/AT\s+EVENT\s+VERSION\s+ATTEMPT\s+ERROR\s+EXTERNAL ID\s+CORRELATION ID/);
+    expect(stdout).toMatch(/2026-11-20T09:00:01Z\s+synced\s+2\s+1\s+-\s+ext-9\s+c-1/);
+    expect((await run(['ledger', 'show', 'file', 'nope'])).stdout).toContain('No ledger entry for file nope');
+  });
+
+  it('lists workflow executions with filters', async () => {
+    const { stdout, operator } = await run(['workflows', 'list', '--status', 'failed', '--workflow', 'order-saga', '--limit', '3']);
+    expect(operator.calls[0]).toEqual({ method: 'workflowsList', args: [{ workflow: 'order-saga', status: 'FAILED', limit: 3 }] });
+    expect(stdout).toMatch(/^WORKFLOW\s+NAME\s+STATUS\s+STARTED\s+STOPPED\s+ERROR\n/);
+    expect(stdout).toMatch(/order-saga\s+order-o-1\s+FAILED\s+2026-11-20T08:00:00Z\s+2026-11-20T08:01:00Z\s+CompensationFailed/);
+  });
+
+  it('redrives a workflow execution', async () => {
+    const { code, stdout } = await run(['workflows', 'redrive', 'arn:local:execution:order-saga:order-o-1']);
+    expect(code).toBe(0);
+    expect(stdout).toBe('Execution arn:local:execution:order-saga:order-o-1 redriven.\n');
+  });
+});

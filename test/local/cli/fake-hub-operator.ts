@@ -1,0 +1,184 @@
+/**
+ * An in-memory HubOperator for the CLI and transport tests: two integrations, a DLQ each, circuits, a ledger and
+ * workflow executions, with the port's errors (unknown integration, redrive refused while the circuit is not closed).
+ */
+import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
+import type { LedgerEntry } from '../../../functions/runtime/sync-ledger.js';
+import {
+  CircuitNotClosedError,
+  type CircuitView,
+  type DeadLetterMessage,
+  type HubDescription,
+  type HubOperator,
+  NotFoundError,
+  OperatorError,
+  type RedriveResult,
+  type SendRequest,
+  type SendResult,
+  UnknownIntegrationError,
+  type WorkflowExecutionView,
+  type WorkflowListRequest,
+  type WorkflowRedriveResult,
+} from '../../../local/cli/hub-operator.js';
+
+/** A closed circuit as the breaker reports a never-used one. */
+export function circuitView(integration: string, state: CircuitState = 'closed', extra: Partial<CircuitView> = {}): CircuitView {
+  return {
+    integration,
+    circuitId: integration,
+    state,
+    effectiveState: state,
+    version: 0,
+    updatedAt: 0,
+    consecutiveFailures: 0,
+    window: { calls: 0, failures: 0, windowMs: 60_000 },
+    reopenCount: 0,
+    nextBreakMs: 30_000,
+    probe: { successes: 0, successesToClose: 1 },
+    usingFallback: false,
+    ...extra,
+  };
+}
+
+/** The fake; its fields are open so tests can arrange and inspect state. */
+export class FakeHubOperator implements HubOperator {
+  readonly integrations = ['crm', 'payments'];
+  readonly sent: SendRequest[] = [];
+  readonly dlqs = new Map<string, DeadLetterMessage[]>([
+    [
+      'crm',
+      [
+        {
+          messageId: 'm-1',
+          body: '{"fileId":"f-1","version":2}',
+          attributes: { errorClass: 'ValidationFailed', errorMessage: 'name: Required', correlationId: 'c-1', failedAt: '2026-11-20T10:00:00.000Z' },
+          sentAt: Date.parse('2026-11-20T09:59:59Z'),
+          receiveCount: 1,
+        },
+      ],
+    ],
+    ['payments', []],
+  ]);
+  readonly queues = new Map<string, DeadLetterMessage[]>([
+    ['crm', []],
+    ['payments', []],
+  ]);
+  readonly circuits = new Map<string, CircuitView>(this.integrations.map((name) => [name, circuitView(name)]));
+  readonly ledger: LedgerEntry[] = [
+    {
+      entityType: 'file',
+      entityId: 'f-1',
+      integration: 'crm',
+      status: 'synced',
+      entityVersion: 2,
+      attempts: 1,
+      externalId: 'ext-9',
+      correlationId: 'c-1',
+      createdAt: '2026-11-20T09:00:00.000Z',
+      updatedAt: '2026-11-20T09:00:01.000Z',
+      syncedAt: '2026-11-20T09:00:01.000Z',
+      log: [
+        { at: '2026-11-20T09:00:00.000Z', event: 'syncing', version: 2, attempt: 1, correlationId: 'c-1' },
+        { at: '2026-11-20T09:00:01.000Z', event: 'synced', version: 2, attempt: 1, correlationId: 'c-1', externalId: 'ext-9' },
+      ],
+    },
+  ];
+  readonly executions: WorkflowExecutionView[] = [
+    { workflow: 'order-saga', name: 'order-o-1', status: 'FAILED', startedAt: Date.parse('2026-11-20T08:00:00Z'), stoppedAt: Date.parse('2026-11-20T08:01:00Z'), executionArn: 'arn:local:execution:order-saga:order-o-1', error: 'CompensationFailed' },
+    { workflow: 'contact-sync', name: 'sync-1', status: 'SUCCEEDED', startedAt: Date.parse('2026-11-20T07:00:00Z'), stoppedAt: Date.parse('2026-11-20T07:00:05Z'), executionArn: 'arn:local:execution:contact-sync:sync-1' },
+  ];
+  /** Every call, as `method(args)`, for assertions on what the CLI asked. */
+  readonly calls: { method: string; args: unknown[] }[] = [];
+
+  async describe(): Promise<HubDescription> {
+    this.record('describe');
+    return { target: 'local', location: 'http://127.0.0.1:0', integrations: this.integrations, workflows: ['order-saga', 'contact-sync'] };
+  }
+
+  async send(request: SendRequest): Promise<SendResult> {
+    this.record('send', request);
+    this.sent.push(request);
+    return { eventId: `e-${this.sent.length}`, routedTo: request.detailType === 'FileUploaded' ? ['crm'] : [] };
+  }
+
+  async dlqList(integration: string, options?: { readonly limit?: number }): Promise<DeadLetterMessage[]> {
+    this.record('dlqList', integration, options);
+    return this.dlq(integration).slice(0, options?.limit ?? 10);
+  }
+
+  async dlqShow(integration: string, messageId: string): Promise<DeadLetterMessage> {
+    this.record('dlqShow', integration, messageId);
+    const message = this.dlq(integration).find((m) => m.messageId === messageId);
+    if (!message) throw new NotFoundError(`Message ${messageId} is not in the DLQ of '${integration}'`);
+    return message;
+  }
+
+  async dlqRedrive(integration: string, options?: { readonly force?: boolean }): Promise<RedriveResult> {
+    this.record('dlqRedrive', integration, options);
+    const messages = this.dlq(integration);
+    const circuit = this.circuits.get(integration)!;
+    if (!options?.force && circuit.state !== 'closed') throw new CircuitNotClosedError(integration, circuit.state);
+    const moved = messages.splice(0);
+    this.queues.get(integration)!.push(...moved);
+    return { integration, messages: moved.length };
+  }
+
+  async circuitStatus(integration?: string): Promise<CircuitView[]> {
+    this.record('circuitStatus', integration);
+    if (integration === undefined) return [...this.circuits.values()];
+    this.known(integration);
+    return [this.circuits.get(integration)!];
+  }
+
+  async circuitIsolate(integration: string, reason: string): Promise<CircuitView> {
+    this.record('circuitIsolate', integration, reason);
+    this.known(integration);
+    const view = circuitView(integration, 'isolated', { stateReason: reason, stateSince: Date.parse('2026-11-20T11:00:00Z'), version: 1 });
+    this.circuits.set(integration, view);
+    return view;
+  }
+
+  async circuitReset(integration: string): Promise<CircuitView> {
+    this.record('circuitReset', integration);
+    this.known(integration);
+    const view = circuitView(integration, 'closed', { version: 2 });
+    this.circuits.set(integration, view);
+    return view;
+  }
+
+  async ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]> {
+    this.record('ledgerShow', entityType, entityId);
+    return this.ledger.filter((e) => e.entityType === entityType && e.entityId === entityId);
+  }
+
+  async workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]> {
+    this.record('workflowsList', request);
+    if (request?.workflow !== undefined && !['order-saga', 'contact-sync'].includes(request.workflow)) {
+      throw new OperatorError(`Unknown workflow '${request.workflow}'. The hub has: order-saga, contact-sync`);
+    }
+    return this.executions
+      .filter((e) => (request?.workflow === undefined || e.workflow === request.workflow) && (request?.status === undefined || e.status === request.status))
+      .slice(0, request?.limit ?? 50);
+  }
+
+  async workflowsRedrive(execution: string): Promise<WorkflowRedriveResult> {
+    this.record('workflowsRedrive', execution);
+    const found = this.executions.find((e) => e.executionArn === execution || e.name === execution);
+    if (!found) throw new NotFoundError(`No execution '${execution}'`);
+    if (found.status === 'SUCCEEDED') return { executionArn: found.executionArn, redriven: false, detail: 'it succeeded' };
+    return { executionArn: found.executionArn, redriven: true };
+  }
+
+  private dlq(integration: string): DeadLetterMessage[] {
+    this.known(integration);
+    return this.dlqs.get(integration)!;
+  }
+
+  private known(integration: string): void {
+    if (!this.integrations.includes(integration)) throw new UnknownIntegrationError(integration, this.integrations);
+  }
+
+  private record(method: string, ...args: unknown[]): void {
+    this.calls.push({ method, args });
+  }
+}
