@@ -8,9 +8,11 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { removeHubInfo, serveHubOperator, writeHubInfo } from './cli/local-hub-http.js';
 import { DemoOptionError, type OutageOption, parseOutage, runDemo } from './hub/demo-scenario.js';
 import { writeHtmlReport } from './hub/html-report.js';
 import { LocalHub } from './hub/local-hub.js';
+import { LocalHubOperator } from './hub/local-hub-operator.js';
 import { ProgressPrinter, renderSummaryTable } from './hub/progress-view.js';
 import { PROVIDER_NAMES, startSandbox } from './sandbox/index.js';
 
@@ -92,12 +94,22 @@ async function main(): Promise<number> {
   // Schedules and Step Functions retries run 30× faster (the prober every 2 s instead of every minute); queues,
   // circuits and HTTP timeouts keep the template's values.
   const hub = await LocalHub.start({ sandbox, timeScale: 1 / 30, onError: log });
+  // The operator CLI (`npm run hub -- --local …`) finds the hub through .hub/hub.json, during the demo and after.
+  let url = '';
+  const server = await serveHubOperator(new LocalHubOperator(hub, () => url), { onUnexpectedError: (error) => log('operator', error) });
+  url = server.url;
+  writeHubInfo(process.cwd(), { url, pid: process.pid, startedAt: new Date().toISOString() });
+  const removeInfo = () => removeHubInfo(process.cwd());
+  process.once('exit', removeInfo);
   const stop = async () => {
+    removeInfo();
+    await server.close();
     await hub.stop();
     await sandbox.close();
   };
   try {
     console.log(`  third parties (sandbox): ${sandbox.baseUrl}`);
+    console.log(`  operator endpoint: ${url}  (npm run hub -- --local <command>)`);
     console.log(`  integrations: ${[...hub.integrations.keys()].join(', ')}   workflows: ${[...hub.workflows.keys()].join(', ')}`);
     console.log(`  queues: ${hub.queues.size}, event source mappings: ${hub.mappings.size}, rules: ${hub.blueprint.rules.rules.length}, schedules: ${hub.blueprint.rules.schedules.length}`);
     const outageText = options.outage ? `, ${options.outage.provider} down for ${options.outage.durationMs / 1000} s` : '';
