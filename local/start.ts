@@ -16,6 +16,9 @@ import { LocalHubOperator } from './hub/local-hub-operator.js';
 import { ProgressPrinter, renderSummaryTable } from './hub/progress-view.js';
 import { PROVIDER_NAMES, startSandbox } from './sandbox/index.js';
 
+// The SDK's notice that Node 20 support ends in 2027 would print in the middle of the demo; the handbook covers it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const USAGE = `Usage: npm start -- [options]
 
 Runs the integration hub locally (no AWS account) and plays a demo: events published through the hub's
