@@ -229,3 +229,12 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
   if (problems.length > 0) throw new CatalogError(problems);
   return resolved;
 }
+
+/** `payments` → `Payments`, `order-sync` → `OrderSync`: construct ids and output names from catalog names. */
+export function pascalCase(name: string): string {
+  return name
+    .split(/[^a-zA-Z0-9]+/)
+    .filter(Boolean)
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
+}

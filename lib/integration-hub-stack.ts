@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Construct } from 'constructs';
 import { runbookLink } from './runbooks.js';
-import { INTEGRATIONS, type IntegrationEntry, type ResolvedIntegration, resolveCatalog } from './catalog.js';
+import { INTEGRATIONS, type IntegrationEntry, pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { CircuitController } from './constructs/circuit-controller.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
@@ -252,13 +252,4 @@ export class IntegrationHubStack extends Stack {
 function contextString(scope: Construct, name: string): string | undefined {
   const value: unknown = scope.node.tryGetContext(name);
   return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
-}
-
-/** `payments` → `Payments`, `order-sync` → `OrderSync`: construct ids and output names from catalog names. */
-export function pascalCase(name: string): string {
-  return name
-    .split(/[^a-zA-Z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
 }

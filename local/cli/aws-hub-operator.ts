@@ -21,7 +21,7 @@ import {
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import { GetQueueAttributesCommand, type Message, QueueDoesNotExist, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
-import { INTEGRATIONS } from '../../lib/catalog.js';
+import { INTEGRATIONS, pascalCase } from '../../lib/catalog.js';
 import { WORKFLOWS } from '../../lib/workflow-catalog.js';
 import { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
 import type { CircuitBreakerSettingsInput } from '../../functions/runtime/circuit-settings.js';
@@ -529,17 +529,6 @@ function nameOf(id: string, catalogNames: readonly string[]): string {
   return catalogNames.find((name) => pascalCase(name) === id) ?? kebabCase(id);
 }
 
-/**
- * The stack's construct-id rule (lib/integration-hub-stack.ts `pascalCase`), restated: importing it would load
- * aws-cdk-lib into every CLI run.
- */
-export function pascalCase(name: string): string {
-  return name
-    .split(/[^a-zA-Z0-9]+/)
-    .filter(Boolean)
-    .map((part) => part[0]!.toUpperCase() + part.slice(1))
-    .join('');
-}
 
 function kebabCase(id: string): string {
   return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();

@@ -14,7 +14,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
 import { DependencyError } from '../../../functions/runtime/errors.js';
-import { AwsHubOperator, parseStackOutputs, pascalCase, translateAwsError } from '../../../local/cli/aws-hub-operator.js';
+import { pascalCase } from '../../../lib/catalog.js';
+import { AwsHubOperator, parseStackOutputs, translateAwsError } from '../../../local/cli/aws-hub-operator.js';
 import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
