@@ -45,13 +45,11 @@ import {
   type WorkflowExecutionView,
   type WorkflowListRequest,
   type WorkflowRedriveResult,
+  DEFAULT_EVENT_SOURCE,
 } from './hub-operator.js';
 
 /** The stack name `cdk deploy` uses (bin/integration-hub.ts). */
 export const DEFAULT_STACK_NAME = 'IntegrationHub';
-
-/** The event source of `send` when the caller gives none (the port's documented default). */
-export const DEFAULT_EVENT_SOURCE = 'integration-hub.cli';
 
 /** The SDK clients the operator uses; tests pass mocked or local ones. */
 export interface AwsHubClients {

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { INTEGRATIONS } from '../../lib/catalog.js';
 import { WORKFLOWS } from '../../lib/workflow-catalog.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
-import { DEFAULT_EVENT_SOURCE } from './aws-hub-operator.js';
+import { DEFAULT_EVENT_SOURCE } from './hub-operator.js';
 import { type Invocation, UsageError } from './args.js';
 import { fields, isoTime, oneLine, plural, table, time, truncate } from './format.js';
 import type { CircuitView, DeadLetterMessage, HubOperator, WorkflowExecutionView } from './hub-operator.js';

@@ -22,6 +22,9 @@ export interface HubDescription {
   readonly workflows: readonly string[];
 }
 
+/** The source of an event sent without one. */
+export const DEFAULT_EVENT_SOURCE = 'integration-hub.cli';
+
 /** An event put on the hub's bus. */
 export interface SendRequest {
   readonly detailType: string;

@@ -28,12 +28,10 @@ import {
   type WorkflowExecutionView,
   type WorkflowListRequest,
   type WorkflowRedriveResult,
+  DEFAULT_EVENT_SOURCE,
 } from '../cli/hub-operator.js';
 import { type LocalQueue, type ReceivedMessage, SQS_LIMITS } from '../local-queue.js';
 import type { HubExecution, HubIntegration, HubWorkflow, LocalHub } from './local-hub.js';
-
-/** The event source of `send` when the caller gives none (the port's documented default). */
-export const DEFAULT_EVENT_SOURCE = 'integration-hub.cli';
 
 /** Messages `dlq list` returns when the caller gives no limit (as on AWS). */
 export const DEFAULT_DLQ_LIST_LIMIT = 10;
