@@ -10,6 +10,9 @@
  *   and every change of an item's `state` is handed to the controller as a NEW_AND_OLD_IMAGES stream record, in
  *   the order seen. Changes that happen and revert between two scans are not seen; the controller acts on the
  *   circuit's current state anyway and the prober repairs anything missed, exactly as on AWS after a lost record.
+ *   A record the controller reports as failed is delivered again (same SequenceNumber and eventID, as a shard
+ *   retries it) with every record after it, unless the item's state moved on meanwhile. Polls never overlap: a poll
+ *   by hand while the background loop polls waits for it, so no change is delivered twice.
  * - {@link RecordingCircuitGaugeTimeline}: the CircuitOpen gauge, kept as the latest state per integration.
  */
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -20,7 +23,7 @@ import type { CircuitGauge, EventSourceMappings, MappingChange, MappingStatus, P
 import type { CircuitState } from '../functions/runtime/circuit-store.js';
 import type { LocalEventSourceMapping } from './local-event-source.js';
 
-/** Event source mappings by UUID (the local hub uses the template's logical id as the UUID). */
+/** Event source mappings by UUID (the local hub uses `fakeMappingUuid(logicalId)`, what the template's `Ref` resolves to). */
 export class LocalEventSourceMappings implements EventSourceMappings {
   /** Every update applied, in order (for tests and the report). */
   readonly updates: { uuid: string; change: MappingChange }[] = [];
@@ -91,7 +94,11 @@ export class CircuitTableStream {
   readonly #options: CircuitTableStreamOptions;
   /** The state last delivered per circuit id. */
   readonly #delivered = new Map<string, CircuitState>();
+  /** Records handed over but not acknowledged (failed, or after a failed one), by circuit id: retried as they are. */
+  readonly #pending = new Map<string, DynamoDBRecord>();
   #sequence = 0;
+  /** The poll in progress (polls are serialized). */
+  #polling: Promise<unknown> = Promise.resolve();
   #timer?: NodeJS.Timeout;
   #running?: Promise<void>;
 
@@ -99,8 +106,17 @@ export class CircuitTableStream {
     this.#options = options;
   }
 
-  /** Scans once and delivers the state changes since the last scan; resolves when the controller handled them. */
-  async poll(): Promise<number> {
+  /**
+   * Scans once and delivers the state changes since the last scan; resolves, when the controller handled them, with
+   * the number of records it acknowledged. Waits for a poll already in progress.
+   */
+  poll(): Promise<number> {
+    const run = this.#polling.then(() => this.#pollOnce());
+    this.#polling = run.catch(() => undefined);
+    return run;
+  }
+
+  async #pollOnce(): Promise<number> {
     const { dynamodb, tableName, controller } = this.#options;
     const items = [];
     let startKey: Record<string, unknown> | undefined;
@@ -110,41 +126,55 @@ export class CircuitTableStream {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
 
-    const records: DynamoDBRecord[] = [];
-    const seen: [string, CircuitState][] = [];
+    const changes: { circuitId: string; state: CircuitState; record: DynamoDBRecord }[] = [];
     for (const item of items) {
       const circuitId = item.circuitId?.S;
       const state = item.state?.S as CircuitState | undefined;
       if (!circuitId || !state) continue;
       const previous = this.#delivered.get(circuitId);
-      if (previous === state) continue;
-      seen.push([circuitId, state]);
-      this.#sequence += 1;
-      records.push({
-        eventID: `local-${this.#sequence}`,
-        eventName: previous === undefined ? 'INSERT' : 'MODIFY',
-        eventSource: 'aws:dynamodb',
-        dynamodb: {
-          Keys: { circuitId: { S: circuitId } },
-          NewImage: { circuitId: { S: circuitId }, state: { S: state } },
-          ...(previous === undefined ? {} : { OldImage: { circuitId: { S: circuitId }, state: { S: previous } } }),
-          SequenceNumber: String(this.#sequence).padStart(21, '0'),
-          StreamViewType: 'NEW_AND_OLD_IMAGES',
-        },
-      });
+      const pending = this.#pending.get(circuitId);
+      if (previous === state) {
+        // Back where the controller last saw it: a pending record of a change in between is moot.
+        this.#pending.delete(circuitId);
+        continue;
+      }
+      const record = pending?.dynamodb?.NewImage?.state?.S === state ? pending : this.#record(circuitId, previous, state);
+      changes.push({ circuitId, state, record });
     }
-    if (records.length === 0) return 0;
+    if (changes.length === 0) return 0;
+    // Shard order: records retried from an earlier poll come first.
+    changes.sort((a, b) => compareSequence(a.record, b.record));
+    const records = changes.map((change) => change.record);
     const response = await controller.handleStream({ Records: records });
     const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
     // Like a shard: everything from the first failed record on is delivered again next time.
     let failedFrom = records.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
     if (failedFrom < 0) failedFrom = records.length;
-    for (const [circuitId, state] of seen.slice(0, failedFrom)) {
+    for (const { circuitId, state } of changes.slice(0, failedFrom)) {
       const from = this.#delivered.get(circuitId);
       this.#delivered.set(circuitId, state);
+      this.#pending.delete(circuitId);
       this.#options.onTransition?.({ circuitId, ...(from === undefined ? {} : { from }), to: state, at: Date.now() });
     }
+    for (const { circuitId, record } of changes.slice(failedFrom)) this.#pending.set(circuitId, record);
     return failedFrom;
+  }
+
+  /** A new stream record for a change of `circuitId` from `previous` (undefined: a new item) to `state`. */
+  #record(circuitId: string, previous: CircuitState | undefined, state: CircuitState): DynamoDBRecord {
+    this.#sequence += 1;
+    return {
+      eventID: `local-${this.#sequence}`,
+      eventName: previous === undefined ? 'INSERT' : 'MODIFY',
+      eventSource: 'aws:dynamodb',
+      dynamodb: {
+        Keys: { circuitId: { S: circuitId } },
+        NewImage: { circuitId: { S: circuitId }, state: { S: state } },
+        ...(previous === undefined ? {} : { OldImage: { circuitId: { S: circuitId }, state: { S: previous } } }),
+        SequenceNumber: String(this.#sequence).padStart(21, '0'),
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      },
+    };
   }
 
   /** Polls every interval until {@link stop}. */
@@ -167,4 +197,11 @@ export class CircuitTableStream {
     this.#timer = undefined;
     await this.#running;
   }
+}
+
+/** Sequence numbers are zero-padded to the same width, so they compare as strings. */
+function compareSequence(a: DynamoDBRecord, b: DynamoDBRecord): number {
+  const x = a.dynamodb?.SequenceNumber ?? '';
+  const y = b.dynamodb?.SequenceNumber ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
 }
