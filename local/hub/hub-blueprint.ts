@@ -2,8 +2,8 @@
  * What the local hub is built from: the SQS queues, event source mappings and Lambda functions of the synthesized
  * template, read back into plain settings (the local hub never restates a setting by hand). Defaults are
  * CloudFormation's / Lambda's documented ones where the template leaves a property out. Anything the local hub
- * could not honour (a FIFO queue, an event source it does not emulate, a filter on a mapping) fails here, at
- * start, naming the resource.
+ * could not honour (a FIFO queue, an event source it does not emulate, a filter on a mapping, a batch above 10, a
+ * cron schedule) fails here, at start, naming the resource, all problems at once.
  */
 import type { CfnTemplate } from '../local-step-functions.js';
 import { readTemplateRules, type TemplateRules } from '../template-rules.js';
@@ -114,12 +114,15 @@ export function readHubBlueprint(template: CfnTemplate): HubBlueprint {
         }
         if (sourceType === 'AWS::SQS::Queue') {
           if (p.FilterCriteria !== undefined) problems.push(`${logicalId}: FilterCriteria on an SQS mapping is not emulated`);
+          const batchSize = numberOr(p.BatchSize, 10);
+          // Lambda allows up to 10,000 with a batching window; a local receive, like SQS's, returns at most 10.
+          if (batchSize > 10) problems.push(`${logicalId}: BatchSize ${batchSize} (above 10, with a batching window) is not emulated`);
           const scaling = p.ScalingConfig as { MaximumConcurrency?: unknown } | undefined;
           sqsMappings.set(logicalId, {
             logicalId,
             queue: source,
             functionLogicalId,
-            batchSize: numberOr(p.BatchSize, 10),
+            batchSize,
             maximumBatchingWindowSeconds: numberOr(p.MaximumBatchingWindowInSeconds, 0),
             ...(scaling?.MaximumConcurrency !== undefined ? { maximumConcurrency: Number(scaling.MaximumConcurrency) } : {}),
             enabled: p.Enabled !== false && p.Enabled !== 'false',
@@ -145,6 +148,12 @@ export function readHubBlueprint(template: CfnTemplate): HubBlueprint {
         break;
       case 'AWS::Events::EventBus':
         buses.push(logicalId);
+        break;
+      case 'AWS::Events::Rule':
+        // Checked here rather than on readTemplateRules' result, which is empty when any pattern fails to compile.
+        if (typeof p.ScheduleExpression === 'string' && rateToMs(p.ScheduleExpression) === undefined) {
+          problems.push(`schedule ${logicalId}: only rate(...) expressions are emulated (got ${p.ScheduleExpression})`);
+        }
         break;
     }
   }
