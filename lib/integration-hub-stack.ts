@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Construct } from 'constructs';
 import { runbookLink } from './runbooks.js';
-import { INTEGRATIONS, type IntegrationEntry, pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
+import { type CatalogCircuitSettings, INTEGRATIONS, type IntegrationEntry, pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { CircuitController } from './constructs/circuit-controller.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
@@ -245,6 +245,23 @@ export class IntegrationHubStack extends Stack {
     if (this.contactSync) {
       new CfnOutput(this, 'ContactSyncStateMachineArn', { value: this.contactSync.stateMachine.stateMachineArn, description: 'The scheduled contact sync' });
     }
+    new CfnOutput(this, 'CircuitSettings', {
+      value: JSON.stringify(Object.fromEntries(this.circuitSettings())),
+      description: 'The circuits in the circuits table (an integration\'s, a workflow provider\'s) with their breaker settings, for the operator CLI',
+    });
+  }
+
+  /**
+   * Every circuit the deployed functions use, by circuit id, with the settings they agree on: one per integration,
+   * and one per standalone workflow provider (a provider of an integration shares that integration's circuit).
+   */
+  private circuitSettings(): Map<string, CatalogCircuitSettings> {
+    const circuits = new Map<string, CatalogCircuitSettings>();
+    for (const integration of this.catalog) circuits.set(integration.name, integration.circuit);
+    for (const provider of this.workflowCatalog?.providers.values() ?? []) {
+      if (!circuits.has(provider.name)) circuits.set(provider.name, provider.circuit);
+    }
+    return circuits;
   }
 }
 

@@ -33,9 +33,9 @@ export type Invocation =
   | { readonly command: 'dlq list'; readonly integration: string; readonly limit: number }
   | { readonly command: 'dlq show'; readonly integration: string; readonly messageId: string }
   | { readonly command: 'dlq redrive'; readonly integration: string; readonly force: boolean }
-  | { readonly command: 'circuit status'; readonly integration?: string }
-  | { readonly command: 'circuit isolate'; readonly integration: string; readonly reason?: string }
-  | { readonly command: 'circuit reset'; readonly integration: string }
+  | { readonly command: 'circuit status'; readonly circuit?: string }
+  | { readonly command: 'circuit isolate'; readonly circuit: string; readonly reason?: string }
+  | { readonly command: 'circuit reset'; readonly circuit: string }
   | { readonly command: 'ledger show'; readonly entityType: string; readonly entityId: string }
   | {
       readonly command: 'workflows list';
@@ -149,23 +149,26 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'circuit status',
-    summary: 'Show the shared circuit of every integration, or of one.',
-    args: [{ name: 'integration', optional: true, description: 'e.g. crm (default: every integration).' }],
+    summary: 'Show the shared circuits (each integration\'s and each workflow provider\'s), or one.',
+    args: [{ name: 'circuit', optional: true, description: 'an integration (crm, payments) or a workflow provider (inventory, shipping, …); default: every circuit.' }],
     options: {},
     examples: ['npm run hub -- circuit status --local', 'npm run hub -- circuit status payments --json'],
   },
   {
     name: 'circuit isolate',
-    summary: 'Force an integration\'s circuit open (no instance calls the provider) until `circuit reset`.',
-    args: [{ name: 'integration', description: 'e.g. crm' }],
+    summary: 'Force a circuit open (no instance or workflow task calls the provider) until `circuit reset`.',
+    args: [{ name: 'circuit', description: 'an integration or a workflow provider, e.g. crm, shipping' }],
     options: { reason: { type: 'string', value: 'text', description: 'Why, stored with the circuit (default "isolated by <user> via CLI").' } },
-    examples: ['npm run hub -- circuit isolate payments --reason "gateway maintenance until 14:00 UTC, INC-1234"'],
+    examples: [
+      'npm run hub -- circuit isolate payments --reason "gateway maintenance until 14:00 UTC, INC-1234"',
+      'npm run hub -- circuit isolate shipping --local --reason "carrier sandbox down"',
+    ],
   },
   {
     name: 'circuit reset',
-    summary: 'Close an integration\'s circuit and clear its counters and grown break.',
+    summary: 'Close a circuit and clear its counters and grown break.',
     description: 'Do not reset a circuit while the provider still fails: the next calls re-open it after failureThreshold failures, with the break back at its shortest.',
-    args: [{ name: 'integration', description: 'e.g. crm' }],
+    args: [{ name: 'circuit', description: 'an integration or a workflow provider, e.g. crm, shipping' }],
     options: {},
     examples: ['npm run hub -- circuit reset payments'],
   },
@@ -201,7 +204,7 @@ const COMMANDS: readonly CommandSpec[] = [
 
 const GROUPS: Readonly<Record<string, string>> = {
   dlq: 'Dead-letter queues of the integrations.',
-  circuit: 'The shared circuit breakers of the integrations.',
+  circuit: 'The shared circuit breakers of the integrations and workflow providers.',
   ledger: 'The sync ledger: where each entity stands.',
   workflows: 'Executions of the Step Functions workflows.',
 };
@@ -302,11 +305,11 @@ function invocation(
     case 'dlq redrive':
       return { command: 'dlq redrive', integration: arg(0), force: values.force === true };
     case 'circuit status':
-      return { command: 'circuit status', integration: args[0] };
+      return { command: 'circuit status', circuit: args[0] };
     case 'circuit isolate':
-      return { command: 'circuit isolate', integration: arg(0), reason: str('reason') };
+      return { command: 'circuit isolate', circuit: arg(0), reason: str('reason') };
     case 'circuit reset':
-      return { command: 'circuit reset', integration: arg(0) };
+      return { command: 'circuit reset', circuit: arg(0) };
     case 'ledger show':
       return { command: 'ledger show', entityType: arg(0), entityId: arg(1) };
     case 'workflows list': {

@@ -41,12 +41,14 @@ import {
   type RedriveResult,
   type SendRequest,
   type SendResult,
+  UnknownCircuitError,
   UnknownIntegrationError,
   type WorkflowExecutionView,
   type WorkflowListRequest,
   type WorkflowRedriveResult,
   DEFAULT_EVENT_SOURCE,
 } from './hub-operator.js';
+import { CIRCUIT_SETTINGS_OUTPUT, parseCircuitSettingsOutput } from './circuit-settings-output.js';
 
 /** The stack name `cdk deploy` uses (bin/integration-hub.ts). */
 export const DEFAULT_STACK_NAME = 'IntegrationHub';
@@ -70,11 +72,6 @@ export interface AwsHubOperatorOptions {
   readonly profile?: string;
   /** Clients to use instead of new ones built from `region` and `profile`. */
   readonly clients?: Partial<AwsHubClients>;
-  /**
-   * The circuit breaker settings of an integration. They only shape the status view (effective state, next break,
-   * probe successes to close); the stored state is the same whatever they are. @default the catalog entry's `circuit`
-   */
-  readonly circuitSettings?: (integration: string) => CircuitBreakerSettingsInput;
   /** @default systemClock */
   readonly clock?: Clock;
 }
@@ -86,6 +83,8 @@ interface HubResources {
   readonly outputs: ReadonlyMap<string, string>;
   readonly integrations: ReadonlyMap<string, { readonly queueUrl: string; readonly deadLetterQueueUrl: string }>;
   readonly workflows: ReadonlyMap<string, string>;
+  /** Circuit id → breaker settings (the CircuitSettings output; the integrations with the catalog's settings when a stack predates it). */
+  readonly circuits: ReadonlyMap<string, CircuitBreakerSettingsInput>;
 }
 
 /** Polls of a DLQ that bring nothing new before a listing stops (a receive samples some of the queue's servers). */
@@ -101,7 +100,6 @@ const DESCRIBE_CONCURRENCY = 5;
 export class AwsHubOperator implements HubOperator {
   readonly stackName: string;
   private readonly clients: AwsHubClients;
-  private readonly circuitSettings: (integration: string) => CircuitBreakerSettingsInput;
   private readonly clock: Clock;
   private resources: Promise<HubResources> | undefined;
 
@@ -115,7 +113,6 @@ export class AwsHubOperator implements HubOperator {
       sfn: options.clients?.sfn ?? new SFNClient(config),
       dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
     };
-    this.circuitSettings = options.circuitSettings ?? catalogCircuitSettings;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -127,6 +124,7 @@ export class AwsHubOperator implements HubOperator {
       location: `${this.stackName} in ${hub.region}`,
       integrations: [...hub.integrations.keys()],
       workflows: [...hub.workflows.keys()],
+      circuits: [...hub.circuits.keys()],
     };
   }
 
@@ -212,26 +210,26 @@ export class AwsHubOperator implements HubOperator {
   }
 
   /** A consistent read of each circuit item through the runtime's breaker (a never-used circuit has no item: closed). */
-  async circuitStatus(integration?: string): Promise<CircuitView[]> {
-    const names = integration === undefined ? [...(await this.hub()).integrations.keys()] : [(await this.integration(integration)).name];
+  async circuitStatus(circuit?: string): Promise<CircuitView[]> {
+    const names = circuit === undefined ? [...(await this.hub()).circuits.keys()] : [circuit];
     const breakers = await Promise.all(names.map((name) => this.breaker(name)));
     return Promise.all(
-      breakers.map(async ({ name, breaker }) => ({ ...(await this.aws('dynamodb:GetItem on the circuits table', () => breaker.status())), integration: name })),
+      breakers.map(async ({ name, breaker }) => ({ ...(await this.aws('dynamodb:GetItem on the circuits table', () => breaker.status())), circuit: name })),
     );
   }
 
   /** The breaker's isolate(): a version-checked write of `isolated`, so a concurrent runtime write is never lost. */
-  async circuitIsolate(integration: string, reason: string): Promise<CircuitView> {
-    const { name, breaker } = await this.breaker((await this.integration(integration)).name);
+  async circuitIsolate(circuit: string, reason: string): Promise<CircuitView> {
+    const { name, breaker } = await this.breaker(circuit);
     const status = await this.aws('dynamodb:GetItem/PutItem on the circuits table', () => breaker.isolate(reason));
-    return { ...status, integration: name };
+    return { ...status, circuit: name };
   }
 
   /** The breaker's reset(): a version-checked write of `closed` with counters, grown break and throttle cleared. */
-  async circuitReset(integration: string): Promise<CircuitView> {
-    const { name, breaker } = await this.breaker((await this.integration(integration)).name);
+  async circuitReset(circuit: string): Promise<CircuitView> {
+    const { name, breaker } = await this.breaker(circuit);
     const status = await this.aws('dynamodb:GetItem/PutItem on the circuits table', () => breaker.reset());
-    return { ...status, integration: name };
+    return { ...status, circuit: name };
   }
 
   /** One Query of the ledger table for the entity's partition (inline audit logs; archived log pages are not read). */
@@ -348,9 +346,13 @@ export class AwsHubOperator implements HubOperator {
 
   private async breaker(name: string): Promise<{ name: string; breaker: CircuitBreaker }> {
     const hub = await this.hub();
+    const settings = hub.circuits.get(name);
+    if (!settings) throw new UnknownCircuitError(name, [...hub.circuits.keys()]);
     const store = new DynamoDbCircuitStore({ tableName: this.output(hub, 'CircuitsTableName'), client: this.clients.dynamodb });
-    // No hooks: an operator's isolate/reset is not a runtime transition to count in the integration's metrics.
-    return { name, breaker: new CircuitBreaker({ circuitId: name, store, settings: this.circuitSettings(name), clock: this.clock, instanceId: 'operator-cli' }) };
+    // No hooks: an operator's isolate/reset is not a runtime transition to count in the integration's metrics. The
+    // settings only shape the status view (effective state, next break, probe successes to close), never the stored state.
+    const breaker = new CircuitBreaker({ circuitId: name, store, settings, clock: this.clock, instanceId: 'operator-cli' });
+    return { name, breaker };
   }
 
   private async receiveSample(queueUrl: string, max: number): Promise<DeadLetterMessage[]> {
@@ -496,7 +498,7 @@ function httpStatus(error: unknown): number | undefined {
  * `<Pascal>DeadLetterQueueUrl` pair (a workflow's starter queue, `<Workflow>Starter…`, is not one); a workflow is a
  * `<Pascal>StateMachineArn`. Names are the catalog's when the Pascal id matches one, else the kebab-case of the id.
  */
-export function parseStackOutputs(outputs: readonly Output[]): Pick<HubResources, 'outputs' | 'integrations' | 'workflows'> {
+export function parseStackOutputs(outputs: readonly Output[]): Pick<HubResources, 'outputs' | 'integrations' | 'workflows' | 'circuits'> {
   const byKey = new Map<string, string>();
   for (const output of outputs) if (output.OutputKey && output.OutputValue) byKey.set(output.OutputKey, output.OutputValue);
 
@@ -517,7 +519,18 @@ export function parseStackOutputs(outputs: readonly Output[]): Pick<HubResources
     if (id.endsWith('Starter') && workflowIds.has(id.slice(0, -'Starter'.length))) continue;
     integrations.set(nameOf(id, INTEGRATION_NAMES), { queueUrl, deadLetterQueueUrl });
   }
-  return { outputs: byKey, integrations, workflows };
+  return { outputs: byKey, integrations, workflows, circuits: circuitsOf(byKey, integrations.keys()) };
+}
+
+/** The CircuitSettings output; for a stack deployed before it existed, the integrations' circuits with the catalog's settings. */
+function circuitsOf(outputs: ReadonlyMap<string, string>, integrations: Iterable<string>): Map<string, CircuitBreakerSettingsInput> {
+  const raw = outputs.get(CIRCUIT_SETTINGS_OUTPUT);
+  if (raw === undefined) return new Map([...integrations].map((name) => [name, { ...INTEGRATIONS.find((entry) => entry.name === name)?.circuit }]));
+  try {
+    return parseCircuitSettingsOutput(raw);
+  } catch (error) {
+    throw new OperatorError(`${(error as Error).message}: redeploy the hub (docs/deploy.md)`, { cause: error });
+  }
 }
 
 const INTEGRATION_NAMES = INTEGRATIONS.map((entry) => entry.name);
@@ -530,10 +543,6 @@ function nameOf(id: string, catalogNames: readonly string[]): string {
 
 function kebabCase(id: string): string {
   return id.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
-}
-
-function catalogCircuitSettings(integration: string): CircuitBreakerSettingsInput {
-  return { ...INTEGRATIONS.find((entry) => entry.name === integration)?.circuit };
 }
 
 function toDeadLetterMessage(message: Message): DeadLetterMessage {

@@ -22,7 +22,7 @@ export type PreparedCommand =
       /** Where the source came from: --source, the catalog's route for the detail type, or the port's default. */
       readonly sourceFrom: 'option' | 'catalog' | 'default';
     }
-  | { readonly command: 'circuit isolate'; readonly integration: string; readonly reason: string };
+  | { readonly command: 'circuit isolate'; readonly circuit: string; readonly reason: string };
 
 /** What {@link prepareCommand} needs from the machine. */
 export interface PrepareContext {
@@ -118,6 +118,7 @@ export async function executeCommand(operator: HubOperator, command: PreparedCom
         ['Hub', `${hub.target === 'aws' ? 'AWS' : 'local'}: ${hub.location}`],
         ['Integrations', hub.integrations.join(', ') || '(none)'],
         ['Workflows', hub.workflows.join(', ') || '(none)'],
+        ['Circuits', hub.circuits.join(', ') || '(none)'],
       ]);
       return { result: hub, text };
     }
@@ -154,21 +155,21 @@ export async function executeCommand(operator: HubOperator, command: PreparedCom
       return { result, text };
     }
     case 'circuit status': {
-      const circuits = await operator.circuitStatus(command.integration);
+      const circuits = await operator.circuitStatus(command.circuit);
       return { result: circuits, text: renderCircuits(circuits) };
     }
     case 'circuit isolate': {
-      const circuit = await operator.circuitIsolate(command.integration, command.reason);
+      const circuit = await operator.circuitIsolate(command.circuit, command.reason);
       return {
         result: circuit,
         text:
-          `Circuit ${circuit.integration} isolated ("${command.reason}"): no instance calls the provider until ` +
-          `\`circuit reset ${circuit.integration}\`.\n\n${renderCircuits([circuit])}`,
+          `Circuit ${circuit.circuit} isolated ("${command.reason}"): no instance calls the provider until ` +
+          `\`circuit reset ${circuit.circuit}\`.\n\n${renderCircuits([circuit])}`,
       };
     }
     case 'circuit reset': {
-      const circuit = await operator.circuitReset(command.integration);
-      return { result: circuit, text: `Circuit ${circuit.integration} reset: ${circuit.state}.\n\n${renderCircuits([circuit])}` };
+      const circuit = await operator.circuitReset(command.circuit);
+      return { result: circuit, text: `Circuit ${circuit.circuit} reset: ${circuit.state}.\n\n${renderCircuits([circuit])}` };
     }
     case 'ledger show': {
       const entries = await operator.ledgerShow(command.entityType, command.entityId);
@@ -223,9 +224,9 @@ function renderMessage(message: DeadLetterMessage): string {
 }
 
 function renderCircuits(circuits: readonly CircuitView[]): string {
-  if (circuits.length === 0) return 'The hub has no integrations.';
+  if (circuits.length === 0) return 'The hub has no circuits.';
   const rows = circuits.map((c) => [
-    c.integration,
+    c.circuit,
     c.state,
     c.effectiveState,
     time(c.stateSince),
@@ -236,8 +237,8 @@ function renderCircuits(circuits: readonly CircuitView[]): string {
   ]);
   const notes = circuits
     .filter((c) => c.throttledUntil !== undefined && c.throttledUntil > Date.now())
-    .map((c) => `${c.integration}: throttled until ${time(c.throttledUntil)} (the provider's Retry-After)`);
-  return [table(['integration', 'state', 'effective', 'since', 'open until', 'failures', 'reopens', 'reason'], rows), ...notes].join('\n');
+    .map((c) => `${c.circuit}: throttled until ${time(c.throttledUntil)} (the provider's Retry-After)`);
+  return [table(['circuit', 'state', 'effective', 'since', 'open until', 'failures', 'reopens', 'reason'], rows), ...notes].join('\n');
 }
 
 function renderLedgerEntry(entry: LedgerEntry): string {

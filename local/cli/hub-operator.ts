@@ -5,7 +5,7 @@
  * against this port only, so every command behaves the same in both places.
  *
  * Every method throws an `OperatorError` (or a subclass) with a message an operator can act on; an unknown
- * integration is an `UnknownIntegrationError` listing the known ones.
+ * integration is an `UnknownIntegrationError` and an unknown circuit an `UnknownCircuitError`, listing the known ones.
  */
 import type { CircuitStatus } from '../../functions/runtime/circuit-breaker.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
@@ -20,6 +20,8 @@ export interface HubDescription {
   readonly location: string;
   readonly integrations: readonly string[];
   readonly workflows: readonly string[];
+  /** The circuits: each integration's and each standalone workflow provider's (inventory, shipping, …). */
+  readonly circuits: readonly string[];
 }
 
 /** The source of an event sent without one. */
@@ -61,8 +63,8 @@ export interface RedriveResult {
   readonly messages: number;
 }
 
-/** A circuit as the CLI shows it. */
-export type CircuitView = CircuitStatus & { readonly integration: string };
+/** A circuit as the CLI shows it; `circuit` is its id: the integration's or the workflow provider's name. */
+export type CircuitView = CircuitStatus & { readonly circuit: string };
 
 /** One workflow execution. */
 export interface WorkflowExecutionView {
@@ -100,10 +102,10 @@ export interface HubOperator {
   dlqShow(integration: string, messageId: string): Promise<DeadLetterMessage>;
   /** Moves the DLQ's messages back to the integration's queue. Refused (CircuitNotClosedError) while its circuit is not closed unless `force`. */
   dlqRedrive(integration: string, options?: { readonly force?: boolean }): Promise<RedriveResult>;
-  /** Every integration's circuit, or one. */
-  circuitStatus(integration?: string): Promise<CircuitView[]>;
-  circuitIsolate(integration: string, reason: string): Promise<CircuitView>;
-  circuitReset(integration: string): Promise<CircuitView>;
+  /** Every circuit (each integration's and each standalone workflow provider's), or one. */
+  circuitStatus(circuit?: string): Promise<CircuitView[]>;
+  circuitIsolate(circuit: string, reason: string): Promise<CircuitView>;
+  circuitReset(circuit: string): Promise<CircuitView>;
   /** The entity's ledger rows, one per integration (empty when the hub never saw it). */
   ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]>;
   workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]>;
@@ -126,6 +128,16 @@ export class UnknownIntegrationError extends OperatorError {
     readonly known: readonly string[],
   ) {
     super(`Unknown integration '${integration}'. The hub has: ${known.join(', ') || '(none)'}`);
+  }
+}
+
+/** The circuit is not one of the hub's. */
+export class UnknownCircuitError extends OperatorError {
+  constructor(
+    readonly circuit: string,
+    readonly known: readonly string[],
+  ) {
+    super(`Unknown circuit '${circuit}'. The hub has: ${known.join(', ') || '(none)'}`);
   }
 }
 

@@ -22,6 +22,7 @@ import {
   type RedriveResult,
   type SendRequest,
   type SendResult,
+  UnknownCircuitError,
   UnknownIntegrationError,
   type WorkflowExecutionView,
   type WorkflowListRequest,
@@ -191,7 +192,7 @@ async function handle(operator: HubOperator, request: IncomingMessage, response:
 
 /** The HTTP status of an operator error: the client keys on the body's `name`, the status is for humans and proxies. */
 function statusOf(error: OperatorError): number {
-  if (error instanceof UnknownIntegrationError || error instanceof NotFoundError) return 404;
+  if (error instanceof UnknownIntegrationError || error instanceof UnknownCircuitError || error instanceof NotFoundError) return 404;
   if (error instanceof CircuitNotClosedError) return 409;
   return 400;
 }
@@ -233,6 +234,7 @@ function reply(response: ServerResponse, status: number, body: unknown): void {
 /** Rebuilds an operator error from the wire; keyed by class name because that is all a JSON body can carry. */
 const REVIVERS: Readonly<Record<string, (error: WireError) => OperatorError>> = {
   [UnknownIntegrationError.name]: (e) => new UnknownIntegrationError(String(e.integration ?? ''), Array.isArray(e.known) ? e.known.map(String) : []),
+  [UnknownCircuitError.name]: (e) => new UnknownCircuitError(String(e.circuit ?? ''), Array.isArray(e.known) ? e.known.map(String) : []),
   [CircuitNotClosedError.name]: (e) => new CircuitNotClosedError(String(e.integration ?? ''), String(e.state ?? 'open')),
   [NotFoundError.name]: (e) => new NotFoundError(e.message),
   [OperatorError.name]: (e) => new OperatorError(e.message),

@@ -5,6 +5,8 @@
  * could not honour (a FIFO queue, an event source it does not emulate, a filter on a mapping, a batch above 10, a
  * cron schedule) fails here, at start, naming the resource, all problems at once.
  */
+import type { CircuitBreakerSettingsInput } from '../../functions/runtime/circuit-settings.js';
+import { CIRCUIT_SETTINGS_OUTPUT, parseCircuitSettingsOutput } from '../cli/circuit-settings-output.js';
 import type { CfnTemplate } from '../local-step-functions.js';
 import { readTemplateRules, type TemplateRules } from '../template-rules.js';
 
@@ -65,6 +67,11 @@ export interface HubBlueprint {
   readonly rules: TemplateRules;
   /** DynamoDB tables by logical id. */
   readonly tables: readonly string[];
+  /**
+   * The circuits the stack's functions use (integrations' and standalone workflow providers'), with their settings,
+   * from the `CircuitSettings` output; empty when the template has none.
+   */
+  readonly circuits: ReadonlyMap<string, CircuitBreakerSettingsInput>;
 }
 
 /** The template has something the local hub cannot run faithfully. */
@@ -176,8 +183,20 @@ export function readHubBlueprint(template: CfnTemplate): HubBlueprint {
       if (target.type !== 'sqs' && target.type !== 'states') problems.push(`rule ${rule.logicalId} target ${target.id}: targets of type ${target.type} are not emulated`);
     }
   }
+  let circuits = new Map<string, CircuitBreakerSettingsInput>();
+  const circuitsOutput = (template.Outputs?.[CIRCUIT_SETTINGS_OUTPUT] as { Value?: unknown } | undefined)?.Value;
+  if (circuitsOutput !== undefined) {
+    if (typeof circuitsOutput !== 'string') problems.push(`output ${CIRCUIT_SETTINGS_OUTPUT}: expected a literal JSON string`);
+    else {
+      try {
+        circuits = parseCircuitSettingsOutput(circuitsOutput);
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+  }
   if (problems.length > 0) throw new BlueprintError(problems);
-  return { template, queues, sqsMappings, streamMappings, functions, eventBus: buses[0]!, rules, tables };
+  return { template, queues, sqsMappings, streamMappings, functions, eventBus: buses[0]!, rules, tables, circuits };
 }
 
 /** `rate(5 minutes)` → ms; undefined for anything else (cron expressions are not emulated). */

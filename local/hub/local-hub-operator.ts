@@ -12,6 +12,7 @@
  * - a circuit isolate / reset writes the circuits table; the hub's controller sees the change on its next scan of the
  *   table (≈250 ms, AWS: the table's stream) and pauses or resumes the integration's event source mapping.
  */
+import type { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
 import {
   CircuitNotClosedError,
@@ -24,6 +25,7 @@ import {
   type RedriveResult,
   type SendRequest,
   type SendResult,
+  UnknownCircuitError,
   UnknownIntegrationError,
   type WorkflowExecutionView,
   type WorkflowListRequest,
@@ -67,6 +69,7 @@ export class LocalHubOperator implements HubOperator {
       location: this.#location(),
       integrations: [...this.hub.integrations.keys()],
       workflows: [...this.hub.workflows.keys()],
+      circuits: this.hub.circuitIds,
     };
   }
 
@@ -137,26 +140,26 @@ export class LocalHubOperator implements HubOperator {
     return { integration: name, messages: moved };
   }
 
-  async circuitStatus(integration?: string): Promise<CircuitView[]> {
-    const integrations = integration === undefined ? [...this.hub.integrations.values()] : [this.#integration(integration)];
+  async circuitStatus(circuit?: string): Promise<CircuitView[]> {
+    const circuits = circuit === undefined ? this.hub.circuitIds.map((name) => this.#circuit(name)) : [this.#circuit(circuit)];
     return Promise.all(
-      integrations.map(async ({ name, breaker }) => ({ ...(await this.#store(`read the circuit of '${name}'`, () => breaker.status())), integration: name })),
+      circuits.map(async ({ name, breaker }) => ({ ...(await this.#store(`read the circuit of '${name}'`, () => breaker.status())), circuit: name })),
     );
   }
 
-  /** Forces the circuit open for every instance; the hub's controller then pauses the integration's mapping. */
-  async circuitIsolate(integration: string, reason: string): Promise<CircuitView> {
-    const { name, breaker } = this.#integration(integration);
+  /** Forces the circuit open for every instance; the hub's controller then pauses the integration's mapping (if it is one). */
+  async circuitIsolate(circuit: string, reason: string): Promise<CircuitView> {
+    const { name, breaker } = this.#circuit(circuit);
     if (!reason.trim()) throw new OperatorError('Isolating a circuit needs a reason (it is shown in the circuit status and the logs)');
     const status = await this.#store(`isolate the circuit of '${name}'`, () => breaker.isolate(reason));
-    return { ...status, integration: name };
+    return { ...status, circuit: name };
   }
 
-  /** Closes the circuit and clears its counters; the hub's controller then resumes the integration's mapping. */
-  async circuitReset(integration: string): Promise<CircuitView> {
-    const { name, breaker } = this.#integration(integration);
+  /** Closes the circuit and clears its counters; the hub's controller then resumes the integration's mapping (if it is one). */
+  async circuitReset(circuit: string): Promise<CircuitView> {
+    const { name, breaker } = this.#circuit(circuit);
     const status = await this.#store(`reset the circuit of '${name}'`, () => breaker.reset());
-    return { ...status, integration: name };
+    return { ...status, circuit: name };
   }
 
   async ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]> {
@@ -208,6 +211,12 @@ export class LocalHubOperator implements HubOperator {
     const integration = this.hub.integration(name);
     if (!integration) throw new UnknownIntegrationError(name, [...this.hub.integrations.keys()]);
     return integration;
+  }
+
+  #circuit(name: string): { name: string; breaker: CircuitBreaker } {
+    const breaker = this.hub.circuitBreaker(name);
+    if (!breaker) throw new UnknownCircuitError(name, this.hub.circuitIds);
+    return { name, breaker };
   }
 
   #workflow(name: string): HubWorkflow {

@@ -221,6 +221,23 @@ export class LocalHub {
     return this.integrations.get(name);
   }
 
+  /**
+   * Every circuit of the hub: each integration's, then each standalone workflow provider's (from the template's
+   * CircuitSettings output; a provider of an integration shares that integration's circuit).
+   */
+  get circuitIds(): string[] {
+    return [...new Set([...this.integrations.keys(), ...this.blueprint.circuits.keys()])];
+  }
+
+  /** An operator's handle on circuit `name` (isolate / reset / status); undefined when the hub has no such circuit. */
+  circuitBreaker(name: string): CircuitBreaker | undefined {
+    const integration = this.integrations.get(name);
+    if (integration) return integration.breaker;
+    const settings = this.blueprint.circuits.get(name);
+    if (!settings) return undefined;
+    return createBreaker({ circuitId: name, settings, store: this.circuits, metrics: new RecordingMetricsSink() });
+  }
+
   /** The stored state of an integration's circuit (closed when it never failed). */
   async circuitState(name: string): Promise<CircuitState> {
     return (await this.circuits.get(name))?.state ?? 'closed';

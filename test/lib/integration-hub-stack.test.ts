@@ -5,6 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CatalogError, INTEGRATIONS } from '../../lib/catalog.js';
+import { PROVIDERS } from '../../lib/workflow-catalog.js';
 import { HubEventBus } from '../../lib/constructs/hub-event-bus.js';
 import { HubTables } from '../../lib/constructs/hub-tables.js';
 import { IntegrationPipeline, REPOSITORY_ROOT } from '../../lib/constructs/integration-pipeline.js';
@@ -116,6 +117,23 @@ describe('IntegrationHubStack', () => {
     expect(Object.keys(outputs).filter((key) => /QueueUrl$/.test(key))).toHaveLength(2 * INTEGRATIONS.length + 2);
     expect(outputs.OrderSagaStateMachineArn?.Value).toEqual({ Ref: logicalIdOf(hub.stack.orderSaga!.stateMachine, hub.stack) });
     expect(outputs.ContactSyncStateMachineArn?.Value).toEqual({ Ref: logicalIdOf(hub.stack.contactSync!.stateMachine, hub.stack) });
+  });
+
+  it("outputs every circuit — each integration's and each standalone workflow provider's — with the settings its callers use", () => {
+    const outputs = hub.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const value = outputs.CircuitSettings?.Value;
+    expect(typeof value).toBe('string');
+    const standalone = PROVIDERS.filter((provider) => provider.integration === undefined);
+    expect(JSON.parse(value as string)).toEqual(
+      Object.fromEntries([
+        ...INTEGRATIONS.map((integration) => [integration.name, integration.circuit ?? {}]),
+        ...standalone.map((provider) => [provider.name, provider.circuit ?? {}]),
+      ]),
+    );
+    // What the deployed functions are given: the crm integration's CIRCUIT_SETTINGS is the output's crm entry.
+    const resources = hub.template.toJSON().Resources as Record<string, { Properties: { Environment: { Variables: Record<string, string> } } }>;
+    const crm = resources[logicalIdOf(hub.stack.pipelines.get('crm')!.function, hub.stack)];
+    expect(JSON.parse(crm!.Properties.Environment.Variables.CIRCUIT_SETTINGS!)).toEqual(JSON.parse(value as string).crm);
   });
 
   it('matches the snapshot (asset hashes normalised)', () => {

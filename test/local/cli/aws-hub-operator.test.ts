@@ -16,7 +16,7 @@ import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-led
 import { DependencyError } from '../../../functions/runtime/errors.js';
 import { pascalCase } from '../../../lib/catalog.js';
 import { AwsHubOperator, parseStackOutputs, translateAwsError } from '../../../local/cli/aws-hub-operator.js';
-import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
+import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
 const REGION = 'eu-west-1';
@@ -41,6 +41,14 @@ const OUTPUTS: Output[] = Object.entries({
   OrderSagaStarterQueueUrl: sqsUrl('starter-queue'),
   OrderSagaStarterDeadLetterQueueUrl: sqsUrl('starter-dlq'),
   ContactSyncStateMachineArn: CONTACT_SYNC,
+  CircuitSettings: JSON.stringify({
+    crm: { failureThreshold: 5, breakMs: 30_000 },
+    payments: { failureThreshold: 5, breakMs: 30_000 },
+    inventory: { failureThreshold: 5, breakMs: 30_000 },
+    shipping: { failureThreshold: 5, breakMs: 30_000 },
+    email: { failureThreshold: 5, breakMs: 30_000 },
+    contacts: { failureThreshold: 5, breakMs: 60_000 },
+  }),
 }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
 
 const cloudFormation = new CloudFormationClient({ region: REGION });
@@ -92,6 +100,7 @@ describe('the stack outputs', () => {
       location: `IntegrationHub in ${REGION}`,
       integrations: ['crm', 'payments'],
       workflows: ['order-saga', 'contact-sync'],
+      circuits: ['crm', 'payments', 'inventory', 'shipping', 'email', 'contacts'],
     });
     await hub.describe();
     expect(cfnMock.commandCalls(DescribeStacksCommand)).toHaveLength(1);
@@ -179,14 +188,23 @@ describe('unknown integrations', () => {
     ['dlqList', (hub: AwsHubOperator) => hub.dlqList('crn')],
     ['dlqShow', (hub: AwsHubOperator) => hub.dlqShow('crn', 'm')],
     ['dlqRedrive', (hub: AwsHubOperator) => hub.dlqRedrive('crn', { force: true })],
-    ['circuitStatus', (hub: AwsHubOperator) => hub.circuitStatus('crn')],
-    ['circuitIsolate', (hub: AwsHubOperator) => hub.circuitIsolate('crn', 'r')],
-    ['circuitReset', (hub: AwsHubOperator) => hub.circuitReset('crn')],
+    // A workflow provider has a circuit but no queue of its own.
+    ['dlqList of a workflow provider', (hub: AwsHubOperator) => hub.dlqList('shipping')],
   ])('%s names the integrations of the stack', async (_, call) => {
     const error = await call(operator()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownIntegrationError);
-    expect((error as Error).message).toBe("Unknown integration 'crn'. The hub has: crm, payments");
+    expect((error as Error).message).toMatch(/^Unknown integration '(crn|shipping)'. The hub has: crm, payments$/);
     expect(sqsMock.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ['circuitStatus', (hub: AwsHubOperator) => hub.circuitStatus('crn')],
+    ['circuitIsolate', (hub: AwsHubOperator) => hub.circuitIsolate('crn', 'r')],
+    ['circuitReset', (hub: AwsHubOperator) => hub.circuitReset('crn')],
+  ])('%s names the circuits of the stack', async (_, call) => {
+    const error = await call(operator()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownCircuitError);
+    expect((error as Error).message).toBe("Unknown circuit 'crn'. The hub has: crm, payments, inventory, shipping, email, contacts");
   });
 });
 
@@ -310,14 +328,43 @@ describe('dlq', () => {
 });
 
 describe('circuits (dynalite)', () => {
-  it('shows a never-used circuit as closed, for every integration', async () => {
+  it("shows a never-used circuit as closed, for every integration and workflow provider, with the stack's settings", async () => {
     const circuits = await operator(await withFreshCircuits()).circuitStatus();
-    expect(circuits.map((c) => [c.integration, c.state, c.effectiveState, c.version])).toEqual([
-      ['crm', 'closed', 'closed', 0],
-      ['payments', 'closed', 'closed', 0],
+    expect(circuits.map((c) => [c.circuit, c.state, c.effectiveState, c.version, c.nextBreakMs])).toEqual([
+      ['crm', 'closed', 'closed', 0, 30_000],
+      ['payments', 'closed', 'closed', 0, 30_000],
+      ['inventory', 'closed', 'closed', 0, 30_000],
+      ['shipping', 'closed', 'closed', 0, 30_000],
+      ['email', 'closed', 'closed', 0, 30_000],
+      ['contacts', 'closed', 'closed', 0, 60_000],
     ]);
-    // The catalog's settings shape the view (crm: breakMs 30 s).
-    expect(circuits[0]?.nextBreakMs).toBe(30_000);
+  });
+
+  it("isolates a workflow provider's circuit and names the known circuits for an unknown one", async () => {
+    const outputs = await withFreshCircuits();
+    const table = outputs.find((o) => o.OutputKey === 'CircuitsTableName')!.OutputValue!;
+    const hub = operator(outputs);
+    expect(await hub.circuitIsolate('shipping', 'carrier maintenance')).toMatchObject({ circuit: 'shipping', circuitId: 'shipping', state: 'isolated' });
+    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: 'shipping' } }, ConsistentRead: true }));
+    expect(Item?.state?.S).toBe('isolated');
+    const error = await hub.circuitReset('shiping').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownCircuitError);
+    expect((error as Error).message).toBe("Unknown circuit 'shiping'. The hub has: crm, payments, inventory, shipping, email, contacts");
+  });
+
+  it("falls back to the integrations' circuits with the catalog's settings for a stack deployed before the CircuitSettings output", async () => {
+    const outputs = (await withFreshCircuits()).filter((o) => o.OutputKey !== 'CircuitSettings');
+    const hub = operator(outputs);
+    expect((await hub.describe()).circuits).toEqual(['crm', 'payments']);
+    expect((await hub.circuitStatus()).map((c) => [c.circuit, c.nextBreakMs])).toEqual([
+      ['crm', 30_000],
+      ['payments', 30_000],
+    ]);
+  });
+
+  it('refuses a CircuitSettings output that is not JSON, saying to redeploy', async () => {
+    const hub = operator(OUTPUTS.map((o) => (o.OutputKey === 'CircuitSettings' ? { ...o, OutputValue: '{crm' } : o)));
+    await expect(hub.circuitStatus()).rejects.toThrow(/^Output CircuitSettings is not JSON: .*: redeploy the hub \(docs\/deploy\.md\)$/);
   });
 
   it('isolates and resets through the real breaker, visible to the runtime in the circuits table', async () => {
@@ -326,7 +373,7 @@ describe('circuits (dynalite)', () => {
     const hub = operator(outputs);
 
     const isolated = await hub.circuitIsolate('payments', 'INC-1234 gateway maintenance');
-    expect(isolated).toMatchObject({ integration: 'payments', circuitId: 'payments', state: 'isolated', stateReason: 'INC-1234 gateway maintenance' });
+    expect(isolated).toMatchObject({ circuit: 'payments', circuitId: 'payments', state: 'isolated', stateReason: 'INC-1234 gateway maintenance' });
     const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: 'payments' } }, ConsistentRead: true }));
     expect(Item?.state?.S).toBe('isolated');
 
@@ -334,7 +381,7 @@ describe('circuits (dynalite)', () => {
     expect(status?.state).toBe('isolated');
 
     const reset = await hub.circuitReset('payments');
-    expect(reset).toMatchObject({ integration: 'payments', state: 'closed', consecutiveFailures: 0, reopenCount: 0 });
+    expect(reset).toMatchObject({ circuit: 'payments', state: 'closed', consecutiveFailures: 0, reopenCount: 0 });
     expect(reset.version).toBeGreaterThan(isolated.version);
   });
 

@@ -217,19 +217,28 @@ describe('operator errors (exit 1)', () => {
   it.each([
     [['dlq', 'list', 'crn']],
     [['dlq', 'redrive', 'crn']],
-    [['circuit', 'status', 'crn']],
-    [['circuit', 'isolate', 'crn']],
+    // A workflow provider has a circuit but no queue of its own.
+    [['dlq', 'list', 'shipping']],
   ])('names the known integrations for an unknown one: %j', async (argv) => {
     const { code, stderr } = await run(argv);
     expect(code).toBe(1);
-    expect(stderr).toBe("error: Unknown integration 'crn'. The hub has: crm, payments\n");
+    expect(stderr).toBe(`error: Unknown integration '${argv[2]}'. The hub has: crm, payments\n`);
   });
+
+  it.each([[['circuit', 'status', 'crn']], [['circuit', 'isolate', 'crn']], [['circuit', 'reset', 'crn']]])(
+    'names the known circuits, integrations and workflow providers, for an unknown one: %j',
+    async (argv) => {
+      const { code, stderr } = await run(argv);
+      expect(code).toBe(1);
+      expect(stderr).toBe("error: Unknown circuit 'crn'. The hub has: crm, payments, shipping\n");
+    },
+  );
 
   it('prints the error with its fields as JSON with --json', async () => {
     const { code, stderr } = await run(['circuit', 'reset', 'crn', '--json']);
     expect(code).toBe(1);
     expect(JSON.parse(stderr)).toEqual({
-      error: { name: 'UnknownIntegrationError', message: "Unknown integration 'crn'. The hub has: crm, payments", integration: 'crn', known: ['crm', 'payments'] },
+      error: { name: 'UnknownCircuitError', message: "Unknown circuit 'crn'. The hub has: crm, payments, shipping", circuit: 'crn', known: ['crm', 'payments', 'shipping'] },
     });
   });
 
@@ -274,7 +283,7 @@ describe('operator errors (exit 1)', () => {
 describe('output', () => {
   it('describes the hub', async () => {
     const { stdout } = await run(['describe', '--local']);
-    expect(stdout).toBe('Hub           local: http://127.0.0.1:0\nIntegrations  crm, payments\nWorkflows     order-saga, contact-sync\n');
+    expect(stdout).toBe('Hub           local: http://127.0.0.1:0\nIntegrations  crm, payments\nWorkflows     order-saga, contact-sync\nCircuits      crm, payments, shipping\n');
   });
 
   it('lists a DLQ as a table of id, error class, error message and failure time', async () => {
@@ -313,7 +322,7 @@ describe('output', () => {
     expect(JSON.parse(stdout)).toEqual(operator.dlqs.get('crm'));
   });
 
-  it('shows circuits: integration, state, effective state, since, open until, failures, reopens', async () => {
+  it('shows circuits: circuit, state, effective state, since, open until, failures, reopens', async () => {
     const operator = new FakeHubOperator();
     operator.circuits.set(
       'payments',
@@ -328,9 +337,10 @@ describe('output', () => {
     );
     const { stdout } = await run(['circuit', 'status'], { operator });
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^INTEGRATION\s+STATE\s+EFFECTIVE\s+SINCE\s+OPEN UNTIL\s+FAILURES\s+REOPENS\s+REASON$/);
+    expect(lines[0]).toMatch(/^CIRCUIT\s+STATE\s+EFFECTIVE\s+SINCE\s+OPEN UNTIL\s+FAILURES\s+REOPENS\s+REASON$/);
     expect(lines[1]).toMatch(/^crm\s+closed\s+closed\s+-\s+-\s+0\s+0\s+-$/);
     expect(lines[2]).toMatch(/^payments\s+open\s+half_open\s+2026-11-20T10:00:00Z\s+2026-11-20T10:00:30Z\s+5\s+2\s+consecutive_failures$/);
+    expect(lines[3]).toMatch(/^shipping\s+closed\s+closed\s/);
   });
 
   it('isolates with the default reason naming the user, and with --reason', async () => {
@@ -345,6 +355,13 @@ describe('output', () => {
     const { code, stdout } = await run(['circuit', 'reset', 'crm']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Circuit crm reset: closed\./);
+  });
+
+  it("isolates a workflow provider's circuit", async () => {
+    const { code, stdout, operator } = await run(['circuit', 'isolate', 'shipping', '--reason', 'carrier down']);
+    expect(code).toBe(0);
+    expect(operator.calls[0]).toEqual({ method: 'circuitIsolate', args: ['shipping', 'carrier down'] });
+    expect(stdout).toContain('Circuit shipping isolated ("carrier down")');
   });
 
   it('shows ledger entries with the audit log, and says when there are none', async () => {

@@ -15,6 +15,7 @@ import {
   type RedriveResult,
   type SendRequest,
   type SendResult,
+  UnknownCircuitError,
   UnknownIntegrationError,
   type WorkflowExecutionView,
   type WorkflowListRequest,
@@ -22,10 +23,10 @@ import {
 } from '../../../local/cli/hub-operator.js';
 
 /** A closed circuit as the breaker reports a never-used one. */
-export function circuitView(integration: string, state: CircuitState = 'closed', extra: Partial<CircuitView> = {}): CircuitView {
+export function circuitView(circuit: string, state: CircuitState = 'closed', extra: Partial<CircuitView> = {}): CircuitView {
   return {
-    integration,
-    circuitId: integration,
+    circuit,
+    circuitId: circuit,
     state,
     effectiveState: state,
     version: 0,
@@ -63,7 +64,8 @@ export class FakeHubOperator implements HubOperator {
     ['crm', []],
     ['payments', []],
   ]);
-  readonly circuits = new Map<string, CircuitView>(this.integrations.map((name) => [name, circuitView(name)]));
+  /** The integrations' circuits and a workflow provider's (shipping). */
+  readonly circuits = new Map<string, CircuitView>([...this.integrations, 'shipping'].map((name) => [name, circuitView(name)]));
   readonly ledger: LedgerEntry[] = [
     {
       entityType: 'file',
@@ -92,7 +94,7 @@ export class FakeHubOperator implements HubOperator {
 
   async describe(): Promise<HubDescription> {
     this.record('describe');
-    return { target: 'local', location: 'http://127.0.0.1:0', integrations: this.integrations, workflows: ['order-saga', 'contact-sync'] };
+    return { target: 'local', location: 'http://127.0.0.1:0', integrations: this.integrations, workflows: ['order-saga', 'contact-sync'], circuits: [...this.circuits.keys()] };
   }
 
   async send(request: SendRequest): Promise<SendResult> {
@@ -123,26 +125,26 @@ export class FakeHubOperator implements HubOperator {
     return { integration, messages: moved.length };
   }
 
-  async circuitStatus(integration?: string): Promise<CircuitView[]> {
-    this.record('circuitStatus', integration);
-    if (integration === undefined) return [...this.circuits.values()];
-    this.known(integration);
-    return [this.circuits.get(integration)!];
+  async circuitStatus(circuit?: string): Promise<CircuitView[]> {
+    this.record('circuitStatus', circuit);
+    if (circuit === undefined) return [...this.circuits.values()];
+    this.knownCircuit(circuit);
+    return [this.circuits.get(circuit)!];
   }
 
-  async circuitIsolate(integration: string, reason: string): Promise<CircuitView> {
-    this.record('circuitIsolate', integration, reason);
-    this.known(integration);
-    const view = circuitView(integration, 'isolated', { stateReason: reason, stateSince: Date.parse('2026-11-20T11:00:00Z'), version: 1 });
-    this.circuits.set(integration, view);
+  async circuitIsolate(circuit: string, reason: string): Promise<CircuitView> {
+    this.record('circuitIsolate', circuit, reason);
+    this.knownCircuit(circuit);
+    const view = circuitView(circuit, 'isolated', { stateReason: reason, stateSince: Date.parse('2026-11-20T11:00:00Z'), version: 1 });
+    this.circuits.set(circuit, view);
     return view;
   }
 
-  async circuitReset(integration: string): Promise<CircuitView> {
-    this.record('circuitReset', integration);
-    this.known(integration);
-    const view = circuitView(integration, 'closed', { version: 2 });
-    this.circuits.set(integration, view);
+  async circuitReset(circuit: string): Promise<CircuitView> {
+    this.record('circuitReset', circuit);
+    this.knownCircuit(circuit);
+    const view = circuitView(circuit, 'closed', { version: 2 });
+    this.circuits.set(circuit, view);
     return view;
   }
 
@@ -176,6 +178,10 @@ export class FakeHubOperator implements HubOperator {
 
   private known(integration: string): void {
     if (!this.integrations.includes(integration)) throw new UnknownIntegrationError(integration, this.integrations);
+  }
+
+  private knownCircuit(circuit: string): void {
+    if (!this.circuits.has(circuit)) throw new UnknownCircuitError(circuit, [...this.circuits.keys()]);
   }
 
   private record(method: string, ...args: unknown[]): void {

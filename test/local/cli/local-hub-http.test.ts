@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../local/cli/cli.js';
-import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
+import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
 import {
   HUB_INFO_FILE,
   type HubOperatorServer,
@@ -63,9 +63,15 @@ describe('serveHubOperator + LocalHubClient', () => {
   });
 
   it('keeps the class, message and fields of UnknownIntegrationError', async () => {
-    const error = await client.circuitReset('crn').catch((e: unknown) => e);
+    const error = await client.dlqList('crn').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownIntegrationError);
     expect(error).toMatchObject({ name: 'UnknownIntegrationError', message: "Unknown integration 'crn'. The hub has: crm, payments", integration: 'crn', known: ['crm', 'payments'] });
+  });
+
+  it('keeps the class, message and fields of UnknownCircuitError', async () => {
+    const error = await client.circuitReset('crn').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownCircuitError);
+    expect(error).toMatchObject({ name: 'UnknownCircuitError', message: "Unknown circuit 'crn'. The hub has: crm, payments, shipping", circuit: 'crn', known: ['crm', 'payments', 'shipping'] });
   });
 
   it('keeps the class, message and fields of CircuitNotClosedError', async () => {
@@ -196,7 +202,7 @@ describe('hub discovery (.hub/hub.json)', () => {
     const factory = (target: Parameters<typeof createOperator>[0]) => createOperator(target, dir);
 
     expect(await runCli(['--local', 'circuit', 'status', 'crm'], io, factory)).toBe(0);
-    expect(out.join('')).toMatch(/^INTEGRATION\s+STATE/);
+    expect(out.join('')).toMatch(/^CIRCUIT\s+STATE/);
 
     expect(await runCli(['--local', 'dlq', 'list', 'nope'], io, factory)).toBe(1);
     expect(err.join('')).toBe("error: Unknown integration 'nope'. The hub has: crm, payments\n");

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
+import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { LocalHubOperator } from '../../../local/hub/local-hub-operator.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
@@ -152,7 +152,7 @@ describe('LocalHubOperator', () => {
     expect(before.length).toBeGreaterThan(0);
 
     const isolated = await operator.circuitIsolate('payments', 'gateway maintenance');
-    expect(isolated).toMatchObject({ integration: 'payments', circuitId: 'payments', state: 'isolated' });
+    expect(isolated).toMatchObject({ circuit: 'payments', circuitId: 'payments', state: 'isolated' });
     await eventually(() => expect(payments.mapping.enabled).toBe(false));
 
     const refused = operator.dlqRedrive('payments');
@@ -170,7 +170,7 @@ describe('LocalHubOperator', () => {
     expect(waiting[0]!.attributes.errorClass).toBe(before[0]!.attributes.errorClass);
 
     const reset = await operator.circuitReset('payments');
-    expect(reset).toMatchObject({ integration: 'payments', state: 'closed' });
+    expect(reset).toMatchObject({ circuit: 'payments', state: 'closed' });
     await eventually(() => expect(payments.mapping.enabled).toBe(true));
 
     // Still poison: each comes back to the DLQ, under a new message id, with the same body and reason.
@@ -200,12 +200,27 @@ describe('LocalHubOperator', () => {
     expect(payments.queue.stats()).toMatchObject({ visible: 0, inFlight: 0 });
   });
 
-  it('shows the status of every circuit, or of one', async () => {
+  it("shows the status of every circuit (the integrations' and the workflow providers'), or of one", async () => {
     const all = await operator.circuitStatus();
-    expect(all.map((c) => c.integration).sort()).toEqual([...hub.integrations.keys()].sort());
-    expect(all.every((c) => c.circuitId === c.integration)).toBe(true);
+    expect(all.map((c) => c.circuit)).toEqual(['crm', 'payments', 'inventory', 'shipping', 'email', 'contacts']);
+    expect(all.every((c) => c.circuitId === c.circuit)).toBe(true);
+    expect((await operator.describe()).circuits).toEqual(all.map((c) => c.circuit));
     const [crm] = await operator.circuitStatus('crm');
-    expect(crm).toMatchObject({ integration: 'crm', state: 'closed' });
+    expect(crm).toMatchObject({ circuit: 'crm', state: 'closed' });
+    await expect(operator.circuitStatus('crn')).rejects.toThrow("Unknown circuit 'crn'. The hub has: crm, payments, inventory, shipping, email, contacts");
+  });
+
+  it("isolates and resets a workflow provider's circuit in the shared circuits table, with its settings from the template", async () => {
+    const isolated = await operator.circuitIsolate('shipping', 'carrier maintenance');
+    expect(isolated).toMatchObject({ circuit: 'shipping', state: 'isolated', stateReason: 'carrier maintenance' });
+    // The item the saga's shipping task reads.
+    expect(await hub.circuits.get('shipping')).toMatchObject({ state: 'isolated', stateReason: 'carrier maintenance' });
+    const [status] = await operator.circuitStatus('shipping');
+    expect(status).toMatchObject({ state: 'isolated', nextBreakMs: 30_000 });
+    // contacts breaks for 60 s in the catalog: the view takes each circuit's own settings.
+    expect((await operator.circuitStatus('contacts'))[0]).toMatchObject({ circuit: 'contacts', nextBreakMs: 60_000 });
+    expect(await operator.circuitReset('shipping')).toMatchObject({ circuit: 'shipping', state: 'closed' });
+    expect(await hub.circuits.get('shipping')).toMatchObject({ state: 'closed' });
   });
 
   it('lists the saga of a placed order as SUCCEEDED, newest first, filtered by workflow and status', async () => {
@@ -285,9 +300,8 @@ describe('LocalHubOperator', () => {
       () => operator.dlqList('nope'),
       () => operator.dlqShow('nope', 'id'),
       () => operator.dlqRedrive('nope', { force: true }),
-      () => operator.circuitStatus('nope'),
-      () => operator.circuitIsolate('nope', 'why'),
-      () => operator.circuitReset('nope'),
+      // A workflow provider has a circuit, but no queue of its own.
+      () => operator.dlqList('shipping'),
     ];
     for (const call of calls) {
       const error = await call().then(
@@ -296,7 +310,12 @@ describe('LocalHubOperator', () => {
       );
       expect(error).toBeInstanceOf(UnknownIntegrationError);
       expect((error as UnknownIntegrationError).known).toEqual([...hub.integrations.keys()]);
-      expect((error as Error).message).toMatch(/Unknown integration 'nope'\. The hub has: .*payments/);
+      expect((error as Error).message).toMatch(/Unknown integration '(nope|shipping)'\. The hub has: .*payments/);
+    }
+    for (const call of [() => operator.circuitStatus('nope'), () => operator.circuitIsolate('nope', 'why'), () => operator.circuitReset('nope')]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnknownCircuitError);
+      expect((error as UnknownCircuitError).known).toEqual(hub.circuitIds);
     }
   });
 
