@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { WorkflowExecutionView } from './hub-operator.js';
-import { OperatorError } from './hub-operator.js';
+import { MAX_REDRIVE_MESSAGES_PER_SECOND, OperatorError } from './hub-operator.js';
 import { DEFAULT_STACK_NAME } from './aws-hub-operator.js';
 import { wrap } from './format.js';
 
@@ -32,7 +32,7 @@ export type Invocation =
   | { readonly command: 'send'; readonly detailType: string; readonly detail: string; readonly source?: string }
   | { readonly command: 'dlq list'; readonly integration: string; readonly limit: number }
   | { readonly command: 'dlq show'; readonly integration: string; readonly messageId: string }
-  | { readonly command: 'dlq redrive'; readonly integration: string; readonly force: boolean }
+  | { readonly command: 'dlq redrive'; readonly integration: string; readonly force: boolean; readonly rate?: number }
   | { readonly command: 'circuit status'; readonly circuit?: string }
   | { readonly command: 'circuit isolate'; readonly circuit: string; readonly reason?: string }
   | { readonly command: 'circuit reset'; readonly circuit: string }
@@ -89,7 +89,8 @@ const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   help: { type: 'boolean', short: 'h', description: 'Show the help of the command.' },
 };
 
-const AWS_ONLY_OPTIONS = ['stack', 'region', 'profile'] as const;
+/** Refused with --local/--url. `rate`: the local hub moves a DLQ at once (a move task's rate is an SQS feature). */
+const AWS_ONLY_OPTIONS = ['stack', 'region', 'profile', 'rate'] as const;
 
 const COMMANDS: readonly CommandSpec[] = [
   {
@@ -144,8 +145,15 @@ const COMMANDS: readonly CommandSpec[] = [
       'again. On AWS this starts an SQS message move task (StartMessageMoveTask) for the whole DLQ; follow it with ' +
       '`aws sqs list-message-move-tasks`.',
     args: [{ name: 'integration', description: 'e.g. crm' }],
-    options: { force: { type: 'boolean', description: 'Redrive even though the circuit is not closed.' } },
-    examples: ['npm run hub -- dlq redrive crm --local', 'npm run hub -- dlq redrive payments --force'],
+    options: {
+      force: { type: 'boolean', description: 'Redrive even though the circuit is not closed.' },
+      rate: {
+        type: 'string',
+        value: 'n',
+        description: `AWS only: at most n messages per second (1-${MAX_REDRIVE_MESSAGES_PER_SECOND}), to spare a provider that just recovered (default: the rate SQS chooses).`,
+      },
+    },
+    examples: ['npm run hub -- dlq redrive crm --local', 'npm run hub -- dlq redrive payments --rate 20', 'npm run hub -- dlq redrive payments --force'],
   },
   {
     name: 'circuit status',
@@ -299,11 +307,16 @@ function invocation(
     case 'send':
       return { command: 'send', detailType: nonEmpty(arg(0), 'detail-type', usage), detail: arg(1), source: str('source') };
     case 'dlq list':
-      return { command: 'dlq list', integration: arg(0), limit: positiveInteger(str('limit'), 10, 1000, usage) };
+      return { command: 'dlq list', integration: arg(0), limit: positiveInteger('limit', str('limit'), 10, 1000, usage) };
     case 'dlq show':
       return { command: 'dlq show', integration: arg(0), messageId: arg(1) };
     case 'dlq redrive':
-      return { command: 'dlq redrive', integration: arg(0), force: values.force === true };
+      return {
+        command: 'dlq redrive',
+        integration: arg(0),
+        force: values.force === true,
+        ...(str('rate') !== undefined ? { rate: positiveInteger('rate', str('rate'), 0, MAX_REDRIVE_MESSAGES_PER_SECOND, usage) } : {}),
+      };
     case 'circuit status':
       return { command: 'circuit status', circuit: args[0] };
     case 'circuit isolate':
@@ -321,7 +334,7 @@ function invocation(
         command: 'workflows list',
         workflow: str('workflow'),
         status: status as WorkflowExecutionView['status'] | undefined,
-        limit: positiveInteger(str('limit'), 50, 1000, usage),
+        limit: positiveInteger('limit', str('limit'), 50, 1000, usage),
       };
     }
     case 'workflows redrive':
@@ -344,11 +357,11 @@ function target(str: (name: string) => string | undefined, values: Record<string
   return { kind: 'aws', stackName: str('stack') ?? DEFAULT_STACK_NAME, region: str('region'), profile: str('profile') };
 }
 
-function positiveInteger(raw: string | undefined, fallback: number, max: number, usage: string): number {
+function positiveInteger(option: string, raw: string | undefined, fallback: number, max: number, usage: string): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new UsageError(`--limit must be an integer from 1 to ${max} (got '${raw}').`, usage);
+    throw new UsageError(`--${option} must be an integer from 1 to ${max} (got '${raw}').`, usage);
   }
   return value;
 }

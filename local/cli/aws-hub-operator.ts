@@ -38,6 +38,8 @@ import {
   type HubOperator,
   NotFoundError,
   OperatorError,
+  MAX_REDRIVE_MESSAGES_PER_SECOND,
+  type RedriveOptions,
   type RedriveResult,
   type SendRequest,
   type SendResult,
@@ -189,11 +191,15 @@ export class AwsHubOperator implements HubOperator {
   }
 
   /**
-   * Starts an SQS message move task from the DLQ back to the integration's queue (the whole DLQ, at the rate SQS
-   * chooses). Refused with CircuitNotClosedError while the circuit is open, half-open or isolated, unless `force`:
-   * the messages would only be parked again or fail into the DLQ again.
+   * Starts an SQS message move task from the DLQ back to the integration's queue (the whole DLQ, at
+   * `maxMessagesPerSecond` or the rate SQS chooses). Refused with CircuitNotClosedError while the circuit is open,
+   * half-open or isolated, unless `force`: the messages would only be parked again or fail into the DLQ again.
    */
-  async dlqRedrive(integration: string, options: { readonly force?: boolean } = {}): Promise<RedriveResult> {
+  async dlqRedrive(integration: string, options: RedriveOptions = {}): Promise<RedriveResult> {
+    const rate = options.maxMessagesPerSecond;
+    if (rate !== undefined && (!Number.isInteger(rate) || rate < 1 || rate > MAX_REDRIVE_MESSAGES_PER_SECOND)) {
+      throw new OperatorError(`The redrive rate must be an integer from 1 to ${MAX_REDRIVE_MESSAGES_PER_SECOND} messages per second (got ${rate})`);
+    }
     const { queueUrl, deadLetterQueueUrl } = await this.integration(integration);
     if (!options.force) {
       const [circuit] = await this.circuitStatus(integration);
@@ -204,7 +210,13 @@ export class AwsHubOperator implements HubOperator {
       this.queueAttributes(queueUrl, ['QueueArn']),
     ]);
     const task = await this.aws('sqs:StartMessageMoveTask', () =>
-      this.clients.sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlq.QueueArn, DestinationArn: source.QueueArn })),
+      this.clients.sqs.send(
+        new StartMessageMoveTaskCommand({
+          SourceArn: dlq.QueueArn,
+          DestinationArn: source.QueueArn,
+          ...(rate !== undefined ? { MaxNumberOfMessagesPerSecond: rate } : {}),
+        }),
+      ),
     );
     return { integration, taskHandle: task.TaskHandle, messages: Number(dlq.ApproximateNumberOfMessages ?? 0) };
   }

@@ -147,10 +147,10 @@ export async function executeCommand(operator: HubOperator, command: PreparedCom
       return { result: message, text: renderMessage(message) };
     }
     case 'dlq redrive': {
-      const result = await operator.dlqRedrive(command.integration, { force: command.force });
+      const result = await operator.dlqRedrive(command.integration, { force: command.force, ...(command.rate !== undefined ? { maxMessagesPerSecond: command.rate } : {}) });
       const text = result.taskHandle
         ? `Redrive of ${result.integration} started: SQS move task ${result.taskHandle} moves the DLQ's ~${plural(result.messages, 'message')} ` +
-          'back to its queue. Follow it with `aws sqs list-message-move-tasks --source-arn <DLQ ARN>`.'
+          `back to its queue${command.rate !== undefined ? ` at up to ${command.rate}/s` : ''}. Follow it with \`aws sqs list-message-move-tasks --source-arn <DLQ ARN>\`.`
         : `Moved ${plural(result.messages, 'message')} from the DLQ of ${result.integration} back to its queue.`;
       return { result, text };
     }

@@ -54,6 +54,20 @@ export interface DeadLetterMessage {
   readonly receiveCount: number;
 }
 
+/** Options of a DLQ redrive. */
+export interface RedriveOptions {
+  /** Redrive even though the circuit is not closed. */
+  readonly force?: boolean;
+  /**
+   * AWS: the move task's MaxNumberOfMessagesPerSecond (1–500), to spare a provider that just recovered; the local
+   * hub refuses it (it moves the messages at once). @default the rate SQS chooses
+   */
+  readonly maxMessagesPerSecond?: number;
+}
+
+/** The move task's rate limit SQS accepts (StartMessageMoveTask MaxNumberOfMessagesPerSecond). */
+export const MAX_REDRIVE_MESSAGES_PER_SECOND = 500;
+
 /** What a redrive did. */
 export interface RedriveResult {
   readonly integration: string;
@@ -101,7 +115,7 @@ export interface HubOperator {
   dlqList(integration: string, options?: { readonly limit?: number }): Promise<DeadLetterMessage[]>;
   dlqShow(integration: string, messageId: string): Promise<DeadLetterMessage>;
   /** Moves the DLQ's messages back to the integration's queue. Refused (CircuitNotClosedError) while its circuit is not closed unless `force`. */
-  dlqRedrive(integration: string, options?: { readonly force?: boolean }): Promise<RedriveResult>;
+  dlqRedrive(integration: string, options?: RedriveOptions): Promise<RedriveResult>;
   /** Every circuit (each integration's and each standalone workflow provider's), or one. */
   circuitStatus(circuit?: string): Promise<CircuitView[]>;
   circuitIsolate(circuit: string, reason: string): Promise<CircuitView>;

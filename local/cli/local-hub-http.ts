@@ -19,6 +19,7 @@ import {
   type HubOperator,
   NotFoundError,
   OperatorError,
+  type RedriveOptions,
   type RedriveResult,
   type SendRequest,
   type SendResult,
@@ -282,7 +283,7 @@ export class LocalHubClient implements HubOperator {
   dlqShow(integration: string, messageId: string): Promise<DeadLetterMessage> {
     return this.call('dlqShow', [integration, messageId]);
   }
-  dlqRedrive(integration: string, options?: { readonly force?: boolean }): Promise<RedriveResult> {
+  dlqRedrive(integration: string, options?: RedriveOptions): Promise<RedriveResult> {
     return this.call('dlqRedrive', [integration, options]);
   }
   circuitStatus(integration?: string): Promise<CircuitView[]> {

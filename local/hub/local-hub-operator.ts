@@ -22,6 +22,7 @@ import {
   type HubOperator,
   NotFoundError,
   OperatorError,
+  type RedriveOptions,
   type RedriveResult,
   type SendRequest,
   type SendResult,
@@ -113,8 +114,12 @@ export class LocalHubOperator implements HubOperator {
    * before it is deleted from the DLQ. Refused while the circuit is not closed unless `force`: the messages would
    * only be parked or fail into the DLQ again. A message that fails again comes back to the DLQ under a new id.
    */
-  async dlqRedrive(integration: string, options: { readonly force?: boolean } = {}): Promise<RedriveResult> {
+  async dlqRedrive(integration: string, options: RedriveOptions = {}): Promise<RedriveResult> {
     const { name, queue, deadLetterQueue } = this.#integration(integration);
+    if (options.maxMessagesPerSecond !== undefined) {
+      // Moving at a rate would let a message that fails again return to the DLQ mid-move and be moved twice.
+      throw new OperatorError('The local hub moves a DLQ back at once: a redrive rate applies on AWS only');
+    }
     if (!options.force) {
       const state = await this.#store(`read the circuit of '${name}'`, () => this.hub.circuitState(name));
       if (state !== 'closed') throw new CircuitNotClosedError(name, state);

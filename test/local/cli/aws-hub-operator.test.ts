@@ -307,6 +307,18 @@ describe('dlq', () => {
       ]);
     });
 
+    it('asks SQS for the given rate, and refuses a rate SQS would refuse before calling it', async () => {
+      const hub = operator(await withFreshCircuits());
+      await hub.dlqRedrive('crm', { maxMessagesPerSecond: 25 });
+      expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)[0]?.args[0].input).toEqual({
+        SourceArn: sqsArn('crm-dlq'),
+        DestinationArn: sqsArn('crm-queue'),
+        MaxNumberOfMessagesPerSecond: 25,
+      });
+      await expect(hub.dlqRedrive('crm', { maxMessagesPerSecond: 501 })).rejects.toThrow('The redrive rate must be an integer from 1 to 500 messages per second (got 501)');
+      expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(1);
+    });
+
     it('refuses while the circuit is not closed, and moves with force', async () => {
       const hub = operator(await withFreshCircuits());
       await hub.circuitIsolate('crm', 'maintenance');

@@ -107,6 +107,10 @@ describe('usage errors (exit 2, no hub contacted)', () => {
     [['dlq', 'list', 'crm', '--limit', 'lots'], "--limit must be an integer from 1 to 1000 (got 'lots')"],
     [['dlq', 'list', 'crm', '--limit', '0'], '--limit must be an integer from 1 to 1000'],
     [['dlq', 'redrive', 'crm', '--force=yes'], 'Option --force takes no value'],
+    [['dlq', 'redrive', 'crm', '--rate', '0'], "--rate must be an integer from 1 to 500 (got '0')"],
+    [['dlq', 'redrive', 'crm', '--rate', '501'], '--rate must be an integer from 1 to 500'],
+    [['dlq', 'redrive', 'crm', '--rate', 'fast'], '--rate must be an integer from 1 to 500'],
+    [['dlq', 'redrive', 'crm', '--rate', '20', '--local'], '--rate applies to AWS only: drop it or drop --local/--url.'],
     [['workflows', 'list', '--status', 'BROKEN'], '--status must be one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE'],
     [['circuit', 'status', '--local', '--region', 'eu-west-1'], '--region applies to AWS only'],
     [['circuit', 'status', '--url', 'localhost:4000'], '--url must be an http(s) URL'],
@@ -255,6 +259,12 @@ describe('operator errors (exit 1)', () => {
     expect(forced.code).toBe(0);
     expect(forced.stdout).toBe('Moved 1 message from the DLQ of crm back to its queue.\n');
     expect(operator.calls.at(-1)).toEqual({ method: 'dlqRedrive', args: ['crm', { force: true }] });
+  });
+
+  it('passes --rate to the redrive as messages per second', async () => {
+    const { code, operator } = await run(['dlq', 'redrive', 'crm', '--rate', '20']);
+    expect(code).toBe(0);
+    expect(operator.calls.at(-1)).toEqual({ method: 'dlqRedrive', args: ['crm', { force: false, maxMessagesPerSecond: 20 }] });
   });
 
   it('reports a DLQ message that is not there', async () => {

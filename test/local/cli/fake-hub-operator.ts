@@ -12,6 +12,7 @@ import {
   type HubOperator,
   NotFoundError,
   OperatorError,
+  type RedriveOptions,
   type RedriveResult,
   type SendRequest,
   type SendResult,
@@ -115,7 +116,7 @@ export class FakeHubOperator implements HubOperator {
     return message;
   }
 
-  async dlqRedrive(integration: string, options?: { readonly force?: boolean }): Promise<RedriveResult> {
+  async dlqRedrive(integration: string, options?: RedriveOptions): Promise<RedriveResult> {
     this.record('dlqRedrive', integration, options);
     const messages = this.dlq(integration);
     const circuit = this.circuits.get(integration)!;

@@ -319,6 +319,12 @@ describe('LocalHubOperator', () => {
     }
   });
 
+  it('refuses a redrive rate (the local hub moves a DLQ at once) and moves nothing', async () => {
+    const before = hub.integration('payments')!.deadLetterQueue.stats();
+    await expect(operator.dlqRedrive('payments', { maxMessagesPerSecond: 10 })).rejects.toThrow('a redrive rate applies on AWS only');
+    expect(hub.integration('payments')!.deadLetterQueue.stats()).toEqual(before);
+  });
+
   it('saw no background errors in the hub', () => {
     expect(backgroundErrors).toEqual([]);
   });
