@@ -190,7 +190,11 @@ async function takeSample(hub: LocalHub, atMs: number): Promise<HubSample> {
       compensated: executions.filter((e) => e.status === 'FAILED' && isCompensated(e.record?.error)).length,
     };
   }
-  return { atMs, published: hub.published, integrations, workflows };
+  const providerCircuits: Record<string, CircuitState> = {};
+  for (const circuitId of hub.circuitIds) {
+    if (!hub.integrations.has(circuitId)) providerCircuits[circuitId] = await hub.circuitState(circuitId).catch((): CircuitState => 'closed');
+  }
+  return { atMs, published: hub.published, integrations, workflows, providerCircuits };
 }
 
 /** The saga's Fail state after every completed step was undone. */

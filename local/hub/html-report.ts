@@ -69,7 +69,7 @@ export function renderHtmlReport(timeline: readonly HubSample[], summary: RunSum
       unit: '/s',
       series: integrations.map((name) => ({ name, color: colorOf(name), points: deliveredPerSecond(timeline, name) })),
     }),
-    circuitChart(frame, timeline, integrations),
+    circuitChart(frame, timeline, [...integrations, ...providerCircuitNames(timeline)]),
     lineChart(frame, {
       kind: 'queue-depth',
       title: 'Queue depth per integration (queued + in flight)',
@@ -277,12 +277,12 @@ const BAND_HEIGHT = 18;
 const BAND_GAP = 8;
 
 /**
- * Circuit state per integration as a band per integration, coloured by state. A sample's state holds until the
+ * Circuit state as a band per circuit (each integration's, then each workflow provider's), coloured by state. A sample's state holds until the
  * next sample (that is all we know); runs of one state are merged into one rect.
  */
-function circuitChart(frame: TimeFrame, timeline: readonly HubSample[], integrations: readonly string[]): string {
-  const bottom = TOP + Math.max(1, integrations.length) * (BAND_HEIGHT + BAND_GAP);
-  const body = integrations.flatMap((name, row) => {
+function circuitChart(frame: TimeFrame, timeline: readonly HubSample[], circuits: readonly string[]): string {
+  const bottom = TOP + Math.max(1, circuits.length) * (BAND_HEIGHT + BAND_GAP);
+  const body = circuits.flatMap((name, row) => {
     const top = TOP + row * (BAND_HEIGHT + BAND_GAP) + BAND_GAP / 2;
     const rects = stateRuns(timeline, name, frame.endMs).map((run) => {
       const x = round(timeX(frame, run.fromMs));
@@ -301,19 +301,24 @@ function circuitChart(frame: TimeFrame, timeline: readonly HubSample[], integrat
   // Shading goes over the bands here (it is translucent), or the solid bands would hide it.
   return chartFigure(
     'circuit',
-    'Circuit state per integration',
+    'Circuit state per integration and workflow provider',
     bottom,
     [...timeAxis(frame, TOP, bottom), ...body, ...outageShading(frame, TOP, bottom)],
     legend,
   );
 }
 
+/** The workflow providers whose circuit any sample recorded, in the order first seen. */
+function providerCircuitNames(timeline: readonly HubSample[]): string[] {
+  return [...new Set(timeline.flatMap((sample) => Object.keys(sample.providerCircuits ?? {})))];
+}
+
 /** Consecutive samples with the same circuit state, each lasting until the next state (or the end of the run). */
-function stateRuns(timeline: readonly HubSample[], integration: string, endMs: number) {
+function stateRuns(timeline: readonly HubSample[], circuit: string, endMs: number) {
   const runs: { state: CircuitState; fromMs: number; toMs: number }[] = [];
   let open: { state: CircuitState; fromMs: number } | undefined;
   for (const sample of timeline) {
-    const state = sample.integrations[integration]?.circuit;
+    const state = sample.integrations[circuit]?.circuit ?? sample.providerCircuits?.[circuit];
     if (open && open.state === state) continue;
     if (open) runs.push({ ...open, toMs: sample.atMs });
     open = state === undefined ? undefined : { state, fromMs: sample.atMs };

@@ -46,6 +46,11 @@ export interface HubSample {
   readonly integrations: Readonly<Record<string, IntegrationSample>>;
   /** Keyed by workflow name, e.g. 'order-saga', 'contact-sync'. */
   readonly workflows: Readonly<Record<string, WorkflowSample>>;
+  /**
+   * Now: the stored circuit state of each standalone workflow provider (inventory, shipping, email, contacts), the
+   * circuit every task calling it shares. Such a circuit has no prober: after its break the next task call probes.
+   */
+  readonly providerCircuits?: Readonly<Record<string, CircuitState>>;
 }
 
 /** A period during which the scenario made one integration's sandbox API fail. */

@@ -38,7 +38,8 @@ const CIRCUIT_ANSI: Readonly<Record<CircuitState, string>> = {
 
 /**
  * The live progress block for one sample: a header line (elapsed time, published count, `OUTAGE <integration>`
- * while inside an outage window), one line per integration and one line per workflow. No trailing newline.
+ * while inside an outage window), one line per integration, one line per workflow and a line with the workflow
+ * providers' circuits. No trailing newline.
  */
 export function renderProgress(sample: HubSample, options: ProgressViewOptions = {}): string {
   const color = options.color ?? false;
@@ -89,6 +90,12 @@ export function renderProgress(sample: HubSample, options: ProgressViewOptions =
       ),
     );
   }
+
+  const providers = Object.entries(sample.providerCircuits ?? {});
+  if (providers.length > 0) {
+    const states = providers.map(([name, state]) => `${name} ${color ? `${CIRCUIT_ANSI[state]}${state}${RESET}` : state}`);
+    lines.push(`workflow provider circuits: ${states.join('  ')}`);
+  }
   return lines.join('\n');
 }
 
@@ -110,7 +117,10 @@ export function renderProgressLine(sample: HubSample, options: Pick<ProgressView
     `parked=${total(integrations.map((i) => i.parked))}`,
     `dlq=${total(integrations.map((i) => i.dlq))}`,
   ];
-  const circuits = Object.entries(sample.integrations).map(([name, s]) => `${name}:${s.circuit}${s.mappingEnabled ? '' : '(paused)'}`);
+  const circuits = [
+    ...Object.entries(sample.integrations).map(([name, s]) => `${name}:${s.circuit}${s.mappingEnabled ? '' : '(paused)'}`),
+    ...Object.entries(sample.providerCircuits ?? {}).map(([name, state]) => `${name}:${state}`),
+  ];
   if (circuits.length > 0) parts.push(`circuits=${circuits.join(',')}`);
   if (workflows.length > 0) {
     parts.push(

@@ -158,6 +158,15 @@ describe('renderHtmlReport', () => {
     for (const state of ['closed', 'open', 'half_open', 'isolated']) expect(items).toContain(`</span>${state}</li>`);
   });
 
+  it("adds a band per workflow provider circuit after the integrations'", () => {
+    const samples = timeline().map((sample, i) => ({ ...sample, providerCircuits: { inventory: i >= 10 && i < 20 ? ('open' as const) : ('closed' as const) } }));
+    const svg = chart(renderHtmlReport(samples, summary()), 'circuit');
+    const bands = [...svg.matchAll(/<rect class="circuit" data-series="([^"]+)" data-state="([^"]+)"/g)].map((m) => `${m[1]}:${m[2]}`);
+    expect(bands.filter((b) => b.startsWith('inventory:'))).toEqual(['inventory:closed', 'inventory:open', 'inventory:closed']);
+    expect(bands.indexOf('inventory:closed')).toBeGreaterThan(bands.lastIndexOf('payments:closed'));
+    expect(svg).toContain('Circuit state per integration and workflow provider');
+  });
+
   it('colours the four circuit states differently', () => {
     const svg = chart(renderHtmlReport(statesTimeline(), summary()), 'circuit');
     const fills = [...svg.matchAll(/data-state="([^"]+)"[^>]*fill="([^"]+)"/g)].map((m) => [m[1], m[2]] as const);

@@ -105,6 +105,16 @@ describe('renderProgress', () => {
   });
 });
 
+describe("renderProgress: the workflow providers' circuits", () => {
+  it('shows them on one line after the tables, coloured only when asked, and no line when the sample has none', () => {
+    const s = sample(0, { providerCircuits: { inventory: 'open', shipping: 'closed' } });
+    const plain = renderProgress(s).split('\n');
+    expect(plain.at(-1)).toBe('workflow provider circuits: inventory open  shipping closed');
+    expect(renderProgress(s, { color: true }).split('\n').at(-1)).toContain(`inventory ${ESC}[31mopen${ESC}[0m`);
+    expect(renderProgress(sample(0))).not.toContain('workflow provider circuits');
+  });
+});
+
 describe('renderProgressLine', () => {
   it('is one plain line with totals, every circuit state and the current outage', () => {
     const line = renderProgressLine(sample(12_000), { outages: [{ integration: 'crm', fromMs: 10_000, toMs: 20_000 }] });
@@ -114,6 +124,11 @@ describe('renderProgressLine', () => {
     expect(line).toContain('inFlight=8');
     expect(line).toContain('circuits=crm:open(paused),payments:closed');
     expect(line).toContain('OUTAGE crm');
+  });
+
+  it("adds the workflow providers' circuits after the integrations'", () => {
+    const line = renderProgressLine(sample(0, { providerCircuits: { inventory: 'open', shipping: 'closed' } }));
+    expect(line).toContain('circuits=crm:open(paused),payments:closed,inventory:open,shipping:closed');
   });
 });
 
