@@ -303,23 +303,49 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
 
   // ------------------------------------------------------------ reads
 
-  /** Where an entity stands with every integration (or one), with the audit logs. */
+  /** Where an entity stands with every integration (or one), with the inline audit logs. */
   async entries(entityType: string, entityId: string, integration?: string): Promise<LedgerEntry[]> {
-    const result = await this.#documents.send(
-      new QueryCommand({
-        TableName: this.#tableName,
-        KeyConditionExpression: integration ? 'pk = :pk AND sk = :sk' : 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': ledgerPartitionKey(entityType, entityId), ...(integration ? { ':sk': integration } : {}) },
-        ConsistentRead: true,
-      }),
-    );
-    return (result.Items ?? [])
-      .filter((item) => !String(item.sk).startsWith(LOG_ARCHIVE_PREFIX))
-      .map((item) => toLedgerEntry(item as StoredItem));
+    const entries: LedgerEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    // Paged: the partition also holds the archived log pages, which can pass a Query's 1 MB page and sort between
+    // two integrations' entries (`crm` < `log#…` < `payments`).
+    do {
+      const result = await this.#documents.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: integration ? 'pk = :pk AND sk = :sk' : 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': ledgerPartitionKey(entityType, entityId), ...(integration ? { ':sk': integration } : {}) },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+        }),
+      );
+      // A Query cannot filter on the sort key: the archived pages are skipped here.
+      for (const item of result.Items ?? []) {
+        if (!String(item.sk).startsWith(LOG_ARCHIVE_PREFIX)) entries.push(toLedgerEntry(item as StoredItem));
+      }
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return entries;
   }
 
   /** The whole audit log of an entity with one integration, oldest first: archived pages, then the inline log. */
   async auditLog(entityType: string, entityId: string, integration: string): Promise<LedgerLogEntry[]> {
+    const archived = await this.#archivedLog(entityType, entityId, integration);
+    const [current] = await this.entries(entityType, entityId, integration);
+    return [...archived, ...(current?.log ?? [])];
+  }
+
+  /** {@link entries} with each audit log whole (archived pages, oldest first, then the inline log). */
+  async entriesWithFullLog(entityType: string, entityId: string): Promise<LedgerEntry[]> {
+    const entries = await this.entries(entityType, entityId);
+    return Promise.all(
+      entries.map(async (entry) =>
+        entry.archivedLogPages ? { ...entry, log: [...(await this.#archivedLog(entityType, entityId, entry.integration)), ...entry.log] } : entry,
+      ),
+    );
+  }
+
+  async #archivedLog(entityType: string, entityId: string, integration: string): Promise<LedgerLogEntry[]> {
     const pk = ledgerPartitionKey(entityType, entityId);
     const pages: LedgerLogEntry[] = [];
     let startKey: Record<string, unknown> | undefined;
@@ -336,8 +362,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
       for (const item of result.Items ?? []) pages.push(...((item.entries as LedgerLogEntry[] | undefined) ?? []));
       startKey = result.LastEvaluatedKey;
     } while (startKey);
-    const [current] = await this.entries(entityType, entityId, integration);
-    return [...pages, ...(current?.log ?? [])];
+    return pages;
   }
 
   // ------------------------------------------------------------ internals
@@ -472,7 +497,7 @@ function toIdempotencyRecord(item: StoredItem): IdempotencyRecord {
 function toLedgerEntry(item: StoredItem): LedgerEntry {
   // Everything but the key, the log bookkeeping and the idempotency record is the entry.
   const { pk, sk, logSize, logPages, idemKey, idemStatus, idemExpiry, idemInProgressExpiry, idemData, idemPayloadHash, ...entry } = item;
-  return { ...entry, log: item.log ?? [] };
+  return { ...entry, log: item.log ?? [], ...(logPages ? { archivedLogPages: logPages } : {}) };
 }
 
 function externalIdOf(result: JSONValue | undefined): string | undefined {

@@ -47,7 +47,10 @@ export interface LedgerEntry {
   createdAt: string;
   updatedAt: string;
   syncedAt?: string;
+  /** The audit log kept in the entry: the latest entries (older ones are archived in pages, see `archivedLogPages`). */
   log: LedgerLogEntry[];
+  /** Pages of older audit log entries archived out of the entry; absent when none. The ledger's `auditLog()` reads them. */
+  archivedLogPages?: number;
 }
 
 /** The sync attempt in progress for one record: what the ledger needs to know besides the idempotency record. */

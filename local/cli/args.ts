@@ -36,7 +36,7 @@ export type Invocation =
   | { readonly command: 'circuit status'; readonly circuit?: string }
   | { readonly command: 'circuit isolate'; readonly circuit: string; readonly reason?: string }
   | { readonly command: 'circuit reset'; readonly circuit: string }
-  | { readonly command: 'ledger show'; readonly entityType: string; readonly entityId: string }
+  | { readonly command: 'ledger show'; readonly entityType: string; readonly entityId: string; readonly fullLog: boolean }
   | {
       readonly command: 'workflows list';
       readonly workflow?: string;
@@ -187,8 +187,13 @@ const COMMANDS: readonly CommandSpec[] = [
       { name: 'entity-type', description: 'e.g. file (crm), payment or refund (payments).' },
       { name: 'id', description: 'The entity\'s id, e.g. the file id.' },
     ],
-    options: {},
-    examples: ['npm run hub -- ledger show file f-1 --local'],
+    options: {
+      'full-log': {
+        type: 'boolean',
+        description: 'The whole audit log: the pages archived out of the entry too (every 100 entries), oldest first.',
+      },
+    },
+    examples: ['npm run hub -- ledger show file f-1 --local', 'npm run hub -- ledger show payment p-9 --full-log'],
   },
   {
     name: 'workflows list',
@@ -324,7 +329,7 @@ function invocation(
     case 'circuit reset':
       return { command: 'circuit reset', circuit: arg(0) };
     case 'ledger show':
-      return { command: 'ledger show', entityType: arg(0), entityId: arg(1) };
+      return { command: 'ledger show', entityType: arg(0), entityId: arg(1), fullLog: values['full-log'] === true };
     case 'workflows list': {
       const status = str('status')?.toUpperCase();
       if (status !== undefined && !WORKFLOW_STATUSES.includes(status as WorkflowExecutionView['status'])) {

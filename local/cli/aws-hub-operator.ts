@@ -244,11 +244,11 @@ export class AwsHubOperator implements HubOperator {
     return { ...status, circuit: name };
   }
 
-  /** One Query of the ledger table for the entity's partition (inline audit logs; archived log pages are not read). */
-  async ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]> {
+  /** Queries the ledger table for the entity's partition; with `fullLog`, one more Query per integration with archived log pages. */
+  async ledgerShow(entityType: string, entityId: string, options: { readonly fullLog?: boolean } = {}): Promise<LedgerEntry[]> {
     const hub = await this.hub();
     const ledger = new DynamoDBSyncLedger({ tableName: this.output(hub, 'LedgerTableName'), client: this.clients.dynamodb, clock: this.clock });
-    return this.aws('dynamodb:Query on the ledger table', () => ledger.entries(entityType, entityId));
+    return this.aws('dynamodb:Query on the ledger table', () => (options.fullLog ? ledger.entriesWithFullLog(entityType, entityId) : ledger.entries(entityType, entityId)));
   }
 
   /** The newest executions of every workflow (or one), newest first; the error of failed ones via DescribeExecution. */

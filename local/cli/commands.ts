@@ -172,14 +172,14 @@ export async function executeCommand(operator: HubOperator, command: PreparedCom
       return { result: circuit, text: `Circuit ${circuit.circuit} reset: ${circuit.state}.\n\n${renderCircuits([circuit])}` };
     }
     case 'ledger show': {
-      const entries = await operator.ledgerShow(command.entityType, command.entityId);
+      const entries = await operator.ledgerShow(command.entityType, command.entityId, { fullLog: command.fullLog });
       if (entries.length === 0) {
         const text =
           `No ledger entry for ${command.entityType} ${command.entityId}: no integration has seen this entity ` +
           '(check the entity type: e.g. file for crm, payment or refund for payments).';
         return { result: entries, text };
       }
-      return { result: entries, text: entries.map(renderLedgerEntry).join('\n\n') };
+      return { result: entries, text: entries.map((entry) => renderLedgerEntry(entry, command.fullLog)).join('\n\n') };
     }
     case 'workflows list': {
       const executions = await operator.workflowsList({ workflow: command.workflow, status: command.status, limit: command.limit });
@@ -241,7 +241,7 @@ function renderCircuits(circuits: readonly CircuitView[]): string {
   return [table(['circuit', 'state', 'effective', 'since', 'open until', 'failures', 'reopens', 'reason'], rows), ...notes].join('\n');
 }
 
-function renderLedgerEntry(entry: LedgerEntry): string {
+function renderLedgerEntry(entry: LedgerEntry, fullLog: boolean): string {
   const lastError = entry.lastErrorClass ? `${entry.lastErrorClass}${entry.lastErrorMessage ? `: ${entry.lastErrorMessage}` : ''}` : '-';
   const head = `${entry.entityType} ${entry.entityId} with ${entry.integration}`;
   const summary = fields(
@@ -272,7 +272,11 @@ function renderLedgerEntry(entry: LedgerEntry): string {
             l.correlationId,
           ]),
         );
-  return `${head}\n${summary}\n  Audit log (oldest first):\n${indent(log, '    ')}`;
+  const archived =
+    entry.archivedLogPages && !fullLog
+      ? `\n    (${plural(entry.archivedLogPages, 'older page')} of this log archived: --full-log shows them)`
+      : '';
+  return `${head}\n${summary}\n  Audit log (oldest first):\n${indent(log, '    ')}${archived}`;
 }
 
 function renderExecutions(executions: readonly WorkflowExecutionView[]): string {

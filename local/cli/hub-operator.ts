@@ -120,8 +120,11 @@ export interface HubOperator {
   circuitStatus(circuit?: string): Promise<CircuitView[]>;
   circuitIsolate(circuit: string, reason: string): Promise<CircuitView>;
   circuitReset(circuit: string): Promise<CircuitView>;
-  /** The entity's ledger rows, one per integration (empty when the hub never saw it). */
-  ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]>;
+  /**
+   * The entity's ledger rows, one per integration (empty when the hub never saw it), with the inline audit log, or
+   * with the whole log (the archived pages too) when `fullLog`.
+   */
+  ledgerShow(entityType: string, entityId: string, options?: { readonly fullLog?: boolean }): Promise<LedgerEntry[]>;
   workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]>;
   /** Redrives a failed execution (by ARN or, locally, by name). */
   workflowsRedrive(execution: string): Promise<WorkflowRedriveResult>;

@@ -295,8 +295,8 @@ export class LocalHubClient implements HubOperator {
   circuitReset(integration: string): Promise<CircuitView> {
     return this.call('circuitReset', [integration]);
   }
-  ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]> {
-    return this.call('ledgerShow', [entityType, entityId]);
+  ledgerShow(entityType: string, entityId: string, options?: { readonly fullLog?: boolean }): Promise<LedgerEntry[]> {
+    return this.call('ledgerShow', [entityType, entityId, options]);
   }
   workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]> {
     return this.call('workflowsList', [request]);

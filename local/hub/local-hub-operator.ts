@@ -167,8 +167,9 @@ export class LocalHubOperator implements HubOperator {
     return { ...status, circuit: name };
   }
 
-  async ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]> {
-    return this.#store(`read the ledger of ${entityType} ${entityId}`, () => this.hub.ledger.entries(entityType, entityId));
+  async ledgerShow(entityType: string, entityId: string, options: { readonly fullLog?: boolean } = {}): Promise<LedgerEntry[]> {
+    const ledger = this.hub.ledger;
+    return this.#store(`read the ledger of ${entityType} ${entityId}`, () => (options.fullLog ? ledger.entriesWithFullLog(entityType, entityId) : ledger.entries(entityType, entityId)));
   }
 
   /** The hub's executions, newest first, filtered by workflow and status. */

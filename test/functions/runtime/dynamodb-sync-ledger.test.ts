@@ -6,11 +6,13 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
 import { ProviderRejectedError, RetryableStatusError, StaleEventError } from '../../../functions/runtime/errors.js';
-import { type SyncAttempt, withSyncAttempt } from '../../../functions/runtime/sync-ledger.js';
+import { ledgerPartitionKey, type SyncAttempt, withSyncAttempt } from '../../../functions/runtime/sync-ledger.js';
 import { type CallCounter, countCalls } from '../../../local/dynamo-call-counter.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
@@ -193,5 +195,33 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
     expect(history.map((e) => `${e.event}@${e.version}`)).toEqual([
       'syncing@1', 'synced@1', 'syncing@2', 'synced@2', 'syncing@3', 'synced@3', 'syncing@4', 'synced@4',
     ]);
+    expect(entry?.archivedLogPages).toBeGreaterThanOrEqual(1);
+  });
+
+  it('finds every integration of an entity even when its archived log pages fill more than one Query page (1 MB)', async () => {
+    await syncFile('f12', 1, async () => ({ externalId: 'crm-1' }));
+    const tableName = `ledger-${tableCounter}`;
+    const pk = ledgerPartitionKey('file', 'f12');
+    // ~1.2 MB of archived crm pages: they sort between the crm entry and a payments entry (`crm` < `log#…` < `payments`).
+    const padding = 'x'.repeat(30_000);
+    for (let page = 0; page < 40; page++) {
+      const at = new Date(Date.UTC(2026, 0, 1, 0, 0, page)).toISOString();
+      await dynamo.client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: marshall({ pk, sk: `log#crm#${at}#c-${page}`, integration: 'crm', entries: [{ at, event: 'synced', version: 0, attempt: 1, correlationId: `c-${page}`, note: padding }] }),
+        }),
+      );
+    }
+    const now = new Date().toISOString();
+    await dynamo.client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: marshall({ pk, sk: 'payments', entityType: 'file', entityId: 'f12', integration: 'payments', status: 'synced', entityVersion: 1, attempts: 1, createdAt: now, updatedAt: now, log: [] }),
+      }),
+    );
+    const entries = await ledger.entries('file', 'f12');
+    expect(entries.map((e) => e.integration)).toEqual(['crm', 'payments']);
+    expect((await ledger.auditLog('file', 'f12', 'crm')).length).toBe(40 + 2);
   });
 });

@@ -1,5 +1,6 @@
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   DescribeExecutionCommand,
@@ -13,6 +14,7 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SQSService
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
+import { ledgerPartitionKey } from '../../../functions/runtime/sync-ledger.js';
 import { DependencyError } from '../../../functions/runtime/errors.js';
 import { pascalCase } from '../../../lib/catalog.js';
 import { AwsHubOperator, parseStackOutputs, translateAwsError } from '../../../local/cli/aws-hub-operator.js';
@@ -413,6 +415,24 @@ describe('ledger (dynalite)', () => {
     expect(entries[0]).toMatchObject({ entityType: 'file', entityId: 'f-7', integration: 'crm', status: 'pending_sync', entityVersion: 3, lastErrorClass: 'CircuitOpen' });
     expect(entries[0]?.log.map((l) => l.event)).toEqual(['pending_sync']);
     expect(await operator().ledgerShow('file', 'unknown')).toEqual([]);
+  });
+
+  it('reads the archived pages of the audit log with fullLog, oldest first', async () => {
+    const ledger = new DynamoDBSyncLedger({ tableName: 'ledger', client: dynamo.client });
+    await ledger.markPending({ integration: 'crm', entity: { type: 'file', id: 'f-8', version: 2 }, correlationId: 'c-8', attempt: 1 }, 'CircuitOpen');
+    // An archived page as the ledger writes it when the inline log is full (see dynamodb-sync-ledger.ts).
+    const pk = ledgerPartitionKey('file', 'f-8');
+    const old = { at: '2026-11-01T00:00:00.000Z', event: 'synced', version: 1, attempt: 1, correlationId: 'c-old' };
+    await dynamo.client.send(new PutItemCommand({ TableName: 'ledger', Item: marshall({ pk, sk: `log#crm#${old.at}#c-old`, integration: 'crm', entries: [old] }) }));
+    await dynamo.client.send(
+      new UpdateItemCommand({ TableName: 'ledger', Key: marshall({ pk, sk: 'crm' }), UpdateExpression: 'ADD logPages :one', ExpressionAttributeValues: marshall({ ':one': 1 }) }),
+    );
+
+    const [inline] = await operator().ledgerShow('file', 'f-8');
+    expect(inline).toMatchObject({ archivedLogPages: 1 });
+    expect(inline?.log.map((l) => l.event)).toEqual(['pending_sync']);
+    const [full] = await operator().ledgerShow('file', 'f-8', { fullLog: true });
+    expect(full?.log.map((l) => `${l.event}@${l.version}`)).toEqual(['synced@1', 'pending_sync@2']);
   });
 });
 

@@ -382,6 +382,18 @@ describe('output', () => {
     expect(stdout).toMatch(/AT\s+EVENT\s+VERSION\s+ATTEMPT\s+ERROR\s+EXTERNAL ID\s+CORRELATION ID/);
     expect(stdout).toMatch(/2026-11-20T09:00:01Z\s+synced\s+2\s+1\s+-\s+ext-9\s+c-1/);
     expect((await run(['ledger', 'show', 'file', 'nope'])).stdout).toContain('No ledger entry for file nope');
+    expect(stdout).not.toContain('archived');
+  });
+
+  it('says when older pages of the audit log are archived, and asks for the whole log with --full-log', async () => {
+    const operator = new FakeHubOperator();
+    operator.ledger[0] = { ...operator.ledger[0]!, archivedLogPages: 2 };
+    const inline = await run(['ledger', 'show', 'file', 'f-1'], { operator });
+    expect(inline.stdout).toContain('(2 older pages of this log archived: --full-log shows them)');
+    expect(operator.calls.at(-1)).toEqual({ method: 'ledgerShow', args: ['file', 'f-1', { fullLog: false }] });
+    const full = await run(['ledger', 'show', 'file', 'f-1', '--full-log'], { operator });
+    expect(operator.calls.at(-1)).toEqual({ method: 'ledgerShow', args: ['file', 'f-1', { fullLog: true }] });
+    expect(full.stdout).not.toContain('archived');
   });
 
   it('lists workflow executions with filters', async () => {

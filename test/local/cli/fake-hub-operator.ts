@@ -149,8 +149,8 @@ export class FakeHubOperator implements HubOperator {
     return view;
   }
 
-  async ledgerShow(entityType: string, entityId: string): Promise<LedgerEntry[]> {
-    this.record('ledgerShow', entityType, entityId);
+  async ledgerShow(entityType: string, entityId: string, options?: { readonly fullLog?: boolean }): Promise<LedgerEntry[]> {
+    this.record('ledgerShow', entityType, entityId, options);
     return this.ledger.filter((e) => e.entityType === entityType && e.entityId === entityId);
   }
 
