@@ -62,6 +62,14 @@ export class TemplateRulesError extends Error {
   }
 }
 
+/** Several rules of a template the local hub cannot interpret: each one's {@link TemplateRulesError}. */
+export class TemplateRulesErrors extends Error {
+  constructor(readonly errors: readonly TemplateRulesError[]) {
+    super(`${errors.length} rules cannot be interpreted:\n- ${errors.map((e) => e.message).join('\n- ')}`);
+    this.name = 'TemplateRulesErrors';
+  }
+}
+
 interface CfnResource {
   readonly Type?: string;
   readonly Properties?: Record<string, unknown>;
@@ -79,34 +87,52 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 
 /**
  * Reads the rules of a synthesized template (`Template.toJSON()` or the cdk.out JSON). Pattern errors
- * (`UnsupportedPatternError`, `InvalidEventPatternError`) propagate, wrapped in a `TemplateRulesError` naming the rule.
+ * (`UnsupportedPatternError`, `InvalidEventPatternError`) propagate, wrapped in a `TemplateRulesError` naming the rule;
+ * when several rules fail, a `TemplateRulesErrors` carries each one, so a template is fixed in one pass.
  */
 export function readTemplateRules(template: object): TemplateRules {
   const resources = (template as { Resources?: unknown }).Resources;
   if (!isObject(resources)) return { rules: [], schedules: [] };
   const rules: EventRule[] = [];
   const schedules: ScheduleRule[] = [];
+  const errors: TemplateRulesError[] = [];
   for (const [logicalId, resource] of Object.entries(resources as Record<string, CfnResource>)) {
     if (resource?.Type !== 'AWS::Events::Rule') continue;
-    const props = resource.Properties ?? {};
-    const state = typeof props.State === 'string' ? props.State : 'ENABLED';
-    const targets = targetsOf(logicalId, props.Targets, resources as Record<string, CfnResource>);
-    if (props.ScheduleExpression !== undefined) {
-      if (typeof props.ScheduleExpression !== 'string') throw new TemplateRulesError(logicalId, 'ScheduleExpression is not a literal string');
-      schedules.push({ logicalId, scheduleExpression: props.ScheduleExpression, state, targets });
-      continue;
-    }
-    if (props.EventPattern === undefined) throw new TemplateRulesError(logicalId, 'has neither EventPattern nor ScheduleExpression');
-    const pattern = typeof props.EventPattern === 'string' ? parsePattern(logicalId, props.EventPattern) : props.EventPattern;
-    let matches: EventPredicate;
     try {
-      matches = compileEventPattern(pattern);
+      readRule(logicalId, resource.Properties ?? {}, resources as Record<string, CfnResource>, rules, schedules);
     } catch (error) {
-      throw new TemplateRulesError(logicalId, (error as Error).message, { cause: error });
+      if (!(error instanceof TemplateRulesError)) throw error;
+      errors.push(error);
     }
-    rules.push({ logicalId, eventBusRef: busRef(logicalId, props.EventBusName), state, pattern, matches, targets });
   }
+  if (errors.length === 1) throw errors[0]!;
+  if (errors.length > 1) throw new TemplateRulesErrors(errors);
   return { rules, schedules };
+}
+
+function readRule(
+  logicalId: string,
+  props: Record<string, unknown>,
+  resources: Record<string, CfnResource>,
+  rules: EventRule[],
+  schedules: ScheduleRule[],
+): void {
+  const state = typeof props.State === 'string' ? props.State : 'ENABLED';
+  const targets = targetsOf(logicalId, props.Targets, resources);
+  if (props.ScheduleExpression !== undefined) {
+    if (typeof props.ScheduleExpression !== 'string') throw new TemplateRulesError(logicalId, 'ScheduleExpression is not a literal string');
+    schedules.push({ logicalId, scheduleExpression: props.ScheduleExpression, state, targets });
+    return;
+  }
+  if (props.EventPattern === undefined) throw new TemplateRulesError(logicalId, 'has neither EventPattern nor ScheduleExpression');
+  const pattern = typeof props.EventPattern === 'string' ? parsePattern(logicalId, props.EventPattern) : props.EventPattern;
+  let matches: EventPredicate;
+  try {
+    matches = compileEventPattern(pattern);
+  } catch (error) {
+    throw new TemplateRulesError(logicalId, (error as Error).message, { cause: error });
+  }
+  rules.push({ logicalId, eventBusRef: busRef(logicalId, props.EventBusName), state, pattern, matches, targets });
 }
 
 /** The enabled event rules (optionally of one bus) whose pattern matches `event`. */

@@ -8,7 +8,7 @@
 import type { CircuitBreakerSettingsInput } from '../../functions/runtime/circuit-settings.js';
 import { CIRCUIT_SETTINGS_OUTPUT, parseCircuitSettingsOutput } from '../cli/circuit-settings-output.js';
 import type { CfnTemplate } from '../local-step-functions.js';
-import { readTemplateRules, type TemplateRules } from '../template-rules.js';
+import { readTemplateRules, type TemplateRules, TemplateRulesErrors } from '../template-rules.js';
 
 /** One `AWS::SQS::Queue`. */
 export interface QueueBlueprint {
@@ -173,7 +173,8 @@ export function readHubBlueprint(template: CfnTemplate): HubBlueprint {
   try {
     rules = readTemplateRules(template);
   } catch (error) {
-    problems.push((error as Error).message);
+    if (error instanceof TemplateRulesErrors) problems.push(...error.errors.map((e) => e.message));
+    else problems.push((error as Error).message);
   }
   for (const rule of rules.rules) {
     if (rule.eventBusRef !== buses[0]) problems.push(`rule ${rule.logicalId}: only rules on the hub's bus are routed (found ${rule.eventBusRef})`);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { INTEGRATIONS } from '../../lib/catalog.js';
 import { WORKFLOWS } from '../../lib/workflow-catalog.js';
 import { InvalidEventPatternError, UnsupportedPatternError } from '../../local/event-pattern.js';
-import { readTemplateRules, rulesMatching, type TemplateRules, TemplateRulesError } from '../../local/template-rules.js';
+import { readTemplateRules, rulesMatching, type TemplateRules, TemplateRulesError, TemplateRulesErrors } from '../../local/template-rules.js';
 import { type HubApp, logicalIdOf, synthesizeHub } from '../lib/hub-app.js';
 
 let hub: HubApp;
@@ -123,6 +123,18 @@ describe('readTemplateRules on hand-written templates', () => {
       expect((error as Error).cause).toBeInstanceOf(InvalidEventPatternError);
     }
     expect(() => readTemplateRules(template({ EventPattern: { source: 'a' } }))).toThrow(TemplateRulesError);
+  });
+
+  it('names every rule it cannot interpret, not only the first', () => {
+    const rule = (pattern: object) => ({ Type: 'AWS::Events::Rule', Properties: { EventPattern: pattern, Targets: [] } });
+    const read = () => readTemplateRules({ Resources: { First: rule({ source: [{ wildcard: 'a*' }] }), Good: rule({ source: ['a'] }), Second: rule({ source: 'a' }) } });
+    expect(read).toThrow(TemplateRulesErrors);
+    try {
+      read();
+    } catch (error) {
+      expect((error as TemplateRulesErrors).errors.map((e) => e.logicalId)).toEqual(['First', 'Second']);
+      expect((error as Error).message).toMatch(/^2 rules cannot be interpreted:\n- Rule First: .*\n- Rule Second: /);
+    }
   });
 
   it('rejects targets it cannot resolve and rules without pattern or schedule', () => {

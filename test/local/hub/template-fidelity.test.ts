@@ -418,8 +418,8 @@ describe('a template the local hub cannot run faithfully', () => {
   }
 
   const fifoQueue = () => ({ FidelityFifoQueue: { Type: 'AWS::SQS::Queue', Properties: { FifoQueue: true, QueueName: 'fidelity.fifo' } } });
-  const wildcardRule = (ids: { bus: string; queue: string }) => ({
-    FidelityWildcardRule: {
+  const wildcardRule = (ids: { bus: string; queue: string }, logicalId = 'FidelityWildcardRule') => ({
+    [logicalId]: {
       Type: 'AWS::Events::Rule',
       Properties: {
         EventBusName: { Ref: ids.bus },
@@ -457,7 +457,10 @@ describe('a template the local hub cannot run faithfully', () => {
   });
 
   it('lists every problem at once', async () => {
-    const started = LocalHub.start({ sandbox, template: withExtra((_t, ids) => ({ ...fifoQueue(), ...wildcardRule(ids), ...cronSchedule(ids) })) });
+    const started = LocalHub.start({
+      sandbox,
+      template: withExtra((_t, ids) => ({ ...fifoQueue(), ...wildcardRule(ids), ...wildcardRule(ids, 'FidelitySecondWildcardRule'), ...cronSchedule(ids) })),
+    });
     const error = await started.then(
       () => undefined,
       (e: unknown) => e,
@@ -466,6 +469,7 @@ describe('a template the local hub cannot run faithfully', () => {
     const problems = (error as BlueprintError).problems.join('\n');
     expect(problems).toMatch(/FidelityFifoQueue/);
     expect(problems).toMatch(/FidelityWildcardRule/);
+    expect(problems).toMatch(/FidelitySecondWildcardRule/);
     expect(problems).toMatch(/FidelityCronSchedule/);
   });
 });
