@@ -305,27 +305,14 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
 
   /** Where an entity stands with every integration (or one), with the inline audit logs. */
   async entries(entityType: string, entityId: string, integration?: string): Promise<LedgerEntry[]> {
-    const entries: LedgerEntry[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    // Paged: the partition also holds the archived log pages, which can pass a Query's 1 MB page and sort between
-    // two integrations' entries (`crm` < `log#…` < `payments`).
-    do {
-      const result = await this.#documents.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: integration ? 'pk = :pk AND sk = :sk' : 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': ledgerPartitionKey(entityType, entityId), ...(integration ? { ':sk': integration } : {}) },
-          ExclusiveStartKey: startKey,
-          ConsistentRead: true,
-        }),
-      );
-      // A Query cannot filter on the sort key: the archived pages are skipped here.
-      for (const item of result.Items ?? []) {
-        if (!String(item.sk).startsWith(LOG_ARCHIVE_PREFIX)) entries.push(toLedgerEntry(item as StoredItem));
-      }
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
-    return entries;
+    // Every page: the partition also holds the archived log pages, which can pass a Query's 1 MB page and sort
+    // between two integrations' entries (`crm` < `log#…` < `payments`). A Query cannot filter on the sort key, so
+    // the archived pages are skipped here.
+    const items = await this.#queryAll(
+      integration ? 'pk = :pk AND sk = :sk' : 'pk = :pk',
+      { ':pk': ledgerPartitionKey(entityType, entityId), ...(integration ? { ':sk': integration } : {}) },
+    );
+    return items.filter((item) => !String(item.sk).startsWith(LOG_ARCHIVE_PREFIX)).map((item) => toLedgerEntry(item as unknown as StoredItem));
   }
 
   /** The whole audit log of an entity with one integration, oldest first: archived pages, then the inline log. */
@@ -346,23 +333,31 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   }
 
   async #archivedLog(entityType: string, entityId: string, integration: string): Promise<LedgerLogEntry[]> {
-    const pk = ledgerPartitionKey(entityType, entityId);
-    const pages: LedgerLogEntry[] = [];
+    const pages = await this.#queryAll('pk = :pk AND begins_with(sk, :prefix)', {
+      ':pk': ledgerPartitionKey(entityType, entityId),
+      ':prefix': `${LOG_ARCHIVE_PREFIX}${integration}#`,
+    });
+    return pages.flatMap((page) => (page.entries as LedgerLogEntry[] | undefined) ?? []);
+  }
+
+  /** Every item of a consistent Query, page after page, in sort-key order. */
+  async #queryAll(keyCondition: string, values: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const result = await this.#documents.send(
         new QueryCommand({
           TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': pk, ':prefix': `${LOG_ARCHIVE_PREFIX}${integration}#` },
+          KeyConditionExpression: keyCondition,
+          ExpressionAttributeValues: values,
           ExclusiveStartKey: startKey,
           ConsistentRead: true,
         }),
       );
-      for (const item of result.Items ?? []) pages.push(...((item.entries as LedgerLogEntry[] | undefined) ?? []));
+      items.push(...(result.Items ?? []));
       startKey = result.LastEvaluatedKey;
     } while (startKey);
-    return pages;
+    return items;
   }
 
   // ------------------------------------------------------------ internals
