@@ -42,6 +42,11 @@ export interface CatalogCircuitSettings {
   readonly probeLeaseMs?: number;
   readonly probeSuccessesToClose?: number;
   readonly cacheTtlMs?: number;
+  readonly suspectCacheTtlMs?: number;
+  readonly storeRetryMs?: number;
+  readonly isolatedRetryAfterMs?: number;
+  readonly maxThrottleMs?: number;
+  readonly openOnThrottleMs?: number;
 }
 
 /** One integration: everything the stack needs to deploy it. Durations in seconds unless the name says otherwise. */

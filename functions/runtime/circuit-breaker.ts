@@ -73,7 +73,7 @@ export type RejectionReason = 'open' | 'half_open' | 'isolated' | 'throttled';
 
 /** What the breaker tells its observer; the runtime turns these into metrics (CircuitOpened, CircuitRejected, ...). */
 export type CircuitEvent = { readonly circuitId: string; readonly at: number; readonly store: CircuitStoreSource } & (
-  | { readonly type: 'opened'; readonly reason: 'consecutive_failures' | 'failure_ratio' | 'probe_failed'; readonly openUntil: number; readonly breakMs: number }
+  | { readonly type: 'opened'; readonly reason: 'consecutive_failures' | 'failure_ratio' | 'probe_failed' | 'throttled'; readonly openUntil: number; readonly breakMs: number }
   | { readonly type: 'probe_elected'; readonly owner: string; readonly leaseUntil: number }
   | { readonly type: 'probe_succeeded'; readonly successes: number; readonly successesToClose: number }
   | { readonly type: 'closed' }
@@ -429,6 +429,31 @@ class CircuitEngine {
       return;
     }
     this.ctx.emit({ ...this.base(), type: 'throttled', until });
+    const { openOnThrottleMs } = this.ctx.settings;
+    if (openOnThrottleMs > 0 && until - now >= openOnThrottleMs) await this.openForThrottle(result.record, until);
+  }
+
+  /**
+   * closed → open until a long throttle ends, so the controller pauses the consumption (see `openOnThrottleMs`).
+   * Not a failure: the re-open count, and so the next break, stay as they are. A circuit already open, half-open or
+   * isolated is left alone: its rejections already wait for `throttledUntil`.
+   */
+  private async openForThrottle(record: CircuitRecord, until: number): Promise<void> {
+    const { record: opened, changed } = await this.mutate((r) => {
+      if (r.state !== 'closed') return undefined;
+      const now = this.now();
+      if (until <= now) return undefined;
+      return {
+        ...cleared(r),
+        state: 'open',
+        stateSince: now,
+        stateReason: 'throttled',
+        openUntil: until,
+        reopenCount: r.reopenCount,
+        throttledUntil: Math.max(r.throttledUntil ?? until, until),
+      };
+    }, record);
+    if (changed) this.ctx.emit({ ...this.base(), type: 'opened', reason: 'throttled', openUntil: opened.openUntil ?? until, breakMs: until - opened.stateSince! });
   }
 
   async flush(): Promise<void> {

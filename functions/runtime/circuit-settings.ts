@@ -52,6 +52,13 @@ export interface CircuitBreakerSettings {
   readonly isolatedRetryAfterMs: number;
   /** Cap on a provider's Retry-After so a bogus header cannot stop an integration for days. @default 900_000 */
   readonly maxThrottleMs: number;
+  /**
+   * A provider Retry-After at least this long (after the `maxThrottleMs` cap) also opens a closed circuit until it
+   * ends (reason 'throttled'): the circuit controller then pauses the consumption, so a long throttle does not cost
+   * every queued message a receive per throttle window on its way to the DLQ. Not a failure: the break does not
+   * grow. 0 turns it off (the throttle is then only shared). @default 60_000
+   */
+  readonly openOnThrottleMs: number;
 }
 
 /** The defaults; see each field of {@link CircuitBreakerSettings}. */
@@ -73,6 +80,7 @@ export const DEFAULT_CIRCUIT_BREAKER_SETTINGS: CircuitBreakerSettings = Object.f
   storeRetryMs: 10_000,
   isolatedRetryAfterMs: 300_000,
   maxThrottleMs: 900_000,
+  openOnThrottleMs: 60_000,
 });
 
 /** What callers may pass: any subset of the settings. */
@@ -131,6 +139,7 @@ export function resolveCircuitBreakerSettings(input: CircuitBreakerSettingsInput
   integer('storeRetryMs', 1);
   integer('isolatedRetryAfterMs', 1);
   integer('maxThrottleMs', 1);
+  integer('openOnThrottleMs', 0);
 
   if (problems.length > 0) {
     throw new ConfigurationError(`Invalid ${label} settings:\n  - ${problems.join('\n  - ')}`);

@@ -43,7 +43,7 @@ export interface CircuitRecord {
   readonly updatedAt: number;
   /** Epoch ms of the last state change. */
   readonly stateSince?: number;
-  /** Why the circuit is in its state: 'consecutive_failures' | 'failure_ratio' | 'probe_failed' | an operator's reason. */
+  /** Why the circuit is in its state: 'consecutive_failures' | 'failure_ratio' | 'probe_failed' | 'throttled' | an operator's reason. */
   readonly stateReason?: string;
   /** Failures in a row while closed ('consecutive' mode). */
   readonly consecutiveFailures: number;

@@ -407,6 +407,40 @@ describe.each(backends)('CircuitBreaker on the $name', ({ make }) => {
       expect((await b.status()).throttledUntil).toBe(clock.now() + 60_000);
     });
 
+    it('opens a closed circuit until a throttle of at least openOnThrottleMs ends, without growing the break', async () => {
+      const [a, b] = [breaker({ openOnThrottleMs: 60_000 }), breaker({ openOnThrottleMs: 60_000 })];
+      const until = clock.now() + 120_000;
+      await a.throttle(until);
+      expect(await b.status()).toMatchObject({ state: 'open', stateReason: 'throttled', openUntil: until, throttledUntil: until, reopenCount: 0 });
+      expect(events.filter((e) => e.type === 'opened')).toEqual([expect.objectContaining({ reason: 'throttled', openUntil: until, breakMs: 120_000 })]);
+      const rejected = await rejectionOf(() => b.acquire());
+      expect(rejected).toBeInstanceOf(CircuitOpenError);
+      expect((rejected as CircuitOpenError).retryAt).toBe(until);
+      // After it, one probe; its success closes the circuit and the next open starts from breakMs again.
+      clock.advance(120_000);
+      const probe = await b.acquire();
+      expect(probe.isProbe).toBe(true);
+      await probe.succeeded(10);
+      expect(await b.status()).toMatchObject({ state: 'closed', reopenCount: 0, nextBreakMs: 1_000 });
+    });
+
+    it('only shares a shorter throttle, and never opens with openOnThrottleMs 0', async () => {
+      const short = breaker({ openOnThrottleMs: 60_000 });
+      await short.throttle(clock.now() + 59_000);
+      expect(await short.status()).toMatchObject({ state: 'closed', throttledUntil: clock.now() + 59_000 });
+      const off = breaker({ openOnThrottleMs: 0 });
+      await off.throttle(clock.now() + 600_000);
+      expect((await off.status()).state).toBe('closed');
+      expect(events.filter((e) => e.type === 'opened')).toHaveLength(0);
+    });
+
+    it('leaves an isolated circuit isolated when a long throttle arrives', async () => {
+      const b = breaker({ openOnThrottleMs: 60_000 });
+      await b.isolate('maintenance');
+      await b.throttle(clock.now() + 120_000);
+      expect(await b.status()).toMatchObject({ state: 'isolated', stateReason: 'maintenance' });
+    });
+
     it('keeps a throttle through open and half-open: the probe waits for it', async () => {
       const b = breaker();
       const openUntil = await openIt(b);

@@ -27,6 +27,7 @@ describe('resolveCircuitBreakerSettings', () => {
       storeRetryMs: 10_000,
       isolatedRetryAfterMs: 300_000,
       maxThrottleMs: 900_000,
+      openOnThrottleMs: 60_000,
     });
   });
 

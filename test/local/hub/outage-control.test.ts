@@ -6,7 +6,8 @@
  *
  * The catalog's payments break (30 s) would make the test wait half a minute for the parked messages, so the hub is
  * synthesized with a 3 s break for payments — a catalog setting, every other setting is the catalog's — and runs its
- * schedules 60× faster, so the prober (`rate(1 minute)`) runs every second.
+ * schedules 60× faster, so the prober (`rate(1 minute)`) runs every second. For the same reason a long throttle is
+ * 5 s here (openOnThrottleMs) and a Retry-After is capped at 6 s (maxThrottleMs) instead of 60 s and 15 min.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESUME_MAXIMUM_CONCURRENCY } from '../../../functions/ops/ports.js';
@@ -17,6 +18,7 @@ import { type CfnTemplate, synthesizeHubTemplate } from '../../../local/local-st
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 
 const PAYMENTS_BREAK_MS = 3_000;
+const PAYMENTS_THROTTLE = { openOnThrottleMs: 5_000, maxThrottleMs: 6_000 };
 const PAYMENTS = 20;
 
 let sandbox: Sandbox;
@@ -28,7 +30,7 @@ beforeAll(async () => {
   sandbox = await startSandbox({ seed: 1 });
   template = synthesizeHubTemplate({
     context: Object.fromEntries(HUB_PROVIDERS.map((provider) => [`baseUrl:${provider}`, sandbox.providerUrl(provider)])),
-    integrations: INTEGRATIONS.map((entry) => (entry.name === 'payments' ? { ...entry, circuit: { ...entry.circuit, breakMs: PAYMENTS_BREAK_MS } } : entry)),
+    integrations: INTEGRATIONS.map((entry) => (entry.name === 'payments' ? { ...entry, circuit: { ...entry.circuit, breakMs: PAYMENTS_BREAK_MS, ...PAYMENTS_THROTTLE } } : entry)),
   });
   hub = await LocalHub.start({ sandbox, template, timeScale: 1 / 60, onError: (where, error) => backgroundErrors.push({ where, error }) });
 }, 30_000);
@@ -155,6 +157,44 @@ describe('a payments outage on the local hub', () => {
     expect(payments.deadLetterQueue.stats().sent).toBe(0);
     expect(payments.queue.stats().movedToDlq).toBe(0);
     expect(payments.counters.deadLettered).toBe(0);
+    expect(backgroundErrors).toEqual([]);
+  });
+});
+
+describe('a long throttle on the local hub', () => {
+  it('opens the circuit until the Retry-After ends and pauses payments, instead of parking every message once per window', { timeout: 60_000 }, async () => {
+    const payments = hub.integration('payments')!;
+    const before = { delivered: payments.counters.delivered, sent: payments.deadLetterQueue.stats().sent };
+    // Charges answer 429 with a Retry-After of an hour (capped at maxThrottleMs); health answers 200.
+    sandbox.setFaults('payments', { throttle: { retryAfterSeconds: 3600 }, pathFilter: '/charges' });
+    const orderIds = Array.from({ length: PAYMENTS }, (_, i) => `throttled-${String(i + 1).padStart(2, '0')}`);
+    hub.putEvents(
+      orderIds.map((orderId, i) => ({
+        source: 'orders.service',
+        detailType: 'PaymentRequested',
+        detail: { action: 'charge', paymentId: `thr-${i + 1}`, orderId, customerId: 'c1', amount: '10.00', currency: 'eur' },
+      })),
+    );
+
+    await eventually(async () => {
+      expect(await hub.circuits.get('payments')).toMatchObject({ state: 'open', stateReason: 'throttled' });
+      expect(payments.mapping.enabled).toBe(false);
+    }, 20_000);
+    // A 429 is not a failure: the break did not grow.
+    expect((await hub.circuits.get('payments'))?.reopenCount).toBe(0);
+
+    // While open, nothing calls the gateway's charges (only the records already in flight when the first 429 came).
+    await eventually(() => expect(payments.mapping.stats().inFlightInvocations).toBe(0), 10_000);
+    const whilePaused = charges();
+    await holds(() => expect(charges()).toBe(whilePaused), PAYMENTS_THROTTLE.openOnThrottleMs - 1_000);
+
+    // The provider stops throttling: every payment is charged exactly once and none reached the DLQ.
+    sandbox.clearFaults('payments');
+    await eventually(() => expect(payments.counters.delivered - before.delivered).toBe(PAYMENTS), 45_000);
+    const references = sandbox.payments.charges().map((charge) => charge.reference).filter((reference) => reference.startsWith('throttled-'));
+    expect(references.sort()).toEqual(orderIds);
+    expect(payments.deadLetterQueue.stats().sent).toBe(before.sent);
+    expect(payments.queue.stats().movedToDlq).toBe(0);
     expect(backgroundErrors).toEqual([]);
   });
 });
