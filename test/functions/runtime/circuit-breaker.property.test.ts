@@ -28,6 +28,8 @@ const settingsArb: fc.Arbitrary<CircuitBreakerSettingsInput & { cacheTtlMs: numb
     cacheTtlMs: fc.constantFrom(0, 500, 2_000),
     suspectIsZero: fc.boolean(),
     slowCallMs: fc.constant(100),
+    // Throttles in the commands last up to 3 s: some of these open the circuit on a long one, 60 s never does.
+    openOnThrottleMs: fc.constantFrom(0, 500, 2_000, 60_000),
   })
   .map(({ suspectIsZero, ...s }) => ({ ...s, maxBreakMs: s.breakMs * 4, suspectCacheTtlMs: suspectIsZero ? 0 : s.cacheTtlMs }));
 
