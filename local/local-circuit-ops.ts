@@ -87,6 +87,12 @@ export interface CircuitTableStreamOptions {
   readonly onTransition?: (transition: { circuitId: string; from?: CircuitState; to: CircuitState; at: number }) => void;
   /** Called with a scan or controller error; the next tick tries again (the record is re-delivered). */
   readonly onError?: (error: unknown) => void;
+  /** The mapping's MaximumRetryAttempts: retries of a failing record before it is discarded; -1 = until it succeeds. @default -1 */
+  readonly maximumRetryAttempts?: number;
+  /** The mapping's BisectBatchOnFunctionError: a discarded record takes only itself (true) or also the records after it in its batch (false). @default false */
+  readonly bisectBatchOnFunctionError?: boolean;
+  /** The mapping's on-failure destination: told about the records discarded, and after how many failed invocations. */
+  readonly onDiscarded?: (records: readonly DynamoDBRecord[], invocations: number) => void | Promise<void>;
 }
 
 /** Stream records from scanning the circuits table; see the file comment. */
@@ -96,6 +102,8 @@ export class CircuitTableStream {
   readonly #delivered = new Map<string, CircuitState>();
   /** Records handed over but not acknowledged (failed, or after a failed one), by circuit id: retried as they are. */
   readonly #pending = new Map<string, DynamoDBRecord>();
+  /** Failed invocations so far of the record that failed first, by sequence number. */
+  readonly #failures = new Map<string, number>();
   #sequence = 0;
   /** The poll in progress (polls are serialized). */
   #polling: Promise<unknown> = Promise.resolve();
@@ -135,10 +143,11 @@ export class CircuitTableStream {
       const pending = this.#pending.get(circuitId);
       if (previous === state) {
         // Back where the controller last saw it: a pending record of a change in between is moot.
-        this.#pending.delete(circuitId);
+        this.#forget(circuitId);
         continue;
       }
-      const record = pending?.dynamodb?.NewImage?.state?.S === state ? pending : this.#record(circuitId, previous, state);
+      if (pending && pending.dynamodb?.NewImage?.state?.S !== state) this.#forget(circuitId);
+      const record = this.#pending.get(circuitId) ?? this.#record(circuitId, previous, state);
       changes.push({ circuitId, state, record });
     }
     if (changes.length === 0) return 0;
@@ -150,14 +159,44 @@ export class CircuitTableStream {
     // Like a shard: everything from the first failed record on is delivered again next time.
     let failedFrom = records.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
     if (failedFrom < 0) failedFrom = records.length;
-    for (const { circuitId, state } of changes.slice(0, failedFrom)) {
+    for (const { circuitId, state, record } of changes.slice(0, failedFrom)) {
       const from = this.#delivered.get(circuitId);
       this.#delivered.set(circuitId, state);
-      this.#pending.delete(circuitId);
+      this.#forget(circuitId);
+      this.#failures.delete(sequenceOf(record));
       this.#options.onTransition?.({ circuitId, ...(from === undefined ? {} : { from }), to: state, at: Date.now() });
     }
-    for (const { circuitId, record } of changes.slice(failedFrom)) this.#pending.set(circuitId, record);
+    const retried = changes.slice(failedFrom);
+    const discarded = retried.length > 0 ? this.#exhausted(retried) : [];
+    for (const { circuitId, state, record } of discarded) {
+      // Gone from the stream without reaching the controller: no transition, and never delivered again.
+      this.#delivered.set(circuitId, state);
+      this.#forget(circuitId);
+      this.#failures.delete(sequenceOf(record));
+    }
+    for (const { circuitId, record } of retried.slice(discarded.length)) this.#pending.set(circuitId, record);
+    if (discarded.length > 0) await this.#options.onDiscarded?.(discarded.map((d) => d.record), (this.#options.maximumRetryAttempts ?? -1) + 1);
     return failedFrom;
+  }
+
+  /** Drops the pending record of `circuitId`, if any, with its failure count. */
+  #forget(circuitId: string): void {
+    const pending = this.#pending.get(circuitId);
+    if (pending) this.#failures.delete(sequenceOf(pending));
+    this.#pending.delete(circuitId);
+  }
+
+  /**
+   * Counts a failed invocation against the first failed record; once it has been retried MaximumRetryAttempts times
+   * the records to discard, as Lambda does: that record alone with bisection, else it and the rest of its batch.
+   */
+  #exhausted<T extends { record: DynamoDBRecord }>(retried: readonly T[]): readonly T[] {
+    const maximumRetryAttempts = this.#options.maximumRetryAttempts ?? -1;
+    const sequence = sequenceOf(retried[0]!.record);
+    const failures = (this.#failures.get(sequence) ?? 0) + 1;
+    this.#failures.set(sequence, failures);
+    if (maximumRetryAttempts < 0 || failures <= maximumRetryAttempts) return [];
+    return this.#options.bisectBatchOnFunctionError ? retried.slice(0, 1) : retried;
   }
 
   /** A new stream record for a change of `circuitId` from `previous` (undefined: a new item) to `state`. */
@@ -197,6 +236,10 @@ export class CircuitTableStream {
     this.#timer = undefined;
     await this.#running;
   }
+}
+
+function sequenceOf(record: DynamoDBRecord): string {
+  return record.dynamodb?.SequenceNumber ?? '';
 }
 
 /** Sequence numbers are zero-padded to the same width, so they compare as strings. */

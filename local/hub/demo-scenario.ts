@@ -149,18 +149,16 @@ function publish(hub: LocalHub, sandbox: Sandbox, event: DemoEvent): void {
 
 /** Everything is delivered or parked for good: no queue holds a message, no execution runs. */
 async function isSettled(hub: LocalHub): Promise<boolean> {
+  // The queues a mapping consumes: a DLQ, or the controller's on-failure queue, has no consumer to wait for.
+  const consumed = new Set([...hub.blueprint.sqsMappings.values()].map((mapping) => mapping.queue));
   for (const [logicalId, queue] of hub.queues) {
-    if (isDeadLetterQueue(hub, logicalId)) continue;
+    if (!consumed.has(logicalId)) continue;
     const stats = queue.stats();
     if (stats.visible + stats.inFlight + stats.delayed > 0) return false;
   }
   if (hub.executions.some((e) => e.status === 'RUNNING')) return false;
   for (const name of hub.integrations.keys()) if ((await hub.circuitState(name)) !== 'closed') return false;
   return true;
-}
-
-function isDeadLetterQueue(hub: LocalHub, logicalId: string): boolean {
-  return [...hub.queues.values()].some((q) => q.deadLetterQueue?.name === logicalId);
 }
 
 async function takeSample(hub: LocalHub, atMs: number): Promise<HubSample> {

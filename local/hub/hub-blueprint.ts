@@ -45,6 +45,12 @@ export interface StreamMappingBlueprint {
   /** The table whose stream it reads (logical id). */
   readonly table: string;
   readonly functionLogicalId: string;
+  /** MaximumRetryAttempts: retries of a failing record before it is discarded; -1 = until it succeeds. @default -1 */
+  readonly maximumRetryAttempts: number;
+  /** BisectBatchOnFunctionError: only the failing record is discarded, not the rest of its batch. @default false */
+  readonly bisectBatchOnFunctionError: boolean;
+  /** DestinationConfig.OnFailure: the queue (logical id) told about discarded records. */
+  readonly onFailureQueue?: string;
 }
 
 /** One `AWS::Lambda::Function`. */
@@ -137,7 +143,19 @@ export function readHubBlueprint(template: CfnTemplate): HubBlueprint {
           });
         } else if (sourceType === 'AWS::DynamoDB::Table') {
           // The local stream (CircuitTableStream) only ever delivers changes of `state`: what the controller's filter selects.
-          streamMappings.set(logicalId, { logicalId, table: source, functionLogicalId });
+          const destination = (p.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure?.Destination;
+          const onFailureQueue = destination === undefined ? undefined : refOf(destination);
+          if (destination !== undefined && (!onFailureQueue || template.Resources[onFailureQueue]?.Type !== 'AWS::SQS::Queue')) {
+            problems.push(`${logicalId}: only an SQS queue of the template is emulated as the on-failure destination`);
+          }
+          streamMappings.set(logicalId, {
+            logicalId,
+            table: source,
+            functionLogicalId,
+            maximumRetryAttempts: numberOr(p.MaximumRetryAttempts, -1),
+            bisectBatchOnFunctionError: p.BisectBatchOnFunctionError === true || p.BisectBatchOnFunctionError === 'true',
+            ...(onFailureQueue ? { onFailureQueue } : {}),
+          });
         } else {
           problems.push(`${logicalId}: event sources of type ${sourceType ?? 'unknown'} are not emulated`);
         }

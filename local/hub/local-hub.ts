@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, DynamoDBRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CircuitController } from '../../functions/ops/circuit-control.js';
 import { CircuitProber } from '../../functions/ops/circuit-probing.js';
 import { controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../functions/ops/ops-config.js';
@@ -58,7 +58,7 @@ import {
 } from '../local-step-functions.js';
 import { createLocalTaskFunctions, createTemplateTables, handlersOf } from '../local-workflows.js';
 import type { Sandbox } from '../sandbox/index.js';
-import { BlueprintError, type HubBlueprint, rateToMs, readHubBlueprint, type SqsMappingBlueprint } from './hub-blueprint.js';
+import { BlueprintError, type HubBlueprint, rateToMs, readHubBlueprint, type SqsMappingBlueprint, type StreamMappingBlueprint } from './hub-blueprint.js';
 import { sandboxSecrets, synthesizeAgainstSandbox } from './sandbox-wiring.js';
 
 /** Options of {@link LocalHub.start}. */
@@ -401,8 +401,40 @@ export class LocalHub {
       intervalMs: this.#options.streamPollMs ?? 250,
       onTransition: (transition) => this.circuitTransitions.push(transition),
       onError: (error) => this.#error('circuit controller', error),
+      maximumRetryAttempts: streamMapping.maximumRetryAttempts,
+      bisectBatchOnFunctionError: streamMapping.bisectBatchOnFunctionError,
+      onDiscarded: (records, invocations) => this.#discardStreamRecords(streamMapping, records, invocations),
     });
     return streamMapping.functionLogicalId;
+  }
+
+  /**
+   * Records the controller failed on every retry leave the stream, as on AWS: the on-failure queue gets what Lambda
+   * sends there (the batch's place in the stream, not the records), and the hub's error log says so.
+   */
+  #discardStreamRecords(mapping: StreamMappingBlueprint, records: readonly DynamoDBRecord[], invocations: number): void {
+    const sequences = records.map((record) => record.dynamodb?.SequenceNumber ?? '');
+    const circuits = records.map((record) => record.dynamodb?.Keys?.circuitId?.S).join(', ');
+    this.#error('circuit controller', new Error(`Stream records of ${circuits} discarded after ${invocations} failed invocations (MaximumRetryAttempts)`));
+    if (!mapping.onFailureQueue) return;
+    const now = new Date().toISOString();
+    this.#queue(mapping.onFailureQueue).send({
+      body: JSON.stringify({
+        requestContext: { requestId: randomUUID(), functionArn: mapping.functionLogicalId, condition: 'RetryAttemptsExhausted', approximateInvokeCount: invocations },
+        responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'PartialBatchFailure' },
+        version: '1.0',
+        timestamp: now,
+        DDBStreamBatchInfo: {
+          shardId: 'local-shard',
+          startSequenceNumber: sequences[0],
+          endSequenceNumber: sequences.at(-1),
+          approximateArrivalOfFirstRecord: now,
+          approximateArrivalOfLastRecord: now,
+          batchSize: records.length,
+          streamArn: mapping.table,
+        },
+      }),
+    });
   }
 
   readonly #mappingsByUuid = new Map<string, LocalEventSourceMapping>();

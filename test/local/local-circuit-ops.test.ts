@@ -280,6 +280,57 @@ describe('CircuitTableStream (dynalite)', () => {
     expect(controller.batches).toHaveLength(2);
   });
 
+  it('retries a failing record MaximumRetryAttempts times, then discards it alone with bisection and goes on', async () => {
+    const controller = fakeController();
+    const discarded: { circuits: (string | undefined)[]; invocations: number }[] = [];
+    const stream = new CircuitTableStream({
+      dynamodb: dynamo.client,
+      tableName: table,
+      controller,
+      maximumRetryAttempts: 2,
+      bisectBatchOnFunctionError: true,
+      onDiscarded: (records, invocations) => void discarded.push({ circuits: records.map((r) => r.dynamodb?.Keys?.circuitId?.S), invocations }),
+    });
+    for (const circuitId of ['crm', 'payments', 'shipping']) await putCircuit(circuitId, 'open');
+    controller.failAt = 0;
+    await stream.poll();
+    const failing = transition(controller.batches[0]!.Records[0]!).circuitId;
+    await stream.poll();
+    expect(discarded).toEqual([]);
+    // The third failed invocation on it (two retries) discards it; the records after it stay in the stream.
+    await stream.poll();
+    expect(discarded).toEqual([{ circuits: [failing], invocations: 3 }]);
+    controller.failAt = undefined;
+    await expect(stream.poll()).resolves.toBe(2);
+    expect(controller.batches.at(-1)!.Records.map((r) => transition(r).circuitId)).not.toContain(failing);
+    await expect(stream.poll()).resolves.toBe(0);
+  });
+
+  it('discards the rest of the batch with the failing record without bisection, and never discards with -1', async () => {
+    const controller = fakeController();
+    const discarded: (string | undefined)[][] = [];
+    const stream = new CircuitTableStream({
+      dynamodb: dynamo.client,
+      tableName: table,
+      controller,
+      maximumRetryAttempts: 0,
+      onDiscarded: (records) => void discarded.push(records.map((r) => r.dynamodb?.Keys?.circuitId?.S)),
+    });
+    for (const circuitId of ['crm', 'payments', 'shipping']) await putCircuit(circuitId, 'open');
+    controller.failAt = 1;
+    await expect(stream.poll()).resolves.toBe(1);
+    expect(discarded).toHaveLength(1);
+    expect(discarded[0]).toHaveLength(2);
+    await expect(stream.poll()).resolves.toBe(0);
+
+    const forever = fakeController();
+    const unlimited = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller: forever, onDiscarded: () => void discarded.push([]) });
+    forever.failAt = 0;
+    for (let i = 0; i < 5; i++) await unlimited.poll();
+    expect(discarded).toHaveLength(1);
+    expect(forever.batches).toHaveLength(5);
+  });
+
   it('delivers the records after a failed one again with it, in order (a shard resumes from the failed record)', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });

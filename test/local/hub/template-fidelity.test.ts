@@ -281,6 +281,26 @@ describe('local hub vs. the synthesized template', () => {
     expect(divergences).toEqual([]);
   });
 
+  it('reads the circuits stream mapping’s retries, bisection and on-failure queue from the template', () => {
+    const streams = mappingsFrom(template, 'AWS::DynamoDB::Table');
+    expect(streams).toHaveLength(1);
+    const [logicalId, properties] = streams[0]!;
+    const destination = (properties.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure?.Destination;
+    const divergences: string[] = [];
+    compare(
+      divergences,
+      logicalId,
+      {
+        maximumRetryAttempts: properties.MaximumRetryAttempts ?? -1,
+        bisectBatchOnFunctionError: properties.BisectBatchOnFunctionError ?? false,
+        onFailureQueue: destination === undefined ? undefined : referencedId(destination),
+      },
+      { ...hub.blueprint.streamMappings.get(logicalId) },
+    );
+    expect(divergences).toEqual([]);
+    expect(hub.queues.has(String(referencedId(destination)))).toBe(true);
+  });
+
   it('starts the prober schedule in the template rule’s State', () => {
     const probeRuleName = environmentOf(template, controllerOf(template)).PROBE_RULE_NAME;
     const probeRules = resourcesOfType(template, 'AWS::Events::Rule').filter(([, p]) => p.Name === probeRuleName);
