@@ -95,7 +95,7 @@ const AWS_ONLY_OPTIONS = ['stack', 'region', 'profile', 'rate'] as const;
 const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'describe',
-    summary: 'Show what the hub is made of: its integrations and workflows.',
+    summary: 'Show what the hub is made of: its integrations, workflows and circuits.',
     args: [],
     options: {},
     examples: ['npm run hub -- describe --local', 'npm run hub -- describe --region eu-west-1'],
