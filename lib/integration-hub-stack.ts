@@ -15,6 +15,7 @@ import { ContactSyncStateMachine } from './constructs/contact-sync-state-machine
 import { OrderSagaStarter } from './constructs/order-saga-starter.js';
 import { OrderSagaStateMachine } from './constructs/order-saga-state-machine.js';
 import { WorkflowAlarms } from './constructs/workflow-alarms.js';
+import { ProviderCircuitAlarm } from './constructs/provider-circuit-alarm.js';
 import { WorkflowProviders } from './constructs/workflow-providers.js';
 import { PROVIDERS, type ProviderEntry, type ResolvedWorkflows, resolveWorkflows, WORKFLOWS, type WorkflowsCatalog } from './workflow-catalog.js';
 
@@ -105,10 +106,20 @@ export class IntegrationHubStack extends Stack {
       );
     }
     this.pipelines = pipelines;
+    if (this.workflowCatalog) {
+      this.workflowProviders = new WorkflowProviders(this, 'WorkflowProviders', {
+        providers: this.workflowCatalog.providers,
+        integrationSecrets: new Map([...pipelines].map(([name, pipeline]) => [name, pipeline.secret])),
+        removalPolicy,
+      });
+    }
+    // The providers of an integration share its circuit, probed as the integration.
+    const standaloneProviders = [...(this.workflowProviders?.providers.values() ?? [])].filter((provider) => provider.integration === undefined);
 
     this.circuitController = new CircuitController(this, 'CircuitController', {
       circuitsTable: this.tables.circuits,
       pipelines: [...pipelines.values()],
+      providers: standaloneProviders.map((provider) => ({ provider, secret: this.workflowProviders?.secrets.get(provider.name) })),
       functionProps: { logGroupRemovalPolicy: removalPolicy },
     });
 
@@ -141,13 +152,8 @@ export class IntegrationHubStack extends Stack {
     this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms), this.controllerRecordsFailed(runbookBaseUrl));
 
     const workflowAlarms = new Map<string, WorkflowAlarms>();
-    if (this.workflowCatalog) {
+    if (this.workflowCatalog && this.workflowProviders) {
       const { orderSaga, contactSync } = this.workflowCatalog;
-      this.workflowProviders = new WorkflowProviders(this, 'WorkflowProviders', {
-        providers: this.workflowCatalog.providers,
-        integrationSecrets: new Map([...pipelines].map(([name, pipeline]) => [name, pipeline.secret])),
-        removalPolicy,
-      });
       const tables = { ledgerTable: this.tables.ledger, circuitsTable: this.tables.circuits, removalPolicy };
       this.orderSaga = new OrderSagaStateMachine(this, 'OrderSaga', { workflow: orderSaga, providers: this.workflowProviders, ...tables });
       this.orderSagaStarter = new OrderSagaStarter(this, 'OrderSagaStarter', {
@@ -195,7 +201,10 @@ export class IntegrationHubStack extends Stack {
       );
       this.dashboard.addRow(...this.orderSaga.dashboardWidgets(), this.orderSagaStarter.dashboardWidget(orderSaga.name));
       this.dashboard.addRow(...this.contactSync.dashboardWidgets());
-      this.dashboard.addAlarms(...[...workflowAlarms.values()].flatMap((set) => set.alarms));
+      const providerAlarms = standaloneProviders.map(
+        (provider) => new ProviderCircuitAlarm(this, `${pascalCase(provider.name)}ProviderAlarm`, { provider: provider.name, topic: this.alarmTopic.topic, runbookBaseUrl }).alarm,
+      );
+      this.dashboard.addAlarms(...[...workflowAlarms.values()].flatMap((set) => set.alarms), ...providerAlarms);
     }
     this.workflowAlarms = workflowAlarms;
 

@@ -127,6 +127,7 @@ export const hub: OutageStrategy = {
           },
         });
         const config: ProberConfig = {
+          providers: [],
           integrations: [
             {
               name: 'payments',

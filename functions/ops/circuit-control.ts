@@ -53,12 +53,18 @@ export type ControlOutcome =
   | 'already_paused'
   | 'resumed'
   | 'already_polling'
-  | 'mapping_missing';
+  | 'mapping_missing'
+  | 'provider_recorded';
 
 /** Options of {@link CircuitController}. */
 export interface CircuitControllerOptions {
   /** The integrations whose mappings it controls; other circuit ids are logged and ignored. */
   readonly integrations: readonly ControlledIntegration[];
+  /**
+   * The standalone workflow providers' circuit ids: no mapping to pause, but a transition turns the prober's
+   * schedule on (it probes them) and publishes CircuitOpen. @default none
+   */
+  readonly providers?: readonly string[];
   readonly mappings: EventSourceMappings;
   readonly schedule: ProbeSchedule;
   /** The circuits table, read for the current state. */
@@ -125,8 +131,15 @@ export class CircuitController {
   async apply(transition: CircuitTransition, remainingTimeMs: () => number = () => 60_000): Promise<ControlOutcome> {
     const { logger, circuits, schedule, gauge } = this.#options;
     const integration = this.#integrations.get(transition.circuitId);
+    if (!integration && this.#options.providers?.includes(transition.circuitId)) {
+      const state = (await circuits.get(transition.circuitId))?.state ?? 'closed';
+      await schedule.enable();
+      gauge.record(transition.circuitId, state);
+      logger.info('Circuit transition of a workflow provider recorded', { provider: transition.circuitId, transition, currentState: state });
+      return 'provider_recorded';
+    }
     if (!integration) {
-      logger.info('Transition of a circuit that no controlled integration owns; ignored', { ...transition });
+      logger.info('Transition of a circuit that no controlled integration or provider owns; ignored', { ...transition });
       return 'unknown_circuit';
     }
     // Nothing stored means closed (a circuit that never failed).

@@ -19,6 +19,7 @@ const config = controllerConfigFromEnvironment(process.env);
 const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-controller' } });
 const controller = new CircuitController({
   integrations: config.integrations,
+  providers: config.providers,
   mappings: new LambdaEventSourceMappings(new LambdaClient({ endpoint: config.endpoints.lambda })),
   schedule: new EventBridgeProbeSchedule(new EventBridgeClient({ endpoint: config.endpoints.eventBridge }), config.probeRuleName),
   circuits: new DynamoDbCircuitStore({ tableName: config.circuitsTableName, client: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }) }),

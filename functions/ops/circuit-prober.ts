@@ -10,6 +10,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { findIntegrationAdapter } from '../integrations/index.js';
+import { findProviderProbe } from '../workflows/provider-probes.js';
 import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
 import { createRuntimeLogger, PowertoolsMetricsSink } from '../runtime/telemetry.js';
 import { PowertoolsCircuitGauge } from './circuit-gauge.js';
@@ -20,11 +21,12 @@ import { LambdaEventSourceMappings } from './lambda-event-source-mappings.js';
 import { proberConfigFromEnvironment } from './ops-config.js';
 import { createProbeTargets } from './probe-targets.js';
 
-const config = proberConfigFromEnvironment(process.env, findIntegrationAdapter);
+const config = proberConfigFromEnvironment(process.env, findIntegrationAdapter, findProviderProbe);
 const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-prober' } });
 const prober = new CircuitProber({
   targets: createProbeTargets(config, {
     adapters: findIntegrationAdapter,
+    providerProbes: findProviderProbe,
     dynamodb: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }),
     secrets: new SecretsManagerSecretSource({
       client: new SecretsManagerClient({ endpoint: config.endpoints.secretsManager }),

@@ -9,7 +9,9 @@
  *   closed, mapping disabled     → enabled at MaximumConcurrency 2 (the controller missed it)
  *   closed, mapping enabled below the catalog's maximum, closed for `restoreAfterMs` → the catalog's maximum
  *
- * `CircuitOpen` is published for every integration on every run. When every circuit is closed and every mapping is
+ * A standalone workflow provider (no mapping) gets the probe only: its circuit is settled once closed.
+ *
+ * `CircuitOpen` is published for every circuit on every run. When every circuit is closed and every mapping is
  * back at its maximum, the prober disables its own schedule, then reads the circuits once more: a circuit that
  * changed meanwhile may have had its controller's EnableRule overtaken by that DisableRule, so the schedule is
  * enabled again (the next run settles it).
@@ -21,7 +23,7 @@ import type { CircuitState } from '../runtime/circuit-store.js';
 import type { ProbeOutcome } from '../runtime/integration-runtime.js';
 import type { Clock } from '../runtime/ports.js';
 import { EventSourceMappingBusyError } from './errors.js';
-import type { ProbedIntegration } from './ops-config.js';
+import type { ProbedIntegration, ProbedProvider } from './ops-config.js';
 import {
   type CircuitGauge,
   type EventSourceMappings,
@@ -33,9 +35,10 @@ import {
   RESUME_MAXIMUM_CONCURRENCY,
 } from './ports.js';
 
-/** One integration as the prober sees it: its configuration, its circuit and its probe. */
+/** One integration (or standalone workflow provider) as the prober sees it: its configuration, its circuit and its probe. */
 export interface ProbeTarget {
-  readonly integration: ProbedIntegration;
+  /** An integration, with its event source mapping, or a standalone workflow provider, without one. */
+  readonly integration: ProbedIntegration | ProbedProvider;
   /** A fresh (consistent) read of the circuit. */
   status(): Promise<Pick<CircuitStatus, 'state' | 'effectiveState' | 'version' | 'stateSince'>>;
   /** Runs the adapter's probe if one is due (the runtime's `runProbe`). */
@@ -123,11 +126,17 @@ export class CircuitProber {
   }
 
   async #visit(target: ProbeTarget, remainingTimeMs: () => number, versions: Map<string, number>): Promise<IntegrationProbeReport> {
-    const { integration } = target;
     const { mappings, gauge, logger } = this.#options;
     const circuit = await target.status();
-    versions.set(integration.name, circuit.version);
-    gauge.record(integration.name, circuit.state);
+    versions.set(target.integration.name, circuit.version);
+    gauge.record(target.integration.name, circuit.state);
+    if (!isIntegration(target.integration)) {
+      const base = { integration: target.integration.name, circuit: circuit.state };
+      if (!isCircuitOpen(circuit.state)) return { ...base, settled: true };
+      const probe = await this.#probeIfDue(target, circuit, remainingTimeMs);
+      return { ...base, ...(probe ? { probe } : {}), settled: false };
+    }
+    const integration = target.integration;
     const mapping = await mappings.get(integration.mappingUuid);
     const base = { integration: integration.name, circuit: circuit.state, mapping: mapping.state };
 
@@ -138,10 +147,7 @@ export class CircuitProber {
         action = 'paused';
         logger.warn('Circuit not closed but its mapping was polling: disabled it', base);
       }
-      // An isolated circuit is an operator's decision: only a reset ends it, never a probe.
-      const due = circuit.state !== 'isolated' && circuit.effectiveState === 'half_open';
-      const probe = due ? await target.probe(remainingTimeMs) : undefined;
-      if (probe) logger.info('Probed the provider', { ...base, probe });
+      const probe = await this.#probeIfDue(target, circuit, remainingTimeMs);
       return { ...base, ...(action ? { action } : {}), ...(probe ? { probe } : {}), settled: false };
     }
 
@@ -160,6 +166,14 @@ export class CircuitProber {
     if (!(await this.#update(integration, { maximumConcurrency: integration.maxConcurrency }))) return { ...base, settled: false };
     logger.info('Circuit stayed closed: restored the mapping to its maximum concurrency', { ...base, maximumConcurrency: integration.maxConcurrency });
     return { ...base, action: 'restored', settled: true };
+  }
+
+  /** Probes when the break is over. An isolated circuit is an operator's decision: only a reset ends it, never a probe. */
+  async #probeIfDue(target: ProbeTarget, circuit: Pick<CircuitStatus, 'state' | 'effectiveState'>, remainingTimeMs: () => number): Promise<ProbeOutcome | undefined> {
+    const due = circuit.state !== 'isolated' && circuit.effectiveState === 'half_open';
+    const probe = due ? await target.probe(remainingTimeMs) : undefined;
+    if (probe) this.#options.logger.info('Probed the provider', { integration: target.integration.name, circuit: circuit.state, probe });
+    return probe;
   }
 
   /** Applies a mapping change; false when Lambda is still applying an earlier one (the next run tries again). */
@@ -189,4 +203,8 @@ export class CircuitProber {
     );
     return checks.some(Boolean);
   }
+}
+
+function isIntegration(target: ProbedIntegration | ProbedProvider): target is ProbedIntegration {
+  return 'mappingUuid' in target;
 }

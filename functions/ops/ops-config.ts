@@ -4,6 +4,8 @@
  *
  * Controller:
  *   INTEGRATIONS         JSON array of { name, mappingUuid } — the integrations whose SQS event source mapping it pauses
+ *   PROVIDERS            optional JSON array of names — the standalone workflow providers' circuits (no mapping: a
+ *                        transition only turns the prober's schedule on and publishes CircuitOpen)
  *   CIRCUITS_TABLE_NAME  the circuits table (a fresh read of the circuit before acting on a stream record)
  *   PROBE_RULE_NAME      the prober's EventBridge schedule rule (enabled on every transition)
  *
@@ -12,6 +14,8 @@
  *                        authTokenUrl?, circuit? } — one per integration to watch; `name` must be an adapter of
  *                        functions/integrations/index.ts; `secretName` is required unless its auth scheme is none;
  *                        `circuit` are the same breaker overrides as the integration function's CIRCUIT_SETTINGS
+ *   PROVIDERS            optional JSON array of { name, baseUrl, secretName?, httpTimeoutMs?, circuit? } — one per
+ *                        standalone workflow provider to probe; `name` must be in functions/workflows/provider-probes.ts
  *   CIRCUITS_TABLE_NAME  the circuits table (read; the probe lease and its outcome are written)
  *   PROBE_RULE_NAME      the prober's own schedule rule (disabled when nothing is left to do)
  *   RESTORE_AFTER_SECONDS  how long a circuit must have been closed before the mapping's concurrency goes back
@@ -25,6 +29,7 @@ import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from 
 import { ConfigurationError } from '../runtime/errors.js';
 import { DEFAULT_SETTINGS } from '../runtime/runtime-settings.js';
 import type { AnyIntegration } from '../integrations/index.js';
+import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
 
 /** An integration whose event source mapping the controller pauses and resumes. */
 export interface ControlledIntegration {
@@ -50,6 +55,19 @@ export interface ProbedIntegration extends ControlledIntegration {
   readonly circuit: CircuitBreakerSettingsInput;
 }
 
+/** A standalone workflow provider whose circuit the prober probes (it has no event source mapping). */
+export interface ProbedProvider {
+  /** The provider's name, which is also its circuit id. */
+  readonly name: string;
+  readonly baseUrl: string;
+  /** Secrets Manager name or ARN of the provider credentials (absent for auth scheme none). */
+  readonly secretName?: string;
+  /** Timeout of the probe call. @default the provider's connection */
+  readonly httpTimeoutMs?: number;
+  /** Circuit breaker overrides: must equal the provider tasks', so a failed probe grows the same break. */
+  readonly circuit: CircuitBreakerSettingsInput;
+}
+
 /** Optional AWS endpoint overrides. */
 export interface EndpointOverrides {
   readonly dynamodb?: string;
@@ -61,6 +79,8 @@ export interface EndpointOverrides {
 /** The controller's configuration. */
 export interface ControllerConfig {
   readonly integrations: readonly ControlledIntegration[];
+  /** The standalone workflow providers' circuit ids. */
+  readonly providers: readonly string[];
   readonly circuitsTableName: string;
   readonly probeRuleName: string;
   readonly endpoints: EndpointOverrides;
@@ -69,6 +89,7 @@ export interface ControllerConfig {
 /** The prober's configuration. */
 export interface ProberConfig {
   readonly integrations: readonly ProbedIntegration[];
+  readonly providers: readonly ProbedProvider[];
   readonly circuitsTableName: string;
   readonly probeRuleName: string;
   /** Milliseconds a circuit must have been closed before its mapping's concurrency is restored. */
@@ -84,6 +105,7 @@ const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONTROLLER_FIELDS = ['name', 'mappingUuid'];
 const PROBER_FIELDS = [...CONTROLLER_FIELDS, 'maxConcurrency', 'baseUrl', 'secretName', 'httpTimeoutMs', 'authTokenUrl', 'circuit'];
+const PROVIDER_FIELDS = ['name', 'baseUrl', 'secretName', 'httpTimeoutMs', 'circuit'];
 
 /** Reads the controller's configuration; throws one ConfigurationError listing every problem. */
 export function controllerConfigFromEnvironment(env: Record<string, string | undefined>): ControllerConfig {
@@ -95,8 +117,10 @@ export function controllerConfigFromEnvironment(env: Record<string, string | und
     return controlled(entry, where, problems);
   });
   uniqueNames(integrations, problems);
+  const providers = readProviderNames(env.PROVIDERS, integrations, problems);
   const config: ControllerConfig = {
     integrations,
+    providers,
     circuitsTableName: required(env, 'CIRCUITS_TABLE_NAME', problems),
     probeRuleName: required(env, 'PROBE_RULE_NAME', problems),
     endpoints: endpointsFrom(env),
@@ -107,11 +131,13 @@ export function controllerConfigFromEnvironment(env: Record<string, string | und
 
 /**
  * Reads the prober's configuration; throws one ConfigurationError listing every problem. `adapters` resolves an
- * integration name to its adapter (the auth scheme decides whether a secret is needed).
+ * integration name to its adapter, `providerProbes` a provider name to its probe (the auth scheme decides whether a
+ * secret is needed).
  */
 export function proberConfigFromEnvironment(
   env: Record<string, string | undefined>,
   adapters: (name: string) => AnyIntegration | undefined,
+  providerProbes: (name: string) => Pick<IntegrationDefinition<unknown, SendResult>, 'connection'> | undefined = () => undefined,
 ): ProberConfig {
   const problems: string[] = [];
   const entries = readIntegrations(env.INTEGRATIONS, problems);
@@ -126,42 +152,31 @@ export function proberConfigFromEnvironment(
     if (!isInteger(maxConcurrency, MAPPING_CONCURRENCY_RANGE.min, MAPPING_CONCURRENCY_RANGE.max)) {
       problems.push(`${where}: maxConcurrency must be an integer from ${MAPPING_CONCURRENCY_RANGE.min} to ${MAPPING_CONCURRENCY_RANGE.max} (got ${JSON.stringify(maxConcurrency)})`);
     }
-    const baseUrl = entry.baseUrl;
-    if (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl)) problems.push(`${where}: baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
-    const secretName = optionalString(entry, 'secretName', where, problems);
-    if (adapter && adapter.definition.connection.auth.scheme !== 'none' && !secretName) {
-      problems.push(`${where}: secretName is required for auth scheme '${adapter.definition.connection.auth.scheme}'`);
-    }
-    const httpTimeoutMs = entry.httpTimeoutMs;
-    if (httpTimeoutMs !== undefined && !isInteger(httpTimeoutMs, 100, 900_000)) {
-      problems.push(`${where}: httpTimeoutMs must be an integer from 100 to 900000 (got ${JSON.stringify(httpTimeoutMs)})`);
-    }
     const authTokenUrl = optionalString(entry, 'authTokenUrl', where, problems);
-    const circuit = entry.circuit ?? {};
-    if (!isRecord(circuit)) {
-      problems.push(`${where}: circuit must be an object of circuit breaker settings`);
-    } else {
-      try {
-        resolveCircuitBreakerSettings(circuit as CircuitBreakerSettingsInput, `${where} circuit`);
-      } catch (error) {
-        problems.push((error as Error).message);
-      }
-    }
     return {
       ...base,
       maxConcurrency: maxConcurrency as number,
-      baseUrl: baseUrl as string,
-      ...(secretName ? { secretName } : {}),
-      ...(httpTimeoutMs !== undefined ? { httpTimeoutMs: httpTimeoutMs as number } : {}),
+      ...provider(entry, where, adapter?.definition.connection.auth.scheme, problems),
       ...(authTokenUrl ? { authTokenUrl } : {}),
-      circuit: (isRecord(circuit) ? circuit : {}) as CircuitBreakerSettingsInput,
     };
   });
   uniqueNames(integrations, problems);
 
+  const providers = readArray(env.PROVIDERS, 'PROVIDERS', problems, { optional: true }).map((entry, index): ProbedProvider => {
+    const where = typeof entry.name === 'string' && entry.name ? `PROVIDERS '${entry.name}'` : `PROVIDERS[${index}]`;
+    unknownFields(entry, PROVIDER_FIELDS, where, problems);
+    const name = typeof entry.name === 'string' ? entry.name : '';
+    if (!NAME.test(name)) problems.push(`${where}: name must be a lower-kebab-case string`);
+    const probe = name ? providerProbes(name) : undefined;
+    if (name && !probe) problems.push(`${where}: no provider probe is called '${name}' (functions/workflows/provider-probes.ts)`);
+    return { name, ...provider(entry, where, probe?.connection.auth.scheme, problems) };
+  });
+  providerNamesOnce(integrations, providers.map((p) => p.name), problems);
+
   const restoreAfterSeconds = integer(env, 'RESTORE_AFTER_SECONDS', 60, 0, 3600, problems);
   const config: ProberConfig = {
     integrations,
+    providers,
     circuitsTableName: required(env, 'CIRCUITS_TABLE_NAME', problems),
     probeRuleName: required(env, 'PROBE_RULE_NAME', problems),
     restoreAfterMs: restoreAfterSeconds * 1000,
@@ -174,27 +189,92 @@ export function proberConfigFromEnvironment(
 
 // ---------------------------------------------------------------- helpers
 
+/** The connection fields an integration and a provider share: URL, secret, timeout, circuit overrides. */
+function provider(
+  entry: Record<string, unknown>,
+  where: string,
+  authScheme: string | undefined,
+  problems: string[],
+): Pick<ProbedProvider, 'baseUrl' | 'secretName' | 'httpTimeoutMs' | 'circuit'> {
+  const baseUrl = entry.baseUrl;
+  if (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl)) problems.push(`${where}: baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+  const secretName = optionalString(entry, 'secretName', where, problems);
+  if (authScheme !== undefined && authScheme !== 'none' && !secretName) problems.push(`${where}: secretName is required for auth scheme '${authScheme}'`);
+  const httpTimeoutMs = entry.httpTimeoutMs;
+  if (httpTimeoutMs !== undefined && !isInteger(httpTimeoutMs, 100, 900_000)) {
+    problems.push(`${where}: httpTimeoutMs must be an integer from 100 to 900000 (got ${JSON.stringify(httpTimeoutMs)})`);
+  }
+  const circuit = entry.circuit ?? {};
+  if (!isRecord(circuit)) {
+    problems.push(`${where}: circuit must be an object of circuit breaker settings`);
+  } else {
+    try {
+      resolveCircuitBreakerSettings(circuit as CircuitBreakerSettingsInput, `${where} circuit`);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  return {
+    baseUrl: baseUrl as string,
+    ...(secretName ? { secretName } : {}),
+    ...(httpTimeoutMs !== undefined ? { httpTimeoutMs: httpTimeoutMs as number } : {}),
+    circuit: (isRecord(circuit) ? circuit : {}) as CircuitBreakerSettingsInput,
+  };
+}
+
 function readIntegrations(raw: string | undefined, problems: string[]): Record<string, unknown>[] {
+  return readArray(raw, 'INTEGRATIONS', problems, { optional: false });
+}
+
+/** A JSON array of objects from a variable; `optional` allows it to be absent or empty. */
+function readArray(raw: string | undefined, variable: string, problems: string[], options: { optional: boolean }): Record<string, unknown>[] {
   if (!raw?.trim()) {
-    problems.push('INTEGRATIONS is required: a JSON array with one object per integration');
+    if (!options.optional) problems.push(`${variable} is required: a JSON array with one object per integration`);
     return [];
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    problems.push(`INTEGRATIONS is not valid JSON: ${(error as Error).message}`);
+    problems.push(`${variable} is not valid JSON: ${(error as Error).message}`);
     return [];
   }
-  if (!Array.isArray(parsed) || parsed.length === 0) {
-    problems.push('INTEGRATIONS must be a non-empty JSON array');
+  if (!Array.isArray(parsed) || (parsed.length === 0 && !options.optional)) {
+    problems.push(`${variable} must be a ${options.optional ? '' : 'non-empty '}JSON array`);
     return [];
   }
   return parsed.map((entry, index) => {
     if (isRecord(entry)) return entry;
-    problems.push(`INTEGRATIONS[${index}] must be an object`);
+    problems.push(`${variable}[${index}] must be an object`);
     return {};
   });
+}
+
+/** The controller's PROVIDERS: a JSON array of circuit names, none of them an integration's. */
+function readProviderNames(raw: string | undefined, integrations: readonly ControlledIntegration[], problems: string[]): string[] {
+  if (!raw?.trim()) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    problems.push(`PROVIDERS is not valid JSON: ${(error as Error).message}`);
+    return [];
+  }
+  if (!Array.isArray(parsed) || !parsed.every((name) => typeof name === 'string' && NAME.test(name))) {
+    problems.push('PROVIDERS must be a JSON array of lower-kebab-case provider names');
+    return [];
+  }
+  providerNamesOnce(integrations, parsed, problems);
+  return parsed;
+}
+
+/** A circuit is an integration's or a provider's, once: a provider of an integration is probed as the integration. */
+function providerNamesOnce(integrations: readonly ControlledIntegration[], providers: readonly string[], problems: string[]): void {
+  const seen = new Set(integrations.map((integration) => integration.name));
+  for (const name of providers) {
+    if (name && seen.has(name)) problems.push(`PROVIDERS lists '${name}', which is already an integration or listed before`);
+    seen.add(name);
+  }
 }
 
 function controlled(entry: Record<string, unknown>, where: string, problems: string[]): ControlledIntegration {

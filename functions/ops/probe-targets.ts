@@ -1,8 +1,9 @@
 /**
- * Builds the prober's view of each integration: the adapter's runtime, composed exactly like the integration's
- * own function (`buildRuntimeDependencies`: shared breaker on the circuits table, credentials from its secret),
- * from the prober's configuration. Only `runProbe()` and the breaker are used: the probe never claims an
- * idempotency record, writes the ledger or sends to a queue, so those parts are inert here.
+ * Builds the prober's view of each integration and each standalone workflow provider: an operation executor on the
+ * adapter's (or the provider probe's) definition, composed exactly like the function that calls the provider
+ * (`buildRuntimeDependencies`: shared breaker on the circuits table, credentials from its secret), from the prober's
+ * configuration. Only `runProbe()` and the breaker are used: the probe never claims an idempotency record, writes
+ * the ledger or sends to a queue, so those parts are inert here.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -12,13 +13,17 @@ import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from '../run
 import { buildRuntimeDependencies } from '../runtime/runtime-environment.js';
 import { DEFAULT_SETTINGS, type RuntimeSettings } from '../runtime/runtime-settings.js';
 import type { MetricsSink } from '../runtime/telemetry.js';
+import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
+import { OperationExecutor } from '../runtime/operation-executor.js';
 import type { ProbeTarget } from './circuit-probing.js';
-import type { ProbedIntegration, ProberConfig } from './ops-config.js';
+import type { ProbedIntegration, ProbedProvider, ProberConfig } from './ops-config.js';
 
 /** What {@link createProbeTargets} composes the runtimes from. */
 export interface ProbeTargetParts {
   /** Finds an integration's adapter by name. */
   readonly adapters: (name: string) => AnyIntegration | undefined;
+  /** Finds a standalone workflow provider's probe by name. @default none */
+  readonly providerProbes?: (name: string) => IntegrationDefinition<unknown, SendResult> | undefined;
   /** Client of the circuits table. */
   readonly dynamodb: DynamoDBClient;
   readonly secrets: SecretSource;
@@ -38,42 +43,59 @@ const NO_QUEUE: DeadLetterQueue & MessageParker = {
   park: () => Promise.reject(new Error('The circuit prober does not park messages')),
 };
 
-/** One {@link ProbeTarget} per configured integration. */
+/** One {@link ProbeTarget} per configured integration, then one per configured provider. */
 export function createProbeTargets(config: ProberConfig, parts: ProbeTargetParts): ProbeTarget[] {
-  return config.integrations.map((integration) => {
+  const integrations = config.integrations.map((integration) => {
     const adapter = parts.adapters(integration.name);
     if (!adapter) throw new ConfigurationError(`circuit prober: no adapter is called '${integration.name}'`);
-    const metrics = parts.metrics(integration.name);
-    const deps = buildRuntimeDependencies(adapter.definition, probeSettings(integration, adapter, config), {
-      dynamodb: parts.dynamodb,
-      secrets: parts.secrets,
-      deadLetters: NO_QUEUE,
-      parker: NO_QUEUE,
-      logger: parts.logger(integration.name),
-      metrics,
-      circuit: integration.circuit,
-      authTokenUrl: integration.authTokenUrl,
-      clock: parts.clock,
-      fetch: parts.fetch,
-    });
-    const runtime = adapter.createRuntime(deps);
-    return {
-      integration,
-      status: () => deps.breaker.status(),
-      probe: (remainingTimeMs) => runtime.runProbe(remainingTimeMs),
-      flushMetrics: () => metrics.flush(),
-    };
+    return probeTarget(integration, adapter.definition, config, parts);
   });
+  const providers = config.providers.map((provider) => {
+    const probe = parts.providerProbes?.(provider.name);
+    if (!probe) throw new ConfigurationError(`circuit prober: no provider probe is called '${provider.name}'`);
+    return probeTarget(provider, probe, config, parts);
+  });
+  return [...integrations, ...providers];
+}
+
+function probeTarget(
+  target: ProbedIntegration | ProbedProvider,
+  definition: IntegrationDefinition<unknown, SendResult>,
+  config: ProberConfig,
+  parts: ProbeTargetParts,
+): ProbeTarget {
+  const metrics = parts.metrics(target.name);
+  const deps = buildRuntimeDependencies(definition, probeSettings(target, definition, config), {
+    dynamodb: parts.dynamodb,
+    secrets: parts.secrets,
+    deadLetters: NO_QUEUE,
+    parker: NO_QUEUE,
+    logger: parts.logger(target.name),
+    metrics,
+    circuit: target.circuit,
+    authTokenUrl: 'authTokenUrl' in target ? target.authTokenUrl : undefined,
+    // A provider's tasks are named after their step; its circuit is the provider's.
+    circuitId: target.name,
+    clock: parts.clock,
+    fetch: parts.fetch,
+  });
+  const executor = new OperationExecutor(definition, deps);
+  return {
+    integration: target,
+    status: () => deps.breaker.status(),
+    probe: (remainingTimeMs) => executor.runProbe(remainingTimeMs),
+    flushMetrics: () => metrics.flush(),
+  };
 }
 
 /** The runtime settings of a probe: the provider's URL, secret and timeout; one attempt (runProbe forces it anyway). */
-function probeSettings(integration: ProbedIntegration, adapter: AnyIntegration, config: ProberConfig): RuntimeSettings {
-  const { connection } = adapter.definition;
+function probeSettings(target: ProbedIntegration | ProbedProvider, definition: IntegrationDefinition<unknown, SendResult>, config: ProberConfig): RuntimeSettings {
+  const { connection } = definition;
   return {
-    baseUrl: integration.baseUrl,
-    secretName: integration.secretName,
+    baseUrl: target.baseUrl,
+    secretName: target.secretName,
     secretMaxAgeSeconds: config.secretMaxAgeSeconds,
-    http: { ...DEFAULT_SETTINGS.http, timeoutMs: integration.httpTimeoutMs ?? connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs, maxAttempts: 1 },
+    http: { ...DEFAULT_SETTINGS.http, timeoutMs: target.httpTimeoutMs ?? connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs, maxAttempts: 1 },
     recordConcurrency: 1,
     idempotencyTtlSeconds: DEFAULT_SETTINGS.idempotencyTtlSeconds,
     parkJitterSeconds: DEFAULT_SETTINGS.parkJitterSeconds,

@@ -8,9 +8,12 @@
  *                                                      mapping restored to the catalog's concurrency,
  *                                                      DisableRule(itself) once every circuit is closed and restored
  *
+ * The standalone workflow providers' circuits (no mapping) get the same loop minus the mapping: a transition turns
+ * the schedule on, the prober probes them with the provider's probe() and publishes their CircuitOpen.
+ *
  * The functions' code is functions/ops/circuit-controller.ts and circuit-prober.ts; their environment is
  * documented in functions/ops/ops-config.ts. IAM: each function may touch exactly the given mappings and the
- * prober's rule; only the prober reads the integrations' secrets.
+ * prober's rule; only the prober reads the integrations' and providers' secrets.
  */
 import { fileURLToPath } from 'node:url';
 import { Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
@@ -25,6 +28,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ResolvedIntegration } from '../catalog.js';
+import type { ResolvedProvider } from '../workflow-catalog.js';
 import { assertNoProblems } from '../props-validation.js';
 import { ServiceFunction, type ServiceFunctionProps } from './service-function.js';
 
@@ -43,12 +47,22 @@ export interface CircuitControlledPipeline {
   readonly secret?: secretsmanager.ISecret;
 }
 
+/** A standalone workflow provider whose circuit the prober probes (`WorkflowProviders` has both fields). */
+export interface CircuitProbedProvider {
+  /** The provider as resolved from the workflow catalog (name = circuit id, baseUrl, circuit, httpTimeoutMs). */
+  readonly provider: ResolvedProvider;
+  /** Its credentials, read by the prober for the probe call. Required unless the auth scheme is `none`. */
+  readonly secret?: secretsmanager.ISecret;
+}
+
 /** Props of {@link CircuitController}. */
 export interface CircuitControllerProps {
   /** The circuits table (key `circuitId`). It must have a stream with NEW_AND_OLD_IMAGES. */
   readonly circuitsTable: dynamodb.ITable;
   /** Every integration pipeline of the hub; at least one. */
   readonly pipelines: readonly CircuitControlledPipeline[];
+  /** The standalone workflow providers (not those of an integration: they share its circuit). @default none */
+  readonly providers?: readonly CircuitProbedProvider[];
   /**
    * How long a circuit must have been closed before the prober puts the mapping back at the catalog's maximum
    * concurrency (it runs at 2 until then). Whole seconds, 0 – 1 hour.
@@ -90,6 +104,7 @@ export class CircuitController extends Construct {
     const stack = Stack.of(this);
     const restoreAfterSeconds = (props.restoreAfter ?? Duration.seconds(60)).toSeconds();
     const mappingArns = props.pipelines.map((p) => p.eventSourceMappingArn);
+    const providers = props.providers ?? [];
 
     // A fixed name, so the prober's environment and both policies need no reference to the rule (the rule targets
     // the prober: a reference back would be a dependency cycle).
@@ -102,6 +117,7 @@ export class CircuitController extends Construct {
       memorySize: 256,
       environment: {
         INTEGRATIONS: stack.toJsonString(props.pipelines.map((p) => ({ name: p.integration.name, mappingUuid: p.eventSourceMappingId }))),
+        PROVIDERS: JSON.stringify(providers.map((p) => p.provider.name)),
         PROBE_RULE_NAME: ruleName,
       },
     });
@@ -162,6 +178,15 @@ export class CircuitController extends Construct {
             circuit: p.integration.circuit,
           })),
         ),
+        PROVIDERS: stack.toJsonString(
+          providers.map((p) => ({
+            name: p.provider.name,
+            baseUrl: p.provider.baseUrl,
+            secretName: p.secret ? (p.secret.secretFullArn ?? p.secret.secretName) : undefined,
+            httpTimeoutMs: p.provider.httpTimeoutMs,
+            circuit: p.provider.circuit,
+          })),
+        ),
         PROBE_RULE_NAME: ruleName,
         RESTORE_AFTER_SECONDS: String(restoreAfterSeconds),
       },
@@ -173,6 +198,7 @@ export class CircuitController extends Construct {
       new iam.PolicyStatement({ sid: 'ToggleProbeSchedule', actions: ['events:EnableRule', 'events:DisableRule'], resources: [ruleArn] }),
     );
     for (const pipeline of props.pipelines) pipeline.secret?.grantRead(prober);
+    for (const provider of providers) provider.secret?.grantRead(prober);
 
     const probeSchedule = new events.Rule(this, 'ProbeSchedule', {
       ruleName,
@@ -265,6 +291,12 @@ function validate(props: CircuitControllerProps): void {
     if (!Token.isUnresolved(arn) && !/^arn:[^:]+:lambda:[^:]*:[^:]*:event-source-mapping:[0-9a-f-]{36}$/.test(arn)) {
       problems.push(`pipeline '${name}': eventSourceMappingArn must be an event source mapping ARN (got ${arn})`);
     }
+  }
+  for (const { provider, secret } of props.providers ?? []) {
+    if (names.has(provider.name)) problems.push(`providers lists '${provider.name}', which is already an integration or listed before (a provider of an integration shares its circuit)`);
+    names.add(provider.name);
+    if (provider.integration !== undefined) problems.push(`provider '${provider.name}' is integration '${provider.integration}''s: it shares that circuit, leave it out`);
+    if (!secret && provider.auth !== 'none') problems.push(`provider '${provider.name}': secret is required for auth scheme '${provider.auth}' (the prober's probe call needs it)`);
   }
   const restoreAfter = props.restoreAfter?.toSeconds({ integral: false });
   if (restoreAfter !== undefined && (!Number.isInteger(restoreAfter) || restoreAfter < 0 || restoreAfter > 3600)) {

@@ -35,6 +35,7 @@ import { type RuntimeSettings, settingsFromEnvironment } from '../../functions/r
 import { SecretsManagerSecretSource } from '../../functions/runtime/secrets-manager-secret-source.js';
 import { RecordingMetricsSink } from '../../functions/runtime/telemetry.js';
 import { OrderSagaStarter } from '../../functions/workflows/order-saga-starter.js';
+import { findProviderProbe } from '../../functions/workflows/provider-probes.js';
 import type { ExecutionStarter, StartOutcome } from '../../functions/workflows/sfn-execution-starter.js';
 import {
   CircuitTableStream,
@@ -387,6 +388,7 @@ export class LocalHub {
     for (const integration of config.integrations) this.#integrationNames.set(integration.mappingUuid, integration.name);
     const controller = new CircuitController({
       integrations: config.integrations,
+      providers: config.providers,
       mappings: new LocalEventSourceMappings(this.#mappingsByUuid),
       schedule: this.probeSchedule,
       circuits: this.circuits,
@@ -566,10 +568,11 @@ export class LocalHub {
     const schedule = this.blueprint.rules.schedules.find((s) => s.targets.some((t) => this.#isProber(t.arnRef)));
     const target = schedule?.targets.find((t) => this.#isProber(t.arnRef));
     if (!target) return;
-    const config = proberConfigFromEnvironment(this.#environment(target.arnRef), findIntegrationAdapter);
+    const config = proberConfigFromEnvironment(this.#environment(target.arnRef), findIntegrationAdapter, findProviderProbe);
     this.#prober = new CircuitProber({
       targets: createProbeTargets(config, {
         adapters: findIntegrationAdapter,
+        providerProbes: findProviderProbe,
         dynamodb: this.dynamo.client,
         secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client, maxAgeSeconds: config.secretMaxAgeSeconds }),
         logger: () => this.#logger,

@@ -7,7 +7,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { resolveCatalog } from '../../lib/catalog.js';
-import { CircuitController, type CircuitControllerProps } from '../../lib/constructs/circuit-controller.js';
+import { CircuitController, type CircuitControllerProps, type CircuitProbedProvider } from '../../lib/constructs/circuit-controller.js';
+import type { ResolvedProvider } from '../../lib/workflow-catalog.js';
 
 interface Built {
   stack: Stack;
@@ -17,7 +18,7 @@ interface Built {
 }
 
 /** A small stack: a circuits table with a stream, two integration functions with SQS mappings, and the controller. */
-function build(overrides: Partial<CircuitControllerProps> = {}): Built {
+function build(overrides: Partial<CircuitControllerProps> = {}, providers?: (stack: Stack) => CircuitProbedProvider[]): Built {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'CircuitControllerTest', { env: { account: '111111111111', region: 'eu-west-1' } });
   const circuitsTable = new dynamodb.Table(stack, 'Circuits', {
@@ -41,7 +42,7 @@ function build(overrides: Partial<CircuitControllerProps> = {}): Built {
     const secret = new secretsmanager.Secret(stack, `${integration.name}-secret`, { secretName: integration.secret.name });
     return { integration, eventSourceMappingId: mapping.eventSourceMappingId, eventSourceMappingArn: mapping.eventSourceMappingArn, secret };
   });
-  const controller = new CircuitController(stack, 'CircuitController', { circuitsTable, pipelines, ...overrides });
+  const controller = new CircuitController(stack, 'CircuitController', { circuitsTable, pipelines, ...(providers ? { providers: providers(stack) } : {}), ...overrides });
   return { stack, template: Template.fromStack(stack), controller, mappings };
 }
 
@@ -207,6 +208,43 @@ describe('CircuitController construct', () => {
     expect(crm).toMatchObject({ maxConcurrency: 5, baseUrl: 'https://crm.example.com/api', httpTimeoutMs: 5000, circuit: { failureThreshold: 5, breakMs: 30_000 } });
     expect(String(crm?.mappingUuid)).toContain(logicalIdOf(built, built.mappings[0] as never));
     expect(String(crm?.secretName)).toContain('crmsecret');
+  });
+
+  it('hands the standalone workflow providers to both functions and lets only the prober read their secrets', () => {
+    const shipping: ResolvedProvider = {
+      name: 'shipping',
+      description: 'carrier',
+      baseUrl: 'https://shipping.example.com/v2',
+      auth: 'basic',
+      secret: { name: 'integration-hub/shipping', import: false },
+      httpTimeoutMs: 8000,
+      circuit: { failureThreshold: 5, breakMs: 30_000 },
+    };
+    const built = build({}, (stack) => [{ provider: shipping, secret: new secretsmanager.Secret(stack, 'shipping-secret', { secretName: shipping.secret.name }) }]);
+    expect(jsonOf(envOf(built, built.controller.controllerFunction).PROVIDERS)).toEqual(['shipping']);
+    const [probed] = jsonOf(envOf(built, built.controller.proberFunction).PROVIDERS) as Record<string, unknown>[];
+    expect(probed).toMatchObject({ name: 'shipping', baseUrl: 'https://shipping.example.com/v2', httpTimeoutMs: 8000, circuit: { failureThreshold: 5, breakMs: 30_000 } });
+    expect(String(probed?.secretName)).toContain('shippingsecret');
+    const reads = (fn: lambda.IFunction) => statementsOf(built, fn).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
+    expect(reads(built.controller.proberFunction)).toHaveLength(3);
+    expect(reads(built.controller.controllerFunction)).toEqual([]);
+    // Without providers the variables are there and empty, so the functions read the same shape.
+    expect(jsonOf(envOf(build(), build().controller.controllerFunction).PROVIDERS)).toEqual([]);
+  });
+
+  it('refuses a provider without a secret, one that is an integration, and one listed twice', () => {
+    const provider = (name: string, extra: Partial<ResolvedProvider> = {}): ResolvedProvider => ({
+      name,
+      description: '',
+      baseUrl: `https://${name}.example.com`,
+      auth: 'api_key',
+      secret: { name: `integration-hub/${name}`, import: false },
+      circuit: {},
+      ...extra,
+    });
+    expect(() => build({}, () => [{ provider: provider('inventory') }, { provider: provider('crm') }, { provider: provider('payments', { integration: 'payments' }) }])).toThrow(
+      /inventory': secret is required[\s\S]*'crm', which is already an integration[\s\S]*integration 'payments''s: it shares that circuit/,
+    );
   });
 
   it('runs both functions on Node.js 22 / arm64 with ESM bundles and log groups with retention', () => {

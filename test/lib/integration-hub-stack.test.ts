@@ -136,6 +136,20 @@ describe('IntegrationHubStack', () => {
     expect(JSON.parse(crm!.Properties.Environment.Variables.CIRCUIT_SETTINGS!)).toEqual(JSON.parse(value as string).crm);
   });
 
+  it("alarms when a standalone workflow provider's circuit stays open, like an integration's", () => {
+    for (const provider of PROVIDERS.filter((entry) => entry.integration === undefined)) {
+      hub.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `IntegrationHub-${provider.name}-circuit-open-too-long`,
+        MetricName: 'CircuitOpen',
+        Namespace: 'IntegrationHub',
+        Dimensions: Match.arrayWith([{ Name: 'integration', Value: provider.name }]),
+        EvaluationPeriods: 15,
+        DatapointsToAlarm: 14,
+        AlarmDescription: Match.stringLikeRegexp('Runbook: .*circuit-open-too-long'),
+      });
+    }
+  });
+
   it('matches the snapshot (asset hashes normalised)', () => {
     const normalised = JSON.parse(JSON.stringify(hub.template.toJSON()).replace(/[0-9a-f]{64}/g, '<asset-hash>'));
     expect(normalised).toMatchSnapshot();

@@ -36,6 +36,7 @@ beforeEach(() => {
       { name: 'crm', mappingUuid: CRM_MAPPING },
       { name: 'payments', mappingUuid: PAYMENTS_MAPPING },
     ],
+    providers: ['shipping'],
     mappings,
     schedule,
     circuits: store,
@@ -141,6 +142,19 @@ describe('circuit controller', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(mappings.reads).toEqual([]);
     expect(schedule.calls).toEqual([]);
+  });
+
+  it("turns the prober on and publishes CircuitOpen for a workflow provider's circuit, with no mapping to touch", async () => {
+    await stored(circuit('shipping'));
+    const opened = await transition('shipping', { state: 'open', openUntil: clock.now() + 30_000 });
+    expect(await controller.handleRecord(opened)).toBe('provider_recorded');
+    expect(schedule.calls).toEqual(['enable']);
+    expect(gauge.points).toEqual([{ integration: 'shipping', value: 1 }]);
+    const closed = await transition('shipping', { state: 'closed', openUntil: undefined });
+    expect(await controller.handleRecord(closed)).toBe('provider_recorded');
+    expect(gauge.points.at(-1)).toEqual({ integration: 'shipping', value: 0 });
+    expect(mappings.reads).toEqual([]);
+    expect(mappings.updates).toEqual([]);
   });
 
   it('ignores deletions and records that are not circuits', async () => {

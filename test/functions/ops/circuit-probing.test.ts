@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RecordingCircuitGauge } from '../../../functions/ops/circuit-gauge.js';
 import { CircuitProber, type ProbeTarget } from '../../../functions/ops/circuit-probing.js';
-import type { ProbedIntegration } from '../../../functions/ops/ops-config.js';
+import type { ProbedIntegration, ProbedProvider } from '../../../functions/ops/ops-config.js';
 import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
 import type { ProbeOutcome } from '../../../functions/runtime/integration-runtime.js';
 import { CRM_MAPPING, FakeClock, FakeEventSourceMappings, FakeProbeSchedule, PAYMENTS_MAPPING, silentLogger } from './ops-test-support.js';
@@ -17,7 +17,7 @@ class FakeTarget implements ProbeTarget {
   flushes = 0;
   statusError: Error | undefined;
 
-  constructor(readonly integration: ProbedIntegration) {}
+  constructor(readonly integration: ProbedIntegration | ProbedProvider) {}
 
   async status() {
     if (this.statusError) throw this.statusError;
@@ -73,6 +73,42 @@ beforeEach(() => {
   schedule = new FakeProbeSchedule(true);
   gauge = new RecordingCircuitGauge();
   prober = new CircuitProber({ targets: [crm, payments], mappings, schedule, gauge, logger: silentLogger(), restoreAfterMs: RESTORE_AFTER_MS, clock });
+});
+
+describe('circuit prober: workflow providers (no mapping)', () => {
+  let shipping: FakeTarget;
+
+  beforeEach(() => {
+    shipping = new FakeTarget({ name: 'shipping', baseUrl: 'https://shipping.example.com', secretName: 'shipping/credentials', circuit: {} });
+    prober = new CircuitProber({ targets: [crm, shipping], mappings, schedule, gauge, logger: silentLogger(), restoreAfterMs: RESTORE_AFTER_MS, clock });
+  });
+
+  it('probes an open provider circuit whose break is over, publishes its CircuitOpen and keeps the schedule until it closes', async () => {
+    shipping.set('open', { effective: 'half_open' });
+    shipping.probeOutcome = 'failed';
+    const first = await prober.run();
+    expect(shipping.probes).toBe(1);
+    expect(first.integrations.find((i) => i.integration === 'shipping')).toEqual({ integration: 'shipping', circuit: 'open', probe: 'failed', settled: false });
+    expect(first.schedule).toBe('kept');
+    expect(gauge.points).toContainEqual({ integration: 'shipping', value: 1 });
+
+    shipping.probeOutcome = 'succeeded';
+    await prober.run();
+    expect(shipping.state).toBe('closed');
+    const last = await prober.run();
+    expect(last.integrations.find((i) => i.integration === 'shipping')).toEqual({ integration: 'shipping', circuit: 'closed', settled: true });
+    expect(last.schedule).toBe('disabled');
+    // The provider's circuit never touched a mapping.
+    expect(mappings.updates).toEqual([]);
+  });
+
+  it('does not probe a provider circuit while its break lasts, nor an isolated one', async () => {
+    shipping.set('open', { effective: 'open' });
+    await prober.run();
+    shipping.set('isolated');
+    await prober.run();
+    expect(shipping.probes).toBe(0);
+  });
 });
 
 describe('circuit prober', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { findIntegrationAdapter, INTEGRATION_ADAPTERS } from '../../../functions/integrations/index.js';
 import { controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../../functions/ops/ops-config.js';
 import { ConfigurationError } from '../../../functions/runtime/errors.js';
+import { findProviderProbe, PROVIDER_PROBES } from '../../../functions/workflows/provider-probes.js';
 import { CRM_MAPPING, PAYMENTS_MAPPING } from './ops-test-support.js';
 
 const crm = { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: 'https://crm.example.com/api', secretName: 'integration-hub/crm' };
@@ -97,5 +98,52 @@ describe('circuit prober configuration', () => {
     expect(message).toContain('breakMs must be an integer');
     expect(message).toContain("no adapter is called 'inventory'");
     expect(message).toContain('RESTORE_AFTER_SECONDS must be an integer');
+  });
+});
+
+describe('workflow providers in the ops configuration', () => {
+  const inventory = { name: 'inventory', baseUrl: 'https://inventory.example.com/v1', secretName: 'integration-hub/inventory', httpTimeoutMs: 5000, circuit: { breakMs: 30_000 } };
+
+  it('has a probe for every standalone provider of the catalog, on the provider connection of its tasks', () => {
+    expect(Object.keys(PROVIDER_PROBES).sort()).toEqual(['contacts', 'email', 'inventory', 'shipping']);
+    for (const probe of Object.values(PROVIDER_PROBES)) expect(probe.probe).toBeTypeOf('function');
+    expect(findProviderProbe('inventory')?.connection.auth.scheme).toBe('api_key');
+    expect(findProviderProbe('contacts')?.connection.auth.scheme).toBe('bearer');
+    expect(findProviderProbe('toString')).toBeUndefined();
+  });
+
+  it('reads the providers of the prober (optional) and the provider names of the controller (optional)', () => {
+    const prober = proberConfigFromEnvironment(proberEnv([crm], { PROVIDERS: JSON.stringify([inventory, { name: 'email', baseUrl: 'https://email.example.com', secretName: 's' }]) }), findIntegrationAdapter, findProviderProbe);
+    expect(prober.providers).toEqual([inventory, { name: 'email', baseUrl: 'https://email.example.com', secretName: 's', circuit: {} }]);
+    expect(proberConfigFromEnvironment(proberEnv([crm]), findIntegrationAdapter, findProviderProbe).providers).toEqual([]);
+
+    const controller = controllerConfigFromEnvironment({ ...proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }]), PROVIDERS: '["inventory","contacts"]' });
+    expect(controller.providers).toEqual(['inventory', 'contacts']);
+    expect(controllerConfigFromEnvironment(proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }])).providers).toEqual([]);
+  });
+
+  it('reports every provider problem at once: unknown probe, missing secret, a provider that is an integration, bad fields', () => {
+    const message = problemsOf(() =>
+      proberConfigFromEnvironment(
+        proberEnv([crm], {
+          PROVIDERS: JSON.stringify([
+            { ...inventory, secretName: undefined },
+            { ...inventory, name: 'warehouse' },
+            { ...inventory, name: 'crm' },
+            { ...inventory, name: 'shipping', baseUrl: 'nope', extra: true },
+          ]),
+        }),
+        findIntegrationAdapter,
+        findProviderProbe,
+      ),
+    );
+    expect(message).toContain("PROVIDERS 'inventory': secretName is required for auth scheme 'api_key'");
+    expect(message).toContain("no provider probe is called 'warehouse'");
+    expect(message).toContain("PROVIDERS lists 'crm', which is already an integration");
+    expect(message).toContain("PROVIDERS 'shipping': unknown field(s) extra");
+    expect(message).toContain("PROVIDERS 'shipping': baseUrl must be an http(s) URL");
+    expect(problemsOf(() => controllerConfigFromEnvironment({ ...proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }]), PROVIDERS: '[1]' }))).toContain(
+      'PROVIDERS must be a JSON array of lower-kebab-case provider names',
+    );
   });
 });

@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESUME_MAXIMUM_CONCURRENCY } from '../../../functions/ops/ports.js';
 import { INTEGRATIONS } from '../../../lib/catalog.js';
+import { PROVIDERS } from '../../../lib/workflow-catalog.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { HUB_PROVIDERS } from '../../../local/hub/sandbox-wiring.js';
 import { type CfnTemplate, synthesizeHubTemplate } from '../../../local/local-step-functions.js';
@@ -19,6 +20,8 @@ import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 
 const PAYMENTS_BREAK_MS = 3_000;
 const PAYMENTS_THROTTLE = { openOnThrottleMs: 5_000, maxThrottleMs: 6_000 };
+/** The inventory provider's break, short for the same reason as the payments one. */
+const INVENTORY_BREAK_MS = 2_000;
 const PAYMENTS = 20;
 
 let sandbox: Sandbox;
@@ -31,6 +34,7 @@ beforeAll(async () => {
   template = synthesizeHubTemplate({
     context: Object.fromEntries(HUB_PROVIDERS.map((provider) => [`baseUrl:${provider}`, sandbox.providerUrl(provider)])),
     integrations: INTEGRATIONS.map((entry) => (entry.name === 'payments' ? { ...entry, circuit: { ...entry.circuit, breakMs: PAYMENTS_BREAK_MS, ...PAYMENTS_THROTTLE } } : entry)),
+    providers: PROVIDERS.map((entry) => (entry.name === 'inventory' ? { ...entry, circuit: { ...entry.circuit, breakMs: INVENTORY_BREAK_MS } } : entry)),
   });
   hub = await LocalHub.start({ sandbox, template, timeScale: 1 / 60, onError: (where, error) => backgroundErrors.push({ where, error }) });
 }, 30_000);
@@ -195,6 +199,49 @@ describe('a long throttle on the local hub', () => {
     expect(references.sort()).toEqual(orderIds);
     expect(payments.deadLetterQueue.stats().sent).toBe(before.sent);
     expect(payments.queue.stats().movedToDlq).toBe(0);
+    expect(backgroundErrors).toEqual([]);
+  });
+});
+
+describe('a workflow provider outage on the local hub', () => {
+  it('turns the prober on for the provider circuit, which probes it and closes it once the provider is back', { timeout: 60_000 }, async () => {
+    const inventoryHealth = () => sandbox.journal.count({ provider: 'inventory', path: '/health' });
+    sandbox.setFaults('inventory', { status: 503 });
+    const orderIds = Array.from({ length: 6 }, (_, i) => `inv-order-${i + 1}`);
+    hub.putEvents(
+      orderIds.map((orderId) => ({
+        source: 'orders.service',
+        detailType: 'OrderPlaced',
+        detail: {
+          orderId,
+          customerId: 'cust-1',
+          email: 'buyer@example.com',
+          items: [{ sku: 'SKU-1', quantity: 1 }],
+          amount: '9.90',
+          currency: 'eur',
+          shippingAddress: { name: 'Ana Silva', line1: 'Rua Augusta 1', city: 'Lisboa', postalCode: '1100-053', country: 'PT' },
+        },
+      })),
+    );
+
+    // The reservations fail and open the provider's circuit; the controller turns the prober on and records it.
+    await eventually(async () => {
+      expect(await hub.circuitState('inventory')).not.toBe('closed');
+      expect(hub.circuitTransitions).toContainEqual(expect.objectContaining({ circuitId: 'inventory', to: 'open' }));
+      expect(hub.gauge.latest.get('inventory')).toBe('open');
+      expect(hub.probeSchedule.enabled).toBe(true);
+    }, 20_000);
+
+    // While it is down the prober's probes fail; once it is back a probe closes the circuit and the sagas finish.
+    await eventually(() => expect(inventoryHealth()).toBeGreaterThan(0), 15_000);
+    sandbox.clearFaults('inventory');
+    await eventually(async () => expect(await hub.circuitState('inventory')).toBe('closed'), 20_000);
+    await eventually(() => {
+      const sagas = hub.executions.filter((e) => orderIds.includes(e.name));
+      expect(sagas).toHaveLength(orderIds.length);
+      expect(sagas.every((e) => e.status === 'SUCCEEDED')).toBe(true);
+    }, 30_000);
+    expect(sandbox.inventory.reservations().filter((r) => orderIds.includes(r.orderId))).toHaveLength(orderIds.length);
     expect(backgroundErrors).toEqual([]);
   });
 });
