@@ -4,6 +4,7 @@ import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitErro
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { LocalHubOperator } from '../../../local/hub/local-hub-operator.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { orderPlacedDetail } from '../../support/order-placed.js';
 
 let sandbox: Sandbox;
 let hub: LocalHub;
@@ -51,15 +52,7 @@ const paymentRequested = (paymentId = `pay-${randomUUID()}`) => ({
   amount: '10.00',
   currency: 'eur',
 });
-const orderPlaced = (orderId = `order-${randomUUID()}`) => ({
-  orderId,
-  customerId: 'cust-1',
-  email: 'buyer@example.com',
-  items: [{ sku: 'SKU-1', quantity: 1 }],
-  amount: '9.90',
-  currency: 'eur',
-  shippingAddress: { name: 'Ana Silva', line1: 'Rua Augusta 1', city: 'Lisboa', postalCode: '1100-053', country: 'PT' },
-});
+const orderPlaced = orderPlacedDetail;
 
 /** Puts an invalid payment on the bus and waits until the runtime dead-letters it; returns its DLQ message. */
 async function poisonPayment(): Promise<{ paymentId: string; messageId: string }> {

@@ -17,6 +17,7 @@ import { LocalHub } from '../../../local/hub/local-hub.js';
 import { HUB_PROVIDERS } from '../../../local/hub/sandbox-wiring.js';
 import { type CfnTemplate, synthesizeHubTemplate } from '../../../local/local-step-functions.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { orderPlacedDetail } from '../../support/order-placed.js';
 
 const PAYMENTS_BREAK_MS = 3_000;
 const PAYMENTS_THROTTLE = { openOnThrottleMs: 5_000, maxThrottleMs: 6_000 };
@@ -212,15 +213,7 @@ describe('a workflow provider outage on the local hub', () => {
       orderIds.map((orderId) => ({
         source: 'orders.service',
         detailType: 'OrderPlaced',
-        detail: {
-          orderId,
-          customerId: 'cust-1',
-          email: 'buyer@example.com',
-          items: [{ sku: 'SKU-1', quantity: 1 }],
-          amount: '9.90',
-          currency: 'eur',
-          shippingAddress: { name: 'Ana Silva', line1: 'Rua Augusta 1', city: 'Lisboa', postalCode: '1100-053', country: 'PT' },
-        },
+        detail: orderPlacedDetail(orderId),
       })),
     );
 
