@@ -159,11 +159,11 @@ export class CircuitTableStream {
     // Like a shard: everything from the first failed record on is delivered again next time.
     let failedFrom = records.findIndex((record) => failed.has(record.dynamodb?.SequenceNumber ?? ''));
     if (failedFrom < 0) failedFrom = records.length;
-    for (const { circuitId, state, record } of changes.slice(0, failedFrom)) {
+    for (const { circuitId, state } of changes.slice(0, failedFrom)) {
       const from = this.#delivered.get(circuitId);
       this.#delivered.set(circuitId, state);
+      // A record with failures behind it is the pending one: forgetting it drops its count.
       this.#forget(circuitId);
-      this.#failures.delete(sequenceOf(record));
       this.#options.onTransition?.({ circuitId, ...(from === undefined ? {} : { from }), to: state, at: Date.now() });
     }
     const retried = changes.slice(failedFrom);

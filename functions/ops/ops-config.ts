@@ -156,7 +156,7 @@ export function proberConfigFromEnvironment(
     return {
       ...base,
       maxConcurrency: maxConcurrency as number,
-      ...provider(entry, where, adapter?.definition.connection.auth.scheme, problems),
+      ...connectionFields(entry, where, adapter?.definition.connection.auth.scheme, problems),
       ...(authTokenUrl ? { authTokenUrl } : {}),
     };
   });
@@ -169,7 +169,7 @@ export function proberConfigFromEnvironment(
     if (!NAME.test(name)) problems.push(`${where}: name must be a lower-kebab-case string`);
     const probe = name ? providerProbes(name) : undefined;
     if (name && !probe) problems.push(`${where}: no provider probe is called '${name}' (functions/workflows/provider-probes.ts)`);
-    return { name, ...provider(entry, where, probe?.connection.auth.scheme, problems) };
+    return { name, ...connectionFields(entry, where, probe?.connection.auth.scheme, problems) };
   });
   providerNamesOnce(integrations, providers.map((p) => p.name), problems);
 
@@ -190,7 +190,7 @@ export function proberConfigFromEnvironment(
 // ---------------------------------------------------------------- helpers
 
 /** The connection fields an integration and a provider share: URL, secret, timeout, circuit overrides. */
-function provider(
+function connectionFields(
   entry: Record<string, unknown>,
   where: string,
   authScheme: string | undefined,
@@ -226,19 +226,24 @@ function readIntegrations(raw: string | undefined, problems: string[]): Record<s
   return readArray(raw, 'INTEGRATIONS', problems, { optional: false });
 }
 
+/** The JSON value of a variable; undefined (with the problem noted) when it is not JSON, or absent. */
+function parseJson(raw: string, variable: string, problems: string[]): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    problems.push(`${variable} is not valid JSON: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
 /** A JSON array of objects from a variable; `optional` allows it to be absent or empty. */
 function readArray(raw: string | undefined, variable: string, problems: string[], options: { optional: boolean }): Record<string, unknown>[] {
   if (!raw?.trim()) {
     if (!options.optional) problems.push(`${variable} is required: a JSON array with one object per integration`);
     return [];
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (error) {
-    problems.push(`${variable} is not valid JSON: ${(error as Error).message}`);
-    return [];
-  }
+  const parsed = parseJson(raw, variable, problems);
+  if (parsed === undefined) return [];
   if (!Array.isArray(parsed) || (parsed.length === 0 && !options.optional)) {
     problems.push(`${variable} must be a ${options.optional ? '' : 'non-empty '}JSON array`);
     return [];
@@ -253,13 +258,8 @@ function readArray(raw: string | undefined, variable: string, problems: string[]
 /** The controller's PROVIDERS: a JSON array of circuit names, none of them an integration's. */
 function readProviderNames(raw: string | undefined, integrations: readonly ControlledIntegration[], problems: string[]): string[] {
   if (!raw?.trim()) return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (error) {
-    problems.push(`PROVIDERS is not valid JSON: ${(error as Error).message}`);
-    return [];
-  }
+  const parsed = parseJson(raw, 'PROVIDERS', problems);
+  if (parsed === undefined) return [];
   if (!Array.isArray(parsed) || !parsed.every((name) => typeof name === 'string' && NAME.test(name))) {
     problems.push('PROVIDERS must be a JSON array of lower-kebab-case provider names');
     return [];

@@ -172,8 +172,7 @@ export class CircuitController extends Construct {
             mappingUuid: p.eventSourceMappingId,
             maxConcurrency: p.integration.maxConcurrency,
             baseUrl: p.integration.baseUrl,
-            // Like ServiceFunction.bindSecret: the full ARN when known, else the name (a secret imported by name).
-            secretName: p.secret ? (p.secret.secretFullArn ?? p.secret.secretName) : undefined,
+            secretName: secretReference(p.secret),
             httpTimeoutMs: p.integration.httpTimeoutMs,
             circuit: p.integration.circuit,
           })),
@@ -182,7 +181,7 @@ export class CircuitController extends Construct {
           providers.map((p) => ({
             name: p.provider.name,
             baseUrl: p.provider.baseUrl,
-            secretName: p.secret ? (p.secret.secretFullArn ?? p.secret.secretName) : undefined,
+            secretName: secretReference(p.secret),
             httpTimeoutMs: p.provider.httpTimeoutMs,
             circuit: p.provider.circuit,
           })),
@@ -233,6 +232,11 @@ export class CircuitController extends Construct {
       environment: { ...props.functionProps?.environment, ...options.environment },
     });
   }
+}
+
+/** Like ServiceFunction.bindSecret: the full ARN when known, else the name (a secret imported by name). */
+function secretReference(secret: secretsmanager.ISecret | undefined): string | undefined {
+  return secret ? (secret.secretFullArn ?? secret.secretName) : undefined;
 }
 
 /** lambda:Get/UpdateEventSourceMapping on exactly the hub's mappings. */

@@ -39,6 +39,7 @@ import {
   NotFoundError,
   OperatorError,
   MAX_REDRIVE_MESSAGES_PER_SECOND,
+  type LedgerShowOptions,
   type RedriveOptions,
   type RedriveResult,
   type SendRequest,
@@ -245,7 +246,7 @@ export class AwsHubOperator implements HubOperator {
   }
 
   /** Queries the ledger table for the entity's partition; with `fullLog`, one more Query per integration with archived log pages. */
-  async ledgerShow(entityType: string, entityId: string, options: { readonly fullLog?: boolean } = {}): Promise<LedgerEntry[]> {
+  async ledgerShow(entityType: string, entityId: string, options: LedgerShowOptions = {}): Promise<LedgerEntry[]> {
     const hub = await this.hub();
     const ledger = new DynamoDBSyncLedger({ tableName: this.output(hub, 'LedgerTableName'), client: this.clients.dynamodb, clock: this.clock });
     return this.aws('dynamodb:Query on the ledger table', () => (options.fullLog ? ledger.entriesWithFullLog(entityType, entityId) : ledger.entries(entityType, entityId)));

@@ -68,6 +68,12 @@ export interface RedriveOptions {
 /** The move task's rate limit SQS accepts (StartMessageMoveTask MaxNumberOfMessagesPerSecond). */
 export const MAX_REDRIVE_MESSAGES_PER_SECOND = 500;
 
+/** Options of `ledger show`. */
+export interface LedgerShowOptions {
+  /** Read the audit log pages archived out of the entries too (one more Query per entry that has any). */
+  readonly fullLog?: boolean;
+}
+
 /** What a redrive did. */
 export interface RedriveResult {
   readonly integration: string;
@@ -124,7 +130,7 @@ export interface HubOperator {
    * The entity's ledger rows, one per integration (empty when the hub never saw it), with the inline audit log, or
    * with the whole log (the archived pages too) when `fullLog`.
    */
-  ledgerShow(entityType: string, entityId: string, options?: { readonly fullLog?: boolean }): Promise<LedgerEntry[]>;
+  ledgerShow(entityType: string, entityId: string, options?: LedgerShowOptions): Promise<LedgerEntry[]>;
   workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]>;
   /** Redrives a failed execution (by ARN or, locally, by name). */
   workflowsRedrive(execution: string): Promise<WorkflowRedriveResult>;

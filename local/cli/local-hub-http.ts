@@ -19,6 +19,7 @@ import {
   type HubOperator,
   NotFoundError,
   OperatorError,
+  type LedgerShowOptions,
   type RedriveOptions,
   type RedriveResult,
   type SendRequest,
@@ -295,7 +296,7 @@ export class LocalHubClient implements HubOperator {
   circuitReset(integration: string): Promise<CircuitView> {
     return this.call('circuitReset', [integration]);
   }
-  ledgerShow(entityType: string, entityId: string, options?: { readonly fullLog?: boolean }): Promise<LedgerEntry[]> {
+  ledgerShow(entityType: string, entityId: string, options?: LedgerShowOptions): Promise<LedgerEntry[]> {
     return this.call('ledgerShow', [entityType, entityId, options]);
   }
   workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]> {

@@ -22,6 +22,7 @@ import {
   type HubOperator,
   NotFoundError,
   OperatorError,
+  type LedgerShowOptions,
   type RedriveOptions,
   type RedriveResult,
   type SendRequest,
@@ -167,7 +168,7 @@ export class LocalHubOperator implements HubOperator {
     return { ...status, circuit: name };
   }
 
-  async ledgerShow(entityType: string, entityId: string, options: { readonly fullLog?: boolean } = {}): Promise<LedgerEntry[]> {
+  async ledgerShow(entityType: string, entityId: string, options: LedgerShowOptions = {}): Promise<LedgerEntry[]> {
     const ledger = this.hub.ledger;
     return this.#store(`read the ledger of ${entityType} ${entityId}`, () => (options.fullLog ? ledger.entriesWithFullLog(entityType, entityId) : ledger.entries(entityType, entityId)));
   }

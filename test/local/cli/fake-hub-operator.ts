@@ -12,6 +12,7 @@ import {
   type HubOperator,
   NotFoundError,
   OperatorError,
+  type LedgerShowOptions,
   type RedriveOptions,
   type RedriveResult,
   type SendRequest,
@@ -149,7 +150,7 @@ export class FakeHubOperator implements HubOperator {
     return view;
   }
 
-  async ledgerShow(entityType: string, entityId: string, options?: { readonly fullLog?: boolean }): Promise<LedgerEntry[]> {
+  async ledgerShow(entityType: string, entityId: string, options?: LedgerShowOptions): Promise<LedgerEntry[]> {
     this.record('ledgerShow', entityType, entityId, options);
     return this.ledger.filter((e) => e.entityType === entityType && e.entityId === entityId);
   }
