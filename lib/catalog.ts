@@ -3,9 +3,14 @@
  * provider, limits, breaker settings and alarm thresholds. Adding an integration = one adapter file in
  * functions/integrations/ + one entry here. The stack, the dashboards, the local hub and the docs read it.
  *
- * lib/ does not import functions/: the handler is referenced by path (bundled by esbuild), and a test checks that
- * each entry agrees with its adapter (name, auth scheme).
+ * lib/ imports only the runtime's pure validation modules from functions/ (names, circuit settings, errors), so synth
+ * checks a setting with the same rule the function applies at run time. The handler is referenced by path (bundled
+ * by esbuild), and a test checks that each entry agrees with its adapter (auth scheme).
  */
+import { circuitBreakerSettingsProblems, type CircuitBreakerSettingsInput } from '../functions/runtime/circuit-settings.js';
+import { ConfigurationError } from '../functions/runtime/errors.js';
+import { nameProblem } from '../functions/runtime/names.js';
+import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
 
 /** Auth schemes of the runtime (functions/runtime/credentials.ts); selects the secret's placeholder fields. */
 export type CatalogAuthScheme = 'none' | 'bearer' | 'api_key' | 'basic' | 'oauth2_client_credentials';
@@ -27,27 +32,11 @@ export interface EventRoute {
   readonly detailTypes: readonly string[];
 }
 
-/** Circuit breaker overrides (see docs/configuration.md); passed to the function as CIRCUIT_SETTINGS. */
-export interface CatalogCircuitSettings {
-  readonly mode?: 'consecutive' | 'ratio';
-  readonly failureThreshold?: number;
-  readonly failureRatio?: number;
-  readonly minimumThroughput?: number;
-  readonly windowMs?: number;
-  readonly windowBuckets?: number;
-  readonly slowCallMs?: number;
-  readonly breakMs?: number;
-  readonly breakMultiplier?: number;
-  readonly maxBreakMs?: number;
-  readonly probeLeaseMs?: number;
-  readonly probeSuccessesToClose?: number;
-  readonly cacheTtlMs?: number;
-  readonly suspectCacheTtlMs?: number;
-  readonly storeRetryMs?: number;
-  readonly isolatedRetryAfterMs?: number;
-  readonly maxThrottleMs?: number;
-  readonly openOnThrottleMs?: number;
-}
+/**
+ * Circuit breaker overrides (see docs/configuration.md); passed to the function as CIRCUIT_SETTINGS and checked at
+ * synth by the runtime's own validator (functions/runtime/circuit-settings.ts).
+ */
+export type CatalogCircuitSettings = CircuitBreakerSettingsInput;
 
 /** One integration: everything the stack needs to deploy it. Durations in seconds unless the name says otherwise. */
 export interface IntegrationEntry {
@@ -144,12 +133,10 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
 /** Context overrides, e.g. `{ 'baseUrl:crm': 'https://sandbox.crm.example.com' }` from `cdk deploy -c`. */
 export type CatalogContext = Readonly<Record<string, unknown>>;
 
-const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-
 /** Thrown when the catalog is invalid; lists every problem. */
-export class CatalogError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`The integration catalog is invalid:\n- ${problems.join('\n- ')}`);
+export class CatalogError extends ConfigurationError {
+  constructor(problems: readonly string[]) {
+    super(`The integration catalog is invalid:\n- ${problems.join('\n- ')}`, problems);
     this.name = 'CatalogError';
   }
 }
@@ -170,7 +157,8 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
       }
     };
 
-    if (!NAME.test(entry.name ?? '')) problem('name must be lower-kebab-case');
+    const badName = nameProblem(entry.name);
+    if (badName) problem(badName);
     if (seen.has(entry.name)) problem('name is used twice');
     seen.add(entry.name);
     if (!entry.entry?.startsWith('functions/integrations/') || !entry.entry.endsWith('.ts')) {
@@ -188,16 +176,16 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     const functionTimeoutSeconds = entry.functionTimeoutSeconds ?? 30;
     inRange('functionTimeoutSeconds', functionTimeoutSeconds, 1, 900);
     inRange('memoryMb', entry.memoryMb, 128, 10_240);
-    inRange('httpTimeoutMs', entry.httpTimeoutMs, 100, 900_000);
+    inRange('httpTimeoutMs', entry.httpTimeoutMs, ...SETTING_RANGES.HTTP_TIMEOUT_MS);
     if (entry.httpTimeoutMs !== undefined && entry.httpTimeoutMs >= functionTimeoutSeconds * 1000) {
       problem(`httpTimeoutMs (${entry.httpTimeoutMs}) must be shorter than the function timeout (${functionTimeoutSeconds} s)`);
     }
-    inRange('maxAttempts', entry.maxAttempts, 1, 20);
+    inRange('maxAttempts', entry.maxAttempts, ...SETTING_RANGES.HTTP_MAX_ATTEMPTS);
     const batchWindowSeconds = entry.batchWindowSeconds ?? 0;
     inRange('batchWindowSeconds', batchWindowSeconds, 0, 300);
     inRange('batchSize', entry.batchSize, 1, batchWindowSeconds > 0 ? 10_000 : 10);
     inRange('maxConcurrency', entry.maxConcurrency, 2, 1000);
-    inRange('recordConcurrency', entry.recordConcurrency, 1, 100);
+    inRange('recordConcurrency', entry.recordConcurrency, ...SETTING_RANGES.RECORD_CONCURRENCY);
     inRange('maxReceiveCount', entry.maxReceiveCount, 1, 1000);
     // SQS caps a visibility timeout at 12 hours; the queue's is 6 × the function timeout.
     if (functionTimeoutSeconds * 6 > 43_200) problem('functionTimeoutSeconds × 6 exceeds the SQS visibility timeout limit (12 h)');
@@ -205,6 +193,7 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     inRange('alarms.circuitOpenMinutes', entry.alarms?.circuitOpenMinutes, 1, 1440);
     inRange('alarms.functionErrors', entry.alarms?.functionErrors, 1, 100_000);
     if (entry.secret?.import && entry.auth === 'none') problem("secret.import makes no sense with auth 'none'");
+    for (const circuitProblem of circuitBreakerSettingsProblems(entry.circuit)) problem(`circuit: ${circuitProblem}`);
 
     return {
       name: entry.name,

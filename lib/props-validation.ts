@@ -1,11 +1,13 @@
+import { ConfigurationError } from '../functions/runtime/errors.js';
+
 /** Thrown when a construct's props are invalid; lists every problem, so one synth shows them all. */
-export class ConstructPropsError extends Error {
+export class ConstructPropsError extends ConfigurationError {
   constructor(
     /** The construct path (or class name) whose props were rejected. */
     readonly where: string,
-    readonly problems: readonly string[],
+    problems: readonly string[],
   ) {
-    super(`Invalid props for ${where}:\n- ${problems.join('\n- ')}`);
+    super(`Invalid props for ${where}:\n- ${problems.join('\n- ')}`, problems);
     this.name = 'ConstructPropsError';
   }
 }

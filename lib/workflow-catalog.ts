@@ -8,9 +8,13 @@
  * `baseUrl:<integration>` override), secret and circuit, so one outage opens one circuit for the queue pipeline
  * and the workflow tasks alike.
  *
- * lib/ does not import functions/: the task error names are restated below (test/lib/workflow-catalog.test.ts
+ * lib/ imports only the runtime's pure validation modules from functions/ (names, circuit settings, setting ranges),
+ * not the task code: the task error names are restated below (test/lib/workflow-catalog.test.ts
  * keeps them equal to functions/workflows/workflow-contract.ts).
  */
+import { circuitBreakerSettingsProblems } from '../functions/runtime/circuit-settings.js';
+import { nameProblem } from '../functions/runtime/names.js';
+import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
 import {
   type CatalogAuthScheme,
   type CatalogCircuitSettings,
@@ -285,7 +289,6 @@ export interface ResolvedWorkflows {
   readonly contactSync: ResolvedContactSync;
 }
 
-const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const URL_PATTERN = /^https?:\/\/[^\s]+$/;
 
 /**
@@ -312,7 +315,8 @@ export function resolveWorkflows(
   const saga = workflows.orderSaga;
   const sagaWhere = `workflow '${saga.name}'`;
   const sagaProblem = (text: string) => problems.push(`${sagaWhere}: ${text}`);
-  if (!NAME.test(saga.name)) sagaProblem('name must be lower-kebab-case');
+  const badSagaName = nameProblem(saga.name);
+  if (badSagaName) sagaProblem(badSagaName);
   entryProblems(saga.entry, 'entry', sagaProblem);
   entryProblems(saga.starterEntry, 'starterEntry', sagaProblem);
   if (saga.trigger.sources.length === 0 || saga.trigger.detailTypes.length === 0) sagaProblem('trigger needs at least one source and one detail type');
@@ -358,7 +362,8 @@ export function resolveWorkflows(
   const sync = workflows.contactSync;
   const syncWhere = `workflow '${sync.name}'`;
   const syncProblem = (text: string) => problems.push(`${syncWhere}: ${text}`);
-  if (!NAME.test(sync.name)) syncProblem('name must be lower-kebab-case');
+  const badSyncName = nameProblem(sync.name);
+  if (badSyncName) syncProblem(badSyncName);
   if (sync.name === saga.name) syncProblem('name is used by another workflow');
   entryProblems(sync.entry, 'entry', syncProblem);
   if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(sync.syncId ?? '')) syncProblem('syncId must be 1-128 letters, digits, _ . : -');
@@ -410,10 +415,11 @@ function resolveProviders(
   for (const [index, entry] of entries.entries()) {
     const where = `provider ${entry.name ? `'${entry.name}'` : `#${index + 1}`}`;
     const problem = (text: string) => problems.push(`${where}: ${text}`);
-    if (!NAME.test(entry.name ?? '')) problem('name must be lower-kebab-case');
+    const badName = nameProblem(entry.name);
+    if (badName) problem(badName);
     if (resolved.has(entry.name)) problem('name is used twice');
-    integerProblem(problem, 'httpTimeoutMs', entry.httpTimeoutMs, 100, 900_000);
-    integerProblem(problem, 'maxAttempts', entry.maxAttempts, 1, 20);
+    integerProblem(problem, 'httpTimeoutMs', entry.httpTimeoutMs, ...SETTING_RANGES.HTTP_TIMEOUT_MS);
+    integerProblem(problem, 'maxAttempts', entry.maxAttempts, ...SETTING_RANGES.HTTP_MAX_ATTEMPTS);
 
     if (entry.integration !== undefined) {
       const integration = integrations.find((candidate) => candidate.name === entry.integration);
@@ -446,6 +452,7 @@ function resolveProviders(
     if (!URL_PATTERN.test(baseUrl ?? '')) problem(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
     if (entry.auth === undefined || !(entry.auth in SECRET_FIELDS)) problem(`auth must be one of ${Object.keys(SECRET_FIELDS).join(', ')}`);
     if (entry.secret?.import && entry.auth === 'none') problem("secret.import makes no sense with auth 'none'");
+    for (const circuitProblem of circuitBreakerSettingsProblems(entry.circuit)) problem(`circuit: ${circuitProblem}`);
     if (integrations.some((integration) => integration.name === entry.name)) {
       problem(`an integration is named '${entry.name}' too: set integration: '${entry.name}' to share its secret and circuit`);
     }

@@ -28,6 +28,7 @@
 import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from '../runtime/circuit-settings.js';
 import { ConfigurationError } from '../runtime/errors.js';
 import { DEFAULT_SETTINGS } from '../runtime/runtime-settings.js';
+import { isLowerKebabCase, nameProblem } from '../runtime/names.js';
 import type { AnyIntegration } from '../integrations/index.js';
 import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
 
@@ -101,7 +102,6 @@ export interface ProberConfig {
 /** Lambda's bounds of an SQS event source mapping's MaximumConcurrency. */
 export const MAPPING_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
-const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONTROLLER_FIELDS = ['name', 'mappingUuid'];
 const PROBER_FIELDS = [...CONTROLLER_FIELDS, 'maxConcurrency', 'baseUrl', 'secretName', 'httpTimeoutMs', 'authTokenUrl', 'circuit'];
@@ -166,7 +166,8 @@ export function proberConfigFromEnvironment(
     const where = typeof entry.name === 'string' && entry.name ? `PROVIDERS '${entry.name}'` : `PROVIDERS[${index}]`;
     unknownFields(entry, PROVIDER_FIELDS, where, problems);
     const name = typeof entry.name === 'string' ? entry.name : '';
-    if (!NAME.test(name)) problems.push(`${where}: name must be a lower-kebab-case string`);
+    const badName = nameProblem(name);
+    if (badName) problems.push(`${where}: ${badName}`);
     const probe = name ? providerProbes(name) : undefined;
     if (name && !probe) problems.push(`${where}: no provider probe is called '${name}' (functions/workflows/provider-probes.ts)`);
     return { name, ...connectionFields(entry, where, probe?.connection.auth.scheme, problems) };
@@ -260,7 +261,7 @@ function readProviderNames(raw: string | undefined, integrations: readonly Contr
   if (!raw?.trim()) return [];
   const parsed = parseJson(raw, 'PROVIDERS', problems);
   if (parsed === undefined) return [];
-  if (!Array.isArray(parsed) || !parsed.every((name) => typeof name === 'string' && NAME.test(name))) {
+  if (!Array.isArray(parsed) || !parsed.every(isLowerKebabCase)) {
     problems.push('PROVIDERS must be a JSON array of lower-kebab-case provider names');
     return [];
   }
@@ -279,7 +280,8 @@ function providerNamesOnce(integrations: readonly ControlledIntegration[], provi
 
 function controlled(entry: Record<string, unknown>, where: string, problems: string[]): ControlledIntegration {
   const { name, mappingUuid } = entry;
-  if (typeof name !== 'string' || !NAME.test(name)) problems.push(`${where}: name must be a lower-kebab-case string`);
+  const badName = nameProblem(name);
+  if (badName) problems.push(`${where}: ${badName}`);
   if (typeof mappingUuid !== 'string' || !UUID.test(mappingUuid)) {
     problems.push(`${where}: mappingUuid must be the UUID of an event source mapping (got ${JSON.stringify(mappingUuid)})`);
   }

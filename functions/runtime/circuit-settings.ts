@@ -93,6 +93,22 @@ const KNOWN_KEYS = new Set(Object.keys(DEFAULT_CIRCUIT_BREAKER_SETTINGS));
  * `label` names the circuit in the message.
  */
 export function resolveCircuitBreakerSettings(input: CircuitBreakerSettingsInput = {}, label = 'circuit breaker'): CircuitBreakerSettings {
+  const { settings, problems } = checkCircuitBreakerSettings(input);
+  if (problems.length > 0) {
+    throw new ConfigurationError(`Invalid ${label} settings:\n  - ${problems.join('\n  - ')}`, problems);
+  }
+  return settings;
+}
+
+/**
+ * Every problem of `input` as breaker settings, or none. The catalogs (lib/catalog.ts, lib/workflow-catalog.ts) call
+ * it at synth, so a bad value fails `cdk synth` with the runtime's own rules instead of the first invocation.
+ */
+export function circuitBreakerSettingsProblems(input: CircuitBreakerSettingsInput = {}): string[] {
+  return checkCircuitBreakerSettings(input).problems;
+}
+
+function checkCircuitBreakerSettings(input: CircuitBreakerSettingsInput): { settings: CircuitBreakerSettings; problems: string[] } {
   const problems: string[] = [];
   for (const key of Object.keys(input)) {
     if (!KNOWN_KEYS.has(key)) problems.push(`unknown setting '${key}'`);
@@ -141,10 +157,7 @@ export function resolveCircuitBreakerSettings(input: CircuitBreakerSettingsInput
   integer('maxThrottleMs', 1);
   integer('openOnThrottleMs', 0);
 
-  if (problems.length > 0) {
-    throw new ConfigurationError(`Invalid ${label} settings:\n  - ${problems.join('\n  - ')}`);
-  }
-  return Object.freeze(s);
+  return { settings: Object.freeze(s), problems };
 }
 
 /** Break duration after `reopenCount` re-opens without a successful close: breakMs × multiplier^n, capped. */

@@ -1,6 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
 import { IntegrationRuntime, type RuntimeDependencies } from './integration-runtime.js';
+import { nameProblem } from './names.js';
 import { dependenciesFromEnvironment } from './runtime-environment.js';
 
 /** A defined integration: its declaration, its Lambda entry, and a way to build its runtime with given parts. */
@@ -16,15 +17,12 @@ export interface Integration<TInput> {
   createRuntime(dependencies: RuntimeDependencies): IntegrationRuntime<TInput>;
 }
 
-const LOWER_KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-
 /** Declares an adapter; see the README's adapter guide. */
 export function defineIntegration<TInput, TResult extends SendResult>(
   definition: IntegrationDefinition<TInput, TResult>,
 ): Integration<TInput> {
-  if (!LOWER_KEBAB.test(definition.name)) {
-    throw new TypeError(`Integration name ${JSON.stringify(definition.name)} must be lower-kebab-case`);
-  }
+  const badName = nameProblem(definition.name);
+  if (badName) throw new TypeError(`Integration ${badName}`);
   const declared = definition as unknown as IntegrationDefinition<TInput, SendResult>;
   let runtime: IntegrationRuntime<TInput> | undefined;
   return {

@@ -176,12 +176,30 @@ export class StaleEventError extends IntegrationError {
 
 // ---------------------------------------------------------------- configuration
 
-/** Raised at init when required configuration is missing or invalid. Not a record outcome: the function fails fast. */
+/**
+ * Raised when configuration is missing or invalid: at init in a function (not a record outcome: it fails fast), or at
+ * synth for a catalog or construct props. Validation collects every problem and throws once, so one run shows the
+ * whole list; `problems` holds them (empty when the message is the only problem).
+ */
 export class ConfigurationError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Every problem found, one line each. */
+    readonly problems: readonly string[] = [],
+  ) {
     super(message);
     this.name = 'ConfigurationError';
   }
+
+  /** `Invalid <subject>:` followed by one line per problem. */
+  static listing(subject: string, problems: readonly string[]): ConfigurationError {
+    return new ConfigurationError(`Invalid ${subject}:\n- ${problems.join('\n- ')}`, problems);
+  }
+}
+
+/** Throws {@link ConfigurationError.listing} when `problems` is not empty. */
+export function assertNoConfigurationProblems(subject: string, problems: readonly string[]): void {
+  if (problems.length > 0) throw ConfigurationError.listing(subject, problems);
 }
 
 /** Wraps anything that is not an IntegrationError: unknown failures are treated as transient so nothing is lost. */

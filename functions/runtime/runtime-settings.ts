@@ -70,6 +70,24 @@ export const SETTINGS_ENVIRONMENT = {
 } as const;
 
 /**
+ * The inclusive range of each integer setting. The catalogs (lib/catalog.ts, lib/workflow-catalog.ts) check their
+ * fields against the same ranges at synth, so a value that synth accepts never fails the function's init.
+ */
+export const SETTING_RANGES = {
+  SECRET_MAX_AGE_SECONDS: [0, 86_400],
+  HTTP_TIMEOUT_MS: [100, 900_000],
+  HTTP_MAX_ATTEMPTS: [1, 20],
+  HTTP_BASE_DELAY_MS: [1, 60_000],
+  HTTP_MAX_DELAY_MS: [1, 300_000],
+  HTTP_SAFETY_MARGIN_MS: [0, 60_000],
+  RECORD_CONCURRENCY: [1, 100],
+  IDEMPOTENCY_TTL_SECONDS: [60, 30 * 86_400],
+  PARK_JITTER_SECONDS: [0, 3600],
+  RETRY_BASE_DELAY_SECONDS: [0, 43_200],
+  RETRY_MAX_DELAY_SECONDS: [1, 43_200],
+} as const satisfies Partial<Record<keyof typeof SETTINGS_ENVIRONMENT, readonly [number, number]>>;
+
+/**
  * Reads the settings from the environment once, reporting every problem at once (handbook §5.7).
  * Adapter connection defaults fill what the environment leaves out.
  */
@@ -160,7 +178,8 @@ function readSettings(env: Record<string, string | undefined>, connection: Conne
     if (!value) problems.push(`${variable(name)} is required: ${SETTINGS_ENVIRONMENT[name]}`);
     return value ?? '';
   };
-  const integer = (name: keyof typeof SETTINGS_ENVIRONMENT, fallback: number, min: number, max: number): number => {
+  const integer = (name: keyof typeof SETTING_RANGES, fallback: number): number => {
+    const [min, max] = SETTING_RANGES[name];
     const raw = env[variable(name)]?.trim();
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
@@ -177,19 +196,19 @@ function readSettings(env: Record<string, string | undefined>, connection: Conne
   const settings: RuntimeSettings = {
     baseUrl,
     secretName,
-    secretMaxAgeSeconds: integer('SECRET_MAX_AGE_SECONDS', DEFAULT_SETTINGS.secretMaxAgeSeconds, 0, 86_400),
+    secretMaxAgeSeconds: integer('SECRET_MAX_AGE_SECONDS', DEFAULT_SETTINGS.secretMaxAgeSeconds),
     http: {
-      timeoutMs: integer('HTTP_TIMEOUT_MS', connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs, 100, 900_000),
-      maxAttempts: integer('HTTP_MAX_ATTEMPTS', connection.maxAttempts ?? DEFAULT_SETTINGS.http.maxAttempts, 1, 20),
-      baseDelayMs: integer('HTTP_BASE_DELAY_MS', DEFAULT_SETTINGS.http.baseDelayMs, 1, 60_000),
-      maxDelayMs: integer('HTTP_MAX_DELAY_MS', DEFAULT_SETTINGS.http.maxDelayMs, 1, 300_000),
-      safetyMarginMs: integer('HTTP_SAFETY_MARGIN_MS', DEFAULT_SETTINGS.http.safetyMarginMs, 0, 60_000),
+      timeoutMs: integer('HTTP_TIMEOUT_MS', connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs),
+      maxAttempts: integer('HTTP_MAX_ATTEMPTS', connection.maxAttempts ?? DEFAULT_SETTINGS.http.maxAttempts),
+      baseDelayMs: integer('HTTP_BASE_DELAY_MS', DEFAULT_SETTINGS.http.baseDelayMs),
+      maxDelayMs: integer('HTTP_MAX_DELAY_MS', DEFAULT_SETTINGS.http.maxDelayMs),
+      safetyMarginMs: integer('HTTP_SAFETY_MARGIN_MS', DEFAULT_SETTINGS.http.safetyMarginMs),
     },
-    recordConcurrency: integer('RECORD_CONCURRENCY', DEFAULT_SETTINGS.recordConcurrency, 1, 100),
-    idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', profile.idempotencyTtlSeconds, 60, 30 * 86_400),
-    parkJitterSeconds: integer('PARK_JITTER_SECONDS', DEFAULT_SETTINGS.parkJitterSeconds, 0, 3600),
-    retryBaseDelaySeconds: integer('RETRY_BASE_DELAY_SECONDS', DEFAULT_SETTINGS.retryBaseDelaySeconds, 0, 43_200),
-    retryMaxDelaySeconds: integer('RETRY_MAX_DELAY_SECONDS', DEFAULT_SETTINGS.retryMaxDelaySeconds, 1, 43_200),
+    recordConcurrency: integer('RECORD_CONCURRENCY', DEFAULT_SETTINGS.recordConcurrency),
+    idempotencyTtlSeconds: integer('IDEMPOTENCY_TTL_SECONDS', profile.idempotencyTtlSeconds),
+    parkJitterSeconds: integer('PARK_JITTER_SECONDS', DEFAULT_SETTINGS.parkJitterSeconds),
+    retryBaseDelaySeconds: integer('RETRY_BASE_DELAY_SECONDS', DEFAULT_SETTINGS.retryBaseDelaySeconds),
+    retryMaxDelaySeconds: integer('RETRY_MAX_DELAY_SECONDS', DEFAULT_SETTINGS.retryMaxDelaySeconds),
     ledgerTableName: profile.ledger ? required('LEDGER_TABLE_NAME') : '',
     circuitsTableName: required('CIRCUITS_TABLE_NAME'),
     deadLetterQueueUrl: profile.deadLetterQueue ? required('DLQ_URL') : '',

@@ -29,6 +29,7 @@ import { z } from 'zod';
 import type { CircuitBreaker } from '../runtime/circuit-breaker.js';
 import type { CircuitBreakerSettingsInput } from '../runtime/circuit-settings.js';
 import { resolveCircuitBreakerSettings } from '../runtime/circuit-settings.js';
+import { nameProblem } from '../runtime/names.js';
 import {
   type IntegrationError,
   NotAttemptedError,
@@ -258,14 +259,13 @@ export interface WorkflowTask<TInput, TResult extends SendResult, TOutput> {
   createRuntime(dependencies: RuntimeDependencies): WorkflowTaskRuntime<TInput, TResult, TOutput>;
 }
 
-const LOWER_KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-
 /** Declares a Step Functions task built on the integration runtime; see the file comment. */
 export function defineWorkflowTask<TInput, TResult extends SendResult, TOutput = TResult>(
   task: WorkflowTaskDefinition<TInput, TResult, TOutput>,
 ): WorkflowTask<TInput, TResult, TOutput> {
   for (const [field, value] of [['name', task.name], ['provider', task.provider]] as const) {
-    if (!LOWER_KEBAB.test(value)) throw new TypeError(`Workflow task ${field} ${JSON.stringify(value)} must be lower-kebab-case`);
+    const problem = nameProblem(value, field);
+    if (problem) throw new TypeError(`Workflow task ${field}: ${problem}`);
   }
   const definition: IntegrationDefinition<TInput, SendResult> = {
     name: task.name,

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { CatalogError, INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import { REPOSITORY_ROOT } from '../../lib/constructs/integration-pipeline.js';
 import type { Integration } from '../../functions/runtime/define-integration.js';
+import { circuitBreakerSettingsProblems, resolveCircuitBreakerSettings } from '../../functions/runtime/circuit-settings.js';
+import { ConfigurationError } from '../../functions/runtime/errors.js';
 
 const minimal: IntegrationEntry = {
   name: 'inventory',
@@ -80,6 +82,27 @@ describe('resolveCatalog', () => {
     );
     expect(problems).toHaveLength(8);
     expect((error as Error).message.split('\n- ')).toHaveLength(9);
+  });
+
+  it("fails on circuit settings that the runtime's own validator rejects, naming each one", () => {
+    const circuit = { failureThreshold: 0, breakMs: 60_000, maxBreakMs: 1000, windowMs: 1000, windowBuckets: 7 };
+    const expected = circuitBreakerSettingsProblems(circuit);
+    expect(expected.length).toBeGreaterThanOrEqual(3);
+    let error: unknown;
+    try {
+      resolveCatalog([{ ...minimal, circuit }]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(CatalogError);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as CatalogError).problems).toEqual(expected.map((problem) => `integration 'inventory': circuit: ${problem}`));
+    // The function would have refused the same settings at init: synth and run time agree.
+    expect(() => resolveCircuitBreakerSettings(circuit)).toThrow(ConfigurationError);
+  });
+
+  it('rejects an unknown circuit setting (a typo would otherwise be ignored until the first invocation)', () => {
+    expect(() => resolveCatalog([{ ...minimal, circuit: { failureTreshold: 3 } as never }])).toThrow(/circuit: unknown setting 'failureTreshold'/);
   });
 
   it('accepts the shipped catalog', () => {

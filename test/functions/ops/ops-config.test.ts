@@ -51,7 +51,7 @@ describe('circuit controller configuration', () => {
       controllerConfigFromEnvironment({ INTEGRATIONS: JSON.stringify([{ name: 'CRM', mappingUuid: 'nope', extra: 1 }, { name: 'b', mappingUuid: CRM_MAPPING }, { name: 'b', mappingUuid: CRM_MAPPING }]) }),
     );
     expect(message).toContain('unknown field(s) extra');
-    expect(message).toContain('name must be a lower-kebab-case string');
+    expect(message).toContain("name must be lower-kebab-case like 'crm'");
     expect(message).toContain('mappingUuid must be the UUID');
     expect(message).toContain("lists 'b' twice");
     expect(message).toContain(`mappingUuid ${CRM_MAPPING} for more than one`);
