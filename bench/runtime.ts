@@ -60,6 +60,7 @@ function batches(events: FileUploaded[]): LocalMessage[][] {
 /** One cold "Lambda instance" of the runtime: new caches, shared tables. */
 function runtimeInstance(tables: { ledger: string; circuits: string }) {
   return createLocalIntegration(crm, {
+    name: 'crm',
     dynamo: { client: dynamoClient },
     tables,
     baseUrl: backends.crmUrl,

@@ -7,10 +7,16 @@
  * checks a setting with the same rule the function applies at run time. The handler is referenced by path (bundled
  * by esbuild), and a test checks that each entry agrees with its adapter (auth scheme).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { circuitBreakerSettingsProblems, type CircuitBreakerSettingsInput } from '../functions/runtime/circuit-settings.js';
 import { ConfigurationError } from '../functions/runtime/errors.js';
-import { nameProblem } from '../functions/runtime/names.js';
+import { adapterModulePath, nameProblem } from '../functions/runtime/names.js';
 import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
+
+/** The repository root: adapter and handler modules are given relative to it. */
+export const REPOSITORY_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** Auth schemes of the runtime (functions/runtime/credentials.ts); selects the secret's placeholder fields. */
 export type CatalogAuthScheme = 'none' | 'bearer' | 'api_key' | 'basic' | 'oauth2_client_credentials';
@@ -44,8 +50,12 @@ export interface IntegrationEntry {
   readonly name: string;
   /** One sentence for the dashboard and docs. */
   readonly description: string;
-  /** The adapter module, relative to the repository root; it exports `handler`. */
-  readonly entry: string;
+  /**
+   * The adapter this integration runs: the file functions/integrations/<adapter>.ts. Several integrations may use
+   * one adapter (two accounts of one CRM, a payments gateway per region), each with its own queue, secret, circuit,
+   * ledger rows and alarms. @default the integration's name
+   */
+  readonly adapter?: string;
   /** Events routed from the hub's bus to this integration's queue. At least one. */
   readonly routes: readonly EventRoute[];
   /** The provider's base URL. Override per deployment with context `baseUrl:<name>`. */
@@ -88,6 +98,8 @@ export interface IntegrationEntry {
 
 /** An entry with every default applied. */
 export type ResolvedIntegration = Required<Omit<IntegrationEntry, 'secret' | 'circuit' | 'alarms' | 'httpTimeoutMs' | 'maxAttempts'>> & {
+  /** The adapter's module (functions/integrations/<adapter>.ts), relative to the repository root; it exports `handler`. */
+  readonly entry: string;
   readonly secret: { readonly name: string; readonly import: boolean };
   readonly circuit: CatalogCircuitSettings;
   readonly alarms: Required<NonNullable<IntegrationEntry['alarms']>>;
@@ -100,7 +112,6 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
   {
     name: 'crm',
     description: 'Files uploaded upstream become CRM file records (OAuth2 client credentials).',
-    entry: 'functions/integrations/crm.ts',
     routes: [{ sources: ['files.service'], detailTypes: ['FileUploaded'] }],
     baseUrl: 'https://crm.example.com/api',
     auth: 'oauth2_client_credentials',
@@ -115,7 +126,6 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
   {
     name: 'payments',
     description: 'Charges and refunds through the card payment gateway (bearer secret key).',
-    entry: 'functions/integrations/payments.ts',
     routes: [{ sources: ['orders.service', 'billing.service'], detailTypes: ['PaymentRequested', 'RefundRequested'] }],
     baseUrl: 'https://payments.example.com/v1',
     auth: 'bearer',
@@ -161,8 +171,11 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     if (badName) problem(badName);
     if (seen.has(entry.name)) problem('name is used twice');
     seen.add(entry.name);
-    if (!entry.entry?.startsWith('functions/integrations/') || !entry.entry.endsWith('.ts')) {
-      problem(`entry must be a .ts file under functions/integrations/ (got ${JSON.stringify(entry.entry)})`);
+    const adapter = entry.adapter ?? entry.name;
+    const adapterProblem = nameProblem(adapter, 'adapter');
+    if (adapterProblem) problem(adapterProblem);
+    else if (!existsSync(join(REPOSITORY_ROOT, adapterModulePath(adapter)))) {
+      problem(`adapter '${adapter}' has no module ${adapterModulePath(adapter)} (write it, or name an existing adapter)`);
     }
     if (!entry.routes || entry.routes.length === 0) problem('needs at least one route');
     for (const [i, route] of (entry.routes ?? []).entries()) {
@@ -198,7 +211,8 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     return {
       name: entry.name,
       description: entry.description,
-      entry: entry.entry,
+      adapter,
+      entry: adapterModulePath(adapter),
       routes: entry.routes,
       baseUrl,
       auth: entry.auth,

@@ -30,6 +30,8 @@ export async function createHubTables(dynamo: Pick<LocalDynamo, 'client'>, table
 
 /** What {@link createLocalIntegration} needs. */
 export interface LocalIntegrationOptions {
+  /** The integration's name: circuit id, ledger integration, metric dimension, idempotency namespace. */
+  name: string;
   dynamo: Pick<LocalDynamo, 'client'>;
   tables: LocalTables;
   /** The provider's base URL (a sandbox provider URL). */
@@ -62,7 +64,7 @@ export interface LocalIntegration<TInput> {
  * the same `buildRuntimeDependencies` as a deployed function.
  */
 export function createLocalIntegration<TInput>(integration: Integration<TInput>, options: LocalIntegrationOptions): LocalIntegration<TInput> {
-  const { definition } = integration;
+  const definition = integration.bind(options.name);
   const settings: RuntimeSettings = {
     baseUrl: options.baseUrl,
     secretName: options.secretName ?? `${definition.name}/credentials`,
@@ -96,7 +98,7 @@ export function createLocalIntegration<TInput>(integration: Integration<TInput>,
     fetch: options.fetch,
   });
   return {
-    runtime: integration.createRuntime(deps),
+    runtime: integration.createRuntime(options.name, deps),
     ledger: deps.ledger,
     breaker: deps.breaker,
     metrics,

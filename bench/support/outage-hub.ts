@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { findIntegrationAdapter } from '../../functions/integrations/index.js';
 import { payments } from '../../functions/integrations/payments.js';
 import { CircuitController } from '../../functions/ops/circuit-control.js';
 import { CircuitProber } from '../../functions/ops/circuit-probing.js';
@@ -66,6 +65,7 @@ export const hub: OutageStrategy = {
       const metrics = new RecordingMetricsSink();
       instanceMetrics.push(metrics);
       const local = createLocalIntegration(payments, {
+        name: 'payments',
         dynamo: { client },
         tables,
         baseUrl: sandbox.paymentsUrl,
@@ -131,6 +131,7 @@ export const hub: OutageStrategy = {
           integrations: [
             {
               name: 'payments',
+              adapter: 'payments',
               mappingUuid,
               maxConcurrency: Math.max(2, settings.restoredConcurrency),
               baseUrl: sandbox.paymentsUrl,
@@ -147,7 +148,7 @@ export const hub: OutageStrategy = {
         };
         const prober = new CircuitProber({
           targets: createProbeTargets(config, {
-            adapters: findIntegrationAdapter,
+            adapters: (adapter) => (adapter === 'payments' ? payments : undefined),
             dynamodb: opsClient,
             secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
             logger: () => silent,

@@ -54,7 +54,6 @@ export function toCrmFile(event: FileUploaded): CrmFile {
 const crmFileCreated = z.object({ id: z.string().min(1) });
 
 export const crm = defineIntegration({
-  name: 'crm',
   input: fileUploadedSchema,
   idempotencyKey: (event) => `file:${event.fileId}:v${event.version}`,
   entity: (event) => ({ type: 'file', id: event.fileId, version: event.version }),

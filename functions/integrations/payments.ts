@@ -82,7 +82,6 @@ interface PaymentResult {
 }
 
 export const payments = defineIntegration({
-  name: 'payments',
   input: paymentEventSchema.superRefine((event, context) => {
     if (event.action === 'charge' || event.amount !== undefined) {
       const code = event.currency ?? '';

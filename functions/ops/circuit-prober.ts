@@ -9,7 +9,6 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { findIntegrationAdapter } from '../integrations/index.js';
 import { findProviderProbe } from '../workflows/provider-probes.js';
 import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
 import { createRuntimeLogger, PowertoolsMetricsSink } from '../runtime/telemetry.js';
@@ -18,14 +17,18 @@ import { CircuitProber, type ProbeRunReport } from './circuit-probing.js';
 import { ProbeRunIncompleteError } from './errors.js';
 import { EventBridgeProbeSchedule } from './eventbridge-probe-schedule.js';
 import { LambdaEventSourceMappings } from './lambda-event-source-mappings.js';
-import { proberConfigFromEnvironment } from './ops-config.js';
+import { loadAdapters } from './integration-adapters.js';
+import { adapterNamesOf, proberConfigFromEnvironment } from './ops-config.js';
 import { createProbeTargets } from './probe-targets.js';
 
-const config = proberConfigFromEnvironment(process.env, findIntegrationAdapter, findProviderProbe);
+// The bundle carries every adapter of functions/integrations/; only those the configuration names are imported.
+const adapters = await loadAdapters(adapterNamesOf(process.env.INTEGRATIONS));
+const findAdapter = (name: string) => adapters.get(name);
+const config = proberConfigFromEnvironment(process.env, findAdapter, findProviderProbe);
 const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-prober' } });
 const prober = new CircuitProber({
   targets: createProbeTargets(config, {
-    adapters: findIntegrationAdapter,
+    adapters: findAdapter,
     providerProbes: findProviderProbe,
     dynamodb: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }),
     secrets: new SecretsManagerSecretSource({

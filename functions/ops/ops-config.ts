@@ -10,9 +10,10 @@
  *   PROBE_RULE_NAME      the prober's EventBridge schedule rule (enabled on every transition)
  *
  * Prober:
- *   INTEGRATIONS         JSON array of { name, mappingUuid, maxConcurrency, baseUrl, secretName?, httpTimeoutMs?,
- *                        authTokenUrl?, circuit? } — one per integration to watch; `name` must be an adapter of
- *                        functions/integrations/index.ts; `secretName` is required unless its auth scheme is none;
+ *   INTEGRATIONS         JSON array of { name, adapter?, mappingUuid, maxConcurrency, baseUrl, secretName?,
+ *                        httpTimeoutMs?, authTokenUrl?, circuit? } — one per integration to watch; `adapter` (default
+ *                        `name`) must be a module functions/integrations/<adapter>.ts; `secretName` is required unless
+ *                        its auth scheme is none;
  *                        `circuit` are the same breaker overrides as the integration function's CIRCUIT_SETTINGS
  *   PROVIDERS            optional JSON array of { name, baseUrl, secretName?, httpTimeoutMs?, circuit? } — one per
  *                        standalone workflow provider to probe; `name` must be in functions/workflows/provider-probes.ts
@@ -29,7 +30,7 @@ import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from 
 import { ConfigurationError } from '../runtime/errors.js';
 import { DEFAULT_SETTINGS } from '../runtime/runtime-settings.js';
 import { isLowerKebabCase, nameProblem } from '../runtime/names.js';
-import type { AnyIntegration } from '../integrations/index.js';
+import type { AnyIntegration } from './integration-adapters.js';
 import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
 
 /** An integration whose event source mapping the controller pauses and resumes. */
@@ -42,6 +43,8 @@ export interface ControlledIntegration {
 
 /** What the prober needs to probe an integration and restore its mapping. */
 export interface ProbedIntegration extends ControlledIntegration {
+  /** The adapter the integration runs (functions/integrations/<adapter>.ts), whose probe is called. */
+  readonly adapter: string;
   /** The catalog's maximum concurrency of the mapping, restored once the circuit has stayed closed. */
   readonly maxConcurrency: number;
   /** The provider's base URL. */
@@ -104,7 +107,7 @@ export const MAPPING_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONTROLLER_FIELDS = ['name', 'mappingUuid'];
-const PROBER_FIELDS = [...CONTROLLER_FIELDS, 'maxConcurrency', 'baseUrl', 'secretName', 'httpTimeoutMs', 'authTokenUrl', 'circuit'];
+const PROBER_FIELDS = [...CONTROLLER_FIELDS, 'adapter', 'maxConcurrency', 'baseUrl', 'secretName', 'httpTimeoutMs', 'authTokenUrl', 'circuit'];
 const PROVIDER_FIELDS = ['name', 'baseUrl', 'secretName', 'httpTimeoutMs', 'circuit'];
 
 /** Reads the controller's configuration; throws one ConfigurationError listing every problem. */
@@ -131,7 +134,7 @@ export function controllerConfigFromEnvironment(env: Record<string, string | und
 
 /**
  * Reads the prober's configuration; throws one ConfigurationError listing every problem. `adapters` resolves an
- * integration name to its adapter, `providerProbes` a provider name to its probe (the auth scheme decides whether a
+ * adapter name to its adapter (see {@link adapterNamesOf}), `providerProbes` a provider name to its probe (the auth scheme decides whether a
  * secret is needed).
  */
 export function proberConfigFromEnvironment(
@@ -145,8 +148,11 @@ export function proberConfigFromEnvironment(
     const where = describe(entry, index);
     unknownFields(entry, PROBER_FIELDS, where, problems);
     const base = controlled(entry, where, problems);
-    const adapter = base.name ? adapters(base.name) : undefined;
-    if (base.name && !adapter) problems.push(`${where}: no adapter is called '${base.name}' (functions/integrations/index.ts)`);
+    const adapterName = entry.adapter ?? base.name;
+    const badAdapterName = nameProblem(adapterName, 'adapter');
+    if (badAdapterName) problems.push(`${where}: ${badAdapterName}`);
+    const adapter = typeof adapterName === 'string' && adapterName ? adapters(adapterName) : undefined;
+    if (!badAdapterName && adapterName && !adapter) problems.push(`${where}: no adapter is called '${String(adapterName)}' (functions/integrations/)`);
 
     const maxConcurrency = entry.maxConcurrency;
     if (!isInteger(maxConcurrency, MAPPING_CONCURRENCY_RANGE.min, MAPPING_CONCURRENCY_RANGE.max)) {
@@ -155,6 +161,7 @@ export function proberConfigFromEnvironment(
     const authTokenUrl = optionalString(entry, 'authTokenUrl', where, problems);
     return {
       ...base,
+      adapter: typeof adapterName === 'string' ? adapterName : '',
       maxConcurrency: maxConcurrency as number,
       ...connectionFields(entry, where, adapter?.definition.connection.auth.scheme, problems),
       ...(authTokenUrl ? { authTokenUrl } : {}),
@@ -221,6 +228,23 @@ function connectionFields(
     ...(httpTimeoutMs !== undefined ? { httpTimeoutMs: httpTimeoutMs as number } : {}),
     circuit: (isRecord(circuit) ? circuit : {}) as CircuitBreakerSettingsInput,
   };
+}
+
+/**
+ * The adapters the prober's INTEGRATIONS name (`adapter`, else `name`), read leniently so that they can be loaded
+ * before {@link proberConfigFromEnvironment} reports every problem of the variable.
+ */
+export function adapterNamesOf(rawIntegrations: string | undefined): string[] {
+  try {
+    const parsed: unknown = JSON.parse(rawIntegrations ?? '[]');
+    if (!Array.isArray(parsed)) return [];
+    return parsed.flatMap((entry: { adapter?: unknown; name?: unknown } | null) => {
+      const adapter = entry?.adapter ?? entry?.name;
+      return isLowerKebabCase(adapter) ? [adapter] : [];
+    });
+  } catch {
+    return [];
+  }
 }
 
 function readIntegrations(raw: string | undefined, problems: string[]): Record<string, unknown>[] {

@@ -7,7 +7,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { AnyIntegration } from '../integrations/index.js';
+import type { AnyIntegration } from './integration-adapters.js';
 import { ConfigurationError } from '../runtime/errors.js';
 import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from '../runtime/ports.js';
 import { buildRuntimeDependencies } from '../runtime/runtime-environment.js';
@@ -20,7 +20,7 @@ import type { ProbedIntegration, ProbedProvider, ProberConfig } from './ops-conf
 
 /** What {@link createProbeTargets} composes the runtimes from. */
 export interface ProbeTargetParts {
-  /** Finds an integration's adapter by name. */
+  /** Finds an adapter by its name (functions/integrations/<adapter>.ts). */
   readonly adapters: (name: string) => AnyIntegration | undefined;
   /** Finds a standalone workflow provider's probe by name. @default none */
   readonly providerProbes?: (name: string) => IntegrationDefinition<unknown, SendResult> | undefined;
@@ -46,9 +46,9 @@ const NO_QUEUE: DeadLetterQueue & MessageParker = {
 /** One {@link ProbeTarget} per configured integration, then one per configured provider. */
 export function createProbeTargets(config: ProberConfig, parts: ProbeTargetParts): ProbeTarget[] {
   const integrations = config.integrations.map((integration) => {
-    const adapter = parts.adapters(integration.name);
-    if (!adapter) throw new ConfigurationError(`circuit prober: no adapter is called '${integration.name}'`);
-    return probeTarget(integration, adapter.definition, config, parts);
+    const adapter = parts.adapters(integration.adapter);
+    if (!adapter) throw new ConfigurationError(`circuit prober: no adapter is called '${integration.adapter}'`);
+    return probeTarget(integration, adapter.bind(integration.name), config, parts);
   });
   const providers = config.providers.map((provider) => {
     const probe = parts.providerProbes?.(provider.name);

@@ -97,11 +97,15 @@ export abstract class PermanentError extends IntegrationError {
   readonly category = 'permanent' as const;
 }
 
-/** The message cannot be processed as it is: bad JSON, schema violation, unknown event version. */
+/** The message cannot be processed as it is: bad JSON, schema violation, unknown event version, failed upcast. */
 export class PoisonMessageError extends PermanentError {
   readonly errorClass: string;
 
-  constructor(errorClass: 'InvalidJson' | 'ValidationFailed' | 'UnsupportedEventVersion', message: string, options?: { cause?: unknown }) {
+  constructor(
+    errorClass: 'InvalidJson' | 'ValidationFailed' | 'UnsupportedEventVersion' | 'UpcastFailed',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.errorClass = errorClass;
   }

@@ -10,6 +10,12 @@ export interface SendResult {
   [field: string]: unknown;
 }
 
+/**
+ * Turns a payload of one `schemaVersion` into the payload of the next one, `schemaVersion` included. Pure: it may run
+ * again on every redelivery, so it must not call out or depend on the time.
+ */
+export type Upcaster = (payload: Readonly<Record<string, unknown>>) => Record<string, unknown>;
+
 /** What `send` gets besides the validated input. */
 export interface SendContext {
   /** Base URL, credentials, timeout, retries, circuit breaker, correlation and idempotency headers built in. */
@@ -39,15 +45,19 @@ export interface ConnectionDefaults {
 }
 
 /**
- * An adapter for one third party: a small declaration. The runtime supplies every reliability concern
- * (validation, idempotency, circuit breaking, credentials, retries, ledger, DLQ, telemetry).
+ * An adapter for one third party: a small declaration in functions/integrations/<adapter>.ts, named by its file. The
+ * runtime supplies every reliability concern (validation, idempotency, circuit breaking, credentials, retries,
+ * ledger, DLQ, telemetry). One adapter may serve several catalog integrations (two accounts of one CRM), each
+ * deployed with its own name, queue, secret and circuit.
  */
-export interface IntegrationDefinition<TInput, TResult extends SendResult = SendResult> {
-  /** Unique lower-kebab-case name: the circuit id, ledger integration, metric dimension and idempotency namespace. */
-  name: string;
-  /** The event's schema; a message that fails it is poison (DLQ, never retried). */
+export interface AdapterDefinition<TInput, TResult extends SendResult = SendResult> {
+  /** The schema of the event at `schemaVersion`, checked after upcasting; a message that fails it is poison (DLQ, never retried). */
   input: z.ZodType<TInput>;
-  /** Accepted values of the payload's `schemaVersion` field (absent = '1'). @default ['1'] */
+  /** The event's current `schemaVersion` (a whole number in a string), the one `input` describes. @default '1' */
+  schemaVersion?: string;
+  /** Per older `schemaVersion`, the step to the next one; chained up to `schemaVersion` before `input` validates. @default {} */
+  upcasters?: Readonly<Record<string, Upcaster>>;
+  /** Versions `input` validates as they arrive, without upcasting (payloads without the field are '1'). @default [schemaVersion] */
   supportedVersions?: readonly string[];
   /**
    * The business key of the operation. Must be a function of the entity's type, id and version: the same
@@ -60,5 +70,15 @@ export interface IntegrationDefinition<TInput, TResult extends SendResult = Send
   send(input: TInput, context: SendContext): Promise<TResult>;
   /** A cheap health call, used by the prober while the circuit is open. */
   probe?(context: ProbeContext): Promise<void>;
+  /** How to reach the provider: defaults that deployment configuration overrides. */
   connection: ConnectionDefaults;
+}
+
+/**
+ * An adapter bound to one integration of the catalog: `name` is the integration's (circuit id, ledger integration,
+ * metric dimension and idempotency namespace), so two integrations of one adapter never share a circuit or a key.
+ */
+export interface IntegrationDefinition<TInput, TResult extends SendResult = SendResult> extends AdapterDefinition<TInput, TResult> {
+  /** The integration's lower-kebab-case name. */
+  name: string;
 }

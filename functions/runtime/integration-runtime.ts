@@ -79,7 +79,8 @@ export class IntegrationRuntime<TInput> {
     const outcome = await this.#executor.execute(operation, {
       correlationId: inbound.correlationId,
       attempt: inbound.receiveCount,
-      payload: inbound.payload,
+      // The upcast payload, so a v1 delivery and a v2 delivery of one operation count as duplicates.
+      payload: operation.payload,
       detailType: inbound.detailType,
       logger,
       lambda: context,

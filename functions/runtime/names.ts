@@ -18,3 +18,11 @@ export function nameProblem(name: unknown, what = 'name'): string | undefined {
   if (isLowerKebabCase(name)) return undefined;
   return `${what} must be lower-kebab-case like 'crm' or 'payments-eu' (got ${JSON.stringify(name)})`;
 }
+
+/**
+ * The module of adapter `adapter`, relative to the repository root: an adapter is named by its file, so the catalog
+ * (lib/catalog.ts) and the adapter loader (functions/ops/integration-adapters.ts) find it by the same rule.
+ */
+export function adapterModulePath(adapter: string): string {
+  return `functions/integrations/${adapter}.ts`;
+}

@@ -19,10 +19,11 @@ import {
   toIntegrationError,
 } from './errors.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
-import { describeIssues, eventVersionOf } from './inbound-record.js';
+import { describeIssues } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
 import type { CallGuard, CallPermit, Clock, CredentialsProvider, DeadLetterQueue, MessageParker } from './ports.js';
 import type { RuntimeSettings } from './runtime-settings.js';
+import { SchemaEvolution } from './schema-evolution.js';
 import { type EntityRef, type SyncAttempt, withSyncAttempt } from './sync-ledger.js';
 import type { DynamoDBSyncLedger } from './dynamodb-sync-ledger.js';
 import { type MetricsSink, RuntimeMetric } from './telemetry.js';
@@ -61,6 +62,8 @@ export interface Operation<TInput> {
   /** `<definition name>:<adapter key>`: the idempotency key, also sent as `Idempotency-Key`. */
   idempotencyKey: string;
   entity: EntityRef;
+  /** The payload at the adapter's current schemaVersion (upcast when it arrived older): what a duplicate is compared with. */
+  payload: unknown;
 }
 
 /** Where an operation comes from: what the ledger, the logs and the provider's headers need. */
@@ -68,7 +71,7 @@ export interface OperationContext {
   correlationId: string;
   /** Delivery count (SQS receive count, Step Functions attempt). */
   attempt: number;
-  /** The raw payload, validated against the idempotency record of a duplicate. */
+  /** Compared with the idempotency record of a duplicate: the operation's payload, less what differs between deliveries. */
   payload: unknown;
   detailType?: string;
   logger: Logger;
@@ -110,12 +113,12 @@ export class OperationExecutor<TInput> {
   readonly #deps: RuntimeDependencies;
   readonly #idempotencyConfig: IdempotencyConfig;
   readonly #sendIdempotently: (work: IdempotentWork, input: TInput, context: ClaimedOperation) => Promise<JSONValue>;
-  readonly #supportedVersions: ReadonlySet<string>;
+  readonly #versions: SchemaEvolution;
 
   constructor(definition: IntegrationDefinition<TInput, SendResult>, deps: RuntimeDependencies) {
     this.definition = definition;
     this.#deps = deps;
-    this.#supportedVersions = new Set(definition.supportedVersions ?? ['1']);
+    this.#versions = new SchemaEvolution(definition, definition.name);
     this.#idempotencyConfig = new IdempotencyConfig({
       eventKeyJmesPath: 'key',
       payloadValidationJmesPath: 'payload',
@@ -136,17 +139,15 @@ export class OperationExecutor<TInput> {
     this.#deps.logger.addContext(context);
   }
 
-  /** Checks the payload's version and schema and derives the key and entity; a failure is poison. */
+  /**
+   * Brings the payload to the current schemaVersion, checks it and derives the key and entity from the result (so an
+   * old and a new version of one operation share a key); a failure is poison.
+   */
   validate(payload: unknown): Operation<TInput> | PoisonMessageError {
     const name = this.definition.name;
-    const version = eventVersionOf(payload);
-    if (!this.#supportedVersions.has(version)) {
-      return new PoisonMessageError(
-        'UnsupportedEventVersion',
-        `Event schemaVersion ${JSON.stringify(version)} is not supported by ${name} (supported: ${[...this.#supportedVersions].join(', ')})`,
-      );
-    }
-    const parsed = this.definition.input.safeParse(payload);
+    const versioned = this.#versions.toCurrent(payload);
+    if (versioned instanceof PoisonMessageError) return versioned;
+    const parsed = this.definition.input.safeParse(versioned.payload);
     if (!parsed.success) return new PoisonMessageError('ValidationFailed', `Invalid ${name} event: ${describeIssues(parsed.error)}`);
     let entity: { type: string; id: string; version?: number };
     let key: string;
@@ -162,7 +163,12 @@ export class OperationExecutor<TInput> {
     }
     const entityVersion = entity.version ?? 0;
     if (!Number.isFinite(entityVersion)) return new PoisonMessageError('ValidationFailed', 'Entity version must be a finite number');
-    return { input: parsed.data, idempotencyKey: `${name}:${key}`, entity: { type: entity.type, id: entity.id, version: entityVersion } };
+    return {
+      input: parsed.data,
+      idempotencyKey: `${name}:${key}`,
+      entity: { type: entity.type, id: entity.id, version: entityVersion },
+      payload: versioned.payload,
+    };
   }
 
   /** Runs the operation; never throws: every failure comes back classified. */

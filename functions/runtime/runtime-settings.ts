@@ -51,6 +51,8 @@ export const DEFAULT_SETTINGS = {
 
 /** The environment variables the runtime reads (set by the CDK stack from the catalog). */
 export const SETTINGS_ENVIRONMENT = {
+  INTEGRATION_NAME: 'the catalog integration the function serves (required; read by functions/runtime/define-integration.ts)',
+  ADAPTER: 'the adapter the bundle is (informational: the local hub and operators read it)',
   BASE_URL: 'provider base URL (required)',
   SECRET_NAME: 'Secrets Manager secret name or ARN (required unless auth is none)',
   LEDGER_TABLE_NAME: 'sync ledger table (required)',

@@ -60,8 +60,11 @@ import type { ContactSyncTaskInput, ContactSyncTaskOutput } from './workflow-con
 /** The task's name: logs, metric dimension. */
 export const CONTACT_SYNC = 'contact-sync';
 
-/** Circuit ids: the source's own, and the CRM's (shared with the CRM file integration). */
-export const CONTACT_SYNC_CIRCUITS = { source: 'contacts', crm: crm.name } as const;
+/**
+ * Circuit ids: the source's own, and the CRM's, shared with the `crm` integration (lib/workflow-catalog.ts provider
+ * `crm`, `integration: 'crm'`).
+ */
+export const CONTACT_SYNC_CIRCUITS = { source: 'contacts', crm: 'crm' } as const;
 
 /** How the task reaches each provider (deployment configuration overrides these). */
 export const CONTACT_SYNC_CONNECTIONS = {

@@ -169,6 +169,8 @@ export class CircuitController extends Construct {
         INTEGRATIONS: stack.toJsonString(
           props.pipelines.map((p) => ({
             name: p.integration.name,
+            // Left out when it is the integration's name: the variable is bounded by Lambda's 4 KB.
+            ...(p.integration.adapter !== p.integration.name ? { adapter: p.integration.adapter } : {}),
             mappingUuid: p.eventSourceMappingId,
             maxConcurrency: p.integration.maxConcurrency,
             baseUrl: p.integration.baseUrl,

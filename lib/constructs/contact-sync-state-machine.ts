@@ -25,7 +25,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ResolvedContactSync } from '../workflow-catalog.js';
-import { REPOSITORY_ROOT } from './integration-pipeline.js';
+import { REPOSITORY_ROOT } from '../catalog.js';
 import type { ServiceFunction } from './service-function.js';
 import type { WorkflowProviders } from './workflow-providers.js';
 import {

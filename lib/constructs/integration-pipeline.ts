@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
@@ -11,12 +10,11 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type CatalogAuthScheme, type ResolvedIntegration, SECRET_FIELDS } from '../catalog.js';
+import { type CatalogAuthScheme, REPOSITORY_ROOT, type ResolvedIntegration, SECRET_FIELDS } from '../catalog.js';
 import { assertNoProblems } from '../props-validation.js';
 import { ServiceFunction } from './service-function.js';
 
 /** The repository root: catalog entry paths (`functions/integrations/crm.ts`) are relative to it. */
-export const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The placeholder put in every field of a created secret except the generated one; set the real values after deploy. */
 export const SECRET_PLACEHOLDER = 'SET_AFTER_DEPLOY';
@@ -121,6 +119,10 @@ export class IntegrationPipeline extends Construct {
       projectRoot: root,
       ...(existsSync(join(root, 'package-lock.json')) ? { depsLockFilePath: join(root, 'package-lock.json') } : {}),
       environment: {
+        // The runtime keeps the circuit, ledger rows, metrics and idempotency keys under the integration's name; the
+        // adapter's name tells the local hub (local/hub/local-hub.ts) and operators which module the bundle is.
+        INTEGRATION_NAME: integration.name,
+        ADAPTER: integration.adapter,
         BASE_URL: integration.baseUrl,
         RECORD_CONCURRENCY: String(integration.recordConcurrency),
         CIRCUIT_SETTINGS: JSON.stringify(integration.circuit),

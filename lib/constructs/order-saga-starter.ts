@@ -19,7 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ResolvedOrderSaga } from '../workflow-catalog.js';
-import { REPOSITORY_ROOT } from './integration-pipeline.js';
+import { REPOSITORY_ROOT } from '../catalog.js';
 import type { ServiceFunction } from './service-function.js';
 import { workflowTaskFunction } from './workflow-parts.js';
 

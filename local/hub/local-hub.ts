@@ -24,7 +24,7 @@ import { CircuitController } from '../../functions/ops/circuit-control.js';
 import { CircuitProber } from '../../functions/ops/circuit-probing.js';
 import { controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../functions/ops/ops-config.js';
 import { createProbeTargets } from '../../functions/ops/probe-targets.js';
-import { findIntegrationAdapter, type AnyIntegration } from '../../functions/integrations/index.js';
+import { type AnyIntegration, loadAdapters } from '../../functions/ops/integration-adapters.js';
 import type { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
 import type { CircuitState } from '../../functions/runtime/circuit-store.js';
 import { DynamoDbCircuitStore } from '../../functions/runtime/dynamodb-circuit-store.js';
@@ -198,6 +198,7 @@ export class LocalHub {
     try {
       const tables = await createTemplateTables(dynamo, template);
       const hub = new LocalHub(blueprint, dynamo, tables, sandboxSecrets(options.sandbox), options);
+      await hub.#loadAdapters();
       hub.#build();
       hub.#startBackground();
       return hub;
@@ -441,9 +442,17 @@ export class LocalHub {
 
   readonly #mappingsByUuid = new Map<string, LocalEventSourceMapping>();
 
+  /** The adapters the template's functions run (their ADAPTER variable), imported once before the hub is built. */
+  #adapters: ReadonlyMap<string, AnyIntegration> = new Map();
+
+  async #loadAdapters(): Promise<void> {
+    const names = [...this.blueprint.functions.keys()].flatMap((logicalId) => this.#environment(logicalId).ADAPTER ?? []);
+    this.#adapters = await loadAdapters(names);
+  }
+
   #buildIntegration(name: string, blueprint: SqsMappingBlueprint, environment: Record<string, string>, parker: LocalMessageParker): void {
-    const adapter = findIntegrationAdapter(name);
-    if (!adapter) throw new BlueprintError([`integration '${name}' has no adapter in functions/integrations/index.ts`]);
+    const adapter = environment.ADAPTER ? this.#adapters.get(environment.ADAPTER) : undefined;
+    if (!adapter) throw new BlueprintError([`integration '${name}': its function ${blueprint.functionLogicalId} names no adapter (ADAPTER)`]);
     const settings = settingsFromEnvironment(environment, adapter.definition.connection);
     const queue = this.#queue(blueprint.queue);
     const deadLetterQueue = queue.deadLetterQueue;
@@ -454,7 +463,7 @@ export class LocalHub {
     const containers = new ContainerPool(() => {
       const metrics = new RecordingMetricsSink();
       containerMetrics.push(metrics);
-      return this.#integrationContainer(adapter, settings, environment, { metrics, parker, deadLetters });
+      return this.#integrationContainer(name, adapter, settings, environment, { metrics, parker, deadLetters });
     });
     const observe = (_record: unknown, outcome: RecordOutcome): void => {
       const key = OUTCOME_COUNTERS[outcome];
@@ -485,12 +494,14 @@ export class LocalHub {
 
   /** One Lambda container of an integration: its own secret cache, token cache and circuit cache. */
   #integrationContainer(
+    name: string,
     adapter: AnyIntegration,
     settings: RuntimeSettings,
     environment: Record<string, string>,
     parts: { metrics: RecordingMetricsSink; parker: LocalMessageParker; deadLetters: LocalDeadLetterQueue },
   ) {
-    const deps = buildRuntimeDependencies(adapter.definition, settings, {
+    const definition = adapter.bind(name);
+    const deps = buildRuntimeDependencies(definition, settings, {
       dynamodb: this.dynamo.client,
       secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client, maxAgeSeconds: settings.secretMaxAgeSeconds }),
       deadLetters: parts.deadLetters,
@@ -500,7 +511,7 @@ export class LocalHub {
       circuit: circuitOverrides(environment.CIRCUIT_SETTINGS),
       authTokenUrl: environment.AUTH_TOKEN_URL,
     });
-    return adapter.createRuntime(deps);
+    return adapter.createRuntime(name, deps);
   }
 
   #buildStarter(blueprint: SqsMappingBlueprint, environment: Record<string, string>): void {
@@ -568,10 +579,11 @@ export class LocalHub {
     const schedule = this.blueprint.rules.schedules.find((s) => s.targets.some((t) => this.#isProber(t.arnRef)));
     const target = schedule?.targets.find((t) => this.#isProber(t.arnRef));
     if (!target) return;
-    const config = proberConfigFromEnvironment(this.#environment(target.arnRef), findIntegrationAdapter, findProviderProbe);
+    const findAdapter = (adapter: string) => this.#adapters.get(adapter);
+    const config = proberConfigFromEnvironment(this.#environment(target.arnRef), findAdapter, findProviderProbe);
     this.#prober = new CircuitProber({
       targets: createProbeTargets(config, {
-        adapters: findIntegrationAdapter,
+        adapters: findAdapter,
         providerProbes: findProviderProbe,
         dynamodb: this.dynamo.client,
         secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client, maxAgeSeconds: config.secretMaxAgeSeconds }),

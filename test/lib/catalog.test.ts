@@ -1,17 +1,16 @@
-import { findIntegrationAdapter } from '../../functions/integrations/index.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CatalogError, INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
-import { REPOSITORY_ROOT } from '../../lib/constructs/integration-pipeline.js';
-import type { Integration } from '../../functions/runtime/define-integration.js';
+import { CatalogError, INTEGRATIONS, type IntegrationEntry, REPOSITORY_ROOT, resolveCatalog } from '../../lib/catalog.js';
+import { loadAdapter } from '../../functions/ops/integration-adapters.js';
 import { circuitBreakerSettingsProblems, resolveCircuitBreakerSettings } from '../../functions/runtime/circuit-settings.js';
 import { ConfigurationError } from '../../functions/runtime/errors.js';
 
 const minimal: IntegrationEntry = {
   name: 'inventory',
   description: 'Stock levels',
-  entry: 'functions/integrations/inventory.ts',
+  // An adapter that exists: the catalog checks that the module is there.
+  adapter: 'crm',
   routes: [{ sources: ['stock.service'], detailTypes: ['StockChanged'] }],
   baseUrl: 'https://inventory.example.com',
   auth: 'api_key',
@@ -22,6 +21,7 @@ describe('resolveCatalog', () => {
     const [resolved] = resolveCatalog([minimal]);
     expect(resolved).toEqual({
       ...minimal,
+      entry: 'functions/integrations/crm.ts',
       secret: { name: 'integration-hub/inventory', import: false },
       functionTimeoutSeconds: 30,
       memoryMb: 512,
@@ -56,7 +56,7 @@ describe('resolveCatalog', () => {
 
   it('reports every problem of every entry at once', () => {
     const broken: IntegrationEntry[] = [
-      { ...minimal, name: 'Bad Name', entry: 'lib/elsewhere.js' },
+      { ...minimal, name: 'Bad Name', adapter: 'Elsewhere' },
       { ...minimal, name: 'slow', functionTimeoutSeconds: 10, httpTimeoutMs: 10_000, maxConcurrency: 1 },
       { ...minimal, name: 'slow', routes: [], baseUrl: 'not a url', batchSize: 50 },
     ];
@@ -71,7 +71,7 @@ describe('resolveCatalog', () => {
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/'Bad Name': name must be lower-kebab-case/),
-        expect.stringMatching(/'Bad Name': entry must be a \.ts file under functions\/integrations\//),
+        expect.stringMatching(/'Bad Name': adapter must be lower-kebab-case/),
         expect.stringMatching(/'slow': httpTimeoutMs \(10000\) must be shorter than the function timeout/),
         expect.stringMatching(/'slow': maxConcurrency must be an integer from 2 to 1000/),
         expect.stringMatching(/'slow': name is used twice/),
@@ -111,19 +111,27 @@ describe('resolveCatalog', () => {
 });
 
 describe('catalog ↔ adapters', () => {
-  for (const entry of INTEGRATIONS) {
-    it(`${entry.name}: its adapter module declares the same name and auth scheme, and exports the handler`, async () => {
+  it("uses the integration's name as its adapter unless the entry names one", () => {
+    const [own, shared] = resolveCatalog([
+      { ...minimal, name: 'crm', adapter: undefined },
+      { ...minimal, name: 'crm-eu', adapter: 'crm' },
+    ]);
+    expect([own?.adapter, own?.entry]).toEqual(['crm', 'functions/integrations/crm.ts']);
+    expect([shared?.adapter, shared?.entry]).toEqual(['crm', 'functions/integrations/crm.ts']);
+  });
+
+  it('fails synth, naming the integration, when its adapter module does not exist', () => {
+    expect(() => resolveCatalog([{ ...minimal, name: 'helpdesk', adapter: undefined }])).toThrow(
+      /integration 'helpdesk': adapter 'helpdesk' has no module functions\/integrations\/helpdesk\.ts/,
+    );
+  });
+
+  for (const entry of resolveCatalog(INTEGRATIONS)) {
+    it(`${entry.name}: its adapter module defines one adapter, exports its handler, and agrees on the auth scheme`, async () => {
+      const adapter = await loadAdapter(entry.adapter);
       const module = (await import(pathToFileURL(join(REPOSITORY_ROOT, entry.entry)).href)) as Record<string, unknown>;
-      expect(typeof module.handler).toBe('function');
-      const integration = Object.values(module).find(
-        (value): value is Integration<unknown> =>
-          typeof value === 'object' && value !== null && (value as Integration<unknown>).sqsHandler === module.handler,
-      );
-      expect(integration, `${entry.entry} exports the defined integration whose sqsHandler is the handler`).toBeDefined();
-      expect(integration?.definition.name).toBe(entry.name);
-      expect(integration?.definition.connection.auth.scheme).toBe(entry.auth);
-      // The prober finds adapters through the registry; a missing line would leave the circuit unprobed.
-      expect(findIntegrationAdapter(entry.name)).toBe(integration);
+      expect(module.handler).toBe(adapter.sqsHandler);
+      expect(adapter.definition.connection.auth.scheme).toBe(entry.auth);
     });
   }
 });

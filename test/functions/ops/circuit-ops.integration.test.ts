@@ -5,7 +5,7 @@
  * table's NEW_AND_OLD_IMAGES stream would deliver them.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { findIntegrationAdapter } from '../../../functions/integrations/index.js';
+import { loadAdapters } from '../../../functions/ops/integration-adapters.js';
 import { CircuitController } from '../../../functions/ops/circuit-control.js';
 import { RecordingCircuitGauge } from '../../../functions/ops/circuit-gauge.js';
 import { CircuitProber } from '../../../functions/ops/circuit-probing.js';
@@ -56,7 +56,9 @@ beforeEach(async () => {
   });
   clock = new FakeClock();
   store = new DynamoDbCircuitStore({ tableName: circuitsTable, client: dynamo.client });
-  // The prober's configuration goes through the same parser as in Lambda.
+  // The prober's configuration goes through the same parser, and its adapters through the same loader, as in Lambda.
+  const adapters = await loadAdapters(['crm', 'payments']);
+  const findAdapter = (name: string) => adapters.get(name);
   config = proberConfigFromEnvironment(
     {
       INTEGRATIONS: JSON.stringify([
@@ -67,7 +69,7 @@ beforeEach(async () => {
       PROBE_RULE_NAME: 'hub-prober',
       RESTORE_AFTER_SECONDS: '60',
     },
-    findIntegrationAdapter,
+    findAdapter,
   );
   mappings = new FakeEventSourceMappings({
     [CRM_MAPPING]: { state: 'enabled', maximumConcurrency: 5 },
@@ -77,7 +79,7 @@ beforeEach(async () => {
   gauge = new RecordingCircuitGauge();
   prober = new CircuitProber({
     targets: createProbeTargets(config, {
-      adapters: findIntegrationAdapter,
+      adapters: findAdapter,
       dynamodb: dynamo.client,
       secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
       logger: () => silentLogger(),

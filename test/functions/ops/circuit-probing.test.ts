@@ -44,6 +44,7 @@ class FakeTarget implements ProbeTarget {
 
 const integration = (name: string, mappingUuid: string, maxConcurrency: number): ProbedIntegration => ({
   name,
+  adapter: name,
   mappingUuid,
   maxConcurrency,
   baseUrl: `https://${name}.example.com`,

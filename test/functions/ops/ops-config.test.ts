@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { findIntegrationAdapter, INTEGRATION_ADAPTERS } from '../../../functions/integrations/index.js';
-import { controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../../functions/ops/ops-config.js';
+import { loadAdapters } from '../../../functions/ops/integration-adapters.js';
+import { adapterNamesOf, controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../../functions/ops/ops-config.js';
 import { ConfigurationError } from '../../../functions/runtime/errors.js';
 import { findProviderProbe, PROVIDER_PROBES } from '../../../functions/workflows/provider-probes.js';
 import { CRM_MAPPING, PAYMENTS_MAPPING } from './ops-test-support.js';
@@ -25,16 +25,9 @@ function problemsOf(fn: () => unknown): string {
   throw new Error('expected a ConfigurationError');
 }
 
-describe('integration adapter registry', () => {
-  it('lists every adapter under its name', () => {
-    expect(Object.keys(INTEGRATION_ADAPTERS).sort()).toEqual(['crm', 'payments']);
-    for (const [name, adapter] of Object.entries(INTEGRATION_ADAPTERS)) {
-      expect(adapter.name).toBe(name);
-      expect(adapter.definition.probe).toBeTypeOf('function');
-    }
-    expect(findIntegrationAdapter('toString')).toBeUndefined();
-  });
-});
+// The adapters these fixtures name, loaded as the prober loads them.
+const adapters = await loadAdapters(['crm', 'payments']);
+const findIntegrationAdapter = (adapter: string) => adapters.get(adapter);
 
 describe('circuit controller configuration', () => {
   it('reads the integrations, the circuits table and the probe rule', () => {
@@ -70,11 +63,26 @@ describe('circuit prober configuration', () => {
   it('reads every integration with its catalog settings and the defaults', () => {
     const config = proberConfigFromEnvironment(proberEnv([crm, payments]), findIntegrationAdapter);
     expect(config.integrations).toEqual([
-      { ...crm, circuit: {} },
-      { ...payments },
+      { ...crm, adapter: 'crm', circuit: {} },
+      { ...payments, adapter: 'payments' },
     ]);
     expect(config).toMatchObject({ circuitsTableName: 'circuits', probeRuleName: 'hub-prober', restoreAfterMs: 60_000, secretMaxAgeSeconds: 300 });
     expect(proberConfigFromEnvironment(proberEnv([crm], { RESTORE_AFTER_SECONDS: '0' }), findIntegrationAdapter).restoreAfterMs).toBe(0);
+  });
+
+  it("probes an integration with the adapter it names, under the integration's own name", () => {
+    const crmEu = { ...crm, name: 'crm-eu', adapter: 'crm', mappingUuid: '44444444-4444-4444-8444-444444444444' };
+    const config = proberConfigFromEnvironment(proberEnv([crm, crmEu]), findIntegrationAdapter);
+    expect(config.integrations.map((i) => [i.name, i.adapter])).toEqual([['crm', 'crm'], ['crm-eu', 'crm']]);
+    const message = problemsOf(() => proberConfigFromEnvironment(proberEnv([{ ...crmEu, adapter: 'helpdesk' }, { ...crm, adapter: 'Bad' }]), findIntegrationAdapter));
+    expect(message).toContain("INTEGRATIONS 'crm-eu': no adapter is called 'helpdesk'");
+    expect(message).toContain("INTEGRATIONS 'crm': adapter must be lower-kebab-case");
+  });
+
+  it('lists the adapters to load from INTEGRATIONS, leniently (problems are reported by the parser)', () => {
+    expect(adapterNamesOf(JSON.stringify([crm, { ...crm, name: 'crm-eu', adapter: 'crm' }, { ...payments, adapter: 'x/../y' }, null]))).toEqual(['crm', 'crm']);
+    expect(adapterNamesOf('{oops')).toEqual([]);
+    expect(adapterNamesOf(undefined)).toEqual([]);
   });
 
   it('reports every problem at once: unknown adapter, missing secret, bad numbers, bad breaker settings', () => {

@@ -37,11 +37,12 @@ beforeEach(async () => {
   });
 });
 
-function build<T>(integration: Integration<T>, overrides: Partial<LocalIntegrationOptions> = {}) {
+function build<T>(name: 'crm' | 'payments', integration: Integration<T>, overrides: Partial<LocalIntegrationOptions> = {}) {
   return createLocalIntegration(integration, {
+    name,
     dynamo,
     tables,
-    baseUrl: sandbox.providerUrl(integration.name as 'crm' | 'payments'),
+    baseUrl: sandbox.providerUrl(name),
     secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
     settings: { http: { baseDelayMs: 1, maxDelayMs: 5 } },
     ...overrides,
@@ -74,7 +75,7 @@ const raw = (payload: unknown, extra: Partial<LocalMessage> = {}): LocalMessage 
 
 describe('integration runtime against dynalite and the sandbox', () => {
   it('syncs a file sent straight to SQS and one routed through EventBridge, with headers and ledger', async () => {
-    const local = build(crm);
+    const local = build('crm', crm);
     const response = await deliver(local, [
       raw(fileEvent('a'), { attributes: { correlationId: 'corr-a' } }),
       { body: eventBridgeBody('FileUploaded', fileEvent('b')) },
@@ -94,7 +95,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
   });
 
   it('makes one side effect for a duplicate delivery and answers the duplicate without an HTTP call', async () => {
-    const local = build(crm);
+    const local = build('crm', crm);
     await deliver(local, [raw(fileEvent('dup'))]);
     const callsBefore = sandbox.journal.count({ provider: 'crm', path: '/files' });
 
@@ -108,7 +109,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
 
   it('reports a duplicate that arrives while the first is in flight as a batch item failure, never to the DLQ', async () => {
     sandbox.setFaults('crm', { latencyMs: 150 });
-    const local = build(crm);
+    const local = build('crm', crm);
     const response = await deliver(local, [raw(fileEvent('twin'), { messageId: 'first' }), raw(fileEvent('twin'), { messageId: 'second' })]);
 
     expect(response.batchItemFailures).toHaveLength(1);
@@ -129,7 +130,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
         inFlight -= 1;
       }
     };
-    const local = build(payments, { fetch: trackingFetch, settings: { recordConcurrency: 3 } });
+    const local = build('payments', payments, { fetch: trackingFetch, settings: { recordConcurrency: 3 } });
     const response = await deliver(local, Array.from({ length: 9 }, (_, i) => raw(charge(`conc-${i}`))));
 
     expect(response.batchItemFailures).toEqual([]);
@@ -139,7 +140,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
   });
 
   it('sends poison messages straight to the DLQ with the reason and reports them processed', async () => {
-    const local = build(crm);
+    const local = build('crm', crm);
     const response = await deliver(local, [
       { body: '{not json', messageId: 'm-json', attributes: { correlationId: 'c-json' } },
       raw({ ...fileEvent('bad'), sizeBytes: -1 }, { messageId: 'm-schema' }),
@@ -163,7 +164,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
 
   it('sends a permanent provider refusal to the DLQ and marks the ledger sync_failed', async () => {
     sandbox.setFaults('payments', { status: 422 });
-    const local = build(payments);
+    const local = build('payments', payments);
     const response = await deliver(local, [raw(charge('rejected'), { messageId: 'm-422' })]);
 
     expect(response.batchItemFailures).toEqual([]);
@@ -177,7 +178,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
 
   it('stops calling the provider after the failure threshold during an outage and parks the rest', async () => {
     sandbox.setFaults('payments', { status: 503 });
-    const local = build(payments, {
+    const local = build('payments', payments, {
       circuit: { failureThreshold: 5, breakMs: 60_000 },
       settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } },
     });
@@ -202,7 +203,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
 
   it('counts an unreachable OAuth token endpoint as a provider failure and opens the circuit', async () => {
     sandbox.setFaults('crm', { status: 503 });
-    const local = build(crm, {
+    const local = build('crm', crm, {
       circuit: { failureThreshold: 5, breakMs: 60_000 },
       settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } },
     });
@@ -216,7 +217,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
 
   it('probes the provider once per due half-open window: a failed probe re-opens, a successful one closes', async () => {
     sandbox.setFaults('payments', { status: 503 });
-    const local = build(payments, {
+    const local = build('payments', payments, {
       circuit: { failureThreshold: 2, breakMs: 300, maxBreakMs: 600 },
       settings: { recordConcurrency: 1, http: { maxAttempts: 1 } },
     });
@@ -236,7 +237,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
   });
 
   it('refetches a rotated secret once after a 401 and succeeds', async () => {
-    const local = build(payments);
+    const local = build('payments', payments);
     await deliver(local, [raw({ action: 'charge', paymentId: 'p1', orderId: 'o1', customerId: 'c1', amount: '12.34', currency: 'eur' })]);
     const newKey = sandbox.rotateCredentials('payments').secretKey;
     secretsManager.put('payments/credentials', { token: newKey });
@@ -257,7 +258,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
   });
 
   it('never overwrites a newer version with an older one delivered later', async () => {
-    const local = build(crm);
+    const local = build('crm', crm);
     await deliver(local, [raw(fileEvent('ooo', 2, { name: 'new.pdf' }))]);
     const response = await deliver(local, [raw(fileEvent('ooo', 1, { name: 'old.pdf' }))]);
 
@@ -281,7 +282,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
     try {
       const logger = new Logger({ serviceName: 'integration-hub', logLevel: 'DEBUG' });
       const metrics = new RecordingMetricsSink();
-      const local = build(payments, { logger, metrics });
+      const local = build('payments', payments, { logger, metrics });
       sandbox.rotateCredentials('payments'); // the stored secret is now wrong, even when fetched fresh
       await deliver(local, [raw({ action: 'charge', paymentId: 'p-x', orderId: 'o', customerId: 'c', amount: '1.00', currency: 'USD' })]);
 

@@ -241,6 +241,7 @@ describe('order saga tasks: failures', () => {
   it('shares the payments circuit with the payments SQS integration: its outage stops the saga step too', async () => {
     sandbox.setFaults('payments', { status: 503 });
     const integration = createLocalIntegration(payments, {
+      name: 'payments',
       dynamo,
       tables,
       baseUrl: sandbox.providerUrl('payments'),
