@@ -15,21 +15,24 @@ const KNOWN_SCHEMES: readonly string[] = ['Basic', 'Bearer', 'Digest', 'Negotiat
 
 /**
  * The scheme of an Authorization header (`Bearer`, `Basic`, ...), `other`, `ApiKey` for a request that carries
- * only an `X-Api-Key` header, or null when neither is present; the only auth detail ever journaled. Only known schemes are named: a client that pastes a bare secret as the header value
- * must not get that secret echoed into the journal.
+ * only an API-key header (`X-Api-Key`, or the provider's own `apiKeyHeader`), or null when neither is present; the
+ * only auth detail ever journaled. Only known schemes are named: a client that pastes a bare secret as the header
+ * value must not get that secret echoed into the journal.
  */
-export function authScheme(headers: IncomingHttpHeaders): string | null {
+export function authScheme(headers: IncomingHttpHeaders, apiKeyHeader: string = API_KEY_HEADER): string | null {
   const value = headerValue(headers, 'authorization');
-  // API-key providers (inventory) take the key in `X-Api-Key`; the journal names the scheme, never the key.
-  if (value === undefined) return headerValue(headers, API_KEY_HEADER) === undefined ? null : 'ApiKey';
+  // API-key providers (inventory) take the key in a header; the journal names the scheme, never the key.
+  if (value === undefined) {
+    return headerValue(headers, API_KEY_HEADER) === undefined && headerValue(headers, apiKeyHeader) === undefined ? null : 'ApiKey';
+  }
   const parts = value.trim().split(/\s+/);
   const scheme = KNOWN_SCHEMES.find((known) => known.toLowerCase() === parts[0]?.toLowerCase());
   return scheme !== undefined && parts.length === 2 ? scheme : 'other';
 }
 
-/** The value of the `X-Api-Key` header, or undefined. */
-export function apiKey(headers: IncomingHttpHeaders): string | undefined {
-  return headerValue(headers, API_KEY_HEADER)?.trim();
+/** The value of the API-key header (`X-Api-Key` unless the provider names another), or undefined. */
+export function apiKey(headers: IncomingHttpHeaders, header: string = API_KEY_HEADER): string | undefined {
+  return headerValue(headers, header)?.trim();
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */

@@ -15,13 +15,13 @@
  * cursor encodes the last (`updated_at`, `id`) returned; `next_cursor` is null when `has_more` is false.
  */
 import { z } from 'zod';
-import { bearerToken, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
+import { bearerAuth } from './credential-schemes.js';
 import {
-  type AuthResult,
   errorResponse,
-  type FaultExtrasValidation,
   invalidRequest,
   type JsonObject,
+  NO_FAULT_EXTRAS,
+  type NoFaultExtras,
   type ProviderContext,
   type ProviderRoute,
   type RouteResponse,
@@ -67,7 +67,7 @@ export interface SeedOptions {
 }
 
 /** Contacts has no provider-specific fault options. */
-export type ContactsFaultExtras = Record<never, never>;
+export type ContactsFaultExtras = NoFaultExtras;
 
 /** The contacts source plus the accessor tests use to change its data. */
 export interface ContactsApi extends SandboxProvider<ContactsCredentials, ContactsFaultExtras> {
@@ -110,7 +110,7 @@ const CONTACT_KEYS = ['email_address', 'first_name', 'last_name', 'display_name'
 /** Builds the contacts source provider. */
 export function createContactsApi(context: ProviderContext): ContactsApi {
   const secrets = context.random('credentials');
-  let token = `cs_${secrets.token(32)}`;
+  const auth = bearerAuth({ field: 'token', mint: () => `cs_${secrets.token(32)}`, principal: 'contacts-source' });
   const generator = context.random('seed');
   const contacts = new Map<string, StoredContact>();
   let lastStamp = Number.NEGATIVE_INFINITY;
@@ -202,19 +202,8 @@ export function createContactsApi(context: ProviderContext): ContactsApi {
   return {
     name: 'contacts',
     routes,
-    faultExtraKeys: [],
-    credentials: () => ({ token }),
-    rotateCredentials() {
-      token = `cs_${secrets.token(32)}`;
-      return { token };
-    },
-    authenticate(headers): AuthResult {
-      const presented = bearerToken(headers);
-      if (presented === undefined) return headers.authorization ? invalidCredentials('expected "Bearer <token>"') : missingCredentials();
-      return secretsEqual(presented, token) ? { ok: true, principal: 'contacts-source' } : invalidCredentials('invalid API token');
-    },
-    validateFaultExtras: (): FaultExtrasValidation<ContactsFaultExtras> => ({ ok: true, extras: {} }),
-    setFaultExtras: () => {},
+    ...auth,
+    ...NO_FAULT_EXTRAS,
     reset() {
       contacts.clear();
       lastStamp = Number.NEGATIVE_INFINITY;

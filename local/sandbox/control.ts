@@ -2,7 +2,7 @@
  * The control plane, under `/_sandbox` on the sandbox server, so the local hub (or a benchmark) can drive the
  * sandbox over HTTP the way tests drive it in-process. Control requests are not journaled and never faulted.
  *
- *   GET    /_sandbox/providers               { providers: [{ name, url }] }
+ *   GET    /_sandbox/providers               { providers: [{ name, url }] } (dedicated, then generic providers)
  *   GET    /_sandbox/faults                  { faults: { <provider>: FaultOptions } }
  *   POST   /_sandbox/faults                  { provider, faults: {...} } replaces; { provider, faults: null } clears one;
  *                                            { faults: null } clears all. 400 { error: { code: 'invalid_faults', problems } }

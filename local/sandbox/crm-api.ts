@@ -17,18 +17,17 @@
  * Upserts run in order, then deletes; a delete of an unknown externalId is `not_found` (with `id: null`).
  *
  * Rotating the credentials replaces the client secret (the client id stays, as in real CRMs) and revokes every
- * token issued before the rotation.
+ * token issued before the rotation (credential-schemes.ts `oauth2ClientCredentials`).
  */
 import { z } from 'zod';
-import { basicCredentials, bearerToken, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
+import { oauth2ClientCredentials } from './credential-schemes.js';
 import {
-  type AuthResult,
   describeIssue,
   errorResponse,
-  formFields,
-  type FaultExtrasValidation,
   invalidRequest,
   type JsonObject,
+  NO_FAULT_EXTRAS,
+  type NoFaultExtras,
   type ProviderContext,
   type ProviderRoute,
   type RouteResponse,
@@ -87,7 +86,7 @@ export interface CrmApiOptions {
 }
 
 /** The CRM has no provider-specific fault options. */
-export type CrmFaultExtras = Record<never, never>;
+export type CrmFaultExtras = NoFaultExtras;
 
 /** The CRM provider plus state inspection for tests. */
 export interface CrmApi extends SandboxProvider<CrmCredentials, CrmFaultExtras> {
@@ -135,21 +134,21 @@ const bulkSchema = z.strictObject({
   deletes: z.array(z.string().min(1).max(256)).optional(),
 });
 
-interface IssuedToken {
-  readonly generation: number;
-  readonly expiresAt: number;
-  readonly scopes: readonly string[];
-}
-
 /** Builds the CRM provider. */
 export function createCrmApi(context: ProviderContext, options: CrmApiOptions = {}): CrmApi {
-  const expiresInSeconds = options.tokenExpiresInSeconds ?? 3600;
   const secrets = context.random('credentials');
-  const clientId = `crm_client_${secrets.token(12)}`;
-  let generation = 1;
-  let clientSecret = `crm_secret_${secrets.token(32)}`;
-  const tokens = new Map<string, IssuedToken>();
-  let tokenCount = 0;
+  const auth = oauth2ClientCredentials({
+    realm: 'crm',
+    tokenPath: '/oauth/token',
+    mint: {
+      clientId: () => `crm_client_${secrets.token(12)}`,
+      clientSecret: () => `crm_secret_${secrets.token(32)}`,
+      accessToken: () => `crm_at_${secrets.token(40)}`,
+    },
+    expiresInSeconds: options.tokenExpiresInSeconds ?? 3600,
+    now: context.now,
+    scopes: CRM_SCOPES,
+  });
   const files = new Map<string, CrmFile>();
   let fileSeq = 0;
   /** Contacts by externalId; a deleted and re-created contact goes to the end, so Map order is creation order. */
@@ -158,39 +157,6 @@ export function createCrmApi(context: ProviderContext, options: CrmApiOptions = 
   const newestSource = new Map<string, number>();
   let contactSeq = 0;
   let bulkSeq = 0;
-
-  const issueToken = (body: unknown, authorization: ReturnType<typeof basicCredentials>, hasAuthHeader: boolean): RouteResponse => {
-    const form = formFields(body);
-    const grantType = form.grant_type;
-    if (!grantType) return errorResponse(400, 'invalid_request', 'grant_type is required');
-    if (grantType !== 'client_credentials') {
-      return errorResponse(400, 'unsupported_grant_type', `grant_type "${grantType}" is not supported`);
-    }
-    const formClient = form.client_id !== undefined || form.client_secret !== undefined;
-    if (hasAuthHeader && formClient) {
-      return errorResponse(400, 'invalid_request', 'use either HTTP Basic or client_id/client_secret, not both');
-    }
-    if (hasAuthHeader && !authorization) return errorResponse(401, 'invalid_credentials', 'malformed Basic authorization header');
-    const presented = authorization ?? (formClient ? { id: form.client_id ?? '', secret: form.client_secret ?? '' } : undefined);
-    if (!presented) return errorResponse(401, 'missing_credentials', 'client authentication required');
-    if (!secretsEqual(presented.id, clientId) || !secretsEqual(presented.secret, clientSecret)) {
-      return errorResponse(401, 'invalid_credentials', 'invalid client credentials', {
-        headers: hasAuthHeader ? { 'www-authenticate': 'Basic realm="crm"' } : {},
-      });
-    }
-    const requested = (form.scope ?? '').split(' ').filter(Boolean);
-    const unknown = requested.filter((scope) => !CRM_SCOPES.includes(scope));
-    if (unknown.length > 0) return errorResponse(400, 'invalid_scope', `unknown scope(s): ${unknown.join(', ')}`);
-    const scopes = requested.length > 0 ? requested : CRM_SCOPES;
-    const accessToken = `crm_at_${secrets.token(40)}`;
-    tokens.set(accessToken, { generation, expiresAt: context.now() + expiresInSeconds * 1000, scopes });
-    tokenCount++;
-    return {
-      status: 200,
-      body: { access_token: accessToken, token_type: 'Bearer', expires_in: expiresInSeconds, scope: scopes.join(' ') },
-      headers: { 'cache-control': 'no-store', pragma: 'no-cache' },
-    };
-  };
 
   const createFile = (body: unknown): RouteResponse => {
     const parsed = fileSchema.safeParse(body);
@@ -269,14 +235,7 @@ export function createCrmApi(context: ProviderContext, options: CrmApiOptions = 
 
   const routes: ProviderRoute[] = [
     HEALTH_ROUTE,
-    {
-      method: 'POST',
-      path: '/oauth/token',
-      auth: 'none',
-      body: 'form',
-      handle: (request) =>
-        issueToken(request.body, basicCredentials(request.headers), request.headers.authorization !== undefined),
-    },
+    auth.tokenRoute,
     {
       method: 'POST',
       path: '/files',
@@ -342,27 +301,10 @@ export function createCrmApi(context: ProviderContext, options: CrmApiOptions = 
   return {
     name: 'crm',
     routes,
-    faultExtraKeys: [],
-    credentials: () => ({ clientId, clientSecret }),
-    rotateCredentials() {
-      generation++;
-      clientSecret = `crm_secret_${secrets.token(32)}`;
-      return { clientId, clientSecret };
-    },
-    authenticate(headers, route): AuthResult {
-      const token = bearerToken(headers);
-      if (token === undefined) return headers.authorization ? invalidCredentials('expected a Bearer token') : missingCredentials();
-      const issued = tokens.get(token);
-      if (!issued) return invalidCredentials('unknown access token');
-      if (issued.generation !== generation) return invalidCredentials('access token revoked: client credentials were rotated');
-      if (context.now() >= issued.expiresAt) return { ok: false, status: 401, code: 'token_expired', message: 'access token expired' };
-      if (route.requiredScope && !issued.scopes.includes(route.requiredScope)) {
-        return { ok: false, status: 403, code: 'insufficient_scope', message: `token lacks scope "${route.requiredScope}"` };
-      }
-      return { ok: true, principal: clientId };
-    },
-    validateFaultExtras: (): FaultExtrasValidation<CrmFaultExtras> => ({ ok: true, extras: {} }),
-    setFaultExtras: () => {},
+    credentials: auth.credentials,
+    rotateCredentials: auth.rotateCredentials,
+    authenticate: auth.authenticate,
+    ...NO_FAULT_EXTRAS,
     reset() {
       files.clear();
       fileSeq = 0;
@@ -373,7 +315,7 @@ export function createCrmApi(context: ProviderContext, options: CrmApiOptions = 
     },
     files: () => [...files.values()],
     file: (id) => files.get(id),
-    tokensIssued: () => tokenCount,
+    tokensIssued: auth.tokensIssued,
     contacts: () => [...contacts.values()],
     contactByExternalId: (externalId) => contacts.get(externalId),
   };

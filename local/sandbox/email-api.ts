@@ -10,15 +10,15 @@
  * Nothing is ever sent: accepted messages are kept for tests to read.
  */
 import { z } from 'zod';
-import { bearerToken, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
+import { bearerAuth } from './credential-schemes.js';
 import {
-  type AuthResult,
   describeIssue,
   errorResponse,
-  type FaultExtrasValidation,
   invalidRequest,
   type JsonObject,
   type JsonValue,
+  NO_FAULT_EXTRAS,
+  type NoFaultExtras,
   type ProviderContext,
   type ProviderRoute,
   type RouteResponse,
@@ -43,7 +43,7 @@ export interface EmailMessage {
 }
 
 /** E-mail has no provider-specific fault options. */
-export type EmailFaultExtras = Record<never, never>;
+export type EmailFaultExtras = NoFaultExtras;
 
 /** The e-mail provider plus state inspection for tests. */
 export interface EmailApi extends SandboxProvider<EmailCredentials, EmailFaultExtras> {
@@ -65,7 +65,7 @@ const messageSchema = z.strictObject({
 /** Builds the e-mail provider. */
 export function createEmailApi(context: ProviderContext): EmailApi {
   const secrets = context.random('credentials');
-  let token = `em_${secrets.token(32)}`;
+  const auth = bearerAuth({ field: 'token', mint: () => `em_${secrets.token(32)}`, principal: 'email-account' });
   const messages = new Map<string, EmailMessage>();
   let messageSeq = 0;
 
@@ -108,19 +108,8 @@ export function createEmailApi(context: ProviderContext): EmailApi {
   return {
     name: 'email',
     routes,
-    faultExtraKeys: [],
-    credentials: () => ({ token }),
-    rotateCredentials() {
-      token = `em_${secrets.token(32)}`;
-      return { token };
-    },
-    authenticate(headers): AuthResult {
-      const presented = bearerToken(headers);
-      if (presented === undefined) return headers.authorization ? invalidCredentials('expected "Bearer <token>"') : missingCredentials();
-      return secretsEqual(presented, token) ? { ok: true, principal: 'email-account' } : invalidCredentials('invalid API token');
-    },
-    validateFaultExtras: (): FaultExtrasValidation<EmailFaultExtras> => ({ ok: true, extras: {} }),
-    setFaultExtras: () => {},
+    ...auth,
+    ...NO_FAULT_EXTRAS,
     reset() {
       messages.clear();
       messageSeq = 0;

@@ -17,14 +17,14 @@
  * are not saved). Release is idempotent by nature and ignores Idempotency-Key.
  */
 import { z } from 'zod';
-import { apiKey, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
+import { apiKeyAuth } from './credential-schemes.js';
 import {
-  type AuthResult,
   describeIssue,
   errorResponse,
-  type FaultExtrasValidation,
   invalidRequest,
   type JsonObject,
+  NO_FAULT_EXTRAS,
+  type NoFaultExtras,
   type ProviderContext,
   type ProviderRoute,
   type RouteResponse,
@@ -73,7 +73,7 @@ export interface InventoryApiOptions {
 }
 
 /** The inventory has no provider-specific fault options. */
-export type InventoryFaultExtras = Record<never, never>;
+export type InventoryFaultExtras = NoFaultExtras;
 
 /** The inventory provider plus state inspection for tests. */
 export interface InventoryApi extends SandboxProvider<InventoryCredentials, InventoryFaultExtras> {
@@ -119,7 +119,7 @@ export function createInventoryApi(context: ProviderContext, options: InventoryA
     if (!(Number.isInteger(quantity) && quantity >= 0)) throw new Error(`inventory initialStock of "${sku}" must be an integer >= 0`);
   }
   const secrets = context.random('credentials');
-  let key = `inv_key_${secrets.token(24)}`;
+  const auth = apiKeyAuth({ mint: () => `inv_key_${secrets.token(24)}`, principal: 'inventory-account', realm: 'inventory' });
   const stock = new Map<string, { available: number; reserved: number }>();
   const reservations = new Map<string, Reservation>();
   let reservationSeq = 0;
@@ -224,22 +224,8 @@ export function createInventoryApi(context: ProviderContext, options: InventoryA
   return {
     name: 'inventory',
     routes,
-    faultExtraKeys: [],
-    authChallenge: 'ApiKey realm="inventory", header="X-Api-Key"',
-    credentials: () => ({ apiKey: key }),
-    rotateCredentials() {
-      key = `inv_key_${secrets.token(24)}`;
-      return { apiKey: key };
-    },
-    authenticate(headers): AuthResult {
-      const presented = apiKey(headers);
-      if (presented === undefined || presented === '') {
-        return missingCredentials(headers.authorization ? 'expected the API key in the X-Api-Key header' : 'X-Api-Key header required');
-      }
-      return secretsEqual(presented, key) ? { ok: true, principal: 'inventory-account' } : invalidCredentials('invalid API key');
-    },
-    validateFaultExtras: (): FaultExtrasValidation<InventoryFaultExtras> => ({ ok: true, extras: {} }),
-    setFaultExtras: () => {},
+    ...auth,
+    ...NO_FAULT_EXTRAS,
     reset() {
       restock();
       reservations.clear();

@@ -46,7 +46,7 @@ export interface JournalEntry {
 /** A resource a provider created or changed (one per side effect). */
 export interface SideEffect<TProvider extends string = string> {
   readonly provider: TProvider;
-  /** Resource type (`file`, `charge`, `refund`, `reservation`, `release`, `shipment`, `cancellation`, `message`, `contact_batch`). */
+  /** Resource type (`file`, `charge`, `refund`, `reservation`, `release`, `shipment`, `cancellation`, `message`, `contact_batch`; `resource` for generic providers). */
   readonly type: string;
   /** Provider id of the resource. */
   readonly id: string;

@@ -13,9 +13,8 @@
  * and never beyond its amount (failed refunds do not count).
  */
 import { z } from 'zod';
-import { bearerToken, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
+import { bearerAuth } from './credential-schemes.js';
 import {
-  type AuthResult,
   describeIssue,
   errorResponse,
   type FaultExtrasValidation,
@@ -110,7 +109,13 @@ const refundSchema = z.strictObject({
 /** Builds the payments provider. */
 export function createPaymentsApi(context: ProviderContext): PaymentsApi {
   const secrets = context.random('credentials');
-  let secretKey = `sk_test_${secrets.token(24)}`;
+  const auth = bearerAuth({
+    field: 'secretKey',
+    mint: () => `sk_test_${secrets.token(24)}`,
+    principal: 'account',
+    noun: 'secret key',
+    invalidMessage: 'invalid API key',
+  });
   let extras: PaymentsFaultExtras = {};
   const charges = new Map<string, Charge>();
   const refunds = new Map<string, Refund>();
@@ -197,16 +202,7 @@ export function createPaymentsApi(context: ProviderContext): PaymentsApi {
     name: 'payments',
     routes,
     faultExtraKeys: ['chargeStatus', 'refundStatus'],
-    credentials: () => ({ secretKey }),
-    rotateCredentials() {
-      secretKey = `sk_test_${secrets.token(24)}`;
-      return { secretKey };
-    },
-    authenticate(headers): AuthResult {
-      const token = bearerToken(headers);
-      if (token === undefined) return headers.authorization ? invalidCredentials('expected "Bearer <secret key>"') : missingCredentials();
-      return secretsEqual(token, secretKey) ? { ok: true, principal: 'account' } : invalidCredentials('invalid API key');
-    },
+    ...auth,
     validateFaultExtras(input): FaultExtrasValidation<PaymentsFaultExtras> {
       const problems: string[] = [];
       const { chargeStatus, refundStatus } = input;

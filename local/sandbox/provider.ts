@@ -112,6 +112,11 @@ export interface SandboxProvider<TCredentials extends object, TFaultExtras exten
   rotateCredentials(): TCredentials;
   /** `WWW-Authenticate` value sent with a 401. @default `Bearer realm="<name>", error="invalid_token"` */
   readonly authChallenge?: string;
+  /**
+   * Header an API-key provider reads its key from, when not `X-Api-Key`: the journal then names the scheme `ApiKey`
+   * for it too (auth.ts `authScheme`), never the key.
+   */
+  readonly apiKeyHeader?: string;
   /** Checks the credentials of a request to an `auth: 'required'` route. */
   authenticate(headers: IncomingHttpHeaders, route: ProviderRoute): AuthResult;
   /** Names of the provider-specific fault options this provider accepts besides the common ones. */
@@ -126,6 +131,16 @@ export interface SandboxProvider<TCredentials extends object, TFaultExtras exten
 
 /** Any registered provider, as the server handles them generically. */
 export type AnySandboxProvider = SandboxProvider<object, object>;
+
+/** Fault extras of a provider that has no provider-specific fault options. */
+export type NoFaultExtras = Record<never, never>;
+
+/** The fault-extras members of a provider without provider-specific fault options, to spread into it. */
+export const NO_FAULT_EXTRAS: Pick<SandboxProvider<object, NoFaultExtras>, 'faultExtraKeys' | 'validateFaultExtras' | 'setFaultExtras'> = {
+  faultExtraKeys: [],
+  validateFaultExtras: () => ({ ok: true, extras: {} }),
+  setFaultExtras: () => {},
+};
 
 /** The unauthenticated health check every provider serves (faults apply to it, so a probe sees an outage). */
 export const HEALTH_ROUTE: ProviderRoute = { method: 'GET', path: '/health', auth: 'none', handle: () => ({ status: 200, body: { status: 'ok' } }) };

@@ -1,6 +1,7 @@
 /**
- * The sandbox server: one node:http server on 127.0.0.1 playing every provider in `providers.ts`, each under its
- * own path prefix, plus the control plane under `/_sandbox` (see control.ts).
+ * The sandbox server: one node:http server on 127.0.0.1 playing every provider in `providers.ts`, plus any generic
+ * providers declared in `startSandbox({ generic })` (generic-api.ts), each under its own path prefix, plus the
+ * control plane under `/_sandbox` (see control.ts).
  *
  * Per provider request, in order:
  *   read body -> fault decision (faults.ts; may answer, reset or hang here) -> route match (404/405)
@@ -16,6 +17,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { authScheme } from './auth.js';
 import { type ControlTarget, handleControlRequest } from './control.js';
 import { type FaultOptions, ProviderFaults, truncateBody, validateFaultOptions } from './faults.js';
+import {
+  createGenericApi,
+  type GenericApi,
+  type GenericCredentials,
+  genericDeclarationProblems,
+  type GenericProviderDeclaration,
+} from './generic-api.js';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH, requestFingerprint, type StoredResponse } from './idempotency.js';
 import { type JournalEntry, type JournalView, RequestJournal, type SideEffect } from './journal.js';
 import {
@@ -39,8 +47,8 @@ import {
 } from './providers.js';
 import { SeededRandom } from './random.js';
 
-/** Options of {@link startSandbox}. */
-export interface SandboxOptions {
+/** Options of {@link startSandbox}; `G` is the names of the generic providers declared in `generic`. */
+export interface SandboxOptions<G extends string = never> {
   /** Seed of every random decision (faults, jitter, credentials, tokens). @default 1 */
   readonly seed?: number;
   /** Latency added to every provider request, ms (faults can add more). @default 0 */
@@ -51,14 +59,28 @@ export interface SandboxOptions {
   readonly now?: () => number;
   /** Per-provider options, e.g. `{ crm: { tokenExpiresInSeconds: 60 } }`. */
   readonly providers?: { readonly [P in ProviderName]?: ProviderOptionsOf<P> };
-  /** Faults to start with. */
-  readonly faults?: { readonly [P in ProviderName]?: ProviderFaultOptions<P> };
+  /** Faults to start with, by provider name (dedicated or generic). */
+  readonly faults?: { readonly [P in ProviderName]?: ProviderFaultOptions<P> } & GenericFaults<NoInfer<G>>;
   /** Largest accepted request body, bytes; larger bodies get 413. @default 1 MiB */
   readonly maxBodyBytes?: number;
+  /**
+   * Generic providers to mount besides the dedicated ones, each under `/<name>` (generic-api.ts), e.g.
+   * `[{ name: 'helpdesk', auth: 'bearer', routes: [{ method: 'POST', path: '/tickets' }] }]`. Names must be
+   * lower-kebab-case and differ from every other provider's.
+   */
+  readonly generic?: readonly GenericProviderDeclaration<G>[];
 }
 
 /** The common and provider-specific fault options of provider `P`. */
 export type ProviderFaultOptions<P extends ProviderName> = FaultOptions & FaultExtrasOf<P>;
+
+/**
+ * Initial faults of the generic providers `G`. When `G` is just `string` (options typed without knowing the names,
+ * e.g. `Parameters<typeof startSandbox>[0]`), any name is allowed and must not refuse a dedicated provider's extras.
+ */
+type GenericFaults<G extends string> = string extends G
+  ? { readonly [name: string]: { [P in ProviderName]: ProviderFaultOptions<P> }[ProviderName] | undefined }
+  : { readonly [P in G]?: FaultOptions };
 
 /** Thrown by `setFaults` (and `startSandbox`) on invalid fault options; lists every problem. */
 export class SandboxConfigError extends Error {
@@ -72,8 +94,11 @@ export class SandboxConfigError extends Error {
   }
 }
 
-/** What a running sandbox offers besides the per-provider accessors. */
-export interface SandboxControl {
+/**
+ * What a running sandbox offers besides the per-provider accessors. Every method taking a provider takes a dedicated
+ * provider's name (typed credentials and fault options) or the name of a generic provider `G`.
+ */
+export interface SandboxControl<G extends string = never> {
   /** `http://127.0.0.1:<port>`. */
   readonly baseUrl: string;
   /** The seed in use. */
@@ -81,22 +106,32 @@ export interface SandboxControl {
   /** Every request to a provider. */
   readonly journal: JournalView;
   /** Base URL of one provider: `${baseUrl}/<provider>`. */
-  providerUrl(provider: ProviderName): string;
+  providerUrl(provider: ProviderName | G): string;
   /**
    * The current credential of a provider. CRM: `{ clientId, clientSecret }`; payments: `{ secretKey }`; inventory:
-   * `{ apiKey }`; shipping: `{ username, password }`; email and contacts: `{ token }`.
+   * `{ apiKey }`; shipping: `{ username, password }`; email and contacts: `{ token }`; a generic provider: the fields
+   * of its scheme (generic-api.ts).
    */
   credentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
-  /** Issues a new credential; the old one (and CRM tokens issued with it) now gets 401 `invalid_credentials`. */
+  credentials(provider: G): GenericCredentials;
+  /** Issues a new credential; the old one (and OAuth2 tokens issued with it) now gets 401 `invalid_credentials`. */
   rotateCredentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
+  rotateCredentials(provider: G): GenericCredentials;
   /** Replaces the faults of a provider; throws {@link SandboxConfigError} listing every problem. */
   setFaults<P extends ProviderName>(provider: P, faults: ProviderFaultOptions<P>): void;
+  setFaults(provider: G, faults: FaultOptions): void;
   /** The faults currently set on a provider. */
   faults<P extends ProviderName>(provider: P): ProviderFaultOptions<P>;
+  faults(provider: G): FaultOptions;
   /** Removes the faults of one provider, or of all. */
-  clearFaults(provider?: ProviderName): void;
-  /** Side effects (resources created, or changed: a release, a cancellation, a contact batch), in order, of one provider or all. */
-  sideEffects(provider?: ProviderName): readonly SideEffect<ProviderName>[];
+  clearFaults(provider?: ProviderName | G): void;
+  /**
+   * Side effects (resources created, or changed: a release, a cancellation, a contact batch), in order, of one provider
+   * or all. Typed by `string` provider names so that a sandbox with generic providers is still a `Sandbox`.
+   */
+  sideEffects(provider?: ProviderName | G): readonly SideEffect[];
+  /** The state accessor of a generic provider (`sandbox.generic('helpdesk').resources()`). */
+  generic(provider: G): GenericApi;
   /**
    * Back to the state right after start: resources, idempotency records, journal, side effects and faults are
    * cleared and the random streams rewound. Credentials (and tokens issued with them) are kept.
@@ -106,13 +141,16 @@ export interface SandboxControl {
   close(): Promise<void>;
 }
 
-/** A running sandbox: control plus one state accessor per provider (`sandbox.crm.files()`, `sandbox.inventory.setStock()`). */
-export type Sandbox = SandboxControl & { readonly [P in ProviderName]: ProviderApi<P> };
+/**
+ * A running sandbox: control plus one state accessor per dedicated provider (`sandbox.crm.files()`,
+ * `sandbox.inventory.setStock()`); generic providers `G` are reached by name (`sandbox.generic(name)`).
+ */
+export type Sandbox<G extends string = never> = SandboxControl<G> & { readonly [P in ProviderName]: ProviderApi<P> };
 
 type ProviderApis = { readonly [P in ProviderName]: ProviderApi<P> };
 
 interface MountedProvider {
-  readonly name: ProviderName;
+  readonly name: string;
   readonly api: AnySandboxProvider;
   readonly faults: ProviderFaults;
   /** The options as last set, for `faults()` and the control plane. */
@@ -122,7 +160,7 @@ interface MountedProvider {
 /** What the pipeline knows about a request so far; becomes its journal entry. */
 interface RequestTrace {
   seq: number;
-  provider: ProviderName | null;
+  provider: string | null;
   method: string;
   path: string;
   route: string | null;
@@ -143,12 +181,15 @@ interface RequestTrace {
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 /** Starts the sandbox on 127.0.0.1 and resolves once it is listening. */
-export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+export async function startSandbox<const G extends string = never>(options: SandboxOptions<G> = {}): Promise<Sandbox<G>> {
   const seed = options.seed ?? 1;
   if (!Number.isInteger(seed)) throw new SandboxConfigError(['seed must be an integer']);
   if (options.latencyMs !== undefined && !(Number.isFinite(options.latencyMs) && options.latencyMs >= 0)) {
     throw new SandboxConfigError(['latencyMs must be a number of ms >= 0']);
   }
+  const declarations: readonly GenericProviderDeclaration<G>[] = options.generic ?? [];
+  const declarationProblems = genericProblems(declarations);
+  if (declarationProblems.length > 0) throw new SandboxConfigError(declarationProblems);
   const now = options.now ?? Date.now;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const journal = new RequestJournal();
@@ -158,34 +199,42 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   setMaxListeners(0, shutdown.signal);
   // Requests without an answer yet, so close() can journal and release them.
   const inFlight = new Map<ServerResponse, RequestTrace>();
-  let sideEffects: SideEffect<ProviderName>[] = [];
+  let sideEffects: SideEffect[] = [];
 
-  const apis = {} as Record<ProviderName, AnySandboxProvider>;
   const mounted = new Map<string, MountedProvider>();
-  for (const name of PROVIDER_NAMES) {
-    const context: ProviderContext = { seed, now, random: (label) => new SeededRandom(seed, `${name}:${label}`) };
-    // Each factory takes its own options type; the map in providers.ts keeps `options.providers` typed per name.
-    const factory = PROVIDER_FACTORIES[name] as (ctx: ProviderContext, providerOptions: unknown) => AnySandboxProvider;
-    const api = factory(context, options.providers?.[name]);
-    apis[name] = api;
+  /** Every provider's seeded streams are derived from its name, so adding a generic provider shifts no other stream. */
+  const mount = <T extends AnySandboxProvider>(name: string, build: (context: ProviderContext) => T): T => {
+    const api = build({ seed, now, random: (label) => new SeededRandom(seed, `${name}:${label}`) });
     mounted.set(name, {
       name,
       api,
       faults: new ProviderFaults(new SeededRandom(seed, `${name}:faults`), options.latencyMs ?? 0),
       current: {},
     });
+    return api;
+  };
+  const apis = {} as Record<ProviderName, AnySandboxProvider>;
+  for (const name of PROVIDER_NAMES) {
+    // Each factory takes its own options type; the map in providers.ts keeps `options.providers` typed per name.
+    const factory = PROVIDER_FACTORIES[name] as (ctx: ProviderContext, providerOptions: unknown) => AnySandboxProvider;
+    apis[name] = mount(name, (context) => factory(context, options.providers?.[name]));
   }
+  const genericApis = new Map<string, GenericApi>();
+  for (const declaration of declarations) genericApis.set(declaration.name, mount(declaration.name, (context) => createGenericApi(context, declaration)));
+  /** Dedicated providers first (in PROVIDER_NAMES order), then the generic ones in declaration order. */
+  const providerNames: readonly string[] = [...mounted.keys()];
+  const unknownProvider = (name: string): string => `unknown provider "${name}" (known: ${providerNames.join(', ')})`;
 
   const mountedProvider = (name: string): MountedProvider => {
     const provider = mounted.get(name);
-    if (!provider) throw new SandboxConfigError([`unknown provider "${name}" (known: ${PROVIDER_NAMES.join(', ')})`]);
+    if (!provider) throw new SandboxConfigError([unknownProvider(name)]);
     return provider;
   };
 
   /** Validates and applies untyped fault options; returns the problems (nothing applied when there are any). */
   const applyFaults = (name: string, raw: unknown): readonly string[] => {
     const provider = mounted.get(name);
-    if (!provider) return [`unknown provider "${name}" (known: ${PROVIDER_NAMES.join(', ')})`];
+    if (!provider) return [unknownProvider(name)];
     const common = validateFaultOptions(raw, provider.api.faultExtraKeys);
     const extras = provider.api.validateFaultExtras(common.extras);
     const problems = [...common.problems, ...(extras.ok ? [] : extras.problems)];
@@ -443,7 +492,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       route: null,
       idempotencyKey: headerValue(req.headers, 'idempotency-key') ?? null,
       correlationId: headerValue(req.headers, 'x-correlation-id') ?? null,
-      authScheme: authScheme(req.headers),
+      authScheme: authScheme(req.headers, provider?.api.apiKeyHeader),
       created: null,
       replayed: false,
       fault: null,
@@ -462,7 +511,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     try {
       if (!provider) {
-        sendRoute(res, trace, errorResponse(404, 'not_found', `no provider at ${url.pathname}; known: ${PROVIDER_NAMES.join(', ')}`));
+        sendRoute(res, trace, errorResponse(404, 'not_found', `no provider at ${url.pathname}; known: ${providerNames.join(', ')}`));
         return;
       }
       await handleProviderRequest(req, res, provider, trace, url);
@@ -482,7 +531,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   // ------------------------------------------------------------------ control plane and public object
 
   const control: ControlTarget = {
-    providerNames: () => PROVIDER_NAMES,
+    providerNames: () => providerNames,
     providerUrl: (name) => `${baseUrl}/${name}`,
     applyFaults,
     faultsOf: (name) => ({ ...mountedProvider(name).current }),
@@ -505,8 +554,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sideEffects = [];
   };
 
-  for (const name of PROVIDER_NAMES) {
-    const initial = options.faults?.[name];
+  const initialFaults: Readonly<Record<string, unknown>> = options.faults ?? {};
+  for (const name of providerNames) {
+    const initial = initialFaults[name];
     if (initial !== undefined) {
       const problems = applyFaults(name, initial);
       if (problems.length > 0) throw new SandboxConfigError(problems.map((problem) => `${name}: ${problem}`));
@@ -549,21 +599,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return closing;
   };
 
-  const sandbox: SandboxControl = {
+  // The overloads of SandboxControl only narrow the types; every method works by name on any mounted provider.
+  type Control = SandboxControl<G>;
+  const sandbox: Control = {
     baseUrl,
     seed,
     journal,
     providerUrl: (provider) => `${baseUrl}/${provider}`,
-    credentials: <P extends ProviderName>(provider: P) => ({ ...mountedProvider(provider).api.credentials() }) as CredentialsOf<P>,
-    rotateCredentials: <P extends ProviderName>(provider: P) =>
-      ({ ...mountedProvider(provider).api.rotateCredentials() }) as CredentialsOf<P>,
-    setFaults: (provider, faults) => {
+    credentials: ((provider: string) => ({ ...mountedProvider(provider).api.credentials() })) as Control['credentials'],
+    rotateCredentials: ((provider: string) => ({ ...mountedProvider(provider).api.rotateCredentials() })) as Control['rotateCredentials'],
+    setFaults: ((provider: string, faults: unknown) => {
       const problems = applyFaults(provider, faults);
       if (problems.length > 0) throw new SandboxConfigError(problems);
-    },
-    faults: <P extends ProviderName>(provider: P) => ({ ...mountedProvider(provider).current }) as ProviderFaultOptions<P>,
+    }) as Control['setFaults'],
+    faults: ((provider: string) => ({ ...mountedProvider(provider).current })) as Control['faults'],
     clearFaults,
     sideEffects: (provider) => sideEffects.filter((effect) => provider === undefined || effect.provider === provider),
+    generic: (provider) => {
+      const api = genericApis.get(provider);
+      if (!api) throw new SandboxConfigError([`unknown generic provider "${provider}" (known: ${[...genericApis.keys()].join(', ') || 'none'})`]);
+      return api;
+    },
     reset: resetAll,
     close,
   };
@@ -571,6 +627,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (name in sandbox) throw new Error(`provider name "${name}" clashes with a Sandbox member`);
   }
   return Object.assign(sandbox, apis as unknown as ProviderApis);
+}
+
+/** Every problem of the generic declarations, each prefixed with where it is; names must not clash with any other. */
+function genericProblems(declarations: readonly GenericProviderDeclaration[]): string[] {
+  if (!Array.isArray(declarations)) return ['generic must be an array of provider declarations'];
+  const problems: string[] = [];
+  const taken = new Set<string>(PROVIDER_NAMES);
+  declarations.forEach((declaration, index) => {
+    if (typeof declaration !== 'object' || declaration === null) {
+      problems.push(`generic[${index}] must be an object { name, auth, routes? }`);
+      return;
+    }
+    const label = `generic[${index}]${typeof declaration.name === 'string' ? ` (${declaration.name})` : ''}`;
+    problems.push(...genericDeclarationProblems(declaration).map((problem) => `${label}: ${problem}`));
+    if (taken.has(declaration.name)) problems.push(`${label}: a provider named "${declaration.name}" is already mounted`);
+    taken.add(declaration.name);
+  });
+  return problems;
 }
 
 // ------------------------------------------------------------------ helpers

@@ -15,14 +15,14 @@
  * Cancel is idempotent by nature and ignores Idempotency-Key.
  */
 import { z } from 'zod';
-import { basicCredentials, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
+import { basicAuth } from './credential-schemes.js';
 import {
-  type AuthResult,
   describeIssue,
   errorResponse,
-  type FaultExtrasValidation,
   invalidRequest,
   type JsonObject,
+  NO_FAULT_EXTRAS,
+  type NoFaultExtras,
   type ProviderContext,
   type ProviderRoute,
   type RouteResponse,
@@ -71,7 +71,7 @@ export interface ShippingApiOptions {
 }
 
 /** Shipping has no provider-specific fault options. */
-export type ShippingFaultExtras = Record<never, never>;
+export type ShippingFaultExtras = NoFaultExtras;
 
 /** The shipping provider plus state inspection for tests. */
 export interface ShippingApi extends SandboxProvider<ShippingCredentials, ShippingFaultExtras> {
@@ -110,8 +110,7 @@ const cancelSchema = z.strictObject({
 export function createShippingApi(context: ProviderContext, options: ShippingApiOptions = {}): ShippingApi {
   const carrier = options.carrier ?? 'sandbox-post';
   const secrets = context.random('credentials');
-  const username = `shp_user_${secrets.token(8)}`;
-  let password = secrets.token(24);
+  const auth = basicAuth({ username: `shp_user_${secrets.token(8)}`, mintPassword: () => secrets.token(24), realm: 'shipping' });
   const tracking = context.random('tracking');
   const shipments = new Map<string, Shipment>();
   let shipmentSeq = 0;
@@ -205,21 +204,8 @@ export function createShippingApi(context: ProviderContext, options: ShippingApi
   return {
     name: 'shipping',
     routes,
-    faultExtraKeys: [],
-    authChallenge: 'Basic realm="shipping"',
-    credentials: () => ({ username, password }),
-    rotateCredentials() {
-      password = secrets.token(24);
-      return { username, password };
-    },
-    authenticate(headers): AuthResult {
-      const presented = basicCredentials(headers);
-      if (!presented) return headers.authorization ? invalidCredentials('expected HTTP Basic credentials') : missingCredentials();
-      const valid = secretsEqual(presented.id, username) && secretsEqual(presented.secret, password);
-      return valid ? { ok: true, principal: username } : invalidCredentials('invalid username or password');
-    },
-    validateFaultExtras: (): FaultExtrasValidation<ShippingFaultExtras> => ({ ok: true, extras: {} }),
-    setFaultExtras: () => {},
+    ...auth,
+    ...NO_FAULT_EXTRAS,
     reset() {
       shipments.clear();
       shipmentSeq = 0;

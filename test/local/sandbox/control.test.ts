@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
-import { chargeBody, crmToken, errorCode, get, postJson, postPayments, requestCrmToken } from './helpers.js';
+import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { basicAuth, chargeBody, crmToken, errorCode, genericAuthHeaders, get, postJson, postPayments, requestCrmToken } from './helpers.js';
 
 let sandbox: Sandbox | undefined;
 afterEach(async () => {
@@ -26,7 +26,7 @@ describe('sandbox control endpoints', () => {
     expect((await get(`${s.providerUrl('payments')}/health`)).status).toBe(503);
     expect((await get(`${s.providerUrl('crm')}/health`)).status).toBe(200);
     expect(await (await get(control(s, '/faults'))).json()).toEqual({
-      faults: { crm: {}, payments: { status: 503, latencyMs: 5 }, inventory: {}, shipping: {}, email: {}, contacts: {} },
+      faults: Object.fromEntries(PROVIDER_NAMES.map((name) => [name, name === 'payments' ? { status: 503, latencyMs: 5 } : {}])),
     });
 
     await postJson(control(s, '/faults'), { provider: 'payments', faults: null });
@@ -130,9 +130,39 @@ describe('sandbox control endpoints', () => {
   it('GET /_sandbox/providers lists the providers and their URLs, unknown control paths get 404', async () => {
     const s = await start();
     const body = await (await get(control(s, '/providers'))).json();
-    expect(body).toEqual({
-      providers: ['crm', 'payments', 'inventory', 'shipping', 'email', 'contacts'].map((name) => ({ name, url: `${s.baseUrl}/${name}` })),
-    });
+    expect(body).toEqual({ providers: PROVIDER_NAMES.map((name) => ({ name, url: `${s.baseUrl}/${name}` })) });
+    expect(PROVIDER_NAMES).toContain('payments');
     expect((await get(control(s, '/nothing'))).status).toBe(404);
+  });
+
+  it('drives a generic provider by name: providers, faults, journal, side effects, credentials and rotation', async () => {
+    const s = await startSandbox({ seed: 42, generic: [{ name: 'helpdesk', auth: 'basic' }] });
+    sandbox = s;
+    const providers = (await (await get(control(s, '/providers'))).json()) as { providers: { name: string; url: string }[] };
+    expect(providers.providers.map((provider) => provider.name)).toEqual([...PROVIDER_NAMES, 'helpdesk']);
+    expect(providers.providers.at(-1)).toEqual({ name: 'helpdesk', url: s.providerUrl('helpdesk') });
+
+    expect((await postJson(control(s, '/faults'), { provider: 'helpdesk', faults: { status: 503 } })).status).toBe(200);
+    const faults = (await (await get(control(s, '/faults'))).json()) as { faults: Record<string, unknown> };
+    expect(faults.faults.helpdesk).toEqual({ status: 503 });
+    expect((await get(`${s.providerUrl('helpdesk')}/health`)).status).toBe(503);
+    const invalid = await postJson(control(s, '/faults'), { provider: 'helpdesk', faults: { chargeStatus: 'failed' } });
+    expect([invalid.status, await errorCode(invalid)]).toEqual([400, 'invalid_faults']);
+    await postJson(control(s, '/faults'), { provider: 'helpdesk', faults: null });
+
+    const credentials = (await (await get(control(s, '/credentials/helpdesk'))).json()) as { credentials: { username: string; password: string } };
+    expect(credentials).toEqual({ provider: 'helpdesk', credentials: s.credentials('helpdesk') });
+    const created = await postJson(`${s.providerUrl('helpdesk')}/tickets`, {}, { ...(await genericAuthHeaders(s, 'helpdesk')), 'idempotency-key': 'k-1' });
+    expect(created.status).toBe(201);
+    const journal = (await (await get(control(s, '/journal?provider=helpdesk&sideEffect=true'))).json()) as { count: number; entries: unknown[] };
+    expect(journal.count).toBe(1);
+    expect(journal.entries[0]).toMatchObject({ provider: 'helpdesk', path: '/tickets', status: 201, idempotencyKey: 'k-1' });
+    const effects = (await (await get(control(s, '/side-effects?provider=helpdesk'))).json()) as { count: number; sideEffects: unknown[] };
+    expect(effects.sideEffects).toMatchObject([{ provider: 'helpdesk', type: 'resource', id: 'helpdesk_1', idempotencyKey: 'k-1' }]);
+
+    const rotated = (await (await fetch(control(s, '/rotate/helpdesk'), { method: 'POST' })).json()) as { credentials: { username: string; password: string } };
+    expect(rotated.credentials).toEqual(s.credentials('helpdesk'));
+    const old = credentials.credentials;
+    expect((await postJson(`${s.providerUrl('helpdesk')}/tickets`, {}, { authorization: basicAuth(old.username, old.password) })).status).toBe(401);
   });
 });

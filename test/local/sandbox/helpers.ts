@@ -119,6 +119,34 @@ export function authHeaders(sandbox: Sandbox, provider: StaticAuthProvider): Rec
   }
 }
 
+/**
+ * The auth headers of a generic provider with its current credentials, by its scheme (generic-api.ts); for OAuth2 a
+ * token is fetched from its token endpoint first.
+ */
+export async function genericAuthHeaders(sandbox: Sandbox<string>, name: string): Promise<Record<string, string>> {
+  const provider = sandbox.generic(name);
+  const credentials = sandbox.credentials(name);
+  switch (provider.scheme) {
+    case 'none':
+      return {};
+    case 'bearer':
+      return { authorization: `Bearer ${credentials.token}` };
+    case 'api_key':
+      return { [provider.apiKeyHeader ?? 'x-api-key']: credentials.apiKey ?? '' };
+    case 'basic':
+      return { authorization: basicAuth(credentials.username ?? '', credentials.password ?? '') };
+    case 'oauth2_client_credentials': {
+      const response = await fetch(`${sandbox.providerUrl(name)}${provider.tokenPath}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(credentials.clientId ?? '', credentials.clientSecret ?? '') },
+        body: 'grant_type=client_credentials',
+      });
+      if (response.status !== 200) throw new Error(`token request failed with ${response.status}: ${await response.text()}`);
+      return { authorization: `Bearer ${((await response.json()) as { access_token: string }).access_token}` };
+    }
+  }
+}
+
 /** POSTs JSON to a provider path with its current credentials. */
 export function postAs(sandbox: Sandbox, provider: StaticAuthProvider, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return postJson(`${sandbox.providerUrl(provider)}${path}`, body, { ...authHeaders(sandbox, provider), ...headers });

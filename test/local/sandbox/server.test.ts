@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulberry32, SeededRandom } from '../../../local/sandbox/random.js';
-import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
-import { chargeBody, errorCode, get, postPayments } from './helpers.js';
+import { PROVIDER_NAMES, type Sandbox, SandboxConfigError, startSandbox } from '../../../local/sandbox/index.js';
+import { PROVIDER_FACTORIES } from '../../../local/sandbox/providers.js';
+import { chargeBody, errorCode, genericAuthHeaders, get, postJson, postPayments } from './helpers.js';
 
 let sandbox: Sandbox | undefined;
 afterEach(async () => {
@@ -15,13 +16,45 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 describe('sandbox server', () => {
-  it('listens on loopback and mounts each provider under its prefix', async () => {
-    sandbox = await startSandbox();
-    expect(sandbox.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(sandbox.providerUrl('crm')).toBe(`${sandbox.baseUrl}/crm`);
-    expect(sandbox.providerUrl('payments')).toBe(`${sandbox.baseUrl}/payments`);
-    for (const name of PROVIDER_NAMES) expect(sandbox.providerUrl(name)).toBe(`${sandbox.baseUrl}/${name}`);
-    expect(PROVIDER_NAMES).toEqual(['crm', 'payments', 'inventory', 'shipping', 'email', 'contacts']);
+  it('listens on loopback and mounts each provider of PROVIDER_FACTORIES under its prefix', async () => {
+    const s = await startSandbox();
+    sandbox = s;
+    expect(s.baseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(PROVIDER_NAMES).toEqual(Object.keys(PROVIDER_FACTORIES));
+    expect(PROVIDER_NAMES.length).toBeGreaterThan(0);
+    for (const name of PROVIDER_NAMES) {
+      expect(s.providerUrl(name)).toBe(`${s.baseUrl}/${name}`);
+      expect(s[name].name).toBe(name);
+      const health = await get(`${s.providerUrl(name)}/health`);
+      expect([name, health.status]).toEqual([name, 200]);
+      await health.arrayBuffer();
+    }
+    expect(s.journal.entries().map((entry) => entry.provider)).toEqual(PROVIDER_NAMES);
+  });
+
+  it('mounts generic providers next to the dedicated ones, each under its own prefix', async () => {
+    const s = await startSandbox({
+      generic: [
+        { name: 'helpdesk', auth: 'bearer' },
+        { name: 'billing', auth: { scheme: 'api_key', headerName: 'X-Billing-Key' }, routes: [{ method: 'POST', path: '/invoices' }] },
+      ],
+    });
+    sandbox = s;
+    const mounted = [...PROVIDER_NAMES, 'helpdesk', 'billing'] as const;
+    for (const name of mounted) {
+      expect(s.providerUrl(name)).toBe(`${s.baseUrl}/${name}`);
+      const health = await get(`${s.providerUrl(name)}/health`);
+      expect([name, health.status]).toEqual([name, 200]);
+      await health.arrayBuffer();
+    }
+    const invoice = await postJson(`${s.providerUrl('billing')}/invoices`, { amount: 10 }, await genericAuthHeaders(s, 'billing'));
+    expect([invoice.status, await invoice.json()]).toEqual([201, { id: 'billing_1' }]);
+    expect(s.sideEffects().map((effect) => effect.provider)).toEqual(['billing']);
+    expect(s.generic('billing').resources()).toHaveLength(1);
+    expect(s.generic('helpdesk').resources()).toHaveLength(0);
+    const outside = await get(`${s.baseUrl}/warehouse/labels`);
+    expect(((await outside.json()) as { error: { message: string } }).error.message).toMatch(/known: .*helpdesk, billing$/);
+    expect(() => s.generic('warehouse' as never)).toThrow(SandboxConfigError);
   });
 
   it('answers 200 concurrent requests over keep-alive connections, each journaled once', async () => {
