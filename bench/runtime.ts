@@ -20,6 +20,7 @@ import { localDynamoClient } from '../local/local-dynamo.js';
 import { createHubTables, createLocalIntegration } from '../local/local-integration.js';
 import { createLocalSecretsManager } from '../local/local-secrets-manager.js';
 import { startBackends } from './support/backends.js';
+import { catalogIntegration } from '../lib/catalog.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -61,6 +62,7 @@ function batches(events: FileUploaded[]): LocalMessage[][] {
 function runtimeInstance(tables: { ledger: string; circuits: string }) {
   return createLocalIntegration(crm, {
     name: 'crm',
+    auth: catalogIntegration('crm').auth,
     dynamo: { client: dynamoClient },
     tables,
     baseUrl: backends.crmUrl,

@@ -10,6 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type AuthConfig, type AuthDeclaration, type AuthScheme, authConfigProblems, toAuthConfig } from '../functions/runtime/auth-config.js';
 import { circuitBreakerSettingsProblems, type CircuitBreakerSettingsInput } from '../functions/runtime/circuit-settings.js';
 import { ConfigurationError } from '../functions/runtime/errors.js';
 import { adapterModulePath, nameProblem } from '../functions/runtime/names.js';
@@ -18,17 +19,10 @@ import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
 /** The repository root: adapter and handler modules are given relative to it. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** Auth schemes of the runtime (functions/runtime/credentials.ts); selects the secret's placeholder fields. */
-export type CatalogAuthScheme = 'none' | 'bearer' | 'api_key' | 'basic' | 'oauth2_client_credentials';
+/** The auth schemes (functions/runtime/auth-config.ts). */
+export type CatalogAuthScheme = AuthScheme;
 
-/** The secret fields each scheme needs (the placeholder secret is generated with these keys). */
-export const SECRET_FIELDS: Readonly<Record<CatalogAuthScheme, readonly string[]>> = {
-  none: [],
-  bearer: ['token'],
-  api_key: ['apiKey'],
-  basic: ['username', 'password'],
-  oauth2_client_credentials: ['clientId', 'clientSecret'],
-};
+export { SECRET_FIELDS } from '../functions/runtime/auth-config.js';
 
 /** An EventBridge rule pattern routing events to an integration's queue. */
 export interface EventRoute {
@@ -60,8 +54,12 @@ export interface IntegrationEntry {
   readonly routes: readonly EventRoute[];
   /** The provider's base URL. Override per deployment with context `baseUrl:<name>`. */
   readonly baseUrl: string;
-  /** Must equal the adapter's `connection.auth.scheme`. */
-  readonly auth: CatalogAuthScheme;
+  /**
+   * How the provider is authenticated: a scheme (`'bearer'`, `'api_key'`, `'basic'`, `'none'`) or the whole
+   * configuration (`{ scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }`, `{ scheme: 'api_key',
+   * headerName: 'X-Key' }`). Declared here only: the function gets it as `AUTH`, the secret's fields follow from it.
+   */
+  readonly auth: AuthDeclaration;
   /**
    * The Secrets Manager secret with the credentials. By default the stack creates it with a generated
    * placeholder (set the real value after deploy); `import: true` uses an existing secret of that name.
@@ -97,7 +95,9 @@ export interface IntegrationEntry {
 }
 
 /** An entry with every default applied. */
-export type ResolvedIntegration = Required<Omit<IntegrationEntry, 'secret' | 'circuit' | 'alarms' | 'httpTimeoutMs' | 'maxAttempts'>> & {
+export type ResolvedIntegration = Required<Omit<IntegrationEntry, 'auth' | 'secret' | 'circuit' | 'alarms' | 'httpTimeoutMs' | 'maxAttempts'>> & {
+  /** The auth configuration (a bare scheme made an object). */
+  readonly auth: AuthConfig;
   /** The adapter's module (functions/integrations/<adapter>.ts), relative to the repository root; it exports `handler`. */
   readonly entry: string;
   readonly secret: { readonly name: string; readonly import: boolean };
@@ -114,7 +114,7 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
     description: 'Files uploaded upstream become CRM file records (OAuth2 client credentials).',
     routes: [{ sources: ['files.service'], detailTypes: ['FileUploaded'] }],
     baseUrl: 'https://crm.example.com/api',
-    auth: 'oauth2_client_credentials',
+    auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' },
     functionTimeoutSeconds: 30,
     httpTimeoutMs: 5000,
     maxAttempts: 3,
@@ -184,7 +184,8 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     const override = context[`baseUrl:${entry.name}`];
     const baseUrl = typeof override === 'string' && override.length > 0 ? override : entry.baseUrl;
     if (!/^https?:\/\/[^\s]+$/.test(baseUrl ?? '')) problem(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
-    if (!(entry.auth in SECRET_FIELDS)) problem(`auth must be one of ${Object.keys(SECRET_FIELDS).join(', ')}`);
+    for (const authProblem of authConfigProblems(entry.auth)) problem(authProblem);
+    const auth: AuthConfig = authConfigProblems(entry.auth).length === 0 ? toAuthConfig(entry.auth) : { scheme: 'none' };
 
     const functionTimeoutSeconds = entry.functionTimeoutSeconds ?? 30;
     inRange('functionTimeoutSeconds', functionTimeoutSeconds, 1, 900);
@@ -205,7 +206,7 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     inRange('alarms.oldestMessageAgeSeconds', entry.alarms?.oldestMessageAgeSeconds, 60, 1_209_600);
     inRange('alarms.circuitOpenMinutes', entry.alarms?.circuitOpenMinutes, 1, 1440);
     inRange('alarms.functionErrors', entry.alarms?.functionErrors, 1, 100_000);
-    if (entry.secret?.import && entry.auth === 'none') problem("secret.import makes no sense with auth 'none'");
+    if (entry.secret?.import && auth.scheme === 'none') problem("secret.import makes no sense with auth 'none'");
     for (const circuitProblem of circuitBreakerSettingsProblems(entry.circuit)) problem(`circuit: ${circuitProblem}`);
 
     return {
@@ -215,7 +216,7 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
       entry: adapterModulePath(adapter),
       routes: entry.routes,
       baseUrl,
-      auth: entry.auth,
+      auth,
       secret: { name: entry.secret?.name ?? `integration-hub/${entry.name}`, import: entry.secret?.import ?? false },
       functionTimeoutSeconds,
       memoryMb: entry.memoryMb ?? 512,
@@ -236,6 +237,13 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
   });
   if (problems.length > 0) throw new CatalogError(problems);
   return resolved;
+}
+
+/** The resolved entry of integration `name`; throws naming the known ones when there is none. */
+export function catalogIntegration(name: string, entries: readonly IntegrationEntry[] = INTEGRATIONS): ResolvedIntegration {
+  const found = resolveCatalog(entries).find((entry) => entry.name === name);
+  if (!found) throw new CatalogError([`no integration is called '${name}' (known: ${entries.map((entry) => entry.name).join(', ')})`]);
+  return found;
 }
 
 /** `payments` → `Payments`, `order-sync` → `OrderSync`: construct ids and output names from catalog names. */

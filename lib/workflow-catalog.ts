@@ -12,16 +12,15 @@
  * not the task code: the task error names are restated below (test/lib/workflow-catalog.test.ts
  * keeps them equal to functions/workflows/workflow-contract.ts).
  */
+import { type AuthConfig, type AuthDeclaration, authConfigProblems, toAuthConfig } from '../functions/runtime/auth-config.js';
 import { circuitBreakerSettingsProblems } from '../functions/runtime/circuit-settings.js';
 import { nameProblem } from '../functions/runtime/names.js';
 import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
 import {
-  type CatalogAuthScheme,
   type CatalogCircuitSettings,
   type CatalogContext,
   CatalogError,
   type ResolvedIntegration,
-  SECRET_FIELDS,
 } from './catalog.js';
 
 /** The error names task Lambdas fail with (functions/workflows/workflow-contract.ts TASK_ERROR_NAMES). */
@@ -61,7 +60,7 @@ export interface ProviderEntry {
   /** The provider's base URL (standalone providers). Override per deployment with context `baseUrl:<name>`. */
   readonly baseUrl?: string;
   /** The auth scheme of the provider's adapter (standalone providers). */
-  readonly auth?: CatalogAuthScheme;
+  readonly auth?: AuthDeclaration;
   /** The credentials secret: created with a generated placeholder by default, or imported by name. @default `integration-hub/<name>` */
   readonly secret?: { readonly name: string; readonly import?: boolean };
   /** Per-attempt HTTP timeout in the task. @default the integration's, else the task handler's */
@@ -77,7 +76,7 @@ export interface ResolvedProvider {
   readonly name: string;
   readonly description: string;
   readonly baseUrl: string;
-  readonly auth: CatalogAuthScheme;
+  readonly auth: AuthConfig;
   readonly secret: { readonly name: string; readonly import: boolean };
   readonly httpTimeoutMs?: number;
   readonly maxAttempts?: number;
@@ -450,8 +449,10 @@ function resolveProviders(
     const override = context[`baseUrl:${entry.name}`];
     const baseUrl = typeof override === 'string' && override.length > 0 ? override : entry.baseUrl;
     if (!URL_PATTERN.test(baseUrl ?? '')) problem(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
-    if (entry.auth === undefined || !(entry.auth in SECRET_FIELDS)) problem(`auth must be one of ${Object.keys(SECRET_FIELDS).join(', ')}`);
-    if (entry.secret?.import && entry.auth === 'none') problem("secret.import makes no sense with auth 'none'");
+    const authProblems = authConfigProblems(entry.auth);
+    for (const authProblem of authProblems) problem(authProblem);
+    const auth: AuthConfig = authProblems.length === 0 ? toAuthConfig(entry.auth!) : { scheme: 'none' };
+    if (entry.secret?.import && auth.scheme === 'none') problem("secret.import makes no sense with auth 'none'");
     for (const circuitProblem of circuitBreakerSettingsProblems(entry.circuit)) problem(`circuit: ${circuitProblem}`);
     if (integrations.some((integration) => integration.name === entry.name)) {
       problem(`an integration is named '${entry.name}' too: set integration: '${entry.name}' to share its secret and circuit`);
@@ -460,7 +461,7 @@ function resolveProviders(
       name: entry.name,
       description: entry.description,
       baseUrl: baseUrl ?? '',
-      auth: entry.auth ?? 'none',
+      auth,
       secret: { name: entry.secret?.name ?? `integration-hub/${entry.name}`, import: entry.secret?.import ?? false },
       httpTimeoutMs: entry.httpTimeoutMs,
       maxAttempts: entry.maxAttempts,
@@ -471,7 +472,7 @@ function resolveProviders(
 }
 
 function placeholderProvider(name: string): ResolvedProvider {
-  return { name, description: '', baseUrl: '', auth: 'none', secret: { name, import: false }, circuit: {} };
+  return { name, description: '', baseUrl: '', auth: { scheme: 'none' }, secret: { name, import: false }, circuit: {} };
 }
 
 function entryProblems(entry: string | undefined, field: string, problem: (text: string) => void): void {

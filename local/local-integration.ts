@@ -4,6 +4,7 @@
  * and the local hub — the same composition as `runtime-environment.ts`, with local parts in place of AWS.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { AuthConfig } from '../functions/runtime/auth-config.js';
 import type { CircuitBreaker } from '../functions/runtime/circuit-breaker.js';
 import type { CircuitBreakerSettingsInput } from '../functions/runtime/circuit-settings.js';
 import type { Integration } from '../functions/runtime/define-integration.js';
@@ -36,6 +37,8 @@ export interface LocalIntegrationOptions {
   tables: LocalTables;
   /** The provider's base URL (a sandbox provider URL). */
   baseUrl: string;
+  /** How the provider is authenticated (what the catalog entry's `auth` says in a deployment). */
+  auth: AuthConfig;
   secrets: SecretSource;
   secretName?: string;
   /** Overrides of the runtime settings (HTTP, concurrency, ...). */
@@ -67,6 +70,7 @@ export function createLocalIntegration<TInput>(integration: Integration<TInput>,
   const definition = integration.bind(options.name);
   const settings: RuntimeSettings = {
     baseUrl: options.baseUrl,
+    auth: options.auth,
     secretName: options.secretName ?? `${definition.name}/credentials`,
     secretMaxAgeSeconds: DEFAULT_SETTINGS.secretMaxAgeSeconds,
     recordConcurrency: DEFAULT_SETTINGS.recordConcurrency,
@@ -80,8 +84,6 @@ export function createLocalIntegration<TInput>(integration: Integration<TInput>,
     ...options.settings,
     http: {
       ...DEFAULT_SETTINGS.http,
-      timeoutMs: definition.connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs,
-      maxAttempts: definition.connection.maxAttempts ?? DEFAULT_SETTINGS.http.maxAttempts,
       ...options.settings?.http,
     },
   };

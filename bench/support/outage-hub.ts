@@ -28,6 +28,7 @@ import { createLocalSecretsManager } from '../../local/local-secrets-manager.js'
 import type { SimulatedInstance } from './outage-instance-pool.js';
 import { PREWARM_PREFIX } from './outage-messages.js';
 import type { OutageStrategy } from './outage-strategy.js';
+import { catalogIntegration } from '../../lib/catalog.js';
 
 const SECRET_NAME = 'integration-hub/payments';
 
@@ -66,6 +67,7 @@ export const hub: OutageStrategy = {
       instanceMetrics.push(metrics);
       const local = createLocalIntegration(payments, {
         name: 'payments',
+        auth: catalogIntegration('payments').auth,
         dynamo: { client },
         tables,
         baseUrl: sandbox.paymentsUrl,
@@ -132,6 +134,7 @@ export const hub: OutageStrategy = {
             {
               name: 'payments',
               adapter: 'payments',
+              auth: { scheme: 'bearer' },
               mappingUuid,
               maxConcurrency: Math.max(2, settings.restoredConcurrency),
               baseUrl: sandbox.paymentsUrl,

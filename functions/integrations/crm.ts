@@ -66,7 +66,6 @@ export const crm = defineIntegration({
   async probe({ http }) {
     await http.get('/health');
   },
-  connection: { auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }, timeoutMs: 5000, maxAttempts: 3 },
 });
 
 /** The Lambda entry. */

@@ -120,7 +120,6 @@ export const payments = defineIntegration({
   async probe({ http }) {
     await http.get('/health');
   },
-  connection: { auth: { scheme: 'bearer' }, timeoutMs: 8000, maxAttempts: 3 },
 });
 
 function toResult(body: unknown): PaymentResult {

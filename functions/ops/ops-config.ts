@@ -10,12 +10,12 @@
  *   PROBE_RULE_NAME      the prober's EventBridge schedule rule (enabled on every transition)
  *
  * Prober:
- *   INTEGRATIONS         JSON array of { name, adapter?, mappingUuid, maxConcurrency, baseUrl, secretName?,
+ *   INTEGRATIONS         JSON array of { name, adapter?, mappingUuid, maxConcurrency, baseUrl, auth, secretName?,
  *                        httpTimeoutMs?, authTokenUrl?, circuit? } — one per integration to watch; `adapter` (default
  *                        `name`) must be a module functions/integrations/<adapter>.ts; `secretName` is required unless
  *                        its auth scheme is none;
  *                        `circuit` are the same breaker overrides as the integration function's CIRCUIT_SETTINGS
- *   PROVIDERS            optional JSON array of { name, baseUrl, secretName?, httpTimeoutMs?, circuit? } — one per
+ *   PROVIDERS            optional JSON array of { name, baseUrl, auth, secretName?, httpTimeoutMs?, circuit? } — one per
  *                        standalone workflow provider to probe; `name` must be in functions/workflows/provider-probes.ts
  *   CIRCUITS_TABLE_NAME  the circuits table (read; the probe lease and its outcome are written)
  *   PROBE_RULE_NAME      the prober's own schedule rule (disabled when nothing is left to do)
@@ -31,7 +31,7 @@ import { ConfigurationError } from '../runtime/errors.js';
 import { DEFAULT_SETTINGS } from '../runtime/runtime-settings.js';
 import { isLowerKebabCase, nameProblem } from '../runtime/names.js';
 import type { AnyIntegration } from './integration-adapters.js';
-import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
+import { type AuthConfig, type AuthDeclaration, authConfigProblems, toAuthConfig } from '../runtime/auth-config.js';
 
 /** An integration whose event source mapping the controller pauses and resumes. */
 export interface ControlledIntegration {
@@ -49,6 +49,8 @@ export interface ProbedIntegration extends ControlledIntegration {
   readonly maxConcurrency: number;
   /** The provider's base URL. */
   readonly baseUrl: string;
+  /** How the provider is authenticated (the catalog entry's `auth`). */
+  readonly auth: AuthConfig;
   /** Secrets Manager name or ARN of the provider credentials (absent for auth scheme none). */
   readonly secretName?: string;
   /** Timeout of the probe call. @default the adapter's */
@@ -64,6 +66,8 @@ export interface ProbedProvider {
   /** The provider's name, which is also its circuit id. */
   readonly name: string;
   readonly baseUrl: string;
+  /** How the provider is authenticated (the catalog's `auth`). */
+  readonly auth: AuthConfig;
   /** Secrets Manager name or ARN of the provider credentials (absent for auth scheme none). */
   readonly secretName?: string;
   /** Timeout of the probe call. @default the provider's connection */
@@ -107,8 +111,8 @@ export const MAPPING_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONTROLLER_FIELDS = ['name', 'mappingUuid'];
-const PROBER_FIELDS = [...CONTROLLER_FIELDS, 'adapter', 'maxConcurrency', 'baseUrl', 'secretName', 'httpTimeoutMs', 'authTokenUrl', 'circuit'];
-const PROVIDER_FIELDS = ['name', 'baseUrl', 'secretName', 'httpTimeoutMs', 'circuit'];
+const PROBER_FIELDS = [...CONTROLLER_FIELDS, 'adapter', 'maxConcurrency', 'baseUrl', 'auth', 'secretName', 'httpTimeoutMs', 'authTokenUrl', 'circuit'];
+const PROVIDER_FIELDS = ['name', 'baseUrl', 'auth', 'secretName', 'httpTimeoutMs', 'circuit'];
 
 /** Reads the controller's configuration; throws one ConfigurationError listing every problem. */
 export function controllerConfigFromEnvironment(env: Record<string, string | undefined>): ControllerConfig {
@@ -140,7 +144,7 @@ export function controllerConfigFromEnvironment(env: Record<string, string | und
 export function proberConfigFromEnvironment(
   env: Record<string, string | undefined>,
   adapters: (name: string) => AnyIntegration | undefined,
-  providerProbes: (name: string) => Pick<IntegrationDefinition<unknown, SendResult>, 'connection'> | undefined = () => undefined,
+  providerProbes: (name: string) => unknown = () => undefined,
 ): ProberConfig {
   const problems: string[] = [];
   const entries = readIntegrations(env.INTEGRATIONS, problems);
@@ -163,7 +167,7 @@ export function proberConfigFromEnvironment(
       ...base,
       adapter: typeof adapterName === 'string' ? adapterName : '',
       maxConcurrency: maxConcurrency as number,
-      ...connectionFields(entry, where, adapter?.definition.connection.auth.scheme, problems),
+      ...connectionFields(entry, where, problems),
       ...(authTokenUrl ? { authTokenUrl } : {}),
     };
   });
@@ -177,7 +181,7 @@ export function proberConfigFromEnvironment(
     if (badName) problems.push(`${where}: ${badName}`);
     const probe = name ? providerProbes(name) : undefined;
     if (name && !probe) problems.push(`${where}: no provider probe is called '${name}' (functions/workflows/provider-probes.ts)`);
-    return { name, ...connectionFields(entry, where, probe?.connection.auth.scheme, problems) };
+    return { name, ...connectionFields(entry, where, problems) };
   });
   providerNamesOnce(integrations, providers.map((p) => p.name), problems);
 
@@ -201,13 +205,15 @@ export function proberConfigFromEnvironment(
 function connectionFields(
   entry: Record<string, unknown>,
   where: string,
-  authScheme: string | undefined,
   problems: string[],
-): Pick<ProbedProvider, 'baseUrl' | 'secretName' | 'httpTimeoutMs' | 'circuit'> {
+): Pick<ProbedProvider, 'baseUrl' | 'auth' | 'secretName' | 'httpTimeoutMs' | 'circuit'> {
   const baseUrl = entry.baseUrl;
   if (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl)) problems.push(`${where}: baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+  const authProblems = authConfigProblems(entry.auth);
+  problems.push(...authProblems.map((problem) => `${where}: ${problem}`));
+  const auth = authProblems.length === 0 ? toAuthConfig(entry.auth as AuthDeclaration) : undefined;
   const secretName = optionalString(entry, 'secretName', where, problems);
-  if (authScheme !== undefined && authScheme !== 'none' && !secretName) problems.push(`${where}: secretName is required for auth scheme '${authScheme}'`);
+  if (auth && auth.scheme !== 'none' && !secretName) problems.push(`${where}: secretName is required for auth scheme '${auth.scheme}'`);
   const httpTimeoutMs = entry.httpTimeoutMs;
   if (httpTimeoutMs !== undefined && !isInteger(httpTimeoutMs, 100, 900_000)) {
     problems.push(`${where}: httpTimeoutMs must be an integer from 100 to 900000 (got ${JSON.stringify(httpTimeoutMs)})`);
@@ -224,6 +230,7 @@ function connectionFields(
   }
   return {
     baseUrl: baseUrl as string,
+    auth: auth ?? { scheme: 'none' },
     ...(secretName ? { secretName } : {}),
     ...(httpTimeoutMs !== undefined ? { httpTimeoutMs: httpTimeoutMs as number } : {}),
     circuit: (isRecord(circuit) ? circuit : {}) as CircuitBreakerSettingsInput,

@@ -65,7 +65,7 @@ function probeTarget(
   parts: ProbeTargetParts,
 ): ProbeTarget {
   const metrics = parts.metrics(target.name);
-  const deps = buildRuntimeDependencies(definition, probeSettings(target, definition, config), {
+  const deps = buildRuntimeDependencies(definition, probeSettings(target, config), {
     dynamodb: parts.dynamodb,
     secrets: parts.secrets,
     deadLetters: NO_QUEUE,
@@ -89,13 +89,13 @@ function probeTarget(
 }
 
 /** The runtime settings of a probe: the provider's URL, secret and timeout; one attempt (runProbe forces it anyway). */
-function probeSettings(target: ProbedIntegration | ProbedProvider, definition: IntegrationDefinition<unknown, SendResult>, config: ProberConfig): RuntimeSettings {
-  const { connection } = definition;
+function probeSettings(target: ProbedIntegration | ProbedProvider, config: ProberConfig): RuntimeSettings {
   return {
     baseUrl: target.baseUrl,
+    auth: target.auth,
     secretName: target.secretName,
     secretMaxAgeSeconds: config.secretMaxAgeSeconds,
-    http: { ...DEFAULT_SETTINGS.http, timeoutMs: target.httpTimeoutMs ?? connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs, maxAttempts: 1 },
+    http: { ...DEFAULT_SETTINGS.http, timeoutMs: target.httpTimeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs, maxAttempts: 1 },
     recordConcurrency: 1,
     idempotencyTtlSeconds: DEFAULT_SETTINGS.idempotencyTtlSeconds,
     parkJitterSeconds: DEFAULT_SETTINGS.parkJitterSeconds,

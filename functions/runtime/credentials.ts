@@ -7,30 +7,13 @@
  * Errors name the secret, the scheme and missing FIELD NAMES, never a value; the token endpoint's response body is
  * only quoted as its OAuth `error`/`error_description`, with our own credentials redacted.
  */
+import { type AuthConfig, type AuthScheme, DEFAULT_API_KEY_HEADER } from './auth-config.js';
 import { systemClock } from './clock.js';
 import { AuthenticationError, ConfigurationError, InvalidCredentialsError, TokenEndpointError } from './errors.js';
 import { providerErrorSummary } from './http-client.js';
 import type { Clock, CredentialsProvider, SecretSource } from './ports.js';
 
-/** How an integration authenticates; the matching secret fields are listed per scheme. */
-export type AuthConfig =
-  /** No auth headers; no secret is read. */
-  | { readonly scheme: 'none' }
-  /** Secret `{ token }` → `Authorization: Bearer <token>`. */
-  | { readonly scheme: 'bearer' }
-  /** Secret `{ apiKey }` → `<headerName>: <apiKey>`. */
-  | {
-      readonly scheme: 'api_key';
-      /** @default 'X-Api-Key' */
-      readonly headerName?: string;
-    }
-  /** Secret `{ username, password }` → `Authorization: Basic ...`. */
-  | { readonly scheme: 'basic' }
-  /** Secret `{ clientId, clientSecret, tokenUrl?, scope? }` (secret values override the config) → `Authorization: Bearer <access token>`. */
-  | { readonly scheme: 'oauth2_client_credentials'; readonly tokenUrl: string; readonly scope?: string };
-
-/** The auth schemes, for validation of catalog input. */
-export type AuthScheme = AuthConfig['scheme'];
+export { type AuthConfig, type AuthScheme, DEFAULT_API_KEY_HEADER } from './auth-config.js';
 
 /** Options of {@link createCredentialsProvider}. */
 export interface CredentialsProviderOptions {
@@ -49,8 +32,6 @@ export interface CredentialsProviderOptions {
   readonly defaultTokenLifetimeSeconds?: number;
 }
 
-/** Default header for the api_key scheme. */
-export const DEFAULT_API_KEY_HEADER = 'X-Api-Key';
 /** A token is refreshed this long before it expires at most (or 10% of its lifetime, whichever is smaller). */
 export const TOKEN_EXPIRY_SKEW_MS = 60_000;
 

@@ -1,6 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { z } from 'zod';
-import type { AuthConfig } from './credentials.js';
 import type { HttpClient } from './http-client.js';
 
 /** What an adapter's `send` returns: JSON only (it is stored for idempotent replays); `externalId` goes to the ledger. */
@@ -35,9 +34,12 @@ export interface ProbeContext {
   logger: Logger;
 }
 
-/** How to reach the provider. Deployment configuration (catalog, environment) overrides these defaults. */
+/**
+ * A workflow task's defaults for the timeout and attempts of its provider calls (functions/workflows/), used when the
+ * workflow catalog sets none. The auth is never a default: it is the catalog's (`AUTH`). An integration's adapter
+ * declares none of this: its catalog entry does (lib/catalog.ts `auth`, `httpTimeoutMs`, `maxAttempts`).
+ */
 export interface ConnectionDefaults {
-  auth: AuthConfig;
   /** @default 5000 */
   timeoutMs?: number;
   /** Attempts per delivery, the first included. @default 3 */
@@ -70,8 +72,6 @@ export interface AdapterDefinition<TInput, TResult extends SendResult = SendResu
   send(input: TInput, context: SendContext): Promise<TResult>;
   /** A cheap health call, used by the prober while the circuit is open. */
   probe?(context: ProbeContext): Promise<void>;
-  /** How to reach the provider: defaults that deployment configuration overrides. */
-  connection: ConnectionDefaults;
 }
 
 /**

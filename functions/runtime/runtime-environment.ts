@@ -28,7 +28,7 @@ export function dependenciesFromEnvironment<TInput>(
   definition: IntegrationDefinition<TInput, SendResult>,
   env: Record<string, string | undefined>,
 ): RuntimeDependencies {
-  const settings = settingsFromEnvironment(env, definition.connection);
+  const settings = settingsFromEnvironment(env);
   const circuit = resolveCircuitBreakerSettings(circuitOverrides(env.CIRCUIT_SETTINGS), `${definition.name} circuit`);
   const logger = createRuntimeLogger(definition.name);
   const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT || undefined });
@@ -104,7 +104,7 @@ export function buildRuntimeDependencies<TInput>(
       clock,
     }),
     credentials: createCredentialsProvider({
-      auth: resolveAuth(definition.connection.auth, settings.baseUrl, parts.authTokenUrl),
+      auth: resolveAuth(settings.auth, settings.baseUrl, parts.authTokenUrl),
       secretName: settings.secretName,
       secrets: parts.secrets,
       clock,

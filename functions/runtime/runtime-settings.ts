@@ -1,10 +1,13 @@
 import { ConfigurationError } from './errors.js';
+import { type AuthConfig, authConfigFromEnvironment } from './auth-config.js';
 import type { ConnectionDefaults } from './integration-definition.js';
 
 /** The settings of one integration's runtime, resolved once at init. */
 export interface RuntimeSettings {
   /** The provider's base URL; request paths are appended. */
   baseUrl: string;
+  /** How the provider is authenticated (the catalog's `auth`, passed as `AUTH`). */
+  auth: AuthConfig;
   /** Secrets Manager name or ARN of the provider credentials (absent for auth scheme `none`). */
   secretName?: string;
   /** How long a fetched secret is reused before it is read again. */
@@ -54,6 +57,7 @@ export const SETTINGS_ENVIRONMENT = {
   INTEGRATION_NAME: 'the catalog integration the function serves (required; read by functions/runtime/define-integration.ts)',
   ADAPTER: 'the adapter the bundle is (informational: the local hub and operators read it)',
   BASE_URL: 'provider base URL (required)',
+  AUTH: 'auth scheme and parameters as JSON, e.g. {"scheme":"bearer"} (required; set from the catalog)',
   SECRET_NAME: 'Secrets Manager secret name or ARN (required unless auth is none)',
   LEDGER_TABLE_NAME: 'sync ledger table (required)',
   CIRCUITS_TABLE_NAME: 'circuits table (required)',
@@ -91,13 +95,11 @@ export const SETTING_RANGES = {
 
 /**
  * Reads the settings from the environment once, reporting every problem at once (handbook §5.7).
- * Adapter connection defaults fill what the environment leaves out.
+ * Everything about the provider (auth, timeout, attempts) comes from the environment, which the stack sets from the
+ * catalog: an adapter declares none of it.
  */
-export function settingsFromEnvironment(
-  env: Record<string, string | undefined>,
-  connection: ConnectionDefaults,
-): RuntimeSettings {
-  return readSettings(env, connection, {
+export function settingsFromEnvironment(env: Record<string, string | undefined>): RuntimeSettings {
+  return readSettings(env, {}, {
     subject: 'the integration runtime',
     providerPrefix: '',
     deadLetterQueue: true,
@@ -115,6 +117,7 @@ export const DEFAULT_TASK_IDEMPOTENCY_TTL_SECONDS = 7 * 86_400;
 /** The environment variables a Step Functions task reads (no DLQ: a failed task is the state machine's to handle). */
 export const TASK_SETTINGS_ENVIRONMENT = {
   BASE_URL: SETTINGS_ENVIRONMENT.BASE_URL,
+  AUTH: SETTINGS_ENVIRONMENT.AUTH,
   SECRET_NAME: SETTINGS_ENVIRONMENT.SECRET_NAME,
   LEDGER_TABLE_NAME: 'sync ledger table (required unless the task keeps no ledger)',
   CIRCUITS_TABLE_NAME: SETTINGS_ENVIRONMENT.CIRCUITS_TABLE_NAME,
@@ -144,10 +147,12 @@ export interface TaskSettingsOptions {
  * The settings of a Step Functions task built on the runtime: like {@link settingsFromEnvironment}, but a task has
  * no DLQ (its failures go back to the state machine as typed errors), so `DLQ_URL` is neither read nor required and
  * `deadLetterQueueUrl` is empty. Record concurrency and park jitter do not apply and keep their defaults.
+ * `connection` holds the task's own timeout and attempt defaults; the provider's `AUTH` is always the workflow
+ * catalog's (which takes an integration's from its catalog entry).
  */
 export function taskSettingsFromEnvironment(
   env: Record<string, string | undefined>,
-  connection: ConnectionDefaults,
+  connection: ConnectionDefaults = {},
   options: TaskSettingsOptions = {},
 ): RuntimeSettings {
   return readSettings(env, connection, {
@@ -160,7 +165,7 @@ export function taskSettingsFromEnvironment(
 }
 
 /** The variables that describe one provider; a {@link TaskSettingsOptions.providerPrefix} applies to these only. */
-const PROVIDER_VARIABLES = ['BASE_URL', 'SECRET_NAME', 'HTTP_TIMEOUT_MS', 'HTTP_MAX_ATTEMPTS'] as const;
+const PROVIDER_VARIABLES = ['BASE_URL', 'AUTH', 'SECRET_NAME', 'HTTP_TIMEOUT_MS', 'HTTP_MAX_ATTEMPTS'] as const;
 
 /** What differs between the SQS integrations' settings and the workflow tasks'. */
 interface SettingsProfile {
@@ -194,9 +199,14 @@ function readSettings(env: Record<string, string | undefined>, connection: Conne
 
   const baseUrl = required('BASE_URL');
   if (baseUrl && !/^https?:\/\//.test(baseUrl)) problems.push(`${variable('BASE_URL')} must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
-  const secretName = connection.auth.scheme === 'none' ? env[variable('SECRET_NAME')]?.trim() || undefined : required('SECRET_NAME');
+  const authProblems: string[] = [];
+  const auth = authConfigFromEnvironment(env[variable('AUTH')], variable('AUTH'), authProblems);
+  if (!auth && authProblems.length === 0) authProblems.push(`${variable('AUTH')} is required: ${SETTINGS_ENVIRONMENT.AUTH}`);
+  problems.push(...authProblems);
+  const secretName = auth?.scheme === 'none' ? env[variable('SECRET_NAME')]?.trim() || undefined : required('SECRET_NAME');
   const settings: RuntimeSettings = {
     baseUrl,
+    auth: auth ?? { scheme: 'none' },
     secretName,
     secretMaxAgeSeconds: integer('SECRET_MAX_AGE_SECONDS', DEFAULT_SETTINGS.secretMaxAgeSeconds),
     http: {

@@ -37,7 +37,6 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { crm } from '../integrations/crm.js';
 import { type CircuitBreakerSettingsInput, resolveCircuitBreakerSettings } from '../runtime/circuit-settings.js';
 import { systemClock } from '../runtime/clock.js';
 import { createCredentialsProvider } from '../runtime/credentials.js';
@@ -68,9 +67,9 @@ export const CONTACT_SYNC_CIRCUITS = { source: 'contacts', crm: 'crm' } as const
 
 /** How the task reaches each provider (deployment configuration overrides these). */
 export const CONTACT_SYNC_CONNECTIONS = {
-  source: { auth: { scheme: 'bearer' }, timeoutMs: 10_000, maxAttempts: 3 },
-  // The same CRM as the file integration: the same OAuth2 client-credentials connection.
-  crm: crm.definition.connection,
+  source: { timeoutMs: 10_000, maxAttempts: 3 },
+  // The CRM of the crm integration: its timeouts come from that integration's catalog entry (CRM_HTTP_TIMEOUT_MS).
+  crm: {},
 } as const satisfies Record<string, ConnectionDefaults>;
 
 /** The CRM bulk endpoint takes 1..200 items: a page never holds more contacts than that. */
@@ -369,14 +368,13 @@ export function createContactSyncTask(config: ContactSyncConfig, parts: ContactS
   const circuitStore = (settings: RuntimeSettings) => new DynamoDbCircuitStore({ tableName: settings.circuitsTableName, client: parts.dynamodb });
   const provider = (
     settings: RuntimeSettings,
-    connection: ConnectionDefaults,
     circuitId: string,
     circuit: CircuitBreakerSettingsInput | undefined,
     authTokenUrl?: string,
   ): SyncProvider => ({
     settings,
     credentials: createCredentialsProvider({
-      auth: resolveAuth(connection.auth, settings.baseUrl, authTokenUrl),
+      auth: resolveAuth(settings.auth, settings.baseUrl, authTokenUrl),
       secretName: settings.secretName,
       secrets: parts.secrets,
       clock,
@@ -386,8 +384,8 @@ export function createContactSyncTask(config: ContactSyncConfig, parts: ContactS
   });
   return new ContactSyncTask({
     checkpoints: new DynamoDbCheckpointStore({ tableName: config.checkpointsTableName, client: parts.dynamodb, clock }),
-    source: provider(config.source, CONTACT_SYNC_CONNECTIONS.source, CONTACT_SYNC_CIRCUITS.source, config.circuits?.source),
-    crm: provider(config.crm, CONTACT_SYNC_CONNECTIONS.crm, CONTACT_SYNC_CIRCUITS.crm, config.circuits?.crm, config.crmAuthTokenUrl),
+    source: provider(config.source, CONTACT_SYNC_CIRCUITS.source, config.circuits?.source),
+    crm: provider(config.crm, CONTACT_SYNC_CIRCUITS.crm, config.circuits?.crm, config.crmAuthTokenUrl),
     pageSize: config.pageSize,
     logger: parts.logger,
     metrics: parts.metrics,

@@ -89,7 +89,11 @@ export interface WorkflowTaskDefinition<TInput, TResult extends SendResult, TOut
   output?(result: TResult, input: TInput): TOutput;
   /** A cheap health call for the half-open probe. */
   probe?(context: ProbeContext): Promise<void>;
-  readonly connection: ConnectionDefaults;
+  /**
+   * Timeout and attempt defaults of the provider calls; the provider's `HTTP_TIMEOUT_MS` and `HTTP_MAX_ATTEMPTS`, set
+   * by the stack from the workflow catalog, override them. The auth is the catalog's (`AUTH`). @default {}
+   */
+  readonly connection?: ConnectionDefaults;
 }
 
 /**
@@ -250,6 +254,8 @@ export interface WorkflowTask<TInput, TResult extends SendResult, TOutput> {
   readonly task: WorkflowTaskDefinition<TInput, TResult, TOutput>;
   /** The declaration as the runtime's executor (and the prober) sees it. */
   readonly definition: IntegrationDefinition<TInput, SendResult>;
+  /** The task's connection defaults (see {@link WorkflowTaskDefinition.connection}). */
+  readonly connection?: ConnectionDefaults;
   /**
    * The Lambda entry. The runtime is built from the environment on the first invocation of a container and reused;
    * a configuration problem fails that invocation with every problem listed.
@@ -274,7 +280,6 @@ export function defineWorkflowTask<TInput, TResult extends SendResult, TOutput =
     entity: (input) => task.entity(input),
     send: (input, context) => task.send(input, context),
     probe: task.probe ? (context) => task.probe!(context) : undefined,
-    connection: task.connection,
   };
   let runtime: WorkflowTaskRuntime<TInput, TResult, TOutput> | undefined;
   const createRuntime = (dependencies: RuntimeDependencies) => new WorkflowTaskRuntime(task, definition, dependencies);
@@ -283,9 +288,10 @@ export function defineWorkflowTask<TInput, TResult extends SendResult, TOutput =
     provider: task.provider,
     task,
     definition,
+    connection: task.connection,
     createRuntime,
     handler: async (event, context) => {
-      runtime ??= createRuntime(taskDependenciesFromEnvironment({ name: task.name, provider: task.provider, definition }, process.env));
+      runtime ??= createRuntime(taskDependenciesFromEnvironment({ name: task.name, provider: task.provider, definition, connection: task.connection }, process.env));
       return runtime.handle(event, context);
     },
   };
@@ -296,6 +302,8 @@ export interface TaskIdentity {
   readonly name: string;
   readonly provider: string;
   readonly definition: IntegrationDefinition<any, SendResult>;
+  /** The task's connection defaults (see {@link WorkflowTaskDefinition.connection}). */
+  readonly connection?: ConnectionDefaults;
 }
 
 /** A task never dead-letters or parks a message: these ports exist for the runtime's type and must not be reached. */
@@ -347,7 +355,7 @@ export function buildTaskDependencies(
 
 /** Builds a task's dependencies from `env` (Lambda's process.env); see the file comment for the variables. */
 export function taskDependenciesFromEnvironment(task: TaskIdentity, env: Record<string, string | undefined>): RuntimeDependencies {
-  const settings = taskSettingsFromEnvironment(env, task.definition.connection);
+  const settings = taskSettingsFromEnvironment(env, task.connection);
   const circuit = circuitOverrides(env.CIRCUIT_SETTINGS);
   resolveCircuitBreakerSettings(circuit, `${task.provider} circuit`); // fail fast on a bad override
   return buildTaskDependencies(task, settings, {

@@ -27,12 +27,11 @@
  * reads/writes the checkpoints and circuits tables and reads both secrets; the starter may
  * `states:StartExecution` on the saga and `sqs:SendMessage` to its DLQ.
  */
-import type { AuthScheme } from '../runtime/credentials.js';
 import { ORDER_SAGA_TASKS, type OrderSagaHandlerName } from './order-saga.js';
 
 /** The environment variables of a saga task. */
 export const SAGA_TASK_ENVIRONMENT = {
-  required: ['BASE_URL', 'SECRET_NAME', 'LEDGER_TABLE_NAME', 'CIRCUITS_TABLE_NAME'],
+  required: ['BASE_URL', 'AUTH', 'SECRET_NAME', 'LEDGER_TABLE_NAME', 'CIRCUITS_TABLE_NAME'],
   optional: [
     'CIRCUIT_SETTINGS',
     'AUTH_TOKEN_URL',
@@ -56,7 +55,7 @@ export const SAGA_STARTER_ENVIRONMENT = {
 
 /** The environment variables of the contact sync task. */
 export const CONTACT_SYNC_ENVIRONMENT = {
-  required: ['CHECKPOINTS_TABLE_NAME', 'CIRCUITS_TABLE_NAME', 'CONTACTS_BASE_URL', 'CONTACTS_SECRET_NAME', 'CRM_BASE_URL', 'CRM_SECRET_NAME'],
+  required: ['CHECKPOINTS_TABLE_NAME', 'CIRCUITS_TABLE_NAME', 'CONTACTS_BASE_URL', 'CONTACTS_AUTH', 'CONTACTS_SECRET_NAME', 'CRM_BASE_URL', 'CRM_AUTH', 'CRM_SECRET_NAME'],
   optional: [
     'PAGE_SIZE',
     'CONTACTS_HTTP_TIMEOUT_MS',
@@ -83,8 +82,8 @@ export interface WorkflowHandler {
   readonly exportName: string;
   /** Ledger/metric name of the task. */
   readonly name: string;
-  /** Providers called, with the auth scheme of each (the secret's fields). */
-  readonly providers: readonly { readonly name: string; readonly auth: AuthScheme }[];
+  /** Providers called (their auth scheme is the workflow catalog's, lib/workflow-catalog.ts). */
+  readonly providers: readonly { readonly name: string }[];
   readonly environment: { readonly required: readonly string[]; readonly optional: readonly string[] };
 }
 
@@ -98,7 +97,7 @@ export const WORKFLOW_HANDLERS: readonly WorkflowHandler[] = [
       entry: SAGA_ENTRY,
       exportName,
       name: task.name,
-      providers: [{ name: task.provider, auth: task.definition.connection.auth.scheme }],
+      providers: [{ name: task.provider }],
       environment: SAGA_TASK_ENVIRONMENT,
     };
   }),
@@ -114,8 +113,8 @@ export const WORKFLOW_HANDLERS: readonly WorkflowHandler[] = [
     exportName: 'syncPage',
     name: 'contact-sync',
     providers: [
-      { name: 'contacts', auth: 'bearer' },
-      { name: 'crm', auth: 'oauth2_client_credentials' },
+      { name: 'contacts' },
+      { name: 'crm' },
     ],
     environment: CONTACT_SYNC_ENVIRONMENT,
   },

@@ -59,13 +59,13 @@ void _contract;
 
 // ---------------------------------------------------------------- providers
 
-/** How the saga reaches each provider (deployment configuration overrides these). */
+/** The saga's timeout and attempt defaults per provider (the workflow catalog overrides them; auth is always the catalog's). */
 export const SAGA_CONNECTIONS = {
-  inventory: { auth: { scheme: 'api_key' }, timeoutMs: 5000, maxAttempts: 3 },
-  // The same gateway as the payments integration: the same connection defaults.
-  payments: payments.definition.connection,
-  shipping: { auth: { scheme: 'basic' }, timeoutMs: 5000, maxAttempts: 3 },
-  email: { auth: { scheme: 'bearer' }, timeoutMs: 5000, maxAttempts: 3 },
+  inventory: { timeoutMs: 5000, maxAttempts: 3 },
+  // The gateway of the payments integration: its timeouts come from that integration's catalog entry.
+  payments: {},
+  shipping: { timeoutMs: 5000, maxAttempts: 3 },
+  email: { timeoutMs: 5000, maxAttempts: 3 },
 } as const satisfies Record<string, ConnectionDefaults>;
 
 type SagaProvider = keyof typeof SAGA_CONNECTIONS;

@@ -6,10 +6,10 @@
  */
 import { z } from 'zod';
 import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
-import { CONTACT_SYNC_CIRCUITS, CONTACT_SYNC_CONNECTIONS } from './contact-sync.js';
+import { CONTACT_SYNC_CIRCUITS } from './contact-sync.js';
 import { ORDER_SAGA_TASKS } from './order-saga.js';
 
-/** A provider as the prober sees it: a definition whose `probe()` and `connection` are used, nothing else. */
+/** A provider as the prober sees it: a definition whose `probe()` is used, nothing else (its connection is the catalog's). */
 export type ProviderProbe = IntegrationDefinition<unknown, SendResult>;
 
 /** The contacts change feed has no task definition of its own (the sync task reads it directly): its probe. */
@@ -22,7 +22,6 @@ const contactsSourceProbe: ProviderProbe = {
   async probe({ http }) {
     await http.get('/health');
   },
-  connection: CONTACT_SYNC_CONNECTIONS.source,
 };
 
 /** The probe of each standalone workflow provider, by provider name (= circuit id). */

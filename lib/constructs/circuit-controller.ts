@@ -174,6 +174,7 @@ export class CircuitController extends Construct {
             mappingUuid: p.eventSourceMappingId,
             maxConcurrency: p.integration.maxConcurrency,
             baseUrl: p.integration.baseUrl,
+            auth: p.integration.auth,
             secretName: secretReference(p.secret),
             httpTimeoutMs: p.integration.httpTimeoutMs,
             circuit: p.integration.circuit,
@@ -183,6 +184,7 @@ export class CircuitController extends Construct {
           providers.map((p) => ({
             name: p.provider.name,
             baseUrl: p.provider.baseUrl,
+            auth: p.provider.auth,
             secretName: secretReference(p.secret),
             httpTimeoutMs: p.provider.httpTimeoutMs,
             circuit: p.provider.circuit,
@@ -286,8 +288,8 @@ function validate(props: CircuitControllerProps): void {
     const name = pipeline.integration.name;
     if (names.has(name)) problems.push(`pipelines lists '${name}' twice`);
     names.add(name);
-    if (!pipeline.secret && pipeline.integration.auth !== 'none') {
-      problems.push(`pipeline '${name}': secret is required for auth scheme '${pipeline.integration.auth}' (the prober's probe call needs it)`);
+    if (!pipeline.secret && pipeline.integration.auth.scheme !== 'none') {
+      problems.push(`pipeline '${name}': secret is required for auth scheme '${pipeline.integration.auth.scheme}' (the prober's probe call needs it)`);
     }
     const uuid = pipeline.eventSourceMappingId;
     if (!Token.isUnresolved(uuid) && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid)) {
@@ -302,7 +304,7 @@ function validate(props: CircuitControllerProps): void {
     if (names.has(provider.name)) problems.push(`providers lists '${provider.name}', which is already an integration or listed before (a provider of an integration shares its circuit)`);
     names.add(provider.name);
     if (provider.integration !== undefined) problems.push(`provider '${provider.name}' is integration '${provider.integration}''s: it shares that circuit, leave it out`);
-    if (!secret && provider.auth !== 'none') problems.push(`provider '${provider.name}': secret is required for auth scheme '${provider.auth}' (the prober's probe call needs it)`);
+    if (!secret && provider.auth.scheme !== 'none') problems.push(`provider '${provider.name}': secret is required for auth scheme '${provider.auth.scheme}' (the prober's probe call needs it)`);
   }
   const restoreAfter = props.restoreAfter?.toSeconds({ integral: false });
   if (restoreAfter !== undefined && (!Number.isInteger(restoreAfter) || restoreAfter < 0 || restoreAfter > 3600)) {

@@ -10,7 +10,8 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type CatalogAuthScheme, REPOSITORY_ROOT, type ResolvedIntegration, SECRET_FIELDS } from '../catalog.js';
+import { SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
+import { type CatalogAuthScheme, REPOSITORY_ROOT, type ResolvedIntegration } from '../catalog.js';
 import { assertNoProblems } from '../props-validation.js';
 import { ServiceFunction } from './service-function.js';
 
@@ -124,6 +125,7 @@ export class IntegrationPipeline extends Construct {
         INTEGRATION_NAME: integration.name,
         ADAPTER: integration.adapter,
         BASE_URL: integration.baseUrl,
+        AUTH: JSON.stringify(integration.auth),
         RECORD_CONCURRENCY: String(integration.recordConcurrency),
         CIRCUIT_SETTINGS: JSON.stringify(integration.circuit),
         ...(integration.httpTimeoutMs !== undefined ? { HTTP_TIMEOUT_MS: String(integration.httpTimeoutMs) } : {}),
@@ -140,7 +142,7 @@ export class IntegrationPipeline extends Construct {
 
     this.secret = createOrImportCredentialsSecret(this, 'Secret', {
       owner: integration.name,
-      auth: integration.auth,
+      auth: integration.auth.scheme,
       secret: integration.secret,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

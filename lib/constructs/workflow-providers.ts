@@ -53,12 +53,12 @@ export class WorkflowProviders extends Construct {
         }
         const shared = props.integrationSecrets.get(provider.integration);
         if (shared) secrets.set(provider.name, shared);
-        else if (provider.auth !== 'none') problems.push(`provider '${provider.name}': integration '${provider.integration}' has no secret`);
+        else if (provider.auth.scheme !== 'none') problems.push(`provider '${provider.name}': integration '${provider.integration}' has no secret`);
         continue;
       }
       const secret = createOrImportCredentialsSecret(this, `${pascal(provider.name)}Secret`, {
         owner: `provider ${provider.name}`,
-        auth: provider.auth,
+        auth: provider.auth.scheme,
         secret: provider.secret,
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
       });
@@ -77,7 +77,7 @@ export class WorkflowProviders extends Construct {
   }
 
   /**
-   * Configures `fn` to call provider `name`: `<prefix>BASE_URL`, `<prefix>SECRET_NAME` with read access to that
+   * Configures `fn` to call provider `name`: `<prefix>BASE_URL`, `<prefix>AUTH`, `<prefix>SECRET_NAME` with read access to that
    * secret only, `<prefix>CIRCUIT_SETTINGS` (the provider's, so every caller of the shared circuit agrees), and
    * `<prefix>HTTP_TIMEOUT_MS` / `<prefix>HTTP_MAX_ATTEMPTS` when the catalog sets them.
    */
@@ -85,6 +85,7 @@ export class WorkflowProviders extends Construct {
     const provider = this.provider(name);
     const prefix = options.prefix ?? '';
     fn.addEnvironment(`${prefix}BASE_URL`, provider.baseUrl);
+    fn.addEnvironment(`${prefix}AUTH`, JSON.stringify(provider.auth));
     fn.addEnvironment(`${prefix}CIRCUIT_SETTINGS`, JSON.stringify(provider.circuit));
     const secret = this.secrets.get(name);
     if (secret) fn.bindSecret(secret, `${prefix}SECRET_NAME`);

@@ -453,7 +453,7 @@ export class LocalHub {
   #buildIntegration(name: string, blueprint: SqsMappingBlueprint, environment: Record<string, string>, parker: LocalMessageParker): void {
     const adapter = environment.ADAPTER ? this.#adapters.get(environment.ADAPTER) : undefined;
     if (!adapter) throw new BlueprintError([`integration '${name}': its function ${blueprint.functionLogicalId} names no adapter (ADAPTER)`]);
-    const settings = settingsFromEnvironment(environment, adapter.definition.connection);
+    const settings = settingsFromEnvironment(environment);
     const queue = this.#queue(blueprint.queue);
     const deadLetterQueue = queue.deadLetterQueue;
     if (!deadLetterQueue) throw new BlueprintError([`the queue of '${name}' has no redrive policy`]);

@@ -4,7 +4,10 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { INTEGRATIONS } from '../../lib/catalog.js';
+import { INTEGRATIONS, pascalCase } from '../../lib/catalog.js';
+import { ORDER_SAGA_TASKS } from '../../lib/constructs/order-saga-state-machine.js';
+import { PROVIDERS } from '../../lib/workflow-catalog.js';
+import { fixtureIntegrations } from './fixture-catalog.js';
 import { type HubApp, newTestApp, synthesizeHub } from './hub-app.js';
 
 interface ValidationReport {
@@ -48,8 +51,9 @@ describe('cdk-nag AWS Solutions checks', () => {
 
   it('acknowledges only the known exceptions, at the narrowest construct, each with a reason', () => {
     const expected: Record<string, string[]> = {};
+    expect([...hub.stack.pipelines.keys()]).toEqual(INTEGRATIONS.map((entry) => entry.name));
     for (const name of hub.stack.pipelines.keys()) {
-      const id = name[0]!.toUpperCase() + name.slice(1);
+      const id = pascalCase(name);
       expected[`IntegrationHub/${id}/FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
       expected[`IntegrationHub/${id}/Function`] = ['AwsSolutions-L1'];
       expected[`IntegrationHub/${id}/Secret`] = ['AwsSolutions-SMG4'];
@@ -62,7 +66,7 @@ describe('cdk-nag AWS Solutions checks', () => {
     // Workflows: every task function like a pipeline's; each provider secret like an integration's; each state
     // machine role: log delivery and X-Ray ("*"), and `<function ARN>:*` of each of its task functions, by name.
     const taskFunctions: Record<string, string[]> = {
-      OrderSaga: ['ReserveInventory', 'ChargePayment', 'CreateShipment', 'SendConfirmation', 'CancelShipment', 'RefundPayment', 'ReleaseInventory'],
+      OrderSaga: ORDER_SAGA_TASKS.map((task) => pascalCase(task)),
       ContactSync: ['SyncPage'],
     };
     for (const [workflow, states] of Object.entries(taskFunctions)) {
@@ -78,7 +82,10 @@ describe('cdk-nag AWS Solutions checks', () => {
     }
     expected['IntegrationHub/OrderSagaStarter/Function'] = ['AwsSolutions-L1'];
     expected['IntegrationHub/OrderSagaStarter/FunctionRole/DefaultPolicy'] = ['AwsSolutions-IAM5[Resource::*]'];
-    for (const provider of ['Inventory', 'Shipping', 'Email', 'Contacts']) expected[`IntegrationHub/WorkflowProviders/${provider}Secret`] = ['AwsSolutions-SMG4'];
+    // A provider of an integration uses that integration's secret; a standalone one has its own.
+    for (const provider of PROVIDERS.filter((entry) => entry.integration === undefined)) {
+      expected[`IntegrationHub/WorkflowProviders/${pascalCase(provider.name)}Secret`] = ['AwsSolutions-SMG4'];
+    }
     const found = acknowledgements(hub);
     expect(Object.fromEntries(Object.entries(found).map(([path, rules]) => [path, Object.keys(rules)]))).toEqual(expected);
     for (const rules of Object.values(found)) {
@@ -89,12 +96,23 @@ describe('cdk-nag AWS Solutions checks', () => {
 
 describe('cdk-nag on catalog variants', () => {
   it('passes with a secret imported by name and an integration without auth', () => {
-    const [crm, payments] = INTEGRATIONS;
+    const [imported, unauthenticated, plain] = fixtureIntegrations(3);
     const integrations = [
-      { ...crm!, secret: { name: 'vendor/crm', import: true } },
-      { ...payments!, auth: 'none' as const },
+      { ...imported!, secret: { name: `vendor/${imported!.name}`, import: true } },
+      { ...unauthenticated!, auth: 'none' as const, secret: undefined },
+      plain!,
     ];
+    // The workflows' providers name shipped integrations: left out with a made-up catalog.
+    const hub = synthesizeHub({ integrations, workflows: null });
+    expect(hub.stack.pipelines.get(imported!.name)?.secret).toBeDefined();
+    expect(hub.stack.pipelines.get(unauthenticated!.name)?.secret).toBeUndefined();
+    expect(new AwsSolutionsChecks().validateScope(hub.app).violations).toEqual([]);
+  });
+
+  it('passes with every shipped integration importing its secret, shared by the workflow providers', () => {
+    const integrations = INTEGRATIONS.map((entry) => ({ ...entry, secret: { name: `vendor/${entry.name}`, import: true } }));
     const hub = synthesizeHub({ integrations });
+    hub.template.resourceCountIs('AWS::SecretsManager::Secret', PROVIDERS.filter((entry) => entry.integration === undefined).length);
     expect(new AwsSolutionsChecks().validateScope(hub.app).violations).toEqual([]);
   });
 });

@@ -6,19 +6,26 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { resolveCatalog } from '../../lib/catalog.js';
+import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import { CircuitController, type CircuitControllerProps, type CircuitProbedProvider } from '../../lib/constructs/circuit-controller.js';
 import type { ResolvedProvider } from '../../lib/workflow-catalog.js';
+import { fixtureIntegrations, resolvedAuth } from './fixture-catalog.js';
 
 interface Built {
   stack: Stack;
   template: Template;
   controller: CircuitController;
+  /** Per catalog integration, in catalog order. */
   mappings: lambda.EventSourceMapping[];
+  secrets: secretsmanager.Secret[];
 }
 
-/** A small stack: a circuits table with a stream, two integration functions with SQS mappings, and the controller. */
-function build(overrides: Partial<CircuitControllerProps> = {}, providers?: (stack: Stack) => CircuitProbedProvider[]): Built {
+/** A small stack: a circuits table with a stream, an SQS-mapped function per catalog integration, and the controller. */
+function build(
+  overrides: Partial<CircuitControllerProps> = {},
+  providers?: (stack: Stack) => CircuitProbedProvider[],
+  entries: readonly IntegrationEntry[] = INTEGRATIONS,
+): Built {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'CircuitControllerTest', { env: { account: '111111111111', region: 'eu-west-1' } });
   const circuitsTable = new dynamodb.Table(stack, 'Circuits', {
@@ -26,7 +33,8 @@ function build(overrides: Partial<CircuitControllerProps> = {}, providers?: (sta
     stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
   });
   const mappings: lambda.EventSourceMapping[] = [];
-  const pipelines = resolveCatalog().map((integration) => {
+  const secrets: secretsmanager.Secret[] = [];
+  const pipelines = resolveCatalog(entries).map((integration) => {
     const queue = new sqs.Queue(stack, `${integration.name}-queue`);
     const handler = new lambda.Function(stack, `${integration.name}-handler`, {
       runtime: lambda.Runtime.NODEJS_22_X,
@@ -40,10 +48,11 @@ function build(overrides: Partial<CircuitControllerProps> = {}, providers?: (sta
     });
     mappings.push(mapping);
     const secret = new secretsmanager.Secret(stack, `${integration.name}-secret`, { secretName: integration.secret.name });
+    secrets.push(secret);
     return { integration, eventSourceMappingId: mapping.eventSourceMappingId, eventSourceMappingArn: mapping.eventSourceMappingArn, secret };
   });
   const controller = new CircuitController(stack, 'CircuitController', { circuitsTable, pipelines, ...(providers ? { providers: providers(stack) } : {}), ...overrides });
-  return { stack, template: Template.fromStack(stack), controller, mappings };
+  return { stack, template: Template.fromStack(stack), controller, mappings, secrets };
 }
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Sid?: string };
@@ -83,8 +92,9 @@ function jsonOf(value: unknown): unknown {
 }
 
 describe('CircuitController construct', () => {
-  it('lets both functions get and update exactly the two hub mappings, and no other lambda resource', () => {
+  it('lets both functions get and update exactly the mappings of the catalog integrations, and no other lambda resource', () => {
     const built = build();
+    expect(built.mappings).toHaveLength(INTEGRATIONS.length);
     const expectedArns = built.mappings.map((m) => built.stack.resolve(m.eventSourceMappingArn));
     for (const fn of [built.controller.controllerFunction, built.controller.proberFunction]) {
       const lambdaStatements = statementsOf(built, fn).filter((s) => actionsOf(s).some((a) => a.startsWith('lambda:')));
@@ -175,8 +185,7 @@ describe('CircuitController construct', () => {
     const reads = (fn: lambda.IFunction) => statementsOf(built, fn).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'));
     expect(reads(built.controller.controllerFunction)).toEqual([]);
     const proberReads = reads(built.controller.proberFunction).flatMap(resourcesOf);
-    expect(proberReads).toHaveLength(2);
-    expect(proberReads).not.toContain('*');
+    expect(proberReads).toEqual(built.secrets.map((secret) => ({ Ref: logicalIdOf(built, secret as never) })));
   });
 
   it('gives the controller read access and the prober read/write access to the circuits table only', () => {
@@ -190,43 +199,58 @@ describe('CircuitController construct', () => {
     expect(dynamoActions(built.controller.proberFunction)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']));
   });
 
-  it('configures the functions from the catalog: mappings, concurrency, base URL, secret and breaker settings', () => {
-    const built = build({ restoreAfter: Duration.seconds(90) });
-    const controllerEnv = envOf(built, built.controller.controllerFunction);
-    const proberEnv = envOf(built, built.controller.proberFunction);
-    const ruleName = ruleNameOf(built);
-    expect(ruleName).toMatch(/^[\w.-]{1,64}$/);
-    expect(controllerEnv.PROBE_RULE_NAME).toBe(ruleName);
-    expect(proberEnv.PROBE_RULE_NAME).toBe(ruleName);
-    expect(proberEnv.RESTORE_AFTER_SECONDS).toBe('90');
-    expect(controllerEnv.CIRCUITS_TABLE_NAME).toEqual({ Ref: expect.stringMatching(/^Circuits/) });
+  for (const [catalogName, entries] of [
+    ['the shipped catalog', INTEGRATIONS],
+    ['a made-up catalog', fixtureIntegrations(3)],
+  ] as const) {
+    it(`configures the functions from ${catalogName}: mappings, concurrency, base URL, secret and breaker settings`, () => {
+      const built = build({ restoreAfter: Duration.seconds(90) }, undefined, entries);
+      const catalog = resolveCatalog(entries);
+      const controllerEnv = envOf(built, built.controller.controllerFunction);
+      const proberEnv = envOf(built, built.controller.proberFunction);
+      const ruleName = ruleNameOf(built);
+      expect(ruleName).toMatch(/^[\w.-]{1,64}$/);
+      expect(controllerEnv.PROBE_RULE_NAME).toBe(ruleName);
+      expect(proberEnv.PROBE_RULE_NAME).toBe(ruleName);
+      expect(proberEnv.RESTORE_AFTER_SECONDS).toBe('90');
+      expect(controllerEnv.CIRCUITS_TABLE_NAME).toEqual({ Ref: expect.stringMatching(/^Circuits/) });
 
-    const controlled = jsonOf(controllerEnv.INTEGRATIONS) as Record<string, unknown>[];
-    expect(controlled.map((i) => Object.keys(i).sort())).toEqual([['mappingUuid', 'name'], ['mappingUuid', 'name']]);
-    const probed = jsonOf(proberEnv.INTEGRATIONS) as Record<string, unknown>[];
-    const crm = probed.find((i) => i.name === 'crm');
-    expect(crm).toMatchObject({ maxConcurrency: 5, baseUrl: 'https://crm.example.com/api', httpTimeoutMs: 5000, circuit: { failureThreshold: 5, breakMs: 30_000 } });
-    expect(String(crm?.mappingUuid)).toContain(logicalIdOf(built, built.mappings[0] as never));
-    expect(String(crm?.secretName)).toContain('crmsecret');
-  });
+      const mappingUuid = (index: number) => `<{Ref:${logicalIdOf(built, built.mappings[index] as never)}}>`;
+      const controlled = jsonOf(controllerEnv.INTEGRATIONS) as Record<string, unknown>[];
+      expect(controlled).toEqual(catalog.map((integration, index) => ({ name: integration.name, mappingUuid: mappingUuid(index) })));
+      const probed = jsonOf(proberEnv.INTEGRATIONS) as Record<string, unknown>[];
+      expect(probed.map((entry) => entry.name)).toEqual(catalog.map((integration) => integration.name));
+      catalog.forEach((integration, index) => {
+        expect(probed[index], integration.name).toMatchObject({
+          mappingUuid: mappingUuid(index),
+          maxConcurrency: integration.maxConcurrency,
+          baseUrl: integration.baseUrl,
+          circuit: integration.circuit,
+          secretName: `<{Ref:${logicalIdOf(built, built.secrets[index] as never)}}>`,
+        });
+        expect(probed[index]?.httpTimeoutMs, integration.name).toBe(integration.httpTimeoutMs);
+      });
+    });
+  }
 
   it('hands the standalone workflow providers to both functions and lets only the prober read their secrets', () => {
-    const shipping: ResolvedProvider = {
-      name: 'shipping',
-      description: 'carrier',
-      baseUrl: 'https://shipping.example.com/v2',
-      auth: 'basic',
-      secret: { name: 'integration-hub/shipping', import: false },
-      httpTimeoutMs: 8000,
-      circuit: { failureThreshold: 5, breakMs: 30_000 },
+    const courier: ResolvedProvider = {
+      name: 'parcel-courier',
+      description: 'a made-up carrier',
+      baseUrl: 'https://parcel-courier.fixture.example/v2',
+      auth: resolvedAuth('basic'),
+      secret: { name: 'integration-hub/parcel-courier', import: false },
+      httpTimeoutMs: 7000,
+      circuit: { failureThreshold: 4, breakMs: 20_000 },
     };
-    const built = build({}, (stack) => [{ provider: shipping, secret: new secretsmanager.Secret(stack, 'shipping-secret', { secretName: shipping.secret.name }) }]);
-    expect(jsonOf(envOf(built, built.controller.controllerFunction).PROVIDERS)).toEqual(['shipping']);
+    const built = build({}, (stack) => [{ provider: courier, secret: new secretsmanager.Secret(stack, 'courier-secret', { secretName: courier.secret.name }) }]);
+    expect(jsonOf(envOf(built, built.controller.controllerFunction).PROVIDERS)).toEqual([courier.name]);
     const [probed] = jsonOf(envOf(built, built.controller.proberFunction).PROVIDERS) as Record<string, unknown>[];
-    expect(probed).toMatchObject({ name: 'shipping', baseUrl: 'https://shipping.example.com/v2', httpTimeoutMs: 8000, circuit: { failureThreshold: 5, breakMs: 30_000 } });
-    expect(String(probed?.secretName)).toContain('shippingsecret');
+    expect(probed).toMatchObject({ name: courier.name, baseUrl: courier.baseUrl, httpTimeoutMs: courier.httpTimeoutMs, circuit: courier.circuit });
+    expect(String(probed?.secretName)).toContain('couriersecret');
     const reads = (fn: lambda.IFunction) => statementsOf(built, fn).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
-    expect(reads(built.controller.proberFunction)).toHaveLength(3);
+    // Each integration's secret and the provider's.
+    expect(reads(built.controller.proberFunction)).toHaveLength(built.secrets.length + 1);
     expect(reads(built.controller.controllerFunction)).toEqual([]);
     // Without providers the variables are there and empty, so the functions read the same shape.
     expect(jsonOf(envOf(build(), build().controller.controllerFunction).PROVIDERS)).toEqual([]);
@@ -237,13 +261,15 @@ describe('CircuitController construct', () => {
       name,
       description: '',
       baseUrl: `https://${name}.example.com`,
-      auth: 'api_key',
+      auth: resolvedAuth('api_key'),
       secret: { name: `integration-hub/${name}`, import: false },
       circuit: {},
       ...extra,
     });
-    expect(() => build({}, () => [{ provider: provider('inventory') }, { provider: provider('crm') }, { provider: provider('payments', { integration: 'payments' }) }])).toThrow(
-      /inventory': secret is required[\s\S]*'crm', which is already an integration[\s\S]*integration 'payments''s: it shares that circuit/,
+    const entries = fixtureIntegrations(2);
+    const [first, second] = entries.map((entry) => entry.name);
+    expect(() => build({}, () => [{ provider: provider('stockroom') }, { provider: provider(first!) }, { provider: provider(second!, { integration: second }) }], entries)).toThrow(
+      new RegExp(`stockroom': secret is required[\\s\\S]*'${first}', which is already an integration[\\s\\S]*integration '${second}''s: it shares that circuit`),
     );
   });
 
@@ -266,9 +292,9 @@ describe('CircuitController construct', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'Invalid');
     const table = new dynamodb.Table(stack, 'NoStream', { partitionKey: { name: 'circuitId', type: dynamodb.AttributeType.STRING } });
-    const [crm] = resolveCatalog();
+    const [integration] = resolveCatalog(fixtureIntegrations(1));
     const secret = new secretsmanager.Secret(stack, 'Secret');
-    const pipeline = { integration: crm!, eventSourceMappingId: 'x', eventSourceMappingArn: 'arn:aws:lambda:eu-west-1:1:function:nope', secret };
+    const pipeline = { integration: integration!, eventSourceMappingId: 'x', eventSourceMappingArn: 'arn:aws:lambda:eu-west-1:1:function:nope', secret };
     expect(
       () => new CircuitController(stack, 'Controller', { circuitsTable: table, pipelines: [pipeline, pipeline], restoreAfter: Duration.hours(2) }),
     ).toThrow(/stream[\s\S]*eventSourceMappingId[\s\S]*eventSourceMappingArn[\s\S]*twice[\s\S]*restoreAfter/);
@@ -279,7 +305,7 @@ describe('CircuitController construct', () => {
     const result = new AwsSolutionsChecks(stack).validateScope(stack);
     const findings = result.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath ?? '?'}`));
     // The checks do run: the test's bare queues and functions (not ours) have findings.
-    expect(findings.some((f) => f.includes('/crm-queue/'))).toBe(true);
+    for (const { name } of INTEGRATIONS) expect(findings.some((f) => f.includes(`/${name}-queue/`)), name).toBe(true);
     expect(findings.filter((f) => f.includes('/CircuitController/'))).toEqual([]);
   });
 });

@@ -13,6 +13,7 @@ import { HubDashboard } from '../../lib/constructs/hub-dashboard.js';
 import { IntegrationAlarms, hubMetricDimensions } from '../../lib/constructs/integration-alarms.js';
 import { RUNBOOK_SLUGS, runbookPath } from '../../lib/runbooks.js';
 import { METRICS_NAMESPACE, PowertoolsMetricsSink } from '../../functions/runtime/telemetry.js';
+import { fixtureIntegrations } from './fixture-catalog.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -120,26 +121,38 @@ describe('IntegrationAlarms', () => {
     const names = alarmsOf(template).map((a) => a.Properties.AlarmName).sort();
     const expected = INTEGRATIONS.flatMap((i) => RUNBOOK_SLUGS.map((slug) => `IntegrationHub-${i.name}-${slug}`)).sort();
     expect(names).toEqual(expected);
-    const crm = integrations.find((i) => i.integration.name === 'crm')!.alarms;
-    expect(crm.alarms).toEqual([crm.dlqNotEmpty, crm.oldestMessageTooOld, crm.circuitOpenTooLong, crm.functionErrors, crm.breakerStoreFallback]);
+    expect(integrations).toHaveLength(INTEGRATIONS.length);
+    for (const { alarms } of integrations) {
+      expect(alarms.alarms).toEqual([alarms.dlqNotEmpty, alarms.oldestMessageTooOld, alarms.circuitOpenTooLong, alarms.functionErrors, alarms.breakerStoreFallback]);
+    }
     expect(IntegrationAlarms.RUNBOOK_SLUGS).toEqual(['dlq-not-empty', 'oldest-message-too-old', 'circuit-open-too-long', 'function-errors', 'breaker-store-fallback']);
   });
 
   it('describes every alarm in one line with a link to its runbook, and the runbook exists', () => {
-    const { template } = build();
-    for (const { Properties } of alarmsOf(template)) {
-      const { AlarmName: name, AlarmDescription: description } = Properties;
-      expect(description).not.toContain('\n');
-      const slug = name.replace(/^IntegrationHub-(crm|payments)-/, '');
-      expect(description).toContain(`Runbook: docs/runbooks/${slug}.md`);
-      expect(existsSync(`${ROOT}docs/runbooks/${slug}.md`), `docs/runbooks/${slug}.md`).toBe(true);
+    const { stack, template, integrations } = build();
+    const resources = template.toJSON().Resources as Record<string, AlarmResource>;
+    let described = 0;
+    for (const { integration, alarms } of integrations) {
+      for (const alarm of alarms.alarms) {
+        const { AlarmName: name, AlarmDescription: description } = resources[logicalId(stack, alarm)]!.Properties;
+        expect(name.startsWith(`IntegrationHub-${integration.name}-`), name).toBe(true);
+        const slug = name.slice(`IntegrationHub-${integration.name}-`.length);
+        expect(RUNBOOK_SLUGS).toContain(slug);
+        expect(description).not.toContain('\n');
+        expect(description).toContain(`Runbook: docs/runbooks/${slug}.md`);
+        expect(existsSync(`${ROOT}docs/runbooks/${slug}.md`), `docs/runbooks/${slug}.md`).toBe(true);
+        described += 1;
+      }
     }
+    expect(described).toBe(alarmsOf(template).length);
   });
 
   it('links the runbooks under runbookBaseUrl when one is given', () => {
     const { template } = build({ runbookBaseUrl: 'https://github.com/acme/integration-hub/blob/main/docs/runbooks/' });
-    const description = alarmNamed(template, 'IntegrationHub-crm-dlq-not-empty').AlarmDescription;
-    expect(description).toMatch(/Runbook: https:\/\/github\.com\/acme\/integration-hub\/blob\/main\/docs\/runbooks\/dlq-not-empty\.md$/);
+    for (const { name } of INTEGRATIONS) {
+      const description = alarmNamed(template, `IntegrationHub-${name}-dlq-not-empty`).AlarmDescription;
+      expect(description).toMatch(/Runbook: https:\/\/github\.com\/acme\/integration-hub\/blob\/main\/docs\/runbooks\/dlq-not-empty\.md$/);
+    }
   });
 
   it('rejects a runbookBaseUrl that is not an http(s) URL, naming the setting', () => {
@@ -160,52 +173,60 @@ describe('IntegrationAlarms', () => {
   });
 
   it('takes the message-age, circuit-open and function-error thresholds from the catalog', () => {
-    const tuned: IntegrationEntry[] = INTEGRATIONS.map((entry) =>
-      entry.name === 'crm' ? { ...entry, alarms: { oldestMessageAgeSeconds: 120, circuitOpenMinutes: 5, functionErrors: 3 } } : entry,
+    const entries = fixtureIntegrations(3);
+    const tuned: IntegrationEntry[] = entries.map((entry, index) =>
+      index === 0 ? { ...entry, alarms: { oldestMessageAgeSeconds: 120, circuitOpenMinutes: 5, functionErrors: 3 } } : entry,
     );
     const { template } = build({ entries: tuned });
+    const [first, ...others] = resolveCatalog(tuned);
 
-    expect(alarmNamed(template, 'IntegrationHub-crm-oldest-message-too-old')).toMatchObject({ Threshold: 120, MetricName: 'ApproximateAgeOfOldestMessage' });
-    expect(alarmNamed(template, 'IntegrationHub-crm-circuit-open-too-long')).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 4 });
-    expect(alarmNamed(template, 'IntegrationHub-crm-function-errors')).toMatchObject({ Threshold: 3, Period: 300, Statistic: 'Sum', MetricName: 'Errors' });
-    // payments keeps its own catalog values: oldestMessageAgeSeconds 300, defaults for the rest.
-    const payments = resolveCatalog().find((i) => i.name === 'payments')!;
-    expect(alarmNamed(template, 'IntegrationHub-payments-oldest-message-too-old').Threshold).toBe(payments.alarms.oldestMessageAgeSeconds);
-    expect(payments.alarms.oldestMessageAgeSeconds).toBe(300);
-    expect(alarmNamed(template, 'IntegrationHub-payments-circuit-open-too-long').EvaluationPeriods).toBe(payments.alarms.circuitOpenMinutes);
-    // One missed prober minute does not restart the count.
-    expect(alarmNamed(template, 'IntegrationHub-payments-circuit-open-too-long').DatapointsToAlarm).toBe(payments.alarms.circuitOpenMinutes - 1);
-    expect(alarmNamed(template, 'IntegrationHub-payments-function-errors').Threshold).toBe(payments.alarms.functionErrors);
+    expect(alarmNamed(template, `IntegrationHub-${first!.name}-oldest-message-too-old`)).toMatchObject({ Threshold: 120, MetricName: 'ApproximateAgeOfOldestMessage' });
+    expect(alarmNamed(template, `IntegrationHub-${first!.name}-circuit-open-too-long`)).toMatchObject({ EvaluationPeriods: 5, DatapointsToAlarm: 4 });
+    expect(alarmNamed(template, `IntegrationHub-${first!.name}-function-errors`)).toMatchObject({ Threshold: 3, Period: 300, Statistic: 'Sum', MetricName: 'Errors' });
+    // The others keep their own catalog values (the fixture's differ from each other and from the defaults).
+    expect(new Set(others.map((integration) => JSON.stringify(integration.alarms))).size).toBe(others.length);
+    for (const integration of others) {
+      const { name, alarms } = integration;
+      expect(alarmNamed(template, `IntegrationHub-${name}-oldest-message-too-old`).Threshold, name).toBe(alarms.oldestMessageAgeSeconds);
+      expect(alarmNamed(template, `IntegrationHub-${name}-circuit-open-too-long`).EvaluationPeriods, name).toBe(alarms.circuitOpenMinutes);
+      // One missed prober minute does not restart the count.
+      expect(alarmNamed(template, `IntegrationHub-${name}-circuit-open-too-long`).DatapointsToAlarm, name).toBe(alarms.circuitOpenMinutes - 1);
+      expect(alarmNamed(template, `IntegrationHub-${name}-function-errors`).Threshold, name).toBe(alarms.functionErrors);
+    }
   });
 
   it('fires the DLQ alarm on one visible message in the dead-letter queue, not the source queue', () => {
     const { stack, template, integrations } = build();
-    const crm = integrations.find((i) => i.integration.name === 'crm')!;
-    expect(alarmNamed(template, 'IntegrationHub-crm-dlq-not-empty')).toMatchObject({
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, crm.deadLetterQueue), 'QueueName'] } }],
-      Statistic: 'Maximum',
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-    });
+    for (const { integration, deadLetterQueue } of integrations) {
+      expect(alarmNamed(template, `IntegrationHub-${integration.name}-dlq-not-empty`)).toMatchObject({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stack, deadLetterQueue), 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
   });
 
   it('fires the circuit alarm after CircuitOpen >= 1 in all but one 1-minute period of the window, missing data not breaching', () => {
-    const { template } = build();
-    expect(alarmNamed(template, 'IntegrationHub-crm-circuit-open-too-long')).toMatchObject({
-      Namespace: 'IntegrationHub',
-      MetricName: 'CircuitOpen',
-      Dimensions: expect.arrayContaining([{ Name: 'integration', Value: 'crm' }]),
-      Statistic: 'Maximum',
-      Period: 60,
-      EvaluationPeriods: 15,
-      DatapointsToAlarm: 14,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-    });
+    const { template, integrations } = build({ entries: fixtureIntegrations(3) });
+    for (const { integration } of integrations) {
+      const minutes = integration.alarms.circuitOpenMinutes;
+      expect(alarmNamed(template, `IntegrationHub-${integration.name}-circuit-open-too-long`)).toMatchObject({
+        Namespace: 'IntegrationHub',
+        MetricName: 'CircuitOpen',
+        Dimensions: expect.arrayContaining([{ Name: 'integration', Value: integration.name }]),
+        Statistic: 'Maximum',
+        Period: 60,
+        EvaluationPeriods: minutes,
+        DatapointsToAlarm: minutes - 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
   });
 
   describe('custom metric dimensions', () => {
@@ -222,7 +243,9 @@ describe('IntegrationAlarms', () => {
         return true;
       });
       vi.spyOn(console, 'warn').mockImplementation(() => undefined);
-      const sink = new PowertoolsMetricsSink('crm');
+      const entries = fixtureIntegrations(1);
+      const [name] = entries.map((entry) => entry.name);
+      const sink = new PowertoolsMetricsSink(name!);
       sink.count('BreakerStoreFallback');
       sink.flush();
       vi.restoreAllMocks();
@@ -233,12 +256,12 @@ describe('IntegrationAlarms', () => {
       const [directive] = blob._aws.CloudWatchMetrics;
       expect(directive!.Namespace).toBe(METRICS_NAMESPACE);
       const emitted = Object.fromEntries(directive!.Dimensions[0]!.map((name) => [name, blob[name]]));
-      expect(emitted).toEqual(hubMetricDimensions('crm'));
+      expect(emitted).toEqual(hubMetricDimensions(name!));
 
-      const { template } = build();
-      const alarmDimensions = alarmNamed(template, 'IntegrationHub-crm-breaker-store-fallback').Dimensions as { Name: string; Value: string }[];
+      const { template } = build({ entries });
+      const alarmDimensions = alarmNamed(template, `IntegrationHub-${name}-breaker-store-fallback`).Dimensions as { Name: string; Value: string }[];
       expect(Object.fromEntries(alarmDimensions.map((d) => [d.Name, d.Value]))).toEqual(emitted);
-      expect(alarmNamed(template, 'IntegrationHub-crm-breaker-store-fallback').Namespace).toBe(METRICS_NAMESPACE);
+      expect(alarmNamed(template, `IntegrationHub-${name}-breaker-store-fallback`).Namespace).toBe(METRICS_NAMESPACE);
     });
   });
 });
@@ -347,7 +370,7 @@ describe('AlarmTopic', () => {
     const result = new AwsSolutionsChecks(stack).validateScope(stack);
     const findings = result.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath ?? '?'}`));
     // The checks do run: the test's bare queues and functions (not ours) have findings.
-    expect(findings.some((f) => f.includes('/Integration-crm/Queue'))).toBe(true);
+    for (const { name } of INTEGRATIONS) expect(findings.some((f) => f.includes(`/Integration-${name}/Queue`)), name).toBe(true);
     const ours = findings.filter((f) => !/\/Integration-[a-z-]+\/(Queue|Dlq|Handler)\//.test(f));
     expect(ours).toEqual([]);
   });

@@ -18,6 +18,7 @@ import {
   WORKFLOWS,
   type WorkflowsCatalog,
 } from '../../lib/workflow-catalog.js';
+import { authScheme } from './fixture-catalog.js';
 
 const integrations = resolveCatalog(INTEGRATIONS);
 
@@ -54,8 +55,9 @@ describe('workflow catalog ↔ task handlers (functions/workflows)', () => {
     for (const [task, provider] of Object.entries(stepProvider)) {
       expect(SAGA_HANDLERS[task as keyof typeof SAGA_HANDLERS].provider, task).toBe(provider.name);
     }
-    // payments is the payments integration's provider: one circuit for the queue pipeline and the saga.
-    expect(orderSaga.providers.payments.integration).toBe('payments');
+    // The payment step's provider is an integration's: one circuit for the queue pipeline and the saga.
+    expect(orderSaga.providers.payments.integration).toBeDefined();
+    expect(integrations.map((integration) => integration.name)).toContain(orderSaga.providers.payments.integration);
   });
 
   it('gives the contact sync the providers whose circuits the handler reports to, within its page limit', () => {
@@ -65,12 +67,12 @@ describe('workflow catalog ↔ task handlers (functions/workflows)', () => {
     expect(contactSync.pageSize).toBeLessThanOrEqual(MAX_PAGE_SIZE);
   });
 
-  it('deploys every workflow handler from the module the catalog names, with the auth scheme its provider has', () => {
+  it('deploys every workflow handler from the module the catalog names, calling providers of the catalog', () => {
     const { orderSaga, contactSync, providers } = resolveWorkflows(integrations);
     const entries = new Set([orderSaga.entry, orderSaga.starterEntry, contactSync.entry]);
     expect(new Set(WORKFLOW_HANDLERS.map((handler) => handler.entry))).toEqual(entries);
     for (const handler of WORKFLOW_HANDLERS) {
-      for (const provider of handler.providers) expect(providers.get(provider.name)?.auth, `${handler.exportName} → ${provider.name}`).toBe(provider.auth);
+      for (const provider of handler.providers) expect(providers.has(provider.name), `${handler.exportName} → ${provider.name}`).toBe(true);
     }
   });
 });
@@ -79,27 +81,36 @@ describe('resolveWorkflows', () => {
   it('resolves the shipped providers: standalone ones with their own secret, integration ones sharing the integration', () => {
     const { providers } = resolveWorkflows(integrations);
     expect([...providers.keys()]).toEqual(PROVIDERS.map((p) => p.name));
-    expect(providers.get('inventory')).toEqual({
-      name: 'inventory',
-      description: expect.any(String),
-      baseUrl: 'https://inventory.example.com/v1',
-      auth: 'api_key',
-      secret: { name: 'integration-hub/inventory', import: false },
-      httpTimeoutMs: 5000,
-      maxAttempts: 2,
-      circuit: { failureThreshold: 5, breakMs: 30_000 },
-    });
-    const payments = integrations.find((i) => i.name === 'payments')!;
-    expect(providers.get('payments')).toMatchObject({
-      baseUrl: payments.baseUrl,
-      auth: 'bearer',
-      secret: payments.secret,
-      circuit: payments.circuit,
-      httpTimeoutMs: payments.httpTimeoutMs,
-      maxAttempts: payments.maxAttempts,
-      integration: 'payments',
-    });
-    expect(providers.get('crm')).toMatchObject({ auth: 'oauth2_client_credentials', secret: { name: 'integration-hub/crm' }, integration: 'crm' });
+    const standalone = PROVIDERS.filter((entry) => entry.integration === undefined);
+    const shared = PROVIDERS.filter((entry) => entry.integration !== undefined);
+    expect(standalone.length).toBeGreaterThan(0);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const entry of standalone) {
+      expect(authScheme(providers.get(entry.name)?.auth), entry.name).toBe(authScheme(entry.auth));
+      expect(providers.get(entry.name), entry.name).toEqual({
+        name: entry.name,
+        description: entry.description,
+        baseUrl: entry.baseUrl,
+        auth: expect.anything(),
+        secret: { name: `integration-hub/${entry.name}`, import: false, ...entry.secret },
+        httpTimeoutMs: entry.httpTimeoutMs,
+        maxAttempts: entry.maxAttempts,
+        circuit: entry.circuit ?? {},
+      });
+    }
+    for (const entry of shared) {
+      const integration = integrations.find((i) => i.name === entry.integration)!;
+      expect(integration, entry.name).toBeDefined();
+      expect(providers.get(entry.name), entry.name).toMatchObject({
+        baseUrl: integration.baseUrl,
+        auth: integration.auth,
+        secret: integration.secret,
+        circuit: integration.circuit,
+        httpTimeoutMs: entry.httpTimeoutMs ?? integration.httpTimeoutMs,
+        maxAttempts: entry.maxAttempts ?? integration.maxAttempts,
+        integration: integration.name,
+      });
+    }
   });
 
   it('applies the documented defaults and the catalog values', () => {
@@ -112,23 +123,30 @@ describe('resolveWorkflows', () => {
       starter: { batchSize: 10, maxConcurrency: 5, maxReceiveCount: 5 },
       trigger: { sources: ['orders.service'], detailTypes: ['OrderPlaced'] },
     });
-    expect(contactSync).toMatchObject({ syncId: 'contacts-to-crm', scheduleMinutes: 15, maxPagesPerExecution: 100, pageSize: 100, functionTimeoutSeconds: 60, executionTimeoutMinutes: 13 });
+    expect(contactSync).toMatchObject({ syncId: WORKFLOWS.contactSync.syncId, scheduleMinutes: 15, maxPagesPerExecution: 100, pageSize: 100, functionTimeoutSeconds: 60, executionTimeoutMinutes: 13 });
     const { executionTimeoutMinutes: _timeout, ...withoutTimeout } = WORKFLOWS.contactSync;
     expect(resolveWorkflows(integrations, {}, { ...WORKFLOWS, contactSync: withoutTimeout }).contactSync.executionTimeoutMinutes).toBe(13);
   });
 
   it('overrides a standalone provider base URL from context baseUrl:<provider>; a shared one follows its integration', () => {
-    const context = { 'baseUrl:inventory': 'http://127.0.0.1:4000/inventory', 'baseUrl:payments': 'http://127.0.0.1:4000/payments' };
+    const [overridden, untouched] = PROVIDERS.filter((entry) => entry.integration === undefined);
+    const shared = PROVIDERS.find((entry) => entry.integration !== undefined)!;
+    const context = {
+      [`baseUrl:${overridden!.name}`]: `http://127.0.0.1:4000/${overridden!.name}`,
+      [`baseUrl:${shared.integration}`]: `http://127.0.0.1:4000/${shared.integration}`,
+    };
     const { providers } = resolveWorkflows(resolveCatalog(INTEGRATIONS, context), context);
-    expect(providers.get('inventory')?.baseUrl).toBe('http://127.0.0.1:4000/inventory');
-    expect(providers.get('payments')?.baseUrl).toBe('http://127.0.0.1:4000/payments');
-    expect(providers.get('shipping')?.baseUrl).toBe('https://shipping.example.com/v2');
+    expect(providers.get(overridden!.name)?.baseUrl).toBe(`http://127.0.0.1:4000/${overridden!.name}`);
+    expect(providers.get(shared.name)?.baseUrl).toBe(`http://127.0.0.1:4000/${shared.integration}`);
+    expect(providers.get(untouched!.name)?.baseUrl).toBe(untouched!.baseUrl);
   });
 
   it('reports every problem of the providers and workflows at once', () => {
+    const missing = WORKFLOWS.orderSaga.providers.email;
+    const deployed = integrations[0]!.name;
     const providers: ProviderEntry[] = [
-      ...PROVIDERS.filter((p) => p.name !== 'email'),
-      { name: 'gateway', description: 'x', integration: 'payments', baseUrl: 'https://elsewhere.example.com' },
+      ...PROVIDERS.filter((p) => p.name !== missing),
+      { name: 'gateway', description: 'x', integration: deployed, baseUrl: 'https://elsewhere.example.com' },
       { name: 'ghost', description: 'x', integration: 'not-deployed' },
       { name: 'Bad Name', description: 'x', baseUrl: 'ftp://x', auth: 'bearer' },
     ];
@@ -144,15 +162,15 @@ describe('resolveWorkflows', () => {
     const problems = problemsOf(() => resolveWorkflows(integrations, { 'baseUrl:gateway': 'https://x.example.com' }, workflows, providers));
     expect(problems).toEqual(
       expect.arrayContaining([
-        "provider 'gateway': baseUrl comes from integration 'payments': leave it out",
+        `provider 'gateway': baseUrl comes from integration '${deployed}': leave it out`,
         expect.stringMatching(/provider 'gateway': context baseUrl:gateway is ignored/),
         "provider 'ghost': integration 'not-deployed' is not in the integration catalog",
-        "provider 'Bad Name': name must be lower-kebab-case",
+        expect.stringMatching(/^provider 'Bad Name': name must be lower-kebab-case/),
         expect.stringMatching(/provider 'Bad Name': baseUrl must be an http\(s\) URL/),
         expect.stringMatching(/workflow 'order-saga': entry must be a \.ts file under functions\/workflows\//),
         expect.stringMatching(/retry\.transient\.backoffRate must be a number from 1 to 10/),
         expect.stringMatching(/retry\.transient\.maxDelaySeconds must not be shorter than intervalSeconds/),
-        "workflow 'order-saga': providers.email names provider 'email', which is not in the provider catalog",
+        `workflow '${WORKFLOWS.orderSaga.name}': providers.email names provider '${missing}', which is not in the provider catalog`,
         expect.stringMatching(/executionTimeoutMinutes \(60\) must exceed the worst-case retry budget/),
         expect.stringMatching(/workflow 'contact-sync': executionTimeoutMinutes \(10\) plus the function timeout \(60 s\) must fit in the schedule interval/),
         expect.stringMatching(/workflow 'contact-sync': pageSize must be an integer from 1 to 200/),

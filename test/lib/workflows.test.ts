@@ -3,13 +3,34 @@ import { fileURLToPath } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WORKFLOW_HANDLERS } from '../../functions/workflows/index.js';
-import { LAMBDA_SERVICE_ERRORS, TASK_ERROR_NAMES, WORKFLOWS } from '../../lib/workflow-catalog.js';
+import { SECRET_FIELDS } from '../../lib/catalog.js';
+import { LAMBDA_SERVICE_ERRORS, PROVIDERS, type ProviderEntry, TASK_ERROR_NAMES, WORKFLOWS } from '../../lib/workflow-catalog.js';
+import { SECRET_PLACEHOLDER } from '../../lib/constructs/integration-pipeline.js';
 import { ORDER_SAGA_TASKS } from '../../lib/constructs/order-saga-state-machine.js';
 import { WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
 import { resolveIntrinsics, stateMachinesOf, validateDefinition, type CfnTemplate } from '../../local/local-step-functions.js';
+import { authScheme } from './fixture-catalog.js';
 import { asArray, type HubApp, logicalIdOf, statementsOfRole, synthesizeHub } from './hub-app.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The provider each saga task calls: the step's role in the saga, named by the workflow catalog. */
+const SAGA_TASK_PROVIDER = (({ inventory, payments, shipping, email }) => ({
+  reserveInventory: inventory,
+  releaseInventory: inventory,
+  chargePayment: payments,
+  refundPayment: payments,
+  createShipment: shipping,
+  cancelShipment: shipping,
+  sendConfirmation: email,
+}))(WORKFLOWS.orderSaga.providers);
+
+/** The workflow catalog's entry of a provider. */
+const providerEntry = (name: string): ProviderEntry => {
+  const entry = PROVIDERS.find((provider) => provider.name === name);
+  if (!entry) throw new Error(`no provider '${name}' in PROVIDERS`);
+  return entry;
+};
 
 interface State {
   Type: string;
@@ -256,17 +277,8 @@ describe('workflow IAM', () => {
 
   it('lets each saga task read only its own provider secret, with that provider base URL and circuit settings', () => {
     const providers = hub.stack.workflowProviders!;
-    const expectedProvider = {
-      reserveInventory: 'inventory',
-      releaseInventory: 'inventory',
-      chargePayment: 'payments',
-      refundPayment: 'payments',
-      createShipment: 'shipping',
-      cancelShipment: 'shipping',
-      sendConfirmation: 'email',
-    } as const;
     for (const [task, fn] of hub.stack.orderSaga!.taskFunctions) {
-      const provider = expectedProvider[task];
+      const provider = SAGA_TASK_PROVIDER[task];
       const secret = providers.secrets.get(provider)!;
       expect(secretReads(roleOf(fn)), task).toEqual([{ Ref: logicalIdOf(secret as never, hub.stack) }]);
       const env = resource(logicalIdOf(fn, hub.stack)).Properties!.Environment as { Variables: Record<string, unknown> };
@@ -280,24 +292,39 @@ describe('workflow IAM', () => {
       });
       expect(env.Variables.DLQ_URL).toBeUndefined();
     }
-    // The payments tasks share the payments integration's secret and circuit settings.
-    expect(providers.secrets.get('payments')).toBe(hub.stack.pipelines.get('payments')!.secret);
+    // The tasks of an integration's provider share that integration's secret and circuit settings.
+    const shared = PROVIDERS.filter((provider) => provider.integration !== undefined);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const provider of shared) {
+      const pipeline = hub.stack.pipelines.get(provider.integration!)!;
+      expect(providers.secrets.get(provider.name), provider.name).toBe(pipeline.secret);
+      expect(providers.provider(provider.name).circuit, provider.name).toEqual(pipeline.integration.circuit);
+    }
   });
 
-  it('lets the sync task read the contacts and CRM secrets only, under the variables the task reads', () => {
+  it('lets the sync task read its source and target secrets only, under the variables the task reads', () => {
     const fn = hub.stack.contactSync!.syncPageFunction;
     const providers = hub.stack.workflowProviders!;
-    const contacts = { Ref: logicalIdOf(providers.secrets.get('contacts') as never, hub.stack) };
-    const crm = { Ref: logicalIdOf(hub.stack.pipelines.get('crm')!.secret as never, hub.stack) };
+    // A provider of an integration reads that integration's secret; a standalone one its own.
+    const secretOf = (name: string) => {
+      const { integration } = providerEntry(name);
+      const secret = integration !== undefined ? hub.stack.pipelines.get(integration)!.secret : providers.secrets.get(name);
+      expect(secret, name).toBeDefined();
+      return { Ref: logicalIdOf(secret as never, hub.stack) };
+    };
+    const { source, target } = WORKFLOWS.contactSync;
+    const sourceSecret = secretOf(source);
+    const targetSecret = secretOf(target);
     expect(secretReads(roleOf(fn)).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
-      [contacts, crm].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+      [sourceSecret, targetSecret].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
     const env = resource(logicalIdOf(fn, hub.stack)).Properties!.Environment as { Variables: Record<string, unknown> };
+    // The task reads its source under CONTACTS_ and its target under CRM_, whatever the catalog calls them.
     expect(env.Variables).toMatchObject({
-      CONTACTS_BASE_URL: providers.provider('contacts').baseUrl,
-      CONTACTS_SECRET_NAME: contacts,
-      CRM_BASE_URL: providers.provider('crm').baseUrl,
-      CRM_SECRET_NAME: crm,
+      CONTACTS_BASE_URL: providers.provider(source).baseUrl,
+      CONTACTS_SECRET_NAME: sourceSecret,
+      CRM_BASE_URL: providers.provider(target).baseUrl,
+      CRM_SECRET_NAME: targetSecret,
       CHECKPOINTS_TABLE_NAME: { Ref: logicalIdOf(hub.stack.tables.checkpoints, hub.stack) },
       CIRCUITS_TABLE_NAME: { Ref: logicalIdOf(hub.stack.tables.circuits, hub.stack) },
       PAGE_SIZE: String(WORKFLOWS.contactSync.pageSize),
@@ -341,15 +368,16 @@ describe('workflow IAM', () => {
   });
 
   it('creates a placeholder secret per standalone provider, with the auth scheme fields', () => {
-    for (const [provider, fields] of [
-      ['inventory', { template: {}, generated: 'apiKey' }],
-      ['shipping', { template: { username: 'SET_AFTER_DEPLOY' }, generated: 'password' }],
-      ['email', { template: {}, generated: 'token' }],
-      ['contacts', { template: {}, generated: 'token' }],
-    ] as const) {
+    const standalone = PROVIDERS.filter((provider) => provider.integration === undefined);
+    expect(standalone.length).toBeGreaterThan(0);
+    for (const provider of standalone) {
+      const fields = SECRET_FIELDS[authScheme(hub.stack.workflowProviders!.provider(provider.name).auth)];
       hub.template.hasResourceProperties('AWS::SecretsManager::Secret', {
-        Name: `integration-hub/${provider}`,
-        GenerateSecretString: Match.objectLike({ SecretStringTemplate: JSON.stringify(fields.template), GenerateStringKey: fields.generated }),
+        Name: provider.secret?.name ?? `integration-hub/${provider.name}`,
+        GenerateSecretString: Match.objectLike({
+          SecretStringTemplate: JSON.stringify(Object.fromEntries(fields.slice(0, -1).map((field) => [field, SECRET_PLACEHOLDER]))),
+          GenerateStringKey: fields.at(-1),
+        }),
       });
     }
   });
@@ -429,12 +457,16 @@ describe('workflow alarms and dashboard', () => {
 
 describe('workflow context overrides', () => {
   it('points a standalone provider at another base URL with baseUrl:<provider>, and a shared one with the integration key', () => {
+    const tasks = Object.entries(SAGA_TASK_PROVIDER) as [keyof typeof SAGA_TASK_PROVIDER, string][];
+    const [standaloneTask, standalone] = tasks.find(([, provider]) => providerEntry(provider).integration === undefined)!;
+    const [sharedTask, shared] = tasks.find(([, provider]) => providerEntry(provider).integration !== undefined)!;
+    const integration = providerEntry(shared).integration!;
     const { stack, template: t } = synthesizeHub({
-      context: { 'baseUrl:inventory': 'http://127.0.0.1:9/inventory', 'baseUrl:payments': 'http://127.0.0.1:9/payments' },
+      context: { [`baseUrl:${standalone}`]: `http://127.0.0.1:9/${standalone}`, [`baseUrl:${integration}`]: `http://127.0.0.1:9/${integration}` },
     });
     const env = (fn: unknown) => (t.toJSON().Resources[logicalIdOf(fn as never, stack)].Properties.Environment.Variables as Record<string, unknown>);
-    expect(env(stack.orderSaga!.taskFunctions.get('reserveInventory')).BASE_URL).toBe('http://127.0.0.1:9/inventory');
-    expect(env(stack.orderSaga!.taskFunctions.get('chargePayment')).BASE_URL).toBe('http://127.0.0.1:9/payments');
-    expect(env(stack.pipelines.get('payments')!.function).BASE_URL).toBe('http://127.0.0.1:9/payments');
+    expect(env(stack.orderSaga!.taskFunctions.get(standaloneTask)).BASE_URL).toBe(`http://127.0.0.1:9/${standalone}`);
+    expect(env(stack.orderSaga!.taskFunctions.get(sharedTask)).BASE_URL).toBe(`http://127.0.0.1:9/${integration}`);
+    expect(env(stack.pipelines.get(integration)!.function).BASE_URL).toBe(`http://127.0.0.1:9/${integration}`);
   });
 });

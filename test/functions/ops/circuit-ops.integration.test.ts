@@ -21,6 +21,7 @@ import { createLocalSecretsManager, type LocalSecretsManager } from '../../../lo
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { circuit, CRM_MAPPING, FakeClock, FakeEventSourceMappings, FakeProbeSchedule, PAYMENTS_MAPPING, silentLogger, streamRecord } from './ops-test-support.js';
+import { catalogIntegration } from '../../../lib/catalog.js';
 
 let dynamo: LocalDynamo;
 let sandbox: Sandbox;
@@ -62,8 +63,8 @@ beforeEach(async () => {
   config = proberConfigFromEnvironment(
     {
       INTEGRATIONS: JSON.stringify([
-        { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: sandbox.providerUrl('crm'), secretName: 'integration-hub/crm', httpTimeoutMs: 2000 },
-        { name: 'payments', mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: sandbox.providerUrl('payments'), secretName: 'integration-hub/payments', circuit: PAYMENTS_CIRCUIT },
+        { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: sandbox.providerUrl('crm'), auth: catalogIntegration('crm').auth, secretName: 'integration-hub/crm', httpTimeoutMs: 2000 },
+        { name: 'payments', mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: sandbox.providerUrl('payments'), auth: catalogIntegration('payments').auth, secretName: 'integration-hub/payments', circuit: PAYMENTS_CIRCUIT },
       ]),
       CIRCUITS_TABLE_NAME: circuitsTable,
       PROBE_RULE_NAME: 'hub-prober',

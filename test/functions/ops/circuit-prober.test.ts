@@ -13,6 +13,7 @@ import { createTable } from '../../../local/local-dynamo.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { CRM_MAPPING } from './ops-test-support.js';
+import { catalogIntegration } from '../../../lib/catalog.js';
 
 let dynamo: LocalDynamo;
 let sandbox: Sandbox;
@@ -25,7 +26,7 @@ beforeAll(async () => {
   await createTable(dynamo.client, 'circuits', { partitionKey: 'circuitId' });
   vi.stubEnv(
     'INTEGRATIONS',
-    JSON.stringify([{ name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: sandbox.providerUrl('crm'), secretName: 'integration-hub/crm' }]),
+    JSON.stringify([{ name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: sandbox.providerUrl('crm'), auth: catalogIntegration('crm').auth, secretName: 'integration-hub/crm' }]),
   );
   vi.stubEnv('CIRCUITS_TABLE_NAME', 'circuits');
   vi.stubEnv('PROBE_RULE_NAME', 'hub-prober');

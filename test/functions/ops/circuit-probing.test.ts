@@ -45,6 +45,7 @@ class FakeTarget implements ProbeTarget {
 const integration = (name: string, mappingUuid: string, maxConcurrency: number): ProbedIntegration => ({
   name,
   adapter: name,
+  auth: { scheme: 'bearer' },
   mappingUuid,
   maxConcurrency,
   baseUrl: `https://${name}.example.com`,
@@ -80,7 +81,7 @@ describe('circuit prober: workflow providers (no mapping)', () => {
   let shipping: FakeTarget;
 
   beforeEach(() => {
-    shipping = new FakeTarget({ name: 'shipping', baseUrl: 'https://shipping.example.com', secretName: 'shipping/credentials', circuit: {} });
+    shipping = new FakeTarget({ name: 'shipping', baseUrl: 'https://shipping.example.com', auth: { scheme: 'basic' }, secretName: 'shipping/credentials', circuit: {} });
     prober = new CircuitProber({ targets: [crm, shipping], mappings, schedule, gauge, logger: silentLogger(), restoreAfterMs: RESTORE_AFTER_MS, clock });
   });
 

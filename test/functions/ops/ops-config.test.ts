@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { loadAdapters } from '../../../functions/ops/integration-adapters.js';
 import { adapterNamesOf, controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../../functions/ops/ops-config.js';
 import { ConfigurationError } from '../../../functions/runtime/errors.js';
+import { PROVIDERS } from '../../../lib/workflow-catalog.js';
 import { findProviderProbe, PROVIDER_PROBES } from '../../../functions/workflows/provider-probes.js';
 import { CRM_MAPPING, PAYMENTS_MAPPING } from './ops-test-support.js';
 
-const crm = { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: 'https://crm.example.com/api', secretName: 'integration-hub/crm' };
-const payments = { name: 'payments', mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: 'https://payments.example.com/v1', secretName: 'arn:aws:secretsmanager:eu-west-1:1:secret:p', httpTimeoutMs: 8000, circuit: { breakMs: 60_000 } };
+const crm = { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: 'https://crm.example.com/api', auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }, secretName: 'integration-hub/crm' };
+const payments = { name: 'payments', mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: 'https://payments.example.com/v1', auth: { scheme: 'bearer' }, secretName: 'arn:aws:secretsmanager:eu-west-1:1:secret:p', httpTimeoutMs: 8000, circuit: { breakMs: 60_000 } };
 
 const proberEnv = (integrations: unknown, extra: Record<string, string> = {}) => ({
   INTEGRATIONS: JSON.stringify(integrations),
@@ -110,19 +111,18 @@ describe('circuit prober configuration', () => {
 });
 
 describe('workflow providers in the ops configuration', () => {
-  const inventory = { name: 'inventory', baseUrl: 'https://inventory.example.com/v1', secretName: 'integration-hub/inventory', httpTimeoutMs: 5000, circuit: { breakMs: 30_000 } };
+  const inventory = { name: 'inventory', baseUrl: 'https://inventory.example.com/v1', auth: { scheme: 'api_key' }, secretName: 'integration-hub/inventory', httpTimeoutMs: 5000, circuit: { breakMs: 30_000 } };
 
-  it('has a probe for every standalone provider of the catalog, on the provider connection of its tasks', () => {
-    expect(Object.keys(PROVIDER_PROBES).sort()).toEqual(['contacts', 'email', 'inventory', 'shipping']);
+  it('has a probe for every standalone provider of the workflow catalog', () => {
+    const standalone = PROVIDERS.filter((provider) => provider.integration === undefined).map((provider) => provider.name);
+    expect(Object.keys(PROVIDER_PROBES).sort()).toEqual(standalone.sort());
     for (const probe of Object.values(PROVIDER_PROBES)) expect(probe.probe).toBeTypeOf('function');
-    expect(findProviderProbe('inventory')?.connection.auth.scheme).toBe('api_key');
-    expect(findProviderProbe('contacts')?.connection.auth.scheme).toBe('bearer');
     expect(findProviderProbe('toString')).toBeUndefined();
   });
 
   it('reads the providers of the prober (optional) and the provider names of the controller (optional)', () => {
-    const prober = proberConfigFromEnvironment(proberEnv([crm], { PROVIDERS: JSON.stringify([inventory, { name: 'email', baseUrl: 'https://email.example.com', secretName: 's' }]) }), findIntegrationAdapter, findProviderProbe);
-    expect(prober.providers).toEqual([inventory, { name: 'email', baseUrl: 'https://email.example.com', secretName: 's', circuit: {} }]);
+    const prober = proberConfigFromEnvironment(proberEnv([crm], { PROVIDERS: JSON.stringify([inventory, { name: 'email', baseUrl: 'https://email.example.com', auth: 'bearer', secretName: 's' }]) }), findIntegrationAdapter, findProviderProbe);
+    expect(prober.providers).toEqual([inventory, { name: 'email', baseUrl: 'https://email.example.com', auth: { scheme: 'bearer' }, secretName: 's', circuit: {} }]);
     expect(proberConfigFromEnvironment(proberEnv([crm]), findIntegrationAdapter, findProviderProbe).providers).toEqual([]);
 
     const controller = controllerConfigFromEnvironment({ ...proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }]), PROVIDERS: '["inventory","contacts"]' });

@@ -12,6 +12,7 @@ import { createHubTables, createLocalIntegration, type LocalIntegrationOptions }
 import { type RecordingDeadLetterQueue, type RecordingMessageParker } from '../../../local/recording-queues.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
+import { catalogIntegration } from '../../../lib/catalog.js';
 
 let dynamo: LocalDynamo;
 let sandbox: Sandbox;
@@ -43,6 +44,7 @@ function build<T>(name: 'crm' | 'payments', integration: Integration<T>, overrid
     dynamo,
     tables,
     baseUrl: sandbox.providerUrl(name),
+    auth: catalogIntegration(name).auth,
     secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
     settings: { http: { baseDelayMs: 1, maxDelayMs: 5 } },
     ...overrides,

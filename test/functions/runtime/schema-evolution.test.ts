@@ -42,7 +42,6 @@ const files = defineIntegration({
     const response = await http.post('/files', { externalRef: fileId, version, name: fileName, mimeType, sizeBytes, uploadedAt });
     return { externalId: (response.body as { id: string }).id };
   },
-  connection: { auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' } },
 });
 
 function v1(fileId: string, extra: Record<string, unknown> = {}) {
@@ -161,6 +160,7 @@ describe('schema evolution in the integration runtime against dynalite and the s
       dynamo,
       tables,
       baseUrl: sandbox.providerUrl('crm'),
+      auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' },
       secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
       secretName: 'crm/credentials',
       settings: { http: { baseDelayMs: 1, maxDelayMs: 5 } },

@@ -9,6 +9,7 @@ import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-m
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { buildTask, providerSecrets, rejectionOf, type TaskEnvironment } from './workflow-test-kit.js';
+import { catalogIntegration } from '../../../lib/catalog.js';
 
 let dynamo: LocalDynamo;
 let sandbox: Sandbox;
@@ -242,6 +243,7 @@ describe('order saga tasks: failures', () => {
     sandbox.setFaults('payments', { status: 503 });
     const integration = createLocalIntegration(payments, {
       name: 'payments',
+      auth: catalogIntegration('payments').auth,
       dynamo,
       tables,
       baseUrl: sandbox.providerUrl('payments'),

@@ -11,6 +11,11 @@ import { createHubTables } from '../../../local/local-integration.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { rejectionOf } from './workflow-test-kit.js';
+import { resolveCatalog } from '../../../lib/catalog.js';
+import { resolveWorkflows } from '../../../lib/workflow-catalog.js';
+
+/** A provider as the workflow catalog resolves it (its auth is what the stack sets as `<prefix>AUTH`). */
+const workflowProvider = (name: string) => resolveWorkflows(resolveCatalog()).providers.get(name)!;
 
 describe('workflow handler registry', () => {
   it('names an existing function export for every workflow Lambda entry', async () => {
@@ -20,16 +25,16 @@ describe('workflow handler registry', () => {
     }
   });
 
-  it('lists the seven saga handlers with their provider and auth scheme', () => {
+  it('lists the seven saga handlers with their provider', () => {
     const saga = WORKFLOW_HANDLERS.filter((h) => h.entry === 'functions/workflows/order-saga.ts');
-    expect(saga.map((h) => [h.exportName, h.name, h.providers[0]?.name, h.providers[0]?.auth])).toEqual([
-      ['reserveInventory', 'reserve-inventory', 'inventory', 'api_key'],
-      ['chargePayment', 'charge-payment', 'payments', 'bearer'],
-      ['createShipment', 'create-shipment', 'shipping', 'basic'],
-      ['sendConfirmation', 'send-confirmation', 'email', 'bearer'],
-      ['cancelShipment', 'cancel-shipment', 'shipping', 'basic'],
-      ['refundPayment', 'refund-payment', 'payments', 'bearer'],
-      ['releaseInventory', 'release-inventory', 'inventory', 'api_key'],
+    expect(saga.map((h) => [h.exportName, h.name, h.providers[0]?.name])).toEqual([
+      ['reserveInventory', 'reserve-inventory', 'inventory'],
+      ['chargePayment', 'charge-payment', 'payments'],
+      ['createShipment', 'create-shipment', 'shipping'],
+      ['sendConfirmation', 'send-confirmation', 'email'],
+      ['cancelShipment', 'cancel-shipment', 'shipping'],
+      ['refundPayment', 'refund-payment', 'payments'],
+      ['releaseInventory', 'release-inventory', 'inventory'],
     ]);
   });
 });
@@ -54,8 +59,10 @@ describe('contact sync environment', () => {
     CHECKPOINTS_TABLE_NAME: 'checkpoints',
     CIRCUITS_TABLE_NAME: 'circuits',
     CONTACTS_BASE_URL: 'https://contacts.example.com/v1',
+    CONTACTS_AUTH: JSON.stringify(workflowProvider('contacts').auth),
     CONTACTS_SECRET_NAME: 'integration-hub/contacts',
     CRM_BASE_URL: 'https://crm.example.com/api',
+    CRM_AUTH: JSON.stringify(workflowProvider('crm').auth),
     CRM_SECRET_NAME: 'integration-hub/crm',
   };
 
@@ -121,6 +128,7 @@ describe('workflow Lambda entries built from the environment', () => {
   it('runs a saga step from its environment: the provider circuit, the ledger row, the stored result', async () => {
     Object.assign(process.env, {
       BASE_URL: sandbox.providerUrl('inventory'),
+      AUTH: JSON.stringify(workflowProvider('inventory').auth),
       SECRET_NAME: 'integration-hub/inventory',
       LEDGER_TABLE_NAME: 'env-ledger',
       CIRCUITS_TABLE_NAME: 'env-circuits',
@@ -157,8 +165,10 @@ describe('workflow Lambda entries built from the environment', () => {
       CHECKPOINTS_TABLE_NAME: 'env-checkpoints',
       CIRCUITS_TABLE_NAME: 'env-circuits',
       CONTACTS_BASE_URL: sandbox.providerUrl('contacts'),
+      CONTACTS_AUTH: JSON.stringify(workflowProvider('contacts').auth),
       CONTACTS_SECRET_NAME: 'integration-hub/contacts',
       CRM_BASE_URL: sandbox.providerUrl('crm'),
+      CRM_AUTH: JSON.stringify(workflowProvider('crm').auth),
       CRM_SECRET_NAME: 'integration-hub/crm',
       DYNAMODB_ENDPOINT: dynamo.endpoint,
     });

@@ -14,6 +14,8 @@ import type { LocalDynamo } from '../../../local/local-dynamo.js';
 import type { LocalTables } from '../../../local/local-integration.js';
 import { createLocalSecretsManager, type LocalSecretsManager } from '../../../local/local-secrets-manager.js';
 import type { ProviderName, Sandbox } from '../../../local/sandbox/index.js';
+import { resolveCatalog } from '../../../lib/catalog.js';
+import { resolveWorkflows } from '../../../lib/workflow-catalog.js';
 
 /** The secret of each provider as the deployed secret holds it (the runtime's auth scheme fields). */
 export function providerSecrets(sandbox: Sandbox): LocalSecretsManager {
@@ -39,6 +41,7 @@ export function taskSettings(
 ): RuntimeSettings {
   return {
     baseUrl: sandbox.providerUrl(provider),
+    auth: resolveWorkflows(resolveCatalog()).providers.get(provider)!.auth,
     secretName: `${provider}/credentials`,
     secretMaxAgeSeconds: DEFAULT_SETTINGS.secretMaxAgeSeconds,
     http: { ...DEFAULT_SETTINGS.http, ...FAST_HTTP, ...http },
