@@ -66,6 +66,18 @@ export const crm = defineIntegration({
   async probe({ http }) {
     await http.get('/health');
   },
+  example: (n) => ({
+    schemaVersion: '1',
+    fileId: `file-${n}`,
+    version: 1,
+    name: `invoice-${n}.pdf`,
+    mimeType: 'application/pdf',
+    sizeBytes: 48_213 + n,
+    folder: '/invoices',
+    uploadedBy: { email: 'ana@example.com', name: 'Ana Lima' },
+    uploadedAt: '2026-11-22T09:00:00Z',
+    tags: ['invoice'],
+  }),
 });
 
 /** The Lambda entry. */

@@ -120,6 +120,15 @@ export const payments = defineIntegration({
   async probe({ http }) {
     await http.get('/health');
   },
+  example: (n) => ({
+    schemaVersion: '1',
+    action: 'charge',
+    paymentId: `pay-${n}`,
+    orderId: `ord-${n}`,
+    customerId: 'cus_ana',
+    amount: `${10 + (n % 90)}.90`,
+    currency: 'EUR',
+  }),
 });
 
 function toResult(body: unknown): PaymentResult {

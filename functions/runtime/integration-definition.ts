@@ -72,13 +72,22 @@ export interface AdapterDefinition<TInput, TResult extends SendResult = SendResu
   send(input: TInput, context: SendContext): Promise<TResult>;
   /** A cheap health call, used by the prober while the circuit is open. */
   probe?(context: ProbeContext): Promise<void>;
+  /**
+   * The n-th example event (n = 0, 1, …) as a producer sends it (an EventBridge event's `detail`, or an SQS body):
+   * valid input at the current `schemaVersion`, a different operation for every n. `npm start` publishes examples of
+   * every catalog integration, tests send them, the adapter guide shows one; a test checks each validates.
+   */
+  example(n: number): unknown;
 }
 
 /**
- * An adapter bound to one integration of the catalog: `name` is the integration's (circuit id, ledger integration,
+ * What the runtime executes: an adapter bound to one integration of the catalog, or a workflow task's declaration.
+ * `name` is the integration's (circuit id, ledger integration,
  * metric dimension and idempotency namespace), so two integrations of one adapter never share a circuit or a key.
  */
-export interface IntegrationDefinition<TInput, TResult extends SendResult = SendResult> extends AdapterDefinition<TInput, TResult> {
+export interface IntegrationDefinition<TInput, TResult extends SendResult = SendResult> extends Omit<AdapterDefinition<TInput, TResult>, 'example'> {
   /** The integration's lower-kebab-case name. */
   name: string;
+  /** The adapter's examples; a workflow task, which is not an adapter, has none. */
+  example?(n: number): unknown;
 }

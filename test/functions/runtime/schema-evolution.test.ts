@@ -42,6 +42,7 @@ const files = defineIntegration({
     const response = await http.post('/files', { externalRef: fileId, version, name: fileName, mimeType, sizeBytes, uploadedAt });
     return { externalId: (response.body as { id: string }).id };
   },
+  example: (n) => ({ ...v1(`file-${n}`), fileName: `file-${n}.pdf`, schemaVersion: '2' }),
 });
 
 function v1(fileId: string, extra: Record<string, unknown> = {}) {
