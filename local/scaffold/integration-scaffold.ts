@@ -1,0 +1,217 @@
+/**
+ * What `npm run add:integration` writes, as text: the adapter file, its test and its catalog entry. Pure functions,
+ * so the files are tested without touching the repository (test/local/scaffold/). The adapter follows the contract of
+ * docs/adapter-guide.md: a schema, a transform, a call, a probe and example events; its connection (auth, base URL,
+ * timeouts) is the catalog entry's.
+ */
+import { AUTH_SCHEMES, type AuthScheme } from '../../functions/runtime/auth-config.js';
+import { nameProblem } from '../../functions/runtime/names.js';
+import { pascalCase } from '../../lib/catalog.js';
+
+/** What the scaffold is asked for. */
+export interface ScaffoldRequest {
+  /** The integration's (and its adapter's) lower-kebab-case name. */
+  readonly name: string;
+  /** @default 'bearer' */
+  readonly auth?: AuthScheme;
+  /** The EventBridge detail-type routed to it. @default `<Name>Requested` */
+  readonly event?: string;
+  /** The EventBridge source routed to it. @default `<name>.upstream` */
+  readonly source?: string;
+  /** The provider path that creates the resource. @default '/records' */
+  readonly path?: string;
+}
+
+/** A request with every default applied. */
+export interface ResolvedScaffold {
+  readonly name: string;
+  readonly auth: AuthScheme;
+  readonly event: string;
+  readonly source: string;
+  readonly path: string;
+  /** `helpdesk` → `helpdesk`, `crm-eu` → `crmEu`: the adapter's variable. */
+  readonly variable: string;
+  /** `/tickets` → `ticket`: the ledger entity type and idempotency key prefix. */
+  readonly entityType: string;
+  /** `HelpdeskRequested` → `HelpdeskRequested`: the event type's name in code. */
+  readonly eventType: string;
+}
+
+const DETAIL_TYPE = /^[A-Za-z][A-Za-z0-9.-]{0,127}$/;
+const SOURCE = /^[a-z0-9][a-z0-9._-]{0,255}$/;
+const PATH = /^(\/[a-z0-9][a-z0-9_-]*)+$/;
+
+/** Applies the defaults and lists every problem of the request (empty when it can be written). */
+export function resolveScaffold(request: ScaffoldRequest): { scaffold: ResolvedScaffold; problems: string[] } {
+  const problems: string[] = [];
+  const badName = nameProblem(request.name);
+  if (badName) problems.push(badName);
+  const name = request.name;
+  const auth = request.auth ?? 'bearer';
+  if (!AUTH_SCHEMES.includes(auth)) problems.push(`--auth must be one of ${AUTH_SCHEMES.join(', ')} (got ${JSON.stringify(auth)})`);
+  const pascal = badName ? 'Integration' : pascalCase(name);
+  const event = request.event ?? `${pascal}Requested`;
+  if (!DETAIL_TYPE.test(event)) problems.push(`--event must be an EventBridge detail-type like TicketRequested (got ${JSON.stringify(event)})`);
+  const source = request.source ?? `${name}.upstream`;
+  // A source derived from a bad name would only repeat the name's problem.
+  if (!(badName && request.source === undefined) && !SOURCE.test(source)) problems.push(`--source must be an EventBridge source like helpdesk.service (got ${JSON.stringify(source)})`);
+  const path = request.path ?? '/records';
+  if (!PATH.test(path)) problems.push(`--path must be a lower-case path like /tickets (got ${JSON.stringify(path)})`);
+  const lastSegment = path.split('/').at(-1) ?? 'record';
+  const entityType = lastSegment.length > 1 && lastSegment.endsWith('s') ? lastSegment.slice(0, -1) : lastSegment;
+  const variable = pascal[0]!.toLowerCase() + pascal.slice(1);
+  return { scaffold: { name, auth, event, source, path, variable, entityType, eventType: pascalCase(event) }, problems };
+}
+
+/** The adapter file, functions/integrations/<name>.ts. */
+export function renderAdapter(s: ResolvedScaffold): string {
+  const resource = `${pascalCase(s.name)}${pascalCase(s.entityType)}`;
+  return `/**
+ * ${s.name}: \`${s.event}\` events become ${s.entityType}s at the provider (POST ${s.path}).
+ * Written by \`npm run add:integration\`: replace the example fields by the event's and the provider's, then the
+ * tests in test/functions/integrations/${s.name}.test.ts. The contract: docs/adapter-guide.md. How the provider is
+ * reached (base URL, auth '${s.auth}', secret, timeouts) is the catalog entry's, in lib/catalog.ts.
+ */
+import { z } from 'zod';
+import { defineIntegration } from '../runtime/define-integration.js';
+import { MalformedResponseError } from '../runtime/errors.js';
+
+/** \`${s.event}\` event, schemaVersion 1. */
+export const ${s.variable}EventSchema = z.object({
+  schemaVersion: z.literal('1').optional(),
+  /** The upstream id of the ${s.entityType}; with \`version\` it names the operation (idempotency key, ledger). */
+  id: z.string().min(1).max(128),
+  /** Grows with every change upstream: an older version is never sent after a newer one. */
+  version: z.number().int().nonnegative(),
+  title: z.string().min(1).max(500),
+  requestedBy: z.email(),
+  occurredAt: z.iso.datetime({ offset: true }),
+});
+
+export type ${s.eventType} = z.infer<typeof ${s.variable}EventSchema>;
+
+/** The provider's ${s.entityType} as it accepts it. */
+export interface ${resource} {
+  externalRef: string;
+  version: number;
+  title: string;
+  requester: string;
+  occurredAt: string;
+}
+
+/** Maps the event to the provider's shape: trimmed title, lower-case requester, UTC timestamp. */
+export function to${resource}(event: ${s.eventType}): ${resource} {
+  return {
+    externalRef: event.id,
+    version: event.version,
+    title: event.title.trim(),
+    requester: event.requestedBy.toLowerCase(),
+    occurredAt: new Date(event.occurredAt).toISOString(),
+  };
+}
+
+const created = z.object({ id: z.string().min(1) });
+
+export const ${s.variable} = defineIntegration({
+  input: ${s.variable}EventSchema,
+  idempotencyKey: (event) => \`${s.entityType}:\${event.id}:v\${event.version}\`,
+  entity: (event) => ({ type: '${s.entityType}', id: event.id, version: event.version }),
+  async send(event, { http }) {
+    const response = await http.post('${s.path}', to${resource}(event));
+    const answer = created.safeParse(response.body);
+    if (!answer.success) throw new MalformedResponseError('${s.name} answered POST ${s.path} without an id');
+    return { externalId: answer.data.id };
+  },
+  async probe({ http }) {
+    await http.get('/health');
+  },
+  example: (n) => ({
+    schemaVersion: '1',
+    id: \`${s.entityType}-\${n}\`,
+    version: 1,
+    title: \`Example ${s.entityType} \${n}\`,
+    requestedBy: 'ana@example.com',
+    occurredAt: '2026-12-01T09:00:00Z',
+  }),
+});
+
+/** The Lambda entry. */
+export const handler = ${s.variable}.sqsHandler;
+`;
+}
+
+/** The adapter's test, test/functions/integrations/<name>.test.ts. */
+export function renderAdapterTest(s: ResolvedScaffold): string {
+  const resource = `${pascalCase(s.name)}${pascalCase(s.entityType)}`;
+  return `import { describe, expect, it } from 'vitest';
+import { ${s.variable}, ${s.variable}EventSchema, to${resource} } from '../../../functions/integrations/${s.name}.js';
+import { MalformedResponseError } from '../../../functions/runtime/errors.js';
+import { sendWith } from '../../support/adapter-test-kit.js';
+
+const event = ${s.variable}EventSchema.parse(${s.variable}.definition.example(0));
+
+describe('${s.name} adapter', () => {
+  it('maps the event to the provider shape', () => {
+    expect(to${resource}({ ...event, title: '  Printer on fire ', requestedBy: 'Ana@Example.COM', occurredAt: '2026-12-01T10:00:00+01:00' })).toEqual({
+      externalRef: event.id,
+      version: event.version,
+      title: 'Printer on fire',
+      requester: 'ana@example.com',
+      occurredAt: '2026-12-01T09:00:00.000Z',
+    });
+  });
+
+  it('refuses an event without an id (poison: DLQ with the reason, never retried)', () => {
+    const { id: _id, ...withoutId } = event;
+    expect(${s.variable}EventSchema.safeParse(withoutId).success).toBe(false);
+  });
+
+  it('keys each operation by id and version', () => {
+    expect(${s.variable}.definition.idempotencyKey(event)).toBe(\`${s.entityType}:\${event.id}:v\${event.version}\`);
+    expect(${s.variable}.definition.idempotencyKey({ ...event, version: event.version + 1 })).not.toBe(${s.variable}.definition.idempotencyKey(event));
+    expect(${s.variable}.definition.entity(event)).toEqual({ type: '${s.entityType}', id: event.id, version: event.version });
+  });
+
+  it('posts the mapped ${s.entityType} and keeps the provider id', async () => {
+    const { result, requests } = await sendWith(${s.variable}.definition, event, { status: 201, body: { id: '${s.entityType}_1' } });
+    expect(requests).toEqual([{ method: 'POST', path: '${s.path}', body: to${resource}(event) }]);
+    expect(result).toEqual({ externalId: '${s.entityType}_1' });
+  });
+
+  it('treats a 2xx without an id as a malformed answer (retried, never recorded as synced)', async () => {
+    await expect(sendWith(${s.variable}.definition, event, { status: 200, body: { ok: true } })).rejects.toBeInstanceOf(MalformedResponseError);
+  });
+});
+`;
+}
+
+/** The catalog entry, as the text inserted into lib/catalog.ts INTEGRATIONS. */
+export function renderCatalogEntry(s: ResolvedScaffold): string {
+  const auth = s.auth === 'oauth2_client_credentials' ? "{ scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }" : `'${s.auth}'`;
+  return `  {
+    name: '${s.name}',
+    description: '${s.event} events become ${s.entityType}s at ${s.name} (written by npm run add:integration).',
+    routes: [{ sources: ['${s.source}'], detailTypes: ['${s.event}'] }],
+    // The provider's URL; a deployment may override it with -c baseUrl:${s.name}=https://...
+    baseUrl: 'https://${s.name}.example.com',
+    auth: ${auth},
+  },
+`;
+}
+
+/** The marker the catalog's list of integrations starts with; the entry goes before the list's closing bracket. */
+export const INTEGRATIONS_START = 'export const INTEGRATIONS: readonly IntegrationEntry[] = [\n';
+
+/** `catalogSource` with `entry` appended to INTEGRATIONS; throws when the list cannot be found. */
+export function insertCatalogEntry(catalogSource: string, entry: string): string {
+  const start = catalogSource.indexOf(INTEGRATIONS_START);
+  if (start < 0) throw new Error(`lib/catalog.ts: cannot find "${INTEGRATIONS_START.trim()}" to add the entry to`);
+  const end = catalogSource.indexOf('\n];\n', start);
+  if (end < 0) throw new Error('lib/catalog.ts: cannot find the end of INTEGRATIONS (a line "];")');
+  return `${catalogSource.slice(0, end + 1)}${entry}${catalogSource.slice(end + 1)}`;
+}
+
+/** True when the catalog source already has an entry named `name`. */
+export function catalogHasEntry(catalogSource: string, name: string): boolean {
+  return new RegExp(`\\bname: '${name}'`).test(catalogSource);
+}
