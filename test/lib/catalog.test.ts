@@ -130,8 +130,8 @@ describe('catalog ↔ adapters', () => {
   });
 
   it('fails synth, naming the integration, when its adapter module does not exist', () => {
-    expect(() => resolveCatalog([{ ...minimal, name: 'helpdesk', adapter: undefined }])).toThrow(
-      /integration 'helpdesk': adapter 'helpdesk' has no module functions\/integrations\/helpdesk\.ts/,
+    expect(() => resolveCatalog([{ ...minimal, name: 'no-such-adapter', adapter: undefined }])).toThrow(
+      /integration 'no-such-adapter': adapter 'no-such-adapter' has no module functions\/integrations\/no-such-adapter\.ts/,
     );
   });
 

@@ -228,7 +228,9 @@ function expectCircuitControllerOf(hub: HubApp, catalog: readonly ResolvedIntegr
       .filter((statement) => asArray(statement.Action).includes('lambda:UpdateEventSourceMapping'))
       .flatMap((statement) => asArray(statement.Resource))
       .map(flatten);
-    expect(mappings).toEqual(catalog.map((integration) => expect.stringContaining(`:event-source-mapping:${mappingRef(integration.name)}`)));
+    // IAM policy minimization orders resources by their text, not by catalog order.
+    expect(mappings).toHaveLength(catalog.length);
+    expect(mappings).toEqual(expect.arrayContaining(catalog.map((integration) => expect.stringContaining(`:event-source-mapping:${mappingRef(integration.name)}`))));
   }
 }
 
