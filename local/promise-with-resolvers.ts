@@ -1,5 +1,5 @@
 /**
- * Node 20 lacks Promise.withResolvers, which aws-local-stepfunctions needs (handbook §6). Imported for its effect by
+ * Node 20 lacks Promise.withResolvers, which aws-local-stepfunctions needs (docs/architecture.md "Conventions": toolchain). Imported for its effect by
  * local-step-functions.ts, so every user of the harness (tests, the local hub) gets it.
  */
 if (typeof (Promise as unknown as { withResolvers?: unknown }).withResolvers !== 'function') {

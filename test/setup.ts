@@ -1,2 +1,2 @@
-// Shared vitest setup. Node 20 lacks Promise.withResolvers, which aws-local-stepfunctions needs (handbook §6).
+// Shared vitest setup. Node 20 lacks Promise.withResolvers, which aws-local-stepfunctions needs (docs/architecture.md "Conventions": toolchain).
 import '../local/promise-with-resolvers.js';

@@ -1,5 +1,5 @@
 /**
- * Failures of the ops functions' own dependencies, in the runtime's one error hierarchy (handbook §5.6). The SDK
+ * Failures of the ops functions' own dependencies, in the runtime's one error hierarchy (docs/architecture.md "Conventions"). The SDK
  * adapters translate SDK errors into these; the logic only uses `instanceof`.
  */
 import { DependencyError, PermanentError } from '../runtime/errors.js';

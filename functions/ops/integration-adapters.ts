@@ -1,7 +1,8 @@
 /**
  * Finds adapters by name. An adapter is the file functions/integrations/<adapter>.ts: the folder is the registry, so
  * adding an adapter edits no list. The import below is a template literal on purpose: esbuild bundles every file of
- * the folder that matches it (the prober's bundle carries all adapters), and tsx or vitest import the file itself.
+ * the folder that matches it (the prober's bundle carries all adapters), and tsx or vitest import the file itself
+ * (`@vite-ignore` keeps vitest from freezing the folder's files at transform time, so a test may add an adapter).
  */
 import { type Integration, isIntegrationAdapter } from '../runtime/define-integration.js';
 import { ConfigurationError } from '../runtime/errors.js';
@@ -23,7 +24,7 @@ export async function loadAdapter(adapter: string): Promise<AnyIntegration> {
   if (badName) throw new ConfigurationError(badName, [badName]);
   let module: Record<string, unknown>;
   try {
-    module = (await import(`../integrations/${adapter}.ts`)) as Record<string, unknown>;
+    module = (await import(/* @vite-ignore */ `../integrations/${adapter}.ts`)) as Record<string, unknown>;
   } catch (error) {
     const problem = `adapter '${adapter}' cannot be loaded from ${adapterModulePath(adapter)}: ${(error as Error).message}`;
     throw new ConfigurationError(problem, [problem]);

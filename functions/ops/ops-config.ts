@@ -1,6 +1,6 @@
 /**
  * Configuration of the circuit controller and the circuit prober, read once at init from the environment (set by
- * the CircuitController construct). Every problem is reported at once in one ConfigurationError (handbook §5.7).
+ * the CircuitController construct). Every problem is reported at once in one ConfigurationError (docs/architecture.md "Conventions").
  *
  * Controller:
  *   INTEGRATIONS         JSON array of { name, mappingUuid } — the integrations whose SQS event source mapping it pauses

@@ -1,5 +1,5 @@
 /**
- * The circuit breaker shared by every Lambda instance of an integration (handbook §4 "Circuit breaker").
+ * The circuit breaker shared by every Lambda instance of an integration (docs/architecture.md "Circuit breaker, controller and prober").
  *
  *   closed ── N failures in a row, or failure ratio over the window ──▶ open ── openUntil passes ──▶ half_open
  *   half_open (one probe at a time, across all instances) ── K probe successes ──▶ closed

@@ -1,5 +1,5 @@
 /**
- * Settings of the shared circuit breaker (handbook §4 "Circuit breaker"): one plain-data type, so the catalog can
+ * Settings of the shared circuit breaker (docs/architecture.md "Circuit breaker, controller and prober"): one plain-data type, so the catalog can
  * carry it per integration, with documented defaults, validated up front with every problem reported at once.
  */
 import { ConfigurationError } from './errors.js';

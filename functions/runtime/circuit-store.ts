@@ -2,7 +2,7 @@
  * The port the circuit breaker's logic is written against, the shape of one circuit's shared state, and an
  * in-memory implementation (the per-instance fallback when the circuits table fails, and the unit-test store).
  *
- * Every write is a single-item conditional write that bumps `version` (handbook §4: no transactions). Two kinds:
+ * Every write is a single-item conditional write that bumps `version` (docs/architecture.md "Conventions": no transactions). Two kinds:
  * - `put`: replace the whole record if `version` is still the one that was read (optimistic concurrency); every
  *   state transition uses it, so two instances can never both win one transition.
  * - atomic counter updates (`incrementFailures`, `clearFailures`, `addToWindow`, `advanceThrottle`): conditioned

@@ -1,5 +1,5 @@
 /**
- * The circuits table (handbook §4): one small item per circuit, key `circuitId`. Every write is a single-item
+ * The circuits table (docs/architecture.md "Shared state"): one small item per circuit, key `circuitId`. Every write is a single-item
  * conditional write that bumps `version`; no transactions. SDK errors are translated here: a failed condition is
  * `{ applied: false }` (callers re-read: DynamoDB local ignores ReturnValuesOnConditionCheckFailure), anything else
  * becomes a DependencyError, which makes the breaker fall back to its per-instance store.

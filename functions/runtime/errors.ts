@@ -1,5 +1,5 @@
 /**
- * The one error hierarchy of the runtime (handbook §5.6). Every failure of a record ends up as exactly one of
+ * The one error hierarchy of the runtime (docs/architecture.md "Conventions"). Every failure of a record ends up as exactly one of
  * these classes, and the class alone decides what happens to the message:
  *
  * - {@link TransientError}: retried in-process while time allows, then reported as a batch item failure.

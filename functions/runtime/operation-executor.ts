@@ -105,8 +105,9 @@ const REPLAY_MARKER = '__idempotentReplay';
  * HTTP through the adapter → classified outcome. Shared by the SQS runtime and the Step Functions task runtime;
  * what to do with each outcome (DLQ, park, throw a typed error) is theirs.
  *
- * The circuit is checked BEFORE the idempotency claim (the handbook lists it after) so that an operation refused
- * during an outage costs no DynamoDB write; the HTTP client checks the breaker again on every attempt.
+ * The circuit is checked BEFORE the idempotency claim (docs/architecture.md "One record, in order", step 3) so that
+ * an operation refused during an outage costs no DynamoDB write; the HTTP client checks the breaker again on every
+ * attempt.
  */
 export class OperationExecutor<TInput> {
   readonly definition: IntegrationDefinition<TInput, SendResult>;

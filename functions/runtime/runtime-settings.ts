@@ -94,7 +94,7 @@ export const SETTING_RANGES = {
 } as const satisfies Partial<Record<keyof typeof SETTINGS_ENVIRONMENT, readonly [number, number]>>;
 
 /**
- * Reads the settings from the environment once, reporting every problem at once (handbook §5.7).
+ * Reads the settings from the environment once, reporting every problem at once (docs/architecture.md "Conventions").
  * Everything about the provider (auth, timeout, attempts) comes from the environment, which the stack sets from the
  * catalog: an adapter declares none of it.
  */

@@ -1,5 +1,5 @@
 /**
- * Checkpoints of incremental syncs (handbook §4, checkpoints table, key `syncId`): where the next page starts.
+ * Checkpoints of incremental syncs (docs/architecture.md "Shared state": checkpoints table, key `syncId`): where the next page starts.
  * A checkpoint only moves forward past a page whose writes succeeded, with a conditional write on `version`, so a
  * failed or concurrent run can never skip a record: it resumes from the last checkpoint.
  */

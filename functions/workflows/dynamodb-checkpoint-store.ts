@@ -1,6 +1,6 @@
 /**
  * The checkpoints table adapter (key `syncId`): consistent reads, and single-item conditional puts on `version`
- * (handbook §4: no transactions). SDK errors are translated here.
+ * (docs/architecture.md "Conventions": no transactions). SDK errors are translated here.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';

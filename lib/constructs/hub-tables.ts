@@ -19,7 +19,7 @@ export interface HubTablesProps {
 }
 
 /**
- * The hub's shared state (handbook §4): idempotency records, circuit state (streamed to the circuit controller),
+ * The hub's shared state (docs/architecture.md "Shared state"): idempotency records, circuit state (streamed to the circuit controller),
  * the sync ledger and the sync checkpoints. On-demand billing, point-in-time recovery, KMS encryption, retained
  * by default.
  *

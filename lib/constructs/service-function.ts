@@ -34,7 +34,7 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
 /**
- * Every Lambda function of the hub (handbook §5.3): Node.js 22 on arm64, a minified ESM bundle with source maps,
+ * Every Lambda function of the hub (docs/architecture.md "Conventions"): Node.js 22 on arm64, a minified ESM bundle with source maps,
  * active tracing, Powertools service/namespace, an explicit log group with retention, and a role that can write
  * to that log group only (no AWSLambdaBasicExecutionRole, so no `logs:*` on `*`).
  *
@@ -115,7 +115,7 @@ export class ServiceFunction extends NodejsFunction {
       Validations.of(this).acknowledge({
         id: 'AwsSolutions-L1',
         reason:
-          'Node.js 22 is the pinned runtime of the hub (handbook §5.3): the bundle targets node22 and is tested on it. ' +
+          'Node.js 22 is the pinned runtime of the hub (docs/architecture.md "Conventions"): the bundle targets node22 and is tested on it. ' +
           'Moving to a newer runtime is a deliberate, tested change, not an automatic one.',
       });
     }
