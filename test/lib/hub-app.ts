@@ -80,3 +80,16 @@ export interface PolicyStatementJson {
 
 /** A statement's actions / resources as arrays. */
 export const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** Renders a value built with Fn::Join as text, every Ref / GetAtt as `<Ref:X>` / `<X.Attr>` (template assertions). */
+export function flattenIntrinsics(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if ('Fn::Join' in v) {
+    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map(flattenIntrinsics).join(separator);
+  }
+  if ('Ref' in v) return `<Ref:${String(v.Ref)}>`;
+  if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
+  throw new Error(`unexpected intrinsic: ${JSON.stringify(value)}`);
+}

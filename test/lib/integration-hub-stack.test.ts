@@ -15,7 +15,7 @@ import { ConstructPropsError } from '../../lib/props-validation.js';
 import { RUNBOOK_SLUGS, runbookPath, WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.js';
 import { authScheme, fixtureIntegrations } from './fixture-catalog.js';
-import { asArray, type HubApp, logicalIdOf, newTestStack, statementsOfRole, synthesizeHub } from './hub-app.js';
+import { asArray, flattenIntrinsics, type HubApp, logicalIdOf, newTestStack, statementsOfRole, synthesizeHub } from './hub-app.js';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -32,18 +32,7 @@ const resourcesOf = (hub: HubApp) => hub.template.toJSON().Resources as Record<s
 const outputsOf = (hub: HubApp) => hub.template.toJSON().Outputs as Record<string, { Value: unknown }>;
 const arnOf = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 
-/** Renders a value built with Fn::Join as text, every Ref / GetAtt as `<Ref:X>` / `<X.Attr>`. */
-function flatten(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const v = value as Record<string, unknown>;
-  if ('Fn::Join' in v) {
-    const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map(flatten).join(separator);
-  }
-  if ('Ref' in v) return `<Ref:${String(v.Ref)}>`;
-  if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
-  throw new Error(`unexpected intrinsic: ${JSON.stringify(value)}`);
-}
+const flatten = flattenIntrinsics;
 
 /** Whether an integration creates its secret (rather than importing it, or having none). */
 const createsSecret = (integration: ResolvedIntegration) => !integration.secret.import && SECRET_FIELDS[authScheme(integration.auth)].length > 0;

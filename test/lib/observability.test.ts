@@ -14,6 +14,7 @@ import { IntegrationAlarms, hubMetricDimensions } from '../../lib/constructs/int
 import { RUNBOOK_SLUGS, runbookPath } from '../../lib/runbooks.js';
 import { METRICS_NAMESPACE, PowertoolsMetricsSink } from '../../functions/runtime/telemetry.js';
 import { fixtureIntegrations } from './fixture-catalog.js';
+import { flattenIntrinsics } from './hub-app.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -78,18 +79,7 @@ function dashboardBody(template: Template): { widgets: Widget[] } {
   const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
   expect(dashboards).toHaveLength(1);
   const body = (dashboards[0] as { Properties: { DashboardBody: unknown } }).Properties.DashboardBody;
-  const flatten = (value: unknown): string => {
-    if (typeof value === 'string') return value;
-    const v = value as Record<string, unknown>;
-    if ('Fn::Join' in v) {
-      const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
-      return parts.map(flatten).join(separator);
-    }
-    if ('Ref' in v) return `<Ref:${String(v.Ref)}>`;
-    if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
-    throw new Error(`unexpected intrinsic in the dashboard body: ${JSON.stringify(value)}`);
-  };
-  return JSON.parse(flatten(body)) as { widgets: Widget[] };
+  return JSON.parse(flattenIntrinsics(body)) as { widgets: Widget[] };
 }
 
 interface Widget {

@@ -1,54 +1,20 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { crm } from '../../../functions/integrations/crm.js';
 import { payments } from '../../../functions/integrations/payments.js';
 import type { Integration } from '../../../functions/runtime/define-integration.js';
-import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-manager-secret-source.js';
 import { RecordingMetricsSink } from '../../../functions/runtime/telemetry.js';
 import { eventBridgeBody, type LocalMessage, lambdaContext, sqsEvent } from '../../../local/lambda-events.js';
-import { createLocalSecretsManager, type LocalSecretsManager } from '../../../local/local-secrets-manager.js';
-import { createHubTables, createLocalIntegration, type LocalIntegrationOptions } from '../../../local/local-integration.js';
+import type { LocalIntegrationOptions } from '../../../local/local-integration.js';
 import { type RecordingDeadLetterQueue, type RecordingMessageParker } from '../../../local/recording-queues.js';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
-import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { catalogIntegration } from '../../../lib/catalog.js';
+import { useRuntimeTestBed } from '../../support/runtime-test-bed.js';
 
-let dynamo: LocalDynamo;
-let sandbox: Sandbox;
-let secretsManager: LocalSecretsManager;
-let tables: { ledger: string; circuits: string };
-let tableSeq = 0;
-
-beforeAll(async () => {
-  [dynamo, sandbox] = await Promise.all([startLocalDynamo(), startSandbox({ seed: 7 })]);
-});
-afterAll(async () => {
-  await Promise.all([dynamo.close(), sandbox.close()]);
-});
-
-beforeEach(async () => {
-  sandbox.reset();
-  tableSeq += 1;
-  tables = { ledger: `ledger-${tableSeq}`, circuits: `circuits-${tableSeq}` };
-  await createHubTables(dynamo, tables);
-  secretsManager = createLocalSecretsManager({
-    'crm/credentials': { ...sandbox.credentials('crm') },
-    'payments/credentials': { token: sandbox.credentials('payments').secretKey },
-  });
-});
+const bed = useRuntimeTestBed({ seed: 7, tablePrefix: '' });
 
 function build<T>(name: 'crm' | 'payments', integration: Integration<T>, overrides: Partial<LocalIntegrationOptions> = {}) {
-  return createLocalIntegration(integration, {
-    name,
-    dynamo,
-    tables,
-    baseUrl: sandbox.providerUrl(name),
-    auth: catalogIntegration(name).auth,
-    secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
-    settings: { http: { baseDelayMs: 1, maxDelayMs: 5 } },
-    ...overrides,
-  });
+  return bed.build(integration, { name, provider: name, auth: catalogIntegration(name).auth, ...overrides });
 }
 
 function fileEvent(fileId: string, version = 1, extra: Record<string, unknown> = {}) {
@@ -84,11 +50,11 @@ describe('integration runtime against dynalite and the sandbox', () => {
     ]);
 
     expect(response.batchItemFailures).toEqual([]);
-    const files = sandbox.crm.files();
+    const files = bed.sandbox.crm.files();
     expect(files.map((f) => f.externalRef).sort()).toEqual(['a', 'b']);
     const fileA = files.find((f) => f.externalRef === 'a');
     expect(fileA).toMatchObject({ mimeType: 'application/pdf', ownerEmail: 'ana@example.com', tags: ['invoice', 'q4'], folder: '/' });
-    const call = sandbox.journal.entries({ provider: 'crm', path: '/files', correlationId: 'corr-a' });
+    const call = bed.sandbox.journal.entries({ provider: 'crm', path: '/files', correlationId: 'corr-a' });
     expect(call).toHaveLength(1);
     expect(call[0]?.idempotencyKey).toBe('crm:file:a:v1');
     const [entry] = await local.ledger.entries('file', 'a');
@@ -99,28 +65,28 @@ describe('integration runtime against dynalite and the sandbox', () => {
   it('makes one side effect for a duplicate delivery and answers the duplicate without an HTTP call', async () => {
     const local = build('crm', crm);
     await deliver(local, [raw(fileEvent('dup'))]);
-    const callsBefore = sandbox.journal.count({ provider: 'crm', path: '/files' });
+    const callsBefore = bed.sandbox.journal.count({ provider: 'crm', path: '/files' });
 
     const response = await deliver(local, [raw(fileEvent('dup'), { receiveCount: 2 })]);
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(sandbox.journal.count({ provider: 'crm', path: '/files' })).toBe(callsBefore);
-    expect(sandbox.sideEffects('crm').filter((s) => s.type === 'file')).toHaveLength(1);
+    expect(bed.sandbox.journal.count({ provider: 'crm', path: '/files' })).toBe(callsBefore);
+    expect(bed.sandbox.sideEffects('crm').filter((s) => s.type === 'file')).toHaveLength(1);
     expect(local.metrics.total('IdempotentReplay')).toBe(1);
   });
 
   it('reports a duplicate that arrives while the first is in flight as a batch item failure, never to the DLQ', async () => {
-    sandbox.setFaults('crm', { latencyMs: 150 });
+    bed.sandbox.setFaults('crm', { latencyMs: 150 });
     const local = build('crm', crm);
     const response = await deliver(local, [raw(fileEvent('twin'), { messageId: 'first' }), raw(fileEvent('twin'), { messageId: 'second' })]);
 
     expect(response.batchItemFailures).toHaveLength(1);
     expect((local.deadLetters as RecordingDeadLetterQueue).messages).toHaveLength(0);
-    expect(sandbox.sideEffects('crm').filter((s) => s.type === 'file')).toHaveLength(1);
+    expect(bed.sandbox.sideEffects('crm').filter((s) => s.type === 'file')).toHaveLength(1);
   });
 
   it('processes the records of a batch concurrently, never more than the bound at once', async () => {
-    sandbox.setFaults('payments', { latencyMs: 40 });
+    bed.sandbox.setFaults('payments', { latencyMs: 40 });
     let inFlight = 0;
     let peak = 0;
     const trackingFetch: typeof fetch = async (input, init) => {
@@ -138,7 +104,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(peak).toBeLessThanOrEqual(3);
     expect(peak).toBeGreaterThan(1);
-    expect(sandbox.payments.charges()).toHaveLength(9);
+    expect(bed.sandbox.payments.charges()).toHaveLength(9);
   });
 
   it('sends poison messages straight to the DLQ with the reason and reports them processed', async () => {
@@ -160,12 +126,12 @@ describe('integration runtime against dynalite and the sandbox', () => {
     );
     expect(dlq.find((d) => d.message.messageId === 'm-json')?.reason.correlationId).toBe('c-json');
     expect(dlq.find((d) => d.message.messageId === 'm-schema')?.reason.errorMessage).toContain('sizeBytes');
-    expect(sandbox.journal.count({ provider: 'crm' })).toBe(0);
+    expect(bed.sandbox.journal.count({ provider: 'crm' })).toBe(0);
     expect(local.metrics.total('PoisonMessage')).toBe(3);
   });
 
   it('sends a permanent provider refusal to the DLQ and marks the ledger sync_failed', async () => {
-    sandbox.setFaults('payments', { status: 422 });
+    bed.sandbox.setFaults('payments', { status: 422 });
     const local = build('payments', payments);
     const response = await deliver(local, [raw(charge('rejected'), { messageId: 'm-422' })]);
 
@@ -175,11 +141,11 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(letter?.message.messageId).toBe('m-422');
     const [entry] = await local.ledger.entries('payment', 'rejected');
     expect(entry).toMatchObject({ status: 'sync_failed', lastErrorClass: 'Http422' });
-    expect(sandbox.journal.count({ provider: 'payments', path: '/charges' })).toBe(1);
+    expect(bed.sandbox.journal.count({ provider: 'payments', path: '/charges' })).toBe(1);
   });
 
   it('stops calling the provider after the failure threshold during an outage and parks the rest', async () => {
-    sandbox.setFaults('payments', { status: 503 });
+    bed.sandbox.setFaults('payments', { status: 503 });
     const local = build('payments', payments, {
       circuit: { failureThreshold: 5, breakMs: 60_000 },
       settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } },
@@ -188,7 +154,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
 
     const response = await deliver(local, messages);
 
-    expect(sandbox.journal.count({ provider: 'payments', path: '/charges' })).toBe(5);
+    expect(bed.sandbox.journal.count({ provider: 'payments', path: '/charges' })).toBe(5);
     expect(response.batchItemFailures).toHaveLength(20);
     // The messages whose calls failed come back after a short retry delay; the rest wait out the break.
     const delays = (local.parker as RecordingMessageParker).parked.map((p) => p.delaySeconds);
@@ -204,7 +170,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
   });
 
   it('counts an unreachable OAuth token endpoint as a provider failure and opens the circuit', async () => {
-    sandbox.setFaults('crm', { status: 503 });
+    bed.sandbox.setFaults('crm', { status: 503 });
     const local = build('crm', crm, {
       circuit: { failureThreshold: 5, breakMs: 60_000 },
       settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } },
@@ -213,12 +179,12 @@ describe('integration runtime against dynalite and the sandbox', () => {
     const response = await deliver(local, Array.from({ length: 10 }, (_, i) => raw(fileEvent(`tok-${i}`))));
 
     expect(response.batchItemFailures).toHaveLength(10);
-    expect(sandbox.journal.count({ provider: 'crm' })).toBe(5);
+    expect(bed.sandbox.journal.count({ provider: 'crm' })).toBe(5);
     expect((await local.breaker.status()).state).toBe('open');
   });
 
   it('probes the provider once per due half-open window: a failed probe re-opens, a successful one closes', async () => {
-    sandbox.setFaults('payments', { status: 503 });
+    bed.sandbox.setFaults('payments', { status: 503 });
     const local = build('payments', payments, {
       circuit: { failureThreshold: 2, breakMs: 300, maxBreakMs: 600 },
       settings: { recordConcurrency: 1, http: { maxAttempts: 1 } },
@@ -231,28 +197,28 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(await local.runtime.runProbe()).toBe('failed');
     expect((await local.breaker.status()).state).toBe('open');
 
-    sandbox.clearFaults('payments');
+    bed.sandbox.clearFaults('payments');
     await new Promise((resolve) => setTimeout(resolve, 650));
     expect(await local.runtime.runProbe()).toBe('succeeded');
     expect((await local.breaker.status()).state).toBe('closed');
-    expect(sandbox.journal.count({ provider: 'payments', path: '/health' })).toBe(2);
+    expect(bed.sandbox.journal.count({ provider: 'payments', path: '/health' })).toBe(2);
   });
 
   it('refetches a rotated secret once after a 401 and succeeds', async () => {
     const local = build('payments', payments);
     await deliver(local, [raw({ action: 'charge', paymentId: 'p1', orderId: 'o1', customerId: 'c1', amount: '12.34', currency: 'eur' })]);
-    const newKey = sandbox.rotateCredentials('payments').secretKey;
-    secretsManager.put('payments/credentials', { token: newKey });
-    const readsBefore = secretsManager.getSecretValueCalls('payments/credentials');
+    const newKey = bed.sandbox.rotateCredentials('payments').secretKey;
+    bed.secretsManager.put('payments/credentials', { token: newKey });
+    const readsBefore = bed.secretsManager.getSecretValueCalls('payments/credentials');
 
     const response = await deliver(local, [
       raw({ action: 'charge', paymentId: 'p2', orderId: 'o2', customerId: 'c1', amount: 5, currency: 'JPY' }),
     ]);
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(secretsManager.getSecretValueCalls('payments/credentials') - readsBefore).toBe(1);
-    expect(sandbox.journal.count({ provider: 'payments', path: '/charges', status: 401 })).toBe(1);
-    const charges = sandbox.payments.charges();
+    expect(bed.secretsManager.getSecretValueCalls('payments/credentials') - readsBefore).toBe(1);
+    expect(bed.sandbox.journal.count({ provider: 'payments', path: '/charges', status: 401 })).toBe(1);
+    const charges = bed.sandbox.payments.charges();
     expect(charges.map((c) => [c.amount, c.currency])).toEqual([
       [1234, 'EUR'],
       [5, 'JPY'],
@@ -265,7 +231,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
     const response = await deliver(local, [raw(fileEvent('ooo', 1, { name: 'old.pdf' }))]);
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(sandbox.crm.files().map((f) => [f.version, f.name])).toEqual([[2, 'new.pdf']]);
+    expect(bed.sandbox.crm.files().map((f) => [f.version, f.name])).toEqual([[2, 'new.pdf']]);
     const [entry] = await local.ledger.entries('file', 'ooo');
     expect(entry).toMatchObject({ status: 'synced', entityVersion: 2 });
     expect(entry?.log.at(-1)).toMatchObject({ event: 'skipped_stale', version: 1 });
@@ -280,12 +246,12 @@ describe('integration runtime against dynalite and the sandbox', () => {
     };
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-    const oldKey = sandbox.credentials('payments').secretKey;
+    const oldKey = bed.sandbox.credentials('payments').secretKey;
     try {
       const logger = new Logger({ serviceName: 'integration-hub', logLevel: 'DEBUG' });
       const metrics = new RecordingMetricsSink();
       const local = build('payments', payments, { logger, metrics });
-      sandbox.rotateCredentials('payments'); // the stored secret is now wrong, even when fetched fresh
+      bed.sandbox.rotateCredentials('payments'); // the stored secret is now wrong, even when fetched fresh
       await deliver(local, [raw({ action: 'charge', paymentId: 'p-x', orderId: 'o', customerId: 'c', amount: '1.00', currency: 'USD' })]);
 
       const letters = (local.deadLetters as RecordingDeadLetterQueue).messages;
@@ -293,7 +259,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
       const everything = [...lines, JSON.stringify(letters.map((l) => l.reason)), JSON.stringify([...metrics.counts])].join('\n');
       expect(lines.length).toBeGreaterThan(0);
       expect(everything).not.toContain(oldKey);
-      expect(everything).not.toContain(sandbox.credentials('payments').secretKey);
+      expect(everything).not.toContain(bed.sandbox.credentials('payments').secretKey);
     } finally {
       stdout.mockRestore();
       stderr.mockRestore();

@@ -1,17 +1,14 @@
 import type { SQSBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { PoisonMessageError } from '../../../functions/runtime/errors.js';
 import { defineIntegration, type Integration } from '../../../functions/runtime/define-integration.js';
 import type { Upcaster } from '../../../functions/runtime/integration-definition.js';
 import { SchemaEvolution } from '../../../functions/runtime/schema-evolution.js';
-import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-manager-secret-source.js';
 import { eventBridgeBody, type LocalMessage, lambdaContext, sqsEvent } from '../../../local/lambda-events.js';
-import { createLocalSecretsManager, type LocalSecretsManager } from '../../../local/local-secrets-manager.js';
-import { createHubTables, createLocalIntegration, type LocalIntegrationOptions } from '../../../local/local-integration.js';
+import type { LocalIntegrationOptions } from '../../../local/local-integration.js';
+import { useRuntimeTestBed } from '../../support/runtime-test-bed.js';
 import type { RecordingDeadLetterQueue, RecordingMessageParker } from '../../../local/recording-queues.js';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
-import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
 /** Version 2 of a fixture "file uploaded" event: v1's `name` became `fileName`. */
 const fileUploadedV2 = z.object({
@@ -134,40 +131,12 @@ describe('schema evolution declared by an adapter', () => {
 });
 
 describe('schema evolution in the integration runtime against dynalite and the sandbox', () => {
-  let dynamo: LocalDynamo;
-  let sandbox: Sandbox;
-  let secretsManager: LocalSecretsManager;
-  let tables: { ledger: string; circuits: string };
-  let tableSeq = 0;
-
-  beforeAll(async () => {
-    [dynamo, sandbox] = await Promise.all([startLocalDynamo(), startSandbox({ seed: 11 })]);
-  });
-  afterAll(async () => {
-    await Promise.all([dynamo.close(), sandbox.close()]);
-  });
-
-  beforeEach(async () => {
-    sandbox.reset();
-    tableSeq += 1;
-    tables = { ledger: `evolution-ledger-${tableSeq}`, circuits: `evolution-circuits-${tableSeq}` };
-    await createHubTables(dynamo, tables);
-    secretsManager = createLocalSecretsManager({ 'crm/credentials': { ...sandbox.credentials('crm') } });
-  });
+  const bed = useRuntimeTestBed({ seed: 11, tablePrefix: 'evolution-' });
 
   function build<T>(integration: Integration<T>, overrides: Partial<LocalIntegrationOptions> = {}) {
-    return createLocalIntegration(integration, {
-      name: 'crm-files',
-      dynamo,
-      tables,
-      baseUrl: sandbox.providerUrl('crm'),
-      auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' },
-      secrets: new SecretsManagerSecretSource({ client: secretsManager.client }),
-      secretName: 'crm/credentials',
-      settings: { http: { baseDelayMs: 1, maxDelayMs: 5 } },
-      ...overrides,
-    });
+    return bed.build(integration, { name: 'crm-files', provider: 'crm', auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }, ...overrides });
   }
+
 
   function deliver<T>(local: ReturnType<typeof build<T>>, messages: LocalMessage[]): Promise<SQSBatchResponse> {
     return local.runtime.handleBatch(sqsEvent(messages), lambdaContext('test', 60_000));
@@ -183,11 +152,11 @@ describe('schema evolution in the integration runtime against dynalite and the s
 
     expect(response.batchItemFailures).toEqual([]);
     expect(deadLetters(local)).toEqual([]);
-    expect(sandbox.crm.files().map((file) => [file.externalRef, file.name]).sort()).toEqual([
+    expect(bed.sandbox.crm.files().map((file) => [file.externalRef, file.name]).sort()).toEqual([
       ['old', 'old.pdf'],
       ['old-bus', 'old-bus.pdf'],
     ]);
-    const keys = sandbox.journal.entries({ provider: 'crm', path: '/files' }).map((call) => call.idempotencyKey);
+    const keys = bed.sandbox.journal.entries({ provider: 'crm', path: '/files' }).map((call) => call.idempotencyKey);
     expect(keys.sort()).toEqual(['crm-files:file:old-bus:v1', 'crm-files:file:old:v1']);
   });
 
@@ -197,7 +166,7 @@ describe('schema evolution in the integration runtime against dynalite and the s
     const response = await deliver(local, [raw(v2('new', { fileName: 'renamed.pdf' }))]);
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(sandbox.crm.files().map((file) => [file.externalRef, file.name])).toEqual([['new', 'renamed.pdf']]);
+    expect(bed.sandbox.crm.files().map((file) => [file.externalRef, file.name])).toEqual([['new', 'renamed.pdf']]);
   });
 
   it('sends an event of a version nobody reads to the DLQ, naming the version and the accepted ones', async () => {
@@ -210,7 +179,7 @@ describe('schema evolution in the integration runtime against dynalite and the s
     expect(letter?.message.messageId).toBe('m-v3');
     expect(letter?.reason.errorClass).toBe('UnsupportedEventVersion');
     expect(letter?.reason.errorMessage).toMatch(/schemaVersion "3" is not supported .*\(accepted: 1, 2\)/);
-    expect(sandbox.journal.count({ provider: 'crm' })).toBe(0);
+    expect(bed.sandbox.journal.count({ provider: 'crm' })).toBe(0);
     expect(local.metrics.total('PoisonMessage')).toBe(1);
   });
 
@@ -224,7 +193,7 @@ describe('schema evolution in the integration runtime against dynalite and the s
     const [letter] = deadLetters(local);
     expect(letter?.reason.errorClass).toBe('UpcastFailed');
     expect(letter?.reason.errorMessage).toContain("from schemaVersion '1' to '2' failed: a version-1 file event needs a name to become a fileName");
-    expect(sandbox.journal.count({ provider: 'crm' })).toBe(0);
+    expect(bed.sandbox.journal.count({ provider: 'crm' })).toBe(0);
     expect((local.parker as RecordingMessageParker).parked).toEqual([]);
   });
 
@@ -236,8 +205,8 @@ describe('schema evolution in the integration runtime against dynalite and the s
 
     expect(response.batchItemFailures).toEqual([]);
     expect(deadLetters(local)).toEqual([]);
-    expect(sandbox.journal.count({ provider: 'crm', path: '/files' })).toBe(1);
-    expect(sandbox.crm.files()).toHaveLength(1);
+    expect(bed.sandbox.journal.count({ provider: 'crm', path: '/files' })).toBe(1);
+    expect(bed.sandbox.crm.files()).toHaveLength(1);
     expect(local.metrics.total('IdempotentReplay')).toBe(1);
   });
 });
