@@ -62,6 +62,29 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(local.metrics.total('CallSucceeded')).toBe(2);
   });
 
+  it('runs one adapter as two integrations: each its own idempotency namespace, ledger row and circuit', async () => {
+    const auth = catalogIntegration('crm').auth;
+    const home = build('crm', crm);
+    const second = bed.build(crm, { name: 'crm-eu', provider: 'crm', auth });
+
+    await deliver(home, [raw(fileEvent('shared'))]);
+    await deliver(second, [raw(fileEvent('shared'))]);
+
+    const calls = bed.sandbox.journal.entries({ provider: 'crm', path: '/files' }).map((call) => call.idempotencyKey);
+    expect(calls.sort()).toEqual(['crm-eu:file:shared:v1', 'crm:file:shared:v1']);
+    const entries = await home.ledger.entries('file', 'shared');
+    expect(entries.map((entry) => [entry.integration, entry.status]).sort()).toEqual([['crm', 'synced'], ['crm-eu', 'synced']]);
+
+    // An operator isolates the second account's circuit: the first keeps delivering, the second parks.
+    await second.breaker.isolate('maintenance');
+    await deliver(home, [raw(fileEvent('after'))]);
+    const parked = await deliver(second, [raw(fileEvent('after'))]);
+    expect(parked.batchItemFailures).toHaveLength(1);
+    expect(bed.sandbox.journal.entries({ provider: 'crm', path: '/files' }).filter((call) => call.idempotencyKey?.endsWith(':file:after:v1')).map((call) => call.idempotencyKey)).toEqual([
+      'crm:file:after:v1',
+    ]);
+  });
+
   it('makes one side effect for a duplicate delivery and answers the duplicate without an HTTP call', async () => {
     const local = build('crm', crm);
     await deliver(local, [raw(fileEvent('dup'))]);
