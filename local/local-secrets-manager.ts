@@ -11,6 +11,8 @@ export interface LocalSecretsManager {
   readonly client: SecretsManagerClient;
   /** Creates or rotates a secret (JSON). */
   put(secretName: string, value: Record<string, unknown>): void;
+  /** True when a secret of that name exists (the local hub checks every function's SECRET_NAME at start). */
+  has(secretName: string): boolean;
   /** GetSecretValue calls so far, of one secret or all. */
   getSecretValueCalls(secretName?: string): number;
 }
@@ -34,6 +36,7 @@ export function createLocalSecretsManager(initial: Record<string, Record<string,
   return {
     client,
     put: (name, value) => void secrets.set(name, JSON.stringify(value)),
+    has: (name) => secrets.has(name),
     getSecretValueCalls: (name) =>
       name === undefined ? [...calls.values()].reduce((a, b) => a + b, 0) : (calls.get(name) ?? 0),
   };

@@ -9,14 +9,14 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeHubInfo, serveHubOperator, writeHubInfo } from './cli/local-hub-http.js';
-import { DemoOptionError, type OutageOption, parseOutage, runDemo } from './hub/demo-scenario.js';
+import { checkOutageProvider, DemoOptionError, type OutageOption, parseOutage, runDemo, sandboxProviderNames } from './hub/demo-scenario.js';
 import { writeHtmlReport } from './hub/html-report.js';
 import { LocalHub } from './hub/local-hub.js';
 import { LocalHubOperator } from './hub/local-hub-operator.js';
 import { ProgressPrinter, renderSummaryTable } from './hub/progress-view.js';
-import { PROVIDER_NAMES, startSandbox } from './sandbox/index.js';
+import { startSandboxForCatalog } from './hub/sandbox-wiring.js';
 
-// The SDK's notice that Node 20 support ends in 2027 would print in the middle of the demo; the handbook covers it.
+// The SDK's notice that Node 20 support ends in 2027 would print in the middle of the demo; docs/architecture.md "Conventions" covers it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const USAGE = `Usage: npm start -- [options]
@@ -26,8 +26,8 @@ EventBridge rules, a third-party outage in the middle, live progress, then a sum
 
 Options:
   --events <n>                    events to publish (default 300)
-  --outage <integration>:<time>   third party to take down and for how long, e.g. payments:20s, crm:1m,
-                                  or 'none' (default payments:20s)
+  --outage <provider>:<time>      third party (any sandbox provider, dedicated or generic) to take down
+                                  and for how long, e.g. payments:20s, crm:1m, or 'none' (default payments:20s)
   --seed <n>                      seed of the event mix and of the sandbox (default 42)
   --keep-running                  keep the hub up after the demo, with the operator CLI usable
                                   (npm run hub -- --local <command>), until Ctrl-C
@@ -67,7 +67,8 @@ function parseOptions(argv: string[]): StartOptions | 'help' {
   return {
     events: integer('events', values.events, 300, 1, 100_000),
     seed: integer('seed', values.seed, 42, 0, 2 ** 31 - 1),
-    ...(outage === 'none' ? {} : { outage: parseOutage(outage, PROVIDER_NAMES) }),
+    // Only the form here: whether the provider exists is the started sandbox's to say (checked in main).
+    ...(outage === 'none' ? {} : { outage: parseOutage(outage) }),
     keepRunning: values['keep-running'] === true,
   };
 }
@@ -93,7 +94,18 @@ async function main(): Promise<number> {
   const log = (where: string, error: unknown) => appendFileSync(logPath, `${new Date().toISOString()} ${where}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 
   console.log('Starting the local hub: synthesizing the IntegrationHub stack, creating its tables, queues, rules and state machines…');
-  const sandbox = await startSandbox({ seed: options.seed });
+  const sandbox = await startSandboxForCatalog({ seed: options.seed });
+  if (options.outage) {
+    // Any provider the sandbox mounts can go down, the generic ones it mounts for catalog integrations included.
+    try {
+      checkOutageProvider(options.outage, await sandboxProviderNames(sandbox));
+    } catch (error) {
+      await sandbox.close();
+      if (!(error instanceof DemoOptionError)) throw error;
+      console.error(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+  }
   // Schedules and Step Functions retries run 30× faster (the prober every 2 s instead of every minute); queues,
   // circuits and HTTP timeouts keep the template's values.
   const hub = await LocalHub.start({ sandbox, timeScale: 1 / 30, onError: log });

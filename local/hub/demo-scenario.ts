@@ -3,22 +3,26 @@
  * third party down in the middle (a sandbox outage window), samples the hub twice a second for the live view and
  * the report, waits until everything has settled, then accounts for EVERY event from the third parties' side:
  *
- * - a valid file / payment must exist exactly once at the CRM / gateway (by its business key), or still sit in its
- *   queue; an invalid one must be in the integration's DLQ; anything else is lost;
+ * - an integration's valid event must be exactly one side effect at the sandbox provider serving it
+ *   (serving-provider.ts), found by the Idempotency-Key its call carries, or still sit in its queue; an invalid one
+ *   must be in the integration's DLQ with the reason; anything else is lost. The same rule for every catalog
+ *   integration, so a new one is accounted for with no edit here;
  * - an order must have one execution that succeeded (one charge, one reservation, one shipment, one e-mail) or was
  *   compensated (refunded and released), never two charges or two shipments;
  * - contact changes must all be in the CRM after the final sync.
  */
 import { type CircuitState } from '../../functions/runtime/circuit-store.js';
-import type { LocalQueue } from '../local-queue.js';
-import type { Sandbox } from '../sandbox/index.js';
-import { DEMO_ROUTES, type DemoEvent, planDemoEvents } from './demo-events.js';
+import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
+import type { LocalQueue, ReceivedMessage } from '../local-queue.js';
+import type { Sandbox, SandboxControl, SideEffect } from '../sandbox/index.js';
+import { type DemoEvent, type DemoIntegration, loadDemoIntegrations, ORDER_ROUTE, planDemoEvents } from './demo-events.js';
 import type { HubSample, IntegrationSample, IntegrationSummary, OutageWindow, RunSummary, WorkflowSample, WorkflowSummary } from './hub-timeline.js';
 import type { LocalHub } from './local-hub.js';
+import { servingProviderOf } from './serving-provider.js';
 
-/** `--outage <integration>:<duration>`. */
+/** `--outage <provider>:<duration>`. */
 export interface OutageOption {
-  /** A sandbox provider (crm, payments, inventory, shipping, email, contacts). */
+  /** A sandbox provider: a dedicated one (local/sandbox/providers.ts) or a generic one mounted for an integration. */
   readonly provider: string;
   readonly durationMs: number;
 }
@@ -38,6 +42,11 @@ export interface DemoOptions {
   readonly sampleEveryMs?: number;
   /** Called with every sample (the live view). */
   readonly onSample?: (sample: HubSample, outages: readonly OutageWindow[]) => void;
+  /**
+   * The catalog the hub was started with (LocalHubOptions `integrations`): events are published for each of its
+   * integrations. @default INTEGRATIONS (lib/catalog.ts)
+   */
+  readonly integrations?: readonly IntegrationEntry[];
 }
 
 /** What a run produced. */
@@ -56,15 +65,35 @@ export class DemoOptionError extends Error {
   }
 }
 
-/** Parses `payments:20s` / `crm:1m` / `payments:15000ms` against the sandbox's providers. */
-export function parseOutage(value: string, providers: readonly string[]): OutageOption {
+/**
+ * Parses `payments:20s` / `crm:1m` / `payments:15000ms`. With `providers` (the started sandbox's, see
+ * {@link sandboxProviderNames}) the provider must be one of them; without, only the form is checked.
+ */
+export function parseOutage(value: string, providers?: readonly string[]): OutageOption {
   const match = /^([a-z][a-z0-9-]*):(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!match) throw new DemoOptionError(`--outage must look like <integration>:<duration>, e.g. payments:20s (got '${value}')`);
+  if (!match) throw new DemoOptionError(`--outage must look like <provider>:<duration>, e.g. payments:20s (got '${value}')`);
   const [, provider, amount, unit = 's'] = match;
-  if (!providers.includes(provider!)) throw new DemoOptionError(`--outage: unknown third party '${provider}'. Known: ${providers.join(', ')}`);
   const durationMs = Number(amount) * (unit === 'ms' ? 1 : unit === 'm' ? 60_000 : 1000);
   if (durationMs <= 0 || durationMs > 3_600_000) throw new DemoOptionError('--outage duration must be between 1 ms and 1 hour');
-  return { provider: provider!, durationMs };
+  const outage = { provider: provider!, durationMs };
+  if (providers) checkOutageProvider(outage, providers);
+  return outage;
+}
+
+/** Throws a {@link DemoOptionError} naming the known ones when the outage's provider is not one of `providers`. */
+export function checkOutageProvider(outage: OutageOption, providers: readonly string[]): void {
+  if (!providers.includes(outage.provider)) throw new DemoOptionError(`--outage: unknown third party '${outage.provider}'. Known: ${providers.join(', ')}`);
+}
+
+/**
+ * The providers a started sandbox mounts, dedicated and generic, from its control plane (local/sandbox/control.ts
+ * `GET /_sandbox/providers`): the sandbox, not a list kept here, says which third parties can be taken down.
+ */
+export async function sandboxProviderNames(sandbox: Pick<SandboxControl, 'baseUrl'>): Promise<string[]> {
+  const response = await fetch(`${sandbox.baseUrl}/_sandbox/providers`);
+  if (!response.ok) throw new Error(`the sandbox did not list its providers (HTTP ${response.status})`);
+  const body = (await response.json()) as { providers: { name: string }[] };
+  return body.providers.map((provider) => provider.name);
 }
 
 /** Pause between final contact syncs when one failed (the compressed schedule would run the next one about as soon). */
@@ -73,7 +102,10 @@ const FINAL_SYNC_RETRY_PAUSE_MS = 2_000;
 /** Runs the demo against a started hub and its sandbox; see the file comment. */
 export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOptions): Promise<DemoResult> {
   const publishForMs = options.publishForMs ?? 30_000;
-  const plan = planDemoEvents({ events: options.events, seed: options.seed, publishForMs });
+  const integrations = await loadDemoIntegrations(resolveCatalog(options.integrations ?? INTEGRATIONS));
+  const notInHub = integrations.map((i) => i.entry.name).filter((name) => !hub.integration(name));
+  if (notInHub.length > 0) throw new DemoOptionError(`the hub runs no integration called ${notInHub.join(', ')} (it runs ${[...hub.integrations.keys()].join(', ')})`);
+  const plan = planDemoEvents({ events: options.events, seed: options.seed, publishForMs, integrations });
   const startedAt = Date.now();
   const at = () => Date.now() - startedAt;
   const outages: OutageWindow[] = [];
@@ -127,7 +159,7 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
   timeline.push(last);
   options.onSample?.(last, outages);
 
-  const summary = await account(hub, sandbox, plan, {
+  const summary = await account(hub, sandbox, plan, integrations, {
     startedAt: new Date(startedAt).toISOString(),
     durationMs: at(),
     seed: options.seed,
@@ -143,8 +175,8 @@ function publish(hub: LocalHub, sandbox: Sandbox, event: DemoEvent): void {
     else sandbox.contacts.upsert({ id: event.key, phone: `+3519${String(Math.floor(event.atMs)).padStart(8, '0').slice(-8)}`, deleted: false });
     return;
   }
-  const route = DEMO_ROUTES[event.kind];
-  hub.putEvents([{ source: route.source, detailType: route.detailType, detail: event.detail }]);
+  if (event.kind === 'order') hub.putEvents([{ source: ORDER_ROUTE.source, detailType: ORDER_ROUTE.detailType, detail: event.detail }]);
+  else hub.putEvents([{ source: event.source, detailType: event.detailType, detail: event.detail }]);
 }
 
 /** Everything is delivered or parked for good: no queue holds a message, no execution runs. */
@@ -201,34 +233,68 @@ const isCompensated = (error: string | undefined) => error === 'OrderFailed';
 // ---------------------------------------------------------------- accounting
 
 /** Every message of a queue, read without losing any (receive with visibility 0, as a peek). */
-function peekAll(queue: LocalQueue): string[] {
-  const bodies = new Map<string, string>();
+function peekMessages(queue: LocalQueue): ReceivedMessage[] {
+  const messages = new Map<string, ReceivedMessage>();
   for (let round = 0; round < 1000; round++) {
     const batch = queue.receive(10, { visibilityTimeoutSeconds: 0 });
-    const fresh = batch.filter((m) => !bodies.has(m.messageId));
+    const fresh = batch.filter((m) => !messages.has(m.messageId));
     if (fresh.length === 0) break;
-    for (const m of fresh) bodies.set(m.messageId, m.body);
+    for (const m of fresh) messages.set(m.messageId, m);
   }
-  return [...bodies.values()];
+  return [...messages.values()];
 }
 
-/** The business key inside a queued body (an EventBridge envelope). */
-function keyOf(body: string): string | undefined {
+/** The bodies of every message of a queue (see {@link peekMessages}). */
+function peekAll(queue: LocalQueue): string[] {
+  return peekMessages(queue).map((m) => m.body);
+}
+
+/** The order id inside a queued body (an EventBridge envelope of OrderPlaced). */
+function orderIdOf(body: string): string | undefined {
   try {
-    const detail = (JSON.parse(body) as { detail?: { fileId?: string; orderId?: string } }).detail;
-    return detail?.fileId ?? detail?.orderId;
+    return (JSON.parse(body) as { detail?: { orderId?: string } }).detail?.orderId;
   } catch {
     return undefined;
   }
 }
 
-function countBy<T>(items: readonly T[], key: (item: T) => string | undefined): Map<string, number> {
+/** The `detail` of a queued EventBridge envelope, as {@link canonicalJson}; undefined when the body is not one. */
+function detailOf(body: string): string | undefined {
+  try {
+    const envelope = JSON.parse(body) as { detail?: unknown };
+    return envelope.detail === undefined ? undefined : canonicalJson(envelope.detail);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * JSON with object keys sorted, so a detail read back from a queue matches the planned one whatever the key order.
+ * An invalid event cannot be keyed by its adapter (it never validates), so events are found in queues by detail.
+ */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string | undefined | null): Map<string, number> {
   const counts = new Map<string, number>();
   for (const item of items) {
     const k = key(item);
-    if (k !== undefined) counts.set(k, (counts.get(k) ?? 0) + 1);
+    if (k !== undefined && k !== null) counts.set(k, (counts.get(k) ?? 0) + 1);
   }
   return counts;
+}
+
+/**
+ * The side effects of any sandbox provider, dedicated or generic, by name. The `Sandbox` type only names the
+ * dedicated ones; the sandbox itself answers for every provider it mounts (local/sandbox/server.ts).
+ */
+function sideEffectsAt(sandbox: Sandbox, provider: string): readonly SideEffect[] {
+  return (sandbox as unknown as SandboxControl<string>).sideEffects(provider);
 }
 
 interface AccountingContext {
@@ -239,66 +305,19 @@ interface AccountingContext {
   readonly contactSyncsBefore: number;
 }
 
-async function account(hub: LocalHub, sandbox: Sandbox, plan: readonly DemoEvent[], context: AccountingContext): Promise<RunSummary> {
+async function account(
+  hub: LocalHub,
+  sandbox: Sandbox,
+  plan: readonly DemoEvent[],
+  integrations: readonly DemoIntegration[],
+  context: AccountingContext,
+): Promise<RunSummary> {
   const problems: string[] = [];
-  const integrationRows: IntegrationSummary[] = [];
-  const delivered = {
-    crm: countBy(sandbox.crm.files(), (f) => f.externalRef),
-    // Charges of the payments integration carry the billing reference; the saga's carry the order id.
-    payments: countBy(sandbox.payments.charges(), (c) => c.reference),
-  } as Record<string, Map<string, number>>;
-
-  for (const kind of ['file', 'payment'] as const) {
-    const { integration } = DEMO_ROUTES[kind];
-    const hubIntegration = hub.integration(integration)!;
-    const events = plan.filter((e) => e.kind === kind);
-    const inDlq = new Set(peekAll(hubIntegration.deadLetterQueue).map(keyOf));
-    const queued = countBy(peekAll(hubIntegration.queue), keyOf);
-    const inFlight = hubIntegration.queue.stats().inFlight;
-    const onProvider = delivered[integration]!;
-    let deliveredCount = 0;
-    let invalidInDlq = 0;
-    let validInDlq = 0;
-    let lost = 0;
-    let duplicates = 0;
-    let stillQueued = 0;
-    for (const event of events) {
-      const times = onProvider.get(event.key) ?? 0;
-      if (times > 0) deliveredCount += 1;
-      if (times > 1) duplicates += times - 1;
-      const dead = inDlq.has(event.key);
-      if (dead && event.valid) validInDlq += 1;
-      if (dead && !event.valid) invalidInDlq += 1;
-      if (!event.valid && times > 0) problems.push(`${integration}: invalid event ${event.key} reached the third party`);
-      if (times === 0 && !dead) {
-        if ((queued.get(event.key) ?? 0) > 0) stillQueued += 1;
-        else lost += 1;
-      }
-    }
-    // Messages in flight cannot be peeked: they are neither lost nor proven delivered yet.
-    const unexplained = Math.max(0, lost - inFlight);
-    stillQueued += lost - unexplained;
-    lost = unexplained;
-    if (lost > 0) problems.push(`${integration}: ${lost} message(s) lost (not at the third party, not queued, not in the DLQ)`);
-    if (duplicates > 0) problems.push(`${integration}: ${duplicates} duplicate side effect(s)`);
-    if (validInDlq > 0) problems.push(`${integration}: ${validInDlq} valid message(s) in the DLQ`);
-    if (stillQueued > 0) problems.push(`${integration}: ${stillQueued} message(s) still queued when the run ended (not lost; the hub did not settle in time)`);
-    integrationRows.push({
-      integration,
-      published: events.length,
-      delivered: deliveredCount,
-      invalidInDlq,
-      validInDlq,
-      lost,
-      duplicates,
-      retried: hubIntegration.counters.retried,
-      parked: hubIntegration.counters.parked,
-      // Counted from the circuits table: a saga step calling the same provider may be the one that opened it.
-      circuitOpened: hub.circuitTransitions.filter((t) => t.circuitId === integration && t.to === 'open' && t.from !== 'half_open').length,
-    });
-  }
-
-  const workflowRows: WorkflowSummary[] = [accountOrders(hub, sandbox, plan, problems), accountContacts(hub, sandbox, context.contactSyncsBefore, problems)];
+  const integrationRows = integrations.map(({ entry }) => accountIntegration(hub, sandbox, entry, plan, problems));
+  const workflowRows: WorkflowSummary[] = [
+    accountOrders(hub, sandbox, plan, integrations, problems),
+    accountContacts(hub, sandbox, context.contactSyncsBefore, problems),
+  ];
   return {
     startedAt: context.startedAt,
     durationMs: context.durationMs,
@@ -313,10 +332,96 @@ async function account(hub: LocalHub, sandbox: Sandbox, plan: readonly DemoEvent
   };
 }
 
-function accountOrders(hub: LocalHub, sandbox: Sandbox, plan: readonly DemoEvent[], problems: string[]): WorkflowSummary {
+/**
+ * One integration's events, from its provider's side: delivered = a side effect carries the event's Idempotency-Key,
+ * duplicated = more than one does; else in the DLQ, still queued, or lost.
+ */
+function accountIntegration(
+  hub: LocalHub,
+  sandbox: Sandbox,
+  entry: DemoIntegration['entry'],
+  plan: readonly DemoEvent[],
+  problems: string[],
+): IntegrationSummary {
+  const integration = entry.name;
+  const hubIntegration = hub.integration(integration)!;
+  const events = plan.flatMap((e) => (e.kind === 'integration' && e.integration === integration ? [e] : []));
+  // Only this integration's keys: the order saga charges the payments gateway under its own, and two integrations
+  // running one adapter may share a provider (serving-provider.ts).
+  const prefix = `${integration}:`;
+  const onProvider = countBy(sideEffectsAt(sandbox, servingProviderOf(entry).name), (effect) =>
+    effect.idempotencyKey?.startsWith(prefix) ? effect.idempotencyKey : undefined,
+  );
+  const keyByDetail = new Map(events.map((e) => [canonicalJson(e.detail), e.key]));
+  const keyOf = (body: string) => keyByDetail.get(detailOf(body) ?? '');
+  const deadLetters = peekMessages(hubIntegration.deadLetterQueue);
+  const inDlq = new Set(deadLetters.map((m) => keyOf(m.body)));
+  // The runtime sends a message it refuses to the DLQ with the reason as attributes (local/local-queue.ts
+  // LocalDeadLetterQueue); one redriven there by SQS after maxReceiveCount has none.
+  const withoutReason = new Set(deadLetters.filter((m) => !m.attributes.errorMessage).map((m) => keyOf(m.body)));
+  const queued = countBy(peekAll(hubIntegration.queue), keyOf);
+  const inFlight = hubIntegration.queue.stats().inFlight;
+  let deliveredCount = 0;
+  let invalidInDlq = 0;
+  let validInDlq = 0;
+  let lost = 0;
+  let duplicates = 0;
+  let stillQueued = 0;
+  let invalidWithoutReason = 0;
+  for (const event of events) {
+    const times = onProvider.get(event.key) ?? 0;
+    if (times > 0) deliveredCount += 1;
+    if (times > 1) duplicates += times - 1;
+    const dead = inDlq.has(event.key);
+    if (dead && event.valid) validInDlq += 1;
+    if (dead && !event.valid) invalidInDlq += 1;
+    if (dead && !event.valid && withoutReason.has(event.key)) invalidWithoutReason += 1;
+    if (!event.valid && times > 0) problems.push(`${integration}: invalid event ${event.key} reached the third party`);
+    if (times === 0 && !dead) {
+      if ((queued.get(event.key) ?? 0) > 0) stillQueued += 1;
+      else lost += 1;
+    }
+  }
+  // Messages in flight cannot be peeked: they are neither lost nor proven delivered yet.
+  const unexplained = Math.max(0, lost - inFlight);
+  stillQueued += lost - unexplained;
+  lost = unexplained;
+  if (lost > 0) problems.push(`${integration}: ${lost} message(s) lost (not at the third party, not queued, not in the DLQ)`);
+  if (duplicates > 0) problems.push(`${integration}: ${duplicates} duplicate side effect(s)`);
+  if (validInDlq > 0) problems.push(`${integration}: ${validInDlq} valid message(s) in the DLQ`);
+  if (invalidWithoutReason > 0) problems.push(`${integration}: ${invalidWithoutReason} invalid message(s) in the DLQ without a reason (redriven, not refused)`);
+  if (stillQueued > 0) problems.push(`${integration}: ${stillQueued} message(s) still queued when the run ended (not lost; the hub did not settle in time)`);
+  return {
+    integration,
+    published: events.length,
+    delivered: deliveredCount,
+    invalidInDlq,
+    validInDlq,
+    lost,
+    duplicates,
+    retried: hubIntegration.counters.retried,
+    parked: hubIntegration.counters.parked,
+    // Counted from the circuits table: a saga step calling the same provider may be the one that opened it.
+    circuitOpened: hub.circuitTransitions.filter((t) => t.circuitId === integration && t.to === 'open' && t.from !== 'half_open').length,
+  };
+}
+
+function accountOrders(
+  hub: LocalHub,
+  sandbox: Sandbox,
+  plan: readonly DemoEvent[],
+  integrations: readonly DemoIntegration[],
+  problems: string[],
+): WorkflowSummary {
   const orders = plan.filter((e) => e.kind === 'order');
-  const executions = new Map(hub.executions.filter((e) => e.workflow === 'order-saga').map((e) => [e.name, e]));
-  const charges = countBy(sandbox.payments.charges(), (c) => c.reference);
+  const executions = new Map(hub.executions.filter((e) => e.workflow === ORDER_ROUTE.workflow).map((e) => [e.name, e]));
+  // The saga's charges only: an integration's example may charge under an order reference too (payments' does), so
+  // the charges made under an integration's Idempotency-Key (accounted above) are left out.
+  const prefixes = integrations.map(({ entry }) => `${entry.name}:`);
+  const integrationCharges = new Set(
+    sandbox.sideEffects('payments').flatMap((effect) => (prefixes.some((p) => effect.idempotencyKey?.startsWith(p)) ? [effect.id] : [])),
+  );
+  const charges = countBy(sandbox.payments.charges().filter((c) => !integrationCharges.has(c.id)), (c) => c.reference);
   const reservations = countBy(sandbox.inventory.reservations(), (r) => r.orderId);
   const shipments = countBy(sandbox.shipping.shipments(), (s) => s.orderId);
   let succeeded = 0;
@@ -324,8 +429,8 @@ function accountOrders(hub: LocalHub, sandbox: Sandbox, plan: readonly DemoEvent
   let failed = 0;
   let duplicates = 0;
   const starterQueue = [...hub.queues.values()].find((q) => q.deadLetterQueue && ![...hub.integrations.values()].some((i) => i.queue === q));
-  const waiting = new Set(starterQueue ? peekAll(starterQueue).map(keyOf) : []);
-  const deadStarts = new Set(starterQueue?.deadLetterQueue ? peekAll(starterQueue.deadLetterQueue).map(keyOf) : []);
+  const waiting = new Set(starterQueue ? peekAll(starterQueue).map(orderIdOf) : []);
+  const deadStarts = new Set(starterQueue?.deadLetterQueue ? peekAll(starterQueue.deadLetterQueue).map(orderIdOf) : []);
   for (const order of orders) {
     for (const counts of [charges, reservations, shipments]) {
       const times = counts.get(order.key) ?? 0;
@@ -347,7 +452,7 @@ function accountOrders(hub: LocalHub, sandbox: Sandbox, plan: readonly DemoEvent
     }
   }
   if (duplicates > 0) problems.push(`order-saga: ${duplicates} duplicate side effect(s) (charge, reservation or shipment made twice)`);
-  return { workflow: 'order-saga', started: executions.size, succeeded, compensated, failed, duplicates };
+  return { workflow: ORDER_ROUTE.workflow, started: executions.size, succeeded, compensated, failed, duplicates };
 }
 
 function accountContacts(hub: LocalHub, sandbox: Sandbox, before: number, problems: string[]): WorkflowSummary {

@@ -47,7 +47,7 @@ export interface HubSample {
   /** Keyed by workflow name, e.g. 'order-saga', 'contact-sync'. */
   readonly workflows: Readonly<Record<string, WorkflowSample>>;
   /**
-   * Now: the stored circuit state of each standalone workflow provider (inventory, shipping, email, contacts), the
+   * Now: the stored circuit state of each standalone workflow provider (lib/workflow-catalog.ts PROVIDERS), the
    * circuit every task calling it shares. Such a circuit has no prober: after its break the next task call probes.
    */
   readonly providerCircuits?: Readonly<Record<string, CircuitState>>;

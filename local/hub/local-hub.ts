@@ -11,7 +11,9 @@
  * - Step Functions: the synthesized ASL on aws-local-stepfunctions with the real task handlers;
  * - the circuit controller (fed by a scan of the circuits table: dynalite has no streams) and the prober, with the
  *   mapping pause/resume applied to the local mappings;
- * - the sandbox as every third party (the caller starts it; the template is synthesized against it).
+ * - the sandbox as every third party (the caller starts it, with a generic provider for each integration without a
+ *   dedicated one: sandbox-wiring.ts startSandboxForCatalog; the template is synthesized against it, and a function
+ *   calling anything else, or missing its secret, fails the start).
  *
  * What is NOT scaled by `timeScale`: queue visibility timeouts, retention, circuit breaks, HTTP timeouts — the hub
  * runs them as the template says. Only schedules and Step Functions Retry/Wait intervals are compressed, so a demo
@@ -33,6 +35,7 @@ import type { RecordOutcome } from '../../functions/runtime/integration-runtime.
 import { buildRuntimeDependencies, circuitOverrides, createBreaker } from '../../functions/runtime/runtime-environment.js';
 import { type RuntimeSettings, settingsFromEnvironment } from '../../functions/runtime/runtime-settings.js';
 import { SecretsManagerSecretSource } from '../../functions/runtime/secrets-manager-secret-source.js';
+import { ConfigurationError } from '../../functions/runtime/errors.js';
 import { RecordingMetricsSink } from '../../functions/runtime/telemetry.js';
 import { OrderSagaStarter } from '../../functions/workflows/order-saga-starter.js';
 import { findProviderProbe } from '../../functions/workflows/provider-probes.js';
@@ -60,13 +63,22 @@ import {
 import { createLocalTaskFunctions, createTemplateTables, handlersOf } from '../local-workflows.js';
 import type { Sandbox } from '../sandbox/index.js';
 import { BlueprintError, type HubBlueprint, rateToMs, readHubBlueprint, type SqsMappingBlueprint, type StreamMappingBlueprint } from './hub-blueprint.js';
-import { sandboxSecrets, synthesizeAgainstSandbox } from './sandbox-wiring.js';
+import { type HubCatalogs, sandboxSecrets, sandboxWiringProblems, synthesizeAgainstSandbox } from './sandbox-wiring.js';
 
-/** Options of {@link LocalHub.start}. */
-export interface LocalHubOptions {
-  /** The third parties (the caller owns it: faults, journal). */
+/**
+ * Options of {@link LocalHub.start}. The catalogs (`integrations`, `workflows`, `providers`; default the shipped ones)
+ * give the template to synthesize and the local secrets, so a test can run a fixture catalog.
+ */
+export interface LocalHubOptions extends HubCatalogs {
+  /**
+   * The third parties (the caller owns it: faults, journal). Start it with `startSandboxForCatalog` and the same
+   * catalogs (local/hub/sandbox-wiring.ts) when an integration has no dedicated sandbox API.
+   */
   readonly sandbox: Sandbox;
-  /** @default the IntegrationHub stack synthesized with every provider at the sandbox */
+  /**
+   * The template to run; its functions must call the sandbox (else the start fails naming them).
+   * @default the IntegrationHub stack synthesized from the catalogs with every third party at the sandbox
+   */
   readonly template?: CfnTemplate;
   /** Factor on schedule rates and Step Functions Retry/Wait intervals (see the file comment). @default 1 */
   readonly timeScale?: number;
@@ -192,12 +204,22 @@ export class LocalHub {
 
   /** Builds and starts the hub; see {@link LocalHubOptions}. */
   static async start(options: LocalHubOptions): Promise<LocalHub> {
-    const template = options.template ?? synthesizeAgainstSandbox(options.sandbox);
+    const catalogs: HubCatalogs = { integrations: options.integrations, workflows: options.workflows, providers: options.providers };
+    const template = options.template ?? synthesizeAgainstSandbox(options.sandbox, catalogs);
     const blueprint = readHubBlueprint(template);
+    const secretsManager = sandboxSecrets(options.sandbox, catalogs);
+    // A function whose third party the sandbox does not answer (or whose secret is missing) would retry its messages
+    // forever with nothing delivered: refuse to start instead, naming every such integration at once.
+    const functions = [...blueprint.functions.keys()].map((logicalId) => ({
+      logicalId,
+      environment: { ...functionEnvironment(template, logicalId, { region: REGION, account: ACCOUNT }), ...options.environment },
+    }));
+    const wiringProblems = sandboxWiringProblems(options.sandbox, functions, (name) => secretsManager.has(name));
+    if (wiringProblems.length > 0) throw ConfigurationError.listing('local hub wiring (every function must call the local sandbox)', wiringProblems);
     const dynamo = await startLocalDynamo();
     try {
       const tables = await createTemplateTables(dynamo, template);
-      const hub = new LocalHub(blueprint, dynamo, tables, sandboxSecrets(options.sandbox), options);
+      const hub = new LocalHub(blueprint, dynamo, tables, secretsManager, options);
       await hub.#loadAdapters();
       hub.#build();
       hub.#startBackground();

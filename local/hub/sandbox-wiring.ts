@@ -1,30 +1,276 @@
 /**
- * Points the synthesized hub at the sandbox: the stack synthesized with every provider's base URL at the sandbox
- * (`baseUrl:<provider>` context, as `cdk deploy -c` would), and the provider secrets, under the names the template
- * gives them, holding the sandbox's credentials. Used by the local hub and the workflow tests.
+ * Points the synthesized hub at the sandbox, derived from the catalogs (lib/catalog.ts, lib/workflow-catalog.ts) so a
+ * new catalog entry needs no edit here:
+ *
+ * - each integration is served by the sandbox provider local/hub/serving-provider.ts picks: the dedicated one named
+ *   like it, else the dedicated one named like its adapter, else a GENERIC provider mounted under its name with the
+ *   catalog's auth (local/sandbox/generic-api.ts; an OAuth2 `tokenUrl` that is a path becomes its token path);
+ * - each standalone workflow provider is served by the dedicated provider of its name (the workflow tasks need its
+ *   real behaviour: stock, refusals, the change feed);
+ * - the stack is synthesized with `baseUrl:<name>` context for every one of them (as `cdk deploy -c` would), and the
+ *   secrets are put under the names the catalog gives them, holding the sandbox's credentials in the scheme's
+ *   fields (functions/runtime/auth-config.ts SECRET_FIELDS).
+ *
+ * Used by the local hub (local-hub.ts, which also refuses a template whose functions call anything else), `npm start`
+ * (local/start.ts, through {@link startSandboxForCatalog}) and the workflow tests.
  */
-import type { WorkflowsCatalog } from '../../lib/workflow-catalog.js';
+import { type AuthConfig, type AuthScheme, toAuthConfig } from '../../functions/runtime/auth-config.js';
+import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
+import { PROVIDERS, type ProviderEntry, resolveWorkflows, WORKFLOWS, type WorkflowsCatalog } from '../../lib/workflow-catalog.js';
 import { createLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager.js';
 import { type CfnTemplate, synthesizeHubTemplate } from '../local-step-functions.js';
-import type { ProviderName, Sandbox } from '../sandbox/index.js';
+import {
+  type CredentialsOf,
+  type GenericAuth,
+  type GenericProviderDeclaration,
+  PROVIDER_NAMES,
+  type ProviderName,
+  type Sandbox,
+  SandboxConfigError,
+  type SandboxControl,
+  type SandboxOptions,
+  startSandbox,
+} from '../sandbox/index.js';
+import { servingProviderOf } from './serving-provider.js';
 
-/** Every provider the hub calls (integrations and workflows). */
-export const HUB_PROVIDERS = ['inventory', 'payments', 'shipping', 'email', 'contacts', 'crm'] as const satisfies readonly ProviderName[];
-
-/** Synthesizes the hub with every provider at the sandbox. */
-export function synthesizeAgainstSandbox(sandbox: Sandbox, workflows?: WorkflowsCatalog): CfnTemplate {
-  const context = Object.fromEntries(HUB_PROVIDERS.map((provider) => [`baseUrl:${provider}`, sandbox.providerUrl(provider)]));
-  return synthesizeHubTemplate({ context, workflows });
+/** The catalogs the local hub is built from; each defaults to the shipped one. */
+export interface HubCatalogs {
+  /** The integrations. @default INTEGRATIONS (lib/catalog.ts) */
+  readonly integrations?: readonly IntegrationEntry[];
+  /** The workflows; `null` deploys none (a catalog without the integrations they need). @default WORKFLOWS */
+  readonly workflows?: WorkflowsCatalog | null;
+  /** The workflow providers. @default PROVIDERS (lib/workflow-catalog.ts) */
+  readonly providers?: readonly ProviderEntry[];
 }
 
-/** The provider secrets with the sandbox's credentials, by the secret names of the template. */
-export function sandboxSecrets(sandbox: Sandbox): LocalSecretsManager {
-  return createLocalSecretsManager({
-    'integration-hub/inventory': { apiKey: sandbox.credentials('inventory').apiKey },
-    'integration-hub/payments': { token: sandbox.credentials('payments').secretKey },
-    'integration-hub/shipping': { ...sandbox.credentials('shipping') },
-    'integration-hub/email': { token: sandbox.credentials('email').token },
-    'integration-hub/contacts': { token: sandbox.credentials('contacts').token },
-    'integration-hub/crm': { ...sandbox.credentials('crm') },
+/** How the sandbox serves one integration or standalone workflow provider. */
+export interface SandboxServing {
+  /** The integration's or provider's name: its `baseUrl:<name>` context key. */
+  readonly name: string;
+  /** The sandbox provider answering it (its URL prefix, and the name `sandbox.sideEffects()` takes). */
+  readonly provider: string;
+  /** True when that provider is a generic one, mounted for this integration. */
+  readonly generic: boolean;
+  /** The catalog's auth. */
+  readonly auth: AuthConfig;
+  /** The secret the functions read; undefined for auth 'none' (the stack creates none). */
+  readonly secretName?: string;
+}
+
+/** The sandbox side of a catalog. */
+export interface SandboxWiring {
+  /** Every integration, then every standalone workflow provider. */
+  readonly servings: readonly SandboxServing[];
+  /** The generic providers the sandbox must mount (`startSandbox({ generic })`). */
+  readonly generic: readonly GenericProviderDeclaration[];
+}
+
+/** A sandbox with any generic providers: every wiring function takes provider names as strings. */
+type AnySandbox = SandboxControl<string>;
+
+/**
+ * The dedicated providers: the scheme each checks, its OAuth2 token path, and its credentials as the runtime's secret
+ * fields. Only these need a mapping (payments' `secretKey` is a bearer token); a generic provider's credentials
+ * already have the secret's shape (local/sandbox/generic-api.ts). A new dedicated provider fails to compile here.
+ */
+const DEDICATED: { readonly [P in ProviderName]: DedicatedProvider<P> } = {
+  crm: { scheme: 'oauth2_client_credentials', tokenPath: '/oauth/token', secret: (c) => ({ clientId: c.clientId, clientSecret: c.clientSecret }) },
+  payments: { scheme: 'bearer', secret: (c) => ({ token: c.secretKey }) },
+  inventory: { scheme: 'api_key', secret: (c) => ({ apiKey: c.apiKey }) },
+  shipping: { scheme: 'basic', secret: (c) => ({ username: c.username, password: c.password }) },
+  email: { scheme: 'bearer', secret: (c) => ({ token: c.token }) },
+  contacts: { scheme: 'bearer', secret: (c) => ({ token: c.token }) },
+};
+
+interface DedicatedProvider<P extends ProviderName> {
+  readonly scheme: AuthScheme;
+  readonly tokenPath?: string;
+  readonly secret: (credentials: CredentialsOf<P>) => Record<string, string>;
+}
+
+/** How the sandbox serves each integration and standalone provider of the catalogs; throws a CatalogError for an invalid catalog. */
+export function sandboxWiring(catalogs: HubCatalogs = {}): SandboxWiring {
+  const { integrations = INTEGRATIONS, workflows = WORKFLOWS, providers = PROVIDERS } = catalogs;
+  const resolved = resolveCatalog(integrations);
+  const servings: SandboxServing[] = resolved.map((integration) => {
+    const provider = servingProviderOf(integration);
+    return { name: integration.name, provider: provider.name, generic: provider.generic, auth: integration.auth, secretName: secretNameOf(integration) };
   });
+  // As in lib/integration-hub-stack.ts: without workflows the stack deploys no provider; an integration's provider is
+  // that integration's (same base URL and secret), so only standalone ones are added.
+  const standalone = workflows ? [...resolveWorkflows(resolved, {}, workflows, providers).providers.values()].filter((p) => p.integration === undefined) : [];
+  for (const provider of standalone) {
+    servings.push({ name: provider.name, provider: provider.name, generic: false, auth: provider.auth, secretName: secretNameOf(provider) });
+  }
+  const generic = servings.filter((serving) => serving.generic).map((serving) => ({ name: serving.provider, auth: genericAuth(serving.auth) }));
+  return { servings, generic };
+}
+
+/** The `baseUrl:<name>` context pointing every integration and standalone provider at its sandbox provider. */
+export function sandboxContext(sandbox: AnySandbox, catalogs: HubCatalogs = {}): Record<string, string> {
+  return Object.fromEntries(sandboxWiring(catalogs).servings.map((serving) => [`baseUrl:${serving.name}`, sandbox.providerUrl(serving.provider)]));
+}
+
+/**
+ * Synthesizes the hub from the catalogs with every third party at the sandbox. Also takes a workflows catalog alone
+ * (the workflow tests under test/workflows synthesize a variant of the shipped workflows that way).
+ */
+export function synthesizeAgainstSandbox(sandbox: AnySandbox, catalogs: HubCatalogs | WorkflowsCatalog = {}): CfnTemplate {
+  const selected: HubCatalogs = 'orderSaga' in catalogs ? { workflows: catalogs } : catalogs;
+  return synthesizeHubTemplate({ ...selected, context: sandboxContext(sandbox, selected) });
+}
+
+/**
+ * The secrets of the catalogs, by the names the catalog gives them, holding the sandbox's credentials. A provider the
+ * sandbox does not mount gets no secret: the local hub then refuses to start, naming the integration.
+ */
+export function sandboxSecretValues(sandbox: AnySandbox, catalogs: HubCatalogs = {}): Record<string, Record<string, string>> {
+  const secrets: Record<string, Record<string, string>> = {};
+  for (const serving of sandboxWiring(catalogs).servings) {
+    const mounted = mountedProvider(sandbox, serving.provider);
+    if (serving.secretName === undefined || !mounted) continue;
+    const value = { ...mounted.secret() };
+    // A token URL on another host would leave the sandbox; the runtime lets the secret's tokenUrl override the
+    // configuration's (functions/runtime/credentials.ts), so the secret points it at the sandbox's token endpoint.
+    if (serving.auth.scheme === 'oauth2_client_credentials' && !serving.auth.tokenUrl.startsWith('/') && mounted.tokenPath) {
+      value.tokenUrl = `${sandbox.providerUrl(serving.provider)}${mounted.tokenPath}`;
+    }
+    secrets[serving.secretName] = value;
+  }
+  return secrets;
+}
+
+/** {@link sandboxSecretValues} in an in-memory Secrets Manager. */
+export function sandboxSecrets(sandbox: AnySandbox, catalogs: HubCatalogs = {}): LocalSecretsManager {
+  return createLocalSecretsManager(sandboxSecretValues(sandbox, catalogs));
+}
+
+/**
+ * Starts the sandbox with the generic providers the catalogs need (besides the dedicated ones). A generic provider
+ * declared in `options.generic` replaces the derived one of the same name (e.g. to give it routes).
+ */
+export function startSandboxForCatalog(options: SandboxOptions<string> & HubCatalogs = {}): Promise<Sandbox<string>> {
+  const { integrations, workflows, providers, ...sandboxOptions } = options;
+  const declared = sandboxOptions.generic ?? [];
+  const derived = sandboxWiring({ integrations, workflows, providers }).generic.filter((g) => !declared.some((d) => d.name === g.name));
+  return startSandbox<string>({ ...sandboxOptions, generic: [...derived, ...declared] });
+}
+
+/** One Lambda function of the template with its environment (intrinsics resolved). */
+export interface FunctionEnvironment {
+  readonly logicalId: string;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/**
+ * Why the sandbox would not answer the calls of these functions, one line each (empty when it answers all): every
+ * provider binding's `[<prefix>]BASE_URL` must be a provider URL of this sandbox (`<sandbox>/<provider>`) whose
+ * provider is mounted and checks the binding's auth scheme, and every `[<prefix>]SECRET_NAME` must be in the local
+ * secrets. Such a function would otherwise retry its messages forever with nothing delivered.
+ */
+export function sandboxWiringProblems(sandbox: AnySandbox, functions: Iterable<FunctionEnvironment>, hasSecret: (secretName: string) => boolean): string[] {
+  const problems: string[] = [];
+  for (const { logicalId, environment } of functions) {
+    // A provider binding always sets [<prefix>]BASE_URL with [<prefix>]AUTH (lib/constructs/integration-pipeline.ts,
+    // workflow-providers.ts), which tells it from an unrelated variable that happens to end in BASE_URL.
+    const bindings = Object.keys(environment).filter((name) => name.endsWith('BASE_URL') && environment[`${name.slice(0, -'BASE_URL'.length)}AUTH`] !== undefined);
+    for (const variable of bindings) {
+      const prefix = variable.slice(0, -'BASE_URL'.length);
+      const integration = prefix === '' ? environment.INTEGRATION_NAME : undefined;
+      const who = integration ? `integration '${integration}'` : `function ${logicalId}`;
+      const baseUrl = environment[variable]!;
+      const provider = sandboxProviderOf(sandbox, baseUrl);
+      const mounted = provider === undefined ? undefined : mountedProvider(sandbox, provider);
+      if (provider === undefined) {
+        const context = integration ? `baseUrl:${integration}` : 'baseUrl:<provider>';
+        problems.push(
+          `${who}: ${variable} ${baseUrl} is not served by the local sandbox (${sandbox.baseUrl}/<provider>): ` +
+            `the template was synthesized without its ${context} context (let LocalHub.start synthesize it, or use synthesizeAgainstSandbox)`,
+        );
+      } else if (!mounted) {
+        problems.push(
+          `${who}: ${variable} ${baseUrl} names sandbox provider '${provider}', which this sandbox does not mount ` +
+            '(start it with startSandboxForCatalog and the same catalog, local/hub/sandbox-wiring.ts)',
+        );
+      } else {
+        const scheme = authSchemeOf(environment[`${prefix}AUTH`]);
+        if (scheme !== undefined && scheme !== mounted.scheme) {
+          problems.push(`${who}: ${prefix}AUTH scheme is '${scheme}' but sandbox provider '${provider}' checks '${mounted.scheme}'`);
+        }
+      }
+      const secretName = environment[`${prefix}SECRET_NAME`];
+      if (secretName && !hasSecret(secretName)) {
+        problems.push(
+          `${who}: ${prefix}SECRET_NAME '${secretName}' is missing from the local secrets manager, which holds the secrets ` +
+            "the hub's catalog names (was the template synthesized from another catalog than LocalHub.start's?)",
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+// ------------------------------------------------------------------ helpers
+
+function secretNameOf(owner: { readonly auth: AuthConfig; readonly secret: { readonly name: string } }): string | undefined {
+  return owner.auth.scheme === 'none' ? undefined : owner.secret.name;
+}
+
+/** The catalog's auth as a generic provider's: the same scheme, header and token path. */
+function genericAuth(auth: AuthConfig): GenericAuth {
+  if (auth.scheme === 'api_key') return auth.headerName ? { scheme: 'api_key', headerName: auth.headerName } : 'api_key';
+  if (auth.scheme === 'oauth2_client_credentials') {
+    // A path is resolved against the base URL (functions/runtime/runtime-environment.ts resolveAuth), i.e. below the
+    // provider prefix; a full URL keeps the default path and is redirected through the secret (sandboxSecretValues).
+    return auth.tokenUrl.startsWith('/') ? { scheme: auth.scheme, tokenPath: auth.tokenUrl } : auth.scheme;
+  }
+  return auth.scheme;
+}
+
+/** A provider the sandbox mounts: the scheme it checks, its token path and its credentials as secret fields. */
+interface MountedProvider {
+  readonly scheme: AuthScheme;
+  readonly tokenPath?: string;
+  secret(): Record<string, string>;
+}
+
+function mountedProvider(sandbox: AnySandbox, provider: string): MountedProvider | undefined {
+  if (isDedicated(provider)) {
+    const dedicated = DEDICATED[provider] as DedicatedProvider<ProviderName>;
+    // The credentials' type follows the provider name; TypeScript cannot correlate the two through the union.
+    return { ...dedicated, secret: () => dedicated.secret(sandbox.credentials(provider) as never) };
+  }
+  try {
+    const generic = sandbox.generic(provider);
+    return { scheme: generic.scheme, tokenPath: generic.tokenPath, secret: () => ({ ...sandbox.credentials(provider) }) };
+  } catch (error) {
+    if (error instanceof SandboxConfigError) return undefined;
+    throw error;
+  }
+}
+
+function isDedicated(provider: string): provider is ProviderName {
+  return (PROVIDER_NAMES as readonly string[]).includes(provider);
+}
+
+/** The provider a base URL names when it is `<sandbox>/<provider>` (a trailing slash allowed), else undefined. */
+function sandboxProviderOf(sandbox: AnySandbox, baseUrl: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return undefined;
+  }
+  const segments = url.pathname.split('/').filter(Boolean);
+  if (url.origin !== new URL(sandbox.baseUrl).origin || segments.length !== 1 || url.search) return undefined;
+  return segments[0];
+}
+
+function authSchemeOf(raw: string | undefined): AuthScheme | undefined {
+  if (!raw) return undefined;
+  try {
+    return toAuthConfig(JSON.parse(raw) as AuthConfig).scheme;
+  } catch {
+    return undefined;
+  }
 }

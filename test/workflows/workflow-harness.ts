@@ -17,10 +17,8 @@ import {
 } from '../../local/local-step-functions.js';
 import { createLocalTaskFunctions, createTemplateTables, handlersOf, type LocalTaskFunction } from '../../local/local-workflows.js';
 import type { Sandbox } from '../../local/sandbox/index.js';
-import { HUB_PROVIDERS, sandboxSecrets, synthesizeAgainstSandbox } from '../../local/hub/sandbox-wiring.js';
+import { sandboxSecrets, synthesizeAgainstSandbox } from '../../local/hub/sandbox-wiring.js';
 
-/** Every provider a workflow calls, pointed at the sandbox. */
-export const WORKFLOW_PROVIDERS = HUB_PROVIDERS;
 export { sandboxSecrets, synthesizeAgainstSandbox };
 
 /** One test's world: tables, secrets, task functions and both state machines, bound together. */

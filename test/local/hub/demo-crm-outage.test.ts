@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
 import { type DemoResult, parseOutage, runDemo } from '../../../local/hub/demo-scenario.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
+import { servingProviderOf } from '../../../local/hub/serving-provider.js';
 import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 
 // A CRM outage also hits the contact sync (it writes to the CRM): runs during the outage fail by design once their
@@ -27,12 +29,15 @@ describe('the demo with the crm down', () => {
     await sandbox?.close();
   });
 
-  it('ends with nothing lost or duplicated and the CRM in step with the contacts source', () => {
+  it('ends with nothing lost or duplicated, and opened the circuit of every integration the CRM serves', () => {
     expect(result.summary.problems).toEqual([]);
     expect(result.summary.ok).toBe(true);
-    const crm = result.summary.integrations.find((row) => row.integration === 'crm')!;
-    expect(crm.circuitOpened).toBeGreaterThanOrEqual(1);
-    expect(crm).toMatchObject({ lost: 0, duplicates: 0, validInDlq: 0 });
+    const catalog = resolveCatalog(INTEGRATIONS);
+    expect(result.summary.integrations.map((row) => row.integration)).toEqual(catalog.map((entry) => entry.name));
+    for (const row of result.summary.integrations) expect(row, row.integration).toMatchObject({ lost: 0, duplicates: 0, validInDlq: 0 });
+    const servedByCrm = catalog.filter((entry) => servingProviderOf(entry).name === 'crm').map((entry) => entry.name);
+    expect(servedByCrm.length).toBeGreaterThan(0);
+    for (const name of servedByCrm) expect(result.summary.integrations.find((row) => row.integration === name)!.circuitOpened, name).toBeGreaterThanOrEqual(1);
   });
 
   it('copied the contacts with a sync that started after the outage and after the crm circuit closed', () => {

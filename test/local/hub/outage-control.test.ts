@@ -14,7 +14,7 @@ import { RESUME_MAXIMUM_CONCURRENCY } from '../../../functions/ops/ports.js';
 import { INTEGRATIONS } from '../../../lib/catalog.js';
 import { PROVIDERS } from '../../../lib/workflow-catalog.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
-import { HUB_PROVIDERS } from '../../../local/hub/sandbox-wiring.js';
+import { sandboxContext } from '../../../local/hub/sandbox-wiring.js';
 import { type CfnTemplate, synthesizeHubTemplate } from '../../../local/local-step-functions.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { orderPlacedDetail } from '../../support/order-placed.js';
@@ -32,11 +32,11 @@ const backgroundErrors: { where: string; error: unknown }[] = [];
 
 beforeAll(async () => {
   sandbox = await startSandbox({ seed: 1 });
-  template = synthesizeHubTemplate({
-    context: Object.fromEntries(HUB_PROVIDERS.map((provider) => [`baseUrl:${provider}`, sandbox.providerUrl(provider)])),
+  const catalogs = {
     integrations: INTEGRATIONS.map((entry) => (entry.name === 'payments' ? { ...entry, circuit: { ...entry.circuit, breakMs: PAYMENTS_BREAK_MS, ...PAYMENTS_THROTTLE } } : entry)),
     providers: PROVIDERS.map((entry) => (entry.name === 'inventory' ? { ...entry, circuit: { ...entry.circuit, breakMs: INVENTORY_BREAK_MS } } : entry)),
-  });
+  };
+  template = synthesizeHubTemplate({ context: sandboxContext(sandbox, catalogs), ...catalogs });
   hub = await LocalHub.start({ sandbox, template, timeScale: 1 / 60, onError: (where, error) => backgroundErrors.push({ where, error }) });
 }, 30_000);
 

@@ -1,0 +1,220 @@
+/**
+ * The sandbox wiring derived from the catalogs (local/hub/sandbox-wiring.ts) for a fixture catalog: which sandbox
+ * provider serves each integration, the base-URL context, the secrets, and the local hub refusing a template whose
+ * functions call something the sandbox does not answer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET_FIELDS } from '../../../functions/runtime/auth-config.js';
+import { ConfigurationError } from '../../../functions/runtime/errors.js';
+import type { IntegrationEntry } from '../../../lib/catalog.js';
+import { LocalHub } from '../../../local/hub/local-hub.js';
+import {
+  sandboxContext,
+  sandboxSecretValues,
+  sandboxWiring,
+  sandboxWiringProblems,
+  startSandboxForCatalog,
+} from '../../../local/hub/sandbox-wiring.js';
+import { synthesizeHubTemplate } from '../../../local/local-step-functions.js';
+import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { writeFixtureAdapter } from '../../support/fixture-adapter.js';
+
+const adapter = writeFixtureAdapter('wiring');
+afterAll(() => adapter.remove());
+
+const route = [{ sources: ['test.fixture'], detailTypes: ['TicketRequested'] }];
+const entry = (name: string, fields: Partial<IntegrationEntry>): IntegrationEntry => ({
+  name,
+  description: `Fixture integration ${name}.`,
+  adapter: adapter.name,
+  routes: route,
+  baseUrl: `https://${name}.example.com/api`,
+  auth: 'bearer',
+  ...fields,
+});
+
+/** Served generically: neither its name nor its adapter is a dedicated sandbox provider. */
+const helpdesk = entry('helpdesk', { auth: { scheme: 'api_key', headerName: 'X-Helpdesk-Key' } });
+/** A second CRM account: its adapter names the dedicated CRM provider. */
+const crmEu = entry('crm-eu', { adapter: 'crm', auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' } });
+/** OAuth2 with a token path of its own. */
+const billing = entry('billing', { auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/v2/token' }, secret: { name: 'billing/local' } });
+/** OAuth2 with a token endpoint on another host. */
+const ledger = entry('ledger', { auth: { scheme: 'oauth2_client_credentials', tokenUrl: 'https://login.example.com/token' } });
+const statusFeed = entry('status-feed', { auth: 'none' });
+const FIXTURE = [helpdesk, crmEu, billing, ledger, statusFeed];
+const fixtureCatalogs = { integrations: FIXTURE, workflows: null };
+
+describe('sandbox wiring of a fixture catalog', () => {
+  let sandbox: Sandbox<string>;
+  beforeAll(async () => {
+    sandbox = await startSandboxForCatalog({ seed: 3, ...fixtureCatalogs });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it('serves each integration by the dedicated provider of its name, else of its adapter, else by a generic one under its name', () => {
+    const { servings, generic } = sandboxWiring(fixtureCatalogs);
+    expect(servings.map(({ name, provider, generic: isGeneric }) => ({ name, provider, generic: isGeneric }))).toEqual([
+      { name: 'helpdesk', provider: 'helpdesk', generic: true },
+      { name: 'crm-eu', provider: 'crm', generic: false },
+      { name: 'billing', provider: 'billing', generic: true },
+      { name: 'ledger', provider: 'ledger', generic: true },
+      { name: 'status-feed', provider: 'status-feed', generic: true },
+    ]);
+    expect(generic).toEqual([
+      { name: 'helpdesk', auth: { scheme: 'api_key', headerName: 'X-Helpdesk-Key' } },
+      // A token URL that is a path is below the base URL, i.e. the generic provider's token path.
+      { name: 'billing', auth: { scheme: 'oauth2_client_credentials', tokenPath: '/v2/token' } },
+      { name: 'ledger', auth: 'oauth2_client_credentials' },
+      { name: 'status-feed', auth: 'none' },
+    ]);
+  });
+
+  it('points every integration at its sandbox provider through baseUrl:<name> context', () => {
+    expect(sandboxContext(sandbox, fixtureCatalogs)).toEqual({
+      'baseUrl:helpdesk': sandbox.providerUrl('helpdesk'),
+      'baseUrl:crm-eu': sandbox.providerUrl('crm'),
+      'baseUrl:billing': sandbox.providerUrl('billing'),
+      'baseUrl:ledger': sandbox.providerUrl('ledger'),
+      'baseUrl:status-feed': sandbox.providerUrl('status-feed'),
+    });
+  });
+
+  it('puts the sandbox credentials under the secret names of the catalog, in the fields of its scheme', () => {
+    const secrets = sandboxSecretValues(sandbox, fixtureCatalogs);
+    expect(secrets).toEqual({
+      'integration-hub/helpdesk': { apiKey: sandbox.credentials('helpdesk').apiKey },
+      'integration-hub/crm-eu': { ...sandbox.credentials('crm') },
+      'billing/local': { ...sandbox.credentials('billing') },
+      // The runtime lets the secret's tokenUrl override the configuration: the other host is replaced by the sandbox.
+      'integration-hub/ledger': { ...sandbox.credentials('ledger'), tokenUrl: `${sandbox.providerUrl('ledger')}/oauth/token` },
+    });
+    expect(Object.keys(secrets['billing/local']!).sort()).toEqual([...SECRET_FIELDS.oauth2_client_credentials].sort());
+  });
+
+  it('starts the sandbox with the generic providers, answering the catalog auth at the catalog token path', async () => {
+    const { clientId, clientSecret } = sandbox.credentials('billing');
+    const token = await fetch(`${sandbox.providerUrl('billing')}/v2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+      body: 'grant_type=client_credentials',
+    });
+    expect(token.status).toBe(200);
+    const created = await fetch(`${sandbox.providerUrl('helpdesk')}/tickets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-helpdesk-key': sandbox.credentials('helpdesk').apiKey! },
+      body: '{}',
+    });
+    expect(created.status).toBe(201);
+    expect(sandbox.generic('helpdesk').resources()).toHaveLength(1);
+  });
+});
+
+describe('sandbox wiring of the shipped catalogs', () => {
+  let sandbox: Sandbox<string>;
+  beforeAll(async () => {
+    sandbox = await startSandboxForCatalog({ seed: 3 });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it('mounts no generic provider and points every integration and standalone workflow provider at its dedicated one', () => {
+    expect(sandboxWiring().generic).toEqual([]);
+    const context = sandboxContext(sandbox);
+    expect(Object.keys(context).sort()).toEqual(['baseUrl:contacts', 'baseUrl:crm', 'baseUrl:email', 'baseUrl:inventory', 'baseUrl:payments', 'baseUrl:shipping']);
+    for (const [key, url] of Object.entries(context)) expect(url).toBe(sandbox.providerUrl(key.slice('baseUrl:'.length)));
+  });
+
+  it("maps the dedicated providers' credentials to the secret fields (payments' secret key is the bearer token)", () => {
+    const secrets = sandboxSecretValues(sandbox);
+    expect(secrets['integration-hub/payments']).toEqual({ token: sandbox.credentials('payments').secretKey });
+    expect(secrets['integration-hub/inventory']).toEqual({ apiKey: sandbox.credentials('inventory').apiKey });
+    expect(secrets['integration-hub/shipping']).toEqual(sandbox.credentials('shipping'));
+    expect(Object.keys(secrets).sort()).toEqual(
+      ['contacts', 'crm', 'email', 'inventory', 'payments', 'shipping'].map((name) => `integration-hub/${name}`),
+    );
+  });
+});
+
+describe('the local hub refuses what the sandbox does not serve', () => {
+  let sandbox: Sandbox<string>;
+  beforeAll(async () => {
+    sandbox = await startSandboxForCatalog({ seed: 3, integrations: [helpdesk, crmEu], workflows: null });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  /** The start's error (it must fail). */
+  async function startFailure(...args: Parameters<typeof LocalHub.start>): Promise<ConfigurationError> {
+    const error = await LocalHub.start(...args).then(
+      async (hub) => {
+        await hub.stop();
+        return undefined;
+      },
+      (failure: unknown) => failure,
+    );
+    expect(error).toBeInstanceOf(ConfigurationError);
+    return error as ConfigurationError;
+  }
+
+  it('names every integration whose base URL is not the sandbox (a template synthesized without the context)', async () => {
+    const integrations = [helpdesk, crmEu];
+    const template = synthesizeHubTemplate({ integrations, workflows: null });
+    const error = await startFailure({ sandbox, integrations, workflows: null, template });
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^integration 'helpdesk': BASE_URL https:\/\/helpdesk\.example\.com\/api is not served by the local sandbox .*baseUrl:helpdesk/),
+      expect.stringMatching(/^integration 'crm-eu': BASE_URL https:\/\/crm-eu\.example\.com\/api is not served by the local sandbox .*baseUrl:crm-eu/),
+    ]);
+    expect(error.message).toContain("integration 'helpdesk'");
+  });
+
+  it('names an integration whose generic provider the sandbox does not mount (a sandbox started without the catalog)', async () => {
+    const bare = await startSandbox({ seed: 3 });
+    try {
+      const error = await startFailure({ sandbox: bare, integrations: [helpdesk, crmEu], workflows: null });
+      expect(error.problems).toEqual([
+        expect.stringMatching(/^integration 'helpdesk': BASE_URL .*\/helpdesk names sandbox provider 'helpdesk', which this sandbox does not mount .*startSandboxForCatalog/),
+        expect.stringMatching(/^integration 'helpdesk': SECRET_NAME 'integration-hub\/helpdesk' is missing from the local secrets manager/),
+      ]);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('names an integration whose secret is missing (a template from a catalog with another secret name)', async () => {
+    const renamed = [helpdesk, { ...crmEu, secret: { name: 'elsewhere/crm-eu' } }];
+    const template = synthesizeHubTemplate({ integrations: renamed, workflows: null, context: sandboxContext(sandbox, { integrations: renamed, workflows: null }) });
+    const error = await startFailure({ sandbox, integrations: [helpdesk, crmEu], workflows: null, template });
+    expect(error.problems).toEqual([expect.stringMatching(/^integration 'crm-eu': SECRET_NAME 'elsewhere\/crm-eu' is missing from the local secrets manager/)]);
+  });
+
+  it("checks a workflow task's prefixed provider bindings too, naming the function and the variable", () => {
+    const task = {
+      logicalId: 'ContactSyncSyncPageFunction1234',
+      environment: {
+        CONTACTS_BASE_URL: 'https://contacts.example.com/v1',
+        CONTACTS_AUTH: '{"scheme":"bearer"}',
+        CONTACTS_SECRET_NAME: 'integration-hub/contacts',
+        CRM_BASE_URL: sandbox.providerUrl('crm'),
+        CRM_AUTH: '{"scheme":"oauth2_client_credentials","tokenUrl":"/oauth/token"}',
+        CRM_SECRET_NAME: 'integration-hub/crm',
+        // Not a provider binding (no sibling AUTH): not checked.
+        DOCS_BASE_URL: 'https://docs.example.com',
+      },
+    };
+    expect(sandboxWiringProblems(sandbox, [task], (name) => name === 'integration-hub/crm')).toEqual([
+      expect.stringMatching(/^function ContactSyncSyncPageFunction1234: CONTACTS_BASE_URL https:\/\/contacts\.example\.com\/v1 is not served by the local sandbox/),
+      expect.stringMatching(/^function ContactSyncSyncPageFunction1234: CONTACTS_SECRET_NAME 'integration-hub\/contacts' is missing/),
+    ]);
+  });
+
+  it('names an integration whose auth scheme the sandbox provider does not check', async () => {
+    const bearerCrm = [helpdesk, { ...crmEu, auth: 'bearer' as const }];
+    const error = await startFailure({ sandbox, integrations: bearerCrm, workflows: null });
+    expect(error.problems).toEqual([expect.stringMatching(/^integration 'crm-eu': AUTH scheme is 'bearer' but sandbox provider 'crm' checks 'oauth2_client_credentials'/)]);
+  });
+});
