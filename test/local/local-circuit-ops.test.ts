@@ -13,7 +13,7 @@ import { InvalidParameterValueError, LocalQueue } from '../../local/local-queue.
 import { type LocalDynamo, startLocalDynamo } from '../support/dynalite.js';
 
 function localMapping(options: { enabled?: boolean; maximumConcurrency?: number } = {}): LocalEventSourceMapping {
-  return new LocalEventSourceMapping({ queue: new LocalQueue({ name: 'crm' }), handler: async () => undefined, ...options });
+  return new LocalEventSourceMapping({ queue: new LocalQueue({ name: 'alpha' }), handler: async () => undefined, ...options });
 }
 
 describe('LocalEventSourceMappings', () => {
@@ -95,10 +95,10 @@ describe('LocalProbeSchedule', () => {
 describe('RecordingCircuitGaugeTimeline', () => {
   it('keeps the latest state per integration', () => {
     const gauge = new RecordingCircuitGaugeTimeline();
-    gauge.record('crm', 'open');
-    gauge.record('payments', 'closed');
-    gauge.record('crm', 'half_open');
-    expect(Object.fromEntries(gauge.latest)).toEqual({ crm: 'half_open', payments: 'closed' });
+    gauge.record('alpha', 'open');
+    gauge.record('beta-two', 'closed');
+    gauge.record('alpha', 'half_open');
+    expect(Object.fromEntries(gauge.latest)).toEqual({ alpha: 'half_open', 'beta-two': 'closed' });
   });
 });
 
@@ -177,13 +177,13 @@ describe('CircuitTableStream (dynalite)', () => {
   it('delivers a new circuit as an INSERT with its state and no old image', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('crm', 'open');
+    await putCircuit('alpha', 'open');
 
     await expect(stream.poll()).resolves.toBe(1);
 
     const [record] = controller.records();
-    expect(transition(record!)).toEqual({ eventName: 'INSERT', circuitId: 'crm', from: undefined, to: 'open' });
-    expect(record!.dynamodb).toMatchObject({ Keys: { circuitId: { S: 'crm' } }, StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    expect(transition(record!)).toEqual({ eventName: 'INSERT', circuitId: 'alpha', from: undefined, to: 'open' });
+    expect(record!.dynamodb).toMatchObject({ Keys: { circuitId: { S: 'alpha' } }, StreamViewType: 'NEW_AND_OLD_IMAGES' });
     expect(record!.dynamodb).not.toHaveProperty('OldImage');
     expect(record!.dynamodb?.SequenceNumber).toMatch(/^\d+$/);
     expect(record!.eventSource).toBe('aws:dynamodb');
@@ -192,27 +192,27 @@ describe('CircuitTableStream (dynalite)', () => {
   it('delivers a change of state as a MODIFY with the old and the new state', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('payments', 'closed');
+    await putCircuit('beta-two', 'closed');
     await stream.poll();
-    await putCircuit('payments', 'open', 2);
+    await putCircuit('beta-two', 'open', 2);
     await stream.poll();
-    await putCircuit('payments', 'half_open', 3);
+    await putCircuit('beta-two', 'half_open', 3);
     await stream.poll();
 
     expect(controller.records().map(transition)).toEqual([
-      { eventName: 'INSERT', circuitId: 'payments', from: undefined, to: 'closed' },
-      { eventName: 'MODIFY', circuitId: 'payments', from: 'closed', to: 'open' },
-      { eventName: 'MODIFY', circuitId: 'payments', from: 'open', to: 'half_open' },
+      { eventName: 'INSERT', circuitId: 'beta-two', from: undefined, to: 'closed' },
+      { eventName: 'MODIFY', circuitId: 'beta-two', from: 'closed', to: 'open' },
+      { eventName: 'MODIFY', circuitId: 'beta-two', from: 'open', to: 'half_open' },
     ]);
   });
 
   it('gives every record a new, increasing sequence number', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('crm', 'closed');
-    await putCircuit('payments', 'closed');
+    await putCircuit('alpha', 'closed');
+    await putCircuit('beta-two', 'closed');
     await stream.poll();
-    await putCircuit('crm', 'open', 2);
+    await putCircuit('alpha', 'open', 2);
     await stream.poll();
     const sequences = controller.records().map((record) => BigInt(record.dynamodb!.SequenceNumber!));
     expect(sequences).toHaveLength(3);
@@ -223,11 +223,11 @@ describe('CircuitTableStream (dynalite)', () => {
   it('delivers no record when the state did not change (counters, version and other writes are not transitions)', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('crm', 'closed');
+    await putCircuit('alpha', 'closed');
     await stream.poll();
 
-    await setFailures('crm', 3);
-    await putCircuit('crm', 'closed', 5);
+    await setFailures('alpha', 3);
+    await putCircuit('alpha', 'closed', 5);
     await expect(stream.poll()).resolves.toBe(0);
     await expect(stream.poll()).resolves.toBe(0);
 
@@ -245,16 +245,16 @@ describe('CircuitTableStream (dynalite)', () => {
   it('delivers the state changes of several circuits in one batch', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('crm', 'open');
-    await putCircuit('payments', 'isolated');
+    await putCircuit('alpha', 'open');
+    await putCircuit('beta-two', 'isolated');
 
     await expect(stream.poll()).resolves.toBe(2);
 
     expect(controller.batches).toHaveLength(1);
     expect(controller.records().map(transition)).toEqual(
       expect.arrayContaining([
-        { eventName: 'INSERT', circuitId: 'crm', from: undefined, to: 'open' },
-        { eventName: 'INSERT', circuitId: 'payments', from: undefined, to: 'isolated' },
+        { eventName: 'INSERT', circuitId: 'alpha', from: undefined, to: 'open' },
+        { eventName: 'INSERT', circuitId: 'beta-two', from: undefined, to: 'isolated' },
       ]),
     );
   });
@@ -262,8 +262,8 @@ describe('CircuitTableStream (dynalite)', () => {
   it('delivers a failed record again on the next poll, and not the records before it', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('crm', 'open');
-    await putCircuit('payments', 'open');
+    await putCircuit('alpha', 'open');
+    await putCircuit('beta-two', 'open');
 
     controller.failAt = 1;
     await expect(stream.poll()).resolves.toBe(1);
@@ -291,7 +291,7 @@ describe('CircuitTableStream (dynalite)', () => {
       bisectBatchOnFunctionError: true,
       onDiscarded: (records, invocations) => void discarded.push({ circuits: records.map((r) => r.dynamodb?.Keys?.circuitId?.S), invocations }),
     });
-    for (const circuitId of ['crm', 'payments', 'shipping']) await putCircuit(circuitId, 'open');
+    for (const circuitId of ['alpha', 'beta-two', 'gamma-three']) await putCircuit(circuitId, 'open');
     controller.failAt = 0;
     await stream.poll();
     const failing = transition(controller.batches[0]!.Records[0]!).circuitId;
@@ -316,7 +316,7 @@ describe('CircuitTableStream (dynalite)', () => {
       maximumRetryAttempts: 0,
       onDiscarded: (records) => void discarded.push(records.map((r) => r.dynamodb?.Keys?.circuitId?.S)),
     });
-    for (const circuitId of ['crm', 'payments', 'shipping']) await putCircuit(circuitId, 'open');
+    for (const circuitId of ['alpha', 'beta-two', 'gamma-three']) await putCircuit(circuitId, 'open');
     controller.failAt = 1;
     await expect(stream.poll()).resolves.toBe(1);
     expect(discarded).toHaveLength(1);
@@ -334,7 +334,7 @@ describe('CircuitTableStream (dynalite)', () => {
   it('delivers the records after a failed one again with it, in order (a shard resumes from the failed record)', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    for (const circuitId of ['crm', 'payments', 'shipping']) await putCircuit(circuitId, 'open');
+    for (const circuitId of ['alpha', 'beta-two', 'gamma-three']) await putCircuit(circuitId, 'open');
 
     controller.failAt = 1;
     await expect(stream.poll()).resolves.toBe(1);
@@ -348,9 +348,9 @@ describe('CircuitTableStream (dynalite)', () => {
   it('re-delivers a MODIFY that failed as the same transition, with nothing delivered twice before it', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('payments', 'closed');
+    await putCircuit('beta-two', 'closed');
     await stream.poll();
-    await putCircuit('payments', 'open', 2);
+    await putCircuit('beta-two', 'open', 2);
 
     controller.failAt = 0;
     await expect(stream.poll()).resolves.toBe(0);
@@ -359,22 +359,22 @@ describe('CircuitTableStream (dynalite)', () => {
     await expect(stream.poll()).resolves.toBe(0);
 
     expect(controller.records().map(transition)).toEqual([
-      { eventName: 'INSERT', circuitId: 'payments', from: undefined, to: 'closed' },
-      { eventName: 'MODIFY', circuitId: 'payments', from: 'closed', to: 'open' },
-      { eventName: 'MODIFY', circuitId: 'payments', from: 'closed', to: 'open' },
+      { eventName: 'INSERT', circuitId: 'beta-two', from: undefined, to: 'closed' },
+      { eventName: 'MODIFY', circuitId: 'beta-two', from: 'closed', to: 'open' },
+      { eventName: 'MODIFY', circuitId: 'beta-two', from: 'closed', to: 'open' },
     ]);
   });
 
   it('drops a failed record when the state went back to what the controller last saw', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('crm', 'closed');
+    await putCircuit('alpha', 'closed');
     await stream.poll();
-    await putCircuit('crm', 'open', 2);
+    await putCircuit('alpha', 'open', 2);
     controller.failAt = 0;
     await stream.poll();
 
-    await putCircuit('crm', 'closed', 3);
+    await putCircuit('alpha', 'closed', 3);
     controller.failAt = undefined;
     await expect(stream.poll()).resolves.toBe(0);
     expect(controller.batches).toHaveLength(2);
@@ -384,26 +384,26 @@ describe('CircuitTableStream (dynalite)', () => {
     const controller = fakeController();
     controller.delayMs = 50;
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('payments', 'open');
+    await putCircuit('beta-two', 'open');
     const handled = await Promise.all([stream.poll(), stream.poll(), stream.poll()]);
     expect(handled.sort()).toEqual([0, 0, 1]);
-    expect(controller.records().map(transition)).toEqual([{ eventName: 'INSERT', circuitId: 'payments', from: undefined, to: 'open' }]);
+    expect(controller.records().map(transition)).toEqual([{ eventName: 'INSERT', circuitId: 'beta-two', from: undefined, to: 'open' }]);
   });
 
   it('delivers the current change when the state moved on while a record was failing', async () => {
     const controller = fakeController();
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller });
-    await putCircuit('crm', 'closed');
+    await putCircuit('alpha', 'closed');
     await stream.poll();
-    await putCircuit('crm', 'open', 2);
+    await putCircuit('alpha', 'open', 2);
     controller.failAt = 0;
     await stream.poll();
 
-    await putCircuit('crm', 'half_open', 3);
+    await putCircuit('alpha', 'half_open', 3);
     controller.failAt = undefined;
     await stream.poll();
     // From the last state the controller acknowledged to the current one.
-    expect(transition(controller.records().at(-1)!)).toEqual({ eventName: 'MODIFY', circuitId: 'crm', from: 'closed', to: 'half_open' });
+    expect(transition(controller.records().at(-1)!)).toEqual({ eventName: 'MODIFY', circuitId: 'alpha', from: 'closed', to: 'half_open' });
   });
 
   it('reports a controller error to onError in background mode and delivers the record again', async () => {
@@ -419,7 +419,7 @@ describe('CircuitTableStream (dynalite)', () => {
       },
     };
     const stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller, intervalMs: 10, onError: (e) => errors.push(e) });
-    await putCircuit('payments', 'open');
+    await putCircuit('beta-two', 'open');
     stream.start();
     try {
       await eventually(() => delivered.length > 0);
@@ -427,7 +427,7 @@ describe('CircuitTableStream (dynalite)', () => {
       await stream.stop();
     }
     expect(errors).toEqual([new Error('controller crashed')]);
-    expect(delivered.map(transition)).toEqual([{ eventName: 'INSERT', circuitId: 'payments', from: undefined, to: 'open' }]);
+    expect(delivered.map(transition)).toEqual([{ eventName: 'INSERT', circuitId: 'beta-two', from: undefined, to: 'open' }]);
   });
 
   describe('background polling', () => {
@@ -441,18 +441,18 @@ describe('CircuitTableStream (dynalite)', () => {
       const controller = fakeController();
       stream = new CircuitTableStream({ dynamodb: dynamo.client, tableName: table, controller, intervalMs: 10 });
       stream.start();
-      await putCircuit('crm', 'open');
+      await putCircuit('alpha', 'open');
       await eventually(() => controller.records().length === 1);
-      await putCircuit('crm', 'closed', 2);
+      await putCircuit('alpha', 'closed', 2);
       await eventually(() => controller.records().length === 2);
       await stream.stop();
 
-      await putCircuit('crm', 'open', 3);
+      await putCircuit('alpha', 'open', 3);
       const after = controller.records().length;
       // A poll now (by hand) sees the change that the stopped loop did not deliver.
       await stream.poll();
       expect(after).toBe(2);
-      expect(controller.records().map(transition).at(-1)).toEqual({ eventName: 'MODIFY', circuitId: 'crm', from: 'closed', to: 'open' });
+      expect(controller.records().map(transition).at(-1)).toEqual({ eventName: 'MODIFY', circuitId: 'alpha', from: 'closed', to: 'open' });
     });
   });
 });

@@ -32,7 +32,7 @@ function gate() {
 
 function setup(settings: Partial<LocalEventSourceMappingSettings> = {}, queueVisibilitySeconds = 30) {
   const clock = virtualClock();
-  const queue = new LocalQueue({ name: 'crm', visibilityTimeoutSeconds: queueVisibilitySeconds, clock });
+  const queue = new LocalQueue({ name: 'alpha', visibilityTimeoutSeconds: queueVisibilitySeconds, clock });
   const events: SQSEvent[] = [];
   const mapping = new LocalEventSourceMapping({
     queue,

@@ -17,7 +17,7 @@ function virtualClock(start = 1_700_000_000_000) {
 
 function setup(settings: Partial<LocalQueueSettings> = {}) {
   const clock = virtualClock();
-  const queue = new LocalQueue({ name: 'crm', visibilityTimeoutSeconds: 30, clock, ...settings });
+  const queue = new LocalQueue({ name: 'alpha', visibilityTimeoutSeconds: 30, clock, ...settings });
   return { clock, queue };
 }
 
@@ -117,8 +117,8 @@ describe('LocalQueue', () => {
 
   it('moves a message to the DLQ on the receive after maxReceiveCount receives, keeping its id and attributes', () => {
     const clock = virtualClock();
-    const dlq = new LocalQueue({ name: 'crm-dlq', clock });
-    const queue = new LocalQueue({ name: 'crm', visibilityTimeoutSeconds: 30, maxReceiveCount: 2, deadLetterQueue: dlq, clock });
+    const dlq = new LocalQueue({ name: 'alpha-dlq', clock });
+    const queue = new LocalQueue({ name: 'alpha', visibilityTimeoutSeconds: 30, maxReceiveCount: 2, deadLetterQueue: dlq, clock });
     const id = queue.send({ body: 'poison', attributes: { correlationId: 'c-9' } });
     expect(queue.receive()[0]!.receiveCount).toBe(1);
     clock.advance(30);
@@ -132,8 +132,8 @@ describe('LocalQueue', () => {
 
   it('fills the receive with the next messages when one is moved to the DLQ', () => {
     const clock = virtualClock();
-    const dlq = new LocalQueue({ name: 'crm-dlq', clock });
-    const queue = new LocalQueue({ name: 'crm', maxReceiveCount: 1, deadLetterQueue: dlq, clock });
+    const dlq = new LocalQueue({ name: 'alpha-dlq', clock });
+    const queue = new LocalQueue({ name: 'alpha', maxReceiveCount: 1, deadLetterQueue: dlq, clock });
     queue.send({ body: 'old' });
     queue.receive();
     clock.advance(30);
@@ -217,8 +217,8 @@ describe('LocalMessageParker', () => {
 
 describe('LocalDeadLetterQueue', () => {
   it('sends the message with the reason and the original attributes as message attributes', async () => {
-    const { clock, queue: dlq } = setup({ name: 'crm-dlq' });
-    await new LocalDeadLetterQueue(dlq, 'crm').send(
+    const { clock, queue: dlq } = setup({ name: 'alpha-dlq' });
+    await new LocalDeadLetterQueue(dlq, 'alpha').send(
       { messageId: 'm-1', receiptHandle: 'rh', eventSourceArn: 'arn', body: '{}', attributes: { tenant: 't-1', errorClass: 'spoof' } },
       { errorClass: 'PoisonMessage', errorMessage: 'bad schema', correlationId: 'c-1' },
     );
@@ -230,7 +230,7 @@ describe('LocalDeadLetterQueue', () => {
         errorMessage: 'bad schema',
         correlationId: 'c-1',
         sourceMessageId: 'm-1',
-        integration: 'crm',
+        integration: 'alpha',
         failedAt: new Date(clock.now()).toISOString(),
         tenant: 't-1',
       },

@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { INTEGRATIONS, resolveCatalog } from '../../lib/catalog.js';
+import { resolveWorkflows } from '../../lib/workflow-catalog.js';
 import {
   type CfnTemplate,
   ExecutionAlreadyExistsError,
@@ -12,12 +14,19 @@ import {
   validateDefinition,
 } from '../../local/local-step-functions.js';
 
+/**
+ * The provider of the saga's ReserveInventory step, as the workflow catalog resolves it. Its base URL is set by the
+ * `baseUrl:<name>` context of the provider, or of its integration when it is an integration's provider.
+ */
+const INVENTORY = resolveWorkflows(resolveCatalog(INTEGRATIONS)).orderSaga.providers.inventory;
+const INVENTORY_URL = 'http://127.0.0.1:1/inventory-step';
+
 let template: CfnTemplate;
 let saga: SynthesizedStateMachine;
 let sync: SynthesizedStateMachine;
 
 beforeAll(() => {
-  template = synthesizeHubTemplate({ context: { 'baseUrl:inventory': 'http://127.0.0.1:1/inventory' } });
+  template = synthesizeHubTemplate({ context: { [`baseUrl:${INVENTORY.integration ?? INVENTORY.name}`]: INVENTORY_URL } });
   const machines = [...stateMachinesOf(template, { tableNames: { Anything: 'x' } }).values()];
   saga = machines.find((m) => m.logicalId.startsWith('OrderSaga'))!;
   sync = machines.find((m) => m.logicalId.startsWith('ContactSync'))!;
@@ -74,7 +83,7 @@ describe('resolving the synthesized template', () => {
     const reserve = saga.tasks.find((t) => t.state === 'ReserveInventory')!;
     const ledger = Object.keys(template.Resources).find((id) => id.startsWith('TablesLedger'))!;
     const env = functionEnvironment(template, reserve.functionLogicalId, { tableNames: { [ledger]: 'my-ledger' } });
-    expect(env).toMatchObject({ BASE_URL: 'http://127.0.0.1:1/inventory', SECRET_NAME: 'integration-hub/inventory', LEDGER_TABLE_NAME: 'my-ledger' });
+    expect(env).toMatchObject({ BASE_URL: INVENTORY_URL, SECRET_NAME: INVENTORY.secret.name, LEDGER_TABLE_NAME: 'my-ledger' });
   });
 
   it('validates definitions with asl-validator', () => {

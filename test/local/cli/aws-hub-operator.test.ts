@@ -13,12 +13,14 @@ import {
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SQSServiceException, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { resolveCircuitBreakerSettings } from '../../../functions/runtime/circuit-settings.js';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
 import { ledgerPartitionKey } from '../../../functions/runtime/sync-ledger.js';
 import { DependencyError } from '../../../functions/runtime/errors.js';
 import { pascalCase } from '../../../lib/catalog.js';
 import { AwsHubOperator, parseStackOutputs, translateAwsError } from '../../../local/cli/aws-hub-operator.js';
 import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
+import { CATALOG, type CatalogSubject, catalogSubjects, CIRCUITS, STANDALONE_PROVIDERS } from '../../support/catalog-subjects.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
 const REGION = 'eu-west-1';
@@ -28,29 +30,37 @@ const sqsArn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
 const ORDER_SAGA = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:OrderSagaStateMachine15260A25-abc`;
 const CONTACT_SYNC = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:ContactSyncStateMachineA31A2B0E-def`;
 
-/** The Outputs of the synthesized IntegrationHub stack (cdk.out/IntegrationHub.template.json), with deployed values. */
+/** The catalog's integrations and circuits (test/support/catalog-subjects.ts): what the stack's outputs name. */
+const INTEGRATION_NAMES = CATALOG.map((integration) => integration.name);
+const CIRCUIT_IDS = [...CIRCUITS.keys()];
+/** The integration the DLQ and circuit tests use: the catalog's first. */
+const SUBJECT = INTEGRATION_NAMES[0]!;
+/** A workflow provider with a circuit of its own and no queue, if the catalog has one. */
+const PROVIDER = STANDALONE_PROVIDERS[0]?.name;
+/** The break of circuit `name` as the catalog sets it. */
+const catalogBreakMs = (name: string) => resolveCircuitBreakerSettings(CIRCUITS.get(name)).breakMs;
+
+/**
+ * The Outputs of the IntegrationHub stack synthesized from the catalog (lib/integration-hub-stack.ts `outputs`), with
+ * deployed values: a queue and a DLQ per integration, the circuits with their catalog settings.
+ */
 const OUTPUTS: Output[] = Object.entries({
   EventBusName: 'IntegrationHubEventsBus45DE4339',
   IdempotencyTableName: 'IntegrationHub-TablesIdempotency',
   CircuitsTableName: 'circuits',
   LedgerTableName: 'ledger',
   CheckpointsTableName: 'IntegrationHub-TablesCheckpoints',
-  CrmQueueUrl: sqsUrl('crm-queue'),
-  CrmDeadLetterQueueUrl: sqsUrl('crm-dlq'),
-  PaymentsQueueUrl: sqsUrl('payments-queue'),
-  PaymentsDeadLetterQueueUrl: sqsUrl('payments-dlq'),
+  ...Object.fromEntries(
+    INTEGRATION_NAMES.flatMap((name) => [
+      [`${pascalCase(name)}QueueUrl`, sqsUrl(`${name}-queue`)],
+      [`${pascalCase(name)}DeadLetterQueueUrl`, sqsUrl(`${name}-dlq`)],
+    ]),
+  ),
   OrderSagaStateMachineArn: ORDER_SAGA,
   OrderSagaStarterQueueUrl: sqsUrl('starter-queue'),
   OrderSagaStarterDeadLetterQueueUrl: sqsUrl('starter-dlq'),
   ContactSyncStateMachineArn: CONTACT_SYNC,
-  CircuitSettings: JSON.stringify({
-    crm: { failureThreshold: 5, breakMs: 30_000 },
-    payments: { failureThreshold: 5, breakMs: 30_000 },
-    inventory: { failureThreshold: 5, breakMs: 30_000 },
-    shipping: { failureThreshold: 5, breakMs: 30_000 },
-    email: { failureThreshold: 5, breakMs: 30_000 },
-    contacts: { failureThreshold: 5, breakMs: 60_000 },
-  }),
+  CircuitSettings: JSON.stringify(Object.fromEntries(CIRCUITS)),
 }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
 
 const cloudFormation = new CloudFormationClient({ region: REGION });
@@ -63,8 +73,11 @@ const eventsMock = mockClient(eventBridge);
 const sfnMock = mockClient(sfn);
 
 let dynamo: LocalDynamo;
+/** The subject integration's adapter: the ledger tests store the entities of its examples. */
+let subject: CatalogSubject;
 
 beforeAll(async () => {
+  [subject] = (await catalogSubjects()) as [CatalogSubject];
   dynamo = await startLocalDynamo();
   await dynamo.createTable('circuits', { partitionKey: 'circuitId' });
   await dynamo.createTable('ledger');
@@ -100,9 +113,9 @@ describe('the stack outputs', () => {
     expect(await hub.describe()).toEqual({
       target: 'aws',
       location: `IntegrationHub in ${REGION}`,
-      integrations: ['crm', 'payments'],
+      integrations: INTEGRATION_NAMES,
       workflows: ['order-saga', 'contact-sync'],
-      circuits: ['crm', 'payments', 'inventory', 'shipping', 'email', 'contacts'],
+      circuits: CIRCUIT_IDS,
     });
     await hub.describe();
     expect(cfnMock.commandCalls(DescribeStacksCommand)).toHaveLength(1);
@@ -141,7 +154,7 @@ describe('the stack outputs', () => {
       },
     });
     const hub = new AwsHubOperator({ clients: { cloudFormation: noCredentials, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
-    const error = await hub.dlqList('crm').catch((e: unknown) => e);
+    const error = await hub.dlqList(SUBJECT).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperatorError);
     expect((error as Error).message).toMatch(/^No AWS credentials: set AWS_PROFILE \(or pass --profile\) or AWS_ACCESS_KEY_ID\/AWS_SECRET_ACCESS_KEY.*or use --local/);
   });
@@ -151,7 +164,7 @@ describe('the stack outputs', () => {
     const hub = new AwsHubOperator({ clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
     await expect(hub.describe()).rejects.toThrow(/No AWS credentials/);
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: OUTPUTS }] });
-    expect((await hub.describe()).integrations).toEqual(['crm', 'payments']);
+    expect((await hub.describe()).integrations).toEqual(INTEGRATION_NAMES);
   });
 });
 
@@ -167,7 +180,7 @@ describe('translateAwsError', () => {
 
   it('finds the SDK error inside a runtime adapter DependencyError', () => {
     const sdk = serviceError(Object.assign(new Error('not authorized to perform: dynamodb:PutItem'), { name: 'AccessDeniedException' }), 400);
-    const wrapped = new DependencyError('Circuits', 'circuits table write failed for crm: AccessDeniedException', { cause: sdk });
+    const wrapped = new DependencyError('Circuits', 'circuits table write failed for alpha: AccessDeniedException', { cause: sdk });
     const translated = translateAwsError(wrapped, 'dynamodb:GetItem/PutItem on the circuits table');
     expect(translated.message).toMatch(/^Access denied: the caller may not dynamodb:GetItem\/PutItem on the circuits table/);
     expect(translated.cause).toBe(wrapped);
@@ -186,37 +199,39 @@ describe('translateAwsError', () => {
 });
 
 describe('unknown integrations', () => {
-  it.each([
-    ['dlqList', (hub: AwsHubOperator) => hub.dlqList('crn')],
-    ['dlqShow', (hub: AwsHubOperator) => hub.dlqShow('crn', 'm')],
-    ['dlqRedrive', (hub: AwsHubOperator) => hub.dlqRedrive('crn', { force: true })],
+  type UnknownIntegrationCase = [label: string, name: string, call: (hub: AwsHubOperator) => Promise<unknown>];
+  const providerCase: UnknownIntegrationCase[] = PROVIDER ? [['dlqList of a workflow provider', PROVIDER, (hub) => hub.dlqList(PROVIDER)]] : [];
+  it.each<UnknownIntegrationCase>([
+    ['dlqList', 'nope', (hub) => hub.dlqList('nope')],
+    ['dlqShow', 'nope', (hub) => hub.dlqShow('nope', 'm')],
+    ['dlqRedrive', 'nope', (hub) => hub.dlqRedrive('nope', { force: true })],
     // A workflow provider has a circuit but no queue of its own.
-    ['dlqList of a workflow provider', (hub: AwsHubOperator) => hub.dlqList('shipping')],
-  ])('%s names the integrations of the stack', async (_, call) => {
+    ...providerCase,
+  ])('%s names the integrations of the stack', async (_, name, call) => {
     const error = await call(operator()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownIntegrationError);
-    expect((error as Error).message).toMatch(/^Unknown integration '(crn|shipping)'. The hub has: crm, payments$/);
+    expect((error as Error).message).toBe(`Unknown integration '${name}'. The hub has: ${INTEGRATION_NAMES.join(', ')}`);
     expect(sqsMock.calls()).toHaveLength(0);
   });
 
   it.each([
-    ['circuitStatus', (hub: AwsHubOperator) => hub.circuitStatus('crn')],
-    ['circuitIsolate', (hub: AwsHubOperator) => hub.circuitIsolate('crn', 'r')],
-    ['circuitReset', (hub: AwsHubOperator) => hub.circuitReset('crn')],
+    ['circuitStatus', (hub: AwsHubOperator) => hub.circuitStatus('nope')],
+    ['circuitIsolate', (hub: AwsHubOperator) => hub.circuitIsolate('nope', 'r')],
+    ['circuitReset', (hub: AwsHubOperator) => hub.circuitReset('nope')],
   ])('%s names the circuits of the stack', async (_, call) => {
     const error = await call(operator()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownCircuitError);
-    expect((error as Error).message).toBe("Unknown circuit 'crn'. The hub has: crm, payments, inventory, shipping, email, contacts");
+    expect((error as Error).message).toBe(`Unknown circuit 'nope'. The hub has: ${CIRCUIT_IDS.join(', ')}`);
   });
 });
 
 describe('send', () => {
   it('puts the event on the hub bus', async () => {
     eventsMock.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'ev-1' }] });
-    const result = await operator().send({ detailType: 'FileUploaded', detail: { fileId: 'f-1', version: 1 }, source: 'files.service' });
+    const result = await operator().send({ detailType: 'ItemRequested', detail: { itemId: 'i-1', version: 1 }, source: 'items.service' });
     expect(result).toEqual({ eventId: 'ev-1' });
     expect(eventsMock.commandCalls(PutEventsCommand)[0]?.args[0].input).toEqual({
-      Entries: [{ EventBusName: 'IntegrationHubEventsBus45DE4339', Source: 'files.service', DetailType: 'FileUploaded', Detail: '{"fileId":"f-1","version":1}' }],
+      Entries: [{ EventBusName: 'IntegrationHubEventsBus45DE4339', Source: 'items.service', DetailType: 'ItemRequested', Detail: '{"itemId":"i-1","version":1}' }],
     });
   });
 
@@ -252,14 +267,14 @@ describe('dlq', () => {
       .resolvesOnce({ Messages: [message('a'), message('b')] })
       .resolvesOnce({ Messages: [message('b'), message('c')] })
       .resolves({ Messages: [message('a')] });
-    const messages = await operator().dlqList('crm', { limit: 10 });
+    const messages = await operator().dlqList(SUBJECT, { limit: 10 });
     expect(messages.map((m) => m.messageId)).toEqual(['a', 'b', 'c']);
     expect(messages[0]).toEqual({ messageId: 'a', body: '{"id":"a"}', attributes: { errorClass: 'Http400' }, sentAt: 1763632800000, receiveCount: 3 });
     const calls = sqsMock.commandCalls(ReceiveMessageCommand);
     // Two polls that bring nothing new end the listing.
     expect(calls).toHaveLength(4);
     expect(calls[0]?.args[0].input).toEqual({
-      QueueUrl: sqsUrl('crm-dlq'),
+      QueueUrl: sqsUrl(`${SUBJECT}-dlq`),
       MaxNumberOfMessages: 10,
       VisibilityTimeout: 0,
       WaitTimeSeconds: 1,
@@ -270,73 +285,73 @@ describe('dlq', () => {
 
   it('stops at the limit', async () => {
     sqsMock.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message('a'), message('b')] }).resolves({ Messages: [message('c')] });
-    const messages = await operator().dlqList('payments', { limit: 2 });
+    const messages = await operator().dlqList(SUBJECT, { limit: 2 });
     expect(messages.map((m) => m.messageId)).toEqual(['a', 'b']);
     expect(sqsMock.commandCalls(ReceiveMessageCommand)).toHaveLength(1);
-    expect(sqsMock.commandCalls(ReceiveMessageCommand)[0]?.args[0].input.QueueUrl).toBe(sqsUrl('payments-dlq'));
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)[0]?.args[0].input.QueueUrl).toBe(sqsUrl(`${SUBJECT}-dlq`));
   });
 
   it('lists an empty DLQ as empty', async () => {
     sqsMock.on(ReceiveMessageCommand).resolves({});
-    expect(await operator().dlqList('crm')).toEqual([]);
+    expect(await operator().dlqList(SUBJECT)).toEqual([]);
   });
 
   it('shows one message by id, and says when it is not there', async () => {
     sqsMock.on(ReceiveMessageCommand).resolvesOnce({ Messages: [message('a')] }).resolves({ Messages: [message('b', { correlationId: 'c-9' })] });
-    expect((await operator().dlqShow('crm', 'b')).attributes).toEqual({ errorClass: 'Http400', correlationId: 'c-9' });
+    expect((await operator().dlqShow(SUBJECT, 'b')).attributes).toEqual({ errorClass: 'Http400', correlationId: 'c-9' });
 
     sqsMock.reset();
     sqsMock.on(ReceiveMessageCommand).resolves({ Messages: [message('a')] });
-    const error = await operator().dlqShow('crm', 'zzz').catch((e: unknown) => e);
+    const error = await operator().dlqShow(SUBJECT, 'zzz').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NotFoundError);
-    expect((error as Error).message).toMatch(/^Message zzz is not in the DLQ of 'crm' \(sampled 1 message;/);
+    expect((error as Error).message).toMatch(new RegExp(`^Message zzz is not in the DLQ of '${SUBJECT}' \\(sampled 1 message;`));
   });
 
   describe('redrive', () => {
     beforeEach(() => {
-      sqsMock.on(GetQueueAttributesCommand, { QueueUrl: sqsUrl('crm-dlq') }).resolves({ Attributes: { QueueArn: sqsArn('crm-dlq'), ApproximateNumberOfMessages: '7' } });
-      sqsMock.on(GetQueueAttributesCommand, { QueueUrl: sqsUrl('crm-queue') }).resolves({ Attributes: { QueueArn: sqsArn('crm-queue') } });
+      sqsMock.on(GetQueueAttributesCommand, { QueueUrl: sqsUrl(`${SUBJECT}-dlq`) }).resolves({ Attributes: { QueueArn: sqsArn(`${SUBJECT}-dlq`), ApproximateNumberOfMessages: '7' } });
+      sqsMock.on(GetQueueAttributesCommand, { QueueUrl: sqsUrl(`${SUBJECT}-queue`) }).resolves({ Attributes: { QueueArn: sqsArn(`${SUBJECT}-queue`) } });
       sqsMock.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'task-1' });
     });
 
     it('starts a message move task from the DLQ to the source queue when the circuit is closed (never used)', async () => {
       const hub = operator(await withFreshCircuits());
-      expect(await hub.dlqRedrive('crm')).toEqual({ integration: 'crm', taskHandle: 'task-1', messages: 7 });
-      expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)[0]?.args[0].input).toEqual({ SourceArn: sqsArn('crm-dlq'), DestinationArn: sqsArn('crm-queue') });
+      expect(await hub.dlqRedrive(SUBJECT)).toEqual({ integration: SUBJECT, taskHandle: 'task-1', messages: 7 });
+      expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)[0]?.args[0].input).toEqual({ SourceArn: sqsArn(`${SUBJECT}-dlq`), DestinationArn: sqsArn(`${SUBJECT}-queue`) });
       expect(sqsMock.commandCalls(GetQueueAttributesCommand).map((c) => c.args[0].input)).toEqual([
-        { QueueUrl: sqsUrl('crm-dlq'), AttributeNames: ['QueueArn', 'ApproximateNumberOfMessages'] },
-        { QueueUrl: sqsUrl('crm-queue'), AttributeNames: ['QueueArn'] },
+        { QueueUrl: sqsUrl(`${SUBJECT}-dlq`), AttributeNames: ['QueueArn', 'ApproximateNumberOfMessages'] },
+        { QueueUrl: sqsUrl(`${SUBJECT}-queue`), AttributeNames: ['QueueArn'] },
       ]);
     });
 
     it('asks SQS for the given rate, and refuses a rate SQS would refuse before calling it', async () => {
       const hub = operator(await withFreshCircuits());
-      await hub.dlqRedrive('crm', { maxMessagesPerSecond: 25 });
+      await hub.dlqRedrive(SUBJECT, { maxMessagesPerSecond: 25 });
       expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)[0]?.args[0].input).toEqual({
-        SourceArn: sqsArn('crm-dlq'),
-        DestinationArn: sqsArn('crm-queue'),
+        SourceArn: sqsArn(`${SUBJECT}-dlq`),
+        DestinationArn: sqsArn(`${SUBJECT}-queue`),
         MaxNumberOfMessagesPerSecond: 25,
       });
-      await expect(hub.dlqRedrive('crm', { maxMessagesPerSecond: 501 })).rejects.toThrow('The redrive rate must be an integer from 1 to 500 messages per second (got 501)');
+      await expect(hub.dlqRedrive(SUBJECT, { maxMessagesPerSecond: 501 })).rejects.toThrow('The redrive rate must be an integer from 1 to 500 messages per second (got 501)');
       expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(1);
     });
 
     it('refuses while the circuit is not closed, and moves with force', async () => {
       const hub = operator(await withFreshCircuits());
-      await hub.circuitIsolate('crm', 'maintenance');
-      const error = await hub.dlqRedrive('crm').catch((e: unknown) => e);
+      await hub.circuitIsolate(SUBJECT, 'maintenance');
+      const error = await hub.dlqRedrive(SUBJECT).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CircuitNotClosedError);
-      expect(error).toMatchObject({ integration: 'crm', state: 'isolated' });
+      expect(error).toMatchObject({ integration: SUBJECT, state: 'isolated' });
       expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(0);
 
-      expect(await hub.dlqRedrive('crm', { force: true })).toMatchObject({ taskHandle: 'task-1' });
+      expect(await hub.dlqRedrive(SUBJECT, { force: true })).toMatchObject({ taskHandle: 'task-1' });
       expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(1);
     });
 
     it('reports a move task SQS refuses with the action', async () => {
       sqsMock.on(StartMessageMoveTaskCommand).rejects(new SQSServiceException({ name: 'UnsupportedOperation', $fault: 'client', $metadata: {}, message: 'A move task is already running' }));
       const hub = operator(await withFreshCircuits());
-      await expect(hub.dlqRedrive('crm')).rejects.toThrow('sqs:StartMessageMoveTask failed: UnsupportedOperation: A move task is already running');
+      await expect(hub.dlqRedrive(SUBJECT)).rejects.toThrow('sqs:StartMessageMoveTask failed: UnsupportedOperation: A move task is already running');
     });
   });
 });
@@ -344,40 +359,33 @@ describe('dlq', () => {
 describe('circuits (dynalite)', () => {
   it("shows a never-used circuit as closed, for every integration and workflow provider, with the stack's settings", async () => {
     const circuits = await operator(await withFreshCircuits()).circuitStatus();
-    expect(circuits.map((c) => [c.circuit, c.state, c.effectiveState, c.version, c.nextBreakMs])).toEqual([
-      ['crm', 'closed', 'closed', 0, 30_000],
-      ['payments', 'closed', 'closed', 0, 30_000],
-      ['inventory', 'closed', 'closed', 0, 30_000],
-      ['shipping', 'closed', 'closed', 0, 30_000],
-      ['email', 'closed', 'closed', 0, 30_000],
-      ['contacts', 'closed', 'closed', 0, 60_000],
-    ]);
+    expect(circuits.map((c) => [c.circuit, c.state, c.effectiveState, c.version, c.nextBreakMs])).toEqual(
+      CIRCUIT_IDS.map((name) => [name, 'closed', 'closed', 0, catalogBreakMs(name)]),
+    );
   });
 
-  it("isolates a workflow provider's circuit and names the known circuits for an unknown one", async () => {
+  it.runIf(PROVIDER !== undefined)("isolates a workflow provider's circuit and names the known circuits for an unknown one", async () => {
     const outputs = await withFreshCircuits();
     const table = outputs.find((o) => o.OutputKey === 'CircuitsTableName')!.OutputValue!;
     const hub = operator(outputs);
-    expect(await hub.circuitIsolate('shipping', 'carrier maintenance')).toMatchObject({ circuit: 'shipping', circuitId: 'shipping', state: 'isolated' });
-    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: 'shipping' } }, ConsistentRead: true }));
+    expect(await hub.circuitIsolate(PROVIDER!, 'provider maintenance')).toMatchObject({ circuit: PROVIDER, circuitId: PROVIDER, state: 'isolated' });
+    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: PROVIDER! } }, ConsistentRead: true }));
     expect(Item?.state?.S).toBe('isolated');
-    const error = await hub.circuitReset('shiping').catch((e: unknown) => e);
+    const typo = `${PROVIDER}-typo`;
+    const error = await hub.circuitReset(typo).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownCircuitError);
-    expect((error as Error).message).toBe("Unknown circuit 'shiping'. The hub has: crm, payments, inventory, shipping, email, contacts");
+    expect((error as Error).message).toBe(`Unknown circuit '${typo}'. The hub has: ${CIRCUIT_IDS.join(', ')}`);
   });
 
   it("falls back to the integrations' circuits with the catalog's settings for a stack deployed before the CircuitSettings output", async () => {
     const outputs = (await withFreshCircuits()).filter((o) => o.OutputKey !== 'CircuitSettings');
     const hub = operator(outputs);
-    expect((await hub.describe()).circuits).toEqual(['crm', 'payments']);
-    expect((await hub.circuitStatus()).map((c) => [c.circuit, c.nextBreakMs])).toEqual([
-      ['crm', 30_000],
-      ['payments', 30_000],
-    ]);
+    expect((await hub.describe()).circuits).toEqual(INTEGRATION_NAMES);
+    expect((await hub.circuitStatus()).map((c) => [c.circuit, c.nextBreakMs])).toEqual(INTEGRATION_NAMES.map((name) => [name, catalogBreakMs(name)]));
   });
 
   it('refuses a CircuitSettings output that is not JSON, saying to redeploy', async () => {
-    const hub = operator(OUTPUTS.map((o) => (o.OutputKey === 'CircuitSettings' ? { ...o, OutputValue: '{crm' } : o)));
+    const hub = operator(OUTPUTS.map((o) => (o.OutputKey === 'CircuitSettings' ? { ...o, OutputValue: '{not json' } : o)));
     await expect(hub.circuitStatus()).rejects.toThrow(/^Output CircuitSettings is not JSON: .*: redeploy the hub \(docs\/deploy\.md\)$/);
   });
 
@@ -386,52 +394,54 @@ describe('circuits (dynalite)', () => {
     const table = outputs.find((o) => o.OutputKey === 'CircuitsTableName')!.OutputValue!;
     const hub = operator(outputs);
 
-    const isolated = await hub.circuitIsolate('payments', 'INC-1234 gateway maintenance');
-    expect(isolated).toMatchObject({ circuit: 'payments', circuitId: 'payments', state: 'isolated', stateReason: 'INC-1234 gateway maintenance' });
-    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: 'payments' } }, ConsistentRead: true }));
+    const isolated = await hub.circuitIsolate(SUBJECT, 'INC-1234 provider maintenance');
+    expect(isolated).toMatchObject({ circuit: SUBJECT, circuitId: SUBJECT, state: 'isolated', stateReason: 'INC-1234 provider maintenance' });
+    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: SUBJECT } }, ConsistentRead: true }));
     expect(Item?.state?.S).toBe('isolated');
 
-    const [status] = await hub.circuitStatus('payments');
+    const [status] = await hub.circuitStatus(SUBJECT);
     expect(status?.state).toBe('isolated');
 
-    const reset = await hub.circuitReset('payments');
-    expect(reset).toMatchObject({ circuit: 'payments', state: 'closed', consecutiveFailures: 0, reopenCount: 0 });
+    const reset = await hub.circuitReset(SUBJECT);
+    expect(reset).toMatchObject({ circuit: SUBJECT, state: 'closed', consecutiveFailures: 0, reopenCount: 0 });
     expect(reset.version).toBeGreaterThan(isolated.version);
   });
 
   it('reports a circuits table it cannot read with the action and the SDK error', async () => {
     const hub = operator(OUTPUTS.map((o) => (o.OutputKey === 'CircuitsTableName' ? { ...o, OutputValue: 'no-such-table' } : o)));
-    await expect(hub.circuitStatus('crm')).rejects.toThrow(/^dynamodb:GetItem on the circuits table failed: ResourceNotFoundException: /);
+    await expect(hub.circuitStatus(SUBJECT)).rejects.toThrow(/^dynamodb:GetItem on the circuits table failed: ResourceNotFoundException: /);
   });
 });
 
 describe('ledger (dynalite)', () => {
   it('shows the entity rows of every integration with their audit log', async () => {
     const ledger = new DynamoDBSyncLedger({ tableName: 'ledger', client: dynamo.client });
-    await ledger.markPending({ integration: 'crm', entity: { type: 'file', id: 'f-7', version: 3 }, correlationId: 'c-7', attempt: 2 }, 'CircuitOpen');
+    const { type, id } = subject.entity(7);
+    await ledger.markPending({ integration: SUBJECT, entity: { type, id, version: 3 }, correlationId: 'c-7', attempt: 2 }, 'CircuitOpen');
 
-    const entries = await operator().ledgerShow('file', 'f-7');
+    const entries = await operator().ledgerShow(type, id);
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ entityType: 'file', entityId: 'f-7', integration: 'crm', status: 'pending_sync', entityVersion: 3, lastErrorClass: 'CircuitOpen' });
+    expect(entries[0]).toMatchObject({ entityType: type, entityId: id, integration: SUBJECT, status: 'pending_sync', entityVersion: 3, lastErrorClass: 'CircuitOpen' });
     expect(entries[0]?.log.map((l) => l.event)).toEqual(['pending_sync']);
-    expect(await operator().ledgerShow('file', 'unknown')).toEqual([]);
+    expect(await operator().ledgerShow(type, 'unknown')).toEqual([]);
   });
 
   it('reads the archived pages of the audit log with fullLog, oldest first', async () => {
     const ledger = new DynamoDBSyncLedger({ tableName: 'ledger', client: dynamo.client });
-    await ledger.markPending({ integration: 'crm', entity: { type: 'file', id: 'f-8', version: 2 }, correlationId: 'c-8', attempt: 1 }, 'CircuitOpen');
+    const { type, id } = subject.entity(8);
+    await ledger.markPending({ integration: SUBJECT, entity: { type, id, version: 2 }, correlationId: 'c-8', attempt: 1 }, 'CircuitOpen');
     // An archived page as the ledger writes it when the inline log is full (see dynamodb-sync-ledger.ts).
-    const pk = ledgerPartitionKey('file', 'f-8');
+    const pk = ledgerPartitionKey(type, id);
     const old = { at: '2026-11-01T00:00:00.000Z', event: 'synced', version: 1, attempt: 1, correlationId: 'c-old' };
-    await dynamo.client.send(new PutItemCommand({ TableName: 'ledger', Item: marshall({ pk, sk: `log#crm#${old.at}#c-old`, integration: 'crm', entries: [old] }) }));
+    await dynamo.client.send(new PutItemCommand({ TableName: 'ledger', Item: marshall({ pk, sk: `log#${SUBJECT}#${old.at}#c-old`, integration: SUBJECT, entries: [old] }) }));
     await dynamo.client.send(
-      new UpdateItemCommand({ TableName: 'ledger', Key: marshall({ pk, sk: 'crm' }), UpdateExpression: 'ADD logPages :one', ExpressionAttributeValues: marshall({ ':one': 1 }) }),
+      new UpdateItemCommand({ TableName: 'ledger', Key: marshall({ pk, sk: SUBJECT }), UpdateExpression: 'ADD logPages :one', ExpressionAttributeValues: marshall({ ':one': 1 }) }),
     );
 
-    const [inline] = await operator().ledgerShow('file', 'f-8');
+    const [inline] = await operator().ledgerShow(type, id);
     expect(inline).toMatchObject({ archivedLogPages: 1 });
     expect(inline?.log.map((l) => l.event)).toEqual(['pending_sync']);
-    const [full] = await operator().ledgerShow('file', 'f-8', { fullLog: true });
+    const [full] = await operator().ledgerShow(type, id, { fullLog: true });
     expect(full?.log.map((l) => `${l.event}@${l.version}`)).toEqual(['synced@1', 'pending_sync@2']);
   });
 });

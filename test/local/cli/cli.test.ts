@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
 import type { TargetOptions } from '../../../local/cli/args.js';
 import { runCli } from '../../../local/cli/cli.js';
 import type { HubOperator } from '../../../local/cli/hub-operator.js';
 import { circuitView, FakeHubOperator } from './fake-hub-operator.js';
+
+/**
+ * A detail type the catalog routes, with the source it is routed from: the first route of the catalog's first
+ * integration (`send` without --source takes the catalog's source for it). The hub is a fake with made-up
+ * integrations (alpha, beta-two; provider gamma): the CLI prints whatever names the hub has.
+ */
+const [FIRST] = resolveCatalog(INTEGRATIONS);
+const ROUTED = { detailType: FIRST!.routes[0]!.detailTypes[0]!, source: FIRST!.routes[0]!.sources[0]! };
 
 interface Run {
   code: number;
@@ -94,23 +103,23 @@ describe('usage errors (exit 2, no hub contacted)', () => {
     [[], 'No command given'],
     [['frobnicate'], "Unknown command 'frobnicate'. Commands: describe, send, dlq, circuit, ledger, workflows"],
     [['dlq'], "'dlq' needs a subcommand: list, show, redrive"],
-    [['dlq', 'purge', 'crm'], "Unknown subcommand 'dlq purge'. 'dlq' has: list, show, redrive"],
+    [['dlq', 'purge', 'alpha'], "Unknown subcommand 'dlq purge'. 'dlq' has: list, show, redrive"],
     [['dlq', 'list'], "'dlq list' needs <integration>"],
-    [['dlq', 'show', 'crm'], "'dlq show' needs <message-id>"],
+    [['dlq', 'show', 'alpha'], "'dlq show' needs <message-id>"],
     [['ledger', 'show'], "'ledger show' needs <entity-type> and <id>"],
-    [['send', 'FileUploaded'], "'send' needs <json|@file>"],
-    [['circuit', 'reset', 'crm', 'payments'], "Too many arguments for 'circuit reset': 'payments'"],
-    [['dlq', 'list', 'crm', '--bogus'], "Unknown option '--bogus' for 'dlq list'. Options: --local, --url, --stack, --region, --profile, --json, --help, --limit"],
-    [['dlq', 'list', 'crm', '--force'], "Unknown option '--force' for 'dlq list'"],
-    [['dlq', 'list', 'crm', '--limit'], 'Option --limit needs a value'],
+    [['send', 'ItemRequested'], "'send' needs <json|@file>"],
+    [['circuit', 'reset', 'alpha', 'beta-two'], "Too many arguments for 'circuit reset': 'beta-two'"],
+    [['dlq', 'list', 'alpha', '--bogus'], "Unknown option '--bogus' for 'dlq list'. Options: --local, --url, --stack, --region, --profile, --json, --help, --limit"],
+    [['dlq', 'list', 'alpha', '--force'], "Unknown option '--force' for 'dlq list'"],
+    [['dlq', 'list', 'alpha', '--limit'], 'Option --limit needs a value'],
     [['circuit', 'status', '--url', '--local'], 'Option --url needs a value (--url <url>)'],
-    [['dlq', 'list', 'crm', '--limit', 'lots'], "--limit must be an integer from 1 to 1000 (got 'lots')"],
-    [['dlq', 'list', 'crm', '--limit', '0'], '--limit must be an integer from 1 to 1000'],
-    [['dlq', 'redrive', 'crm', '--force=yes'], 'Option --force takes no value'],
-    [['dlq', 'redrive', 'crm', '--rate', '0'], "--rate must be an integer from 1 to 500 (got '0')"],
-    [['dlq', 'redrive', 'crm', '--rate', '501'], '--rate must be an integer from 1 to 500'],
-    [['dlq', 'redrive', 'crm', '--rate', 'fast'], '--rate must be an integer from 1 to 500'],
-    [['dlq', 'redrive', 'crm', '--rate', '20', '--local'], '--rate applies to AWS only: drop it or drop --local/--url.'],
+    [['dlq', 'list', 'alpha', '--limit', 'lots'], "--limit must be an integer from 1 to 1000 (got 'lots')"],
+    [['dlq', 'list', 'alpha', '--limit', '0'], '--limit must be an integer from 1 to 1000'],
+    [['dlq', 'redrive', 'alpha', '--force=yes'], 'Option --force takes no value'],
+    [['dlq', 'redrive', 'alpha', '--rate', '0'], "--rate must be an integer from 1 to 500 (got '0')"],
+    [['dlq', 'redrive', 'alpha', '--rate', '501'], '--rate must be an integer from 1 to 500'],
+    [['dlq', 'redrive', 'alpha', '--rate', 'fast'], '--rate must be an integer from 1 to 500'],
+    [['dlq', 'redrive', 'alpha', '--rate', '20', '--local'], '--rate applies to AWS only: drop it or drop --local/--url.'],
     [['workflows', 'list', '--status', 'BROKEN'], '--status must be one of RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE'],
     [['circuit', 'status', '--local', '--region', 'eu-west-1'], '--region applies to AWS only'],
     [['circuit', 'status', '--url', 'localhost:4000'], '--url must be an http(s) URL'],
@@ -124,7 +133,7 @@ describe('usage errors (exit 2, no hub contacted)', () => {
   });
 
   it('follows the error with the usage of the command concerned', async () => {
-    const { stderr } = await run(['dlq', 'show', 'crm']);
+    const { stderr } = await run(['dlq', 'show', 'alpha']);
     expect(stderr).toContain('Usage: npm run hub -- dlq show <integration> <message-id>');
   });
 
@@ -137,26 +146,26 @@ describe('usage errors (exit 2, no hub contacted)', () => {
 
 describe('send: the detail', () => {
   it('rejects malformed inline JSON naming the cause and its position', async () => {
-    const { code, stderr, operator } = await run(['send', 'FileUploaded', '{"fileId": "f-1",}']);
+    const { code, stderr, operator } = await run(['send', 'ItemRequested', '{"itemId": "i-1",}']);
     expect(code).toBe(2);
     expect(stderr).toMatch(/error: The inline detail is not valid JSON: .*position 17.*\(line 1,? column 18\)/);
     expect(operator.sent).toEqual([]);
   });
 
   it('rejects malformed JSON in an @file naming the file and the line', async () => {
-    const { code, stderr } = await run(['send', 'FileUploaded', '@events/bad.json'], { files: { '/project/events/bad.json': '{\n  "fileId": "f-1"\n  "version": 1\n}' } });
+    const { code, stderr } = await run(['send', 'ItemRequested', '@events/bad.json'], { files: { '/project/events/bad.json': '{\n  "itemId": "i-1"\n  "version": 1\n}' } });
     expect(code).toBe(2);
     expect(stderr).toMatch(/error: The detail file events\/bad\.json is not valid JSON: .*\(line 3,? column 3\)/);
   });
 
   it('reports a missing @file', async () => {
-    const { code, stderr } = await run(['send', 'FileUploaded', '@missing.json']);
+    const { code, stderr } = await run(['send', 'ItemRequested', '@missing.json']);
     expect(code).toBe(2);
     expect(stderr).toContain('error: Cannot read the detail file missing.json: no such file.');
   });
 
   it('reports an empty @', async () => {
-    expect((await run(['send', 'FileUploaded', '@'])).stderr).toContain('The detail file is missing after @');
+    expect((await run(['send', 'ItemRequested', '@'])).stderr).toContain('The detail file is missing after @');
   });
 
   it.each([
@@ -165,23 +174,25 @@ describe('send: the detail', () => {
     ['42', 'a number'],
     ['null', 'null'],
   ])('rejects a detail that is not an object: %s', async (detail, kind) => {
-    const { code, stderr } = await run(['send', 'FileUploaded', detail]);
+    const { code, stderr } = await run(['send', 'ItemRequested', detail]);
     expect(code).toBe(2);
     expect(stderr).toContain(`must be a JSON object ({…}), not ${kind}`);
   });
 
   it('sends an inline detail with the source the catalog routes the detail type from', async () => {
-    const { code, stdout, operator } = await run(['send', 'FileUploaded', '{"fileId":"f-1","version":1}', '--local']);
+    const operator = new FakeHubOperator();
+    operator.routes.set(ROUTED.detailType, ['alpha']);
+    const { code, stdout } = await run(['send', ROUTED.detailType, '{"itemId":"i-1","version":1}', '--local'], { operator });
     expect(code).toBe(0);
-    expect(operator.sent).toEqual([{ detailType: 'FileUploaded', detail: { fileId: 'f-1', version: 1 }, source: 'files.service' }]);
-    expect(stdout).toContain('Event e-1 put on the bus (detail-type FileUploaded, source files.service');
-    expect(stdout).toContain('Delivered to: crm');
+    expect(operator.sent).toEqual([{ detailType: ROUTED.detailType, detail: { itemId: 'i-1', version: 1 }, source: ROUTED.source }]);
+    expect(stdout).toContain(`Event e-1 put on the bus (detail-type ${ROUTED.detailType}, source ${ROUTED.source}, from the catalog's route`);
+    expect(stdout).toContain('Delivered to: alpha');
   });
 
-  it('sends a detail from a file, with --source when given', async () => {
-    const { code, operator } = await run(['send', 'PaymentRequested', '@p.json', '--source', 'billing.service'], { files: { '/project/p.json': '{"paymentId":"p-1"}' } });
+  it('sends a detail from a file, with --source when given (over the catalog route of the detail type)', async () => {
+    const { code, operator } = await run(['send', ROUTED.detailType, '@p.json', '--source', 'elsewhere.service'], { files: { '/project/p.json': '{"itemId":"i-2"}' } });
     expect(code).toBe(0);
-    expect(operator.sent[0]).toEqual({ detailType: 'PaymentRequested', detail: { paymentId: 'p-1' }, source: 'billing.service' });
+    expect(operator.sent[0]).toEqual({ detailType: ROUTED.detailType, detail: { itemId: 'i-2' }, source: 'elsewhere.service' });
   });
 
   it('uses the default source for a detail type no route names, and says no rule may deliver it', async () => {
@@ -219,56 +230,56 @@ describe('targets', () => {
 
 describe('operator errors (exit 1)', () => {
   it.each([
-    [['dlq', 'list', 'crn']],
-    [['dlq', 'redrive', 'crn']],
+    [['dlq', 'list', 'alpah']],
+    [['dlq', 'redrive', 'alpah']],
     // A workflow provider has a circuit but no queue of its own.
-    [['dlq', 'list', 'shipping']],
+    [['dlq', 'list', 'gamma']],
   ])('names the known integrations for an unknown one: %j', async (argv) => {
     const { code, stderr } = await run(argv);
     expect(code).toBe(1);
-    expect(stderr).toBe(`error: Unknown integration '${argv[2]}'. The hub has: crm, payments\n`);
+    expect(stderr).toBe(`error: Unknown integration '${argv[2]}'. The hub has: alpha, beta-two\n`);
   });
 
-  it.each([[['circuit', 'status', 'crn']], [['circuit', 'isolate', 'crn']], [['circuit', 'reset', 'crn']]])(
+  it.each([[['circuit', 'status', 'alpah']], [['circuit', 'isolate', 'alpah']], [['circuit', 'reset', 'alpah']]])(
     'names the known circuits, integrations and workflow providers, for an unknown one: %j',
     async (argv) => {
       const { code, stderr } = await run(argv);
       expect(code).toBe(1);
-      expect(stderr).toBe("error: Unknown circuit 'crn'. The hub has: crm, payments, shipping\n");
+      expect(stderr).toBe("error: Unknown circuit 'alpah'. The hub has: alpha, beta-two, gamma\n");
     },
   );
 
   it('prints the error with its fields as JSON with --json', async () => {
-    const { code, stderr } = await run(['circuit', 'reset', 'crn', '--json']);
+    const { code, stderr } = await run(['circuit', 'reset', 'alpah', '--json']);
     expect(code).toBe(1);
     expect(JSON.parse(stderr)).toEqual({
-      error: { name: 'UnknownCircuitError', message: "Unknown circuit 'crn'. The hub has: crm, payments, shipping", circuit: 'crn', known: ['crm', 'payments', 'shipping'] },
+      error: { name: 'UnknownCircuitError', message: "Unknown circuit 'alpah'. The hub has: alpha, beta-two, gamma", circuit: 'alpah', known: ['alpha', 'beta-two', 'gamma'] },
     });
   });
 
   it('refuses a redrive while the circuit is open, and redrives with --force', async () => {
     const operator = new FakeHubOperator();
-    operator.circuits.set('crm', circuitView('crm', 'open'));
-    const refused = await run(['dlq', 'redrive', 'crm'], { operator });
+    operator.circuits.set('alpha', circuitView('alpha', 'open'));
+    const refused = await run(['dlq', 'redrive', 'alpha'], { operator });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("The circuit of 'crm' is open");
+    expect(refused.stderr).toContain("The circuit of 'alpha' is open");
     expect(refused.stderr).toContain('--force');
-    expect(operator.dlqs.get('crm')).toHaveLength(1);
+    expect(operator.dlqs.get('alpha')).toHaveLength(1);
 
-    const forced = await run(['dlq', 'redrive', 'crm', '--force'], { operator });
+    const forced = await run(['dlq', 'redrive', 'alpha', '--force'], { operator });
     expect(forced.code).toBe(0);
-    expect(forced.stdout).toBe('Moved 1 message from the DLQ of crm back to its queue.\n');
-    expect(operator.calls.at(-1)).toEqual({ method: 'dlqRedrive', args: ['crm', { force: true }] });
+    expect(forced.stdout).toBe('Moved 1 message from the DLQ of alpha back to its queue.\n');
+    expect(operator.calls.at(-1)).toEqual({ method: 'dlqRedrive', args: ['alpha', { force: true }] });
   });
 
   it('passes --rate to the redrive as messages per second', async () => {
-    const { code, operator } = await run(['dlq', 'redrive', 'crm', '--rate', '20']);
+    const { code, operator } = await run(['dlq', 'redrive', 'alpha', '--rate', '20']);
     expect(code).toBe(0);
-    expect(operator.calls.at(-1)).toEqual({ method: 'dlqRedrive', args: ['crm', { force: false, maxMessagesPerSecond: 20 }] });
+    expect(operator.calls.at(-1)).toEqual({ method: 'dlqRedrive', args: ['alpha', { force: false, maxMessagesPerSecond: 20 }] });
   });
 
   it('reports a DLQ message that is not there', async () => {
-    const { code, stderr } = await run(['dlq', 'show', 'crm', 'm-404']);
+    const { code, stderr } = await run(['dlq', 'show', 'alpha', 'm-404']);
     expect(code).toBe(1);
     expect(stderr).toContain('Message m-404 is not in the DLQ');
   });
@@ -293,13 +304,13 @@ describe('operator errors (exit 1)', () => {
 describe('output', () => {
   it('describes the hub', async () => {
     const { stdout } = await run(['describe', '--local']);
-    expect(stdout).toBe('Hub           local: http://127.0.0.1:0\nIntegrations  crm, payments\nWorkflows     order-saga, contact-sync\nCircuits      crm, payments, shipping\n');
+    expect(stdout).toBe('Hub           local: http://127.0.0.1:0\nIntegrations  alpha, beta-two\nWorkflows     order-saga, contact-sync\nCircuits      alpha, beta-two, gamma\n');
   });
 
   it('lists a DLQ as a table of id, error class, error message and failure time', async () => {
-    const { code, stdout, operator } = await run(['dlq', 'list', 'crm', '--limit', '5']);
+    const { code, stdout, operator } = await run(['dlq', 'list', 'alpha', '--limit', '5']);
     expect(code).toBe(0);
-    expect(operator.calls[0]).toEqual({ method: 'dlqList', args: ['crm', { limit: 5 }] });
+    expect(operator.calls[0]).toEqual({ method: 'dlqList', args: ['alpha', { limit: 5 }] });
     const [header, row] = stdout.split('\n');
     expect(header).toMatch(/^MESSAGE ID\s+ERROR CLASS\s+ERROR MESSAGE\s+FAILED AT$/);
     expect(row).toMatch(/^m-1\s+ValidationFailed\s+name: Required\s+2026-11-20T10:00:00Z$/);
@@ -308,35 +319,35 @@ describe('output', () => {
 
   it('truncates long error messages in the DLQ table', async () => {
     const operator = new FakeHubOperator();
-    operator.dlqs.get('crm')![0] = { ...operator.dlqs.get('crm')![0]!, attributes: { errorClass: 'Http400', errorMessage: `bad\n${'x'.repeat(200)}` } };
-    const { stdout } = await run(['dlq', 'list', 'crm'], { operator });
+    operator.dlqs.get('alpha')![0] = { ...operator.dlqs.get('alpha')![0]!, attributes: { errorClass: 'Http400', errorMessage: `bad\n${'x'.repeat(200)}` } };
+    const { stdout } = await run(['dlq', 'list', 'alpha'], { operator });
     const row = stdout.split('\n')[1]!;
     expect(row).toContain(`bad ${'x'.repeat(55)}…`);
     expect(row).not.toContain('x'.repeat(60));
   });
 
   it('says when a DLQ is empty', async () => {
-    expect((await run(['dlq', 'list', 'payments'])).stdout).toBe('No messages in the DLQ of payments.\n');
+    expect((await run(['dlq', 'list', 'beta-two'])).stdout).toBe('No messages in the DLQ of beta-two.\n');
   });
 
   it('shows one DLQ message with its attributes and pretty body', async () => {
-    const { stdout } = await run(['dlq', 'show', 'crm', 'm-1']);
+    const { stdout } = await run(['dlq', 'show', 'alpha', 'm-1']);
     expect(stdout).toContain('Message   m-1');
     expect(stdout).toContain('  errorClass     ValidationFailed');
-    expect(stdout).toContain('Body:\n  {\n    "fileId": "f-1",');
+    expect(stdout).toContain('Body:\n  {\n    "itemId": "i-1",');
   });
 
   it('prints the raw result with --json', async () => {
     const operator = new FakeHubOperator();
-    const { stdout } = await run(['dlq', 'list', 'crm', '--json'], { operator });
-    expect(JSON.parse(stdout)).toEqual(operator.dlqs.get('crm'));
+    const { stdout } = await run(['dlq', 'list', 'alpha', '--json'], { operator });
+    expect(JSON.parse(stdout)).toEqual(operator.dlqs.get('alpha'));
   });
 
   it('shows circuits: circuit, state, effective state, since, open until, failures, reopens', async () => {
     const operator = new FakeHubOperator();
     operator.circuits.set(
-      'payments',
-      circuitView('payments', 'open', {
+      'beta-two',
+      circuitView('beta-two', 'open', {
         effectiveState: 'half_open',
         stateSince: Date.parse('2026-11-20T10:00:00Z'),
         openUntil: Date.parse('2026-11-20T10:00:30Z'),
@@ -348,51 +359,51 @@ describe('output', () => {
     const { stdout } = await run(['circuit', 'status'], { operator });
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^CIRCUIT\s+STATE\s+EFFECTIVE\s+SINCE\s+OPEN UNTIL\s+FAILURES\s+REOPENS\s+REASON$/);
-    expect(lines[1]).toMatch(/^crm\s+closed\s+closed\s+-\s+-\s+0\s+0\s+-$/);
-    expect(lines[2]).toMatch(/^payments\s+open\s+half_open\s+2026-11-20T10:00:00Z\s+2026-11-20T10:00:30Z\s+5\s+2\s+consecutive_failures$/);
-    expect(lines[3]).toMatch(/^shipping\s+closed\s+closed\s/);
+    expect(lines[1]).toMatch(/^alpha\s+closed\s+closed\s+-\s+-\s+0\s+0\s+-$/);
+    expect(lines[2]).toMatch(/^beta-two\s+open\s+half_open\s+2026-11-20T10:00:00Z\s+2026-11-20T10:00:30Z\s+5\s+2\s+consecutive_failures$/);
+    expect(lines[3]).toMatch(/^gamma\s+closed\s+closed\s/);
   });
 
   it('isolates with the default reason naming the user, and with --reason', async () => {
-    const first = await run(['circuit', 'isolate', 'payments']);
-    expect(first.operator.calls[0]).toEqual({ method: 'circuitIsolate', args: ['payments', 'isolated by jdoe via CLI'] });
-    expect(first.stdout).toContain('Circuit payments isolated ("isolated by jdoe via CLI")');
-    const second = await run(['circuit', 'isolate', 'payments', '--reason', 'INC-1234 maintenance']);
-    expect(second.operator.calls[0]?.args).toEqual(['payments', 'INC-1234 maintenance']);
+    const first = await run(['circuit', 'isolate', 'beta-two']);
+    expect(first.operator.calls[0]).toEqual({ method: 'circuitIsolate', args: ['beta-two', 'isolated by jdoe via CLI'] });
+    expect(first.stdout).toContain('Circuit beta-two isolated ("isolated by jdoe via CLI")');
+    const second = await run(['circuit', 'isolate', 'beta-two', '--reason', 'INC-1234 maintenance']);
+    expect(second.operator.calls[0]?.args).toEqual(['beta-two', 'INC-1234 maintenance']);
   });
 
   it('resets a circuit', async () => {
-    const { code, stdout } = await run(['circuit', 'reset', 'crm']);
+    const { code, stdout } = await run(['circuit', 'reset', 'alpha']);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^Circuit crm reset: closed\./);
+    expect(stdout).toMatch(/^Circuit alpha reset: closed\./);
   });
 
   it("isolates a workflow provider's circuit", async () => {
-    const { code, stdout, operator } = await run(['circuit', 'isolate', 'shipping', '--reason', 'carrier down']);
+    const { code, stdout, operator } = await run(['circuit', 'isolate', 'gamma', '--reason', 'carrier down']);
     expect(code).toBe(0);
-    expect(operator.calls[0]).toEqual({ method: 'circuitIsolate', args: ['shipping', 'carrier down'] });
-    expect(stdout).toContain('Circuit shipping isolated ("carrier down")');
+    expect(operator.calls[0]).toEqual({ method: 'circuitIsolate', args: ['gamma', 'carrier down'] });
+    expect(stdout).toContain('Circuit gamma isolated ("carrier down")');
   });
 
   it('shows ledger entries with the audit log, and says when there are none', async () => {
-    const { stdout } = await run(['ledger', 'show', 'file', 'f-1']);
-    expect(stdout).toContain('file f-1 with crm');
+    const { stdout } = await run(['ledger', 'show', 'item', 'i-1']);
+    expect(stdout).toContain('item i-1 with alpha');
     expect(stdout).toMatch(/status\s+synced/);
     expect(stdout).toMatch(/external id\s+ext-9/);
     expect(stdout).toMatch(/AT\s+EVENT\s+VERSION\s+ATTEMPT\s+ERROR\s+EXTERNAL ID\s+CORRELATION ID/);
     expect(stdout).toMatch(/2026-11-20T09:00:01Z\s+synced\s+2\s+1\s+-\s+ext-9\s+c-1/);
-    expect((await run(['ledger', 'show', 'file', 'nope'])).stdout).toContain('No ledger entry for file nope');
+    expect((await run(['ledger', 'show', 'item', 'nope'])).stdout).toContain('No ledger entry for item nope');
     expect(stdout).not.toContain('archived');
   });
 
   it('says when older pages of the audit log are archived, and asks for the whole log with --full-log', async () => {
     const operator = new FakeHubOperator();
     operator.ledger[0] = { ...operator.ledger[0]!, archivedLogPages: 2 };
-    const inline = await run(['ledger', 'show', 'file', 'f-1'], { operator });
+    const inline = await run(['ledger', 'show', 'item', 'i-1'], { operator });
     expect(inline.stdout).toContain('(2 older pages of this log archived: --full-log shows them)');
-    expect(operator.calls.at(-1)).toEqual({ method: 'ledgerShow', args: ['file', 'f-1', { fullLog: false }] });
-    const full = await run(['ledger', 'show', 'file', 'f-1', '--full-log'], { operator });
-    expect(operator.calls.at(-1)).toEqual({ method: 'ledgerShow', args: ['file', 'f-1', { fullLog: true }] });
+    expect(operator.calls.at(-1)).toEqual({ method: 'ledgerShow', args: ['item', 'i-1', { fullLog: false }] });
+    const full = await run(['ledger', 'show', 'item', 'i-1', '--full-log'], { operator });
+    expect(operator.calls.at(-1)).toEqual({ method: 'ledgerShow', args: ['item', 'i-1', { fullLog: true }] });
     expect(full.stdout).not.toContain('archived');
   });
 

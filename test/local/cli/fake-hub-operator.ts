@@ -1,6 +1,8 @@
 /**
  * An in-memory HubOperator for the CLI and transport tests: two integrations, a DLQ each, circuits, a ledger and
  * workflow executions, with the port's errors (unknown integration, redrive refused while the circuit is not closed).
+ * Its integrations and provider are made up (alpha, beta-two, gamma): the CLI works on whatever names the hub has, so
+ * nothing here follows the shipped catalog.
  */
 import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
 import type { LedgerEntry } from '../../../functions/runtime/sync-ledger.js';
@@ -45,34 +47,36 @@ export function circuitView(circuit: string, state: CircuitState = 'closed', ext
 
 /** The fake; its fields are open so tests can arrange and inspect state. */
 export class FakeHubOperator implements HubOperator {
-  readonly integrations = ['crm', 'payments'];
+  readonly integrations = ['alpha', 'beta-two'];
+  /** Where `send` says an event of each detail type was routed; other detail types match no rule. */
+  readonly routes = new Map<string, string[]>([['AlphaRequested', ['alpha']]]);
   readonly sent: SendRequest[] = [];
   readonly dlqs = new Map<string, DeadLetterMessage[]>([
     [
-      'crm',
+      'alpha',
       [
         {
           messageId: 'm-1',
-          body: '{"fileId":"f-1","version":2}',
+          body: '{"itemId":"i-1","version":2}',
           attributes: { errorClass: 'ValidationFailed', errorMessage: 'name: Required', correlationId: 'c-1', failedAt: '2026-11-20T10:00:00.000Z' },
           sentAt: Date.parse('2026-11-20T09:59:59Z'),
           receiveCount: 1,
         },
       ],
     ],
-    ['payments', []],
+    ['beta-two', []],
   ]);
   readonly queues = new Map<string, DeadLetterMessage[]>([
-    ['crm', []],
-    ['payments', []],
+    ['alpha', []],
+    ['beta-two', []],
   ]);
-  /** The integrations' circuits and a workflow provider's (shipping). */
-  readonly circuits = new Map<string, CircuitView>([...this.integrations, 'shipping'].map((name) => [name, circuitView(name)]));
+  /** The integrations' circuits and a workflow provider's (gamma). */
+  readonly circuits = new Map<string, CircuitView>([...this.integrations, 'gamma'].map((name) => [name, circuitView(name)]));
   readonly ledger: LedgerEntry[] = [
     {
-      entityType: 'file',
-      entityId: 'f-1',
-      integration: 'crm',
+      entityType: 'item',
+      entityId: 'i-1',
+      integration: 'alpha',
       status: 'synced',
       entityVersion: 2,
       attempts: 1,
@@ -102,7 +106,7 @@ export class FakeHubOperator implements HubOperator {
   async send(request: SendRequest): Promise<SendResult> {
     this.record('send', request);
     this.sent.push(request);
-    return { eventId: `e-${this.sent.length}`, routedTo: request.detailType === 'FileUploaded' ? ['crm'] : [] };
+    return { eventId: `e-${this.sent.length}`, routedTo: this.routes.get(request.detailType) ?? [] };
   }
 
   async dlqList(integration: string, options?: { readonly limit?: number }): Promise<DeadLetterMessage[]> {

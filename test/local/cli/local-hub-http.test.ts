@@ -36,56 +36,56 @@ describe('serveHubOperator + LocalHubClient', () => {
   it('round-trips every method of the port with its arguments and result', async () => {
     const direct = new FakeHubOperator();
     expect(await client.describe()).toEqual(await direct.describe());
-    expect(await client.send({ detailType: 'FileUploaded', detail: { fileId: 'f' }, source: 'files.service' })).toEqual({ eventId: 'e-1', routedTo: ['crm'] });
-    expect(operator.sent).toEqual([{ detailType: 'FileUploaded', detail: { fileId: 'f' }, source: 'files.service' }]);
-    expect(await client.dlqList('crm', { limit: 5 })).toEqual(await direct.dlqList('crm', { limit: 5 }));
-    expect(await client.dlqList('crm')).toEqual(await direct.dlqList('crm'));
-    expect(await client.dlqShow('crm', 'm-1')).toEqual(await direct.dlqShow('crm', 'm-1'));
+    expect(await client.send({ detailType: 'AlphaRequested', detail: { itemId: 'i' }, source: 'alpha.upstream' })).toEqual({ eventId: 'e-1', routedTo: ['alpha'] });
+    expect(operator.sent).toEqual([{ detailType: 'AlphaRequested', detail: { itemId: 'i' }, source: 'alpha.upstream' }]);
+    expect(await client.dlqList('alpha', { limit: 5 })).toEqual(await direct.dlqList('alpha', { limit: 5 }));
+    expect(await client.dlqList('alpha')).toEqual(await direct.dlqList('alpha'));
+    expect(await client.dlqShow('alpha', 'm-1')).toEqual(await direct.dlqShow('alpha', 'm-1'));
     expect(await client.circuitStatus()).toEqual(await direct.circuitStatus());
-    expect(await client.circuitStatus('payments')).toEqual(await direct.circuitStatus('payments'));
-    expect(await client.ledgerShow('file', 'f-1')).toEqual(await direct.ledgerShow('file', 'f-1'));
+    expect(await client.circuitStatus('beta-two')).toEqual(await direct.circuitStatus('beta-two'));
+    expect(await client.ledgerShow('item', 'i-1')).toEqual(await direct.ledgerShow('item', 'i-1'));
     expect(await client.workflowsList({ status: 'FAILED' })).toEqual(await direct.workflowsList({ status: 'FAILED' }));
     expect(await client.workflowsList()).toEqual(await direct.workflowsList());
     expect(await client.workflowsRedrive('order-o-1')).toEqual(await direct.workflowsRedrive('order-o-1'));
-    expect(await client.circuitIsolate('payments', 'maintenance')).toEqual(await direct.circuitIsolate('payments', 'maintenance'));
-    expect(await client.circuitReset('payments')).toEqual(await direct.circuitReset('payments'));
-    expect(await client.dlqRedrive('crm', { force: false })).toEqual({ integration: 'crm', messages: 1 });
+    expect(await client.circuitIsolate('beta-two', 'maintenance')).toEqual(await direct.circuitIsolate('beta-two', 'maintenance'));
+    expect(await client.circuitReset('beta-two')).toEqual(await direct.circuitReset('beta-two'));
+    expect(await client.dlqRedrive('alpha', { force: false })).toEqual({ integration: 'alpha', messages: 1 });
   });
 
   it('passes omitted optional arguments as absent, not null', async () => {
     operator.calls.length = 0;
     await client.circuitStatus();
-    await client.dlqList('payments');
+    await client.dlqList('beta-two');
     expect(operator.calls).toEqual([
       { method: 'circuitStatus', args: [undefined] },
-      { method: 'dlqList', args: ['payments', undefined] },
+      { method: 'dlqList', args: ['beta-two', undefined] },
     ]);
   });
 
   it('keeps the class, message and fields of UnknownIntegrationError', async () => {
-    const error = await client.dlqList('crn').catch((e: unknown) => e);
+    const error = await client.dlqList('alpah').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownIntegrationError);
-    expect(error).toMatchObject({ name: 'UnknownIntegrationError', message: "Unknown integration 'crn'. The hub has: crm, payments", integration: 'crn', known: ['crm', 'payments'] });
+    expect(error).toMatchObject({ name: 'UnknownIntegrationError', message: "Unknown integration 'alpah'. The hub has: alpha, beta-two", integration: 'alpah', known: ['alpha', 'beta-two'] });
   });
 
   it('keeps the class, message and fields of UnknownCircuitError', async () => {
-    const error = await client.circuitReset('crn').catch((e: unknown) => e);
+    const error = await client.circuitReset('alpah').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UnknownCircuitError);
-    expect(error).toMatchObject({ name: 'UnknownCircuitError', message: "Unknown circuit 'crn'. The hub has: crm, payments, shipping", circuit: 'crn', known: ['crm', 'payments', 'shipping'] });
+    expect(error).toMatchObject({ name: 'UnknownCircuitError', message: "Unknown circuit 'alpah'. The hub has: alpha, beta-two, gamma", circuit: 'alpah', known: ['alpha', 'beta-two', 'gamma'] });
   });
 
   it('keeps the class, message and fields of CircuitNotClosedError', async () => {
-    operator.circuits.set('payments', circuitView('payments', 'isolated'));
-    const error = await client.dlqRedrive('payments').catch((e: unknown) => e);
+    operator.circuits.set('beta-two', circuitView('beta-two', 'isolated'));
+    const error = await client.dlqRedrive('beta-two').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CircuitNotClosedError);
-    expect(error).toMatchObject({ integration: 'payments', state: 'isolated', message: expect.stringContaining("The circuit of 'payments' is isolated") });
-    operator.circuits.set('payments', circuitView('payments'));
+    expect(error).toMatchObject({ integration: 'beta-two', state: 'isolated', message: expect.stringContaining("The circuit of 'beta-two' is isolated") });
+    operator.circuits.set('beta-two', circuitView('beta-two'));
   });
 
   it('keeps NotFoundError and plain OperatorError', async () => {
-    const notFound = await client.dlqShow('crm', 'nope').catch((e: unknown) => e);
+    const notFound = await client.dlqShow('alpha', 'nope').catch((e: unknown) => e);
     expect(notFound).toBeInstanceOf(NotFoundError);
-    expect((notFound as Error).message).toBe("Message nope is not in the DLQ of 'crm'");
+    expect((notFound as Error).message).toBe("Message nope is not in the DLQ of 'alpha'");
     const plain = await client.workflowsList({ workflow: 'nightly' }).catch((e: unknown) => e);
     expect(plain).toBeInstanceOf(OperatorError);
     expect(plain).not.toBeInstanceOf(NotFoundError);
@@ -112,8 +112,8 @@ describe('serveHubOperator + LocalHubClient', () => {
   it('answers HTTP errors with the right status', async () => {
     const post = (path: string, init: RequestInit = {}) =>
       fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]', ...init });
-    expect((await post('/operator/circuitReset', { body: '["crn"]' })).status).toBe(404);
-    expect((await post('/operator/dlqShow', { body: '["crm","nope"]' })).status).toBe(404);
+    expect((await post('/operator/circuitReset', { body: '["alpah"]' })).status).toBe(404);
+    expect((await post('/operator/dlqShow', { body: '["alpha","nope"]' })).status).toBe(404);
     expect((await post('/operator/launchMissiles')).status).toBe(404);
     expect((await post('/operator/describe', { body: '{"not":"an array"}' })).status).toBe(400);
     expect((await post('/operator/describe', { body: '[' })).status).toBe(400);
@@ -201,11 +201,11 @@ describe('hub discovery (.hub/hub.json)', () => {
     const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) } };
     const factory = (target: Parameters<typeof createOperator>[0]) => createOperator(target, dir);
 
-    expect(await runCli(['--local', 'circuit', 'status', 'crm'], io, factory)).toBe(0);
+    expect(await runCli(['--local', 'circuit', 'status', 'alpha'], io, factory)).toBe(0);
     expect(out.join('')).toMatch(/^CIRCUIT\s+STATE/);
 
     expect(await runCli(['--local', 'dlq', 'list', 'nope'], io, factory)).toBe(1);
-    expect(err.join('')).toBe("error: Unknown integration 'nope'. The hub has: crm, payments\n");
+    expect(err.join('')).toBe("error: Unknown integration 'nope'. The hub has: alpha, beta-two\n");
   });
 
   it('fails with the start hint when --local finds no record', async () => {
