@@ -3,7 +3,8 @@ import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
 import { type DemoResult, parseOutage, runDemo } from '../../../local/hub/demo-scenario.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { servingProviderOf } from '../../../local/hub/serving-provider.js';
-import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { PROVIDER_NAMES, type Sandbox } from '../../../local/sandbox/index.js';
+import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 
 // A CRM outage also hits the contact sync (it writes to the CRM): runs during the outage fail by design once their
 // short circuit-open budget is spent, and the run after the outage must bring the CRM in step with the source.
@@ -15,7 +16,7 @@ describe('the demo with the crm down', () => {
   const outageEndMs = 25_000;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ seed: 7 });
+    sandbox = await startSandboxForCatalog({ seed: 7 });
     hub = await LocalHub.start({ sandbox, timeScale: 1 / 30 });
     result = await runDemo(hub, sandbox, {
       events: 200,

@@ -6,6 +6,7 @@ import { checkOutageProvider, DemoOptionError, type DemoResult, parseOutage, run
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { servingProviderOf } from '../../../local/hub/serving-provider.js';
 import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 
 const catalog = resolveCatalog(INTEGRATIONS);
 
@@ -57,7 +58,7 @@ describe('the default demo scenario on the local hub', () => {
   const up = catalog.map((entry) => entry.name).filter((name) => !down.includes(name));
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ seed: 42 });
+    sandbox = await startSandboxForCatalog({ seed: 42 });
     hub = await LocalHub.start({ sandbox, timeScale: 1 / 30 });
     result = await runDemo(hub, sandbox, { events: 300, seed: 42, outage });
     plan = planDemoEvents({ events: 300, seed: 42, publishForMs: 30_000, integrations: await loadDemoIntegrations(catalog) });

@@ -14,9 +14,9 @@ import { RESUME_MAXIMUM_CONCURRENCY } from '../../../functions/ops/ports.js';
 import { INTEGRATIONS } from '../../../lib/catalog.js';
 import { PROVIDERS } from '../../../lib/workflow-catalog.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
-import { sandboxContext } from '../../../local/hub/sandbox-wiring.js';
+import { sandboxContext, startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 import { type CfnTemplate, synthesizeHubTemplate } from '../../../local/local-step-functions.js';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { type Sandbox } from '../../../local/sandbox/index.js';
 import { orderPlacedDetail } from '../../support/order-placed.js';
 
 const PAYMENTS_BREAK_MS = 3_000;
@@ -31,7 +31,7 @@ let hub: LocalHub;
 const backgroundErrors: { where: string; error: unknown }[] = [];
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ seed: 1 });
+  sandbox = await startSandboxForCatalog({ seed: 1 });
   const catalogs = {
     integrations: INTEGRATIONS.map((entry) => (entry.name === 'payments' ? { ...entry, circuit: { ...entry.circuit, breakMs: PAYMENTS_BREAK_MS, ...PAYMENTS_THROTTLE } } : entry)),
     providers: PROVIDERS.map((entry) => (entry.name === 'inventory' ? { ...entry, circuit: { ...entry.circuit, breakMs: INVENTORY_BREAK_MS } } : entry)),

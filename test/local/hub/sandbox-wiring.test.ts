@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SECRET_FIELDS } from '../../../functions/runtime/auth-config.js';
 import { ConfigurationError } from '../../../functions/runtime/errors.js';
-import type { IntegrationEntry } from '../../../lib/catalog.js';
+import { catalogIntegration, INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../../lib/catalog.js';
+import { resolveWorkflows } from '../../../lib/workflow-catalog.js';
+import { servingProviderOf } from '../../../local/hub/serving-provider.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import {
   sandboxContext,
@@ -121,21 +123,25 @@ describe('sandbox wiring of the shipped catalogs', () => {
     await sandbox?.close();
   });
 
-  it('mounts no generic provider and points every integration and standalone workflow provider at its dedicated one', () => {
-    expect(sandboxWiring().generic).toEqual([]);
+  const catalog = resolveCatalog(INTEGRATIONS);
+  const standalone = [...resolveWorkflows(catalog).providers.values()].filter((provider) => provider.integration === undefined);
+
+  it('mounts a generic provider for exactly the integrations without a sandbox API, and points every integration and standalone workflow provider at its own', () => {
+    expect(sandboxWiring().generic.map((declaration) => declaration.name)).toEqual(catalog.filter((entry) => servingProviderOf(entry).generic).map((entry) => entry.name));
     const context = sandboxContext(sandbox);
-    expect(Object.keys(context).sort()).toEqual(['baseUrl:contacts', 'baseUrl:crm', 'baseUrl:email', 'baseUrl:inventory', 'baseUrl:payments', 'baseUrl:shipping']);
-    for (const [key, url] of Object.entries(context)) expect(url).toBe(sandbox.providerUrl(key.slice('baseUrl:'.length)));
+    expect(Object.keys(context).sort()).toEqual([...catalog, ...standalone].map((entry) => `baseUrl:${entry.name}`).sort());
+    for (const entry of catalog) expect(context[`baseUrl:${entry.name}`]).toBe(sandbox.providerUrl(servingProviderOf(entry).name));
+    for (const provider of standalone) expect(context[`baseUrl:${provider.name}`]).toBe(sandbox.providerUrl(provider.name));
   });
 
-  it("maps the dedicated providers' credentials to the secret fields (payments' secret key is the bearer token)", () => {
+  it("holds a secret per catalog secret name with its scheme's fields (payments' secret key is the bearer token)", () => {
     const secrets = sandboxSecretValues(sandbox);
-    expect(secrets['integration-hub/payments']).toEqual({ token: sandbox.credentials('payments').secretKey });
-    expect(secrets['integration-hub/inventory']).toEqual({ apiKey: sandbox.credentials('inventory').apiKey });
-    expect(secrets['integration-hub/shipping']).toEqual(sandbox.credentials('shipping'));
-    expect(Object.keys(secrets).sort()).toEqual(
-      ['contacts', 'crm', 'email', 'inventory', 'payments', 'shipping'].map((name) => `integration-hub/${name}`),
-    );
+    const named = [...catalog, ...standalone].filter((entry) => entry.auth.scheme !== 'none');
+    expect(Object.keys(secrets).sort()).toEqual(named.map((entry) => entry.secret.name).sort());
+    for (const entry of named) expect(Object.keys(secrets[entry.secret.name]!).sort(), entry.name).toEqual(expect.arrayContaining([...SECRET_FIELDS[entry.auth.scheme]]));
+    if (catalog.some((entry) => entry.name === 'payments')) {
+      expect(secrets[catalogIntegration('payments').secret.name]).toEqual({ token: sandbox.credentials('payments').secretKey });
+    }
   });
 });
 

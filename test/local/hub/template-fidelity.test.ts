@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlueprintError } from '../../../local/hub/hub-blueprint.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
-import { synthesizeAgainstSandbox } from '../../../local/hub/sandbox-wiring.js';
+import { startSandboxForCatalog, synthesizeAgainstSandbox } from '../../../local/hub/sandbox-wiring.js';
 import type { LocalQueue } from '../../../local/local-queue.js';
 import type { CfnTemplate } from '../../../local/local-step-functions.js';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { type Sandbox } from '../../../local/sandbox/index.js';
 
 type Properties = Record<string, unknown>;
 
@@ -173,7 +173,7 @@ let hub: LocalHub;
 const backgroundErrors: { where: string; error: unknown }[] = [];
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ seed: 1 });
+  sandbox = await startSandboxForCatalog({ seed: 1 });
   template = synthesizeAgainstSandbox(sandbox);
   // The hub gets its own copy: what this test reads is the template as synthesized.
   hub = await LocalHub.start({ sandbox, template: structuredClone(template), onError: (where, error) => backgroundErrors.push({ where, error }) });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalHub } from '../../../local/hub/local-hub.js';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { type Sandbox } from '../../../local/sandbox/index.js';
+import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 
 async function eventually(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -32,7 +33,7 @@ describe('redriving a failed workflow execution on the local hub (RedriveExecuti
   let hub: LocalHub;
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ seed: 3 });
+    sandbox = await startSandboxForCatalog({ seed: 3 });
     hub = await LocalHub.start({ sandbox, timeScale: 1 / 1000 });
   }, 60_000);
 

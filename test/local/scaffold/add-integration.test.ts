@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUTH_SCHEMES } from '../../../functions/runtime/auth-config.js';
-import { REPOSITORY_ROOT } from '../../../lib/catalog.js';
+import { INTEGRATIONS, REPOSITORY_ROOT } from '../../../lib/catalog.js';
 import { addIntegration, CATALOG_FILE, ScaffoldError } from '../../../local/scaffold/add-integration.js';
 import { insertCatalogEntry, renderCatalogEntry, resolveScaffold } from '../../../local/scaffold/integration-scaffold.js';
 
@@ -21,6 +21,14 @@ function scratchRoot(): string {
   return root;
 }
 
+/** A name no integration of the catalog has (a checkout may have scaffolded `helpdesk` already). */
+function freshName(base: string): string {
+  const taken = new Set(INTEGRATIONS.map((entry) => entry.name));
+  let name = base;
+  for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
+  return name;
+}
+
 function listFiles(root: string, dir = ''): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? listFiles(root, join(dir, entry.name)) : [join(dir, entry.name)],
@@ -30,23 +38,25 @@ function listFiles(root: string, dir = ''): string[] {
 describe('npm run add:integration', () => {
   it('writes exactly the adapter, its test and the catalog entry', () => {
     const root = scratchRoot();
-    const result = addIntegration(root, { name: 'helpdesk', auth: 'api_key', event: 'TicketRequested', path: '/tickets' });
-    expect(result).toEqual({ adapter: 'functions/integrations/helpdesk.ts', test: 'test/functions/integrations/helpdesk.test.ts', catalog: CATALOG_FILE });
+    const name = freshName('helpdesk');
+    const request = { name, auth: 'api_key', event: 'TicketRequested', path: '/tickets' } as const;
+    const result = addIntegration(root, request);
+    expect(result).toEqual({ adapter: `functions/integrations/${name}.ts`, test: `test/functions/integrations/${name}.test.ts`, catalog: CATALOG_FILE });
     expect(listFiles(root).sort()).toEqual([CATALOG_FILE, result.adapter, result.test].sort());
 
     const adapter = readFileSync(join(root, result.adapter), 'utf8');
     expect(adapter).toContain("await http.post('/tickets'");
-    expect(adapter).toContain('export const handler = helpdesk.sqsHandler;');
+    expect(adapter).toContain(`export const handler = ${resolveScaffold(request).scaffold.variable}.sqsHandler;`);
     expect(adapter).not.toContain('connection');
     const catalog = readFileSync(join(root, CATALOG_FILE), 'utf8');
     const original = readFileSync(join(REPOSITORY_ROOT, CATALOG_FILE), 'utf8');
     // Only the entry is added, inside INTEGRATIONS, after the entries already there.
-    const entry = renderCatalogEntry(resolveScaffold({ name: 'helpdesk', auth: 'api_key', event: 'TicketRequested', path: '/tickets' }).scaffold);
+    const entry = renderCatalogEntry(resolveScaffold(request).scaffold);
     expect(catalog.replace(entry, '')).toBe(original);
     expect(catalog.indexOf(entry)).toBeGreaterThan(catalog.indexOf('export const INTEGRATIONS'));
     expect(catalog.indexOf(entry)).toBeLessThan(catalog.indexOf('/** Context overrides'));
     expect(entry).toContain("auth: 'api_key'");
-    expect(entry).toContain("routes: [{ sources: ['helpdesk.upstream'], detailTypes: ['TicketRequested'] }]");
+    expect(entry).toContain(`routes: [{ sources: ['${name}.upstream'], detailTypes: ['TicketRequested'] }]`);
   });
 
   it('writes an OAuth2 entry with its token URL, and a valid entry for every scheme', () => {
@@ -75,7 +85,8 @@ describe('npm run add:integration', () => {
       expect.stringContaining('--auth must be one of'),
       expect.stringContaining('--path must be a lower-case path'),
     ]);
-    expect(attempt({ name: 'crm' })).toEqual([expect.stringContaining("lib/catalog.ts has an integration named 'crm' already")]);
+    const existing = INTEGRATIONS[0]!.name;
+    expect(attempt({ name: existing })).toEqual([expect.stringContaining(`lib/catalog.ts has an integration named '${existing}' already`)]);
     mkdirSync(join(root, 'functions/integrations'), { recursive: true });
     writeFileSync(join(root, 'functions/integrations/ticketing.ts'), '// someone else\'s adapter\n');
     expect(attempt({ name: 'ticketing' })).toEqual([expect.stringContaining('functions/integrations/ticketing.ts exists already')]);
