@@ -63,9 +63,9 @@ export interface ProviderEntry {
   readonly auth?: AuthDeclaration;
   /** The credentials secret: created with a generated placeholder by default, or imported by name. @default `integration-hub/<name>` */
   readonly secret?: { readonly name: string; readonly import?: boolean };
-  /** Per-attempt HTTP timeout in the task. @default the integration's, else the task handler's */
+  /** Per-attempt HTTP timeout in the task. @default the integration's, else 5000 */
   readonly httpTimeoutMs?: number;
-  /** HTTP attempts inside one task invocation (Step Functions retries on top). @default the integration's, else the handler's */
+  /** HTTP attempts inside one task invocation (Step Functions retries on top). @default the integration's, else 3 */
   readonly maxAttempts?: number;
   /** Circuit breaker overrides (standalone providers). @default {} */
   readonly circuit?: CatalogCircuitSettings;

@@ -84,7 +84,7 @@ export function createLocalTaskFunctions(template: CfnTemplate, parts: LocalWork
     const metrics = new RecordingMetricsSink();
     if (isSagaTask) {
       const task = ORDER_SAGA_TASKS[handlerName as OrderSagaHandlerName];
-      const settings = taskSettingsFromEnvironment(environment, task.connection);
+      const settings = taskSettingsFromEnvironment(environment);
       const deps = buildTaskDependencies(task, settings, {
         dynamodb: parts.dynamo.client,
         secrets: parts.secrets,

@@ -35,18 +35,6 @@ export interface ProbeContext {
 }
 
 /**
- * A workflow task's defaults for the timeout and attempts of its provider calls (functions/workflows/), used when the
- * workflow catalog sets none. The auth is never a default: it is the catalog's (`AUTH`). An integration's adapter
- * declares none of this: its catalog entry does (lib/catalog.ts `auth`, `httpTimeoutMs`, `maxAttempts`).
- */
-export interface ConnectionDefaults {
-  /** @default 5000 */
-  timeoutMs?: number;
-  /** Attempts per delivery, the first included. @default 3 */
-  maxAttempts?: number;
-}
-
-/**
  * An adapter for one third party: a small declaration in functions/integrations/<adapter>.ts, named by its file. The
  * runtime supplies every reliability concern (validation, idempotency, circuit breaking, credentials, retries,
  * ledger, DLQ, telemetry). One adapter may serve several catalog integrations (two accounts of one CRM), each

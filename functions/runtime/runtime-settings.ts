@@ -1,6 +1,5 @@
 import { ConfigurationError } from './errors.js';
 import { type AuthConfig, authConfigFromEnvironment } from './auth-config.js';
-import type { ConnectionDefaults } from './integration-definition.js';
 
 /** The settings of one integration's runtime, resolved once at init. */
 export interface RuntimeSettings {
@@ -99,7 +98,7 @@ export const SETTING_RANGES = {
  * catalog: an adapter declares none of it.
  */
 export function settingsFromEnvironment(env: Record<string, string | undefined>): RuntimeSettings {
-  return readSettings(env, {}, {
+  return readSettings(env, {
     subject: 'the integration runtime',
     providerPrefix: '',
     deadLetterQueue: true,
@@ -147,15 +146,14 @@ export interface TaskSettingsOptions {
  * The settings of a Step Functions task built on the runtime: like {@link settingsFromEnvironment}, but a task has
  * no DLQ (its failures go back to the state machine as typed errors), so `DLQ_URL` is neither read nor required and
  * `deadLetterQueueUrl` is empty. Record concurrency and park jitter do not apply and keep their defaults.
- * `connection` holds the task's own timeout and attempt defaults; the provider's `AUTH` is always the workflow
- * catalog's (which takes an integration's from its catalog entry).
+ * Like an integration's, the provider's connection (`AUTH`, timeout, attempts) is the workflow catalog's, which takes
+ * an integration's from its catalog entry: task code declares none.
  */
 export function taskSettingsFromEnvironment(
   env: Record<string, string | undefined>,
-  connection: ConnectionDefaults = {},
   options: TaskSettingsOptions = {},
 ): RuntimeSettings {
-  return readSettings(env, connection, {
+  return readSettings(env, {
     subject: 'the workflow task',
     providerPrefix: options.providerPrefix ?? '',
     deadLetterQueue: false,
@@ -176,7 +174,7 @@ interface SettingsProfile {
   idempotencyTtlSeconds: number;
 }
 
-function readSettings(env: Record<string, string | undefined>, connection: ConnectionDefaults, profile: SettingsProfile): RuntimeSettings {
+function readSettings(env: Record<string, string | undefined>, profile: SettingsProfile): RuntimeSettings {
   const problems: string[] = [];
   const variable = (name: keyof typeof SETTINGS_ENVIRONMENT): string =>
     (PROVIDER_VARIABLES as readonly string[]).includes(name) ? `${profile.providerPrefix}${name}` : name;
@@ -210,8 +208,8 @@ function readSettings(env: Record<string, string | undefined>, connection: Conne
     secretName,
     secretMaxAgeSeconds: integer('SECRET_MAX_AGE_SECONDS', DEFAULT_SETTINGS.secretMaxAgeSeconds),
     http: {
-      timeoutMs: integer('HTTP_TIMEOUT_MS', connection.timeoutMs ?? DEFAULT_SETTINGS.http.timeoutMs),
-      maxAttempts: integer('HTTP_MAX_ATTEMPTS', connection.maxAttempts ?? DEFAULT_SETTINGS.http.maxAttempts),
+      timeoutMs: integer('HTTP_TIMEOUT_MS', DEFAULT_SETTINGS.http.timeoutMs),
+      maxAttempts: integer('HTTP_MAX_ATTEMPTS', DEFAULT_SETTINGS.http.maxAttempts),
       baseDelayMs: integer('HTTP_BASE_DELAY_MS', DEFAULT_SETTINGS.http.baseDelayMs),
       maxDelayMs: integer('HTTP_MAX_DELAY_MS', DEFAULT_SETTINGS.http.maxDelayMs),
       safetyMarginMs: integer('HTTP_SAFETY_MARGIN_MS', DEFAULT_SETTINGS.http.safetyMarginMs),

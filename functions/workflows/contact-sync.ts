@@ -44,7 +44,6 @@ import { DynamoDbCircuitStore } from '../runtime/dynamodb-circuit-store.js';
 import { ConfigurationError, MalformedResponseError, PoisonMessageError, ProviderRejectedError, toIntegrationError } from '../runtime/errors.js';
 import type { HttpClient } from '../runtime/http-client.js';
 import { describeIssues } from '../runtime/inbound-record.js';
-import type { ConnectionDefaults } from '../runtime/integration-definition.js';
 import { createProviderHttpClient, type RuntimeCircuitBreaker } from '../runtime/operation-executor.js';
 import type { Clock, CredentialsProvider, SecretSource } from '../runtime/ports.js';
 import { circuitOverrides, createBreaker, resolveAuth } from '../runtime/runtime-environment.js';
@@ -64,13 +63,6 @@ export const CONTACT_SYNC = 'contact-sync';
  * `crm`, `integration: 'crm'`).
  */
 export const CONTACT_SYNC_CIRCUITS = { source: 'contacts', crm: 'crm' } as const;
-
-/** How the task reaches each provider (deployment configuration overrides these). */
-export const CONTACT_SYNC_CONNECTIONS = {
-  source: { timeoutMs: 10_000, maxAttempts: 3 },
-  // The CRM of the crm integration: its timeouts come from that integration's catalog entry (CRM_HTTP_TIMEOUT_MS).
-  crm: {},
-} as const satisfies Record<string, ConnectionDefaults>;
 
 /** The CRM bulk endpoint takes 1..200 items: a page never holds more contacts than that. */
 export const MAX_PAGE_SIZE = 200;
@@ -407,10 +399,9 @@ export function contactSyncConfigFromEnvironment(env: Record<string, string | un
       return fallback;
     }
   };
-  const settings = (prefix: string, connection: ConnectionDefaults) =>
-    collect(() => taskSettingsFromEnvironment(env, connection, { providerPrefix: prefix, ledger: false }), undefined);
-  const source = settings('CONTACTS_', CONTACT_SYNC_CONNECTIONS.source);
-  const target = settings('CRM_', CONTACT_SYNC_CONNECTIONS.crm);
+  const settings = (prefix: string) => collect(() => taskSettingsFromEnvironment(env, { providerPrefix: prefix, ledger: false }), undefined);
+  const source = settings('CONTACTS_');
+  const target = settings('CRM_');
   const circuit = (variable: string, circuitId: string) =>
     collect(() => {
       const overrides = circuitOverrides(env[variable], variable);

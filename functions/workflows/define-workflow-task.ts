@@ -38,7 +38,6 @@ import {
 } from '../runtime/errors.js';
 import { describeIssues } from '../runtime/inbound-record.js';
 import type {
-  ConnectionDefaults,
   IntegrationDefinition,
   ProbeContext,
   SendContext,
@@ -89,11 +88,6 @@ export interface WorkflowTaskDefinition<TInput, TResult extends SendResult, TOut
   output?(result: TResult, input: TInput): TOutput;
   /** A cheap health call for the half-open probe. */
   probe?(context: ProbeContext): Promise<void>;
-  /**
-   * Timeout and attempt defaults of the provider calls; the provider's `HTTP_TIMEOUT_MS` and `HTTP_MAX_ATTEMPTS`, set
-   * by the stack from the workflow catalog, override them. The auth is the catalog's (`AUTH`). @default {}
-   */
-  readonly connection?: ConnectionDefaults;
 }
 
 /**
@@ -254,8 +248,6 @@ export interface WorkflowTask<TInput, TResult extends SendResult, TOutput> {
   readonly task: WorkflowTaskDefinition<TInput, TResult, TOutput>;
   /** The declaration as the runtime's executor (and the prober) sees it. */
   readonly definition: IntegrationDefinition<TInput, SendResult>;
-  /** The task's connection defaults (see {@link WorkflowTaskDefinition.connection}). */
-  readonly connection?: ConnectionDefaults;
   /**
    * The Lambda entry. The runtime is built from the environment on the first invocation of a container and reused;
    * a configuration problem fails that invocation with every problem listed.
@@ -288,10 +280,9 @@ export function defineWorkflowTask<TInput, TResult extends SendResult, TOutput =
     provider: task.provider,
     task,
     definition,
-    connection: task.connection,
     createRuntime,
     handler: async (event, context) => {
-      runtime ??= createRuntime(taskDependenciesFromEnvironment({ name: task.name, provider: task.provider, definition, connection: task.connection }, process.env));
+      runtime ??= createRuntime(taskDependenciesFromEnvironment({ name: task.name, provider: task.provider, definition }, process.env));
       return runtime.handle(event, context);
     },
   };
@@ -302,8 +293,6 @@ export interface TaskIdentity {
   readonly name: string;
   readonly provider: string;
   readonly definition: IntegrationDefinition<any, SendResult>;
-  /** The task's connection defaults (see {@link WorkflowTaskDefinition.connection}). */
-  readonly connection?: ConnectionDefaults;
 }
 
 /** A task never dead-letters or parks a message: these ports exist for the runtime's type and must not be reached. */
@@ -321,7 +310,7 @@ export interface TaskParts {
   readonly metrics: MetricsSink;
   /** Circuit breaker overrides. @default {} */
   readonly circuit?: CircuitBreakerSettingsInput;
-  /** OAuth2 token URL override. @default the task's connection */
+  /** OAuth2 token URL override. @default the `tokenUrl` of the provider's AUTH */
   readonly authTokenUrl?: string;
   /** @default systemClock */
   readonly clock?: Clock;
@@ -355,7 +344,7 @@ export function buildTaskDependencies(
 
 /** Builds a task's dependencies from `env` (Lambda's process.env); see the file comment for the variables. */
 export function taskDependenciesFromEnvironment(task: TaskIdentity, env: Record<string, string | undefined>): RuntimeDependencies {
-  const settings = taskSettingsFromEnvironment(env, task.connection);
+  const settings = taskSettingsFromEnvironment(env);
   const circuit = circuitOverrides(env.CIRCUIT_SETTINGS);
   resolveCircuitBreakerSettings(circuit, `${task.provider} circuit`); // fail fast on a bad override
   return buildTaskDependencies(task, settings, {

@@ -26,7 +26,7 @@
  */
 import { z } from 'zod';
 import { MalformedResponseError } from '../runtime/errors.js';
-import type { ConnectionDefaults, ProbeContext, SendContext, SendResult } from '../runtime/integration-definition.js';
+import type { ProbeContext, SendContext, SendResult } from '../runtime/integration-definition.js';
 import { payments, toMinorUnits, toPaymentStatus } from '../integrations/payments.js';
 import { defineWorkflowTask, type WorkflowTask } from './define-workflow-task.js';
 import { orderPlacedSchema } from './order-placed.js';
@@ -59,16 +59,8 @@ void _contract;
 
 // ---------------------------------------------------------------- providers
 
-/** The saga's timeout and attempt defaults per provider (the workflow catalog overrides them; auth is always the catalog's). */
-export const SAGA_CONNECTIONS = {
-  inventory: { timeoutMs: 5000, maxAttempts: 3 },
-  // The gateway of the payments integration: its timeouts come from that integration's catalog entry.
-  payments: {},
-  shipping: { timeoutMs: 5000, maxAttempts: 3 },
-  email: { timeoutMs: 5000, maxAttempts: 3 },
-} as const satisfies Record<string, ConnectionDefaults>;
-
-type SagaProvider = keyof typeof SAGA_CONNECTIONS;
+/** The saga's providers, by role (lib/workflow-catalog.ts names the catalog provider of each). */
+type SagaProvider = 'inventory' | 'payments' | 'shipping' | 'email';
 
 const reservationCreated = z.object({ id: z.string().min(1) });
 const reservationReleased = z.object({ id: z.string().min(1), status: z.string() });
@@ -122,7 +114,6 @@ function sagaTask<TResult extends SendResult & object>(
     probe: async ({ http }: ProbeContext) => {
       await http.get('/health');
     },
-    connection: SAGA_CONNECTIONS[step.provider],
   });
 }
 

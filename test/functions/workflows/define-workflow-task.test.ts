@@ -66,7 +66,6 @@ describe('defineWorkflowTask', () => {
     entity: () => ({ type: 'order', id: '1' }),
     idempotencyKey: (input: { executionName: string }) => input.executionName,
     send: async () => ({ externalId: 'x' }),
-    connection: { timeoutMs: 4000 },
   };
 
   it('refuses a task name or provider that is not lower-kebab-case', () => {
@@ -84,7 +83,7 @@ describe('task settings', () => {
   const env = { BASE_URL: 'https://inventory.example.com/v1', AUTH: '"api_key"', SECRET_NAME: 'inv', LEDGER_TABLE_NAME: 'ledger', CIRCUITS_TABLE_NAME: 'circuits' };
 
   it('needs no DLQ and remembers completed steps for a week by default', () => {
-    const settings = taskSettingsFromEnvironment(env, { timeoutMs: 4000 });
+    const settings = taskSettingsFromEnvironment({ ...env, HTTP_TIMEOUT_MS: '4000' });
 
     expect(settings).toMatchObject({ deadLetterQueueUrl: '', idempotencyTtlSeconds: DEFAULT_TASK_IDEMPOTENCY_TTL_SECONDS, http: { timeoutMs: 4000 } });
   });
@@ -96,16 +95,15 @@ describe('task settings', () => {
   it('reads provider variables with a prefix and reports them by their full name', () => {
     const settings = taskSettingsFromEnvironment(
       { CRM_BASE_URL: 'https://crm.example.com', CRM_AUTH: '"bearer"', AUTH: '"none"', CRM_SECRET_NAME: 'crm', CRM_HTTP_TIMEOUT_MS: '2500', HTTP_TIMEOUT_MS: '9999', CIRCUITS_TABLE_NAME: 'c' },
-      {},
       { providerPrefix: 'CRM_', ledger: false },
     );
     expect(settings).toMatchObject({ baseUrl: 'https://crm.example.com', auth: { scheme: 'bearer' }, secretName: 'crm', ledgerTableName: '', http: { timeoutMs: 2500 } });
 
-    expect(() => taskSettingsFromEnvironment({ CIRCUITS_TABLE_NAME: 'c', CRM_HTTP_MAX_ATTEMPTS: 'x' }, {}, { providerPrefix: 'CRM_', ledger: false })).toThrow(
+    expect(() => taskSettingsFromEnvironment({ CIRCUITS_TABLE_NAME: 'c', CRM_HTTP_MAX_ATTEMPTS: 'x' }, { providerPrefix: 'CRM_', ledger: false })).toThrow(
       ConfigurationError,
     );
     try {
-      taskSettingsFromEnvironment({ CIRCUITS_TABLE_NAME: 'c', CRM_HTTP_MAX_ATTEMPTS: 'x' }, {}, { providerPrefix: 'CRM_', ledger: false });
+      taskSettingsFromEnvironment({ CIRCUITS_TABLE_NAME: 'c', CRM_HTTP_MAX_ATTEMPTS: 'x' }, { providerPrefix: 'CRM_', ledger: false });
     } catch (error) {
       expect((error as Error).message).toMatch(/CRM_BASE_URL is required[\s\S]*CRM_AUTH is required[\s\S]*CRM_HTTP_MAX_ATTEMPTS must be an integer/);
       expect((error as Error).message).not.toContain('LEDGER_TABLE_NAME');
