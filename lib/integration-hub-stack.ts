@@ -53,7 +53,7 @@ export interface IntegrationHubStackProps extends StackProps {
 export class IntegrationHubStack extends Stack {
   /** The catalog as deployed: every entry with defaults and context overrides applied. */
   public readonly catalog: readonly ResolvedIntegration[];
-  /** Idempotency, circuits (streamed), ledger and checkpoints tables. */
+  /** Circuits (streamed), ledger (with the idempotency records) and checkpoints tables. */
   public readonly tables: HubTables;
   /** The hub's event bus and its archive. */
   public readonly bus: HubEventBus;

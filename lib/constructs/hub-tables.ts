@@ -19,8 +19,8 @@ export interface HubTablesProps {
 }
 
 /**
- * The hub's shared state (docs/architecture.md "Shared state"): idempotency records, circuit state (streamed to the circuit controller),
- * the sync ledger and the sync checkpoints. On-demand billing, point-in-time recovery, KMS encryption, retained
+ * The hub's shared state (docs/architecture.md "Shared state"): circuit state (streamed to the circuit controller),
+ * the sync ledger (which also holds each operation's idempotency record, in the same item) and the sync checkpoints. On-demand billing, point-in-time recovery, KMS encryption, retained
  * by default.
  *
  * Encryption: the AWS managed key (`aws/dynamodb`) by default. Unlike the default AWS owned key, its use is visible
@@ -30,8 +30,6 @@ export interface HubTablesProps {
  * use. Pass `encryptionKey` when that changes (cross-account readers, crypto-shredding, separation of duties).
  */
 export class HubTables extends Construct {
-  /** Powertools idempotency records: key `id`, TTL attribute `expiration`. */
-  public readonly idempotency: Table;
   /** Shared circuit breaker state: key `circuitId`; stream NEW_AND_OLD_IMAGES for the circuit controller. */
   public readonly circuits: Table;
   /** Sync status and audit log: `pk` = `entityType#entityId`, `sk` = integration or `log#<iso-ts>#<seq>`. */
@@ -50,11 +48,6 @@ export class HubTables extends Construct {
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     };
 
-    this.idempotency = new Table(this, 'Idempotency', {
-      ...common,
-      partitionKey: { name: 'id', type: AttributeType.STRING },
-      timeToLiveAttribute: 'expiration',
-    });
     this.circuits = new Table(this, 'Circuits', {
       ...common,
       partitionKey: { name: 'circuitId', type: AttributeType.STRING },
@@ -72,7 +65,7 @@ export class HubTables extends Construct {
   }
 
   /** Every table, for iteration (outputs, dashboards, backups). */
-  get all(): Readonly<Record<'idempotency' | 'circuits' | 'ledger' | 'checkpoints', Table>> {
-    return { idempotency: this.idempotency, circuits: this.circuits, ledger: this.ledger, checkpoints: this.checkpoints };
+  get all(): Readonly<Record<'circuits' | 'ledger' | 'checkpoints', Table>> {
+    return { circuits: this.circuits, ledger: this.ledger, checkpoints: this.checkpoints };
   }
 }

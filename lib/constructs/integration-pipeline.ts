@@ -104,6 +104,9 @@ export class IntegrationPipeline extends Construct {
       // SQS-managed SSE: EventBridge can deliver to it (it cannot use the aws/sqs AWS managed KMS key), with no key
       // policy to maintain.
       encryption: QueueEncryption.SQS_MANAGED,
+      // SQS's maximum (its default is 4 days): while a circuit is open the mapping is paused and messages wait here,
+      // so a long outage must not expire them before the provider is back (docs/runbooks/circuit-open-too-long.md).
+      retentionPeriod: Duration.days(14),
       ...props.queueProps,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds),

@@ -66,6 +66,8 @@ export class OrderSagaStarter extends Construct {
       // SQS-managed SSE: EventBridge can deliver to it without a key policy.
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      // SQS's maximum (its default is 4 days): an order waiting out a start failure must not expire.
+      retentionPeriod: Duration.days(14),
       // AWS's guidance for SQS event sources: at least 6 × the function timeout.
       visibilityTimeout: Duration.seconds(6 * STARTER_TIMEOUT_SECONDS),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: workflow.starter.maxReceiveCount },

@@ -56,9 +56,11 @@ function expectIntegrationDeployed(hub: HubApp, integration: ResolvedIntegration
   const topicRef = { Ref: id(stack.alarmTopic.topic) };
 
   // The work queue: encrypted, redriving to the DLQ after maxReceiveCount, visible 6 × the function timeout (plus
-  // the batching window) so a message is not redelivered while a batch is still being processed.
+  // the batching window) so a message is not redelivered while a batch is still being processed, and keeping its
+  // messages 14 days (SQS's maximum) so a paused mapping through a long outage loses none.
   expect(resources[queueId]?.Properties, `${name} queue`).toEqual({
     SqsManagedSseEnabled: true,
+    MessageRetentionPeriod: 14 * 24 * 60 * 60,
     VisibilityTimeout: 6 * integration.functionTimeoutSeconds + integration.batchWindowSeconds,
     RedrivePolicy: { deadLetterTargetArn: arnOf(dlqId), maxReceiveCount: integration.maxReceiveCount },
   });
@@ -334,11 +336,11 @@ describe('IntegrationHubStack', () => {
   });
 
   describe('tables', () => {
-    const tableProps = (name: 'idempotency' | 'circuits' | 'ledger' | 'checkpoints') =>
+    const tableProps = (name: 'circuits' | 'ledger' | 'checkpoints') =>
       hub.template.toJSON().Resources[logicalIdOf(hub.stack.tables[name], hub.stack)];
 
     it('are on-demand, KMS-encrypted, with point-in-time recovery, and retained', () => {
-      for (const name of ['idempotency', 'circuits', 'ledger', 'checkpoints'] as const) {
+      for (const name of ['circuits', 'ledger', 'checkpoints'] as const) {
         expect(tableProps(name)).toMatchObject({
           Type: 'AWS::DynamoDB::Table',
           DeletionPolicy: 'Retain',
@@ -353,11 +355,9 @@ describe('IntegrationHubStack', () => {
       }
     });
 
-    it('have the keys the runtime uses; idempotency expires by TTL, circuits stream old and new images', () => {
-      expect(tableProps('idempotency').Properties).toMatchObject({
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
-      });
+    it('have the keys the runtime uses, circuits stream old and new images, and no table is deployed that nothing uses', () => {
+      // The idempotency records live in the ledger item of their entity: a separate table would be an unused resource.
+      hub.template.resourceCountIs('AWS::DynamoDB::Table', Object.keys(hub.stack.tables.all).length);
       expect(tableProps('circuits').Properties).toMatchObject({
         KeySchema: [{ AttributeName: 'circuitId', KeyType: 'HASH' }],
         StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
@@ -395,7 +395,6 @@ describe('IntegrationHubStack', () => {
     const outputs = outputsOf(hub);
     expect(outputs.EventBusName?.Value).toEqual({ Ref: logicalIdOf(hub.stack.bus.bus, hub.stack) });
     for (const [name, table] of [
-      ['Idempotency', hub.stack.tables.idempotency],
       ['Circuits', hub.stack.tables.circuits],
       ['Ledger', hub.stack.tables.ledger],
       ['Checkpoints', hub.stack.tables.checkpoints],
@@ -547,9 +546,9 @@ describe('HubTables', () => {
   it('encrypts every table with a customer managed key when given one', () => {
     const stack = newTestStack();
     const key = new Key(stack, 'Key');
-    new HubTables(stack, 'Tables', { encryptionKey: key });
+    const hubTables = new HubTables(stack, 'Tables', { encryptionKey: key });
     const tables = Object.values(Template.fromStack(stack).findResources('AWS::DynamoDB::Table'));
-    expect(tables).toHaveLength(4);
+    expect(tables).toHaveLength(Object.keys(hubTables.all).length);
     for (const table of tables) {
       expect(table.Properties.SSESpecification).toEqual({
         SSEEnabled: true,

@@ -230,6 +230,7 @@ describe('workflow triggers', () => {
     const queue = resource(logicalIdOf(starter.queue, hub.stack)).Properties!;
     expect(queue).toMatchObject({
       SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdOf(starter.deadLetterQueue, hub.stack), 'Arn'] }, maxReceiveCount: 5 },
     });
     expect(resource(logicalIdOf(starter.deadLetterQueue, hub.stack)).Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600 });

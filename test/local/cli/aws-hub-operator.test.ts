@@ -46,7 +46,6 @@ const catalogBreakMs = (name: string) => resolveCircuitBreakerSettings(CIRCUITS.
  */
 const OUTPUTS: Output[] = Object.entries({
   EventBusName: 'IntegrationHubEventsBus45DE4339',
-  IdempotencyTableName: 'IntegrationHub-TablesIdempotency',
   CircuitsTableName: 'circuits',
   LedgerTableName: 'ledger',
   CheckpointsTableName: 'IntegrationHub-TablesCheckpoints',
