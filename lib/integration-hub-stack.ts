@@ -1,11 +1,9 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { runbookLink } from './runbooks.js';
 import { type CatalogCircuitSettings, INTEGRATIONS, type IntegrationEntry, pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
 import { CircuitController } from './constructs/circuit-controller.js';
+import { HubAlarms } from './constructs/hub-alarms.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
 import { HubEventBus } from './constructs/hub-event-bus.js';
 import { HubTables } from './constructs/hub-tables.js';
@@ -65,6 +63,8 @@ export class IntegrationHubStack extends Stack {
   public readonly alarmTopic: AlarmTopic;
   /** The alarms of each integration, by catalog name. */
   public readonly alarms: ReadonlyMap<string, IntegrationAlarms>;
+  /** The alarms of the hub's own machinery: the circuit controller and prober. */
+  public readonly hubAlarms: HubAlarms;
   /** The hub's CloudWatch dashboard: a row per integration. */
   public readonly dashboard: HubDashboard;
   /** The workflows as deployed (providers resolved), or undefined when the stack deploys none. */
@@ -149,7 +149,14 @@ export class IntegrationHubStack extends Stack {
       })),
       runbookBaseUrl,
     });
-    this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms), this.controllerRecordsFailed(runbookBaseUrl));
+    this.hubAlarms = new HubAlarms(this, 'HubAlarms', {
+      controllerFunction: this.circuitController.controllerFunction,
+      proberFunction: this.circuitController.proberFunction,
+      failedRecordsQueue: this.circuitController.failedRecordsQueue,
+      topic: this.alarmTopic.topic,
+      runbookBaseUrl,
+    });
+    this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms), ...this.hubAlarms.alarms);
 
     const workflowAlarms = new Map<string, WorkflowAlarms>();
     if (this.workflowCatalog && this.workflowProviders) {
@@ -209,31 +216,6 @@ export class IntegrationHubStack extends Stack {
     this.workflowAlarms = workflowAlarms;
 
     this.outputs();
-  }
-
-  /**
-   * Stream records the circuit controller gave up on: a mapping may not have been paused or resumed. The prober
-   * repairs mappings on its next run, but only while its schedule is enabled; an operator should look.
-   */
-  private controllerRecordsFailed(runbookBaseUrl: string | undefined): cloudwatch.Alarm {
-    const alarm = new cloudwatch.Alarm(this, 'CircuitControllerRecordsFailed', {
-      alarmName: 'IntegrationHub-circuit-controller-records-failed',
-      alarmDescription:
-        'The circuit controller failed on circuits-table stream records after every retry: an integration mapping may ' +
-        `not match its circuit. Runbook: ${runbookLink('controller-records-failed', runbookBaseUrl)}`,
-      metric: this.circuitController.failedRecordsQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    const action = new cloudwatchActions.SnsAction(this.alarmTopic.topic);
-    alarm.addAlarmAction(action);
-    alarm.addOkAction(action);
-    return alarm;
   }
 
   private outputs(): void {

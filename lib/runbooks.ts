@@ -14,6 +14,8 @@ export const RUNBOOK_SLUGS = [
   'circuit-open-too-long',
   'function-errors',
   'breaker-store-fallback',
+  'dlq-message-expiring',
+  'function-throttled',
 ] as const;
 
 /** The slug of one runbook (and of the alarm it belongs to). */
@@ -31,7 +33,7 @@ export const WORKFLOW_RUNBOOK_SLUGS = [
 export type WorkflowRunbookSlug = (typeof WORKFLOW_RUNBOOK_SLUGS)[number];
 
 /** Runbooks of the hub-wide alarms (one per hub, not per integration). */
-export const HUB_RUNBOOK_SLUGS = ['controller-records-failed'] as const;
+export const HUB_RUNBOOK_SLUGS = ['controller-records-failed', 'circuit-controller-errors', 'circuit-prober-errors', 'controller-stream-behind'] as const;
 
 /** One of {@link HUB_RUNBOOK_SLUGS}. */
 export type HubRunbookSlug = (typeof HUB_RUNBOOK_SLUGS)[number];

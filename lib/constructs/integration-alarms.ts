@@ -61,6 +61,9 @@ export function hubMetricByErrorClassSearch(integration: string, metricName: 'Ca
 
 // ------------------------------------------------------------------ the alarms
 
+/** Age of the oldest DLQ message that raises dlq-message-expiring: 10 days, four before SQS's 14-day retention ends. */
+export const DLQ_EXPIRY_WARNING_SECONDS = 10 * 86_400;
+
 /** Properties of {@link IntegrationAlarms}. */
 export interface IntegrationAlarmsProps {
   /** The catalog entry; its `alarms` block gives the thresholds. */
@@ -115,6 +118,8 @@ interface AlarmSpec {
  * | circuit-open-too-long | IntegrationHub CircuitOpen (max, 1 min) | ≥ 1 in N−1 of N minutes, N = alarms.circuitOpenMinutes |
  * | function-errors | Lambda Errors (sum, 5 min) | ≥ alarms.functionErrors |
  * | breaker-store-fallback | IntegrationHub BreakerStoreFallback (sum, 5 min) | ≥ 1 |
+ * | dlq-message-expiring | DLQ ApproximateAgeOfOldestMessage (max, 5 min) | ≥ 10 days (SQS deletes at 14) |
+ * | function-throttled | Lambda Throttles (sum, 5 min) | ≥ 1 |
  *
  * Missing data never breaches: a queue with no traffic, or a circuit that is closed (the prober stops publishing
  * CircuitOpen), is healthy.
@@ -133,6 +138,10 @@ export class IntegrationAlarms extends Construct {
   readonly functionErrors: cloudwatch.Alarm;
   /** The circuits table failed and instances fell back to per-instance breakers. */
   readonly breakerStoreFallback: cloudwatch.Alarm;
+  /** A dead-lettered message is old enough that SQS will delete it within days. */
+  readonly dlqMessageExpiring: cloudwatch.Alarm;
+  /** Lambda throttled the function: throttled batches come back and use up receives. */
+  readonly functionThrottled: cloudwatch.Alarm;
   /** All of the above, in that order. */
   readonly alarms: readonly cloudwatch.Alarm[];
 
@@ -220,6 +229,30 @@ export class IntegrationAlarms extends Construct {
       datapointsToAlarm: 1,
       meaning: 'the circuits table failed and Lambda instances fell back to per-instance circuit breakers (BreakerStoreFallback >= 1 in 5 minutes): the provider is no longer protected as one.',
     });
-    this.alarms = [this.dlqNotEmpty, this.oldestMessageTooOld, this.circuitOpenTooLong, this.functionErrors, this.breakerStoreFallback];
+    this.dlqMessageExpiring = create('DlqMessageExpiring', {
+      slug: 'dlq-message-expiring',
+      metric: deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
+      threshold: DLQ_EXPIRY_WARNING_SECONDS,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      meaning: `a message has been in the dead-letter queue for ${DLQ_EXPIRY_WARNING_SECONDS / 86_400} days: SQS deletes it after 14, so redrive or archive it before then.`,
+    });
+    this.functionThrottled = create('FunctionThrottled', {
+      slug: 'function-throttled',
+      metric: handler.metricThrottles({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      meaning: 'Lambda throttled the function (Throttles >= 1 in 5 minutes): throttled batches return to the queue and use up receives, so valid messages can reach the DLQ.',
+    });
+    this.alarms = [
+      this.dlqNotEmpty,
+      this.oldestMessageTooOld,
+      this.circuitOpenTooLong,
+      this.functionErrors,
+      this.breakerStoreFallback,
+      this.dlqMessageExpiring,
+      this.functionThrottled,
+    ];
   }
 }

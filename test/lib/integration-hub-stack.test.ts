@@ -12,7 +12,7 @@ import { HubTables } from '../../lib/constructs/hub-tables.js';
 import { IntegrationPipeline, SECRET_PLACEHOLDER } from '../../lib/constructs/integration-pipeline.js';
 import { ORDER_SAGA_TASKS } from '../../lib/constructs/order-saga-state-machine.js';
 import { ConstructPropsError } from '../../lib/props-validation.js';
-import { RUNBOOK_SLUGS, runbookPath, WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
+import { HUB_RUNBOOK_SLUGS, RUNBOOK_SLUGS, runbookPath, WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.js';
 import { authScheme, fixtureIntegrations } from './fixture-catalog.js';
 import { asArray, flattenIntrinsics, type HubApp, logicalIdOf, newTestStack, statementsOfRole, synthesizeHub } from './hub-app.js';
@@ -256,7 +256,7 @@ describe('IntegrationHubStack', () => {
     // A secret per integration that creates one, and per standalone workflow provider.
     hub.template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length + STANDALONE_PROVIDERS.length);
     // The integrations' alarms, the controller's, the workflows' (one per workflow runbook) and one per standalone provider's circuit.
-    hub.template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + 1 + WORKFLOW_RUNBOOK_SLUGS.length + STANDALONE_PROVIDERS.length);
+    hub.template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length + WORKFLOW_RUNBOOK_SLUGS.length + STANDALONE_PROVIDERS.length);
   });
 
   describe.each(SHIPPED.map((integration) => [integration.name, integration] as const))('integration %s', (_name, integration) => {
@@ -330,7 +330,7 @@ describe('IntegrationHubStack', () => {
     template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
     template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length);
     expect(stack.workflowAlarms.size).toBe(0);
     expect(stack.orderSaga).toBeUndefined();
   });
@@ -370,17 +370,28 @@ describe('IntegrationHubStack', () => {
     });
   });
 
-  it('alarms on stream records the circuit controller gave up on, with actions and a runbook that exists', () => {
-    const alarms = hub.template.findResources('AWS::CloudWatch::Alarm', {
-      Properties: { AlarmName: 'IntegrationHub-circuit-controller-records-failed' },
-    });
-    const [alarm] = Object.values(alarms) as { Properties: Record<string, unknown> }[];
-    expect(alarm?.Properties).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, TreatMissingData: 'notBreaching' });
-    expect(alarm?.Properties.AlarmActions).toHaveLength(1);
-    expect(alarm?.Properties.OKActions).toHaveLength(1);
-    const runbook = /Runbook: (\S+)/.exec(String(alarm?.Properties.AlarmDescription))?.[1];
-    expect(runbook).toBe('docs/runbooks/controller-records-failed.md');
-    expect(existsSync(join(REPOSITORY_ROOT, runbook ?? 'missing'))).toBe(true);
+  it("alarms on the hub's own machinery, each with actions and a runbook that exists", () => {
+    const alarmNamed = (slug: string) => {
+      const found = Object.values(hub.template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: `IntegrationHub-${slug}` } }));
+      expect(found, slug).toHaveLength(1);
+      return (found[0] as { Properties: Record<string, unknown> }).Properties;
+    };
+    for (const slug of HUB_RUNBOOK_SLUGS) {
+      const alarm = alarmNamed(slug);
+      expect(alarm).toMatchObject({ TreatMissingData: 'notBreaching', ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(alarm.AlarmActions).toHaveLength(1);
+      expect(alarm.OKActions).toHaveLength(1);
+      const runbook = /Runbook: (\S+)/.exec(String(alarm.AlarmDescription))?.[1];
+      expect(runbook).toBe(runbookPath(slug));
+      expect(existsSync(join(REPOSITORY_ROOT, runbook ?? 'missing')), runbook).toBe(true);
+    }
+    const fn = (construct: unknown) => ({ Name: 'FunctionName', Value: { Ref: logicalIdOf(construct as never, hub.stack) } });
+    const { controllerFunction, proberFunction } = hub.stack.circuitController;
+    expect(alarmNamed('controller-records-failed')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, EvaluationPeriods: 1 });
+    expect(alarmNamed('circuit-controller-errors')).toMatchObject({ MetricName: 'Errors', Threshold: 1, Period: 300, Dimensions: [fn(controllerFunction)] });
+    // Three failed runs in a row: one failed minute is retried by the next scheduled run.
+    expect(alarmNamed('circuit-prober-errors')).toMatchObject({ MetricName: 'Errors', Threshold: 1, Period: 60, EvaluationPeriods: 3, DatapointsToAlarm: 3, Dimensions: [fn(proberFunction)] });
+    expect(alarmNamed('controller-stream-behind')).toMatchObject({ MetricName: 'IteratorAge', Statistic: 'Maximum', Threshold: 60_000, EvaluationPeriods: 3, Dimensions: [fn(controllerFunction)] });
   });
 
   it('archives every event of the bus for 30 days, for replay', () => {
@@ -466,7 +477,7 @@ describe('IntegrationHubStack with a made-up catalog', () => {
     template.resourceCountIs('AWS::Events::Rule', 1 + routes);
     expect(fixture.filter(createsSecret)).toHaveLength(fixture.length);
     template.resourceCountIs('AWS::SecretsManager::Secret', fixture.length);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * fixture.length + 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * fixture.length + HUB_RUNBOOK_SLUGS.length);
     for (const integration of fixture) expectIntegrationDeployed(hub, integration);
 
     // Nothing is shared between two integrations.

@@ -113,9 +113,25 @@ describe('IntegrationAlarms', () => {
     expect(names).toEqual(expected);
     expect(integrations).toHaveLength(INTEGRATIONS.length);
     for (const { alarms } of integrations) {
-      expect(alarms.alarms).toEqual([alarms.dlqNotEmpty, alarms.oldestMessageTooOld, alarms.circuitOpenTooLong, alarms.functionErrors, alarms.breakerStoreFallback]);
+      expect(alarms.alarms).toEqual([
+        alarms.dlqNotEmpty,
+        alarms.oldestMessageTooOld,
+        alarms.circuitOpenTooLong,
+        alarms.functionErrors,
+        alarms.breakerStoreFallback,
+        alarms.dlqMessageExpiring,
+        alarms.functionThrottled,
+      ]);
     }
-    expect(IntegrationAlarms.RUNBOOK_SLUGS).toEqual(['dlq-not-empty', 'oldest-message-too-old', 'circuit-open-too-long', 'function-errors', 'breaker-store-fallback']);
+    expect(IntegrationAlarms.RUNBOOK_SLUGS).toEqual([
+      'dlq-not-empty',
+      'oldest-message-too-old',
+      'circuit-open-too-long',
+      'function-errors',
+      'breaker-store-fallback',
+      'dlq-message-expiring',
+      'function-throttled',
+    ]);
   });
 
   it('describes every alarm in one line with a link to its runbook, and the runbook exists', () => {
