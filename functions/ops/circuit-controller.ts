@@ -13,9 +13,13 @@ import { CircuitController } from './circuit-control.js';
 import { PowertoolsCircuitGauge } from './circuit-gauge.js';
 import { EventBridgeProbeSchedule } from './eventbridge-probe-schedule.js';
 import { LambdaEventSourceMappings } from './lambda-event-source-mappings.js';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { controllerConfigFromEnvironment } from './ops-config.js';
+import { ssmParameterReader, withOpsCatalog } from './ops-catalog.js';
 
-const config = controllerConfigFromEnvironment(process.env);
+// The circuits to watch are SSM parameters (functions/ops/ops-catalog.ts): the catalog outgrows an environment.
+const env = await withOpsCatalog(process.env, 'controller', ssmParameterReader(new SSMClient({ endpoint: process.env.SSM_ENDPOINT || undefined })));
+const config = controllerConfigFromEnvironment(env);
 const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-controller' } });
 const controller = new CircuitController({
   integrations: config.integrations,

@@ -19,12 +19,16 @@ import { EventBridgeProbeSchedule } from './eventbridge-probe-schedule.js';
 import { LambdaEventSourceMappings } from './lambda-event-source-mappings.js';
 import { loadAdapters } from './integration-adapters.js';
 import { adapterNamesOf, proberConfigFromEnvironment } from './ops-config.js';
+import { ssmParameterReader, withOpsCatalog } from './ops-catalog.js';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { createProbeTargets } from './probe-targets.js';
 
 // The bundle carries every adapter of functions/integrations/; only those the configuration names are imported.
-const adapters = await loadAdapters(adapterNamesOf(process.env.INTEGRATIONS));
+// The circuits to watch are SSM parameters (functions/ops/ops-catalog.ts): the catalog outgrows an environment.
+const env = await withOpsCatalog(process.env, 'prober', ssmParameterReader(new SSMClient({ endpoint: process.env.SSM_ENDPOINT || undefined })));
+const adapters = await loadAdapters(adapterNamesOf(env.INTEGRATIONS));
 const findAdapter = (name: string) => adapters.get(name);
-const config = proberConfigFromEnvironment(process.env, findAdapter, findProviderProbe);
+const config = proberConfigFromEnvironment(env, findAdapter, findProviderProbe);
 const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-prober' } });
 const prober = new CircuitProber({
   targets: createProbeTargets(config, {

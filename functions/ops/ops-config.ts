@@ -1,6 +1,8 @@
 /**
  * Configuration of the circuit controller and the circuit prober, read once at init from the environment (set by
  * the CircuitController construct). Every problem is reported at once in one ConfigurationError (docs/architecture.md "Conventions").
+ * INTEGRATIONS and PROVIDERS are not set on the deployed functions: they are made from the SSM parameters under
+ * OPS_CATALOG_PATH (functions/ops/ops-catalog.ts), one per circuit, and validated here as if they were.
  *
  * Controller:
  *   INTEGRATIONS         JSON array of { name, mappingUuid } — the integrations whose SQS event source mapping it pauses
@@ -23,7 +25,8 @@
  *                        from 2 to the catalog's maximum (default 60, 0 – 3600)
  *   SECRET_MAX_AGE_SECONDS  secret cache age (default 300)
  *
- * Both: DYNAMODB_ENDPOINT, SECRETS_MANAGER_ENDPOINT, LAMBDA_ENDPOINT, EVENTBRIDGE_ENDPOINT — optional endpoint
+ * Both: OPS_CATALOG_PATH — the SSM parameter path of the circuits (`/<stack>/circuit-ops/`);
+ * DYNAMODB_ENDPOINT, SECRETS_MANAGER_ENDPOINT, LAMBDA_ENDPOINT, EVENTBRIDGE_ENDPOINT, SSM_ENDPOINT — optional endpoint
  * overrides (VPC endpoints, local emulators).
  */
 import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from '../runtime/circuit-settings.js';

@@ -11,8 +11,8 @@
  * The standalone workflow providers' circuits (no mapping) get the same loop minus the mapping: a transition turns
  * the schedule on, the prober probes them with the provider's probe() and publishes their CircuitOpen.
  *
- * The functions' code is functions/ops/circuit-controller.ts and circuit-prober.ts; their environment is
- * documented in functions/ops/ops-config.ts. IAM: each function may touch exactly the given mappings and the
+ * The functions' code is functions/ops/circuit-controller.ts and circuit-prober.ts; their configuration is
+ * documented in functions/ops/ops-config.ts, and the circuits they watch are SSM parameters (functions/ops/ops-catalog.ts). IAM: each function may touch exactly the given mappings and the
  * prober's rule; only the prober reads the integrations' and providers' secrets.
  */
 import { fileURLToPath } from 'node:url';
@@ -26,8 +26,9 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import type { ResolvedIntegration } from '../catalog.js';
+import { pascalCase, type ResolvedIntegration } from '../catalog.js';
 import type { ResolvedProvider } from '../workflow-catalog.js';
 import { assertNoProblems } from '../props-validation.js';
 import { ServiceFunction, type ServiceFunctionProps } from './service-function.js';
@@ -97,6 +98,8 @@ export class CircuitController extends Construct {
   readonly probeSchedule: events.Rule;
   /** Metadata of stream records the controller failed on after every retry (alarm on its depth). */
   readonly failedRecordsQueue: sqs.IQueue;
+  /** The SSM parameters the functions read the circuits to watch from: one per integration, then per provider. */
+  readonly catalogParameters: readonly ssm.StringParameter[];
 
   constructor(scope: Construct, id: string, props: CircuitControllerProps) {
     super(scope, id);
@@ -111,16 +114,56 @@ export class CircuitController extends Construct {
     const ruleName = Names.uniqueResourceName(this, { maxLength: 64, separator: '-', allowedSpecialCharacters: '-_.' });
     const ruleArn = stack.formatArn({ service: 'events', resource: 'rule', resourceName: ruleName });
 
+    // ---------------------------------------------------------------- the circuits to watch
+    // One SSM parameter per circuit, read by both functions at init (functions/ops/ops-catalog.ts): an environment
+    // variable holding the catalog would pass Lambda's 4 KB at a handful of integrations.
+    const catalogPath = `/${stack.stackName}/circuit-ops/`;
+    const catalogParameter = (id: string, kind: 'integrations' | 'providers', name: string, value: object) =>
+      new ssm.StringParameter(this, id, {
+        parameterName: `${catalogPath}${kind}/${name}`,
+        simpleName: false,
+        description: `integration-hub: the ${kind === 'integrations' ? 'integration' : 'workflow provider'} ${name} as the circuit controller and prober see it`,
+        stringValue: stack.toJsonString(value),
+      });
+    this.catalogParameters = [
+      ...props.pipelines.map((p) =>
+        catalogParameter(`Integration${pascalCase(p.integration.name)}`, 'integrations', p.integration.name, {
+          name: p.integration.name,
+          ...(p.integration.adapter !== p.integration.name ? { adapter: p.integration.adapter } : {}),
+          mappingUuid: p.eventSourceMappingId,
+          maxConcurrency: p.integration.maxConcurrency,
+          baseUrl: p.integration.baseUrl,
+          auth: p.integration.auth,
+          secretName: secretReference(p.secret),
+          httpTimeoutMs: p.integration.httpTimeoutMs,
+          circuit: p.integration.circuit,
+        }),
+      ),
+      ...providers.map((p) =>
+        catalogParameter(`Provider${pascalCase(p.provider.name)}`, 'providers', p.provider.name, {
+          name: p.provider.name,
+          baseUrl: p.provider.baseUrl,
+          auth: p.provider.auth,
+          secretName: secretReference(p.secret),
+          httpTimeoutMs: p.provider.httpTimeoutMs,
+          circuit: p.provider.circuit,
+        }),
+      ),
+    ];
+    // GetParametersByPath is authorised on the path itself: no wildcard over other parameters.
+    const catalogReadStatement = new iam.PolicyStatement({
+      sid: 'ReadCircuitsToWatch',
+      actions: ['ssm:GetParametersByPath'],
+      resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${stack.stackName}/circuit-ops` })],
+    });
+
     // ---------------------------------------------------------------- controller
     const controller = this.opsFunction('ControllerFunction', 'circuit-controller.ts', props, {
       description: 'Pauses / resumes integration event source mappings on circuit transitions',
       memorySize: 256,
-      environment: {
-        INTEGRATIONS: stack.toJsonString(props.pipelines.map((p) => ({ name: p.integration.name, mappingUuid: p.eventSourceMappingId }))),
-        PROVIDERS: JSON.stringify(providers.map((p) => p.provider.name)),
-        PROBE_RULE_NAME: ruleName,
-      },
+      environment: { OPS_CATALOG_PATH: catalogPath, PROBE_RULE_NAME: ruleName },
     });
+    controller.addToRolePolicy(catalogReadStatement);
     // A consistent read of the circuit before acting on a stream record (the stream read is granted by the event source).
     controller.bindTable(props.circuitsTable, 'read', 'CIRCUITS_TABLE_NAME');
     controller.addToRolePolicy(mappingStatement(mappingArns));
@@ -165,35 +208,9 @@ export class CircuitController extends Construct {
       memorySize: 512,
       // The next scheduled run is at most a minute away: a failed run is not worth an async retry.
       retryAttempts: 0,
-      environment: {
-        INTEGRATIONS: stack.toJsonString(
-          props.pipelines.map((p) => ({
-            name: p.integration.name,
-            // Left out when it is the integration's name: the variable is bounded by Lambda's 4 KB.
-            ...(p.integration.adapter !== p.integration.name ? { adapter: p.integration.adapter } : {}),
-            mappingUuid: p.eventSourceMappingId,
-            maxConcurrency: p.integration.maxConcurrency,
-            baseUrl: p.integration.baseUrl,
-            auth: p.integration.auth,
-            secretName: secretReference(p.secret),
-            httpTimeoutMs: p.integration.httpTimeoutMs,
-            circuit: p.integration.circuit,
-          })),
-        ),
-        PROVIDERS: stack.toJsonString(
-          providers.map((p) => ({
-            name: p.provider.name,
-            baseUrl: p.provider.baseUrl,
-            auth: p.provider.auth,
-            secretName: secretReference(p.secret),
-            httpTimeoutMs: p.provider.httpTimeoutMs,
-            circuit: p.provider.circuit,
-          })),
-        ),
-        PROBE_RULE_NAME: ruleName,
-        RESTORE_AFTER_SECONDS: String(restoreAfterSeconds),
-      },
+      environment: { OPS_CATALOG_PATH: catalogPath, PROBE_RULE_NAME: ruleName, RESTORE_AFTER_SECONDS: String(restoreAfterSeconds) },
     });
+    prober.addToRolePolicy(catalogReadStatement);
     // The probe lease and its outcome are conditional writes on the circuit.
     prober.bindTable(props.circuitsTable, 'readWrite', 'CIRCUITS_TABLE_NAME');
     prober.addToRolePolicy(mappingStatement(mappingArns));

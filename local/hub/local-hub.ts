@@ -27,6 +27,7 @@ import { CircuitProber } from '../../functions/ops/circuit-probing.js';
 import { controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../functions/ops/ops-config.js';
 import { createProbeTargets } from '../../functions/ops/probe-targets.js';
 import { type AnyIntegration, loadAdapters } from '../../functions/ops/integration-adapters.js';
+import { OPS_CATALOG_PATH_VARIABLE, type OpsCatalogReader, opsCatalogVariables } from '../../functions/ops/ops-catalog.js';
 import type { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
 import type { CircuitState } from '../../functions/runtime/circuit-store.js';
 import { DynamoDbCircuitStore } from '../../functions/runtime/dynamodb-circuit-store.js';
@@ -57,6 +58,7 @@ import {
   functionEnvironment,
   type LocalTaskHandler,
   LocalStateMachine,
+  resolveIntrinsics,
   type SynthesizedStateMachine,
   stateMachinesOf,
 } from '../local-step-functions.js';
@@ -407,7 +409,7 @@ export class LocalHub {
   #buildController(): string | undefined {
     const [streamMapping] = this.blueprint.streamMappings.values();
     if (!streamMapping) return undefined;
-    const config = controllerConfigFromEnvironment(this.#environment(streamMapping.functionLogicalId));
+    const config = controllerConfigFromEnvironment(this.#opsEnvironment(streamMapping.functionLogicalId, 'controller'));
     for (const integration of config.integrations) this.#integrationNames.set(integration.mappingUuid, integration.name);
     const controller = new CircuitController({
       integrations: config.integrations,
@@ -602,7 +604,7 @@ export class LocalHub {
     const target = schedule?.targets.find((t) => this.#isProber(t.arnRef));
     if (!target) return;
     const findAdapter = (adapter: string) => this.#adapters.get(adapter);
-    const config = proberConfigFromEnvironment(this.#environment(target.arnRef), findAdapter, findProviderProbe);
+    const config = proberConfigFromEnvironment(this.#opsEnvironment(target.arnRef, 'prober'), findAdapter, findProviderProbe);
     this.#prober = new CircuitProber({
       targets: createProbeTargets(config, {
         adapters: findAdapter,
@@ -691,6 +693,23 @@ export class LocalHub {
   #track(promise: Promise<unknown>, where: string): void {
     const tracked = promise.catch((error: unknown) => this.#error(where, error)).finally(() => this.#running.delete(tracked));
     this.#running.add(tracked);
+  }
+
+  /**
+   * An ops function's environment with the circuits it watches, read from the template's SSM parameters under its
+   * OPS_CATALOG_PATH as the deployed function reads them from Parameter Store (functions/ops/ops-catalog.ts).
+   */
+  #opsEnvironment(functionLogicalId: string, reader: OpsCatalogReader): Record<string, string> {
+    const environment = this.#environment(functionLogicalId);
+    const path = environment[OPS_CATALOG_PATH_VARIABLE];
+    if (!path) return environment;
+    const parameters = Object.values(this.blueprint.template.Resources)
+      .filter((resource) => resource.Type === 'AWS::SSM::Parameter')
+      .map((resource) => ({
+        name: String(resolveIntrinsics(resource.Properties?.Name, this.blueprint.template, this.fakeEnvironment)),
+        value: String(resolveIntrinsics(resource.Properties?.Value, this.blueprint.template, this.fakeEnvironment)),
+      }));
+    return { ...environment, ...opsCatalogVariables(parameters, path, reader) };
   }
 
   #environment(functionLogicalId: string): Record<string, string> {

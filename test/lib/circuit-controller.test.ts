@@ -10,6 +10,8 @@ import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/c
 import { CircuitController, type CircuitControllerProps, type CircuitProbedProvider } from '../../lib/constructs/circuit-controller.js';
 import type { ResolvedProvider } from '../../lib/workflow-catalog.js';
 import { fixtureIntegrations, resolvedAuth } from './fixture-catalog.js';
+import { opsCatalogOf } from './hub-app.js';
+import type { OpsCatalogReader } from '../../functions/ops/ops-catalog.js';
 
 interface Built {
   stack: Stack;
@@ -82,13 +84,19 @@ function envOf(built: Built, fn: lambda.IFunction): Record<string, unknown> {
   return resource.Properties.Environment.Variables;
 }
 
-/** Resolves the Fn::Join of a JSON environment value whose tokens are Refs / GetAtts, replacing them by placeholders. */
-function jsonOf(value: unknown): unknown {
-  if (typeof value === 'string') return JSON.parse(value);
-  const [separator, parts] = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+/** Renders a value whose tokens are Refs / GetAtts (in an Fn::Join or alone) as text with placeholders. */
+function textOf(value: unknown): string {
   const placeholder = (token: unknown) => `<${JSON.stringify(token).replace(/["\\]/g, '')}>`;
-  const text = parts.map((part) => (typeof part === 'string' ? part : placeholder(part))).join(separator);
-  return JSON.parse(text);
+  if (typeof value === 'string') return value;
+  if (!(value as Record<string, unknown>)['Fn::Join']) return placeholder(value);
+  const [separator, parts] = (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return parts.map((part) => (typeof part === 'string' ? part : placeholder(part))).join(separator);
+}
+
+/** What the controller or the prober of `built` reads from its SSM parameters. */
+function opsCatalog(built: Built, reader: OpsCatalogReader) {
+  const fn = reader === 'controller' ? built.controller.controllerFunction : built.controller.proberFunction;
+  return opsCatalogOf(built.template, logicalIdOf(built, fn as never), reader, textOf);
 }
 
 describe('CircuitController construct', () => {
@@ -216,19 +224,23 @@ describe('CircuitController construct', () => {
       expect(controllerEnv.CIRCUITS_TABLE_NAME).toEqual({ Ref: expect.stringMatching(/^Circuits/) });
 
       const mappingUuid = (index: number) => `<{Ref:${logicalIdOf(built, built.mappings[index] as never)}}>`;
-      const controlled = jsonOf(controllerEnv.INTEGRATIONS) as Record<string, unknown>[];
-      expect(controlled).toEqual(catalog.map((integration, index) => ({ name: integration.name, mappingUuid: mappingUuid(index) })));
-      const probed = jsonOf(proberEnv.INTEGRATIONS) as Record<string, unknown>[];
-      expect(probed.map((entry) => entry.name)).toEqual(catalog.map((integration) => integration.name));
+      // The functions read the parameters in name order.
+      const byName = (name: unknown) => catalog.findIndex((integration) => integration.name === name);
+      const controlled = opsCatalog(built, 'controller').integrations;
+      expect(controlled.map((entry) => entry.name)).toEqual(catalog.map((integration) => integration.name).sort());
+      for (const entry of controlled) expect(entry).toEqual({ name: entry.name, mappingUuid: mappingUuid(byName(entry.name)) });
+      const probed = opsCatalog(built, 'prober').integrations;
+      expect(probed.map((entry) => entry.name)).toEqual(controlled.map((entry) => entry.name));
       catalog.forEach((integration, index) => {
-        expect(probed[index], integration.name).toMatchObject({
+        const entry = probed.find((candidate) => candidate.name === integration.name);
+        expect(entry, integration.name).toMatchObject({
           mappingUuid: mappingUuid(index),
           maxConcurrency: integration.maxConcurrency,
           baseUrl: integration.baseUrl,
           circuit: integration.circuit,
           secretName: `<{Ref:${logicalIdOf(built, built.secrets[index] as never)}}>`,
         });
-        expect(probed[index]?.httpTimeoutMs, integration.name).toBe(integration.httpTimeoutMs);
+        expect(entry?.httpTimeoutMs, integration.name).toBe(integration.httpTimeoutMs);
       });
     });
   }
@@ -244,16 +256,16 @@ describe('CircuitController construct', () => {
       circuit: { failureThreshold: 4, breakMs: 20_000 },
     };
     const built = build({}, (stack) => [{ provider: courier, secret: new secretsmanager.Secret(stack, 'courier-secret', { secretName: courier.secret.name }) }]);
-    expect(jsonOf(envOf(built, built.controller.controllerFunction).PROVIDERS)).toEqual([courier.name]);
-    const [probed] = jsonOf(envOf(built, built.controller.proberFunction).PROVIDERS) as Record<string, unknown>[];
+    expect(opsCatalog(built, 'controller').providers).toEqual([courier.name]);
+    const [probed] = opsCatalog(built, 'prober').providers as Record<string, unknown>[];
     expect(probed).toMatchObject({ name: courier.name, baseUrl: courier.baseUrl, httpTimeoutMs: courier.httpTimeoutMs, circuit: courier.circuit });
     expect(String(probed?.secretName)).toContain('couriersecret');
     const reads = (fn: lambda.IFunction) => statementsOf(built, fn).filter((s) => actionsOf(s).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
     // Each integration's secret and the provider's.
     expect(reads(built.controller.proberFunction)).toHaveLength(built.secrets.length + 1);
     expect(reads(built.controller.controllerFunction)).toEqual([]);
-    // Without providers the variables are there and empty, so the functions read the same shape.
-    expect(jsonOf(envOf(build(), build().controller.controllerFunction).PROVIDERS)).toEqual([]);
+    // Without providers there is no provider parameter, and the functions read an empty list.
+    expect(opsCatalog(build(), 'controller').providers).toEqual([]);
   });
 
   it('refuses a provider without a secret, one that is an integration, and one listed twice', () => {

@@ -3,6 +3,7 @@
  * `aws:cdk:bundling-stacks: []` keeps each test file to one fast in-memory synth.
  */
 import { readFileSync } from 'node:fs';
+import { OPS_CATALOG_PATH_VARIABLE, type OpsCatalogReader, opsCatalogVariables } from '../../functions/ops/ops-catalog.js';
 import { App, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -92,4 +93,24 @@ export function flattenIntrinsics(value: unknown): string {
   if ('Ref' in v) return `<Ref:${String(v.Ref)}>`;
   if ('Fn::GetAtt' in v) return `<${(v['Fn::GetAtt'] as string[]).join('.')}>`;
   throw new Error(`unexpected intrinsic: ${JSON.stringify(value)}`);
+}
+
+/**
+ * What an ops function of `template` (the circuit controller or prober) reads as INTEGRATIONS and PROVIDERS: its SSM
+ * parameters under its OPS_CATALOG_PATH, put together by the function's own code (functions/ops/ops-catalog.ts).
+ * Intrinsics are rendered as text by `render`.
+ */
+export function opsCatalogOf(
+  template: Template,
+  functionLogicalId: string,
+  reader: OpsCatalogReader,
+  render: (value: unknown) => string = flattenIntrinsics,
+): { integrations: Record<string, unknown>[]; providers: unknown[] } {
+  const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+  const path = render(resources[functionLogicalId]!.Properties.Environment.Variables[OPS_CATALOG_PATH_VARIABLE]);
+  const parameters = Object.values(resources)
+    .filter((resource) => resource.Type === 'AWS::SSM::Parameter')
+    .map((resource) => ({ name: render(resource.Properties.Name), value: render(resource.Properties.Value) }));
+  const variables = opsCatalogVariables(parameters, path, reader);
+  return { integrations: JSON.parse(variables.INTEGRATIONS), providers: JSON.parse(variables.PROVIDERS) };
 }

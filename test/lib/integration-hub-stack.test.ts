@@ -15,7 +15,7 @@ import { ConstructPropsError } from '../../lib/props-validation.js';
 import { HUB_RUNBOOK_SLUGS, RUNBOOK_SLUGS, runbookPath, WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.js';
 import { authScheme, fixtureIntegrations } from './fixture-catalog.js';
-import { asArray, flattenIntrinsics, type HubApp, logicalIdOf, newTestStack, statementsOfRole, synthesizeHub } from './hub-app.js';
+import { asArray, flattenIntrinsics, type HubApp, logicalIdOf, newTestStack, opsCatalogOf, statementsOfRole, synthesizeHub } from './hub-app.js';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -196,12 +196,15 @@ function expectCircuitControllerOf(hub: HubApp, catalog: readonly ResolvedIntegr
     if (integration.secret.import) return undefined;
     return createsSecret(integration) ? `<Ref:${logicalIdOf(stack.pipelines.get(name)!.secret as never, stack)}>` : undefined;
   };
-  expect(JSON.parse(flatten(env(stack.circuitController.controllerFunction).INTEGRATIONS))).toEqual(
-    catalog.map((integration) => ({ name: integration.name, mappingUuid: mappingRef(integration.name) })),
+  const fnId = (fn: unknown) => logicalIdOf(fn as never, stack);
+  // The functions read one parameter per integration, in name order.
+  const sorted = [...catalog].sort((a, b) => a.name.localeCompare(b.name));
+  expect(opsCatalogOf(hub.template, fnId(stack.circuitController.controllerFunction), 'controller').integrations).toEqual(
+    sorted.map((integration) => ({ name: integration.name, mappingUuid: mappingRef(integration.name) })),
   );
-  const probed = JSON.parse(flatten(env(stack.circuitController.proberFunction).INTEGRATIONS)) as Record<string, unknown>[];
-  expect(probed.map((entry) => entry.name)).toEqual(catalog.map((integration) => integration.name));
-  catalog.forEach((integration, index) => {
+  const probed = opsCatalogOf(hub.template, fnId(stack.circuitController.proberFunction), 'prober').integrations;
+  expect(probed.map((entry) => entry.name)).toEqual(sorted.map((integration) => integration.name));
+  sorted.forEach((integration, index) => {
     const secret = secretRef(integration.name);
     expect(probed[index], integration.name).toMatchObject({
       mappingUuid: mappingRef(integration.name),

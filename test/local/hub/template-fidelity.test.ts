@@ -11,6 +11,7 @@ import { startSandboxForCatalog, synthesizeAgainstSandbox } from '../../../local
 import type { LocalQueue } from '../../../local/local-queue.js';
 import type { CfnTemplate } from '../../../local/local-step-functions.js';
 import { type Sandbox } from '../../../local/sandbox/index.js';
+import { OPS_CATALOG_PATH_VARIABLE, opsCatalogVariables } from '../../../functions/ops/ops-catalog.js';
 
 type Properties = Record<string, unknown>;
 
@@ -137,15 +138,20 @@ function targetsFor(rules: readonly PatternRule[], source: string, detailType: s
     .sort();
 }
 
-/** The controller's INTEGRATIONS: an Fn::Join of JSON text and `Ref`s to the mappings → name → mapping logical id. */
+/**
+ * The integrations the controller watches — its SSM parameters under its OPS_CATALOG_PATH, read by its own code
+ * (functions/ops/ops-catalog.ts) — as name → mapping logical id.
+ */
 function controlledIntegrations(template: CfnTemplate, controllerLogicalId: string): Map<string, string> {
+  const text = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+    if (!join) return `ref:${referencedId(value)}`;
+    return join[1].map((part) => (typeof part === 'string' ? part : `ref:${referencedId(part)}`)).join(join[0]);
+  };
   const variables = (template.Resources[controllerLogicalId]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-  const value = variables.INTEGRATIONS as { 'Fn::Join'?: [string, unknown[]] } | string;
-  const text =
-    typeof value === 'string'
-      ? value
-      : value['Fn::Join']![1].map((part) => (typeof part === 'string' ? part : `ref:${referencedId(part)}`)).join(value['Fn::Join']![0]);
-  const list = JSON.parse(text) as { name: string; mappingUuid: string }[];
+  const parameters = resourcesOfType(template, 'AWS::SSM::Parameter').map(([, properties]) => ({ name: text(properties.Name), value: text(properties.Value) }));
+  const list = JSON.parse(opsCatalogVariables(parameters, text(variables[OPS_CATALOG_PATH_VARIABLE]), 'controller').INTEGRATIONS) as { name: string; mappingUuid: string }[];
   return new Map(list.map((entry) => [entry.name, entry.mappingUuid.replace(/^ref:/, '')]));
 }
 
