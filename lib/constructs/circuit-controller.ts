@@ -31,6 +31,7 @@ import { Construct } from 'constructs';
 import { pascalCase, type ResolvedIntegration } from '../catalog.js';
 import type { ResolvedProvider } from '../workflow-catalog.js';
 import { assertNoProblems } from '../props-validation.js';
+import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import { ServiceFunction, type ServiceFunctionProps } from './service-function.js';
 
 /**
@@ -165,7 +166,7 @@ export class CircuitController extends Construct {
     });
     controller.addToRolePolicy(catalogReadStatement);
     // A consistent read of the circuit before acting on a stream record (the stream read is granted by the event source).
-    controller.bindTable(props.circuitsTable, 'read', 'CIRCUITS_TABLE_NAME');
+    controller.bindTable(props.circuitsTable, { actions: ['dynamodb:GetItem'] }, 'CIRCUITS_TABLE_NAME');
     controller.addToRolePolicy(mappingStatement(mappingArns));
     controller.addToRolePolicy(new iam.PolicyStatement({ sid: 'EnableProbeSchedule', actions: ['events:EnableRule'], resources: [ruleArn] }));
 
@@ -212,7 +213,7 @@ export class CircuitController extends Construct {
     });
     prober.addToRolePolicy(catalogReadStatement);
     // The probe lease and its outcome are conditional writes on the circuit.
-    prober.bindTable(props.circuitsTable, 'readWrite', 'CIRCUITS_TABLE_NAME');
+    prober.bindTable(props.circuitsTable, { actions: TABLE_ITEM_ACTIONS.circuits }, 'CIRCUITS_TABLE_NAME');
     prober.addToRolePolicy(mappingStatement(mappingArns));
     prober.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'ToggleProbeSchedule', actions: ['events:EnableRule', 'events:DisableRule'], resources: [ruleArn] }),

@@ -26,6 +26,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ResolvedContactSync } from '../workflow-catalog.js';
 import { REPOSITORY_ROOT } from '../catalog.js';
+import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import type { ServiceFunction } from './service-function.js';
 import type { WorkflowProviders } from './workflow-providers.js';
 import {
@@ -106,10 +107,17 @@ export class ContactSyncStateMachine extends Construct {
       environment: { PAGE_SIZE: String(workflow.pageSize) },
     });
     // The task reads its two providers' variables under fixed prefixes: CONTACTS_BASE_URL, CRM_SECRET_NAME, ...
-    props.providers.bind(fn, workflow.source.name, { prefix: CONTACT_SYNC_PROVIDER_PREFIXES.source });
-    props.providers.bind(fn, workflow.target.name, { prefix: CONTACT_SYNC_PROVIDER_PREFIXES.target });
-    fn.bindTable(props.checkpointsTable, 'readWrite', 'CHECKPOINTS_TABLE_NAME');
-    fn.bindTable(props.circuitsTable, 'readWrite', 'CIRCUITS_TABLE_NAME');
+    const providers = [
+      props.providers.bind(fn, workflow.source.name, { prefix: CONTACT_SYNC_PROVIDER_PREFIXES.source }),
+      props.providers.bind(fn, workflow.target.name, { prefix: CONTACT_SYNC_PROVIDER_PREFIXES.target }),
+    ];
+    fn.bindTable(props.checkpointsTable, { actions: TABLE_ITEM_ACTIONS.checkpoints, leadingKeys: [workflow.syncId] }, 'CHECKPOINTS_TABLE_NAME');
+    // Its two providers' circuits only (the CRM's is the crm integration's).
+    fn.bindTable(
+      props.circuitsTable,
+      { actions: TABLE_ITEM_ACTIONS.circuits, leadingKeys: providers.map((provider) => provider.integration ?? provider.name) },
+      'CIRCUITS_TABLE_NAME',
+    );
     this.syncPageFunction = fn;
 
     // The whole state from here on: whatever started the run (the scheduled event, a manual start) is dropped.

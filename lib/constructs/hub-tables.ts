@@ -19,6 +19,17 @@ export interface HubTablesProps {
 }
 
 /**
+ * The item actions each table's users send (functions/runtime/dynamodb-sync-ledger.ts, dynamodb-circuit-store.ts,
+ * functions/workflows/dynamodb-checkpoint-store.ts): functions are granted these, never Scan, BatchWriteItem or
+ * DeleteItem.
+ */
+export const TABLE_ITEM_ACTIONS = {
+  ledger: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  circuits: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  checkpoints: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+} as const;
+
+/**
  * The hub's shared state (docs/architecture.md "Shared state"): circuit state (streamed to the circuit controller),
  * the sync ledger (which also holds each operation's idempotency record, in the same item) and the sync checkpoints. On-demand billing, point-in-time recovery, KMS encryption, retained
  * by default.

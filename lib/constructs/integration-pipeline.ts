@@ -12,6 +12,7 @@ import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
 import { type CatalogAuthScheme, REPOSITORY_ROOT, type ResolvedIntegration } from '../catalog.js';
+import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import { assertNoProblems } from '../props-validation.js';
 import { ServiceFunction } from './service-function.js';
 
@@ -135,8 +136,11 @@ export class IntegrationPipeline extends Construct {
         ...(integration.maxAttempts !== undefined ? { HTTP_MAX_ATTEMPTS: String(integration.maxAttempts) } : {}),
       },
     });
-    this.function.bindTable(props.ledgerTable, 'readWrite', 'LEDGER_TABLE_NAME');
-    this.function.bindTable(props.circuitsTable, 'readWrite', 'CIRCUITS_TABLE_NAME');
+    // Exactly the item actions the runtime sends. Its own circuit only: a compromised adapter cannot open, close or
+    // rewrite another integration's circuit. The ledger's partition key is the entity, shared by every integration
+    // syncing it, so IAM cannot split it by integration (docs/architecture.md "Shared state").
+    this.function.bindTable(props.ledgerTable, { actions: TABLE_ITEM_ACTIONS.ledger }, 'LEDGER_TABLE_NAME');
+    this.function.bindTable(props.circuitsTable, { actions: TABLE_ITEM_ACTIONS.circuits, leadingKeys: [integration.name] }, 'CIRCUITS_TABLE_NAME');
     // Permanent failures go straight to the DLQ, with the reason as message attributes.
     this.function.bindQueue(this.deadLetterQueue, 'DLQ_URL');
     this.queue.grantConsumeMessages(this.function);

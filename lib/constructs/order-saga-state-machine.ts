@@ -33,6 +33,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ResolvedOrderSaga } from '../workflow-catalog.js';
 import { REPOSITORY_ROOT } from '../catalog.js';
+import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import type { ServiceFunction } from './service-function.js';
 import type { WorkflowProviders } from './workflow-providers.js';
 import {
@@ -141,9 +142,10 @@ export class OrderSagaStateMachine extends Construct {
         removalPolicy,
         logRetention: props.logRetention,
       });
-      props.providers.bind(fn, workflow.providers[spec.provider].name);
-      fn.bindTable(props.ledgerTable, 'readWrite', 'LEDGER_TABLE_NAME');
-      fn.bindTable(props.circuitsTable, 'readWrite', 'CIRCUITS_TABLE_NAME');
+      const provider = props.providers.bind(fn, workflow.providers[spec.provider].name);
+      fn.bindTable(props.ledgerTable, { actions: TABLE_ITEM_ACTIONS.ledger }, 'LEDGER_TABLE_NAME');
+      // Its provider's circuit only (an integration's provider shares the integration's circuit).
+      fn.bindTable(props.circuitsTable, { actions: TABLE_ITEM_ACTIONS.circuits, leadingKeys: [provider.integration ?? provider.name] }, 'CIRCUITS_TABLE_NAME');
       functions.set(task, fn);
     }
     this.taskFunctions = functions;

@@ -13,7 +13,18 @@ import { assertNoProblems } from '../props-validation.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../telemetry.js';
 
 /** What a function may do with a table it is bound to. */
-export type TableAccess = 'read' | 'readWrite';
+export type TableAccess = 'read' | 'readWrite' | TableItemAccess;
+
+/** Exactly the item actions a function needs on a table, optionally on some partition keys only. */
+export interface TableItemAccess {
+  /** The DynamoDB item actions (`dynamodb:GetItem`, ...): the ones the function's code sends, nothing else. */
+  readonly actions: readonly string[];
+  /**
+   * The partition key values the function may touch (IAM `dynamodb:LeadingKeys`), so that a function cannot read or
+   * write another integration's items. @default any
+   */
+  readonly leadingKeys?: readonly string[];
+}
 
 /** Props of {@link ServiceFunction}: NodejsFunction's, with the hub's defaults, plus the log group's settings. */
 export interface ServiceFunctionProps extends NodejsFunctionProps {
@@ -121,12 +132,22 @@ export class ServiceFunction extends NodejsFunction {
     }
   }
 
-  /** Grants read (or read/write) on `table`'s data and puts its name in `envName`. */
+  /**
+   * Grants `access` on `table`'s data — CDK's read or read/write sets, or exactly some item actions, optionally on
+   * some partition keys only — and puts its name in `envName`.
+   */
   bindTable(table: ITable, access: TableAccess, envName: string): Grant {
     assertEnvName(this, envName);
-    const grant = access === 'read' ? table.grantReadData(this) : table.grantReadWriteData(this);
     this.addEnvironment(envName, table.tableName);
-    return grant;
+    if (access === 'read') return table.grantReadData(this);
+    if (access === 'readWrite') return table.grantReadWriteData(this);
+    table.encryptionKey?.grantEncryptDecrypt(this);
+    return Grant.addToPrincipal({
+      grantee: this,
+      actions: [...access.actions],
+      resourceArns: [table.tableArn],
+      ...(access.leadingKeys ? { conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [...access.leadingKeys] } } } : {}),
+    });
   }
 
   /**
