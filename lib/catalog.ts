@@ -15,6 +15,7 @@ import { circuitBreakerSettingsProblems, type CircuitBreakerSettingsInput } from
 import { ConfigurationError } from '../functions/runtime/errors.js';
 import { adapterModulePath, nameProblem } from '../functions/runtime/names.js';
 import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
+import { baseUrlProblem } from '../functions/runtime/base-url.js';
 
 /** The repository root: adapter and handler modules are given relative to it. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -183,7 +184,8 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     }
     const override = context[`baseUrl:${entry.name}`];
     const baseUrl = typeof override === 'string' && override.length > 0 ? override : entry.baseUrl;
-    if (!/^https?:\/\/[^\s]+$/.test(baseUrl ?? '')) problem(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+    const badUrl = baseUrlProblem(baseUrl);
+    if (badUrl) problem(badUrl);
     for (const authProblem of authConfigProblems(entry.auth)) problem(authProblem);
     const auth: AuthConfig = authConfigProblems(entry.auth).length === 0 ? toAuthConfig(entry.auth) : { scheme: 'none' };
 

@@ -16,6 +16,7 @@ import { type AuthConfig, type AuthDeclaration, authConfigProblems, toAuthConfig
 import { circuitBreakerSettingsProblems } from '../functions/runtime/circuit-settings.js';
 import { nameProblem } from '../functions/runtime/names.js';
 import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
+import { baseUrlProblem } from '../functions/runtime/base-url.js';
 import {
   type CatalogCircuitSettings,
   type CatalogContext,
@@ -288,7 +289,6 @@ export interface ResolvedWorkflows {
   readonly contactSync: ResolvedContactSync;
 }
 
-const URL_PATTERN = /^https?:\/\/[^\s]+$/;
 
 /**
  * Resolves the providers (integration-shared ones from `integrations`, i.e. `resolveCatalog`'s output; standalone
@@ -448,7 +448,8 @@ function resolveProviders(
 
     const override = context[`baseUrl:${entry.name}`];
     const baseUrl = typeof override === 'string' && override.length > 0 ? override : entry.baseUrl;
-    if (!URL_PATTERN.test(baseUrl ?? '')) problem(`baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+    const badUrl = baseUrlProblem(baseUrl);
+    if (badUrl) problem(badUrl);
     const authProblems = authConfigProblems(entry.auth);
     for (const authProblem of authProblems) problem(authProblem);
     const auth: AuthConfig = authProblems.length === 0 ? toAuthConfig(entry.auth!) : { scheme: 'none' };

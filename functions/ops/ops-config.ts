@@ -35,6 +35,7 @@ import { DEFAULT_SETTINGS } from '../runtime/runtime-settings.js';
 import { isLowerKebabCase, nameProblem } from '../runtime/names.js';
 import type { AnyIntegration } from './integration-adapters.js';
 import { type AuthConfig, type AuthDeclaration, authConfigProblems, toAuthConfig } from '../runtime/auth-config.js';
+import { baseUrlProblem } from '../runtime/base-url.js';
 
 /** An integration whose event source mapping the controller pauses and resumes. */
 export interface ControlledIntegration {
@@ -211,7 +212,8 @@ function connectionFields(
   problems: string[],
 ): Pick<ProbedProvider, 'baseUrl' | 'auth' | 'secretName' | 'httpTimeoutMs' | 'circuit'> {
   const baseUrl = entry.baseUrl;
-  if (typeof baseUrl !== 'string' || !/^https?:\/\/\S+$/.test(baseUrl)) problems.push(`${where}: baseUrl must be an http(s) URL (got ${JSON.stringify(baseUrl)})`);
+  const badUrl = baseUrlProblem(baseUrl);
+  if (badUrl) problems.push(`${where}: ${badUrl}`);
   const authProblems = authConfigProblems(entry.auth);
   problems.push(...authProblems.map((problem) => `${where}: ${problem}`));
   const auth = authProblems.length === 0 ? toAuthConfig(entry.auth as AuthDeclaration) : undefined;

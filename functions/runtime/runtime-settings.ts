@@ -1,5 +1,6 @@
 import { ConfigurationError } from './errors.js';
 import { type AuthConfig, authConfigFromEnvironment } from './auth-config.js';
+import { baseUrlProblem } from './base-url.js';
 
 /** The settings of one integration's runtime, resolved once at init. */
 export interface RuntimeSettings {
@@ -196,7 +197,8 @@ function readSettings(env: Record<string, string | undefined>, profile: Settings
   };
 
   const baseUrl = required('BASE_URL');
-  if (baseUrl && !/^https?:\/\//.test(baseUrl)) problems.push(`${variable('BASE_URL')} must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
+  const badUrl = baseUrl ? baseUrlProblem(baseUrl, variable('BASE_URL')) : undefined;
+  if (badUrl) problems.push(badUrl);
   const authProblems: string[] = [];
   const auth = authConfigFromEnvironment(env[variable('AUTH')], variable('AUTH'), authProblems);
   if (!auth && authProblems.length === 0) authProblems.push(`${variable('AUTH')} is required: ${SETTINGS_ENVIRONMENT.AUTH}`);

@@ -51,8 +51,13 @@ describe('resolveCatalog', () => {
     expect(resolved.find((entry) => entry.name === 'payments')?.baseUrl).toBe('https://payments.example.com/v1');
   });
 
+  it('refuses a plain-http base URL outside the loopback interface (credentials would cross the network in clear)', () => {
+    expect(() => resolveCatalog([{ ...minimal, baseUrl: 'http://inventory.example.com' }])).toThrow(/baseUrl must use https/);
+    expect(resolveCatalog([minimal], { 'baseUrl:inventory': 'http://127.0.0.1:4100/inventory' })[0]?.baseUrl).toBe('http://127.0.0.1:4100/inventory');
+  });
+
   it('validates a context override like a catalog value', () => {
-    expect(() => resolveCatalog([minimal], { 'baseUrl:inventory': 'ftp://nope' })).toThrow(/baseUrl must be an http\(s\) URL/);
+    expect(() => resolveCatalog([minimal], { 'baseUrl:inventory': 'ftp://nope' })).toThrow(/baseUrl must be an https URL/);
   });
 
   it('reports every problem of every entry at once', () => {
@@ -77,7 +82,7 @@ describe('resolveCatalog', () => {
         expect.stringMatching(/'slow': maxConcurrency must be an integer from 2 to 1000/),
         expect.stringMatching(/'slow': name is used twice/),
         expect.stringMatching(/'slow': needs at least one route/),
-        expect.stringMatching(/'slow': baseUrl must be an http\(s\) URL/),
+        expect.stringMatching(/'slow': baseUrl must be an https URL/),
         expect.stringMatching(/'slow': batchSize must be an integer from 1 to 10/),
       ]),
     );

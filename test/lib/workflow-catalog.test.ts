@@ -166,7 +166,7 @@ describe('resolveWorkflows', () => {
         expect.stringMatching(/provider 'gateway': context baseUrl:gateway is ignored/),
         "provider 'ghost': integration 'not-deployed' is not in the integration catalog",
         expect.stringMatching(/^provider 'Bad Name': name must be lower-kebab-case/),
-        expect.stringMatching(/provider 'Bad Name': baseUrl must be an http\(s\) URL/),
+        expect.stringMatching(/provider 'Bad Name': baseUrl must be an https URL/),
         expect.stringMatching(/workflow 'order-saga': entry must be a \.ts file under functions\/workflows\//),
         expect.stringMatching(/retry\.transient\.backoffRate must be a number from 1 to 10/),
         expect.stringMatching(/retry\.transient\.maxDelaySeconds must not be shorter than intervalSeconds/),

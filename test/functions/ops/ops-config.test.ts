@@ -102,7 +102,7 @@ describe('circuit prober configuration', () => {
     );
     expect(message).toContain("secretName is required for auth scheme 'oauth2_client_credentials'");
     expect(message).toContain('maxConcurrency must be an integer from 2 to 1000');
-    expect(message).toContain('baseUrl must be an http(s) URL');
+    expect(message).toContain('baseUrl must be an https URL');
     expect(message).toContain('httpTimeoutMs must be an integer');
     expect(message).toContain('breakMs must be an integer');
     expect(message).toContain("no adapter is called 'inventory'");
@@ -149,7 +149,7 @@ describe('workflow providers in the ops configuration', () => {
     expect(message).toContain("no provider probe is called 'warehouse'");
     expect(message).toContain("PROVIDERS lists 'crm', which is already an integration");
     expect(message).toContain("PROVIDERS 'shipping': unknown field(s) extra");
-    expect(message).toContain("PROVIDERS 'shipping': baseUrl must be an http(s) URL");
+    expect(message).toContain("PROVIDERS 'shipping': baseUrl must be an https URL");
     expect(problemsOf(() => controllerConfigFromEnvironment({ ...proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }]), PROVIDERS: '[1]' }))).toContain(
       'PROVIDERS must be a JSON array of lower-kebab-case provider names',
     );

@@ -35,7 +35,7 @@ describe('settingsFromEnvironment', () => {
     }
     expect(error).toBeInstanceOf(ConfigurationError);
     const message = (error as Error).message;
-    for (const fragment of ['BASE_URL must be an http(s) URL', 'SECRET_NAME is required', 'LEDGER_TABLE_NAME is required', 'CIRCUITS_TABLE_NAME is required', 'DLQ_URL is required', 'HTTP_MAX_ATTEMPTS must be an integer', 'RECORD_CONCURRENCY must be an integer']) {
+    for (const fragment of ['BASE_URL must be an https URL', 'SECRET_NAME is required', 'LEDGER_TABLE_NAME is required', 'CIRCUITS_TABLE_NAME is required', 'DLQ_URL is required', 'HTTP_MAX_ATTEMPTS must be an integer', 'RECORD_CONCURRENCY must be an integer']) {
       expect(message).toContain(fragment);
     }
   });
