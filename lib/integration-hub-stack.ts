@@ -5,6 +5,7 @@ import { AlarmTopic } from './constructs/alarm-topic.js';
 import { CircuitController } from './constructs/circuit-controller.js';
 import { HubAlarms } from './constructs/hub-alarms.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
+import { IntegrationDashboard } from './constructs/integration-dashboard.js';
 import { HubEventBus } from './constructs/hub-event-bus.js';
 import { HubTables } from './constructs/hub-tables.js';
 import { IntegrationAlarms } from './constructs/integration-alarms.js';
@@ -65,8 +66,10 @@ export class IntegrationHubStack extends Stack {
   public readonly alarms: ReadonlyMap<string, IntegrationAlarms>;
   /** The alarms of the hub's own machinery: the circuit controller and prober. */
   public readonly hubAlarms: HubAlarms;
-  /** The hub's CloudWatch dashboard: a row per integration. */
+  /** The hub's overview dashboard: every alarm and graphs across all integrations. */
   public readonly dashboard: HubDashboard;
+  /** One detail dashboard per integration, by name. */
+  public readonly integrationDashboards: ReadonlyMap<string, IntegrationDashboard>;
   /** The workflows as deployed (providers resolved), or undefined when the stack deploys none. */
   public readonly workflowCatalog?: ResolvedWorkflows;
   /** The workflow providers' secrets and settings. */
@@ -140,12 +143,28 @@ export class IntegrationHubStack extends Stack {
       );
     }
     this.alarms = alarms;
+    const integrationDashboards = new Map<string, IntegrationDashboard>();
+    for (const [name, pipeline] of pipelines) {
+      integrationDashboards.set(
+        name,
+        new IntegrationDashboard(this, `${pascalCase(name)}Dashboard`, {
+          integration: pipeline.integration,
+          queue: pipeline.queue,
+          deadLetterQueue: pipeline.deadLetterQueue,
+          handler: pipeline.function,
+          alarms: alarms.get(name)!.alarms,
+          runbookBaseUrl,
+        }),
+      );
+    }
+    this.integrationDashboards = integrationDashboards;
     this.dashboard = new HubDashboard(this, 'Dashboard', {
       integrations: [...pipelines.values()].map((pipeline) => ({
         integration: pipeline.integration,
         queue: pipeline.queue,
         deadLetterQueue: pipeline.deadLetterQueue,
         handler: pipeline.function,
+        detailDashboardName: integrationDashboards.get(pipeline.integration.name)!.dashboard.dashboardName,
       })),
       runbookBaseUrl,
     });

@@ -5,9 +5,9 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ResolvedIntegration } from '../catalog.js';
 import { RUNBOOK_SLUGS, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
-import { hubMetric, hubMetricByErrorClassSearch } from './integration-alarms.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../telemetry.js';
 
-/** One integration as the dashboard sees it: its catalog entry and the resources it runs on. */
+/** One integration as the dashboards see it: its catalog entry and the resources it runs on. */
 export interface HubDashboardIntegration {
   /** The catalog entry (name, description, limits, alarm thresholds drawn as annotations). */
   readonly integration: ResolvedIntegration;
@@ -21,8 +21,8 @@ export interface HubDashboardIntegration {
 
 /** Properties of {@link HubDashboard}. */
 export interface HubDashboardProps {
-  /** A row of widgets per integration, in this order. */
-  readonly integrations: readonly HubDashboardIntegration[];
+  /** The integrations the header lists, in this order, each with the name of its detail dashboard. */
+  readonly integrations: readonly (HubDashboardIntegration & { readonly detailDashboardName?: string })[];
   /** Dashboard names are unique per account. @default `<stack name>-<region>` */
   readonly dashboardName?: string;
   /** Links in the header point here (context `runbookBaseUrl`). @default repository paths `docs/runbooks/<slug>.md` */
@@ -43,11 +43,13 @@ const GRID = 24;
 const WIDGET_WIDTH = 6;
 const WIDGET_HEIGHT = 6;
 const ONE_MINUTE = Duration.minutes(1);
+const ALARMS_PER_WIDGET = 100;
 
 /**
- * The hub's one CloudWatch dashboard: a header (what is on it, the runbooks, the status of every alarm added with
- * {@link addAlarms}), then a section per integration — what came in, what the provider answered, how fast, the
- * circuit, the queues and the function — and room for later sections ({@link addSection}, {@link addRow}).
+ * The hub's overview dashboard: a header (the integrations and their detail dashboards, the runbooks, the status of
+ * every alarm added with {@link addAlarms}), then graphs over all integrations at once, and room for later sections
+ * ({@link addSection}, {@link addRow}). Its widget count does not grow with the catalog: each integration's detail is
+ * a dashboard of its own (integration-dashboard.ts).
  */
 export class HubDashboard extends Construct {
   /** The dashboard. */
@@ -76,7 +78,7 @@ export class HubDashboard extends Construct {
 
     this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: headerMarkdown(props), width: GRID, height: 5 }));
     this.dashboard.addWidgets(new DeferredAlarmStatusWidget(this.#alarms));
-    for (const entry of props.integrations) this.#addIntegration(entry);
+    this.#addOverview();
   }
 
   /** Shows these alarms in the header's alarm status widget (e.g. every `IntegrationAlarms.alarms`). */
@@ -95,117 +97,24 @@ export class HubDashboard extends Construct {
     if (widgets.length > 0) this.dashboard.addWidgets(...widgets);
   }
 
-  #addIntegration({ integration, queue, deadLetterQueue, handler }: HubDashboardIntegration): void {
-    const name = integration.name;
-    const metric = (metricName: Parameters<typeof hubMetric>[1], statistic: string, label: string) =>
-      hubMetric(name, metricName, { period: ONE_MINUTE, statistic, label });
-    const graph = (title: string, options: Omit<cloudwatch.GraphWidgetProps, 'title' | 'width' | 'height'>) =>
-      new cloudwatch.GraphWidget({ title: `${name} · ${title}`, width: WIDGET_WIDTH, height: WIDGET_HEIGHT, period: ONE_MINUTE, ...options });
-    const { alarms } = integration;
-
+  /** Four graphs over every integration at once (SEARCH expressions): as many series as integrations, never more widgets. */
+  #addOverview(): void {
+    const search = (metricName: string, statistic: string, label: string, dimensions = 'integration,service') =>
+      new cloudwatch.MathExpression({
+        expression: `SEARCH('{${METRICS_NAMESPACE},${dimensions}} MetricName="${metricName}" service="${SERVICE_NAME}"', '${statistic}', 60)`,
+        usingMetrics: {},
+        label,
+        period: ONE_MINUTE,
+      });
+    const graph = (title: string, metric: cloudwatch.IMetric, stacked = false) =>
+      new cloudwatch.GraphWidget({ title, left: [metric], stacked, width: WIDGET_WIDTH, height: WIDGET_HEIGHT, period: ONE_MINUTE, leftYAxis: { min: 0, showUnits: false } });
     this.addSection(
-      `${name}`,
-      `${integration.description} — batch ${integration.batchSize}, max concurrency ${integration.maxConcurrency}, ` +
-        `timeout ${integration.functionTimeoutSeconds} s, DLQ after ${integration.maxReceiveCount} receives. ` +
-        `Alarms: DLQ ≥ 1, oldest message ≥ ${alarms.oldestMessageAgeSeconds} s, circuit open ${alarms.circuitOpenMinutes} min, ` +
-        `function errors ≥ ${alarms.functionErrors} / 5 min.`,
-      graph('Messages', {
-        left: [
-          queue.metricNumberOfMessagesReceived({ period: ONE_MINUTE, statistic: cloudwatch.Stats.SUM, label: 'Received (SQS)' }),
-          metric('CallSucceeded', cloudwatch.Stats.SUM, 'Succeeded calls'),
-          new cloudwatch.MathExpression({
-            expression: `SUM(${hubMetricByErrorClassSearch(name, 'CallFailed')})`,
-            usingMetrics: {},
-            label: 'Failed calls (all classes)',
-            period: ONE_MINUTE,
-          }),
-        ],
-        leftYAxis: { min: 0, showUnits: false },
-      }),
-      graph('Failed calls by error class', {
-        left: [
-          new cloudwatch.MathExpression({
-            expression: hubMetricByErrorClassSearch(name, 'CallFailed'),
-            usingMetrics: {},
-            label: '${PROP(\'Dim.errorClass\')}',
-            period: ONE_MINUTE,
-          }),
-        ],
-        stacked: true,
-        leftYAxis: { min: 0, showUnits: false },
-      }),
-      graph('Provider latency (per attempt)', {
-        left: [50, 90, 99].map((p) => metric('CallLatency', cloudwatch.Stats.p(p), `p${p}`)),
-        leftAnnotations:
-          integration.httpTimeoutMs !== undefined ? [{ value: integration.httpTimeoutMs, label: 'HTTP timeout', color: '#d62728' }] : [],
-        leftYAxis: { min: 0, label: 'ms', showUnits: false },
-      }),
-      graph('Circuit', {
-        left: [metric('CircuitOpen', cloudwatch.Stats.MAXIMUM, 'Circuit open (1 = open/half-open/isolated)')],
-        right: [
-          metric('CircuitRejected', cloudwatch.Stats.SUM, 'Rejected: circuit open (parked)'),
-          metric('Throttled', cloudwatch.Stats.SUM, 'Rejected: provider Retry-After (parked)'),
-          metric('CircuitOpened', cloudwatch.Stats.SUM, 'Circuit opened'),
-        ],
-        leftYAxis: { min: 0, max: 1, showUnits: false },
-        rightYAxis: { min: 0, showUnits: false },
-      }),
-      graph('Queue depth', {
-        left: [
-          queue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM, label: 'Visible (waiting)' }),
-          queue.metricApproximateNumberOfMessagesNotVisible({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM, label: 'In flight or parked' }),
-        ],
-        leftYAxis: { min: 0, showUnits: false },
-      }),
-      graph('Age of oldest message', {
-        left: [queue.metricApproximateAgeOfOldestMessage({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM, label: 'Oldest message (s)' })],
-        leftAnnotations: [{ value: alarms.oldestMessageAgeSeconds, label: 'alarm', color: '#d62728' }],
-        leftYAxis: { min: 0, label: 's', showUnits: false },
-      }),
-      graph('Dead-letter queue', {
-        left: [deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM, label: 'DLQ depth' })],
-        right: [
-          new cloudwatch.MathExpression({
-            expression: hubMetricByErrorClassSearch(name, 'PoisonMessage'),
-            usingMetrics: {},
-            label: 'Poison: ${PROP(\'Dim.errorClass\')}',
-            period: ONE_MINUTE,
-          }),
-        ],
-        leftAnnotations: [{ value: 1, label: 'alarm', color: '#d62728' }],
-        leftYAxis: { min: 0, showUnits: false },
-        rightYAxis: { min: 0, showUnits: false },
-      }),
-      graph('Runtime events', {
-        left: [
-          metric('RetryAttempts', cloudwatch.Stats.SUM, 'In-process retries'),
-          metric('IdempotentReplay', cloudwatch.Stats.SUM, 'Duplicates answered from the ledger'),
-          metric('StaleSkipped', cloudwatch.Stats.SUM, 'Stale events skipped'),
-          metric('BreakerStoreFallback', cloudwatch.Stats.SUM, 'Circuits table fallback'),
-        ],
-        leftYAxis: { min: 0, showUnits: false },
-      }),
-      graph('Lambda errors and throttles', {
-        left: [
-          handler.metricErrors({ period: ONE_MINUTE, statistic: cloudwatch.Stats.SUM, label: 'Errors' }),
-          handler.metricThrottles({ period: ONE_MINUTE, statistic: cloudwatch.Stats.SUM, label: 'Throttles' }),
-        ],
-        leftYAxis: { min: 0, showUnits: false },
-      }),
-      graph('Lambda duration', {
-        left: [
-          handler.metricDuration({ period: ONE_MINUTE, statistic: cloudwatch.Stats.p(50), label: 'p50' }),
-          handler.metricDuration({ period: ONE_MINUTE, statistic: cloudwatch.Stats.p(99), label: 'p99' }),
-          handler.metricDuration({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM, label: 'max' }),
-        ],
-        leftAnnotations: [{ value: integration.functionTimeoutSeconds * 1000, label: 'timeout', color: '#d62728' }],
-        leftYAxis: { min: 0, label: 'ms', showUnits: false },
-      }),
-      graph('Lambda concurrency', {
-        left: [handler.metric('ConcurrentExecutions', { period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM, label: 'Concurrent executions' })],
-        leftAnnotations: [{ value: integration.maxConcurrency, label: 'event source max concurrency', color: '#ff7f0e' }],
-        leftYAxis: { min: 0, showUnits: false },
-      }),
+      'All integrations',
+      'One series per integration. Each integration has a detail dashboard of its own (named in the header).',
+      graph('Provider calls succeeded', search('CallSucceeded', 'Sum', "${PROP('Dim.integration')}")),
+      graph('Provider calls failed', search('CallFailed', 'Sum', "${PROP('Dim.integration')} ${PROP('Dim.errorClass')}", 'errorClass,integration,service'), true),
+      graph('Circuit open (1 = not calling the provider)', search('CircuitOpen', 'Maximum', "${PROP('Dim.integration')}")),
+      graph('Messages parked while the circuit is open', search('CircuitRejected', 'Sum', "${PROP('Dim.integration')}"), true),
     );
   }
 }
@@ -215,12 +124,14 @@ function headerMarkdown(props: HubDashboardProps): string {
     const link = runbookLink(slug, props.runbookBaseUrl);
     return props.runbookBaseUrl ? `[${slug}](${link})` : `\`${link}\``;
   }).join(' · ');
-  const integrations = props.integrations.map(({ integration }) => `**${integration.name}** (${integration.description})`).join(' · ');
+  const integrations = props.integrations
+    .map(({ integration, detailDashboardName }) => `**${integration.name}**${detailDashboardName ? ` (dashboard \`${detailDashboardName}\`)` : ''}`)
+    .join(' · ');
   return [
     '# Integration Hub',
     `Integrations: ${integrations}`,
-    'Per integration: messages received vs. provider calls succeeded/failed, failures by error class, provider latency per attempt, ' +
-      'circuit state (1 = not calling the provider) and parked messages, queue and DLQ depth, age of the oldest message, and the function. ' +
+    'Here: every alarm, and provider calls, failures, circuits and parked messages across all integrations. On each detail dashboard: ' +
+      'messages received vs. calls, failures by error class, latency per attempt, the circuit, queue and DLQ depth, the oldest message and the function. ' +
       'Custom metrics: namespace `IntegrationHub`, dimensions `service`=`integration-hub` + `integration`. ' +
       'Logs: CloudWatch Logs Insights on the integration function log groups, filter on `correlationId`, `integration`, `errorClass`, `idempotencyKey`.',
     `Runbooks: ${runbooks}`,
@@ -246,9 +157,20 @@ class DeferredAlarmStatusWidget implements cloudwatch.IWidget {
     return GRID;
   }
 
-  get height(): number {
+  /** The alarms of each widget: CloudWatch's alarm status widget shows at most 100. */
+  get #chunks(): cloudwatch.IAlarm[][] {
+    const chunks: cloudwatch.IAlarm[][] = [];
+    for (let i = 0; i < this.#alarms.length; i += ALARMS_PER_WIDGET) chunks.push(this.#alarms.slice(i, i + ALARMS_PER_WIDGET));
+    return chunks;
+  }
+
+  #heightOf(alarms: number): number {
     // One line of tiles per four alarms, plus the title.
-    return this.#alarms.length === 0 ? 0 : Math.min(1 + Math.ceil(this.#alarms.length / 4), 12);
+    return Math.min(1 + Math.ceil(alarms / 4), 12);
+  }
+
+  get height(): number {
+    return this.#chunks.reduce((sum, chunk) => sum + this.#heightOf(chunk.length), 0);
   }
 
   position(x: number, y: number): void {
@@ -257,16 +179,18 @@ class DeferredAlarmStatusWidget implements cloudwatch.IWidget {
   }
 
   toJson(): unknown[] {
-    if (this.#alarms.length === 0) return [];
-    const widget = new cloudwatch.AlarmStatusWidget({
-      title: 'Alarms',
-      // The widget shows at most 100 alarms.
-      alarms: this.#alarms.slice(0, 100),
-      width: this.width,
-      height: this.height,
-      sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+    let y = this.#y;
+    return this.#chunks.flatMap((alarms, index, chunks) => {
+      const widget = new cloudwatch.AlarmStatusWidget({
+        title: chunks.length > 1 ? `Alarms (${index + 1}/${chunks.length})` : 'Alarms',
+        alarms,
+        width: this.width,
+        height: this.#heightOf(alarms.length),
+        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+      });
+      widget.position(this.#x, y);
+      y += widget.height;
+      return widget.toJson();
     });
-    widget.position(this.#x, this.#y);
-    return widget.toJson();
   }
 }

@@ -228,13 +228,19 @@ function expectCircuitControllerOf(hub: HubApp, catalog: readonly ResolvedIntegr
   }
 }
 
-/** Per integration: a dashboard section and a graph per metric, titled with its name. */
+/** Per integration: a detail dashboard headed with its name, with graphs titled with it, named on the overview. */
 function expectDashboardRows(hub: HubApp, catalog: readonly ResolvedIntegration[]): void {
-  const [dashboard] = Object.values(hub.template.findResources('AWS::CloudWatch::Dashboard'));
-  const body = JSON.parse(flatten(dashboard!.Properties.DashboardBody)) as { widgets: { type: string; properties: { title?: string; markdown?: string } }[] };
+  type Body = { widgets: { type: string; properties: { title?: string; markdown?: string } }[] };
+  const resources = resourcesOf(hub);
+  const bodyOf = (dashboard: { node: { defaultChild?: unknown } }) => JSON.parse(flatten(resources[logicalIdOf(dashboard, hub.stack)]!.Properties.DashboardBody)) as Body;
+  hub.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1 + catalog.length);
+  const overview = bodyOf(hub.stack.dashboard.dashboard);
   for (const { name } of catalog) {
-    expect(body.widgets.some((widget) => widget.properties.markdown?.startsWith(`## ${name}\n`)), `dashboard section of ${name}`).toBe(true);
-    expect(body.widgets.filter((widget) => widget.properties.title?.startsWith(`${name} · `)).length, `dashboard graphs of ${name}`).toBeGreaterThan(0);
+    const detail = hub.stack.integrationDashboards.get(name)!;
+    const body = bodyOf(detail.dashboard);
+    expect(body.widgets.some((widget) => widget.properties.markdown?.startsWith(`# ${name}\n`)), `detail dashboard header of ${name}`).toBe(true);
+    expect(body.widgets.filter((widget) => widget.properties.title?.startsWith(`${name} · `)).length, `detail dashboard graphs of ${name}`).toBeGreaterThan(0);
+    expect(overview.widgets[0]?.properties.markdown, `overview names ${name}'s dashboard`).toContain(`**${name}** (dashboard \``);
   }
 }
 

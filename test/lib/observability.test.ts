@@ -10,6 +10,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { INTEGRATIONS, type IntegrationEntry, resolveCatalog, type ResolvedIntegration } from '../../lib/catalog.js';
 import { AlarmTopic } from '../../lib/constructs/alarm-topic.js';
 import { HubDashboard } from '../../lib/constructs/hub-dashboard.js';
+import { IntegrationDashboard } from '../../lib/constructs/integration-dashboard.js';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { IntegrationAlarms, hubMetricDimensions } from '../../lib/constructs/integration-alarms.js';
 import { RUNBOOK_SLUGS, runbookPath } from '../../lib/runbooks.js';
 import { METRICS_NAMESPACE, PowertoolsMetricsSink } from '../../functions/runtime/telemetry.js';
@@ -22,7 +24,7 @@ interface Built {
   stack: Stack;
   template: Template;
   topic: AlarmTopic;
-  integrations: { integration: ResolvedIntegration; queue: sqs.Queue; deadLetterQueue: sqs.Queue; handler: lambda.Function; alarms: IntegrationAlarms }[];
+  integrations: { integration: ResolvedIntegration; queue: sqs.Queue; deadLetterQueue: sqs.Queue; handler: lambda.Function; alarms: IntegrationAlarms; detail: IntegrationDashboard }[];
   dashboard: HubDashboard;
 }
 
@@ -50,9 +52,10 @@ function build(
       topic: topic.topic,
       runbookBaseUrl: options.runbookBaseUrl,
     });
-    return { integration, queue, deadLetterQueue, handler, alarms };
+    const detail = new IntegrationDashboard(scope, 'Dashboard', { integration, queue, deadLetterQueue, handler, alarms: alarms.alarms, runbookBaseUrl: options.runbookBaseUrl });
+    return { integration, queue, deadLetterQueue, handler, alarms, detail };
   });
-  const dashboard = new HubDashboard(stack, 'Dashboard', { integrations });
+  const dashboard = new HubDashboard(stack, 'Dashboard', { integrations: integrations.map((i) => ({ ...i, detailDashboardName: `${i.integration.name}-detail` })) });
   dashboard.addAlarms(...integrations.flatMap((i) => i.alarms.alarms));
   options.beforeSynth?.(dashboard);
   return { stack, template: Template.fromStack(stack), topic, integrations, dashboard };
@@ -74,12 +77,10 @@ function alarmNamed(template: Template, name: string): AlarmResource['Properties
   return alarm.Properties;
 }
 
-/** The dashboard body as JSON, with every intrinsic replaced by a readable placeholder (`<Ref:X>`, `<X.Attr>`). */
-function dashboardBody(template: Template): { widgets: Widget[] } {
-  const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
-  expect(dashboards).toHaveLength(1);
-  const body = (dashboards[0] as { Properties: { DashboardBody: unknown } }).Properties.DashboardBody;
-  return JSON.parse(flattenIntrinsics(body)) as { widgets: Widget[] };
+/** A dashboard's body as JSON, every intrinsic replaced by a readable placeholder (`<Ref:X>`, `<X.Attr>`). */
+function dashboardBody(built: Built, dashboard: cloudwatch.Dashboard = built.dashboard.dashboard): { widgets: Widget[] } {
+  const resource = built.template.toJSON().Resources[logicalId(built.stack, dashboard)] as { Properties: { DashboardBody: unknown } };
+  return JSON.parse(flattenIntrinsics(resource.Properties.DashboardBody)) as { widgets: Widget[] };
 }
 
 interface Widget {
@@ -273,15 +274,18 @@ describe('IntegrationAlarms', () => {
 });
 
 describe('HubDashboard', () => {
-  it('builds one dashboard with a header and, per integration, a widget for every required metric', () => {
-    const { stack, template, integrations } = build();
-    const body = dashboardBody(template);
-    const texts = body.widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown ?? '');
-    expect(texts[0]).toMatch(/^# Integration Hub/);
+  it('builds, per integration, a detail dashboard with its alarms and a widget for every required metric', () => {
+    const built = build();
+    const { stack, integrations } = built;
+    const overview = dashboardBody(built).widgets.filter((w) => w.type === 'text').map((w) => w.properties.markdown ?? '');
+    expect(overview[0]).toMatch(/^# Integration Hub/);
 
-    for (const { integration, queue, deadLetterQueue, handler } of integrations) {
+    for (const { integration, queue, deadLetterQueue, handler, alarms, detail } of integrations) {
       const name = integration.name;
-      expect(texts.some((t) => t.startsWith(`## ${name}\n`))).toBe(true);
+      const body = dashboardBody(built, detail.dashboard);
+      expect(body.widgets.find((w) => w.type === 'text')?.properties.markdown).toMatch(new RegExp(`^# ${name}\\n`));
+      expect(body.widgets.find((w) => w.type === 'alarm')?.properties.alarms).toEqual(alarms.alarms.map((alarm) => `<${logicalId(stack, alarm)}.Arn>`));
+      expect(overview[0], `the overview names ${name}'s detail dashboard`).toContain(`**${name}** (dashboard \`${name}-detail\`)`);
       const lines = metricLines(body, `${name} · `);
       const has = (description: string, ...parts: string[]) =>
         expect(lines.some((line) => parts.every((p) => line.includes(p))), `${name}: ${description}`).toBe(true);
@@ -304,16 +308,29 @@ describe('HubDashboard', () => {
     }
   });
 
-  it('shows the status of every alarm added to it in the header', () => {
-    const { stack, template, integrations } = build();
-    const alarmWidget = dashboardBody(template).widgets.find((w) => w.type === 'alarm');
-    const expected = integrations.flatMap((i) => i.alarms.alarms).map((alarm) => `<${logicalId(stack, alarm)}.Arn>`);
-    expect(alarmWidget?.properties.alarms).toEqual(expected);
+  it('shows the status of every alarm added to it in the header, in widgets of at most 100 alarms', () => {
+    for (const entries of [INTEGRATIONS, fixtureIntegrations(16)]) {
+      const built = build({ entries });
+      const widgets = dashboardBody(built).widgets.filter((w) => w.type === 'alarm');
+      const expected = built.integrations.flatMap((i) => i.alarms.alarms).map((alarm) => `<${logicalId(built.stack, alarm)}.Arn>`);
+      expect(widgets.flatMap((w) => w.properties.alarms ?? [])).toEqual(expected);
+      expect(widgets).toHaveLength(Math.ceil(expected.length / 100));
+      for (const widget of widgets) expect(widget.properties.alarms!.length).toBeLessThanOrEqual(100);
+    }
+  });
+
+  it('keeps the overview the same size whatever the catalog: graphs across all integrations (SEARCH), one series each', () => {
+    const widgetsOf = (count: number) => dashboardBody(build({ entries: fixtureIntegrations(count) })).widgets.filter((w) => w.type !== 'alarm');
+    expect(widgetsOf(3).length).toBe(widgetsOf(12).length);
+    const lines = widgetsOf(3).flatMap((w) => (w.properties.metrics ?? []).map((line) => JSON.stringify(line)));
+    for (const metric of ['CallSucceeded', 'CallFailed', 'CircuitOpen', 'CircuitRejected']) {
+      expect(lines.some((line) => line.includes('SEARCH(') && line.includes(`MetricName=\\"${metric}\\"`) && line.includes('integration')), metric).toBe(true);
+    }
   });
 
   it('accepts later sections (workflows) below the integrations', () => {
-    const { template } = build({ beforeSynth: (dashboard) => dashboard.addSection('Workflows', 'Step Functions syncs') });
-    const body = dashboardBody(template);
+    const built = build({ beforeSynth: (dashboard) => dashboard.addSection('Workflows', 'Step Functions syncs') });
+    const body = dashboardBody(built);
     expect(body.widgets.at(-1)?.properties.markdown).toBe('## Workflows\nStep Functions syncs');
   });
 });

@@ -434,7 +434,7 @@ describe('workflow alarms and dashboard', () => {
   });
 
   it('add a Workflows section to the dashboard: executions, duration, compensation failures, starter, task errors; alarms in the header', () => {
-    const dashboard = Object.values(template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!;
+    const dashboard = template.Resources[logicalIdOf(hub.stack.dashboard.dashboard, hub.stack)]!;
     const body = JSON.parse(String(resolveIntrinsics(dashboard.Properties!.DashboardBody, template))) as {
       widgets: { type: string; properties: { title?: string; markdown?: string; alarms?: string[] } }[];
     };
