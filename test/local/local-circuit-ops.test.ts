@@ -11,6 +11,9 @@ import { createTable } from '../../local/local-dynamo.js';
 import { LocalEventSourceMapping } from '../../local/local-event-source.js';
 import { InvalidParameterValueError, LocalQueue } from '../../local/local-queue.js';
 import { type LocalDynamo, startLocalDynamo } from '../support/dynalite.js';
+import { until } from '../support/eventually.js';
+
+const eventually = (condition: () => boolean, timeoutMs = 5_000) => until(condition, timeoutMs);
 
 function localMapping(options: { enabled?: boolean; maximumConcurrency?: number } = {}): LocalEventSourceMapping {
   return new LocalEventSourceMapping({ queue: new LocalQueue({ name: 'alpha' }), handler: async () => undefined, ...options });
@@ -457,11 +460,3 @@ describe('CircuitTableStream (dynalite)', () => {
   });
 });
 
-/** Polls `condition` every 5 ms until it holds or `timeoutMs` passes. */
-async function eventually(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

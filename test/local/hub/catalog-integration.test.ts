@@ -12,6 +12,7 @@ import { LocalHub } from '../../../local/hub/local-hub.js';
 import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 import type { Sandbox } from '../../../local/sandbox/index.js';
 import { type FixtureAdapter, writeFixtureAdapter } from '../../support/fixture-adapter.js';
+import { eventually } from '../../support/eventually.js';
 
 const EXAMPLES = 3;
 const SOURCE = 'test.fixture';
@@ -47,18 +48,6 @@ afterAll(async () => {
   }
 });
 
-/** Polls `check` until it passes; a deadline only turns a hang into a failure with the last assertion's message. */
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
 
 describe('an integration added with an adapter file and a catalog entry only', () => {
   it('delivers each published example exactly once to its generic sandbox provider, synced in the ledger, nothing in the DLQ', async () => {

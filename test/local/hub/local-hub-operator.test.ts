@@ -10,6 +10,7 @@ import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 import type { Sandbox } from '../../../local/sandbox/index.js';
 import { CATALOG, type CatalogSubject, catalogSubjects, CIRCUITS, STANDALONE_PROVIDERS } from '../../support/catalog-subjects.js';
 import { orderPlacedDetail } from '../../support/order-placed.js';
+import { eventually } from '../../support/eventually.js';
 
 /**
  * The operator port on a local hub of the shipped catalogs. Its subjects come from the catalog (test/support/
@@ -43,18 +44,6 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-/** Polls `check` until it passes (returns without throwing) or `timeoutMs` is over; then throws its last error. */
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
 
 /** A fresh example number: every send is a different operation, so no test sees another's replay. */
 let examplesUsed = 0;

@@ -18,6 +18,7 @@ import { sandboxContext, startSandboxForCatalog } from '../../../local/hub/sandb
 import { type CfnTemplate, synthesizeHubTemplate } from '../../../local/local-step-functions.js';
 import { type Sandbox } from '../../../local/sandbox/index.js';
 import { orderPlacedDetail } from '../../support/order-placed.js';
+import { eventually } from '../../support/eventually.js';
 
 const PAYMENTS_BREAK_MS = 3_000;
 const PAYMENTS_THROTTLE = { openOnThrottleMs: 5_000, maxThrottleMs: 6_000 };
@@ -45,18 +46,6 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-/** Polls `check` until it passes or `timeoutMs` is over; then throws its last error. */
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
 
 /** Checks `check` every 50 ms for `forMs`: it must pass every time (an invariant over a window, not a sleep). */
 async function holds(check: () => void | Promise<void>, forMs: number): Promise<void> {

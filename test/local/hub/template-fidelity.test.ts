@@ -12,6 +12,7 @@ import type { LocalQueue } from '../../../local/local-queue.js';
 import type { CfnTemplate } from '../../../local/local-step-functions.js';
 import { type Sandbox } from '../../../local/sandbox/index.js';
 import { OPS_CATALOG_PATH_VARIABLE, opsCatalogVariables } from '../../../functions/ops/ops-catalog.js';
+import { eventually } from '../../support/eventually.js';
 
 type Properties = Record<string, unknown>;
 
@@ -190,18 +191,6 @@ afterAll(async () => {
   await sandbox?.close();
 });
 
-/** Polls `check` until it passes or `timeoutMs` is over; then throws its last error. */
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
 
 /** The logical id the hub keeps a live queue under (by identity), or a description of a stray one. */
 function logicalIdOfQueue(queue: LocalQueue | undefined): string | undefined {

@@ -2,14 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { type Sandbox } from '../../../local/sandbox/index.js';
 import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
+import { until } from '../../support/eventually.js';
 
-async function eventually(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const eventually = (condition: () => boolean, timeoutMs = 20_000) => until(condition, timeoutMs);
+
 
 /** Requests a saga makes: inventory, payments, shipping, e-mail, health checks excluded. */
 function sagaRequests(sandbox: Sandbox): number {
