@@ -21,6 +21,7 @@ import { loadAdapters } from './integration-adapters.js';
 import { adapterNamesOf, proberConfigFromEnvironment } from './ops-config.js';
 import { ssmParameterReader, withOpsCatalog } from './ops-catalog.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { answerAfterDeploy, isAfterDeployRequest, isReconcileRequest } from './after-deploy.js';
 import { createProbeTargets } from './probe-targets.js';
 
 // The bundle carries every adapter of functions/integrations/; only those the configuration names are imported.
@@ -49,10 +50,23 @@ const prober = new CircuitProber({
   restoreAfterMs: config.restoreAfterMs,
 });
 
-/** The Lambda entry. Fails the invocation (Errors metric) when an integration could not be checked. */
-export async function handler(_event: unknown, context: Context): Promise<ProbeRunReport> {
+/**
+ * The Lambda entry: the schedule's runs, and the stack's after-deploy custom resource (functions/ops/after-deploy.ts),
+ * whose run also turns the schedule back on while work is left. Fails the invocation (Errors metric) when an
+ * integration could not be checked.
+ */
+export async function handler(event: unknown, context: Context): Promise<ProbeRunReport | { reason: string }> {
   logger.addContext(context);
-  const report = await prober.run(() => context.getRemainingTimeInMillis());
+  if (isAfterDeployRequest(event)) {
+    const answered = await answerAfterDeploy(event, async () => {
+      const report = await prober.run(() => context.getRemainingTimeInMillis(), { ensureScheduled: true });
+      if (report.integrations.some((integration) => integration.error)) throw new ProbeRunIncompleteError(report);
+      return `Reconciled: schedule ${report.schedule}`;
+    });
+    if (answered.failure) throw answered.failure;
+    return { reason: answered.reason };
+  }
+  const report = await prober.run(() => context.getRemainingTimeInMillis(), { ensureScheduled: isReconcileRequest(event) });
   if (report.integrations.some((integration) => integration.error)) throw new ProbeRunIncompleteError(report);
   return report;
 }

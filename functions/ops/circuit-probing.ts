@@ -81,8 +81,11 @@ export interface IntegrationProbeReport {
 /** What a run did. */
 export interface ProbeRunReport {
   readonly integrations: readonly IntegrationProbeReport[];
-  /** `disabled`: everything settled, the schedule is off; `reenabled`: a circuit changed right after disabling it. */
-  readonly schedule: 'kept' | 'disabled' | 'reenabled';
+  /**
+   * `disabled`: everything settled, the schedule is off; `reenabled`: a circuit changed right after disabling it;
+   * `enabled`: work is left and the run was asked to make sure the schedule is on (after a deploy).
+   */
+  readonly schedule: 'kept' | 'disabled' | 'reenabled' | 'enabled';
 }
 
 /** Probes open circuits and resumes / restores event source mappings; see the file comment. */
@@ -95,8 +98,12 @@ export class CircuitProber {
     this.#clock = options.clock ?? systemClock;
   }
 
-  /** One scheduled run. Never throws for one integration's failure: it is in the report (and keeps the schedule on). */
-  async run(remainingTimeMs: () => number = () => 60_000): Promise<ProbeRunReport> {
+  /**
+   * One run. Never throws for one integration's failure: it is in the report (and keeps the schedule on). With
+   * `ensureScheduled` (the run a deploy triggers: CloudFormation may have reset the schedule to disabled and
+   * re-enabled paused mappings) an unsettled run also turns the schedule on.
+   */
+  async run(remainingTimeMs: () => number = () => 60_000, options: { ensureScheduled?: boolean } = {}): Promise<ProbeRunReport> {
     const { targets, schedule, logger } = this.#options;
     const versions = new Map<string, number>();
     const reports = await Promise.all(
@@ -120,6 +127,9 @@ export class CircuitProber {
         await schedule.enable();
         scheduleOutcome = 'reenabled';
       }
+    } else if (options.ensureScheduled) {
+      await schedule.enable();
+      scheduleOutcome = 'enabled';
     }
     logger.info('Probe run finished', { integrations: reports, schedule: scheduleOutcome });
     return { integrations: reports, schedule: scheduleOutcome };

@@ -15,8 +15,9 @@
  * documented in functions/ops/ops-config.ts, and the circuits they watch are SSM parameters (functions/ops/ops-catalog.ts). IAM: each function may touch exactly the given mappings and the
  * prober's rule; only the prober reads the integrations' and providers' secrets.
  */
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -28,6 +29,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { AFTER_DEPLOY_EVENT } from '../../functions/ops/after-deploy.js';
 import { pascalCase, type ResolvedIntegration } from '../catalog.js';
 import type { ResolvedProvider } from '../workflow-catalog.js';
 import { assertNoProblems } from '../props-validation.js';
@@ -99,6 +101,8 @@ export class CircuitController extends Construct {
   readonly probeSchedule: events.Rule;
   /** Metadata of stream records the controller failed on after every retry (alarm on its depth). */
   readonly failedRecordsQueue: sqs.IQueue;
+  /** Runs the prober once after a deploy that may have reset a mapping or the probe schedule. */
+  readonly afterDeploy: CustomResource;
   /** The SSM parameters the functions read the circuits to watch from: one per integration, then per provider. */
   readonly catalogParameters: readonly ssm.StringParameter[];
 
@@ -228,6 +232,24 @@ export class CircuitController extends Construct {
       enabled: false,
     });
     probeSchedule.addTarget(new targets.LambdaFunction(prober, { retryAttempts: 2, maxEventAge: Duration.minutes(2) }));
+
+    // ---------------------------------------------------------------- after a deploy
+    // CloudFormation applies a changed mapping's or rule's template values whatever the circuits say: mappings enabled
+    // at the catalog's concurrency, the schedule disabled. When this deploy may have done so, the prober runs once
+    // to put them back (docs/runbooks/circuit-open-too-long.md "Deploying during an outage"). The payload changes
+    // with everything the mappings and the rule are made from, so an unrelated deploy does not invoke it.
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify({ integrations: props.pipelines.map((p) => p.integration), restoreAfterSeconds, ruleName }))
+      .digest('hex')
+      .slice(0, 16);
+    // The prober itself serves the custom resource (functions/ops/after-deploy.ts): no extra provider function.
+    this.afterDeploy = new CustomResource(this, 'ReconcileAfterDeploy', {
+      serviceToken: prober.functionArn,
+      resourceType: 'Custom::CircuitReconcile',
+      // The mappings' ids make it wait for them, and a replaced mapping changes the properties.
+      properties: { ...AFTER_DEPLOY_EVENT, fingerprint, mappings: props.pipelines.map((p) => p.eventSourceMappingId) },
+    });
+    this.afterDeploy.node.addDependency(probeSchedule);
 
     this.controllerFunction = controller;
     this.proberFunction = prober;

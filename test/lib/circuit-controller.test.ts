@@ -245,6 +245,25 @@ describe('CircuitController construct', () => {
     });
   }
 
+  it('runs the prober after a deploy that may have reset a mapping or the schedule, and only then', () => {
+    const built = build();
+    const resources = built.template.findResources('Custom::CircuitReconcile');
+    expect(Object.keys(resources)).toHaveLength(1);
+    const [reconcile] = Object.values(resources) as { Properties: Record<string, unknown>; DependsOn?: string[] }[];
+    // Served by the prober itself: no provider function of its own.
+    expect(reconcile!.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [logicalIdOf(built, built.controller.proberFunction as never), 'Arn'] });
+    expect(reconcile!.Properties).toMatchObject({ reconcile: 'after-deploy' });
+    // Created or updated after every mapping (its properties name them) and the schedule (an explicit dependency).
+    expect(reconcile!.Properties.mappings).toEqual(built.mappings.map((mapping) => ({ Ref: logicalIdOf(built, mapping as never) })));
+    expect(reconcile!.DependsOn).toEqual(expect.arrayContaining([logicalIdOf(built, built.controller.probeSchedule as never)]));
+
+    const fingerprintOf = (b: Built) => (Object.values(b.template.findResources('Custom::CircuitReconcile'))[0] as { Properties: { fingerprint: string } }).Properties.fingerprint;
+    // The same catalog gives the same properties (no update, no run); a change of a mapping's settings gives others.
+    expect(fingerprintOf(build())).toBe(fingerprintOf(built));
+    const changed = INTEGRATIONS.map((entry, index) => (index === 0 ? { ...entry, maxConcurrency: (entry.maxConcurrency ?? 5) + 1 } : entry));
+    expect(fingerprintOf(build({}, undefined, changed))).not.toBe(fingerprintOf(built));
+  });
+
   it('hands the standalone workflow providers to both functions and lets only the prober read their secrets', () => {
     const courier: ResolvedProvider = {
       name: 'parcel-courier',

@@ -2,12 +2,16 @@
  * The prober's Lambda entry, wired from its environment: dynalite for the circuits table, the sandbox as the provider,
  * Secrets Manager, Lambda and EventBridge mocked.
  */
-import { DisableRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DisableRuleCommand, EnableRuleCommand, EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProbeRunIncompleteError } from '../../../functions/ops/errors.js';
+import { AFTER_DEPLOY_EVENT } from '../../../functions/ops/after-deploy.js';
+import type { ProbeRunReport } from '../../../functions/ops/circuit-probing.js';
 import { lambdaContext } from '../../../local/lambda-events.js';
 import { createTable } from '../../../local/local-dynamo.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
@@ -53,9 +57,50 @@ describe('circuit prober Lambda entry', () => {
     const { handler } = await import('../../../functions/ops/circuit-prober.js');
     const report = await handler({}, lambdaContext('circuit-prober', 60_000));
 
-    expect(report.schedule).toBe('disabled');
+    expect((report as ProbeRunReport).schedule).toBe('disabled');
     expect(events.commandCalls(DisableRuleCommand).map((c) => c.args[0].input)).toEqual([{ Name: 'hub-prober' }]);
     expect(lambda.commandCalls(UpdateEventSourceMappingCommand)).toEqual([]);
+  });
+
+  it("answers the stack's after-deploy custom resource: puts back a mapping the deploy changed, turns its schedule on, and answers SUCCESS", async () => {
+    // The deploy re-created the state the prober must repair: a mapping disabled while its circuit is closed.
+    lambda.on(GetEventSourceMappingCommand).resolves({ UUID: CRM_MAPPING, State: 'Disabled', ScalingConfig: { MaximumConcurrency: 5 } });
+    lambda.on(UpdateEventSourceMappingCommand).resolves({});
+    events.on(EnableRuleCommand).resolves({});
+    const answers: unknown[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        answers.push({ method: request.method, body: JSON.parse(body) });
+        response.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const request = {
+        RequestType: 'Update',
+        ResponseURL: `http://127.0.0.1:${port}/answer`,
+        StackId: 'arn:aws:cloudformation:eu-west-1:1:stack/IntegrationHub/x',
+        RequestId: 'req-1',
+        LogicalResourceId: 'ReconcileAfterDeploy',
+        PhysicalResourceId: 'circuit-reconcile-ReconcileAfterDeploy',
+        ResourceProperties: { ...AFTER_DEPLOY_EVENT, fingerprint: 'f' },
+      };
+      const { handler } = await import('../../../functions/ops/circuit-prober.js');
+      await handler(request, lambdaContext('circuit-prober', 60_000));
+
+      expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input)).toEqual([
+        { UUID: CRM_MAPPING, Enabled: true, ScalingConfig: { MaximumConcurrency: 2 } },
+      ]);
+      expect(events.commandCalls(EnableRuleCommand).map((c) => c.args[0].input)).toEqual([{ Name: 'hub-prober' }]);
+      expect(answers).toEqual([
+        { method: 'PUT', body: expect.objectContaining({ Status: 'SUCCESS', RequestId: 'req-1', PhysicalResourceId: request.PhysicalResourceId, Reason: 'Reconciled: schedule enabled' }) },
+      ]);
+    } finally {
+      server.close();
+    }
   });
 
   it('fails the invocation, keeping the schedule, when an integration cannot be checked', async () => {
