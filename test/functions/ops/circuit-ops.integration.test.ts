@@ -23,6 +23,9 @@ import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { circuit, CRM_MAPPING, FakeClock, FakeEventSourceMappings, FakeProbeSchedule, PAYMENTS_MAPPING, silentLogger, streamRecord } from './ops-test-support.js';
 import { catalogIntegration } from '../../../lib/catalog.js';
 
+// Runs the controller/prober loop with two shipped adapters (crm, payments) against their dedicated sandbox APIs: the
+// names are those adapters' and sandbox providers', not a statement about the catalog (which test/lib derives).
+
 let dynamo: LocalDynamo;
 let sandbox: Sandbox;
 let secretsManager: LocalSecretsManager;

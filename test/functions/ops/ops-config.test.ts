@@ -6,6 +6,9 @@ import { PROVIDERS } from '../../../lib/workflow-catalog.js';
 import { findProviderProbe, PROVIDER_PROBES } from '../../../functions/workflows/provider-probes.js';
 import { CRM_MAPPING, PAYMENTS_MAPPING } from './ops-test-support.js';
 
+// The entries name two shipped adapters because the prober config resolves adapters by name (functions/ops/
+// integration-adapters.ts); the catalog itself is not assumed here.
+
 const crm = { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: 'https://crm.example.com/api', auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }, secretName: 'integration-hub/crm' };
 const payments = { name: 'payments', mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: 'https://payments.example.com/v1', auth: { scheme: 'bearer' }, secretName: 'arn:aws:secretsmanager:eu-west-1:1:secret:p', httpTimeoutMs: 8000, circuit: { breakMs: 60_000 } };
 

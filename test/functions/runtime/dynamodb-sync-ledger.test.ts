@@ -47,7 +47,7 @@ function syncFile(
   body: (attempt: SyncAttempt) => Promise<JSONValue>,
   payload: JSONValue = { fileId, version },
 ): Promise<JSONValue> {
-  const attempt: SyncAttempt = { integration: 'crm', entity: { type: 'file', id: fileId, version }, correlationId: `c-${fileId}-${version}`, attempt: 1 };
+  const attempt: SyncAttempt = { integration: 'alpha', entity: { type: 'file', id: fileId, version }, correlationId: `c-${fileId}-${version}`, attempt: 1 };
   const config = new IdempotencyConfig({ eventKeyJmesPath: 'key', payloadValidationJmesPath: 'payload', throwOnNoIdempotencyKey: true });
   config.registerLambdaContext({ getRemainingTimeInMillis: () => 30_000 } as Context);
   const run = makeIdempotent(
@@ -61,7 +61,7 @@ function syncFile(
     },
     {
       persistenceStore: ledger,
-      keyPrefix: 'crm',
+      keyPrefix: 'alpha',
       config,
     },
   );
@@ -74,25 +74,25 @@ function rootCause(error: unknown): unknown {
 
 describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
   it('costs exactly two writes and no read for a first delivery, and ends synced with the external id', async () => {
-    const result = await syncFile('f1', 1, async () => ({ externalId: 'crm_file_1' }));
+    const result = await syncFile('f1', 1, async () => ({ externalId: 'alpha_file_1' }));
 
-    expect(result).toEqual({ externalId: 'crm_file_1' });
+    expect(result).toEqual({ externalId: 'alpha_file_1' });
     expect(calls.writes()).toBe(2);
     expect(calls.reads()).toBe(0);
     const [entry] = await ledger.entries('file', 'f1');
-    expect(entry).toMatchObject({ status: 'synced', entityVersion: 1, externalId: 'crm_file_1', integration: 'crm' });
+    expect(entry).toMatchObject({ status: 'synced', entityVersion: 1, externalId: 'alpha_file_1', integration: 'alpha' });
     expect(entry?.log.map((e) => e.event)).toEqual(['syncing', 'synced']);
   });
 
   it('returns the stored result of a completed duplicate without running the operation again', async () => {
     let runs = 0;
-    await syncFile('f2', 1, async () => ({ externalId: `crm_file_${++runs}` }));
+    await syncFile('f2', 1, async () => ({ externalId: `alpha_file_${++runs}` }));
     calls.reset();
 
-    const replay = await syncFile('f2', 1, async () => ({ externalId: `crm_file_${++runs}` }));
+    const replay = await syncFile('f2', 1, async () => ({ externalId: `alpha_file_${++runs}` }));
 
     expect(runs).toBe(1);
-    expect(replay).toEqual({ externalId: 'crm_file_1' });
+    expect(replay).toEqual({ externalId: 'alpha_file_1' });
     // One refused conditional write; dynalite does not return the item with the failure, hence one read.
     expect(calls.writes()).toBe(1);
     expect(calls.reads()).toBeLessThanOrEqual(1);
@@ -165,7 +165,7 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
   });
 
   it('records pending_sync for a parked message only when the ledger does not know that version yet', async () => {
-    const attempt: SyncAttempt = { integration: 'crm', entity: { type: 'file', id: 'f9', version: 1 }, correlationId: 'c', attempt: 1 };
+    const attempt: SyncAttempt = { integration: 'alpha', entity: { type: 'file', id: 'f9', version: 1 }, correlationId: 'c', attempt: 1 };
     await ledger.markPending(attempt, 'CircuitOpen');
     let [entry] = await ledger.entries('file', 'f9');
     expect(entry).toMatchObject({ status: 'pending_sync', entityVersion: 1 });
@@ -178,7 +178,7 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
 
   it('appends skipped_stale to the audit log without changing the status', async () => {
     await syncFile('f10', 5, async () => ({ externalId: 'v5' }));
-    await ledger.recordSkippedStale({ integration: 'crm', entity: { type: 'file', id: 'f10', version: 4 }, correlationId: 'late', attempt: 1 });
+    await ledger.recordSkippedStale({ integration: 'alpha', entity: { type: 'file', id: 'f10', version: 4 }, correlationId: 'late', attempt: 1 });
     const [entry] = await ledger.entries('file', 'f10');
     expect(entry?.status).toBe('synced');
     expect(entry?.log.at(-1)).toMatchObject({ event: 'skipped_stale', version: 4, correlationId: 'late' });
@@ -191,7 +191,7 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
     const [entry] = await ledger.entries('file', 'f11');
     expect(entry).toMatchObject({ status: 'synced', entityVersion: 4, externalId: 'v4' });
     expect(entry?.log.length).toBeLessThanOrEqual(4);
-    const history = await ledger.auditLog('file', 'f11', 'crm');
+    const history = await ledger.auditLog('file', 'f11', 'alpha');
     expect(history.map((e) => `${e.event}@${e.version}`)).toEqual([
       'syncing@1', 'synced@1', 'syncing@2', 'synced@2', 'syncing@3', 'synced@3', 'syncing@4', 'synced@4',
     ]);
@@ -199,17 +199,17 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
   });
 
   it('finds every integration of an entity even when its archived log pages fill more than one Query page (1 MB)', async () => {
-    await syncFile('f12', 1, async () => ({ externalId: 'crm-1' }));
+    await syncFile('f12', 1, async () => ({ externalId: 'alpha-1' }));
     const tableName = `ledger-${tableCounter}`;
     const pk = ledgerPartitionKey('file', 'f12');
-    // ~1.2 MB of archived crm pages: they sort between the crm entry and a payments entry (`crm` < `log#…` < `payments`).
+    // ~1.2 MB of archived alpha pages: they sort between the alpha entry and a zeta entry (`alpha` < `log#…` < `zeta`).
     const padding = 'x'.repeat(30_000);
     for (let page = 0; page < 40; page++) {
       const at = new Date(Date.UTC(2026, 0, 1, 0, 0, page)).toISOString();
       await dynamo.client.send(
         new PutItemCommand({
           TableName: tableName,
-          Item: marshall({ pk, sk: `log#crm#${at}#c-${page}`, integration: 'crm', entries: [{ at, event: 'synced', version: 0, attempt: 1, correlationId: `c-${page}`, note: padding }] }),
+          Item: marshall({ pk, sk: `log#alpha#${at}#c-${page}`, integration: 'alpha', entries: [{ at, event: 'synced', version: 0, attempt: 1, correlationId: `c-${page}`, note: padding }] }),
         }),
       );
     }
@@ -217,11 +217,11 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
     await dynamo.client.send(
       new PutItemCommand({
         TableName: tableName,
-        Item: marshall({ pk, sk: 'payments', entityType: 'file', entityId: 'f12', integration: 'payments', status: 'synced', entityVersion: 1, attempts: 1, createdAt: now, updatedAt: now, log: [] }),
+        Item: marshall({ pk, sk: 'zeta', entityType: 'file', entityId: 'f12', integration: 'zeta', status: 'synced', entityVersion: 1, attempts: 1, createdAt: now, updatedAt: now, log: [] }),
       }),
     );
     const entries = await ledger.entries('file', 'f12');
-    expect(entries.map((e) => e.integration)).toEqual(['crm', 'payments']);
-    expect((await ledger.auditLog('file', 'f12', 'crm')).length).toBe(40 + 2);
+    expect(entries.map((e) => e.integration)).toEqual(['alpha', 'zeta']);
+    expect((await ledger.auditLog('file', 'f12', 'alpha')).length).toBe(40 + 2);
   });
 });

@@ -13,21 +13,21 @@ function integration(overrides: Partial<IntegrationSample> = {}): IntegrationSam
 }
 
 /**
- * 0-60 s, one sample per second. crm has an outage 10-25 s: its circuit opens at 10 s, probes half-open at 20 s
- * and closes at 25 s; it delivers nothing meanwhile. payments delivers 4/s throughout.
+ * 0-60 s, one sample per second. alpha has an outage 10-25 s: its circuit opens at 10 s, probes half-open at 20 s
+ * and closes at 25 s; it delivers nothing meanwhile. beta delivers 4/s throughout.
  */
 function timeline(): HubSample[] {
   const samples: HubSample[] = [];
-  let crmDelivered = 0;
+  let alphaDelivered = 0;
   for (let s = 0; s <= 60; s++) {
-    const crmCircuit: CircuitState = s >= 10 && s < 20 ? 'open' : s >= 20 && s < 25 ? 'half_open' : 'closed';
-    if (s > 0 && crmCircuit === 'closed') crmDelivered += 10;
+    const alphaCircuit: CircuitState = s >= 10 && s < 20 ? 'open' : s >= 20 && s < 25 ? 'half_open' : 'closed';
+    if (s > 0 && alphaCircuit === 'closed') alphaDelivered += 10;
     samples.push({
       atMs: s * 1000,
       published: s * 20,
       integrations: {
-        crm: integration({ delivered: crmDelivered, circuit: crmCircuit, queued: crmCircuit === 'closed' ? 2 : 40, inFlight: 1 }),
-        payments: integration({ delivered: s * 4, dlq: s >= 30 ? 3 : 0 }),
+        alpha: integration({ delivered: alphaDelivered, circuit: alphaCircuit, queued: alphaCircuit === 'closed' ? 2 : 40, inFlight: 1 }),
+        beta: integration({ delivered: s * 4, dlq: s >= 30 ? 3 : 0 }),
       },
       workflows: { 'order-saga': { started: s, running: 2, succeeded: Math.max(0, s - 2), failed: 0, compensated: 0 } },
     });
@@ -41,10 +41,10 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
     durationMs: 60_000,
     seed: 7,
     events: 1200,
-    outages: [{ integration: 'crm', fromMs: 10_000, toMs: 25_000 }],
+    outages: [{ integration: 'alpha', fromMs: 10_000, toMs: 25_000 }],
     integrations: [
-      { integration: 'crm', published: 460, delivered: 450, invalidInDlq: 10, validInDlq: 0, lost: 0, duplicates: 0, retried: 33, parked: 150, circuitOpened: 1 },
-      { integration: 'payments', published: 240, delivered: 240, invalidInDlq: 0, validInDlq: 0, lost: 0, duplicates: 0, retried: 0, parked: 0, circuitOpened: 0 },
+      { integration: 'alpha', published: 460, delivered: 450, invalidInDlq: 10, validInDlq: 0, lost: 0, duplicates: 0, retried: 33, parked: 150, circuitOpened: 1 },
+      { integration: 'beta', published: 240, delivered: 240, invalidInDlq: 0, validInDlq: 0, lost: 0, duplicates: 0, retried: 0, parked: 0, circuitOpened: 0 },
     ],
     workflows: [{ workflow: 'order-saga', started: 60, succeeded: 58, compensated: 0, failed: 0, duplicates: 0 }],
     ok: true,
@@ -74,10 +74,10 @@ describe('deliveredPerSecond', () => {
     const at = (atMs: number, delivered: number): HubSample => ({
       atMs,
       published: 0,
-      integrations: { crm: integration({ delivered }) },
+      integrations: { alpha: integration({ delivered }) },
       workflows: {},
     });
-    expect(deliveredPerSecond([at(0, 0), at(500, 10), at(1500, 40), at(3500, 40)], 'crm')).toEqual([
+    expect(deliveredPerSecond([at(0, 0), at(500, 10), at(1500, 40), at(3500, 40)], 'alpha')).toEqual([
       [500, 20],
       [1500, 30],
       [3500, 0],
@@ -88,10 +88,10 @@ describe('deliveredPerSecond', () => {
     const at = (atMs: number, delivered?: number): HubSample => ({
       atMs,
       published: 0,
-      integrations: delivered === undefined ? {} : { crm: integration({ delivered }) },
+      integrations: delivered === undefined ? {} : { alpha: integration({ delivered }) },
       workflows: {},
     });
-    expect(deliveredPerSecond([at(0, 0), at(1000), at(2000, 50), at(2000, 60), at(3000, 70)], 'crm')).toEqual([[3000, 10]]);
+    expect(deliveredPerSecond([at(0, 0), at(1000), at(2000, 50), at(2000, 60), at(3000, 70)], 'alpha')).toEqual([[3000, 10]]);
   });
 });
 
@@ -114,46 +114,46 @@ describe('renderHtmlReport', () => {
   it('draws one polyline per integration in the throughput, queue depth and DLQ charts', () => {
     for (const kind of ['throughput', 'queue-depth', 'dlq']) {
       const svg = chart(html, kind);
-      expect([...svg.matchAll(/<polyline[^>]*data-series="([^"]+)"/g)].map((m) => m[1])).toEqual(['crm', 'payments']);
+      expect([...svg.matchAll(/<polyline[^>]*data-series="([^"]+)"/g)].map((m) => m[1])).toEqual(['alpha', 'beta']);
     }
   });
 
-  it('shows the throughput computed from deltas in the legend (crm 10 per second, payments 4 per second)', () => {
+  it('shows the throughput computed from deltas in the legend (alpha 10 per second, beta 4 per second)', () => {
     const items = legend(html, 'throughput');
-    expect(items).toContain('crm (max 10/s)');
-    expect(items).toContain('payments (max 4/s)');
+    expect(items).toContain('alpha (max 10/s)');
+    expect(items).toContain('beta (max 4/s)');
   });
 
-  it('plots crm throughput at zero during its outage and payments at 4/s, on a y axis scaled to the data', () => {
+  it('plots alpha throughput at zero during its outage and beta at 4/s, on a y axis scaled to the data', () => {
     const svg = chart(html, 'throughput');
     const points = (name: string) =>
       svg
         .match(new RegExp(`data-series="${name}"[^>]*points="([^"]+)"`))![1]!
         .split(' ')
         .map((p) => p.split(',').map(Number) as [number, number]);
-    const crm = points('crm');
-    const payments = points('payments');
-    expect(crm).toHaveLength(60);
-    const ys = new Set(crm.map(([, y]) => y));
+    const alpha = points('alpha');
+    const beta = points('beta');
+    expect(alpha).toHaveLength(60);
+    const ys = new Set(alpha.map(([, y]) => y));
     // Two levels only: 10/s when closed and 0/s while not closed.
     expect(ys.size).toBe(2);
     const [top, zero] = [Math.min(...ys), Math.max(...ys)];
-    // payments' 4/s sits 40% of the way from 0 to crm's 10/s (the axis tops out at 10).
-    expect(payments[5]![1]).toBeCloseTo(zero - 0.4 * (zero - top), 0);
-    // Point i is the rate at (i + 1) s: crm delivers through 9 s, nothing from 10 s to 24 s, again from 25 s.
-    expect(crm[8]![1]).toBe(top);
-    expect(crm.slice(9, 24).every(([, y]) => y === zero)).toBe(true);
-    expect(crm[24]![1]).toBe(top);
+    // beta' 4/s sits 40% of the way from 0 to alpha's 10/s (the axis tops out at 10).
+    expect(beta[5]![1]).toBeCloseTo(zero - 0.4 * (zero - top), 0);
+    // Point i is the rate at (i + 1) s: alpha delivers through 9 s, nothing from 10 s to 24 s, again from 25 s.
+    expect(alpha[8]![1]).toBe(top);
+    expect(alpha.slice(9, 24).every(([, y]) => y === zero)).toBe(true);
+    expect(alpha[24]![1]).toBe(top);
     expect(svg).toMatch(/>10<\/text>/);
   });
 
   it('draws the circuit state per integration as coloured bands with runs of one state merged', () => {
     const svg = chart(html, 'circuit');
     const bands = [...svg.matchAll(/<rect class="circuit" data-series="([^"]+)" data-state="([^"]+)"/g)].map((m) => `${m[1]}:${m[2]}`);
-    expect(bands).toEqual(['crm:closed', 'crm:open', 'crm:half_open', 'crm:closed', 'payments:closed']);
-    expect(svg).toContain('<title>crm open 10.0s–20.0s</title>');
-    expect(svg).toContain('<title>crm half_open 20.0s–25.0s</title>');
-    expect(svg).toContain('<title>payments closed 0.0s–60.0s</title>');
+    expect(bands).toEqual(['alpha:closed', 'alpha:open', 'alpha:half_open', 'alpha:closed', 'beta:closed']);
+    expect(svg).toContain('<title>alpha open 10.0s–20.0s</title>');
+    expect(svg).toContain('<title>alpha half_open 20.0s–25.0s</title>');
+    expect(svg).toContain('<title>beta closed 0.0s–60.0s</title>');
     const items = legend(html, 'circuit');
     for (const state of ['closed', 'open', 'half_open', 'isolated']) expect(items).toContain(`</span>${state}</li>`);
   });
@@ -163,7 +163,7 @@ describe('renderHtmlReport', () => {
     const svg = chart(renderHtmlReport(samples, summary()), 'circuit');
     const bands = [...svg.matchAll(/<rect class="circuit" data-series="([^"]+)" data-state="([^"]+)"/g)].map((m) => `${m[1]}:${m[2]}`);
     expect(bands.filter((b) => b.startsWith('inventory:'))).toEqual(['inventory:closed', 'inventory:open', 'inventory:closed']);
-    expect(bands.indexOf('inventory:closed')).toBeGreaterThan(bands.lastIndexOf('payments:closed'));
+    expect(bands.indexOf('inventory:closed')).toBeGreaterThan(bands.lastIndexOf('beta:closed'));
     expect(svg).toContain('Circuit state per integration and workflow provider');
   });
 
@@ -178,7 +178,7 @@ describe('renderHtmlReport', () => {
     const shades = CHART_KINDS.map((kind) => {
       const svg = chart(html, kind);
       expect(count(svg, /<rect class="outage"/)).toBe(1);
-      expect(svg).toContain('<title>outage crm 10.0s–25.0s</title>');
+      expect(svg).toContain('<title>outage alpha 10.0s–25.0s</title>');
       const [, x, width] = svg.match(/<rect class="outage"[^>]* x="([\d.]+)"[^>]* width="([\d.]+)"/)!;
       return [Number(x), Number(width)];
     });
@@ -196,9 +196,9 @@ describe('renderHtmlReport', () => {
   });
 
   it('plots queue depth as queued + in flight and DLQ depth', () => {
-    expect(legend(html, 'queue-depth')).toContain('crm (max 41)');
-    expect(legend(html, 'dlq')).toContain('payments (max 3)');
-    expect(legend(html, 'dlq')).toContain('crm (max 0)');
+    expect(legend(html, 'queue-depth')).toContain('alpha (max 41)');
+    expect(legend(html, 'dlq')).toContain('beta (max 3)');
+    expect(legend(html, 'dlq')).toContain('alpha (max 0)');
   });
 
   it('plots running, succeeded and failed per workflow', () => {
@@ -212,9 +212,9 @@ describe('renderHtmlReport', () => {
 
   it('contains the summary tables and the OK verdict', () => {
     expect(html).toContain('<th class="num">circuit opened</th>');
-    expect(html).toMatch(/<tr><td>crm<\/td><td class="num">460<\/td><td class="num">450<\/td><td class="num">10<\/td>/);
+    expect(html).toMatch(/<tr><td>alpha<\/td><td class="num">460<\/td><td class="num">450<\/td><td class="num">10<\/td>/);
     expect(html).toMatch(/<tr><td>order-saga<\/td><td class="num">60<\/td>/);
-    expect(html).toMatch(/<tr><td>crm<\/td><td class="num">10\.0s<\/td><td class="num">25\.0s<\/td>/);
+    expect(html).toMatch(/<tr><td>alpha<\/td><td class="num">10\.0s<\/td><td class="num">25\.0s<\/td>/);
     expect(html).toContain('<p class="verdict ok">OK: 0 lost, 0 duplicated</p>');
   });
 
@@ -224,19 +224,19 @@ describe('renderHtmlReport', () => {
       timeline(),
       summary({
         ok: false,
-        problems: ['crm: 2 messages lost'],
+        problems: ['alpha: 2 messages lost'],
         integrations: [{ ...base.integrations[0]!, lost: 2 }, base.integrations[1]!],
       }),
     );
     expect(bad).toContain('<p class="verdict bad">NOT OK: 2 lost, 0 duplicated</p>');
-    expect(bad).toContain('<li>crm: 2 messages lost</li>');
+    expect(bad).toContain('<li>alpha: 2 messages lost</li>');
     expect(bad).toContain('<td class="num bad">2</td>');
     expect(bad).not.toContain('verdict ok');
   });
 
   it('escapes a hostile integration name everywhere it appears', () => {
     const hostile = '<script>alert("x")</script>&\'';
-    const samples = timeline().map((s) => ({ ...s, integrations: { [hostile]: s.integrations.crm! } }));
+    const samples = timeline().map((s) => ({ ...s, integrations: { [hostile]: s.integrations.alpha! } }));
     const base = summary();
     const report = renderHtmlReport(
       samples,
@@ -280,5 +280,5 @@ describe('writeHtmlReport', () => {
 /** One integration going through all four circuit states. */
 function statesTimeline(): HubSample[] {
   const states: CircuitState[] = ['closed', 'open', 'half_open', 'isolated'];
-  return states.map((circuit, i) => ({ atMs: i * 1000, published: 0, integrations: { crm: integration({ circuit }) }, workflows: {} }));
+  return states.map((circuit, i) => ({ atMs: i * 1000, published: 0, integrations: { alpha: integration({ circuit }) }, workflows: {} }));
 }
