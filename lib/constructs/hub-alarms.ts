@@ -6,6 +6,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type HubRunbookSlug, runbookLink } from '../runbooks.js';
+import { runbookAlarm } from './runbook-alarm.js';
 
 /** Properties of {@link HubAlarms}. */
 export interface HubAlarmsProps {
@@ -62,21 +63,21 @@ export class HubAlarms extends Construct {
       metric: cloudwatch.IMetric,
       threshold: number,
       consecutiveMinutes = 1,
-    ): cloudwatch.Alarm => {
-      const alarm = new cloudwatch.Alarm(this, constructId, {
-        alarmName: `${prefix}-${slug}`,
-        alarmDescription: `${meaning} Runbook: ${runbookLink(slug, props.runbookBaseUrl)}`,
-        metric,
-        threshold,
-        evaluationPeriods: consecutiveMinutes,
-        datapointsToAlarm: consecutiveMinutes,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-      return alarm;
-    };
+    ): cloudwatch.Alarm =>
+      runbookAlarm(
+        this,
+        constructId,
+        {
+          alarmName: `${prefix}-${slug}`,
+          description: meaning,
+          runbook: runbookLink(slug, props.runbookBaseUrl),
+          metric,
+          threshold,
+          evaluationPeriods: consecutiveMinutes,
+          datapointsToAlarm: consecutiveMinutes,
+        },
+        action,
+      );
     const oneMinute = Duration.minutes(1);
 
     this.controllerRecordsFailed = create(

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import type { ResolvedIntegration } from '../catalog.js';
 import { RUNBOOK_SLUGS, type RunbookSlug, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../telemetry.js';
+import { runbookAlarm } from './runbook-alarm.js';
 
 // ------------------------------------------------------------------ the hub's custom metrics
 
@@ -172,21 +173,21 @@ export class IntegrationAlarms extends Construct {
     const oneMinute = Duration.minutes(1);
     const fiveMinutes = Duration.minutes(5);
     const action = new SnsAction(props.topic);
-    const create = (constructId: string, spec: AlarmSpec): cloudwatch.Alarm => {
-      const alarm = new cloudwatch.Alarm(this, constructId, {
-        alarmName: `${prefix}-${name}-${spec.slug}`,
-        alarmDescription: `${name}: ${spec.meaning} Runbook: ${runbookLink(spec.slug, props.runbookBaseUrl)}`,
-        metric: spec.metric,
-        threshold: spec.threshold,
-        evaluationPeriods: spec.evaluationPeriods,
-        datapointsToAlarm: spec.datapointsToAlarm,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      alarm.addAlarmAction(action);
-      alarm.addOkAction(action);
-      return alarm;
-    };
+    const create = (constructId: string, spec: AlarmSpec): cloudwatch.Alarm =>
+      runbookAlarm(
+        this,
+        constructId,
+        {
+          alarmName: `${prefix}-${name}-${spec.slug}`,
+          description: `${name}: ${spec.meaning}`,
+          runbook: runbookLink(spec.slug, props.runbookBaseUrl),
+          metric: spec.metric,
+          threshold: spec.threshold,
+          evaluationPeriods: spec.evaluationPeriods,
+          datapointsToAlarm: spec.datapointsToAlarm,
+        },
+        action,
+      );
 
     this.dlqNotEmpty = create('DlqNotEmpty', {
       slug: 'dlq-not-empty',
