@@ -7,6 +7,7 @@
  * checks a setting with the same rule the function applies at run time. The handler is referenced by path (bundled
  * by esbuild), and a test checks that each entry agrees with its adapter (auth scheme).
  */
+import { Token } from 'aws-cdk-lib';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -184,7 +185,8 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     }
     const override = context[`baseUrl:${entry.name}`];
     const baseUrl = typeof override === 'string' && override.length > 0 ? override : entry.baseUrl;
-    const badUrl = baseUrlProblem(baseUrl);
+    // A URL known only at deploy time (the try stage's sandbox, lib/constructs/sandbox-api.ts) is checked there.
+    const badUrl = Token.isUnresolved(baseUrl) ? undefined : baseUrlProblem(baseUrl);
     if (badUrl) problem(badUrl);
     for (const authProblem of authConfigProblems(entry.auth)) problem(authProblem);
     const auth: AuthConfig = authConfigProblems(entry.auth).length === 0 ? toAuthConfig(entry.auth) : { scheme: 'none' };

@@ -1,21 +1,23 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { type CatalogCircuitSettings, INTEGRATIONS, type IntegrationEntry, pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
-import { AlarmTopic } from './constructs/alarm-topic.js';
-import { CircuitController } from './constructs/circuit-controller.js';
-import { HubAlarms } from './constructs/hub-alarms.js';
+import type { AlarmTopic } from './constructs/alarm-topic.js';
+import type { CircuitController } from './constructs/circuit-controller.js';
+import type { ContactSyncStateMachine } from './constructs/contact-sync-state-machine.js';
+import { HubCore } from './constructs/hub-core.js';
+import type { HubAlarms } from './constructs/hub-alarms.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
-import { IntegrationDashboard } from './constructs/integration-dashboard.js';
-import { HubEventBus } from './constructs/hub-event-bus.js';
-import { HubTables } from './constructs/hub-tables.js';
-import { IntegrationAlarms } from './constructs/integration-alarms.js';
-import { IntegrationPipeline } from './constructs/integration-pipeline.js';
-import { ContactSyncStateMachine } from './constructs/contact-sync-state-machine.js';
-import { OrderSagaStarter } from './constructs/order-saga-starter.js';
-import { OrderSagaStateMachine } from './constructs/order-saga-state-machine.js';
-import { WorkflowAlarms } from './constructs/workflow-alarms.js';
-import { ProviderCircuitAlarm } from './constructs/provider-circuit-alarm.js';
-import { WorkflowProviders } from './constructs/workflow-providers.js';
+import type { HubEventBus } from './constructs/hub-event-bus.js';
+import type { HubTables } from './constructs/hub-tables.js';
+import { HubWorkflows } from './constructs/hub-workflows.js';
+import type { IntegrationAlarms } from './constructs/integration-alarms.js';
+import type { IntegrationDashboard } from './constructs/integration-dashboard.js';
+import { IntegrationGroup } from './constructs/integration-group.js';
+import type { IntegrationPipeline } from './constructs/integration-pipeline.js';
+import type { OrderSagaStarter } from './constructs/order-saga-starter.js';
+import type { OrderSagaStateMachine } from './constructs/order-saga-state-machine.js';
+import type { WorkflowAlarms } from './constructs/workflow-alarms.js';
+import type { WorkflowProviders } from './constructs/workflow-providers.js';
 import { PROVIDERS, type ProviderEntry, type ResolvedWorkflows, resolveWorkflows, WORKFLOWS, type WorkflowsCatalog } from './workflow-catalog.js';
 
 /** Props of {@link IntegrationHubStack}. */
@@ -43,10 +45,11 @@ export interface IntegrationHubStackProps extends StackProps {
 }
 
 /**
- * The integration hub: the shared tables, the event bus with its archive, one {@link IntegrationPipeline} per
- * catalog entry, the circuit controller and prober that pause and resume the pipelines' event sources, the Step
- * Functions workflows (order saga with its starter, scheduled contact sync) with their providers' secrets, and the
- * dashboard and alarms (→ SNS; e-mail from context `alarmEmail`, runbook links from `runbookBaseUrl`).
+ * The whole integration hub in ONE stack: the core (tables, bus, alarm topic, circuit controller and prober, their
+ * alarms), one integration group with a pipeline, alarms and a detail dashboard per catalog entry, the Step Functions
+ * workflows with their providers' secrets, and the overview dashboard (alarm e-mail from context `alarmEmail`,
+ * runbook links from `runbookBaseUrl`). The local hub (`npm start`) and the tests run it. A stage deploys the same
+ * constructs as several stacks of bounded size (lib/hub-stage.ts, docs/deploy.md "Stack layout").
  * Outputs the bus name, every queue and DLQ URL, every table name and every state machine ARN.
  */
 export class IntegrationHubStack extends Stack {
@@ -91,148 +94,58 @@ export class IntegrationHubStack extends Stack {
     });
     this.catalog = resolveCatalog(integrations, this.node.getAllContext());
     this.workflowCatalog = workflows ? resolveWorkflows(this.catalog, this.node.getAllContext(), workflows, providers) : undefined;
-
-    this.tables = new HubTables(this, 'Tables', { removalPolicy });
-    this.bus = new HubEventBus(this, 'Events');
-
-    const pipelines = new Map<string, IntegrationPipeline>();
-    for (const integration of this.catalog) {
-      pipelines.set(
-        integration.name,
-        new IntegrationPipeline(this, pascalCase(integration.name), {
-          integration,
-          bus: this.bus.bus,
-          ledgerTable: this.tables.ledger,
-          circuitsTable: this.tables.circuits,
-          removalPolicy,
-        }),
-      );
-    }
-    this.pipelines = pipelines;
-    if (this.workflowCatalog) {
-      this.workflowProviders = new WorkflowProviders(this, 'WorkflowProviders', {
-        providers: this.workflowCatalog.providers,
-        integrationSecrets: new Map([...pipelines].map(([name, pipeline]) => [name, pipeline.secret])),
-        removalPolicy,
-      });
-    }
-    // The providers of an integration share its circuit, probed as the integration.
-    const standaloneProviders = [...(this.workflowProviders?.providers.values() ?? [])].filter((provider) => provider.integration === undefined);
-
-    this.circuitController = new CircuitController(this, 'CircuitController', {
-      circuitsTable: this.tables.circuits,
-      pipelines: [...pipelines.values()],
-      providers: standaloneProviders.map((provider) => ({ provider, secret: this.workflowProviders?.secrets.get(provider.name) })),
-      functionProps: { logGroupRemovalPolicy: removalPolicy },
-    });
-
     const runbookBaseUrl = contextString(this, 'runbookBaseUrl');
-    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: contextString(this, 'alarmEmail') });
-    const alarms = new Map<string, IntegrationAlarms>();
-    for (const [name, pipeline] of pipelines) {
-      alarms.set(
-        name,
-        new IntegrationAlarms(this, `${pascalCase(name)}Alarms`, {
-          integration: pipeline.integration,
-          queue: pipeline.queue,
-          deadLetterQueue: pipeline.deadLetterQueue,
-          handler: pipeline.function,
-          topic: this.alarmTopic.topic,
-          runbookBaseUrl,
-        }),
-      );
-    }
-    this.alarms = alarms;
-    const integrationDashboards = new Map<string, IntegrationDashboard>();
-    for (const [name, pipeline] of pipelines) {
-      integrationDashboards.set(
-        name,
-        new IntegrationDashboard(this, `${pascalCase(name)}Dashboard`, {
-          integration: pipeline.integration,
-          queue: pipeline.queue,
-          deadLetterQueue: pipeline.deadLetterQueue,
-          handler: pipeline.function,
-          alarms: alarms.get(name)!.alarms,
-          runbookBaseUrl,
-        }),
-      );
-    }
-    this.integrationDashboards = integrationDashboards;
-    this.dashboard = new HubDashboard(this, 'Dashboard', {
-      integrations: [...pipelines.values()].map((pipeline) => ({
-        integration: pipeline.integration,
-        queue: pipeline.queue,
-        deadLetterQueue: pipeline.deadLetterQueue,
-        handler: pipeline.function,
-        detailDashboardName: integrationDashboards.get(pipeline.integration.name)!.dashboard.dashboardName,
-      })),
-      runbookBaseUrl,
-    });
-    this.hubAlarms = new HubAlarms(this, 'HubAlarms', {
-      controllerFunction: this.circuitController.controllerFunction,
-      proberFunction: this.circuitController.proberFunction,
-      failedRecordsQueue: this.circuitController.failedRecordsQueue,
-      topic: this.alarmTopic.topic,
-      runbookBaseUrl,
-    });
-    this.dashboard.addAlarms(...[...alarms.values()].flatMap((set) => set.alarms), ...this.hubAlarms.alarms);
 
-    const workflowAlarms = new Map<string, WorkflowAlarms>();
-    if (this.workflowCatalog && this.workflowProviders) {
-      const { orderSaga, contactSync } = this.workflowCatalog;
-      const tables = { ledgerTable: this.tables.ledger, circuitsTable: this.tables.circuits, removalPolicy };
-      this.orderSaga = new OrderSagaStateMachine(this, 'OrderSaga', { workflow: orderSaga, providers: this.workflowProviders, ...tables });
-      this.orderSagaStarter = new OrderSagaStarter(this, 'OrderSagaStarter', {
-        workflow: orderSaga,
-        bus: this.bus.bus,
-        stateMachine: this.orderSaga.stateMachine,
+    const core = new HubCore(this, 'Core', { removalPolicy, alarmEmail: contextString(this, 'alarmEmail'), runbookBaseUrl });
+    const group = new IntegrationGroup(this, 'Integrations', {
+      integrations: this.catalog,
+      bus: core.bus.bus,
+      ledgerTable: core.tables.ledger,
+      circuitsTable: core.tables.circuits,
+      alarmTopic: core.alarmTopic.topic,
+      circuitOps: core.circuitController.access,
+      removalPolicy,
+      runbookBaseUrl,
+    });
+    this.tables = core.tables;
+    this.bus = core.bus;
+    this.circuitController = core.circuitController;
+    this.alarmTopic = core.alarmTopic;
+    this.hubAlarms = core.hubAlarms;
+    this.pipelines = group.pipelines;
+    this.alarms = group.alarms;
+    this.integrationDashboards = group.dashboards;
+
+    this.dashboard = new HubDashboard(this, 'Dashboard', {
+      integrations: [...group.dashboards.entries()].map(([name, detail]) => ({ integration: group.pipelines.get(name)!.integration, detailDashboardName: detail.dashboardName })),
+      runbookBaseUrl,
+    });
+    this.dashboard.addAlarms(...[...group.alarms.values()].flatMap((set) => set.alarms), ...core.hubAlarms.alarms);
+
+    if (this.workflowCatalog) {
+      const hubWorkflows = new HubWorkflows(this, 'Workflows', {
+        workflows: this.workflowCatalog,
+        integrationSecrets: new Map([...group.pipelines].map(([name, pipeline]) => [name, pipeline.secret])),
+        bus: core.bus.bus,
+        ledgerTable: core.tables.ledger,
+        circuitsTable: core.tables.circuits,
+        checkpointsTable: core.tables.checkpoints,
+        alarmTopic: core.alarmTopic.topic,
+        circuitOps: core.circuitController.access,
+        // The local hub (local/hub/) runs the schedule against the sandbox, whose credentials the secrets hold.
+        contactSyncScheduleEnabled: true,
         removalPolicy,
+        runbookBaseUrl,
       });
-      this.contactSync = new ContactSyncStateMachine(this, 'ContactSync', {
-        workflow: contactSync,
-        providers: this.workflowProviders,
-        checkpointsTable: this.tables.checkpoints,
-        circuitsTable: this.tables.circuits,
-        removalPolicy,
-      });
-      workflowAlarms.set(
-        orderSaga.name,
-        new WorkflowAlarms(this, `${pascalCase(orderSaga.name)}Alarms`, {
-          workflowName: orderSaga.name,
-          stateMachine: this.orderSaga.stateMachine,
-          executionsFailedRunbook: 'saga-executions-failed',
-          executionsFailedMeaning: 'orders were not fulfilled: their sagas failed (and were compensated) or timed out (not compensated)',
-          compensationFailedMetric: this.orderSaga.compensationFailedMetric,
-          starterDeadLetterQueue: this.orderSagaStarter.deadLetterQueue,
-          topic: this.alarmTopic.topic,
-          runbookBaseUrl,
-        }),
-      );
-      workflowAlarms.set(
-        contactSync.name,
-        new WorkflowAlarms(this, `${pascalCase(contactSync.name)}Alarms`, {
-          workflowName: contactSync.name,
-          stateMachine: this.contactSync.stateMachine,
-          executionsFailedRunbook: 'sync-executions-failed',
-          executionsFailedMeaning: 'a contact sync run failed or timed out; its checkpoint did not advance past the failed page and the next run retries from it',
-          topic: this.alarmTopic.topic,
-          runbookBaseUrl,
-        }),
-      );
-      this.dashboard.addSection(
-        'Workflows',
-        `**${orderSaga.name}**: ${orderSaga.description} Started by ${orderSaga.trigger.detailTypes.join(', ')} (one execution per order id). ` +
-          `**${contactSync.name}**: ${contactSync.description} Every ${contactSync.scheduleMinutes} min, at most ${contactSync.maxPagesPerExecution} pages of ${contactSync.pageSize} per run. ` +
-          'Runbooks: `saga-executions-failed`, `saga-compensation-failed`, `saga-not-started`, `sync-executions-failed` (docs/runbooks/). Details: docs/workflows.md.',
-      );
-      this.dashboard.addRow(...this.orderSaga.dashboardWidgets(), this.orderSagaStarter.dashboardWidget(orderSaga.name));
-      this.dashboard.addRow(...this.contactSync.dashboardWidgets());
-      const providerAlarms = standaloneProviders.map(
-        (provider) => new ProviderCircuitAlarm(this, `${pascalCase(provider.name)}ProviderAlarm`, { provider: provider.name, topic: this.alarmTopic.topic, runbookBaseUrl }).alarm,
-      );
-      this.dashboard.addAlarms(...[...workflowAlarms.values()].flatMap((set) => set.alarms), ...providerAlarms);
+      hubWorkflows.addToDashboard(this.dashboard);
+      this.workflowProviders = hubWorkflows.providers;
+      this.orderSaga = hubWorkflows.orderSaga;
+      this.orderSagaStarter = hubWorkflows.orderSagaStarter;
+      this.contactSync = hubWorkflows.contactSync;
+      this.workflowAlarms = hubWorkflows.workflowAlarms;
+    } else {
+      this.workflowAlarms = new Map();
     }
-    this.workflowAlarms = workflowAlarms;
 
     this.outputs();
   }
@@ -241,19 +154,6 @@ export class IntegrationHubStack extends Stack {
     new CfnOutput(this, 'EventBusName', { value: this.bus.bus.eventBusName, description: 'The bus upstream systems publish to' });
     for (const [name, table] of Object.entries(this.tables.all)) {
       new CfnOutput(this, `${pascalCase(name)}TableName`, { value: table.tableName, description: `The ${name} table` });
-    }
-    for (const [name, pipeline] of this.pipelines) {
-      const id = pascalCase(name);
-      new CfnOutput(this, `${id}QueueUrl`, { value: pipeline.queue.queueUrl, description: `Work queue of ${name}` });
-      new CfnOutput(this, `${id}DeadLetterQueueUrl`, { value: pipeline.deadLetterQueue.queueUrl, description: `DLQ of ${name}` });
-    }
-    if (this.orderSaga && this.orderSagaStarter) {
-      new CfnOutput(this, 'OrderSagaStateMachineArn', { value: this.orderSaga.stateMachine.stateMachineArn, description: 'The order-fulfilment saga' });
-      new CfnOutput(this, 'OrderSagaStarterQueueUrl', { value: this.orderSagaStarter.queue.queueUrl, description: 'OrderPlaced events waiting to start a saga' });
-      new CfnOutput(this, 'OrderSagaStarterDeadLetterQueueUrl', { value: this.orderSagaStarter.deadLetterQueue.queueUrl, description: 'OrderPlaced events that started no saga' });
-    }
-    if (this.contactSync) {
-      new CfnOutput(this, 'ContactSyncStateMachineArn', { value: this.contactSync.stateMachine.stateMachineArn, description: 'The scheduled contact sync' });
     }
     new CfnOutput(this, 'CircuitSettings', {
       value: JSON.stringify(Object.fromEntries(this.circuitSettings())),

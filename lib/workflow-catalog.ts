@@ -12,6 +12,7 @@
  * not the task code: the task error names are restated below (test/lib/workflow-catalog.test.ts
  * keeps them equal to functions/workflows/workflow-contract.ts).
  */
+import { Token } from 'aws-cdk-lib';
 import { type AuthConfig, type AuthDeclaration, authConfigProblems, toAuthConfig } from '../functions/runtime/auth-config.js';
 import { circuitBreakerSettingsProblems } from '../functions/runtime/circuit-settings.js';
 import { nameProblem } from '../functions/runtime/names.js';
@@ -448,7 +449,8 @@ function resolveProviders(
 
     const override = context[`baseUrl:${entry.name}`];
     const baseUrl = typeof override === 'string' && override.length > 0 ? override : entry.baseUrl;
-    const badUrl = baseUrlProblem(baseUrl);
+    // A URL known only at deploy time (the try stage's sandbox, lib/constructs/sandbox-api.ts) is checked there.
+    const badUrl = Token.isUnresolved(baseUrl) ? undefined : baseUrlProblem(baseUrl);
     if (badUrl) problem(badUrl);
     const authProblems = authConfigProblems(entry.auth);
     for (const authProblem of authProblems) problem(authProblem);

@@ -1,12 +1,12 @@
 /**
  * The `CircuitOpen` metric: 1 while an integration's circuit is open, half-open or isolated, 0 when it is closed.
- * Namespace `IntegrationHub`, dimensions `service` (integration-hub, added by Powertools like on every runtime
+ * Namespace: the stage's (`IntegrationHub/<stage>`, functions/runtime/telemetry.ts), dimensions `service` (integration-hub, added by Powertools like on every runtime
  * metric) and `integration`. The controller publishes it on every transition and the prober on every run, so
  * an alarm on its Maximum sees an outage as long as it lasts.
  */
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { CircuitState } from '../runtime/circuit-store.js';
-import { METRICS_NAMESPACE } from '../runtime/telemetry.js';
+import { metricsNamespace } from '../runtime/telemetry.js';
 import { type CircuitGauge, isCircuitOpen } from './ports.js';
 
 /** The metrics the ops functions publish. */
@@ -19,7 +19,7 @@ export class PowertoolsCircuitGauge implements CircuitGauge {
   readonly #metrics: Metrics;
 
   constructor(metrics?: Metrics) {
-    this.#metrics = metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'integration-hub' });
+    this.#metrics = metrics ?? new Metrics({ namespace: metricsNamespace(), serviceName: 'integration-hub' });
   }
 
   record(integration: string, state: CircuitState): void {

@@ -28,8 +28,16 @@ export interface MetricsSink {
   flush(): void;
 }
 
-/** The namespace of every metric of the hub; dashboards and alarms (lib/) use the same string. */
+/** The namespace of every metric of an unstaged hub; dashboards and alarms (lib/) use the same string. */
 export const METRICS_NAMESPACE = 'IntegrationHub';
+
+/**
+ * The namespace this function publishes to: the stack sets POWERTOOLS_METRICS_NAMESPACE to its stage's
+ * (`IntegrationHub/<stage>`, lib/hub-naming.ts), so two stages never feed each other's alarms.
+ */
+export function metricsNamespace(env: Record<string, string | undefined> = process.env): string {
+  return env.POWERTOOLS_METRICS_NAMESPACE?.trim() || METRICS_NAMESPACE;
+}
 
 /** EMF metrics through Powertools, with the `integration` dimension on every data point. */
 export class PowertoolsMetricsSink implements MetricsSink {
@@ -41,7 +49,7 @@ export class PowertoolsMetricsSink implements MetricsSink {
     this.#metrics =
       metrics ??
       new Metrics({
-        namespace: METRICS_NAMESPACE,
+        namespace: metricsNamespace(),
         serviceName: 'integration-hub',
         defaultDimensions: { integration },
       });

@@ -12,12 +12,15 @@
  * the schedule on, the prober probes them with the provider's probe() and publishes their CircuitOpen.
  *
  * The functions' code is functions/ops/circuit-controller.ts and circuit-prober.ts; their configuration is
- * documented in functions/ops/ops-config.ts, and the circuits they watch are SSM parameters (functions/ops/ops-catalog.ts). IAM: each function may touch exactly the given mappings and the
- * prober's rule; only the prober reads the integrations' and providers' secrets.
+ * documented in functions/ops/ops-config.ts. The circuits they watch are handed to them by a
+ * CircuitOpsRegistration (circuit-ops-registration.ts) wherever the integrations are deployed: SSM parameters under
+ * {@link CircuitController.access}'s path, and the IAM grants on exactly those mappings and (prober only) secrets. So
+ * this construct's size and environment do not grow with the catalog. IAM here: the circuits table, the parameter
+ * path and the prober's rule.
  */
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { CustomResource, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, Names, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -25,47 +28,24 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { AFTER_DEPLOY_EVENT } from '../../functions/ops/after-deploy.js';
-import { pascalCase, type ResolvedIntegration } from '../catalog.js';
-import type { ResolvedProvider } from '../workflow-catalog.js';
 import { assertNoProblems } from '../props-validation.js';
+import { type CircuitControlledPipeline, type CircuitOpsAccess, CircuitOpsRegistration, type CircuitProbedProvider } from './circuit-ops-registration.js';
 import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import { ServiceFunction, type ServiceFunctionProps } from './service-function.js';
-
-/**
- * One integration pipeline whose event source mapping the controller pauses and resumes. An IntegrationPipeline
- * has exactly these fields, so the stack can pass its pipelines as they are.
- */
-export interface CircuitControlledPipeline {
-  /** The integration as resolved from the catalog (name = circuit id, baseUrl, maxConcurrency, circuit, httpTimeoutMs). */
-  readonly integration: ResolvedIntegration;
-  /** UUID of the integration function's SQS event source mapping (`EventSourceMapping.eventSourceMappingId`). */
-  readonly eventSourceMappingId: string;
-  /** ARN of that mapping (`EventSourceMapping.eventSourceMappingArn`): the only mapping resource the functions may change. */
-  readonly eventSourceMappingArn: string;
-  /** The provider credentials, read by the prober for the probe call. Required unless the auth scheme is `none`. */
-  readonly secret?: secretsmanager.ISecret;
-}
-
-/** A standalone workflow provider whose circuit the prober probes (`WorkflowProviders` has both fields). */
-export interface CircuitProbedProvider {
-  /** The provider as resolved from the workflow catalog (name = circuit id, baseUrl, circuit, httpTimeoutMs). */
-  readonly provider: ResolvedProvider;
-  /** Its credentials, read by the prober for the probe call. Required unless the auth scheme is `none`. */
-  readonly secret?: secretsmanager.ISecret;
-}
 
 /** Props of {@link CircuitController}. */
 export interface CircuitControllerProps {
   /** The circuits table (key `circuitId`). It must have a stream with NEW_AND_OLD_IMAGES. */
   readonly circuitsTable: dynamodb.ITable;
-  /** Every integration pipeline of the hub; at least one. */
-  readonly pipelines: readonly CircuitControlledPipeline[];
-  /** The standalone workflow providers (not those of an integration: they share its circuit). @default none */
+  /**
+   * Integration pipelines to register in this construct's own stack (a CircuitOpsRegistration); pipelines deployed
+   * elsewhere register with {@link CircuitController.access} there. @default none
+   */
+  readonly pipelines?: readonly CircuitControlledPipeline[];
+  /** Standalone workflow providers to register likewise (not those of an integration: they share its circuit). @default none */
   readonly providers?: readonly CircuitProbedProvider[];
   /**
    * How long a circuit must have been closed before the prober puts the mapping back at the catalog's maximum
@@ -101,18 +81,18 @@ export class CircuitController extends Construct {
   readonly probeSchedule: events.Rule;
   /** Metadata of stream records the controller failed on after every retry (alarm on its depth). */
   readonly failedRecordsQueue: sqs.IQueue;
-  /** Runs the prober once after a deploy that may have reset a mapping or the probe schedule. */
+  /** Runs the prober once after a deploy that may have reset the probe schedule. */
   readonly afterDeploy: CustomResource;
-  /** The SSM parameters the functions read the circuits to watch from: one per integration, then per provider. */
-  readonly catalogParameters: readonly ssm.StringParameter[];
+  /** What a CircuitOpsRegistration needs to hand circuits to both functions, from this stack or another. */
+  readonly access: CircuitOpsAccess;
+  /** The registration of `props.pipelines` and `props.providers`, when any were given. */
+  readonly registration?: CircuitOpsRegistration;
 
   constructor(scope: Construct, id: string, props: CircuitControllerProps) {
     super(scope, id);
     validate(props);
     const stack = Stack.of(this);
     const restoreAfterSeconds = (props.restoreAfter ?? Duration.seconds(60)).toSeconds();
-    const mappingArns = props.pipelines.map((p) => p.eventSourceMappingArn);
-    const providers = props.providers ?? [];
 
     // A fixed name, so the prober's environment and both policies need no reference to the rule (the rule targets
     // the prober: a reference back would be a dependency cycle).
@@ -120,41 +100,9 @@ export class CircuitController extends Construct {
     const ruleArn = stack.formatArn({ service: 'events', resource: 'rule', resourceName: ruleName });
 
     // ---------------------------------------------------------------- the circuits to watch
-    // One SSM parameter per circuit, read by both functions at init (functions/ops/ops-catalog.ts): an environment
-    // variable holding the catalog would pass Lambda's 4 KB at a handful of integrations.
+    // One SSM parameter per circuit under this path, written by CircuitOpsRegistration and read by both functions at
+    // init (functions/ops/ops-catalog.ts): an environment variable holding the catalog would pass Lambda's 4 KB.
     const catalogPath = `/${stack.stackName}/circuit-ops/`;
-    const catalogParameter = (id: string, kind: 'integrations' | 'providers', name: string, value: object) =>
-      new ssm.StringParameter(this, id, {
-        parameterName: `${catalogPath}${kind}/${name}`,
-        simpleName: false,
-        description: `integration-hub: the ${kind === 'integrations' ? 'integration' : 'workflow provider'} ${name} as the circuit controller and prober see it`,
-        stringValue: stack.toJsonString(value),
-      });
-    this.catalogParameters = [
-      ...props.pipelines.map((p) =>
-        catalogParameter(`Integration${pascalCase(p.integration.name)}`, 'integrations', p.integration.name, {
-          name: p.integration.name,
-          ...(p.integration.adapter !== p.integration.name ? { adapter: p.integration.adapter } : {}),
-          mappingUuid: p.eventSourceMappingId,
-          maxConcurrency: p.integration.maxConcurrency,
-          baseUrl: p.integration.baseUrl,
-          auth: p.integration.auth,
-          secretName: secretReference(p.secret),
-          httpTimeoutMs: p.integration.httpTimeoutMs,
-          circuit: p.integration.circuit,
-        }),
-      ),
-      ...providers.map((p) =>
-        catalogParameter(`Provider${pascalCase(p.provider.name)}`, 'providers', p.provider.name, {
-          name: p.provider.name,
-          baseUrl: p.provider.baseUrl,
-          auth: p.provider.auth,
-          secretName: secretReference(p.secret),
-          httpTimeoutMs: p.provider.httpTimeoutMs,
-          circuit: p.provider.circuit,
-        }),
-      ),
-    ];
     // GetParametersByPath is authorised on the path itself: no wildcard over other parameters.
     const catalogReadStatement = new iam.PolicyStatement({
       sid: 'ReadCircuitsToWatch',
@@ -171,7 +119,6 @@ export class CircuitController extends Construct {
     controller.addToRolePolicy(catalogReadStatement);
     // A consistent read of the circuit before acting on a stream record (the stream read is granted by the event source).
     controller.bindTable(props.circuitsTable, { actions: ['dynamodb:GetItem'] }, 'CIRCUITS_TABLE_NAME');
-    controller.addToRolePolicy(mappingStatement(mappingArns));
     controller.addToRolePolicy(new iam.PolicyStatement({ sid: 'EnableProbeSchedule', actions: ['events:EnableRule'], resources: [ruleArn] }));
 
     const failedRecordsQueue = new sqs.Queue(this, 'FailedStreamRecords', {
@@ -218,12 +165,9 @@ export class CircuitController extends Construct {
     prober.addToRolePolicy(catalogReadStatement);
     // The probe lease and its outcome are conditional writes on the circuit.
     prober.bindTable(props.circuitsTable, { actions: TABLE_ITEM_ACTIONS.circuits }, 'CIRCUITS_TABLE_NAME');
-    prober.addToRolePolicy(mappingStatement(mappingArns));
     prober.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'ToggleProbeSchedule', actions: ['events:EnableRule', 'events:DisableRule'], resources: [ruleArn] }),
     );
-    for (const pipeline of props.pipelines) pipeline.secret?.grantRead(prober);
-    for (const provider of providers) provider.secret?.grantRead(prober);
 
     const probeSchedule = new events.Rule(this, 'ProbeSchedule', {
       ruleName,
@@ -234,23 +178,23 @@ export class CircuitController extends Construct {
     probeSchedule.addTarget(new targets.LambdaFunction(prober, { retryAttempts: 2, maxEventAge: Duration.minutes(2) }));
 
     // ---------------------------------------------------------------- after a deploy
-    // CloudFormation applies a changed mapping's or rule's template values whatever the circuits say: mappings enabled
-    // at the catalog's concurrency, the schedule disabled. When this deploy may have done so, the prober runs once
-    // to put them back (docs/runbooks/circuit-open-too-long.md "Deploying during an outage"). The payload changes
-    // with everything the mappings and the rule are made from, so an unrelated deploy does not invoke it.
-    const fingerprint = createHash('sha256')
-      .update(JSON.stringify({ integrations: props.pipelines.map((p) => p.integration), restoreAfterSeconds, ruleName }))
-      .digest('hex')
-      .slice(0, 16);
+    // CloudFormation applies a changed rule's template values whatever the circuits say (the schedule disabled). When
+    // this deploy may have done so, the prober runs once to turn it back on while work is left
+    // (docs/runbooks/circuit-open-too-long.md "Deploying during an outage"); the mappings' registrations do the same
+    // for the mappings. The payload changes with what the rule is made from, so an unrelated deploy does not invoke it.
+    const fingerprint = createHash('sha256').update(JSON.stringify({ restoreAfterSeconds, ruleName })).digest('hex').slice(0, 16);
     // The prober itself serves the custom resource (functions/ops/after-deploy.ts): no extra provider function.
     this.afterDeploy = new CustomResource(this, 'ReconcileAfterDeploy', {
       serviceToken: prober.functionArn,
       resourceType: 'Custom::CircuitReconcile',
-      // The mappings' ids make it wait for them, and a replaced mapping changes the properties.
-      properties: { ...AFTER_DEPLOY_EVENT, fingerprint, mappings: props.pipelines.map((p) => p.eventSourceMappingId) },
+      properties: { ...AFTER_DEPLOY_EVENT, fingerprint, mappings: [] },
     });
     this.afterDeploy.node.addDependency(probeSchedule);
 
+    this.access = { catalogPath, controllerRole: controller.role!, proberRole: prober.role!, proberFunction: prober };
+    if ((props.pipelines?.length ?? 0) > 0 || (props.providers?.length ?? 0) > 0) {
+      this.registration = new CircuitOpsRegistration(this, 'Circuits', { access: this.access, pipelines: props.pipelines, providers: props.providers });
+    }
     this.controllerFunction = controller;
     this.proberFunction = prober;
     this.probeSchedule = probeSchedule;
@@ -276,20 +220,6 @@ export class CircuitController extends Construct {
       environment: { ...props.functionProps?.environment, ...options.environment },
     });
   }
-}
-
-/** Like ServiceFunction.bindSecret: the full ARN when known, else the name (a secret imported by name). */
-function secretReference(secret: secretsmanager.ISecret | undefined): string | undefined {
-  return secret ? (secret.secretFullArn ?? secret.secretName) : undefined;
-}
-
-/** lambda:Get/UpdateEventSourceMapping on exactly the hub's mappings. */
-function mappingStatement(mappingArns: readonly string[]): iam.PolicyStatement {
-  return new iam.PolicyStatement({
-    sid: 'ControlIntegrationEventSourceMappings',
-    actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
-    resources: [...mappingArns],
-  });
 }
 
 /**
@@ -322,30 +252,6 @@ function stateChangeFilters(): { [key: string]: unknown }[] {
 function validate(props: CircuitControllerProps): void {
   const problems: string[] = [];
   if (!props.circuitsTable.tableStreamArn) problems.push('circuitsTable must have a stream (NEW_AND_OLD_IMAGES)');
-  if (props.pipelines.length === 0) problems.push('pipelines must list at least one integration');
-  const names = new Set<string>();
-  for (const pipeline of props.pipelines) {
-    const name = pipeline.integration.name;
-    if (names.has(name)) problems.push(`pipelines lists '${name}' twice`);
-    names.add(name);
-    if (!pipeline.secret && pipeline.integration.auth.scheme !== 'none') {
-      problems.push(`pipeline '${name}': secret is required for auth scheme '${pipeline.integration.auth.scheme}' (the prober's probe call needs it)`);
-    }
-    const uuid = pipeline.eventSourceMappingId;
-    if (!Token.isUnresolved(uuid) && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(uuid)) {
-      problems.push(`pipeline '${name}': eventSourceMappingId must be an event source mapping UUID (got ${uuid})`);
-    }
-    const arn = pipeline.eventSourceMappingArn;
-    if (!Token.isUnresolved(arn) && !/^arn:[^:]+:lambda:[^:]*:[^:]*:event-source-mapping:[0-9a-f-]{36}$/.test(arn)) {
-      problems.push(`pipeline '${name}': eventSourceMappingArn must be an event source mapping ARN (got ${arn})`);
-    }
-  }
-  for (const { provider, secret } of props.providers ?? []) {
-    if (names.has(provider.name)) problems.push(`providers lists '${provider.name}', which is already an integration or listed before (a provider of an integration shares its circuit)`);
-    names.add(provider.name);
-    if (provider.integration !== undefined) problems.push(`provider '${provider.name}' is integration '${provider.integration}''s: it shares that circuit, leave it out`);
-    if (!secret && provider.auth.scheme !== 'none') problems.push(`provider '${provider.name}': secret is required for auth scheme '${provider.auth.scheme}' (the prober's probe call needs it)`);
-  }
   const restoreAfter = props.restoreAfter?.toSeconds({ integral: false });
   if (restoreAfter !== undefined && (!Number.isInteger(restoreAfter) || restoreAfter < 0 || restoreAfter > 3600)) {
     problems.push(`restoreAfter must be whole seconds from 0 to 3600 (got ${restoreAfter})`);
@@ -356,3 +262,5 @@ function validate(props: CircuitControllerProps): void {
   }
   assertNoProblems('CircuitController', problems);
 }
+
+export type { CircuitControlledPipeline, CircuitProbedProvider } from './circuit-ops-registration.js';

@@ -6,7 +6,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type HubRunbookSlug, runbookLink } from '../runbooks.js';
-import { runbookAlarm } from './runbook-alarm.js';
+import { alarmNamePrefix, runbookAlarm } from './runbook-alarm.js';
+import { assertNoProblems } from '../props-validation.js';
 
 /** Properties of {@link HubAlarms}. */
 export interface HubAlarmsProps {
@@ -20,7 +21,7 @@ export interface HubAlarmsProps {
   readonly topic: sns.ITopic;
   /** Base URL of the runbooks (context `runbookBaseUrl`). @default repository paths */
   readonly runbookBaseUrl?: string;
-  /** First part of every alarm name (`<prefix>-<slug>`). @default 'IntegrationHub' */
+  /** First part of every alarm name (`<prefix>-<slug>`). @default `IntegrationHub-<stage>` (lib/hub-naming.ts) */
   readonly alarmNamePrefix?: string;
 }
 
@@ -54,7 +55,9 @@ export class HubAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: HubAlarmsProps) {
     super(scope, id);
-    const prefix = props.alarmNamePrefix ?? 'IntegrationHub';
+    const problems: string[] = [];
+    const prefix = alarmNamePrefix(this, props.alarmNamePrefix, problems);
+    assertNoProblems(this.node.path, problems);
     const action = new SnsAction(props.topic);
     const create = (
       constructId: string,

@@ -5,7 +5,8 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ResolvedIntegration } from '../catalog.js';
 import { RUNBOOK_SLUGS, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../telemetry.js';
+import { HubNaming } from '../hub-naming.js';
+import { SERVICE_NAME } from '../telemetry.js';
 
 /** One integration as the dashboards see it: its catalog entry and the resources it runs on. */
 export interface HubDashboardIntegration {
@@ -22,8 +23,8 @@ export interface HubDashboardIntegration {
 /** Properties of {@link HubDashboard}. */
 export interface HubDashboardProps {
   /** The integrations the header lists, in this order, each with the name of its detail dashboard. */
-  readonly integrations: readonly (HubDashboardIntegration & { readonly detailDashboardName?: string })[];
-  /** Dashboard names are unique per account. @default `<stack name>-<region>` */
+  readonly integrations: readonly { readonly integration: ResolvedIntegration; readonly detailDashboardName?: string }[];
+  /** Dashboard names are unique per account. @default `<prefix>-<region>` (lib/hub-naming.ts) */
   readonly dashboardName?: string;
   /** Links in the header point here (context `runbookBaseUrl`). @default repository paths `docs/runbooks/<slug>.md` */
   readonly runbookBaseUrl?: string;
@@ -71,19 +72,34 @@ export class HubDashboard extends Construct {
     if (problems.length > 0) throw new HubDashboardConfigurationError(problems);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      // Stack names are unique per region, dashboard names per account.
-      dashboardName: props.dashboardName ?? `${Stack.of(this).stackName}-${Aws.REGION}`,
+      // Dashboard names are unique per account: the prefix carries the stage (lib/hub-naming.ts), and the region.
+      dashboardName: props.dashboardName ?? `${HubNaming.of(this).prefix}-${Aws.REGION}`,
       defaultInterval: props.defaultInterval ?? Duration.hours(3),
     });
 
-    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: headerMarkdown(props), width: GRID, height: 5 }));
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: headerMarkdown(props, HubNaming.of(this).metricsNamespace), width: GRID, height: 5 }));
     this.dashboard.addWidgets(new DeferredAlarmStatusWidget(this.#alarms));
     this.#addOverview();
   }
 
-  /** Shows these alarms in the header's alarm status widget (e.g. every `IntegrationAlarms.alarms`). */
+  /**
+   * Shows these alarms in the header's alarm status widget (e.g. every `IntegrationAlarms.alarms`). An alarm of
+   * another stack is shown by its name, not by a reference: a reference would export its ARN from that stack and
+   * block removing the alarm while this dashboard imports it.
+   */
   addAlarms(...alarms: cloudwatch.IAlarm[]): void {
-    this.#alarms.push(...alarms);
+    const here = Stack.of(this);
+    for (const alarm of alarms) {
+      if (Stack.of(alarm) === here) {
+        this.#alarms.push(alarm);
+        continue;
+      }
+      const name = (alarm.node.defaultChild as cloudwatch.CfnAlarm | undefined)?.alarmName;
+      if (name === undefined || Token.isUnresolved(name)) {
+        throw new HubDashboardConfigurationError([`alarm ${alarm.node.path} is in another stack and has no literal name: give it an alarmName`]);
+      }
+      this.#alarms.push(cloudwatch.Alarm.fromAlarmName(this, `Alarm${this.#alarms.length}`, name));
+    }
   }
 
   /** Appends one row of widgets (wrapping at the 24-column grid) below everything added so far. */
@@ -101,7 +117,7 @@ export class HubDashboard extends Construct {
   #addOverview(): void {
     const search = (metricName: string, statistic: string, label: string, dimensions = 'integration,service') =>
       new cloudwatch.MathExpression({
-        expression: `SEARCH('{${METRICS_NAMESPACE},${dimensions}} MetricName="${metricName}" service="${SERVICE_NAME}"', '${statistic}', 60)`,
+        expression: `SEARCH('{${HubNaming.of(this).metricsNamespace},${dimensions}} MetricName="${metricName}" service="${SERVICE_NAME}"', '${statistic}', 60)`,
         usingMetrics: {},
         label,
         period: ONE_MINUTE,
@@ -119,7 +135,7 @@ export class HubDashboard extends Construct {
   }
 }
 
-function headerMarkdown(props: HubDashboardProps): string {
+function headerMarkdown(props: HubDashboardProps, metricsNamespace: string): string {
   const runbooks = RUNBOOK_SLUGS.map((slug) => {
     const link = runbookLink(slug, props.runbookBaseUrl);
     return props.runbookBaseUrl ? `[${slug}](${link})` : `\`${link}\``;
@@ -132,7 +148,7 @@ function headerMarkdown(props: HubDashboardProps): string {
     `Integrations: ${integrations}`,
     'Here: every alarm, and provider calls, failures, circuits and parked messages across all integrations. On each detail dashboard: ' +
       'messages received vs. calls, failures by error class, latency per attempt, the circuit, queue and DLQ depth, the oldest message and the function. ' +
-      'Custom metrics: namespace `IntegrationHub`, dimensions `service`=`integration-hub` + `integration`. ' +
+      `Custom metrics: namespace \`${metricsNamespace}\`, dimensions ` + '`service`=`integration-hub` + `integration`. ' +
       'Logs: CloudWatch Logs Insights on the integration function log groups, filter on `correlationId`, `integration`, `errorClass`, `idempotencyKey`.',
     `Runbooks: ${runbooks}`,
   ].join('\n\n');

@@ -4,11 +4,12 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import type { ResolvedIntegration } from '../catalog.js';
 import { RUNBOOK_SLUGS, type RunbookSlug, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../telemetry.js';
-import { runbookAlarm } from './runbook-alarm.js';
+import { HubNaming } from '../hub-naming.js';
+import { SERVICE_NAME } from '../telemetry.js';
+import { alarmNamePrefix, runbookAlarm } from './runbook-alarm.js';
 
 // ------------------------------------------------------------------ the hub's custom metrics
 
@@ -39,10 +40,10 @@ export function hubMetricDimensions(integration: string): Record<string, string>
   return { service: SERVICE_NAME, integration };
 }
 
-/** One custom metric of an integration (namespace IntegrationHub, dimensions service + integration). */
-export function hubMetric(integration: string, metricName: HubMetricName, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+/** One custom metric of an integration (the stage's namespace, lib/hub-naming.ts; dimensions service + integration). */
+export function hubMetric(scope: IConstruct, integration: string, metricName: HubMetricName, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
   return new cloudwatch.Metric({
-    namespace: METRICS_NAMESPACE,
+    namespace: HubNaming.of(scope).metricsNamespace,
     metricName,
     dimensionsMap: hubMetricDimensions(integration),
     ...options,
@@ -53,9 +54,9 @@ export function hubMetric(integration: string, metricName: HubMetricName, option
  * A search over a metric emitted per error class (CallFailed, PoisonMessage), one series per class of the
  * integration. The quoted values make it an exact match (`crm` does not also match `crm-legacy`).
  */
-export function hubMetricByErrorClassSearch(integration: string, metricName: 'CallFailed' | 'PoisonMessage', statistic = 'Sum', periodSeconds = 60): string {
+export function hubMetricByErrorClassSearch(scope: IConstruct, integration: string, metricName: 'CallFailed' | 'PoisonMessage', statistic = 'Sum', periodSeconds = 60): string {
   return (
-    `SEARCH('{${METRICS_NAMESPACE},errorClass,integration,service} MetricName="${metricName}" ` +
+    `SEARCH('{${HubNaming.of(scope).metricsNamespace},errorClass,integration,service} MetricName="${metricName}" ` +
     `integration="${integration}" service="${SERVICE_NAME}"', '${statistic}', ${periodSeconds})`
   );
 }
@@ -85,7 +86,7 @@ export interface IntegrationAlarmsProps {
   /**
    * First part of every alarm name (`<prefix>-<integration>-<alarm>`). Alarm names are unique per account and
    * region: change it when two copies of the hub share one.
-   * @default 'IntegrationHub'
+   * @default `IntegrationHub-<stage>` (lib/hub-naming.ts)
    */
   readonly alarmNamePrefix?: string;
 }
@@ -149,13 +150,10 @@ export class IntegrationAlarms extends Construct {
   constructor(scope: Construct, id: string, props: IntegrationAlarmsProps) {
     super(scope, id);
     const { integration, queue, deadLetterQueue, handler } = props;
-    const prefix = props.alarmNamePrefix ?? 'IntegrationHub';
     const problems: string[] = [];
+    const prefix = alarmNamePrefix(this, props.alarmNamePrefix, problems);
     const baseUrlProblem = runbookBaseUrlProblem(props.runbookBaseUrl);
     if (baseUrlProblem) problems.push(baseUrlProblem);
-    if (!Token.isUnresolved(prefix) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(prefix)) {
-      problems.push(`alarmNamePrefix must be 1-128 letters, digits, '.', '-' or '_' (got ${JSON.stringify(prefix)})`);
-    }
     const { oldestMessageAgeSeconds, circuitOpenMinutes, functionErrors } = integration.alarms;
     if (!(Number.isInteger(oldestMessageAgeSeconds) && oldestMessageAgeSeconds >= 60)) {
       problems.push(`integration '${integration.name}': alarms.oldestMessageAgeSeconds must be an integer >= 60 (got ${oldestMessageAgeSeconds})`);
@@ -207,7 +205,7 @@ export class IntegrationAlarms extends Construct {
     });
     this.circuitOpenTooLong = create('CircuitOpenTooLong', {
       slug: 'circuit-open-too-long',
-      metric: hubMetric(name, 'CircuitOpen', { period: oneMinute, statistic: cloudwatch.Stats.MAXIMUM }),
+      metric: hubMetric(this, name, 'CircuitOpen', { period: oneMinute, statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 1,
       evaluationPeriods: circuitOpenMinutes,
       // The prober reports CircuitOpen once a minute; one skipped run must not restart the count.
@@ -224,7 +222,7 @@ export class IntegrationAlarms extends Construct {
     });
     this.breakerStoreFallback = create('BreakerStoreFallback', {
       slug: 'breaker-store-fallback',
-      metric: hubMetric(name, 'BreakerStoreFallback', { period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+      metric: hubMetric(this, name, 'BreakerStoreFallback', { period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
       evaluationPeriods: 1,
       datapointsToAlarm: 1,

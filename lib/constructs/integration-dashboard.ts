@@ -1,6 +1,7 @@
 import { Aws, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { HubNaming } from '../hub-naming.js';
 import { RUNBOOK_SLUGS, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
 import type { HubDashboardIntegration } from './hub-dashboard.js';
 import { hubMetric, hubMetricByErrorClassSearch } from './integration-alarms.js';
@@ -9,7 +10,7 @@ import { hubMetric, hubMetricByErrorClassSearch } from './integration-alarms.js'
 export interface IntegrationDashboardProps extends HubDashboardIntegration {
   /** The integration's alarms, shown at the top. */
   readonly alarms: readonly cloudwatch.IAlarm[];
-  /** Dashboard names are unique per account. @default `<stack name>-<integration>-<region>` */
+  /** Dashboard names are unique per account. @default `<prefix>-<integration>-<region>` (integrationDashboardName) */
   readonly dashboardName?: string;
   /** Runbook links point here (context `runbookBaseUrl`). @default repository paths `docs/runbooks/<slug>.md` */
   readonly runbookBaseUrl?: string;
@@ -30,6 +31,8 @@ const ONE_MINUTE = Duration.minutes(1);
 export class IntegrationDashboard extends Construct {
   /** The dashboard. */
   readonly dashboard: cloudwatch.Dashboard;
+  /** Its name as given (no reference to the dashboard: another stack's overview names it as text). */
+  readonly dashboardName: string;
 
   constructor(scope: Construct, id: string, props: IntegrationDashboardProps) {
     super(scope, id);
@@ -43,13 +46,14 @@ export class IntegrationDashboard extends Construct {
     if (props.alarms.length > 100) problems.push(`an alarm status widget shows at most 100 alarms (got ${props.alarms.length})`);
     if (problems.length > 0) throw new Error(`IntegrationDashboard ${integration.name}: invalid configuration:\n- ${problems.join('\n- ')}`);
 
+    this.dashboardName = props.dashboardName ?? integrationDashboardName(HubNaming.of(this).prefix, integration.name);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: props.dashboardName ?? integrationDashboardName(Stack.of(this).stackName, integration.name),
+      dashboardName: this.dashboardName,
       defaultInterval: props.defaultInterval ?? Duration.hours(3),
     });
     const name = integration.name;
-    const metric = (metricName: Parameters<typeof hubMetric>[1], statistic: string, label: string) =>
-      hubMetric(name, metricName, { period: ONE_MINUTE, statistic, label });
+    const metric = (metricName: Parameters<typeof hubMetric>[2], statistic: string, label: string) =>
+      hubMetric(this, name, metricName, { period: ONE_MINUTE, statistic, label });
     const graph = (title: string, options: Omit<cloudwatch.GraphWidgetProps, 'title' | 'width' | 'height'>) =>
       new cloudwatch.GraphWidget({ title: `${name} · ${title}`, width: WIDGET_WIDTH, height: WIDGET_HEIGHT, period: ONE_MINUTE, ...options });
     const { alarms } = integration;
@@ -86,7 +90,7 @@ export class IntegrationDashboard extends Construct {
           queue.metricNumberOfMessagesReceived({ period: ONE_MINUTE, statistic: cloudwatch.Stats.SUM, label: 'Received (SQS)' }),
           metric('CallSucceeded', cloudwatch.Stats.SUM, 'Succeeded calls'),
           new cloudwatch.MathExpression({
-            expression: `SUM(${hubMetricByErrorClassSearch(name, 'CallFailed')})`,
+            expression: `SUM(${hubMetricByErrorClassSearch(this, name, 'CallFailed')})`,
             usingMetrics: {},
             label: 'Failed calls (all classes)',
             period: ONE_MINUTE,
@@ -97,7 +101,7 @@ export class IntegrationDashboard extends Construct {
       graph('Failed calls by error class', {
         left: [
           new cloudwatch.MathExpression({
-            expression: hubMetricByErrorClassSearch(name, 'CallFailed'),
+            expression: hubMetricByErrorClassSearch(this, name, 'CallFailed'),
             usingMetrics: {},
             label: '${PROP(\'Dim.errorClass\')}',
             period: ONE_MINUTE,
@@ -138,7 +142,7 @@ export class IntegrationDashboard extends Construct {
         left: [deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM, label: 'DLQ depth' })],
         right: [
           new cloudwatch.MathExpression({
-            expression: hubMetricByErrorClassSearch(name, 'PoisonMessage'),
+            expression: hubMetricByErrorClassSearch(this, name, 'PoisonMessage'),
             usingMetrics: {},
             label: 'Poison: ${PROP(\'Dim.errorClass\')}',
             period: ONE_MINUTE,
@@ -182,7 +186,10 @@ export class IntegrationDashboard extends Construct {
   }
 }
 
-/** The detail dashboard's default name: stack names are unique per region, dashboard names per account. */
-export function integrationDashboardName(stackName: string, integration: string): string {
-  return `${stackName}-${integration}-${Aws.REGION}`;
+/**
+ * The detail dashboard's default name, `<prefix>-<integration>-<region>` (the prefix carries the stage,
+ * lib/hub-naming.ts): dashboard names are unique per account, across regions and stages.
+ */
+export function integrationDashboardName(prefix: string, integration: string): string {
+  return `${prefix}-${integration}-${Aws.REGION}`;
 }

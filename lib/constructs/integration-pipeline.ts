@@ -232,7 +232,12 @@ export interface CredentialsSecretOptions {
  */
 export function createOrImportCredentialsSecret(scope: Construct, id: string, options: CredentialsSecretOptions): ISecret | undefined {
   const { owner, auth } = options;
-  if (options.secret.import) return Secret.fromSecretNameV2(scope, id, options.secret.name);
+  if (options.secret.import) {
+    // A stage may import by ARN (a secret of another account, or to pin one); the catalog imports by name.
+    const name = options.secret.name;
+    if (!name.startsWith('arn:')) return Secret.fromSecretNameV2(scope, id, name);
+    return /-[A-Za-z0-9]{6}$/.test(name) ? Secret.fromSecretCompleteArn(scope, id, name) : Secret.fromSecretPartialArn(scope, id, name);
+  }
   const fields = SECRET_FIELDS[auth];
   const generated = fields.at(-1);
   if (generated === undefined) return undefined;

@@ -36,6 +36,7 @@ import { REPOSITORY_ROOT } from '../catalog.js';
 import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import type { ServiceFunction } from './service-function.js';
 import type { WorkflowProviders } from './workflow-providers.js';
+import { HubNaming } from '../hub-naming.js';
 import {
   acknowledgeStateMachinePolicy,
   addTaskRetries,
@@ -46,8 +47,6 @@ import {
   workflowTaskFunction,
 } from './workflow-parts.js';
 
-/** Namespace of the metrics the workflows' log metric filters publish. */
-export const WORKFLOW_METRICS_NAMESPACE = 'IntegrationHub/Workflows';
 
 /** The saga's task exports (functions/workflows/order-saga.ts), in execution order: forward steps, then compensations. */
 export const ORDER_SAGA_TASKS = [
@@ -231,12 +230,12 @@ export class OrderSagaStateMachine extends Construct {
         logs.FilterPattern.stringValue('$.type', '=', 'FailStateEntered'),
         logs.FilterPattern.stringValue('$.details.name', '=', ORDER_SAGA_STATES.compensationFailed),
       ),
-      metricNamespace: WORKFLOW_METRICS_NAMESPACE,
+      metricNamespace: HubNaming.of(this).workflowMetricsNamespace,
       metricName,
       metricValue: '1',
     });
     this.compensationFailedMetric = new cloudwatch.Metric({
-      namespace: WORKFLOW_METRICS_NAMESPACE,
+      namespace: HubNaming.of(this).workflowMetricsNamespace,
       metricName,
       statistic: cloudwatch.Stats.SUM,
       period: Duration.minutes(5),

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { assertNoProblems } from '../props-validation.js';
 import { runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
 import { hubMetric } from './integration-alarms.js';
+import { alarmNamePrefix } from './runbook-alarm.js';
 
 /** Props of {@link ProviderCircuitAlarm}. */
 export interface ProviderCircuitAlarmProps {
@@ -17,7 +18,7 @@ export interface ProviderCircuitAlarmProps {
   readonly circuitOpenMinutes?: number;
   /** Base URL of the runbooks (context `runbookBaseUrl`). @default descriptions link the repository path */
   readonly runbookBaseUrl?: string;
-  /** First part of the alarm name (`<prefix>-<provider>-circuit-open-too-long`). @default 'IntegrationHub' */
+  /** First part of the alarm name (`<prefix>-<provider>-circuit-open-too-long`). @default `IntegrationHub-<stage>` (lib/hub-naming.ts) */
   readonly alarmNamePrefix?: string;
 }
 
@@ -31,14 +32,11 @@ export class ProviderCircuitAlarm extends Construct {
 
   constructor(scope: Construct, id: string, props: ProviderCircuitAlarmProps) {
     super(scope, id);
-    const prefix = props.alarmNamePrefix ?? 'IntegrationHub';
     const minutes = props.circuitOpenMinutes ?? 15;
     const problems: string[] = [];
+    const prefix = alarmNamePrefix(this, props.alarmNamePrefix, problems);
     const baseUrlProblem = runbookBaseUrlProblem(props.runbookBaseUrl);
     if (baseUrlProblem) problems.push(baseUrlProblem);
-    if (!Token.isUnresolved(prefix) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(prefix)) {
-      problems.push(`alarmNamePrefix must be 1-128 letters, digits, '.', '-' or '_' (got ${JSON.stringify(prefix)})`);
-    }
     // A 1-minute alarm may look back at most one day.
     if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)) problems.push(`circuitOpenMinutes must be an integer from 1 to 1440 (got ${minutes})`);
     assertNoProblems(this.node.path, problems);
@@ -49,7 +47,7 @@ export class ProviderCircuitAlarm extends Construct {
         `${props.provider}: the circuit to this workflow provider has been open, half-open or isolated for about ${minutes} minute(s): ` +
         'its workflow tasks fail fast with Integration.CircuitOpen (sagas wait and then compensate, syncs fail and resume later). ' +
         `Runbook: ${runbookLink('circuit-open-too-long', props.runbookBaseUrl)}`,
-      metric: hubMetric(props.provider, 'CircuitOpen', { period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
+      metric: hubMetric(this, props.provider, 'CircuitOpen', { period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
       threshold: 1,
       evaluationPeriods: minutes,
       // The prober reports CircuitOpen once a minute; one skipped run must not restart the count.

@@ -1,6 +1,8 @@
+import { Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
+import { HubNaming } from '../hub-naming.js';
 
 /** What one alarm of the hub watches and means; see {@link runbookAlarm}. */
 export interface RunbookAlarmSpec {
@@ -33,4 +35,16 @@ export function runbookAlarm(scope: Construct, id: string, spec: RunbookAlarmSpe
   alarm.addAlarmAction(action);
   alarm.addOkAction(action);
   return alarm;
+}
+
+/**
+ * The first part of an alarm's name: the one given, else the stage's (lib/hub-naming.ts), so two stages never share
+ * an alarm name. A prefix CloudWatch would refuse is added to `problems`.
+ */
+export function alarmNamePrefix(scope: IConstruct, given: string | undefined, problems: string[]): string {
+  const prefix = given ?? HubNaming.of(scope).prefix;
+  if (!Token.isUnresolved(prefix) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(prefix)) {
+    problems.push(`alarmNamePrefix must be 1-128 letters, digits, '.', '-' or '_' (got ${JSON.stringify(prefix)})`);
+  }
+  return prefix;
 }

@@ -10,7 +10,8 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { assertNoProblems } from '../props-validation.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../telemetry.js';
+import { HubNaming } from '../hub-naming.js';
+import { SERVICE_NAME } from '../telemetry.js';
 
 /** What a function may do with a table it is bound to. */
 export type TableAccess = 'read' | 'readWrite' | TableItemAccess;
@@ -85,7 +86,7 @@ export class ServiceFunction extends NodejsFunction {
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_METRICS_NAMESPACE: HubNaming.of(scope).metricsNamespace,
         ...props.environment,
       },
       bundling: {

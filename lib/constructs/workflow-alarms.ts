@@ -7,6 +7,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { runbookBaseUrlProblem, runbookLink, type WorkflowRunbookSlug } from '../runbooks.js';
 import { assertNoProblems } from '../props-validation.js';
+import { alarmNamePrefix } from './runbook-alarm.js';
 
 /** Props of {@link WorkflowAlarms}. */
 export interface WorkflowAlarmsProps {
@@ -26,7 +27,7 @@ export interface WorkflowAlarmsProps {
   readonly topic: sns.ITopic;
   /** Base URL of the runbooks (context `runbookBaseUrl`). @default descriptions link the repository path */
   readonly runbookBaseUrl?: string;
-  /** First part of every alarm name (`<prefix>-<workflow>-<alarm>`). @default 'IntegrationHub' */
+  /** First part of every alarm name (`<prefix>-<workflow>-<alarm>`). @default `IntegrationHub-<stage>` (lib/hub-naming.ts) */
   readonly alarmNamePrefix?: string;
 }
 
@@ -56,13 +57,10 @@ export class WorkflowAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkflowAlarmsProps) {
     super(scope, id);
-    const prefix = props.alarmNamePrefix ?? 'IntegrationHub';
     const problems: string[] = [];
+    const prefix = alarmNamePrefix(this, props.alarmNamePrefix, problems);
     const baseUrlProblem = runbookBaseUrlProblem(props.runbookBaseUrl);
     if (baseUrlProblem) problems.push(baseUrlProblem);
-    if (!Token.isUnresolved(prefix) && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(prefix)) {
-      problems.push(`alarmNamePrefix must be 1-128 letters, digits, '.', '-' or '_' (got ${JSON.stringify(prefix)})`);
-    }
     assertNoProblems(this.node.path, problems);
 
     const action = new SnsAction(props.topic);

@@ -197,9 +197,9 @@ export class LocalHub {
     options: LocalHubOptions,
   ) {
     this.#options = options;
-    const circuitsTable = this.#tableOf('TablesCircuits');
+    const circuitsTable = this.#tableOf('CoreTablesCircuits');
     this.circuits = new DynamoDbCircuitStore({ tableName: circuitsTable, client: dynamo.client });
-    this.ledger = new DynamoDBSyncLedger({ tableName: this.#tableOf('TablesLedger'), client: dynamo.client });
+    this.ledger = new DynamoDBSyncLedger({ tableName: this.#tableOf('CoreTablesLedger'), client: dynamo.client });
     const probeRule = blueprint.rules.schedules.find((schedule) => schedule.targets.some((t) => this.#isProber(t.arnRef)));
     this.probeSchedule = new LocalProbeSchedule(probeRule?.state === 'ENABLED' ? 'enabled' : 'disabled');
   }
@@ -833,9 +833,12 @@ export function meanRetryDelaySeconds(retrier: Retrier): number {
   return total / attempts;
 }
 
-/** `OrderSagaStateMachine15260A25` → `order-saga`. */
+/**
+ * `WorkflowsOrderSagaStateMachine15260A25` → `order-saga`: the id of the hub's workflows construct
+ * (lib/integration-hub-stack.ts), the hash and `StateMachine` removed, in kebab case.
+ */
 export function workflowName(logicalId: string): string {
-  const base = logicalId.replace(/[0-9A-F]{8}$/, '').replace(/StateMachine$/, '');
+  const base = logicalId.replace(/^Workflows/, '').replace(/[0-9A-F]{8}$/, '').replace(/StateMachine$/, '');
   return base.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 }
 

@@ -54,15 +54,15 @@ describe('cdk-nag AWS Solutions checks', () => {
     expect([...hub.stack.pipelines.keys()]).toEqual(INTEGRATIONS.map((entry) => entry.name));
     for (const name of hub.stack.pipelines.keys()) {
       const id = pascalCase(name);
-      expected[`IntegrationHub/${id}/FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
-      expected[`IntegrationHub/${id}/Function`] = ['AwsSolutions-L1'];
-      expected[`IntegrationHub/${id}/Secret`] = ['AwsSolutions-SMG4'];
+      expected[`IntegrationHub/Integrations/${id}/FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
+      expected[`IntegrationHub/Integrations/${id}/Function`] = ['AwsSolutions-L1'];
+      expected[`IntegrationHub/Integrations/${id}/Secret`] = ['AwsSolutions-SMG4'];
     }
     for (const fn of ['ControllerFunction', 'ProberFunction']) {
-      expected[`IntegrationHub/CircuitController/${fn}`] = ['AwsSolutions-L1'];
-      expected[`IntegrationHub/CircuitController/${fn}Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
+      expected[`IntegrationHub/Core/CircuitController/${fn}`] = ['AwsSolutions-L1'];
+      expected[`IntegrationHub/Core/CircuitController/${fn}Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
     }
-    expected['IntegrationHub/CircuitController/FailedStreamRecords'] = ['AwsSolutions-SQS3'];
+    expected['IntegrationHub/Core/CircuitController/FailedStreamRecords'] = ['AwsSolutions-SQS3'];
     // Workflows: every task function like a pipeline's; each provider secret like an integration's; each state
     // machine role: log delivery and X-Ray ("*"), and `<function ARN>:*` of each of its task functions, by name.
     const taskFunctions: Record<string, string[]> = {
@@ -71,20 +71,20 @@ describe('cdk-nag AWS Solutions checks', () => {
     };
     for (const [workflow, states] of Object.entries(taskFunctions)) {
       for (const state of states) {
-        expected[`IntegrationHub/${workflow}/${state}Function`] = ['AwsSolutions-L1'];
-        expected[`IntegrationHub/${workflow}/${state}FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
+        expected[`IntegrationHub/Workflows/${workflow}/${state}Function`] = ['AwsSolutions-L1'];
+        expected[`IntegrationHub/Workflows/${workflow}/${state}FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
       }
       const functionArns = states.map((state) => {
-        const fn = hub.stack.node.findChild(workflow).node.findChild(`${state}Function`);
+        const fn = hub.stack.node.findChild('Workflows').node.findChild(workflow).node.findChild(`${state}Function`);
         return `AwsSolutions-IAM5[Resource::<${hub.stack.getLogicalId(fn.node.defaultChild as never)}.Arn>:*]`;
       });
-      expected[`IntegrationHub/${workflow}/StateMachine/Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]', ...functionArns];
+      expected[`IntegrationHub/Workflows/${workflow}/StateMachine/Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]', ...functionArns];
     }
-    expected['IntegrationHub/OrderSagaStarter/Function'] = ['AwsSolutions-L1'];
-    expected['IntegrationHub/OrderSagaStarter/FunctionRole/DefaultPolicy'] = ['AwsSolutions-IAM5[Resource::*]'];
+    expected['IntegrationHub/Workflows/OrderSagaStarter/Function'] = ['AwsSolutions-L1'];
+    expected['IntegrationHub/Workflows/OrderSagaStarter/FunctionRole/DefaultPolicy'] = ['AwsSolutions-IAM5[Resource::*]'];
     // A provider of an integration uses that integration's secret; a standalone one has its own.
     for (const provider of PROVIDERS.filter((entry) => entry.integration === undefined)) {
-      expected[`IntegrationHub/WorkflowProviders/${pascalCase(provider.name)}Secret`] = ['AwsSolutions-SMG4'];
+      expected[`IntegrationHub/Workflows/Providers/${pascalCase(provider.name)}Secret`] = ['AwsSolutions-SMG4'];
     }
     const found = acknowledgements(hub);
     expect(Object.fromEntries(Object.entries(found).map(([path, rules]) => [path, Object.keys(rules)]))).toEqual(expected);

@@ -508,7 +508,7 @@ describe('IntegrationHubStack with a made-up catalog', () => {
     /** Where a name shows in a template: alarm names, secret names, function descriptions, logical ids. */
     const tracesOf = (name: string) => [
       ...[`IntegrationHub-${name}-`, `integration-hub/${name}"`, `integration-hub ${name}:`].filter((marker) => text.includes(marker)),
-      ...Object.keys(template.Resources).filter((id) => id.startsWith(pascalCase(name))),
+      ...Object.keys(template.Resources).filter((id) => id.startsWith(`Integrations${pascalCase(name)}`)),
     ];
     for (const { name } of fixture) expect(tracesOf(name).length, name).toBeGreaterThanOrEqual(4);
     for (const { name } of INTEGRATIONS) expect(tracesOf(name), name).toEqual([]);

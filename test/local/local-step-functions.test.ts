@@ -28,8 +28,8 @@ let sync: SynthesizedStateMachine;
 beforeAll(() => {
   template = synthesizeHubTemplate({ context: { [`baseUrl:${INVENTORY.integration ?? INVENTORY.name}`]: INVENTORY_URL } });
   const machines = [...stateMachinesOf(template, { tableNames: { Anything: 'x' } }).values()];
-  saga = machines.find((m) => m.logicalId.startsWith('OrderSaga'))!;
-  sync = machines.find((m) => m.logicalId.startsWith('ContactSync'))!;
+  saga = machines.find((m) => m.logicalId.startsWith('WorkflowsOrderSaga'))!;
+  sync = machines.find((m) => m.logicalId.startsWith('WorkflowsContactSync'))!;
 });
 
 const failure = (name: string, message = 'boom') => Object.assign(new Error(message), { name });
@@ -81,7 +81,7 @@ describe('resolving the synthesized template', () => {
 
   it('reads a task function environment with secrets as names and tables as local names', () => {
     const reserve = saga.tasks.find((t) => t.state === 'ReserveInventory')!;
-    const ledger = Object.keys(template.Resources).find((id) => id.startsWith('TablesLedger'))!;
+    const ledger = Object.keys(template.Resources).find((id) => id.startsWith('CoreTablesLedger'))!;
     const env = functionEnvironment(template, reserve.functionLogicalId, { tableNames: { [ledger]: 'my-ledger' } });
     expect(env).toMatchObject({ BASE_URL: INVENTORY_URL, SECRET_NAME: INVENTORY.secret.name, LEDGER_TABLE_NAME: 'my-ledger' });
   });

@@ -33,7 +33,7 @@ beforeEach(async () => {
   world = await buildWorld(template, dynamo, sandbox);
 });
 
-const checkpoint = () => new DynamoDbCheckpointStore({ tableName: world.table('TablesCheckpoints'), client: dynamo.client }).load(SYNC_ID);
+const checkpoint = () => new DynamoDbCheckpointStore({ tableName: world.table('CoreTablesCheckpoints'), client: dynamo.client }).load(SYNC_ID);
 /** What the schedule rule passes (StartSync drops it). */
 const SCHEDULED_EVENT = {
   version: '0',
@@ -52,7 +52,7 @@ async function resetCircuit(circuitId: string): Promise<void> {
   const breaker = createBreaker({
     circuitId,
     settings: {},
-    store: new DynamoDbCircuitStore({ tableName: world.table('TablesCircuits'), client: dynamo.client }),
+    store: new DynamoDbCircuitStore({ tableName: world.table('CoreTablesCircuits'), client: dynamo.client }),
     metrics: new RecordingMetricsSink(),
   });
   await breaker.reset();

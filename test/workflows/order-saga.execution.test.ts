@@ -194,7 +194,7 @@ describe('order saga (synthesized definition, real task handlers)', () => {
     const integrationBreaker = createBreaker({
       circuitId: 'payments',
       settings: {},
-      store: new DynamoDbCircuitStore({ tableName: world.table('TablesCircuits'), client: dynamo.client }),
+      store: new DynamoDbCircuitStore({ tableName: world.table('CoreTablesCircuits'), client: dynamo.client }),
       metrics: new RecordingMetricsSink(),
       logger: new Logger({ logLevel: 'SILENT' }),
     });

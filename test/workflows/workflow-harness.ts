@@ -65,10 +65,10 @@ function assemble(template: CfnTemplate, dynamo: LocalDynamo, tables: Record<str
     tables,
     secretsManager,
     functions,
-    saga: new LocalStateMachine(machine('OrderSagaStateMachine'), handlers),
-    sync: new LocalStateMachine(machine('ContactSyncStateMachine'), handlers),
+    saga: new LocalStateMachine(machine('WorkflowsOrderSagaStateMachine'), handlers),
+    sync: new LocalStateMachine(machine('WorkflowsContactSyncStateMachine'), handlers),
     fn: (handler) => [...functions.values()].find((f) => f.handlerName === handler)!,
-    ledger: new DynamoDBSyncLedger({ tableName: table('TablesLedger'), client: dynamo.client }),
+    ledger: new DynamoDBSyncLedger({ tableName: table('CoreTablesLedger'), client: dynamo.client }),
     table,
     rebuild: () => assemble(template, dynamo, tables, secretsManager),
   };

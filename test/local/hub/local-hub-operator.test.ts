@@ -257,7 +257,7 @@ describe('LocalHubOperator', () => {
       expect(found?.status).toBe('SUCCEEDED');
       return found!;
     }, 15_000);
-    expect(execution.executionArn).toMatch(new RegExp(`^arn:aws:states:[^:]+:\\d+:execution:OrderSaga[^:]*:${orderId}$`));
+    expect(execution.executionArn).toMatch(new RegExp(`^arn:aws:states:[^:]+:\\d+:execution:WorkflowsOrderSaga[^:]*:${orderId}$`));
     expect(execution.stoppedAt).toBeGreaterThanOrEqual(execution.startedAt);
     expect(execution.error).toBeUndefined();
 
@@ -290,7 +290,7 @@ describe('LocalHubOperator', () => {
 
     const redriven = await operator.workflowsRedrive(orderId);
     expect(redriven.redriven).toBe(true);
-    expect(redriven.executionArn).toMatch(new RegExp(`:execution:OrderSaga[^:]*:${orderId}$`));
+    expect(redriven.executionArn).toMatch(new RegExp(`:execution:WorkflowsOrderSaga[^:]*:${orderId}$`));
     expect(redriven.detail).toMatch(/from the state that failed/);
     const execution = hub.executions.find((e) => e.workflow === SAGA && e.name === orderId)!;
     expect(execution.redrives).toBe(1);

@@ -425,8 +425,8 @@ describe('a template the local hub cannot run faithfully', () => {
     const idOf = (type: string, prefix = '') => Object.keys(copy.Resources).find((id) => copy.Resources[id]!.Type === type && id.startsWith(prefix))!;
     const ids = {
       bus: idOf('AWS::Events::EventBus'),
-      queue: idOf('AWS::SQS::Queue', 'PaymentsQueue'),
-      machine: idOf('AWS::StepFunctions::StateMachine', 'ContactSync'),
+      queue: idOf('AWS::SQS::Queue', 'IntegrationsPaymentsQueue'),
+      machine: idOf('AWS::StepFunctions::StateMachine', 'WorkflowsContactSync'),
     };
     Object.assign(copy.Resources, add(copy, ids));
     return copy;
@@ -453,7 +453,7 @@ describe('a template the local hub cannot run faithfully', () => {
 
   /** Changes the payments mapping of `t` (returns no new resource). */
   const changePaymentsMapping = (t: CfnTemplate, change: Properties) => {
-    const id = Object.keys(t.Resources).find((key) => key.startsWith('PaymentsEventSource'))!;
+    const id = Object.keys(t.Resources).find((key) => key.startsWith('IntegrationsPaymentsEventSource'))!;
     Object.assign(t.Resources[id]!.Properties!, change);
     return {};
   };
