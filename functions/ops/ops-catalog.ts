@@ -27,18 +27,29 @@ export const OPS_CATALOG_PATH_VARIABLE = 'OPS_CATALOG_PATH';
 /** A parameter path's segment for integrations and for standalone workflow providers. */
 export const OPS_CATALOG_KINDS = { integrations: 'integrations/', providers: 'providers/' } as const;
 
+/** The catalog entries stored under a path: each parameter's value, parsed. */
+export interface OpsCatalogEntries {
+  readonly integrations: readonly unknown[];
+  readonly providers: readonly unknown[];
+}
+
 /**
- * The INTEGRATIONS and PROVIDERS variables of the parameters under `path`, in name order. A parameter whose value is
- * not JSON is kept as a string, so the ops-config parser reports it with the entry's place.
+ * The entries of the parameters under `path`, in name order. A parameter whose value is not JSON is kept as a string,
+ * so the reader's validation reports it with the entry's place. Also read by the try stage's sandbox
+ * (functions/sandbox/sandbox-startup.ts), which serves the same integrations and providers.
  */
-export function opsCatalogVariables(parameters: readonly OpsCatalogParameter[], path: string, reader: OpsCatalogReader): { INTEGRATIONS: string; PROVIDERS: string } {
+export function opsCatalogEntries(parameters: readonly OpsCatalogParameter[], path: string): OpsCatalogEntries {
   const under = (kind: keyof typeof OPS_CATALOG_KINDS) =>
     parameters
       .filter((parameter) => parameter.name.startsWith(`${path}${OPS_CATALOG_KINDS[kind]}`))
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((parameter) => parseValue(parameter.value));
-  const integrations = under('integrations');
-  const providers = under('providers');
+  return { integrations: under('integrations'), providers: under('providers') };
+}
+
+/** The INTEGRATIONS and PROVIDERS variables of the parameters under `path` (see {@link opsCatalogEntries}). */
+export function opsCatalogVariables(parameters: readonly OpsCatalogParameter[], path: string, reader: OpsCatalogReader): { INTEGRATIONS: string; PROVIDERS: string } {
+  const { integrations, providers } = opsCatalogEntries(parameters, path);
   if (reader === 'prober') return { INTEGRATIONS: JSON.stringify(integrations), PROVIDERS: JSON.stringify(providers) };
   return {
     // The controller pauses and resumes mappings: it takes an integration's name and mapping only.
@@ -61,8 +72,11 @@ export async function withOpsCatalog(
   return { ...env, ...opsCatalogVariables(await readParameters(path), path, reader) };
 }
 
-/** Reads every parameter under `path` (all pages) from SSM Parameter Store. */
-export function ssmParameterReader(client: SSMClient): (path: string) => Promise<OpsCatalogParameter[]> {
+/**
+ * Reads every parameter under `path` (all pages) from SSM Parameter Store. `purpose` completes the failure's message
+ * ("Cannot read <purpose> from the SSM parameters under <path>").
+ */
+export function ssmParameterReader(client: SSMClient, purpose = 'the circuits to watch'): (path: string) => Promise<OpsCatalogParameter[]> {
   return async (path) => {
     const parameters: OpsCatalogParameter[] = [];
     let nextToken: string | undefined;
@@ -75,7 +89,7 @@ export function ssmParameterReader(client: SSMClient): (path: string) => Promise
         nextToken = page.NextToken;
       } while (nextToken);
     } catch (error) {
-      throw new DependencyError('ParameterStore', `Cannot read the circuits to watch from the SSM parameters under ${path}`, { cause: error });
+      throw new DependencyError('ParameterStore', `Cannot read ${purpose} from the SSM parameters under ${path}`, { cause: error });
     }
     return parameters;
   };

@@ -93,7 +93,7 @@ export class SandboxApi extends Construct {
     const policy = this.function.role?.node.tryFindChild('DefaultPolicy');
     if (policy) {
       Validations.of(policy).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:integration-hub/<stage>/*]',
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${props.naming.secretName('*')}]`,
         reason: 'The sandbox accepts the credentials of every secret the try stage creates; they are all under the stage\'s prefix.',
       });
     }

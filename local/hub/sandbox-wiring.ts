@@ -20,15 +20,15 @@ import { PROVIDERS, type ProviderEntry, resolveWorkflows, WORKFLOWS, type Workfl
 import { createLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager.js';
 import { type CfnTemplate, synthesizeHubTemplate } from '../local-step-functions.js';
 import {
-  type CredentialsOf,
-  type GenericAuth,
+  DEDICATED_PROVIDER_AUTH,
+  genericAuthOf,
   type GenericProviderDeclaration,
-  PROVIDER_NAMES,
-  type ProviderName,
+  isDedicatedProvider,
   type Sandbox,
   SandboxConfigError,
   type SandboxControl,
   type SandboxOptions,
+  secretOfCredentials,
   startSandbox,
 } from '../sandbox/index.js';
 import { servingProviderOf } from './serving-provider.js';
@@ -68,26 +68,6 @@ export interface SandboxWiring {
 /** A sandbox with any generic providers: every wiring function takes provider names as strings. */
 type AnySandbox = SandboxControl<string>;
 
-/**
- * The dedicated providers: the scheme each checks, its OAuth2 token path, and its credentials as the runtime's secret
- * fields. Only these need a mapping (payments' `secretKey` is a bearer token); a generic provider's credentials
- * already have the secret's shape (local/sandbox/generic-api.ts). A new dedicated provider fails to compile here.
- */
-const DEDICATED: { readonly [P in ProviderName]: DedicatedProvider<P> } = {
-  crm: { scheme: 'oauth2_client_credentials', tokenPath: '/oauth/token', secret: (c) => ({ clientId: c.clientId, clientSecret: c.clientSecret }) },
-  payments: { scheme: 'bearer', secret: (c) => ({ token: c.secretKey }) },
-  inventory: { scheme: 'api_key', secret: (c) => ({ apiKey: c.apiKey }) },
-  shipping: { scheme: 'basic', secret: (c) => ({ username: c.username, password: c.password }) },
-  email: { scheme: 'bearer', secret: (c) => ({ token: c.token }) },
-  contacts: { scheme: 'bearer', secret: (c) => ({ token: c.token }) },
-};
-
-interface DedicatedProvider<P extends ProviderName> {
-  readonly scheme: AuthScheme;
-  readonly tokenPath?: string;
-  readonly secret: (credentials: CredentialsOf<P>) => Record<string, string>;
-}
-
 /** How the sandbox serves each integration and standalone provider of the catalogs; throws a CatalogError for an invalid catalog. */
 export function sandboxWiring(catalogs: HubCatalogs = {}): SandboxWiring {
   const { integrations = INTEGRATIONS, workflows = WORKFLOWS, providers = PROVIDERS } = catalogs;
@@ -102,7 +82,7 @@ export function sandboxWiring(catalogs: HubCatalogs = {}): SandboxWiring {
   for (const provider of standalone) {
     servings.push({ name: provider.name, provider: provider.name, generic: false, auth: provider.auth, secretName: secretNameOf(provider) });
   }
-  const generic = servings.filter((serving) => serving.generic).map((serving) => ({ name: serving.provider, auth: genericAuth(serving.auth) }));
+  const generic = servings.filter((serving) => serving.generic).map((serving) => ({ name: serving.provider, auth: genericAuthOf(serving.auth) }));
   return { servings, generic };
 }
 
@@ -216,18 +196,10 @@ function secretNameOf(owner: { readonly auth: AuthConfig; readonly secret: { rea
   return owner.auth.scheme === 'none' ? undefined : owner.secret.name;
 }
 
-/** The catalog's auth as a generic provider's: the same scheme, header and token path. */
-function genericAuth(auth: AuthConfig): GenericAuth {
-  if (auth.scheme === 'api_key') return auth.headerName ? { scheme: 'api_key', headerName: auth.headerName } : 'api_key';
-  if (auth.scheme === 'oauth2_client_credentials') {
-    // A path is resolved against the base URL (functions/runtime/runtime-environment.ts resolveAuth), i.e. below the
-    // provider prefix; a full URL keeps the default path and is redirected through the secret (sandboxSecretValues).
-    return auth.tokenUrl.startsWith('/') ? { scheme: auth.scheme, tokenPath: auth.tokenUrl } : auth.scheme;
-  }
-  return auth.scheme;
-}
-
-/** A provider the sandbox mounts: the scheme it checks, its token path and its credentials as secret fields. */
+/**
+ * A provider the sandbox mounts: the scheme it checks, its token path and its credentials as secret fields (a
+ * dedicated provider's are mapped by local/sandbox/hub-secrets.ts; a generic one's already have that shape).
+ */
 interface MountedProvider {
   readonly scheme: AuthScheme;
   readonly tokenPath?: string;
@@ -235,10 +207,9 @@ interface MountedProvider {
 }
 
 function mountedProvider(sandbox: AnySandbox, provider: string): MountedProvider | undefined {
-  if (isDedicated(provider)) {
-    const dedicated = DEDICATED[provider] as DedicatedProvider<ProviderName>;
-    // The credentials' type follows the provider name; TypeScript cannot correlate the two through the union.
-    return { ...dedicated, secret: () => dedicated.secret(sandbox.credentials(provider) as never) };
+  if (isDedicatedProvider(provider)) {
+    const { scheme, tokenPath } = DEDICATED_PROVIDER_AUTH[provider];
+    return { scheme, tokenPath, secret: () => secretOfCredentials(provider, sandbox.credentials(provider)) };
   }
   try {
     const generic = sandbox.generic(provider);
@@ -247,10 +218,6 @@ function mountedProvider(sandbox: AnySandbox, provider: string): MountedProvider
     if (error instanceof SandboxConfigError) return undefined;
     throw error;
   }
-}
-
-function isDedicated(provider: string): provider is ProviderName {
-  return (PROVIDER_NAMES as readonly string[]).includes(provider);
 }
 
 /** The provider a base URL names when it is `<sandbox>/<provider>` (a trailing slash allowed), else undefined. */

@@ -41,15 +41,20 @@ export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   return match?.[1];
 }
 
-/** The id and secret of an `Authorization: Basic <base64(id:secret)>` header, or undefined. */
-export function basicCredentials(headers: IncomingHttpHeaders): { id: string; secret: string } | undefined {
+/**
+ * The id and secret of an `Authorization: Basic <base64(id:secret)>` header, or undefined. `form-encoded`: OAuth2
+ * client authentication, whose id and secret are form-urlencoded before being joined (RFC 6749 §2.3.1); `plain`: HTTP
+ * Basic, which joins them as they are (RFC 7617), so a password holding '+' or '%' stays intact.
+ */
+export function basicCredentials(headers: IncomingHttpHeaders, encoding: 'form-encoded' | 'plain'): { id: string; secret: string } | undefined {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(headerValue(headers, 'authorization') ?? '');
   if (!match?.[1]) return undefined;
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  // RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined.
-  return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+  const id = decoded.slice(0, colon);
+  const secret = decoded.slice(colon + 1);
+  return encoding === 'plain' ? { id, secret } : { id: formDecode(id), secret: formDecode(secret) };
 }
 
 /** Constant-time string equality. */

@@ -20,6 +20,23 @@
 import type { FaultKind } from './faults.js';
 import type { JournalFilter, JournalView, SideEffect } from './journal.js';
 
+/** The first path segment of every control request. */
+export const CONTROL_PLANE_PREFIX = '_sandbox';
+
+/**
+ * The URL the server routes a request target (`req.url`) by. A proxy that guards the control plane
+ * (functions/sandbox/function-url-proxy.ts) decides with the same parse, so a path that only becomes `/_sandbox/...`
+ * once normalized (`/x/../_sandbox`, `%2e%2e`, backslashes) is still recognized as a control request.
+ */
+export function routedUrl(requestTarget: string): URL {
+  return new URL(requestTarget, 'http://sandbox.invalid');
+}
+
+/** True when the server answers this request target (path and query, as sent) from the control plane. */
+export function isControlPlaneRequest(requestTarget: string): boolean {
+  return routedUrl(requestTarget).pathname.split('/')[1] === CONTROL_PLANE_PREFIX;
+}
+
 /** What the control plane needs from the running sandbox. */
 export interface ControlTarget {
   /** Names of the mounted providers. */

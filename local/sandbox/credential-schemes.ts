@@ -6,7 +6,8 @@
  * scheme behaves the same (codes, `WWW-Authenticate`, rotation) whichever provider uses it.
  *
  * Secrets are minted by the caller (`mint`), from its own seeded stream, so each provider's credentials stay what
- * they were for a given seed.
+ * they were for a given seed. `setCredentials` replaces the minted secret with a given one (a sandbox started with the
+ * hub's existing secrets, server.ts `credentials`); rotation then mints from the same stream as before.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { apiKey, basicCredentials, bearerToken, invalidCredentials, missingCredentials, secretsEqual } from './auth.js';
@@ -15,7 +16,7 @@ import { type AuthResult, errorResponse, formFields, type ProviderRoute, type Ro
 /** The credential members of a {@link SandboxProvider}, ready to be spread into it. */
 export type CredentialCheck<TCredentials extends object> = Pick<
   SandboxProvider<TCredentials, object>,
-  'credentials' | 'rotateCredentials' | 'authenticate' | 'authChallenge' | 'apiKeyHeader'
+  'credentials' | 'rotateCredentials' | 'setCredentials' | 'authenticate' | 'authChallenge' | 'apiKeyHeader'
 >;
 
 /** Options of {@link bearerAuth}. */
@@ -41,6 +42,9 @@ export function bearerAuth<K extends string>(options: BearerAuthOptions<K>): Cre
     rotateCredentials() {
       token = options.mint();
       return credentials();
+    },
+    setCredentials(given) {
+      token = given[options.field];
     },
     authenticate(headers): AuthResult {
       const presented = bearerToken(headers);
@@ -76,6 +80,9 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): CredentialCheck<{ readon
       key = options.mint();
       return { apiKey: key };
     },
+    setCredentials(given) {
+      key = given.apiKey;
+    },
     authenticate(headers): AuthResult {
       const presented = apiKey(headers, header);
       if (presented === undefined || presented === '') {
@@ -88,7 +95,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): CredentialCheck<{ readon
 
 /** Options of {@link basicAuth}. */
 export interface BasicAuthOptions {
-  /** The username; it never changes (rotation changes the password, as with real accounts). */
+  /** The username; rotation keeps it (it changes the password, as with real accounts). */
   readonly username: string;
   /** Mints a password: once at start, then on every rotation. */
   readonly mintPassword: () => string;
@@ -98,7 +105,7 @@ export interface BasicAuthOptions {
 
 /** HTTP Basic; the credential is `{ username, password }` and the principal the username. */
 export function basicAuth(options: BasicAuthOptions): CredentialCheck<{ readonly username: string; readonly password: string }> {
-  const { username } = options;
+  let { username } = options;
   let password = options.mintPassword();
   return {
     authChallenge: `Basic realm="${options.realm}"`,
@@ -107,8 +114,12 @@ export function basicAuth(options: BasicAuthOptions): CredentialCheck<{ readonly
       password = options.mintPassword();
       return { username, password };
     },
+    setCredentials(given) {
+      ({ username, password } = given);
+    },
     authenticate(headers): AuthResult {
-      const presented = basicCredentials(headers);
+      // HTTP Basic carries user-id and password as they are (RFC 7617), unlike OAuth2 client authentication.
+      const presented = basicCredentials(headers, 'plain');
       if (!presented) return headers.authorization ? invalidCredentials('expected HTTP Basic credentials') : missingCredentials();
       const valid = secretsEqual(presented.id, username) && secretsEqual(presented.secret, password);
       return valid ? { ok: true, principal: username } : invalidCredentials('invalid username or password');
@@ -152,17 +163,18 @@ interface IssuedToken {
 
 /**
  * OAuth2 client-credentials grant (RFC 6749 §4.4), then `Authorization: Bearer <access token>`. Rotation replaces the
- * client secret (the client id stays, as in real identity providers) and revokes every token issued before it.
+ * client secret (the client id stays, as in real identity providers) and revokes every token issued before it; so does
+ * setting given credentials.
  */
 export function oauth2ClientCredentials(options: OAuth2Options): OAuth2ClientCredentials {
-  const clientId = options.mint.clientId();
+  let clientId = options.mint.clientId();
   let clientSecret = options.mint.clientSecret();
   let generation = 1;
   const tokens = new Map<string, IssuedToken>();
   let tokenCount = 0;
 
   const issueToken = (body: unknown, headers: IncomingHttpHeaders): RouteResponse => {
-    const authorization = basicCredentials(headers);
+    const authorization = basicCredentials(headers, 'form-encoded');
     const hasAuthHeader = headers.authorization !== undefined;
     const form = formFields(body);
     const grantType = form.grant_type;
@@ -211,6 +223,10 @@ export function oauth2ClientCredentials(options: OAuth2Options): OAuth2ClientCre
       generation++;
       clientSecret = options.mint.clientSecret();
       return { clientId, clientSecret };
+    },
+    setCredentials(given) {
+      generation++;
+      ({ clientId, clientSecret } = given);
     },
     authenticate(headers, route): AuthResult {
       const token = bearerToken(headers);

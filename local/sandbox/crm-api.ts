@@ -303,6 +303,7 @@ export function createCrmApi(context: ProviderContext, options: CrmApiOptions = 
     routes,
     credentials: auth.credentials,
     rotateCredentials: auth.rotateCredentials,
+    setCredentials: auth.setCredentials,
     authenticate: auth.authenticate,
     ...NO_FAULT_EXTRAS,
     reset() {

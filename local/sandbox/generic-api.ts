@@ -224,6 +224,7 @@ export function createGenericApi(context: ProviderContext, declaration: GenericP
     routes,
     credentials: credentials.credentials,
     rotateCredentials: credentials.rotateCredentials,
+    setCredentials: credentials.setCredentials,
     authenticate: credentials.authenticate,
     ...(credentials.authChallenge === undefined ? {} : { authChallenge: credentials.authChallenge }),
     ...(credentials.apiKeyHeader === undefined ? {} : { apiKeyHeader: credentials.apiKeyHeader }),
@@ -263,7 +264,7 @@ function credentialCheck(
   const secrets = context.random('credentials');
   switch (auth.scheme) {
     case 'none':
-      return { credentials: () => ({}), rotateCredentials: () => ({}), authenticate: () => ({ ok: true, principal: 'anonymous' }) };
+      return { credentials: () => ({}), rotateCredentials: () => ({}), setCredentials: () => {}, authenticate: () => ({ ok: true, principal: 'anonymous' }) };
     case 'bearer':
       return bearerAuth({ field: 'token', mint: () => `${name}_tok_${secrets.token(32)}`, principal: name });
     case 'api_key':

@@ -6,6 +6,16 @@ export { startSandbox, SandboxConfigError } from './server.js';
 export type { Sandbox, SandboxControl, SandboxOptions, ProviderFaultOptions } from './server.js';
 export type { FailNextFault, FaultOptions, FaultKind, OutageMode, OutageWindow, ThrottleFault } from './faults.js';
 export type { JournalEntry, JournalFilter, JournalView, SideEffect } from './journal.js';
+export { CONTROL_PLANE_PREFIX, isControlPlaneRequest } from './control.js';
+export {
+  credentialsOfSecret,
+  DEDICATED_PROVIDER_AUTH,
+  genericAuthOf,
+  isDedicatedProvider,
+  secretFieldProblems,
+  secretOfCredentials,
+} from './hub-secrets.js';
+export type { DedicatedProviderAuth } from './hub-secrets.js';
 export { PROVIDER_NAMES } from './providers.js';
 export type { CredentialsOf, FaultExtrasOf, ProviderApi, ProviderName, ProviderOptionsOf } from './providers.js';
 export { CRM_SCOPES, MAX_BULK_ITEMS } from './crm-api.js';

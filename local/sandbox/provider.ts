@@ -110,6 +110,11 @@ export interface SandboxProvider<TCredentials extends object, TFaultExtras exten
   credentials(): TCredentials;
   /** Issues a new credential and invalidates the old one (and anything issued with it). */
   rotateCredentials(): TCredentials;
+  /**
+   * Replaces the credential with a given one (a sandbox started with the hub's existing secrets); like a rotation, the
+   * old one and anything issued with it stop working. The server validates it first (hub-secrets.ts).
+   */
+  setCredentials(credentials: TCredentials): void;
   /** `WWW-Authenticate` value sent with a 401. @default `Bearer realm="<name>", error="invalid_token"` */
   readonly authChallenge?: string;
   /**

@@ -15,7 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { authScheme } from './auth.js';
-import { type ControlTarget, handleControlRequest } from './control.js';
+import { CONTROL_PLANE_PREFIX, type ControlTarget, handleControlRequest, routedUrl } from './control.js';
 import { type FaultOptions, ProviderFaults, truncateBody, validateFaultOptions } from './faults.js';
 import {
   createGenericApi,
@@ -24,6 +24,7 @@ import {
   genericDeclarationProblems,
   type GenericProviderDeclaration,
 } from './generic-api.js';
+import { credentialsOfSecret, DEDICATED_PROVIDER_AUTH, isDedicatedProvider, secretFieldProblems } from './hub-secrets.js';
 import { IdempotencyStore, MAX_IDEMPOTENCY_KEY_LENGTH, requestFingerprint, type StoredResponse } from './idempotency.js';
 import { type JournalEntry, type JournalView, RequestJournal, type SideEffect } from './journal.js';
 import {
@@ -69,6 +70,14 @@ export interface SandboxOptions<G extends string = never> {
    * lower-kebab-case and differ from every other provider's.
    */
   readonly generic?: readonly GenericProviderDeclaration<G>[];
+  /**
+   * Credentials to start with instead of the seeded ones, by provider name (dedicated or generic), each AS THE HUB'S
+   * SECRET HOLDS IT: the fields of the provider's auth scheme (functions/runtime/auth-config.ts SECRET_FIELDS), e.g.
+   * `{ payments: { token }, crm: { clientId, clientSecret }, helpdesk: { token } }`; hub-secrets.ts maps them to a
+   * dedicated provider's own fields. Lets a sandbox accept the credentials of secrets that already exist (the try
+   * stage, functions/sandbox/). Rotation still works: it mints a new credential from the seeded stream.
+   */
+  readonly credentials?: { readonly [provider: string]: Readonly<Record<string, string>> };
 }
 
 /** The common and provider-specific fault options of provider `P`. */
@@ -82,7 +91,7 @@ type GenericFaults<G extends string> = string extends G
   ? { readonly [name: string]: { [P in ProviderName]: ProviderFaultOptions<P> }[ProviderName] | undefined }
   : { readonly [P in G]?: FaultOptions };
 
-/** Thrown by `setFaults` (and `startSandbox`) on invalid fault options; lists every problem. */
+/** Thrown by `setFaults` (and `startSandbox`) on invalid fault options or credentials; lists every problem. */
 export class SandboxConfigError extends Error {
   /** Every problem found. */
   readonly problems: readonly string[];
@@ -243,6 +252,25 @@ export async function startSandbox<const G extends string = never>(options: Sand
     provider.api.setFaultExtras(extras.extras);
     provider.current = { ...common.options, ...extras.extras };
     return [];
+  };
+
+  /** Replaces the seeded credentials with the given ones; returns every problem (then the sandbox is not started). */
+  const setInitialCredentials = (given: Readonly<Record<string, unknown>>): string[] => {
+    const problems: string[] = [];
+    for (const [name, secret] of Object.entries(given)) {
+      const provider = mounted.get(name);
+      const scheme = isDedicatedProvider(name) ? DEDICATED_PROVIDER_AUTH[name].scheme : genericApis.get(name)?.scheme;
+      if (!provider || scheme === undefined) {
+        problems.push(`credentials: ${unknownProvider(name)}`);
+        continue;
+      }
+      const found = secretFieldProblems(scheme, secret);
+      problems.push(...found.map((problem) => `credentials.${name}: ${problem}`));
+      if (found.length > 0) continue;
+      const fields = secret as Readonly<Record<string, string>>;
+      provider.api.setCredentials(isDedicatedProvider(name) ? credentialsOfSecret(name, fields) : { ...fields });
+    }
+    return problems;
   };
 
   const clearFaults = (name?: string): void => {
@@ -472,10 +500,10 @@ export async function startSandbox<const G extends string = never>(options: Sand
   };
 
   const handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
+    const url = routedUrl(req.url ?? '/');
     const segments = url.pathname.split('/');
     const prefix = segments[1] ?? '';
-    if (prefix === '_sandbox') {
+    if (prefix === CONTROL_PLANE_PREFIX) {
       const body = await readBody(req, maxBodyBytes);
       const answer = handleControlRequest(control, req.method ?? 'GET', `/${segments.slice(2).join('/')}`, url.searchParams, body === TOO_LARGE ? '' : body);
       const text = answer.body === undefined ? '' : JSON.stringify(answer.body);
@@ -553,6 +581,9 @@ export async function startSandbox<const G extends string = never>(options: Sand
     journal.clear();
     sideEffects = [];
   };
+
+  const credentialProblems = setInitialCredentials(options.credentials ?? {});
+  if (credentialProblems.length > 0) throw new SandboxConfigError(credentialProblems);
 
   const initialFaults: Readonly<Record<string, unknown>> = options.faults ?? {};
   for (const name of providerNames) {

@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { pascalCase } from '../../lib/catalog.js';
@@ -165,6 +165,35 @@ describe('a stage deployed as stacks', () => {
       // Outputs keep the names the operator CLI reads, whatever stack the integration is in.
       expect(Object.keys(template.Outputs ?? {})).toEqual(expect.arrayContaining(group.integrations.map((name) => `${pascalCase(name)}QueueUrl`)));
     }
+  });
+});
+
+describe('the try stage', () => {
+  it('deploys the sandbox first and points every integration and standalone provider at it, with generated secrets', () => {
+    const stage = loadStage('try');
+    expect(stage.sandbox).toBe(true);
+    const { built, templates } = synthesize(stage);
+    const hub = built[0]!;
+    expect(hub.stacks[0]).toBe(hub.sandboxStack);
+    const sandbox = templates.get(`IntegrationHub-${stage.name}-sandbox`)!;
+    const [fn] = Object.values(sandbox.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    // The sandbox learns what to serve from the circuits' parameters, and the control token from its own secret.
+    expect(fn!.Properties?.Environment.Variables.OPS_CATALOG_PATH).toBe(hub.core.circuitController.access.catalogPath);
+    expect(Object.values(sandbox.Resources).filter((r) => r.Type === 'AWS::Lambda::Url').map((r) => r.Properties?.AuthType)).toEqual(['NONE']);
+    // Every integration function calls <sandbox url><its serving provider>, through the sandbox stack's export.
+    for (const [name, pipeline] of [...hub.groups.values()].flatMap((group) => [...group.pipelines])) {
+      const stack = Stack.of(pipeline);
+      const baseUrl = templates.get(stack.stackName)!.Resources[stack.getLogicalId(pipeline.function.node.defaultChild as never)]!.Properties?.Environment.Variables.BASE_URL;
+      const [separator, [url, provider]] = baseUrl['Fn::Join'] as [string, [unknown, string]];
+      expect(separator).toBe('');
+      expect(JSON.stringify(url), name).toContain('Fn::ImportValue');
+      // The URL token, then the provider's path: `<url>crm`, `<url>helpdesk`.
+      expect(provider, name).toBe(hub.sandbox!.baseUrlOf(name).split('}').pop());
+    }
+    // No secret is imported: the stage creates every one, under its own prefix, and the sandbox may read exactly those.
+    const secrets = [...templates.values()].flatMap((template) => Object.values(template.Resources).filter((r) => r.Type === 'AWS::SecretsManager::Secret'));
+    for (const secret of secrets) expect(secret.Properties?.Name).toMatch(new RegExp(`^integration-hub/${stage.name}/`));
+    expect(JSON.stringify(sandbox.Resources)).toContain(`secret:integration-hub/${stage.name}/*`);
   });
 });
 
