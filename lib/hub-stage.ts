@@ -24,6 +24,16 @@ import { HubNaming } from './hub-naming.js';
 import type { ResolvedStage } from './stage-config.js';
 import { type ResolvedWorkflows, resolveWorkflows } from './workflow-catalog.js';
 
+/** The part of each stack's name (`IntegrationHub-<stage>-<part>`), in deployment order. */
+export function stageStackParts(stage: ResolvedStage): string[] {
+  return [...(stage.sandbox ? ['sandbox'] : []), 'core', ...stage.groups.map((group) => group.name), ...(stage.workflows ? ['workflows'] : []), 'overview'];
+}
+
+/** The names of the stage's stacks, in deployment order (the operator CLI reads their outputs). */
+export function stageStackNames(stage: ResolvedStage): string[] {
+  return stageStackParts(stage).map((part) => stage.naming.stackName(part));
+}
+
 /** The stacks of one stage. */
 export class HubStage {
   readonly stage: ResolvedStage;

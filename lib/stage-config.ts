@@ -21,6 +21,9 @@ export const STAGES_DIRECTORY = join(REPOSITORY_ROOT, 'stages');
 /** The stage `cdk synth` and `cdk deploy` use without `-c stage=` (cdk.json's context `stage`). */
 export const DEFAULT_STAGE = 'dev';
 
+/** The stacks a stage has besides its integration groups (lib/hub-stage.ts): no group may be named like them. */
+export const RESERVED_STACK_PARTS: readonly string[] = ['sandbox', 'core', 'workflows', 'overview'];
+
 /** The stack group an integration is in when its stage entry names none. */
 export const DEFAULT_STACK_GROUP = 'integrations';
 
@@ -179,6 +182,7 @@ export function resolveStage(name: string, raw: unknown, catalog: StageCatalog =
     const group = settings.stack ?? DEFAULT_STACK_GROUP;
     const badGroup = nameProblem(group, `${where}.stack`);
     if (badGroup) problems.push(badGroup);
+    else if (RESERVED_STACK_PARTS.includes(group)) problems.push(`${where}.stack: '${group}' names one of the stage's own stacks (${RESERVED_STACK_PARTS.join(', ')}); choose another`);
     groups.set(group, [...(groups.get(group) ?? []), integrationName]);
     integrations.push({
       ...entry,

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import type { WorkflowExecutionView } from './hub-operator.js';
 import { MAX_REDRIVE_MESSAGES_PER_SECOND, OperatorError } from './hub-operator.js';
-import { DEFAULT_STACK_NAME } from './aws-hub-operator.js';
+import { DEFAULT_STAGE } from '../../lib/stage-config.js';
 import { wrap } from './format.js';
 
 /** The command line is wrong (exit code 2). `usage` is the help of the command concerned, printed after the message. */
@@ -23,7 +23,7 @@ export class UsageError extends OperatorError {
 
 /** Which hub the command goes to. */
 export type TargetOptions =
-  | { readonly kind: 'aws'; readonly stackName: string; readonly region?: string; readonly profile?: string }
+  | { readonly kind: 'aws'; readonly stage: string; readonly region?: string; readonly profile?: string }
   | { readonly kind: 'local'; readonly url?: string };
 
 /** A valid command with its arguments. */
@@ -82,7 +82,7 @@ const WORKFLOW_STATUSES: readonly WorkflowExecutionView['status'][] = ['RUNNING'
 const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   local: { type: 'boolean', description: 'Operate the local hub of `npm start` (found through .hub/hub.json). Without it the CLI operates AWS.' },
   url: { type: 'string', value: 'url', description: 'Operate the local hub at this URL (implies --local).' },
-  stack: { type: 'string', value: 'name', description: `AWS: the CloudFormation stack of the hub (default ${DEFAULT_STACK_NAME}).` },
+  stage: { type: 'string', value: 'name', description: `AWS: the deployed stage, stages/<name>.json (default ${DEFAULT_STAGE}).` },
   region: { type: 'string', value: 'region', description: 'AWS: the region (default: AWS_REGION, then the profile\'s).' },
   profile: { type: 'string', value: 'name', description: 'AWS: a profile of ~/.aws/config (default: AWS_PROFILE, then the credential chain).' },
   json: { type: 'boolean', description: 'Print the result (or the error) as JSON instead of a table.' },
@@ -90,7 +90,7 @@ const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
 };
 
 /** Refused with --local/--url. `rate`: the local hub moves a DLQ at once (a move task's rate is an SQS feature). */
-const AWS_ONLY_OPTIONS = ['stack', 'region', 'profile', 'rate'] as const;
+const AWS_ONLY_OPTIONS = ['stage', 'region', 'profile', 'rate'] as const;
 
 const COMMANDS: readonly CommandSpec[] = [
   {
@@ -359,7 +359,7 @@ function target(str: (name: string) => string | undefined, values: Record<string
     if (url !== undefined && !/^https?:\/\/[^/]+/i.test(url)) throw new UsageError(`--url must be an http(s) URL, e.g. http://127.0.0.1:4000 (got '${url}').`, usage);
     return { kind: 'local', url };
   }
-  return { kind: 'aws', stackName: str('stack') ?? DEFAULT_STACK_NAME, region: str('region'), profile: str('profile') };
+  return { kind: 'aws', stage: str('stage') ?? DEFAULT_STAGE, region: str('region'), profile: str('profile') };
 }
 
 function positiveInteger(option: string, raw: string | undefined, fallback: number, max: number, usage: string): number {

@@ -67,8 +67,13 @@ export interface AwsHubClients {
 
 /** Options of {@link AwsHubOperator}. */
 export interface AwsHubOperatorOptions {
-  /** The deployed stack whose Outputs name the resources. @default 'IntegrationHub' */
-  readonly stackName?: string;
+  /**
+   * The deployed stacks whose Outputs name the resources: a stage's (lib/hub-stage.ts stageStackNames), or one stack
+   * holding the whole hub. @default ['IntegrationHub']
+   */
+  readonly stackNames?: readonly string[];
+  /** How `describe` and the errors name what is operated. @default the stack names */
+  readonly location?: string;
   /** @default the SDK's (AWS_REGION, then the profile's region) */
   readonly region?: string;
   /** A profile of the shared config files. @default the SDK's (AWS_PROFILE, then `default`) */
@@ -101,13 +106,15 @@ const DESCRIBE_CONCURRENCY = 5;
 
 /** {@link HubOperator} on a deployed IntegrationHub stack, with the standard credential chain and region. */
 export class AwsHubOperator implements HubOperator {
-  readonly stackName: string;
+  readonly stackNames: readonly string[];
+  readonly location: string;
   private readonly clients: AwsHubClients;
   private readonly clock: Clock;
   private resources: Promise<HubResources> | undefined;
 
   constructor(options: AwsHubOperatorOptions = {}) {
-    this.stackName = options.stackName ?? DEFAULT_STACK_NAME;
+    this.stackNames = options.stackNames ?? [DEFAULT_STACK_NAME];
+    this.location = options.location ?? this.stackNames.join(', ');
     const config = { region: options.region, profile: options.profile };
     this.clients = {
       cloudFormation: options.clients?.cloudFormation ?? new CloudFormationClient(config),
@@ -124,7 +131,7 @@ export class AwsHubOperator implements HubOperator {
     const hub = await this.hub();
     return {
       target: 'aws',
-      location: `${this.stackName} in ${hub.region}`,
+      location: `${this.location} in ${hub.region}`,
       integrations: [...hub.integrations.keys()],
       workflows: [...hub.workflows.keys()],
       circuits: [...hub.circuits.keys()],
@@ -308,28 +315,31 @@ export class AwsHubOperator implements HubOperator {
     return this.resources;
   }
 
+  /** The Outputs of every stack, merged (their keys do not overlap: each names its own resources). */
   private async describeStack(): Promise<HubResources> {
     const region = await this.region();
-    let outputs: Output[];
-    let stackStatus: string;
-    try {
-      const { Stacks } = await this.clients.cloudFormation.send(new DescribeStacksCommand({ StackName: this.stackName }));
-      const stack = Stacks?.[0];
-      if (!stack) throw new OperatorError(this.stackNotFound(region));
-      outputs = stack.Outputs ?? [];
-      stackStatus = stack.StackStatus ?? 'UNKNOWN';
-    } catch (error) {
-      // CloudFormation reports a missing stack as an unmodeled ValidationError: its message is all there is.
-      if (error instanceof CloudFormationServiceException && /does not exist/i.test(error.message)) {
-        throw new OperatorError(this.stackNotFound(region), { cause: error });
+    const outputs: Output[] = [];
+    const statuses: string[] = [];
+    for (const stackName of this.stackNames) {
+      try {
+        const { Stacks } = await this.clients.cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+        const stack = Stacks?.[0];
+        if (!stack) throw new OperatorError(this.stackNotFound(stackName, region));
+        outputs.push(...(stack.Outputs ?? []));
+        statuses.push(`${stackName} ${stack.StackStatus ?? 'UNKNOWN'}`);
+      } catch (error) {
+        // CloudFormation reports a missing stack as an unmodeled ValidationError: its message is all there is.
+        if (error instanceof CloudFormationServiceException && /does not exist/i.test(error.message)) {
+          throw new OperatorError(this.stackNotFound(stackName, region), { cause: error });
+        }
+        throw this.translate(error, 'cloudformation:DescribeStacks');
       }
-      throw this.translate(error, 'cloudformation:DescribeStacks');
     }
-    return { region, stackStatus, ...parseStackOutputs(outputs) };
+    return { region, stackStatus: statuses.join(', '), ...parseStackOutputs(outputs) };
   }
 
-  private stackNotFound(region: string): string {
-    return `Stack ${this.stackName} not found in ${region}: deploy it (docs/deploy.md) or pass --stack <name> (and --region)`;
+  private stackNotFound(stackName: string, region: string): string {
+    return `Stack ${stackName} (${this.location}) not found in ${region}: deploy it (docs/deploy.md) or pass --stage <name> (and --region)`;
   }
 
   private async region(): Promise<string> {
@@ -344,7 +354,7 @@ export class AwsHubOperator implements HubOperator {
     const value = hub.outputs.get(key);
     if (!value) {
       throw new OperatorError(
-        `Stack ${this.stackName} (${hub.stackStatus}) has no output ${key}: deploy the current version of the hub (docs/deploy.md)`,
+        `The stacks of ${this.location} (${hub.stackStatus}) have no output ${key}: deploy the current version of the hub (docs/deploy.md)`,
       );
     }
     return value;

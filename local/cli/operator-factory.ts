@@ -1,9 +1,12 @@
 /**
- * Picks the operator for a target: the deployed stack through the AWS SDK, or the local hub of `npm start` over
+ * Picks the operator for a target: the deployed stage's stacks through the AWS SDK, or the local hub of `npm start` over
  * loopback (its URL from --url, else from the `.hub/hub.json` the running hub wrote in the project directory).
  */
 import type { TargetOptions } from './args.js';
+import { stageStackNames } from '../../lib/hub-stage.js';
+import { loadStage, type ResolvedStage } from '../../lib/stage-config.js';
 import { AwsHubOperator } from './aws-hub-operator.js';
+import { OperatorError } from './hub-operator.js';
 import type { HubOperator } from './hub-operator.js';
 import { HUB_INFO_FILE, LocalHubClient, readHubInfo } from './local-hub-http.js';
 
@@ -14,5 +17,12 @@ export async function createOperator(target: TargetOptions, projectDir: string =
     const info = readHubInfo(projectDir);
     return new LocalHubClient(info.url, { origin: `${HUB_INFO_FILE} of pid ${info.pid}, started ${info.startedAt}` });
   }
-  return new AwsHubOperator({ stackName: target.stackName, region: target.region, profile: target.profile });
+  // The stage file names the stacks (lib/hub-stage.ts): an invalid or missing one is a usage problem, said as such.
+  let stage: ResolvedStage;
+  try {
+    stage = loadStage(target.stage);
+  } catch (error) {
+    throw new OperatorError(`${(error as Error).message}\n(--stage names a file stages/<name>.json of this repository)`, { cause: error });
+  }
+  return new AwsHubOperator({ stackNames: stageStackNames(stage), location: `stage ${stage.name}`, region: target.region, profile: target.profile });
 }

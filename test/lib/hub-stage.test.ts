@@ -2,7 +2,7 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { pascalCase } from '../../lib/catalog.js';
-import { HubStage } from '../../lib/hub-stage.js';
+import { HubStage, stageStackNames } from '../../lib/hub-stage.js';
 import { DEFAULT_STAGE, loadStage, MAX_INTEGRATIONS_PER_STACK, type ResolvedStage, resolveStage, type StageFile } from '../../lib/stage-config.js';
 import { fixtureIntegrations } from './fixture-catalog.js';
 import { newTestApp } from './hub-app.js';
@@ -96,6 +96,8 @@ describe('a stage deployed as stacks', () => {
     // Every integration of the stage file is deployed, in the stack of its group.
     const deployed = [...built[0]!.groups.values()].flatMap((group) => [...group.pipelines.keys()]);
     expect(deployed.sort()).toEqual(stage.integrations.map((entry) => entry.name).sort());
+    // The operator CLI finds the stacks by the same rule.
+    expect(built[0]!.stacks.map((stack) => stack.stackName)).toEqual(stageStackNames(stage));
   });
 
   it(`holds 60 integrations in stacks of at most ${MAX_INTEGRATIONS_PER_STACK}, each under ${RESOURCE_BUDGET} resources, no environment over 3 KB`, () => {
@@ -242,6 +244,12 @@ describe('stage files', () => {
   it('refuses base URLs and imported secrets in a sandbox stage: the sandbox is the provider', () => {
     const problems = problemsOf({ alarmEmail: null, sandbox: true, workflows: false, integrations: { [first!]: { baseUrl: 'https://x.example', secret: { import: 'a' } } } });
     expect(problems).toHaveLength(2);
+  });
+
+  it("refuses a stack group named like one of the stage's own stacks", () => {
+    expect(problemsOf({ ...valid(), integrations: { [first!]: { baseUrl: 'https://one.example', stack: 'core' } } })).toEqual([
+      expect.stringMatching(/'core' names one of the stage's own stacks/),
+    ]);
   });
 
   it('names the stages there are when the file is missing, and refuses a bad stage name', () => {

@@ -92,7 +92,7 @@ let circuitCounter = 0;
 /** An operator on the mocked clients; DynamoDB is dynalite. `circuitsTable` lets a test use fresh circuits. */
 function operator(outputs: Output[] = OUTPUTS): AwsHubOperator {
   if (outputs !== OUTPUTS) cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
-  return new AwsHubOperator({ stackName: 'IntegrationHub', clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
+  return new AwsHubOperator({ stackNames: ['IntegrationHub'], clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
 }
 
 /** Outputs with a circuits table of its own, so circuit tests do not see each other's state. */
@@ -137,12 +137,26 @@ describe('the stack outputs', () => {
     );
     const error = await operator().describe().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperatorError);
-    expect((error as Error).message).toBe(`Stack IntegrationHub not found in ${REGION}: deploy it (docs/deploy.md) or pass --stack <name> (and --region)`);
+    expect((error as Error).message).toBe(`Stack IntegrationHub (IntegrationHub) not found in ${REGION}: deploy it (docs/deploy.md) or pass --stage <name> (and --region)`);
+  });
+
+  it("reads a stage's stacks and merges their outputs: the core's tables, each group's queues, the workflows'", async () => {
+    const [core, group, workflows] = ['IntegrationHub-qa-core', 'IntegrationHub-qa-integrations', 'IntegrationHub-qa-workflows'];
+    const isQueue = (key: string) => /QueueUrl$/.test(key) && !key.startsWith('OrderSagaStarter');
+    const part = (name: string, keep: (key: string) => boolean) => ({
+      Stacks: [{ StackName: name, StackStatus: 'UPDATE_COMPLETE' as const, CreationTime: new Date(), Outputs: OUTPUTS.filter((o) => keep(o.OutputKey!)) }],
+    });
+    cfnMock.on(DescribeStacksCommand, { StackName: core }).resolves(part(core, (key) => !isQueue(key) && !/StateMachineArn$|^OrderSagaStarter/.test(key)));
+    cfnMock.on(DescribeStacksCommand, { StackName: group }).resolves(part(group, isQueue));
+    cfnMock.on(DescribeStacksCommand, { StackName: workflows }).resolves(part(workflows, (key) => /StateMachineArn$|^OrderSagaStarter/.test(key)));
+    const hub = new AwsHubOperator({ stackNames: [core, group, workflows], location: 'stage qa', clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client } });
+    expect(await hub.describe()).toEqual({ target: 'aws', location: `stage qa in ${REGION}`, integrations: INTEGRATION_NAMES, workflows: ['order-saga', 'contact-sync'], circuits: CIRCUIT_IDS });
+    expect(cfnMock.commandCalls(DescribeStacksCommand).map((call) => call.args[0].input.StackName)).toEqual([core, group, workflows]);
   });
 
   it('says which output is missing from an older or failed stack', async () => {
     const hub = operator(OUTPUTS.filter((o) => o.OutputKey !== 'EventBusName'));
-    await expect(hub.send({ detailType: 'X', detail: {} })).rejects.toThrow('Stack IntegrationHub (UPDATE_COMPLETE) has no output EventBusName: deploy the current version of the hub (docs/deploy.md)');
+    await expect(hub.send({ detailType: 'X', detail: {} })).rejects.toThrow('The stacks of IntegrationHub (IntegrationHub UPDATE_COMPLETE) have no output EventBusName: deploy the current version of the hub (docs/deploy.md)');
   });
 
   it('reports missing credentials with what to set, through the real SDK credential chain', async () => {

@@ -4,6 +4,7 @@ import type { TargetOptions } from '../../../local/cli/args.js';
 import { runCli } from '../../../local/cli/cli.js';
 import type { HubOperator } from '../../../local/cli/hub-operator.js';
 import { circuitView, FakeHubOperator } from './fake-hub-operator.js';
+import { DEFAULT_STAGE } from '../../../lib/stage-config.js';
 
 /**
  * A detail type the catalog routes, with the source it is routed from: the first route of the catalog's first
@@ -109,7 +110,7 @@ describe('usage errors (exit 2, no hub contacted)', () => {
     [['ledger', 'show'], "'ledger show' needs <entity-type> and <id>"],
     [['send', 'ItemRequested'], "'send' needs <json|@file>"],
     [['circuit', 'reset', 'alpha', 'beta-two'], "Too many arguments for 'circuit reset': 'beta-two'"],
-    [['dlq', 'list', 'alpha', '--bogus'], "Unknown option '--bogus' for 'dlq list'. Options: --local, --url, --stack, --region, --profile, --json, --help, --limit"],
+    [['dlq', 'list', 'alpha', '--bogus'], "Unknown option '--bogus' for 'dlq list'. Options: --local, --url, --stage, --region, --profile, --json, --help, --limit"],
     [['dlq', 'list', 'alpha', '--force'], "Unknown option '--force' for 'dlq list'"],
     [['dlq', 'list', 'alpha', '--limit'], 'Option --limit needs a value'],
     [['circuit', 'status', '--url', '--local'], 'Option --url needs a value (--url <url>)'],
@@ -203,13 +204,13 @@ describe('send: the detail', () => {
 });
 
 describe('targets', () => {
-  it('targets AWS by default with the IntegrationHub stack', async () => {
-    expect((await run(['circuit', 'status'])).targets).toEqual([{ kind: 'aws', stackName: 'IntegrationHub', region: undefined, profile: undefined }]);
+  it('targets AWS by default with the default stage', async () => {
+    expect((await run(['circuit', 'status'])).targets).toEqual([{ kind: 'aws', stage: DEFAULT_STAGE, region: undefined, profile: undefined }]);
   });
 
-  it('passes --stack, --region and --profile, wherever they are on the line', async () => {
-    const { targets } = await run(['--region', 'eu-west-1', 'circuit', '--profile', 'ops', 'status', '--stack', 'HubStaging']);
-    expect(targets).toEqual([{ kind: 'aws', stackName: 'HubStaging', region: 'eu-west-1', profile: 'ops' }]);
+  it('passes --stage, --region and --profile, wherever they are on the line', async () => {
+    const { targets } = await run(['--region', 'eu-west-1', 'circuit', '--profile', 'ops', 'status', '--stage', 'staging']);
+    expect(targets).toEqual([{ kind: 'aws', stage: 'staging', region: 'eu-west-1', profile: 'ops' }]);
   });
 
   it('targets the local hub with --local or --url', async () => {
