@@ -7,6 +7,7 @@
 import { AUTH_SCHEMES, type AuthScheme } from '../../functions/runtime/auth-config.js';
 import { nameProblem } from '../../functions/runtime/names.js';
 import { pascalCase } from '../../lib/catalog.js';
+import { DEFAULT_STACK_GROUP, MAX_INTEGRATIONS_PER_STACK } from '../../lib/stage-config.js';
 
 /** What the scaffold is asked for. */
 export interface ScaffoldRequest {
@@ -192,7 +193,7 @@ export function renderCatalogEntry(s: ResolvedScaffold): string {
     name: '${s.name}',
     description: '${s.event} events become ${s.entityType}s at ${s.name} (written by npm run add:integration).',
     routes: [{ sources: ['${s.source}'], detailTypes: ['${s.event}'] }],
-    // The provider's URL; a deployment may override it with -c baseUrl:${s.name}=https://...
+    // The provider's documented URL; each stage names the one it calls (stages/<stage>.json).
     baseUrl: 'https://${s.name}.example.com',
     auth: ${auth},
   },
@@ -214,4 +215,40 @@ export function insertCatalogEntry(catalogSource: string, entry: string): string
 /** True when the catalog source already has an entry named `name`. */
 export function catalogHasEntry(catalogSource: string, name: string): boolean {
   return new RegExp(`\\bname: '${name}'`).test(catalogSource);
+}
+
+/** The catalog's placeholder base URL of a scaffolded integration (renderCatalogEntry), written to a stage until the real one is known. */
+export function placeholderBaseUrl(name: string): string {
+  return `https://${name}.example.com`;
+}
+
+/**
+ * `stageSource` (a stages/<stage>.json) with integration `name` added: its base URL (none in a sandbox stage, whose
+ * sandbox serves it), in the last stack group that has room, or a new group when all are full (lib/stage-config.ts
+ * MAX_INTEGRATIONS_PER_STACK). Throws when the file is not a stage's JSON or already names the integration.
+ */
+export function insertStageEntry(stageSource: string, name: string, baseUrl: string): string {
+  let stage: { sandbox?: boolean; integrations?: Record<string, { stack?: string }> };
+  try {
+    stage = JSON.parse(stageSource) as typeof stage;
+  } catch (error) {
+    throw new Error(`the stage file is not JSON: ${(error as Error).message}`);
+  }
+  const integrations = stage.integrations;
+  if (typeof integrations !== 'object' || integrations === null) throw new Error('the stage file has no "integrations" object');
+  if (name in integrations) throw new Error(`the stage names integration '${name}' already`);
+  const sizes = new Map<string, number>();
+  for (const entry of Object.values(integrations)) sizes.set(entry.stack ?? DEFAULT_STACK_GROUP, (sizes.get(entry.stack ?? DEFAULT_STACK_GROUP) ?? 0) + 1);
+  const groups = [...sizes.keys()];
+  let group = groups.findLast((candidate) => sizes.get(candidate)! < MAX_INTEGRATIONS_PER_STACK) ?? DEFAULT_STACK_GROUP;
+  if ((sizes.get(group) ?? 0) >= MAX_INTEGRATIONS_PER_STACK) {
+    let n = groups.length + 1;
+    while (sizes.has(`${DEFAULT_STACK_GROUP}-${n}`)) n++;
+    group = `${DEFAULT_STACK_GROUP}-${n}`;
+  }
+  integrations[name] = {
+    ...(stage.sandbox ? {} : { baseUrl }),
+    ...(group !== DEFAULT_STACK_GROUP ? { stack: group } : {}),
+  };
+  return `${JSON.stringify(stage, null, 2)}\n`;
 }

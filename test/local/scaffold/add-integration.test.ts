@@ -5,7 +5,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AUTH_SCHEMES } from '../../../functions/runtime/auth-config.js';
 import { INTEGRATIONS, REPOSITORY_ROOT } from '../../../lib/catalog.js';
 import { addIntegration, CATALOG_FILE, ScaffoldError } from '../../../local/scaffold/add-integration.js';
-import { insertCatalogEntry, renderCatalogEntry, resolveScaffold } from '../../../local/scaffold/integration-scaffold.js';
+import { insertCatalogEntry, insertStageEntry, placeholderBaseUrl, renderCatalogEntry, resolveScaffold } from '../../../local/scaffold/integration-scaffold.js';
+import { DEFAULT_STAGE, MAX_INTEGRATIONS_PER_STACK } from '../../../lib/stage-config.js';
+
+const DEFAULT_STAGE_FILE = `stages/${DEFAULT_STAGE}.json`;
 
 const roots: string[] = [];
 afterEach(() => {
@@ -18,6 +21,8 @@ function scratchRoot(): string {
   roots.push(root);
   mkdirSync(join(root, 'lib'), { recursive: true });
   writeFileSync(join(root, CATALOG_FILE), readFileSync(join(REPOSITORY_ROOT, CATALOG_FILE), 'utf8'));
+  mkdirSync(join(root, 'stages'), { recursive: true });
+  writeFileSync(join(root, DEFAULT_STAGE_FILE), readFileSync(join(REPOSITORY_ROOT, DEFAULT_STAGE_FILE), 'utf8'));
   return root;
 }
 
@@ -41,8 +46,14 @@ describe('npm run add:integration', () => {
     const name = freshName('helpdesk');
     const request = { name, auth: 'api_key', event: 'TicketRequested', path: '/tickets' } as const;
     const result = addIntegration(root, request);
-    expect(result).toEqual({ adapter: `functions/integrations/${name}.ts`, test: `test/functions/integrations/${name}.test.ts`, catalog: CATALOG_FILE });
-    expect(listFiles(root).sort()).toEqual([CATALOG_FILE, result.adapter, result.test].sort());
+    expect(result).toEqual({ adapter: `functions/integrations/${name}.ts`, test: `test/functions/integrations/${name}.test.ts`, catalog: CATALOG_FILE, stage: DEFAULT_STAGE_FILE });
+    expect(listFiles(root).sort()).toEqual([CATALOG_FILE, DEFAULT_STAGE_FILE, result.adapter, result.test].sort());
+    // The default stage deploys it, at the placeholder URL until the provider's is set; nothing else of the stage changes.
+    const stage = JSON.parse(readFileSync(join(root, DEFAULT_STAGE_FILE), 'utf8'));
+    const originalStage = JSON.parse(readFileSync(join(REPOSITORY_ROOT, DEFAULT_STAGE_FILE), 'utf8'));
+    expect(stage.integrations[name]).toEqual({ baseUrl: placeholderBaseUrl(name) });
+    delete stage.integrations[name];
+    expect(stage).toEqual(originalStage);
 
     const adapter = readFileSync(join(root, result.adapter), 'utf8');
     expect(adapter).toContain("await http.post('/tickets'");
@@ -90,11 +101,30 @@ describe('npm run add:integration', () => {
     mkdirSync(join(root, 'functions/integrations'), { recursive: true });
     writeFileSync(join(root, 'functions/integrations/ticketing.ts'), '// someone else\'s adapter\n');
     expect(attempt({ name: 'ticketing' })).toEqual([expect.stringContaining('functions/integrations/ticketing.ts exists already')]);
-    expect(listFiles(root).sort()).toEqual([CATALOG_FILE, 'functions/integrations/ticketing.ts'].sort());
+    expect(listFiles(root).sort()).toEqual([CATALOG_FILE, DEFAULT_STAGE_FILE, 'functions/integrations/ticketing.ts'].sort());
     expect(readFileSync(join(root, CATALOG_FILE), 'utf8')).toBe(readFileSync(join(REPOSITORY_ROOT, CATALOG_FILE), 'utf8'));
   });
 
   it('says where it could not add the entry when the catalog has no INTEGRATIONS list', () => {
     expect(() => insertCatalogEntry('export const OTHER = [];\n', '  {},\n')).toThrow(/cannot find "export const INTEGRATIONS/);
+  });
+
+  it('adds to the stage named by --stage, in the last stack group with room, a new one when all are full', () => {
+    const full = Object.fromEntries(Array.from({ length: MAX_INTEGRATIONS_PER_STACK }, (_, i) => [`made-up-${i}`, { baseUrl: 'https://x.example' }]));
+    const next = JSON.parse(insertStageEntry(JSON.stringify({ alarmEmail: null, integrations: full }), 'newcomer', 'https://newcomer.example'));
+    expect(next.integrations.newcomer).toEqual({ baseUrl: 'https://newcomer.example', stack: 'integrations-2' });
+    const roomy = JSON.parse(insertStageEntry(JSON.stringify({ integrations: { a: { stack: 'integrations-2' } } }), 'b', 'https://b.example'));
+    expect(roomy.integrations.b).toEqual({ baseUrl: 'https://b.example', stack: 'integrations-2' });
+    // A sandbox stage takes no base URL: its sandbox serves the integration.
+    expect(JSON.parse(insertStageEntry(JSON.stringify({ sandbox: true, integrations: {} }), 'c', 'https://c.example')).integrations.c).toEqual({});
+    expect(() => insertStageEntry(JSON.stringify({ integrations: { c: {} } }), 'c', 'https://c.example')).toThrow(/names integration 'c' already/);
+  });
+
+  it('refuses, writing nothing, a stage that has no file or a bad stage name', () => {
+    const root = scratchRoot();
+    const name = freshName('helpdesk');
+    expect(() => addIntegration(root, { name, stage: 'nowhere' })).toThrow(/stages\/nowhere\.json not found/);
+    expect(() => addIntegration(root, { name, stage: '../lib' })).toThrow(/--stage: stage must be lower-kebab-case/);
+    expect(listFiles(root).sort()).toEqual([CATALOG_FILE, DEFAULT_STAGE_FILE].sort());
   });
 });
