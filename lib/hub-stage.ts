@@ -14,7 +14,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { type CatalogCircuitSettings, pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
+import { pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
 import { HubCore } from './constructs/hub-core.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
 import { HubWorkflows } from './constructs/hub-workflows.js';
@@ -24,9 +24,16 @@ import { HubNaming } from './hub-naming.js';
 import type { ResolvedStage } from './stage-config.js';
 import { type ResolvedWorkflows, resolveWorkflows } from './workflow-catalog.js';
 
+/** The stack of the stage's core: its circuit controller keeps the circuits' parameters under its name. */
+export function coreStackName(stage: ResolvedStage): string {
+  return stage.naming.stackName(CORE);
+}
+
+const CORE = 'core';
+
 /** The part of each stack's name (`IntegrationHub-<stage>-<part>`), in deployment order. */
 export function stageStackParts(stage: ResolvedStage): string[] {
-  return [...(stage.sandbox ? ['sandbox'] : []), 'core', ...stage.groups.map((group) => group.name), ...(stage.workflows ? ['workflows'] : []), 'overview'];
+  return [...(stage.sandbox ? ['sandbox'] : []), CORE, ...stage.groups.map((group) => group.name), ...(stage.workflows ? ['workflows'] : []), 'overview'];
 }
 
 /** The names of the stage's stacks, in deployment order (the operator CLI reads their outputs). */
@@ -66,7 +73,7 @@ export class HubStage {
       return created;
     };
 
-    this.coreStack = stack('core', 'tables, event bus, alarm topic, circuit controller and prober');
+    this.coreStack = stack(CORE, 'tables, event bus, alarm topic, circuit controller and prober');
     this.core = new HubCore(this.coreStack, 'Core', { removalPolicy, alarmEmail: stage.alarmEmail, runbookBaseUrl });
     const circuitOps = this.core.circuitController.access;
 
@@ -147,19 +154,15 @@ export class HubStage {
     ];
   }
 
-  /** The bus, the tables and every circuit's settings on the core stack, where the operator CLI reads them. */
+  /**
+   * The bus and the tables on the core stack, where the operator CLI reads them. Circuit settings are not an output
+   * (it would grow with the catalog past an output's size): the CLI reads them from the circuits' parameters.
+   */
   private coreOutputs(): void {
     const core = this.coreStack;
     new CfnOutput(core, 'EventBusName', { value: this.core.bus.bus.eventBusName, description: 'The bus upstream systems publish to' });
     for (const [name, table] of Object.entries(this.core.tables.all)) {
       new CfnOutput(core, `${pascalCase(name)}TableName`, { value: table.tableName, description: `The ${name} table` });
     }
-    const circuits = new Map<string, CatalogCircuitSettings>();
-    for (const integration of this.catalog) circuits.set(integration.name, integration.circuit);
-    for (const provider of this.workflowCatalog?.providers.values() ?? []) if (!circuits.has(provider.name)) circuits.set(provider.name, provider.circuit);
-    new CfnOutput(core, 'CircuitSettings', {
-      value: JSON.stringify(Object.fromEntries(circuits)),
-      description: "The circuits in the circuits table (an integration's, a workflow provider's) with their breaker settings, for the operator CLI",
-    });
   }
 }

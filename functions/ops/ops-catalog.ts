@@ -24,6 +24,11 @@ export type OpsCatalogReader = 'controller' | 'prober';
 /** The environment variable naming the parameter path (with a trailing slash). */
 export const OPS_CATALOG_PATH_VARIABLE = 'OPS_CATALOG_PATH';
 
+/** The parameter path of the circuits of the hub whose controller is in stack `stackName` (with a trailing slash). */
+export function opsCatalogPath(stackName: string): string {
+  return `/${stackName}/circuit-ops/`;
+}
+
 /** A parameter path's segment for integrations and for standalone workflow providers. */
 export const OPS_CATALOG_KINDS = { integrations: 'integrations/', providers: 'providers/' } as const;
 

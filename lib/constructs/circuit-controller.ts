@@ -31,6 +31,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AFTER_DEPLOY_EVENT } from '../../functions/ops/after-deploy.js';
+import { opsCatalogPath } from '../../functions/ops/ops-catalog.js';
 import { assertNoProblems } from '../props-validation.js';
 import { type CircuitControlledPipeline, type CircuitOpsAccess, CircuitOpsRegistration, type CircuitProbedProvider } from './circuit-ops-registration.js';
 import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
@@ -102,12 +103,12 @@ export class CircuitController extends Construct {
     // ---------------------------------------------------------------- the circuits to watch
     // One SSM parameter per circuit under this path, written by CircuitOpsRegistration and read by both functions at
     // init (functions/ops/ops-catalog.ts): an environment variable holding the catalog would pass Lambda's 4 KB.
-    const catalogPath = `/${stack.stackName}/circuit-ops/`;
+    const catalogPath = opsCatalogPath(stack.stackName);
     // GetParametersByPath is authorised on the path itself: no wildcard over other parameters.
     const catalogReadStatement = new iam.PolicyStatement({
       sid: 'ReadCircuitsToWatch',
       actions: ['ssm:GetParametersByPath'],
-      resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: `${stack.stackName}/circuit-ops` })],
+      resources: [stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: catalogPath.slice(1, -1) })],
     });
 
     // ---------------------------------------------------------------- controller

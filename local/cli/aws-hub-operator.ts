@@ -20,6 +20,7 @@ import {
   SFNClient,
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetQueueAttributesCommand, type Message, QueueDoesNotExist, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { INTEGRATIONS, pascalCase } from '../../lib/catalog.js';
 import { WORKFLOWS } from '../../lib/workflow-catalog.js';
@@ -51,7 +52,8 @@ import {
   type WorkflowRedriveResult,
   DEFAULT_EVENT_SOURCE,
 } from './hub-operator.js';
-import { CIRCUIT_SETTINGS_OUTPUT, parseCircuitSettingsOutput } from './circuit-settings-output.js';
+import { CIRCUIT_SETTINGS_OUTPUT, circuitSettingsOfOpsCatalog, parseCircuitSettingsOutput } from './circuit-settings-output.js';
+import { type OpsCatalogParameter, opsCatalogEntries, ssmParameterReader } from '../../functions/ops/ops-catalog.js';
 
 /** The stack name `cdk deploy` uses (bin/integration-hub.ts). */
 export const DEFAULT_STACK_NAME = 'IntegrationHub';
@@ -63,6 +65,8 @@ export interface AwsHubClients {
   readonly eventBridge: EventBridgeClient;
   readonly sfn: SFNClient;
   readonly dynamodb: DynamoDBClient;
+  /** Reads a stage's circuit settings (`circuitsPath`). */
+  readonly ssm?: SSMClient;
 }
 
 /** Options of {@link AwsHubOperator}. */
@@ -74,6 +78,11 @@ export interface AwsHubOperatorOptions {
   readonly stackNames?: readonly string[];
   /** How `describe` and the errors name what is operated. @default the stack names */
   readonly location?: string;
+  /**
+   * The SSM path of the circuits' parameters (functions/ops/ops-catalog.ts opsCatalogPath of the core stack): a
+   * stage's circuits and their settings are read there. @default the stack's CircuitSettings output
+   */
+  readonly circuitsPath?: string;
   /** @default the SDK's (AWS_REGION, then the profile's region) */
   readonly region?: string;
   /** A profile of the shared config files. @default the SDK's (AWS_PROFILE, then `default`) */
@@ -108,6 +117,7 @@ const DESCRIBE_CONCURRENCY = 5;
 export class AwsHubOperator implements HubOperator {
   readonly stackNames: readonly string[];
   readonly location: string;
+  private readonly circuitsPath?: string;
   private readonly clients: AwsHubClients;
   private readonly clock: Clock;
   private resources: Promise<HubResources> | undefined;
@@ -122,7 +132,9 @@ export class AwsHubOperator implements HubOperator {
       eventBridge: options.clients?.eventBridge ?? new EventBridgeClient(config),
       sfn: options.clients?.sfn ?? new SFNClient(config),
       dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
+      ssm: options.clients?.ssm ?? new SSMClient(config),
     };
+    this.circuitsPath = options.circuitsPath;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -335,7 +347,20 @@ export class AwsHubOperator implements HubOperator {
         throw this.translate(error, 'cloudformation:DescribeStacks');
       }
     }
-    return { region, stackStatus: statuses.join(', '), ...parseStackOutputs(outputs) };
+    const resources = { region, stackStatus: statuses.join(', '), ...parseStackOutputs(outputs) };
+    if (this.circuitsPath === undefined) return resources;
+    const path = this.circuitsPath;
+    let parameters: OpsCatalogParameter[];
+    try {
+      parameters = await ssmParameterReader(this.clients.ssm!, 'the circuits and their settings')(path);
+    } catch (error) {
+      throw this.translate(error, `ssm:GetParametersByPath on ${path}`);
+    }
+    try {
+      return { ...resources, circuits: circuitSettingsOfOpsCatalog(opsCatalogEntries(parameters, path), path) };
+    } catch (error) {
+      throw new OperatorError(`${(error as Error).message}: redeploy the stage (docs/deploy.md)`, { cause: error });
+    }
   }
 
   private stackNotFound(stackName: string, region: string): string {

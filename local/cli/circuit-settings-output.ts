@@ -5,10 +5,29 @@
  * the circuits the deployed functions actually use rather than the ones this checkout's catalog names.
  */
 import { circuitOverrides } from '../../functions/runtime/runtime-environment.js';
-import type { CircuitBreakerSettingsInput } from '../../functions/runtime/circuit-settings.js';
+import type { OpsCatalogEntries } from '../../functions/ops/ops-catalog.js';
+import { circuitBreakerSettingsProblems, type CircuitBreakerSettingsInput } from '../../functions/runtime/circuit-settings.js';
 
 /** The output's key. */
 export const CIRCUIT_SETTINGS_OUTPUT = 'CircuitSettings';
+
+/**
+ * Circuit id → settings overrides from the circuits' SSM parameters (functions/ops/ops-catalog.ts), where a stage
+ * keeps them: an output of every circuit would grow with the catalog past CloudFormation's output size. Throws an
+ * Error naming the parameter path when an entry has no name or invalid settings.
+ */
+export function circuitSettingsOfOpsCatalog(entries: OpsCatalogEntries, path: string): Map<string, CircuitBreakerSettingsInput> {
+  const circuits = new Map<string, CircuitBreakerSettingsInput>();
+  for (const entry of [...entries.integrations, ...entries.providers]) {
+    const { name, circuit } = (typeof entry === 'object' && entry !== null ? entry : {}) as { name?: unknown; circuit?: unknown };
+    if (typeof name !== 'string' || name === '') throw new Error(`A circuit parameter under ${path} has no name: ${JSON.stringify(entry)}`);
+    const settings = circuitOverrides(JSON.stringify(circuit ?? {}), `${path}…/${name} circuit`);
+    const problems = circuitBreakerSettingsProblems(settings);
+    if (problems.length > 0) throw new Error(`The ${name} circuit under ${path} has invalid settings: ${problems.join('; ')}`);
+    circuits.set(name, settings);
+  }
+  return circuits;
+}
 
 /** Circuit id → settings overrides. Throws an Error naming the output when it is not a JSON object of objects. */
 export function parseCircuitSettingsOutput(raw: string): Map<string, CircuitBreakerSettingsInput> {

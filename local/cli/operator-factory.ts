@@ -3,7 +3,8 @@
  * loopback (its URL from --url, else from the `.hub/hub.json` the running hub wrote in the project directory).
  */
 import type { TargetOptions } from './args.js';
-import { stageStackNames } from '../../lib/hub-stage.js';
+import { opsCatalogPath } from '../../functions/ops/ops-catalog.js';
+import { coreStackName, stageStackNames } from '../../lib/hub-stage.js';
 import { loadStage, type ResolvedStage } from '../../lib/stage-config.js';
 import { AwsHubOperator } from './aws-hub-operator.js';
 import { OperatorError } from './hub-operator.js';
@@ -24,5 +25,11 @@ export async function createOperator(target: TargetOptions, projectDir: string =
   } catch (error) {
     throw new OperatorError(`${(error as Error).message}\n(--stage names a file stages/<name>.json of this repository)`, { cause: error });
   }
-  return new AwsHubOperator({ stackNames: stageStackNames(stage), location: `stage ${stage.name}`, region: target.region, profile: target.profile });
+  return new AwsHubOperator({
+    stackNames: stageStackNames(stage),
+    location: `stage ${stage.name}`,
+    circuitsPath: opsCatalogPath(coreStackName(stage)),
+    region: target.region,
+    profile: target.profile,
+  });
 }

@@ -22,6 +22,7 @@ import { AwsHubOperator, parseStackOutputs, translateAwsError } from '../../../l
 import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
 import { CATALOG, type CatalogSubject, catalogSubjects, CIRCUITS, STANDALONE_PROVIDERS } from '../../support/catalog-subjects.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
+import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
@@ -138,6 +139,28 @@ describe('the stack outputs', () => {
     const error = await operator().describe().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OperatorError);
     expect((error as Error).message).toBe(`Stack IntegrationHub (IntegrationHub) not found in ${REGION}: deploy it (docs/deploy.md) or pass --stage <name> (and --region)`);
+  });
+
+  it("reads a stage's circuits and their settings from the circuits' parameters, not from an output", async () => {
+    const ssmMock = mockClient(SSMClient);
+    const path = '/IntegrationHub-qa-core/circuit-ops/';
+    const circuit = { failureThreshold: 4, breakMs: 12_000 };
+    ssmMock.on(GetParametersByPathCommand).resolves({
+      Parameters: [
+        { Name: `${path}integrations/made-up`, Value: JSON.stringify({ name: 'made-up', mappingUuid: 'u', circuit }) },
+        { Name: `${path}providers/courier`, Value: JSON.stringify({ name: 'courier', circuit: {} }) },
+      ],
+    });
+    const outputs = OUTPUTS.filter((o) => o.OutputKey !== 'CircuitSettings');
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub-qa-core', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
+    const hub = new AwsHubOperator({ stackNames: ['IntegrationHub-qa-core'], circuitsPath: path, clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client, ssm: new SSMClient({ region: REGION }) } });
+    expect((await hub.describe()).circuits).toEqual(['made-up', 'courier']);
+    expect(ssmMock.commandCalls(GetParametersByPathCommand)[0]?.args[0].input).toMatchObject({ Path: path.slice(0, -1), Recursive: true });
+    // Settings that are no circuit settings are refused, naming where they are.
+    ssmMock.on(GetParametersByPathCommand).resolves({ Parameters: [{ Name: `${path}integrations/x`, Value: JSON.stringify({ name: 'x', circuit: { failureThreshold: 'many' } }) }] });
+    const broken = new AwsHubOperator({ stackNames: ['IntegrationHub-qa-core'], circuitsPath: path, clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client, ssm: new SSMClient({ region: REGION }) } });
+    await expect(broken.describe()).rejects.toThrow(/The x circuit under \/IntegrationHub-qa-core\/circuit-ops\/ has invalid settings[\s\S]*redeploy the stage/);
+    ssmMock.restore();
   });
 
   it("reads a stage's stacks and merges their outputs: the core's tables, each group's queues, the workflows'", async () => {
