@@ -32,7 +32,8 @@ export interface SandboxApiProps {
  * which credentials to accept, so the hub's functions, which read the same secrets, are let in.
  *
  * The URL is public (auth NONE): the hub's functions call it like any third party, with the credentials in the
- * secrets. The state (resources, idempotency records, faults) lives in the memory of the function's instances.
+ * secrets. The state (resources, tokens, idempotency records, faults) lives in the memory of the function's one
+ * instance (reserved concurrency 1), and starts empty again when Lambda recycles it.
  */
 export class SandboxApi extends Construct {
   /** The function serving every provider. */
@@ -68,6 +69,10 @@ export class SandboxApi extends Construct {
       description: `integration-hub ${props.naming.stage ?? ''} sandbox third-party APIs (try stage)`,
       memorySize: 512,
       timeout: Duration.seconds(30),
+      // One instance, so one state: OAuth2 tokens, idempotency records and faults live in its memory, and a token
+      // issued by one instance would be unknown to another. Calls beyond it are throttled (429), which the runtime
+      // retries. Needs an account with more than the 10 unreserved concurrent executions Lambda keeps (docs/deploy.md).
+      reservedConcurrentExecutions: 1,
       logGroupRemovalPolicy: removalPolicy,
       environment: { OPS_CATALOG_PATH: props.opsCatalogPath, CONTROL_TOKEN_SECRET: this.controlTokenSecret.secretArn },
     });

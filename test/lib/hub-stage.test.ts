@@ -181,6 +181,8 @@ describe('the try stage', () => {
     const [fn] = Object.values(sandbox.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
     // The sandbox learns what to serve from the circuits' parameters, and the control token from its own secret.
     expect(fn!.Properties?.Environment.Variables.OPS_CATALOG_PATH).toBe(hub.core.circuitController.access.catalogPath);
+    // One instance holds the sandbox's state: a token issued by one instance must be known to the next call.
+    expect(fn!.Properties?.ReservedConcurrentExecutions).toBe(1);
     expect(Object.values(sandbox.Resources).filter((r) => r.Type === 'AWS::Lambda::Url').map((r) => r.Properties?.AuthType)).toEqual(['NONE']);
     // Every integration function calls <sandbox url><its serving provider>, through the sandbox stack's export.
     for (const [name, pipeline] of [...hub.groups.values()].flatMap((group) => [...group.pipelines])) {
