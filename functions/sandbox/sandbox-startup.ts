@@ -18,7 +18,7 @@ import { type OpsCatalogEntries, opsCatalogEntries, type OpsCatalogParameter } f
 import { type AuthConfig, type AuthDeclaration, authConfigProblems, SECRET_FIELDS, toAuthConfig } from '../runtime/auth-config.js';
 import { ConfigurationError } from '../runtime/errors.js';
 import { nameProblem } from '../runtime/names.js';
-import { servingProviderOf } from '../../local/hub/serving-provider.js';
+import { type SandboxPlan, type SandboxServing, servingProviderOf } from '../../local/hub/serving-provider.js';
 import {
   DEDICATED_PROVIDER_AUTH,
   genericAuthOf,
@@ -55,25 +55,14 @@ export interface SandboxStartupPorts {
   readonly readSecret: (secretId: string) => Promise<Record<string, unknown>>;
 }
 
-/** One integration or standalone workflow provider and the sandbox provider serving it. */
-export interface SandboxServing {
-  /** How problems name it: `integration 'helpdesk'`, `provider 'inventory'`. */
+/** One integration or standalone workflow provider and the sandbox provider serving it, and how problems name it. */
+export interface TrySandboxServing extends SandboxServing {
+  /** `integration 'helpdesk'`, `provider 'inventory'`. */
   readonly owner: string;
-  /** The sandbox provider answering it: its URL prefix below the Function URL. */
-  readonly provider: string;
-  /** True when that provider is a generic one, mounted for this integration. */
-  readonly generic: boolean;
-  /** The catalog's auth. */
-  readonly auth: AuthConfig;
-  /** The secret the hub's functions read (name or ARN); absent for auth 'none'. */
-  readonly secretName?: string;
 }
 
 /** What to start: who is served by which provider, and the generic providers to mount. */
-export interface SandboxStartPlan {
-  readonly servings: readonly SandboxServing[];
-  readonly generic: readonly GenericProviderDeclaration[];
-}
+export type SandboxStartPlan = SandboxPlan<TrySandboxServing>;
 
 /** A started sandbox, as the Function URL proxy needs it. */
 export interface TrySandbox {
@@ -129,12 +118,12 @@ export async function startTrySandbox(settings: TrySandboxSettings, ports: Sandb
 /** Which sandbox provider serves each ops catalog entry, the generic providers to mount, and every problem. */
 export function sandboxStartPlan(entries: OpsCatalogEntries): { plan: SandboxStartPlan; problems: string[] } {
   const problems: string[] = [];
-  const servings: SandboxServing[] = [];
+  const servings: TrySandboxServing[] = [];
   entries.integrations.forEach((entry, index) => {
     const parsed = parseEntry(entry, 'integration', index, problems);
     if (!parsed) return;
     const provider = servingProviderOf({ name: parsed.name, adapter: parsed.adapter ?? parsed.name });
-    servings.push({ owner: parsed.owner, provider: provider.name, generic: provider.generic, auth: parsed.auth, ...secretOf(parsed) });
+    servings.push({ owner: parsed.owner, name: parsed.name, provider: provider.name, generic: provider.generic, auth: parsed.auth, ...secretOf(parsed) });
   });
   entries.providers.forEach((entry, index) => {
     const parsed = parseEntry(entry, 'provider', index, problems);
@@ -143,7 +132,7 @@ export function sandboxStartPlan(entries: OpsCatalogEntries): { plan: SandboxSta
       problems.push(`${parsed.owner}: no dedicated sandbox provider is called '${parsed.name}' (known: ${PROVIDER_NAMES.join(', ')})`);
       return;
     }
-    servings.push({ owner: parsed.owner, provider: parsed.name, generic: false, auth: parsed.auth, ...secretOf(parsed) });
+    servings.push({ owner: parsed.owner, name: parsed.name, provider: parsed.name, generic: false, auth: parsed.auth, ...secretOf(parsed) });
   });
   for (const serving of servings) problems.push(...dedicatedAuthProblems(serving));
   const generic = servings.filter((serving) => serving.generic).map((serving) => ({ name: serving.provider, auth: genericAuthOf(serving.auth) }));
@@ -190,7 +179,7 @@ function secretOf(entry: ParsedEntry): { secretName?: string } {
 }
 
 /** A dedicated provider checks its own scheme (and OAuth2 token path): an entry expecting another would never authenticate. */
-function dedicatedAuthProblems(serving: SandboxServing): string[] {
+function dedicatedAuthProblems(serving: TrySandboxServing): string[] {
   if (serving.generic || !isDedicatedProvider(serving.provider)) return [];
   const dedicated = DEDICATED_PROVIDER_AUTH[serving.provider];
   const served = `sandbox provider '${serving.provider}'`;
@@ -207,7 +196,7 @@ function dedicatedAuthProblems(serving: SandboxServing): string[] {
  * scheme's fields: a secret may also carry the runtime's `tokenUrl`/`scope` overrides), and every problem.
  */
 async function readCredentials(
-  servings: readonly SandboxServing[],
+  servings: readonly TrySandboxServing[],
   readSecret: SandboxStartupPorts['readSecret'],
 ): Promise<{ byProvider: Record<string, Record<string, string>>; problems: string[] }> {
   const secretNames = [...new Set(servings.flatMap((serving) => (serving.secretName ? [serving.secretName] : [])))];
@@ -215,7 +204,7 @@ async function readCredentials(
   const read = new Map(await Promise.all(secretNames.map(async (name) => [name, await readSecret(name).catch((error: unknown) => toError(error))] as const)));
   const problems: string[] = [];
   const byProvider: Record<string, Record<string, string>> = {};
-  const firstServing = new Map<string, SandboxServing>();
+  const firstServing = new Map<string, TrySandboxServing>();
   for (const serving of servings) {
     const { secretName } = serving;
     const value = secretName === undefined ? undefined : read.get(secretName);

@@ -31,7 +31,7 @@ import {
   secretOfCredentials,
   startSandbox,
 } from '../sandbox/index.js';
-import { servingProviderOf } from './serving-provider.js';
+import { type SandboxPlan, type SandboxServing, servingProviderOf } from './serving-provider.js';
 
 /** The catalogs the local hub is built from; each defaults to the shipped one. */
 export interface HubCatalogs {
@@ -43,27 +43,9 @@ export interface HubCatalogs {
   readonly providers?: readonly ProviderEntry[];
 }
 
-/** How the sandbox serves one integration or standalone workflow provider. */
-export interface SandboxServing {
-  /** The integration's or provider's name: its `baseUrl:<name>` context key. */
-  readonly name: string;
-  /** The sandbox provider answering it (its URL prefix, and the name `sandbox.sideEffects()` takes). */
-  readonly provider: string;
-  /** True when that provider is a generic one, mounted for this integration. */
-  readonly generic: boolean;
-  /** The catalog's auth. */
-  readonly auth: AuthConfig;
-  /** The secret the functions read; undefined for auth 'none' (the stack creates none). */
-  readonly secretName?: string;
-}
-
 /** The sandbox side of a catalog. */
-export interface SandboxWiring {
-  /** Every integration, then every standalone workflow provider. */
-  readonly servings: readonly SandboxServing[];
-  /** The generic providers the sandbox must mount (`startSandbox({ generic })`). */
-  readonly generic: readonly GenericProviderDeclaration[];
-}
+export type SandboxWiring = SandboxPlan;
+export type { SandboxServing };
 
 /** A sandbox with any generic providers: every wiring function takes provider names as strings. */
 type AnySandbox = SandboxControl<string>;

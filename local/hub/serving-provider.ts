@@ -8,7 +8,8 @@
  * 3. the generic provider named like the integration (local/sandbox/generic-api.ts), which the sandbox mounts for an
  *    integration without a dedicated API.
  */
-import { PROVIDER_NAMES } from '../sandbox/index.js';
+import type { AuthConfig } from '../../functions/runtime/auth-config.js';
+import { type GenericProviderDeclaration, PROVIDER_NAMES } from '../sandbox/index.js';
 
 /** The sandbox provider serving an integration. */
 export interface ServingProvider {
@@ -26,4 +27,25 @@ export function servingProviderOf(
   if (dedicated.includes(integration.name)) return { name: integration.name, generic: false };
   if (dedicated.includes(integration.adapter)) return { name: integration.adapter, generic: false };
   return { name: integration.name, generic: true };
+}
+
+/** How the sandbox serves one integration or standalone workflow provider: the local hub's and the try stage's. */
+export interface SandboxServing {
+  /** The integration's or provider's name. */
+  readonly name: string;
+  /** The sandbox provider answering it (its URL prefix, and the name `sandbox.sideEffects()` takes). */
+  readonly provider: string;
+  /** True when that provider is a generic one, mounted for this integration. */
+  readonly generic: boolean;
+  /** The catalog's auth. */
+  readonly auth: AuthConfig;
+  /** The secret the hub's functions read (name or ARN); undefined for auth 'none' (the stack creates none). */
+  readonly secretName?: string;
+}
+
+/** What the sandbox serves: every integration, then every standalone workflow provider, and the generic providers to mount. */
+export interface SandboxPlan<S extends SandboxServing = SandboxServing> {
+  readonly servings: readonly S[];
+  /** The generic providers the sandbox must mount (`startSandbox({ generic })`). */
+  readonly generic: readonly GenericProviderDeclaration[];
 }
