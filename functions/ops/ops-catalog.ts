@@ -41,7 +41,7 @@ export interface OpsCatalogEntries {
 /**
  * The entries of the parameters under `path`, in name order. A parameter whose value is not JSON is kept as a string,
  * so the reader's validation reports it with the entry's place. Also read by the try stage's sandbox
- * (functions/sandbox/sandbox-startup.ts), which serves the same integrations and providers.
+ * (local/sandbox/function-url/sandbox-startup.ts), which serves the same integrations and providers.
  */
 export function opsCatalogEntries(parameters: readonly OpsCatalogParameter[], path: string): OpsCatalogEntries {
   const under = (kind: keyof typeof OPS_CATALOG_KINDS) =>

@@ -26,7 +26,7 @@ export interface SandboxApiProps {
 
 /**
  * The sandbox third-party APIs of the local hub (local/sandbox/), deployed for the `try` stage behind one Lambda
- * Function URL (functions/sandbox/function-url-handler.ts): each provider under `<url>/<provider>`, the fault
+ * Function URL (local/sandbox/function-url/function-url-handler.ts): each provider under `<url>/<provider>`, the fault
  * controls under `<url>/_sandbox` behind a generated control token (docs/deploy.md "Try it"). At its first request
  * the function reads the circuits' parameters to learn which providers to mount and the stage's secrets to learn
  * which credentials to accept, so the hub's functions, which read the same secrets, are let in.
@@ -65,7 +65,7 @@ export class SandboxApi extends Construct {
     });
 
     this.function = new ServiceFunction(this, 'Function', {
-      entry: fileURLToPath(new URL('../../functions/sandbox/function-url-handler.ts', import.meta.url)),
+      entry: fileURLToPath(new URL('../../local/sandbox/function-url/function-url-handler.ts', import.meta.url)),
       description: `integration-hub ${props.naming.stage ?? ''} sandbox third-party APIs (try stage)`,
       memorySize: 512,
       timeout: Duration.seconds(30),

@@ -25,7 +25,7 @@ export const CONTROL_PLANE_PREFIX = '_sandbox';
 
 /**
  * The URL the server routes a request target (`req.url`) by. A proxy that guards the control plane
- * (functions/sandbox/function-url-proxy.ts) decides with the same parse, so a path that only becomes `/_sandbox/...`
+ * (local/sandbox/function-url/function-url-proxy.ts) decides with the same parse, so a path that only becomes `/_sandbox/...`
  * once normalized (`/x/../_sandbox`, `%2e%2e`, backslashes) is still recognized as a control request.
  */
 export function routedUrl(requestTarget: string): URL {

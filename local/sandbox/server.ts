@@ -75,7 +75,7 @@ export interface SandboxOptions<G extends string = never> {
    * SECRET HOLDS IT: the fields of the provider's auth scheme (functions/runtime/auth-config.ts SECRET_FIELDS), e.g.
    * `{ payments: { token }, crm: { clientId, clientSecret }, helpdesk: { token } }`; hub-secrets.ts maps them to a
    * dedicated provider's own fields. Lets a sandbox accept the credentials of secrets that already exist (the try
-   * stage, functions/sandbox/). Rotation still works: it mints a new credential from the seeded stream.
+   * stage, local/sandbox/function-url/). Rotation still works: it mints a new credential from the seeded stream.
    */
   readonly credentials?: { readonly [provider: string]: Readonly<Record<string, string>> };
 }

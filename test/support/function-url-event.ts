@@ -1,4 +1,4 @@
-/** Lambda Function URL events (payload v2) and answers, for the tests of functions/sandbox/. */
+/** Lambda Function URL events (payload v2) and answers, for the tests of local/sandbox/function-url/. */
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 
 /** What a test sets of a Function URL request. */

@@ -14,11 +14,11 @@
  * Any problem fails the whole start, listing every problem: a sandbox answering only some integrations would show up
  * as 401s and 404s far from their cause.
  */
-import { type OpsCatalogEntries, opsCatalogEntries, type OpsCatalogParameter } from '../ops/ops-catalog.js';
-import { type AuthConfig, type AuthDeclaration, authConfigProblems, SECRET_FIELDS, toAuthConfig } from '../runtime/auth-config.js';
-import { ConfigurationError } from '../runtime/errors.js';
-import { nameProblem } from '../runtime/names.js';
-import { type SandboxPlan, type SandboxServing, servingProviderOf } from '../../local/hub/serving-provider.js';
+import { type OpsCatalogEntries, opsCatalogEntries, type OpsCatalogParameter } from '../../../functions/ops/ops-catalog.js';
+import { type AuthConfig, type AuthDeclaration, authConfigProblems, SECRET_FIELDS, toAuthConfig } from '../../../functions/runtime/auth-config.js';
+import { ConfigurationError } from '../../../functions/runtime/errors.js';
+import { nameProblem } from '../../../functions/runtime/names.js';
+import { type SandboxPlan, type SandboxServing, servingProviderOf } from '../../hub/serving-provider.js';
 import {
   DEDICATED_PROVIDER_AUTH,
   genericAuthOf,
@@ -28,7 +28,7 @@ import {
   SandboxConfigError,
   secretFieldProblems,
   startSandbox,
-} from '../../local/sandbox/index.js';
+} from '../index.js';
 
 /** The environment variables of the try stage's sandbox (documented in function-url-handler.ts). */
 export const TRY_SANDBOX_VARIABLES = { opsCatalogPath: 'OPS_CATALOG_PATH', controlTokenSecret: 'CONTROL_TOKEN_SECRET' } as const;

@@ -1,19 +1,19 @@
 /**
- * Starting the try stage's sandbox from a fixture ops catalog (functions/sandbox/sandbox-startup.ts), with in-memory
+ * Starting the try stage's sandbox from a fixture ops catalog (local/sandbox/function-url/sandbox-startup.ts), with in-memory
  * ports: which sandbox provider serves each entry, which generic providers are mounted, which credentials come from
  * which secret, and every problem listed at once. The integration names are made up: nothing here depends on the
  * shipped catalog.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OpsCatalogEntries } from '../../../functions/ops/ops-catalog.js';
-import { ConfigurationError, DependencyError } from '../../../functions/runtime/errors.js';
+import type { OpsCatalogEntries } from '../../../../functions/ops/ops-catalog.js';
+import { ConfigurationError, DependencyError } from '../../../../functions/runtime/errors.js';
 import {
   type SandboxStartupPorts,
   sandboxStartPlan,
   startTrySandbox,
   type TrySandbox,
   trySandboxSettings,
-} from '../../../functions/sandbox/sandbox-startup.js';
+} from '../../../../local/sandbox/function-url/sandbox-startup.js';
 
 const PATH = '/TryHub/circuit-ops/';
 const SETTINGS = { opsCatalogPath: PATH, controlTokenSecret: 'try/control-token' };

@@ -1,9 +1,9 @@
 /**
- * The translation between Function URL requests and the sandbox (functions/sandbox/function-url-proxy.ts), without a
+ * The translation between Function URL requests and the sandbox (local/sandbox/function-url/function-url-proxy.ts), without a
  * sandbox: what is forwarded, how control requests are recognized, what comes back, and the start memo.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigurationError } from '../../../functions/runtime/errors.js';
+import { ConfigurationError } from '../../../../functions/runtime/errors.js';
 import {
   CONTROL_TOKEN_HEADER,
   controlTokenMatches,
@@ -11,8 +11,8 @@ import {
   functionUrlResult,
   onceSuccessful,
   sandboxRequest,
-} from '../../../functions/sandbox/function-url-proxy.js';
-import { functionUrlEvent, jsonBody } from '../../support/function-url-event.js';
+} from '../../../../local/sandbox/function-url/function-url-proxy.js';
+import { functionUrlEvent, jsonBody } from '../../../support/function-url-event.js';
 
 const SANDBOX = 'http://127.0.0.1:40123';
 

@@ -9,8 +9,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { isControlPlaneRequest } from '../../local/sandbox/index.js';
-import { ConfigurationError } from '../runtime/errors.js';
+import { isControlPlaneRequest } from '../index.js';
+import { ConfigurationError } from '../../../functions/runtime/errors.js';
 
 /** The header carrying the control token on control-plane requests. */
 export const CONTROL_TOKEN_HEADER = 'x-sandbox-control-token';

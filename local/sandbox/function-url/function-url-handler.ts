@@ -33,8 +33,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { ssmParameterReader } from '../ops/ops-catalog.js';
-import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
+import { ssmParameterReader } from '../../../functions/ops/ops-catalog.js';
+import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-manager-secret-source.js';
 import { createSandboxProxy } from './function-url-proxy.js';
 import { startTrySandbox, trySandboxSettings } from './sandbox-startup.js';
 

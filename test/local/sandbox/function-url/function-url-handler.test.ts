@@ -1,5 +1,5 @@
 /**
- * The try stage's sandbox behind a Function URL (functions/sandbox/function-url-handler.ts), driven with Function URL
+ * The try stage's sandbox behind a Function URL (local/sandbox/function-url/function-url-handler.ts), driven with Function URL
  * (payload v2) events: the ops catalog in SSM and the secrets in Secrets Manager are mocked, the sandbox is real on
  * 127.0.0.1. The fixture catalog is made up: `helpdesk` is served by a generic provider, `crm-eu` (adapter `crm`) by
  * the dedicated CRM, and the standalone provider `inventory` by the dedicated inventory API.
@@ -8,10 +8,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { handler as Handler } from '../../../functions/sandbox/function-url-handler.js';
-import { lambdaContext } from '../../../local/lambda-events.js';
-import { basicAuth, fileBody } from '../../local/sandbox/helpers.js';
-import { type FunctionUrlRequest, functionUrlEvent, jsonBody, structured } from '../../support/function-url-event.js';
+import type { handler as Handler } from '../../../../local/sandbox/function-url/function-url-handler.js';
+import { lambdaContext } from '../../../../local/lambda-events.js';
+import { basicAuth, fileBody } from '../helpers.js';
+import { type FunctionUrlRequest, functionUrlEvent, jsonBody, structured } from '../../../support/function-url-event.js';
 
 const PATH = '/TryHub/circuit-ops/';
 const CONTROL = { secret: 'try/control-token', token: 'control-token-0123456789abcdef' };
@@ -65,7 +65,7 @@ function mockAws(): void {
 /** A fresh handler module: its sandbox is started by its first request. */
 async function loadHandler(): Promise<typeof Handler> {
   vi.resetModules();
-  return (await import('../../../functions/sandbox/function-url-handler.js')).handler;
+  return (await import('../../../../local/sandbox/function-url/function-url-handler.js')).handler;
 }
 
 beforeAll(() => {
