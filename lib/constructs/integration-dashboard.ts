@@ -1,4 +1,4 @@
-import { Aws, Duration, Stack, Token } from 'aws-cdk-lib';
+import { Aws, Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { HubNaming } from '../hub-naming.js';

@@ -22,7 +22,6 @@ import { type CfnTemplate, synthesizeHubTemplate } from '../local-step-functions
 import {
   DEDICATED_PROVIDER_AUTH,
   genericAuthOf,
-  type GenericProviderDeclaration,
   isDedicatedProvider,
   type Sandbox,
   SandboxConfigError,

@@ -22,7 +22,6 @@ import { type SandboxPlan, type SandboxServing, servingProviderOf } from '../../
 import {
   DEDICATED_PROVIDER_AUTH,
   genericAuthOf,
-  type GenericProviderDeclaration,
   isDedicatedProvider,
   PROVIDER_NAMES,
   SandboxConfigError,
