@@ -62,7 +62,8 @@ export class PowertoolsMetricsSink implements MetricsSink {
     }
     // A per-class dimension must not leak onto the batch's other metrics, so it goes out as its own EMF blob.
     const single = this.#metrics.singleMetric();
-    single.addDimensions({ integration: this.#integration, errorClass });
+    // The single metric inherits the default dimensions (integration): adding it again would warn on every call.
+    single.addDimension('errorClass', errorClass);
     single.addMetric(name, MetricUnit.Count, value);
   }
 
@@ -71,7 +72,8 @@ export class PowertoolsMetricsSink implements MetricsSink {
   }
 
   flush(): void {
-    this.#metrics.publishStoredMetrics();
+    // A batch whose metrics all went out as single metrics (error classes) has nothing stored: publishing would only warn.
+    if (this.#metrics.hasStoredMetrics()) this.#metrics.publishStoredMetrics();
   }
 }
 

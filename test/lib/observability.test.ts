@@ -270,6 +270,28 @@ describe('IntegrationAlarms', () => {
       expect(Object.fromEntries(alarmDimensions.map((d) => [d.Name, d.Value]))).toEqual(emitted);
       expect(alarmNamed(template, `IntegrationHub-${name}-breaker-store-fallback`).Namespace).toBe(METRICS_NAMESPACE);
     });
+
+    it('emits a failure by error class as one blob under the stage namespace, without a warning on stderr', () => {
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+      vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'IntegrationHub/qa');
+      const out: string[] = [];
+      const err: string[] = [];
+      vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => err.push(String(chunk)) > 0);
+      const [name] = fixtureIntegrations(1).map((entry) => entry.name);
+      const sink = new PowertoolsMetricsSink(name!);
+      sink.count('CallFailed', 1, 'Timeout');
+      // Nothing else in the batch: the flush has nothing stored and must not warn about it either.
+      sink.flush();
+      vi.restoreAllMocks();
+
+      const blobs = out.map((line) => JSON.parse(line) as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } } & Record<string, unknown>);
+      expect(blobs).toHaveLength(1);
+      const [directive] = blobs[0]!._aws.CloudWatchMetrics;
+      expect(directive).toMatchObject({ Namespace: 'IntegrationHub/qa', Dimensions: [['service', 'integration', 'errorClass']] });
+      expect(blobs[0]).toMatchObject({ integration: name, errorClass: 'Timeout', CallFailed: 1 });
+      expect(err.join('')).toBe('');
+    });
   });
 });
 
