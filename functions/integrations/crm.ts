@@ -3,7 +3,6 @@
  * The seed example of the adapter guide in the README.
  */
 import { z } from 'zod';
-import { MalformedResponseError } from '../runtime/errors.js';
 import { defineIntegration } from '../runtime/define-integration.js';
 
 /** `FileUploaded` event, schemaVersion 1. */
@@ -58,10 +57,9 @@ export const crm = defineIntegration({
   idempotencyKey: (event) => `file:${event.fileId}:v${event.version}`,
   entity: (event) => ({ type: 'file', id: event.fileId, version: event.version }),
   async send(event, { http }) {
-    const response = await http.post('/files', toCrmFile(event));
-    const created = crmFileCreated.safeParse(response.body);
-    if (!created.success) throw new MalformedResponseError('CRM answered POST /files without a file id');
-    return { externalId: created.data.id };
+    // An answer without the file id fails the attempt (and counts against the CRM), not the message after it.
+    const response = await http.post('/files', toCrmFile(event), { schema: crmFileCreated });
+    return { externalId: response.body.id };
   },
   async probe({ http }) {
     await http.get('/health');

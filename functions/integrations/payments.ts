@@ -101,20 +101,28 @@ export const payments = defineIntegration({
     event.action === 'charge' ? { type: 'payment', id: event.paymentId } : { type: 'refund', id: event.refundId },
   async send(event, { http }): Promise<PaymentResult> {
     if (event.action === 'charge') {
-      const response = await http.post('/charges', {
-        amount: toMinorUnits(event.amount, event.currency),
-        currency: event.currency,
-        reference: event.orderId,
-        customerId: event.customerId,
-        description: event.description,
-      });
+      const response = await http.post(
+        '/charges',
+        {
+          amount: toMinorUnits(event.amount, event.currency),
+          currency: event.currency,
+          reference: event.orderId,
+          customerId: event.customerId,
+          description: event.description,
+        },
+        { schema: gatewayAnswer },
+      );
       return toResult(response.body);
     }
-    const response = await http.post('/refunds', {
-      chargeId: event.chargeId,
-      amount: event.amount !== undefined && event.currency ? toMinorUnits(event.amount, event.currency) : undefined,
-      reason: event.reason,
-    });
+    const response = await http.post(
+      '/refunds',
+      {
+        chargeId: event.chargeId,
+        amount: event.amount !== undefined && event.currency ? toMinorUnits(event.amount, event.currency) : undefined,
+        reason: event.reason,
+      },
+      { schema: gatewayAnswer },
+    );
     return toResult(response.body);
   },
   async probe({ http }) {
@@ -131,10 +139,9 @@ export const payments = defineIntegration({
   }),
 });
 
-function toResult(body: unknown): PaymentResult {
-  const answer = gatewayAnswer.safeParse(body);
-  if (!answer.success) throw new MalformedResponseError('Payment gateway answer has no id or status');
-  return { externalId: answer.data.id, status: toPaymentStatus(answer.data.status) };
+/** The gateway's answer (checked by the HTTP client against `gatewayAnswer`, so an answer without id or status fails the attempt). */
+function toResult(answer: z.infer<typeof gatewayAnswer>): PaymentResult {
+  return { externalId: answer.id, status: toPaymentStatus(answer.status) };
 }
 
 /** The Lambda entry. */

@@ -23,6 +23,8 @@ import {
   TransientError,
   toIntegrationError,
 } from './errors.js';
+import type { z } from 'zod';
+import { describeIssues } from './inbound-record.js';
 import type { CallGuard, CallPermit, Clock, CredentialsProvider } from './ports.js';
 
 /** HTTP methods the client speaks. */
@@ -32,14 +34,20 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type QueryParams = Record<string, string | number | boolean | undefined | ReadonlyArray<string | number | boolean>>;
 
 /** Per-request options. */
-export interface RequestOptions {
+export interface RequestOptions<T = unknown> {
   /** Extra headers for this request (override `defaultHeaders`; never override auth/correlation headers). */
   readonly headers?: Record<string, string>;
   readonly query?: QueryParams;
+  /**
+   * What a 2xx body must be (a zod schema). Checked inside the attempt, before the breaker hears of it: a 2xx the
+   * adapter cannot use (`200 {}` where an id is due) is a MalformedResponseError, counted as a provider failure and
+   * retried like one — checked after the call returns, it would already have been counted as a success.
+   */
+  readonly schema?: z.ZodType<T>;
 }
 
 /** A full request description for {@link HttpClient.request}. */
-export interface HttpRequest extends RequestOptions {
+export interface HttpRequest<T = unknown> extends RequestOptions<T> {
   readonly method: HttpMethod;
   /** Path relative to `baseUrl`, e.g. `/files/42`. */
   readonly path: string;
@@ -55,14 +63,14 @@ export interface HttpResponse<T> {
   readonly body: T;
 }
 
-/** What an adapter sees: resolves only with a 2xx, rejects with an {@link IntegrationError}. */
+/** What an adapter sees: resolves only with a 2xx (that matches `schema` when given), rejects with an {@link IntegrationError}. */
 export interface HttpClient {
-  request<T = unknown>(request: HttpRequest): Promise<HttpResponse<T>>;
-  get<T = unknown>(path: string, options?: RequestOptions): Promise<HttpResponse<T>>;
-  delete<T = unknown>(path: string, options?: RequestOptions): Promise<HttpResponse<T>>;
-  post<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<HttpResponse<T>>;
-  put<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<HttpResponse<T>>;
-  patch<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<HttpResponse<T>>;
+  request<T = unknown>(request: HttpRequest<T>): Promise<HttpResponse<T>>;
+  get<T = unknown>(path: string, options?: RequestOptions<T>): Promise<HttpResponse<T>>;
+  delete<T = unknown>(path: string, options?: RequestOptions<T>): Promise<HttpResponse<T>>;
+  post<T = unknown>(path: string, body?: unknown, options?: RequestOptions<T>): Promise<HttpResponse<T>>;
+  put<T = unknown>(path: string, body?: unknown, options?: RequestOptions<T>): Promise<HttpResponse<T>>;
+  patch<T = unknown>(path: string, body?: unknown, options?: RequestOptions<T>): Promise<HttpResponse<T>>;
 }
 
 /** One finished attempt, for logs and metrics. */
@@ -133,7 +141,7 @@ const USER_AGENT = 'integration-hub';
 /** Creates the client for one record. Throws ConfigurationError on an invalid base URL or policy. */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const config = validate(options);
-  const request = <T>(req: HttpRequest) => execute<T>(config, req);
+  const request = <T>(req: HttpRequest<T>) => execute<T>(config, req);
   return {
     request,
     get: (path, opts) => request({ method: 'GET', path, ...opts }),
@@ -187,16 +195,17 @@ function validate(options: HttpClientOptions): ClientConfig {
   };
 }
 
-/** Describes the call in error messages: method and path, no query string. */
+/** Describes the call in error messages (method and path, no query string), and what its 2xx body must be. */
 interface CallTarget {
   readonly method: HttpMethod;
   readonly url: URL;
   readonly label: string;
+  readonly schema?: z.ZodType;
 }
 
-async function execute<T>(config: ClientConfig, req: HttpRequest): Promise<HttpResponse<T>> {
+async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<HttpResponse<T>> {
   const url = buildUrl(config.base, req.path, req.query);
-  const target: CallTarget = { method: req.method, url, label: `${req.method} ${url.pathname}` };
+  const target: CallTarget = { method: req.method, url, label: `${req.method} ${url.pathname}`, schema: req.schema };
   // Serialised once: every attempt sends byte-identical content (the Idempotency-Key promises that).
   const body = req.body === undefined ? undefined : JSON.stringify(req.body);
   const { clock } = config;
@@ -360,13 +369,25 @@ function classify<T>(config: ClientConfig, target: CallTarget, response: Respons
 
   if (status >= 200 && status < 300) {
     const contentType = response.headers.get('content-type') ?? '';
+    const answered = (body: unknown): AttemptOutcome<T> => {
+      if (target.schema) {
+        const checked = target.schema.safeParse(body);
+        if (!checked.success) {
+          return { kind: 'failure', status, countsAgainstProvider: true, error: new MalformedResponseError(`${statusLabel}: unusable answer (${describeIssues(checked.error)})`) };
+        }
+        body = checked.data;
+      }
+      return { kind: 'success', status, response: { status, headers: headersToRecord(response.headers), body: body as T } };
+    };
     if (text.trim() === '') {
       // No content is not malformed content (204, a 202/200 with nothing to say, even if labelled JSON): the
-      // adapter gets `undefined` and decides whether it needed a body. Retrying would repeat a call that took effect.
-      return { kind: 'success', status, response: { status, headers: headersToRecord(response.headers), body: undefined as T } };
+      // adapter gets `undefined` and decides whether it needed a body (or its schema does). Retrying would repeat a
+      // call that took effect.
+      return answered(undefined);
     }
+    let parsed: unknown;
     try {
-      return { kind: 'success', status, response: { status, headers: headersToRecord(response.headers), body: JSON.parse(text) as T } };
+      parsed = JSON.parse(text);
     } catch {
       // No cause: the SyntaxError quotes the body, which is the provider's data, not ours to log.
       return {
@@ -376,6 +397,7 @@ function classify<T>(config: ClientConfig, target: CallTarget, response: Respons
         error: new MalformedResponseError(`${statusLabel}: body is not valid JSON (content-type ${contentType ? `'${truncate(contentType, 60)}'` : 'absent'})`),
       };
     }
+    return answered(parsed);
   }
 
   const summary = providerErrorSummary(text, secrets);

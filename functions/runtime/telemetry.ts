@@ -42,10 +42,8 @@ export function metricsNamespace(env: Record<string, string | undefined> = proce
 /** EMF metrics through Powertools, with the `integration` dimension on every data point. */
 export class PowertoolsMetricsSink implements MetricsSink {
   readonly #metrics: Metrics;
-  readonly #integration: string;
 
   constructor(integration: string, metrics?: Metrics) {
-    this.#integration = integration;
     this.#metrics =
       metrics ??
       new Metrics({

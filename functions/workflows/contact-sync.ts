@@ -266,7 +266,7 @@ export class ContactSyncTask {
     let checkpoint = stored;
     const sourceHttp = this.#client(source, { correlationId: input.executionName, remainingTimeMs, logger });
     const readPage = (at: SyncCheckpoint) =>
-      sourceHttp.get('/changes', { query: { since: at.since, cursor: at.cursor ?? undefined, limit: pageSize } });
+      sourceHttp.get('/changes', { query: { since: at.since, cursor: at.cursor ?? undefined, limit: pageSize }, schema: changesPageSchema });
     let response: Awaited<ReturnType<typeof readPage>>;
     try {
       response = await readPage(checkpoint);
@@ -278,10 +278,10 @@ export class ContactSyncTask {
       checkpoint = { ...checkpoint, cursor: null };
       response = await readPage(checkpoint);
     }
-    const page = changesPageSchema.safeParse(response.body);
-    if (!page.success) throw new MalformedResponseError(`GET /changes: unusable page (${describeIssues(page.error)})`);
-    const { contacts, has_more: hasMore } = page.data;
-    const nextCursor = page.data.next_cursor ?? null;
+    // An unusable page failed the attempt already (schema checked by the HTTP client, counted against the source).
+    const page = response.body;
+    const { contacts, has_more: hasMore } = page;
+    const nextCursor = page.next_cursor ?? null;
     if (hasMore && nextCursor === null) throw new MalformedResponseError('GET /changes: has_more without a next_cursor');
 
     const batch = toCrmBatch(contacts);
@@ -297,10 +297,8 @@ export class ContactSyncTask {
         remainingTimeMs,
         logger,
       });
-      const written = await crmHttp.post('/contacts/bulk', { upserts: batch.upserts, deletes: batch.deletes });
-      const answer = bulkAnswerSchema.safeParse(written.body);
-      if (!answer.success) throw new MalformedResponseError('POST /contacts/bulk: the answer lacks the upserted/deleted counts');
-      ({ upserted, deleted } = answer.data);
+      const written = await crmHttp.post('/contacts/bulk', { upserts: batch.upserts, deletes: batch.deletes }, { schema: bulkAnswerSchema });
+      ({ upserted, deleted } = written.body);
     }
 
     const next = nextPosition(checkpoint, { changes: contacts, hasMore, nextCursor });

@@ -25,7 +25,6 @@
  * payments `{ token }`, shipping `{ username, password }`, email `{ token }`.
  */
 import { z } from 'zod';
-import { MalformedResponseError } from '../runtime/errors.js';
 import type { ProbeContext, SendContext, SendResult } from '../runtime/integration-definition.js';
 import { payments, toMinorUnits, toPaymentStatus } from '../integrations/payments.js';
 import { defineWorkflowTask, type WorkflowTask } from './define-workflow-task.js';
@@ -69,12 +68,11 @@ const shipmentCreated = z.object({ id: z.string().min(1), trackingNumber: z.stri
 const shipmentCancelled = z.object({ id: z.string().min(1), status: z.string() });
 const messageQueued = z.object({ id: z.string().min(1) });
 
-/** Parses a 2xx body; an unusable one is transient (the effect may have happened: retried with the same key). */
-function answer<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new MalformedResponseError(`${what}: the provider's answer lacks the expected fields`);
-  return parsed.data;
-}
+/*
+ * Each call names the schema of its 2xx answer: the HTTP client checks it inside the attempt, so an unusable answer is
+ * a MalformedResponseError counted against the provider's circuit and retried with the same key (the effect may have
+ * happened), never a success followed by a failure (functions/runtime/http-client.ts RequestOptions.schema).
+ */
 
 const COMPENSATION_REASON = 'order_cancelled';
 const NOTHING_TO_COMPENSATE: CompensationResult = { compensated: false, reason: 'nothing to compensate' };
@@ -125,10 +123,11 @@ const reserveInventoryTask = sagaTask({
   provider: 'inventory',
   async send({ order }, { http }): Promise<{ externalId: string } & NonNullable<SagaSteps['reserveInventory']>> {
     const response = await refusalsOf(
-      () => http.post('/reservations', { orderId: order.orderId, items: order.items.map(({ sku, quantity }) => ({ sku, quantity })) }),
+      () =>
+        http.post('/reservations', { orderId: order.orderId, items: order.items.map(({ sku, quantity }) => ({ sku, quantity })) }, { schema: reservationCreated }),
       { 409: 'InsufficientStock' },
     );
-    const { id } = answer(reservationCreated, response.body, 'POST /reservations');
+    const { id } = response.body;
     return { externalId: id, reservationId: id };
   },
 });
@@ -139,13 +138,12 @@ const chargePaymentTask = sagaTask({
   provider: 'payments',
   async send({ order }, { http }): Promise<{ externalId: string } & NonNullable<SagaSteps['chargePayment']>> {
     const currency = order.currency.toUpperCase();
-    const response = await http.post('/charges', {
-      amount: toMinorUnits(order.amount, currency),
-      currency,
-      reference: order.orderId,
-      customerId: order.customerId,
-    });
-    const charge = answer(gatewayAnswer, response.body, 'POST /charges');
+    const response = await http.post(
+      '/charges',
+      { amount: toMinorUnits(order.amount, currency), currency, reference: order.orderId, customerId: order.customerId },
+      { schema: gatewayAnswer },
+    );
+    const charge = response.body;
     const status = toPaymentStatus(charge.status);
     if (status === 'failed' || status === 'cancelled') {
       throw new BusinessRefusalError('PaymentDeclined', `Payment for order ${order.orderId} was declined: charge ${charge.id} is ${charge.status}`);
@@ -162,14 +160,18 @@ const createShipmentTask = sagaTask({
     const { name, line1, line2, city, postalCode, country } = order.shippingAddress;
     const response = await refusalsOf(
       () =>
-        http.post('/shipments', {
-          orderId: order.orderId,
-          address: { name, line1, ...(line2 !== undefined ? { line2 } : {}), city, postalCode, country },
-          items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
-        }),
+        http.post(
+          '/shipments',
+          {
+            orderId: order.orderId,
+            address: { name, line1, ...(line2 !== undefined ? { line2 } : {}), city, postalCode, country },
+            items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+          },
+          { schema: shipmentCreated },
+        ),
       { 422: 'AddressUndeliverable' },
     );
-    const shipment = answer(shipmentCreated, response.body, 'POST /shipments');
+    const shipment = response.body;
     return { externalId: shipment.id, shipmentId: shipment.id, trackingNumber: shipment.trackingNumber };
   },
 });
@@ -181,19 +183,23 @@ const sendConfirmationTask = sagaTask({
   async send({ order, steps }, { http }): Promise<{ externalId: string } & NonNullable<SagaSteps['sendConfirmation']>> {
     const response = await refusalsOf(
       () =>
-        http.post('/messages', {
-          to: order.email,
-          template: 'order-confirmation',
-          data: {
-            orderId: order.orderId,
-            amount: String(order.amount),
-            currency: order.currency.toUpperCase(),
-            ...(steps.createShipment ? { trackingNumber: steps.createShipment.trackingNumber } : {}),
+        http.post(
+          '/messages',
+          {
+            to: order.email,
+            template: 'order-confirmation',
+            data: {
+              orderId: order.orderId,
+              amount: String(order.amount),
+              currency: order.currency.toUpperCase(),
+              ...(steps.createShipment ? { trackingNumber: steps.createShipment.trackingNumber } : {}),
+            },
           },
-        }),
+          { schema: messageQueued },
+        ),
       { 422: 'InvalidRecipient' },
     );
-    const { id } = answer(messageQueued, response.body, 'POST /messages');
+    const { id } = response.body;
     return { externalId: id, messageId: id };
   },
 });
@@ -209,8 +215,8 @@ const cancelShipmentTask = sagaTask({
     const shipmentId = steps.createShipment!.shipmentId;
     return unlessNotFound<CompensationSendResult>(
       async () => {
-        const response = await http.post(`/shipments/${encodeURIComponent(shipmentId)}/cancel`, { reason: COMPENSATION_REASON });
-        const cancelled = answer(shipmentCancelled, response.body, 'POST /shipments/:id/cancel');
+        const response = await http.post(`/shipments/${encodeURIComponent(shipmentId)}/cancel`, { reason: COMPENSATION_REASON }, { schema: shipmentCancelled });
+        const cancelled = response.body;
         return { externalId: shipmentId, compensated: true, shipmentId, status: cancelled.status };
       },
       () => ({ externalId: shipmentId, compensated: true, shipmentId, reason: NOT_FOUND }),
@@ -227,8 +233,8 @@ const refundPaymentTask = sagaTask({
     const chargeId = steps.chargePayment!.chargeId;
     return unlessNotFound<CompensationSendResult>(
       async () => {
-        const response = await http.post('/refunds', { chargeId, reason: COMPENSATION_REASON });
-        const refund = answer(gatewayAnswer, response.body, 'POST /refunds');
+        const response = await http.post('/refunds', { chargeId, reason: COMPENSATION_REASON }, { schema: gatewayAnswer });
+        const refund = response.body;
         if (refund.status === 'failed') {
           throw new BusinessRefusalError('RefundFailed', `Refund ${refund.id} of charge ${chargeId} failed at the gateway`);
         }
@@ -248,8 +254,10 @@ const releaseInventoryTask = sagaTask({
     const reservationId = steps.reserveInventory!.reservationId;
     return unlessNotFound<CompensationSendResult>(
       async () => {
-        const response = await http.post(`/reservations/${encodeURIComponent(reservationId)}/release`, { reason: COMPENSATION_REASON });
-        const released = answer(reservationReleased, response.body, 'POST /reservations/:id/release');
+        const response = await http.post(`/reservations/${encodeURIComponent(reservationId)}/release`, { reason: COMPENSATION_REASON }, {
+          schema: reservationReleased,
+        });
+        const released = response.body;
         return { externalId: reservationId, compensated: true, reservationId, status: released.status };
       },
       () => ({ externalId: reservationId, compensated: true, reservationId, reason: NOT_FOUND }),

@@ -75,7 +75,6 @@ export function renderAdapter(s: ResolvedScaffold): string {
  */
 import { z } from 'zod';
 import { defineIntegration } from '../runtime/define-integration.js';
-import { MalformedResponseError } from '../runtime/errors.js';
 
 /** \`${s.event}\` event, schemaVersion 1. */
 export const ${s.variable}EventSchema = z.object({
@@ -118,10 +117,9 @@ export const ${s.variable} = defineIntegration({
   idempotencyKey: (event) => \`${s.entityType}:\${event.id}:v\${event.version}\`,
   entity: (event) => ({ type: '${s.entityType}', id: event.id, version: event.version }),
   async send(event, { http }) {
-    const response = await http.post('${s.path}', to${resource}(event));
-    const answer = created.safeParse(response.body);
-    if (!answer.success) throw new MalformedResponseError('${s.name} answered POST ${s.path} without an id');
-    return { externalId: answer.data.id };
+    // The schema is checked inside the call: an answer without an id counts against the circuit and is retried.
+    const response = await http.post('${s.path}', to${resource}(event), { schema: created });
+    return { externalId: response.body.id };
   },
   async probe({ http }) {
     await http.get('/health');

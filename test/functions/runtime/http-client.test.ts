@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { z } from 'zod';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createCredentialsProvider } from '../../../functions/runtime/credentials.js';
 import {
@@ -245,6 +246,37 @@ describe('createHttpClient: outcome classification', () => {
     const error = (await rejectionOf(client().get('/items', { query: { token: 'q-secret', page: 2 } }))) as Error;
     expect(error.message).toBe('GET /v1/items -> 400');
     expect(serializeError(error)).not.toContain('q-secret');
+  });
+});
+
+describe('createHttpClient: the schema of a 2xx answer', () => {
+  const created = z.object({ id: z.string().min(1) });
+  const once = { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 };
+
+  it('gives the checked body, typed, and reports the attempt as a success', async () => {
+    server.replies.push({ status: 201, body: { id: 'f-1', extra: true } });
+    const res = await client().post('/files', { a: 1 }, { schema: created });
+    expect(res.body.id).toBe('f-1');
+    expect(guard.reports()).toEqual(['succeeded']);
+  });
+
+  it('fails an unusable 2xx inside the attempt: counted against the provider and retried, never a success first', async () => {
+    // `200 {}` to everything must open the circuit like a 503 would.
+    server.replies.push({ status: 200, body: {} }, { status: 200, body: { ok: true } }, { status: 201, body: { id: 'f-2' } });
+    const res = await client().post('/files', { a: 1 }, { schema: created });
+    expect(res.body).toEqual({ id: 'f-2' });
+    expect(guard.reports()).toEqual(['failed', 'failed', 'succeeded']);
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it("says what was missing, without the provider's values, and treats an empty 2xx the schema needs a body for as unusable", async () => {
+    server.replies.push({ status: 200, body: { id: '' } });
+    const error = (await rejectionOf(client({ retry: once }).post('/files', {}, { schema: created }))) as Error;
+    expect(error).toBeInstanceOf(MalformedResponseError);
+    expect(error.message).toMatch(/^POST \/v1\/files -> 200: unusable answer \(id: /);
+    server.replies.push({ status: 204 });
+    expect(await rejectionOf(client({ retry: once }).post('/files', {}, { schema: created }))).toBeInstanceOf(MalformedResponseError);
+    expect(guard.reports()).toEqual(['failed', 'failed']);
   });
 });
 
