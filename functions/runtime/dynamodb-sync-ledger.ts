@@ -5,7 +5,7 @@ import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError } from 
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { systemClock } from './clock.js';
-import { DependencyError, DuplicateInFlightError, StaleEventError } from './errors.js';
+import { DependencyError, DuplicateInFlightError, NotAttemptedError, StaleEventError } from './errors.js';
 import type { Clock } from './ports.js';
 import {
   activeSyncAttempt,
@@ -213,6 +213,12 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     const event: LedgerEvent = status === 'syncing' ? 'retry_scheduled' : status;
     const errorClass = failure?.errorClass ?? 'Unknown';
     const errorMessage = truncate(failure?.message ?? 'failed without an error', MAX_LOGGED_ERROR_LENGTH);
+    // Parked after the provider failed on this delivery: the entity's last error is the provider's (the real cause);
+    // the log entry says why it was parked.
+    const providerError = failure instanceof NotAttemptedError ? failure.providerError : undefined;
+    const lastError = providerError
+      ? { errorClass: providerError.errorClass, errorMessage: truncate(providerError.message, MAX_LOGGED_ERROR_LENGTH) }
+      : { errorClass, errorMessage };
     await this.#updateOwnClaim(attempt, record.idempotencyKey, 'release', {
       UpdateExpression: [
         'SET #status = :status, updatedAt = :nowIso, lastErrorClass = :errorClass, lastErrorMessage = :errorMessage',
@@ -222,10 +228,10 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
       ExpressionAttributeValues: {
         ':status': status,
         ':nowIso': new Date(now).toISOString(),
-        ':errorClass': errorClass,
-        ':errorMessage': errorMessage,
+        ':errorClass': lastError.errorClass,
+        ':errorMessage': lastError.errorMessage,
         ':inprogress': INPROGRESS,
-        ':entry': [this.#logEntry(attempt, event, now, { errorClass, errorMessage })],
+        ':entry': [this.#logEntry(attempt, event, now, { errorClass, errorMessage: providerError ? truncate(`${errorMessage} (after ${lastError.errorClass}: ${lastError.errorMessage})`, MAX_LOGGED_ERROR_LENGTH) : errorMessage })],
         ':one': 1,
       },
     });

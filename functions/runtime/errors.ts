@@ -152,6 +152,11 @@ export abstract class NotAttemptedError extends IntegrationError {
   /** Epoch ms before which a new attempt is pointless. */
   readonly retryAt: number;
   readonly circuitId: string;
+  /**
+   * What the provider answered on this delivery before the circuit (or throttle) refused the retry, if it was
+   * called: the real cause, which the ledger keeps beside the parking reason (functions/runtime/http-client.ts).
+   */
+  providerError?: IntegrationError;
 
   constructor(circuitId: string, retryAt: number, message: string, options?: { cause?: unknown }) {
     super(message, options);

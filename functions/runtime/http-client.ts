@@ -17,6 +17,7 @@ import {
   IntegrationError,
   InvalidCredentialsError,
   MalformedResponseError,
+  NotAttemptedError,
   ProviderRejectedError,
   RetryableStatusError,
   TokenEndpointError,
@@ -226,8 +227,15 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
       throw new CallTimeoutError(`${target.label}: not attempted, too little Lambda time left for a call`, { cause: lastError });
     }
 
-    // A NotAttemptedError (circuit open, throttled) from the guard propagates as it is: the message gets parked, not retried.
-    const permit = await config.guard.acquire();
+    // A NotAttemptedError (circuit open, throttled) from the guard propagates: the message gets parked, not retried.
+    // After a failed attempt it carries that failure, the provider's real answer, so the ledger does not lose it.
+    let permit: CallPermit;
+    try {
+      permit = await config.guard.acquire();
+    } catch (error) {
+      if (error instanceof NotAttemptedError && lastError !== undefined) error.providerError = lastError;
+      throw error;
+    }
     attempt += 1;
     if (uncountedRetry) uncountedRetry = false;
     else countedAttempts += 1;

@@ -11,7 +11,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
-import { ProviderRejectedError, RetryableStatusError, StaleEventError } from '../../../functions/runtime/errors.js';
+import { CircuitOpenError, ProviderRejectedError, RetryableStatusError, StaleEventError } from '../../../functions/runtime/errors.js';
 import { ledgerPartitionKey, type SyncAttempt, withSyncAttempt } from '../../../functions/runtime/sync-ledger.js';
 import { type CallCounter, countCalls } from '../../../local/dynamo-call-counter.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
@@ -162,6 +162,19 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
     await syncFile('f8', 1, async () => ({ externalId: 'fixed' }));
     [entry] = await ledger.entries('file', 'f8');
     expect(entry?.status).toBe('synced');
+  });
+
+  it("keeps the provider's error as the entity's last error when the circuit then refused the retry, the parking reason in the log", async () => {
+    const refused = new CircuitOpenError('alpha', Date.now() + 30_000, 'circuit alpha is open');
+    refused.providerError = new RetryableStatusError(503, 'POST /files -> 503: down for maintenance');
+    await expect(syncFile('f9', 1, async () => Promise.reject(refused))).rejects.toBe(refused);
+    const [entry] = await ledger.entries('file', 'f9');
+    expect(entry).toMatchObject({ status: 'pending_sync', lastErrorClass: 'ServerError', lastErrorMessage: 'POST /files -> 503: down for maintenance' });
+    expect(entry?.log.at(-1)).toMatchObject({ event: 'pending_sync', errorClass: 'CircuitOpen' });
+    expect(entry?.log.at(-1)?.errorMessage).toContain('after ServerError: POST /files -> 503');
+    // Refused before any call on this delivery: the parking reason is all there is.
+    await expect(syncFile('f10', 1, async () => Promise.reject(new CircuitOpenError('alpha', Date.now() + 30_000, 'circuit alpha is open')))).rejects.toBeInstanceOf(CircuitOpenError);
+    expect((await ledger.entries('file', 'f10'))[0]).toMatchObject({ status: 'pending_sync', lastErrorClass: 'CircuitOpen' });
   });
 
   it('records pending_sync for a parked message only when the ledger does not know that version yet', async () => {

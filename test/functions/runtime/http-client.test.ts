@@ -280,6 +280,20 @@ describe('createHttpClient: the schema of a 2xx answer', () => {
   });
 });
 
+describe('createHttpClient: a retry the circuit refuses', () => {
+  it("carries the provider's failure on the circuit's refusal, so the ledger keeps the real cause", async () => {
+    server.replies.push({ status: 503, body: { error: { message: 'maintenance' } } });
+    guard.deny = (count) => (count === 2 ? new CircuitOpenError('alpha', clock.now() + 30_000, 'circuit alpha is open') : undefined);
+    const error = (await rejectionOf(client().post('/files', {}))) as CircuitOpenError;
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect(error.providerError).toBeInstanceOf(RetryableStatusError);
+    expect(error.providerError?.message).toBe('POST /v1/files -> 503: maintenance');
+    // Refused before any attempt: nothing to carry.
+    guard.deny = new CircuitOpenError('alpha', clock.now() + 30_000, 'circuit alpha is open');
+    expect(((await rejectionOf(client().post('/files', {}))) as CircuitOpenError).providerError).toBeUndefined();
+  });
+});
+
 describe('createHttpClient: retries', () => {
   it('retries transient failures with backoff until it succeeds', async () => {
     server.replies.push({ status: 503 }, { kind: 'reset' }, { status: 200, body: { ok: true } });
