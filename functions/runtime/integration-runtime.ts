@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConcurrencyLimit } from './concurrency.js';
-import { type IntegrationError, NotAttemptedError, PoisonMessageError, ThrottledError } from './errors.js';
+import { type IntegrationError, NotAttemptedError, PoisonMessageError, ThrottledError, TransientError } from './errors.js';
 import { type InboundRecord, readInboundRecord } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
 import { OperationExecutor, type ProbeOutcome, type RuntimeDependencies } from './operation-executor.js';
@@ -139,7 +139,12 @@ export class IntegrationRuntime<TInput> {
 
   async #retryLater(inbound: InboundRecord, error: IntegrationError, logger: Logger): Promise<RecordOutcome> {
     const { clock, settings } = this.#deps;
-    const delaySeconds = retryDelaySeconds(inbound.receiveCount, settings.retryBaseDelaySeconds, settings.retryMaxDelaySeconds, clock.random());
+    const backoff = retryDelaySeconds(inbound.receiveCount, settings.retryBaseDelaySeconds, settings.retryMaxDelaySeconds, clock.random());
+    // The provider said when to come back (429/503 with Retry-After, longer than this invocation could wait): back
+    // sooner, the message would only be parked by the shared throttle and spend a receive for nothing.
+    const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : undefined;
+    const delaySeconds =
+      retryAfterMs === undefined ? backoff : Math.min(MAX_VISIBILITY_SECONDS, Math.max(backoff ?? 0, Math.ceil(retryAfterMs / 1000 + clock.random() * settings.parkJitterSeconds)));
     logger.warn('Transient failure; the message will be retried', { errorClass: error.errorClass, reason: error.message, delaySeconds });
     if (delaySeconds === undefined) return 'retry_later';
     try {
@@ -150,6 +155,9 @@ export class IntegrationRuntime<TInput> {
     return 'retry_later';
   }
 }
+
+/** SQS's longest visibility timeout: a message cannot be hidden longer (12 hours). */
+const MAX_VISIBILITY_SECONDS = 43_200;
 
 /**
  * The delay before the next delivery of a message that failed transiently on its `receiveCount`-th receive:

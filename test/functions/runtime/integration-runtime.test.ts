@@ -192,6 +192,21 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(pending?.status).toBe('pending_sync');
   });
 
+  it('brings a message that was answered 429 back after its Retry-After, not after the shorter retry delay', async () => {
+    // Longer than the invocation can wait: the client gives up and hands the message back to SQS.
+    bed.sandbox.setFaults('payments', { throttle: { retryAfterSeconds: 120 } });
+    const local = build('payments', payments, { settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } } });
+
+    const response = await deliver(local, [raw(charge('slow-1'), { messageId: 'm-slow' })]);
+
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(bed.sandbox.journal.count({ provider: 'payments', path: '/charges' })).toBe(1);
+    const [delay] = (local.parker as RecordingMessageParker).parked.map((p) => p.delaySeconds);
+    expect(delay).toBeGreaterThanOrEqual(120);
+    expect(delay).toBeLessThanOrEqual(120 + 61);
+    expect((local.deadLetters as RecordingDeadLetterQueue).messages).toHaveLength(0);
+  });
+
   it('counts an unreachable OAuth token endpoint as a provider failure and opens the circuit', async () => {
     bed.sandbox.setFaults('crm', { status: 503 });
     const local = build('crm', crm, {
