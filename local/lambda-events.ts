@@ -16,6 +16,8 @@ export interface LocalMessage {
   /** String message attributes, e.g. `correlationId`. */
   attributes?: Record<string, string>;
   queueArn?: string;
+  /** SentTimestamp, epoch ms. @default now */
+  sentTimestamp?: number;
 }
 
 /** Builds an SQS record as the Lambda event source mapping delivers it. */
@@ -27,7 +29,7 @@ export function sqsRecord(message: LocalMessage): SQSRecord {
     body: message.body,
     attributes: {
       ApproximateReceiveCount: String(message.receiveCount ?? 1),
-      SentTimestamp: String(Date.now()),
+      SentTimestamp: String(message.sentTimestamp ?? Date.now()),
       SenderId: 'local',
       ApproximateFirstReceiveTimestamp: String(Date.now()),
     },

@@ -363,6 +363,17 @@ export class LocalMessageParker implements MessageParker {
       throw new DependencyError('SourceQueue', `Could not park message ${message.messageId}`, { cause: error });
     }
   }
+
+  async requeue(message: QueueMessageRef, delaySeconds: number, attributes: Record<string, string>): Promise<void> {
+    const seconds = Math.min(SQS_LIMITS.maxDelaySeconds, Math.max(0, Math.ceil(delaySeconds)));
+    try {
+      const queue = this.byArn.get(message.eventSourceArn);
+      if (!queue) throw new LocalQueueError(`No local queue with ARN ${message.eventSourceArn}`);
+      queue.send({ body: message.body, attributes, delaySeconds: seconds });
+    } catch (error) {
+      throw new DependencyError('SourceQueue', `Could not requeue message ${message.messageId}`, { cause: error });
+    }
+  }
 }
 
 /** Attribute names the reason takes (as the SQS adapter writes them). */

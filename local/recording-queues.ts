@@ -25,7 +25,14 @@ export interface ParkedMessage {
 export class RecordingMessageParker implements MessageParker {
   readonly parked: ParkedMessage[] = [];
 
+  /** Copies handed back to the queue with a fresh receive count. */
+  readonly requeued: (ParkedMessage & { attributes: Record<string, string> })[] = [];
+
   async park(message: QueueMessageRef, delaySeconds: number): Promise<void> {
     this.parked.push({ message, delaySeconds });
+  }
+
+  async requeue(message: QueueMessageRef, delaySeconds: number, attributes: Record<string, string>): Promise<void> {
+    this.requeued.push({ message, delaySeconds, attributes });
   }
 }

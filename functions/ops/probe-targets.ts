@@ -9,7 +9,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AnyIntegration } from './integration-adapters.js';
 import { ConfigurationError } from '../runtime/errors.js';
-import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from '../runtime/ports.js';
+import { type Clock, noQueue, type SecretSource } from '../runtime/ports.js';
 import { buildRuntimeDependencies } from '../runtime/runtime-environment.js';
 import { DEFAULT_SETTINGS, type RuntimeSettings } from '../runtime/runtime-settings.js';
 import type { MetricsSink } from '../runtime/telemetry.js';
@@ -37,11 +37,7 @@ export interface ProbeTargetParts {
   readonly fetch?: typeof fetch;
 }
 
-/** The prober never delivers a message; these ports are required by the runtime's type and must never be reached. */
-const NO_QUEUE: DeadLetterQueue & MessageParker = {
-  send: () => Promise.reject(new Error('The circuit prober does not send messages to a DLQ')),
-  park: () => Promise.reject(new Error('The circuit prober does not park messages')),
-};
+const NO_QUEUE = noQueue('The circuit prober delivers no message: it has no DLQ and parks nothing');
 
 /** One {@link ProbeTarget} per configured integration, then one per configured provider. */
 export function createProbeTargets(config: ProberConfig, parts: ProbeTargetParts): ProbeTarget[] {
@@ -101,6 +97,7 @@ function probeSettings(target: ProbedIntegration | ProbedProvider, config: Probe
     parkJitterSeconds: DEFAULT_SETTINGS.parkJitterSeconds,
     retryBaseDelaySeconds: DEFAULT_SETTINGS.retryBaseDelaySeconds,
     retryMaxDelaySeconds: DEFAULT_SETTINGS.retryMaxDelaySeconds,
+    maxReceiveCount: 0,
     circuitsTableName: config.circuitsTableName,
     // Not used by a probe (see the file comment); empty so that any use would fail loudly.
     ledgerTableName: '',

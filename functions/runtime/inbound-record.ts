@@ -17,10 +17,21 @@ export interface InboundRecord {
   correlationId: string;
   /** SQS ApproximateReceiveCount: 1 on the first delivery. */
   receiveCount: number;
+  /**
+   * When the message first entered the queue, epoch ms: a copy handed back with a fresh receive count carries its
+   * original's (attribute `hubFirstSentAt`), else SQS's SentTimestamp.
+   */
+  firstSentAt: number;
   message: QueueMessageRef;
   /** Set when the body cannot be read at all (not JSON, broken envelope): the message is poison. */
   unreadable?: PoisonMessageError;
 }
+
+/** Message attribute of a handed-back copy: when its original first entered the queue (epoch ms). */
+export const FIRST_SENT_AT_ATTRIBUTE = 'hubFirstSentAt';
+
+/** Message attribute of a handed-back copy: how many times it was handed back. */
+export const HAND_BACKS_ATTRIBUTE = 'hubHandBacks';
 
 /** Field of the payload that carries its schema version; events without it are version '1'. */
 export const EVENT_VERSION_FIELD = 'schemaVersion';
@@ -36,7 +47,8 @@ export function readInboundRecord(record: SQSRecord): InboundRecord {
     attributes,
   };
   const receiveCount = Number.parseInt(record.attributes?.ApproximateReceiveCount ?? '1', 10) || 1;
-  const base = { message, receiveCount, correlationId: attributes.correlationId ?? randomUUID() };
+  const firstSentAt = Number(attributes[FIRST_SENT_AT_ATTRIBUTE] ?? record.attributes?.SentTimestamp) || Date.now();
+  const base = { message, receiveCount, firstSentAt, correlationId: attributes.correlationId ?? randomUUID() };
 
   let body: unknown;
   try {

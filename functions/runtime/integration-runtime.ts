@@ -3,7 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConcurrencyLimit } from './concurrency.js';
 import { type IntegrationError, NotAttemptedError, PoisonMessageError, ThrottledError, TransientError } from './errors.js';
-import { type InboundRecord, readInboundRecord } from './inbound-record.js';
+import { FIRST_SENT_AT_ATTRIBUTE, HAND_BACKS_ATTRIBUTE, type InboundRecord, readInboundRecord } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
 import { OperationExecutor, type ProbeOutcome, type RuntimeDependencies } from './operation-executor.js';
 import { RuntimeMetric } from './telemetry.js';
@@ -17,6 +17,8 @@ export type RecordOutcome =
   | 'skipped_stale'
   | 'dead_lettered'
   | 'parked'
+  /** Only waited (circuit open, throttled) on its last receive before the redrive: a copy went back to the queue. */
+  | 'handed_back'
   | 'retry_later';
 
 /**
@@ -128,6 +130,7 @@ export class IntegrationRuntime<TInput> {
     // Jitter spreads the parked backlog so it does not return as one burst when the circuit closes.
     const jitterSeconds = clock.random() * settings.parkJitterSeconds;
     const delaySeconds = Math.max(1, (error.retryAt - clock.now()) / 1000 + jitterSeconds);
+    if (this.#lastReceiveBeforeRedrive(inbound) && (await this.#handBack(inbound, delaySeconds, logger))) return 'handed_back';
     try {
       await this.#deps.parker.park(inbound.message, delaySeconds);
       logger.info('Parked message until the provider may be called again', { errorClass: error.errorClass, delaySeconds: Math.ceil(delaySeconds) });
@@ -137,12 +140,47 @@ export class IntegrationRuntime<TInput> {
     return 'parked';
   }
 
+  /**
+   * Whether this receive is the message's last before the queue's redrive policy moves it to the DLQ, and it is
+   * young enough to be handed back (a copy restarts SQS's retention clock: the first-sent time bounds the wait).
+   */
+  #lastReceiveBeforeRedrive(inbound: InboundRecord): boolean {
+    const { clock, settings } = this.#deps;
+    return settings.maxReceiveCount > 0 && inbound.receiveCount >= settings.maxReceiveCount && clock.now() - inbound.firstSentAt < HAND_BACK_MAX_AGE_MS;
+  }
+
+  /**
+   * Waiting must not dead-letter valid work, with or without the circuit controller pausing the event source: a
+   * message that was not attempted on its last receive goes back to its queue as a copy with a fresh receive count
+   * (same body, so the same idempotency key and correlation id; its first-sent time carried along), and the original
+   * is deleted as done. False when the copy could not be sent: the message is parked as before.
+   */
+  async #handBack(inbound: InboundRecord, delaySeconds: number, logger: Logger): Promise<boolean> {
+    const attributes = inbound.message.attributes ?? {};
+    const handBacks = (Number(attributes[HAND_BACKS_ATTRIBUTE]) || 0) + 1;
+    try {
+      await this.#deps.parker.requeue(inbound.message, delaySeconds, {
+        ...attributes,
+        correlationId: inbound.correlationId,
+        [FIRST_SENT_AT_ATTRIBUTE]: String(inbound.firstSentAt),
+        [HAND_BACKS_ATTRIBUTE]: String(handBacks),
+      });
+    } catch (cause) {
+      logger.warn('Could not hand the message back to its queue; parking it on its last receive', { error: cause });
+      return false;
+    }
+    this.#deps.metrics.count(RuntimeMetric.HandedBack);
+    logger.info('Handed the message back to its queue with a fresh receive count: it only waited', { handBacks, receiveCount: inbound.receiveCount });
+    return true;
+  }
+
   async #retryLater(inbound: InboundRecord, error: IntegrationError, logger: Logger): Promise<RecordOutcome> {
     const { clock, settings } = this.#deps;
     const backoff = retryDelaySeconds(inbound.receiveCount, settings.retryBaseDelaySeconds, settings.retryMaxDelaySeconds, clock.random());
     // The provider said when to come back (429/503 with Retry-After, longer than this invocation could wait): back
-    // sooner, the message would only be parked by the shared throttle and spend a receive for nothing.
-    const retryAfterMs = error instanceof TransientError ? error.retryAfterMs : undefined;
+    // sooner, the message would only be parked by the shared throttle and spend a receive for nothing. Capped like
+    // the shared throttle (the circuit's maxThrottleMs): an hour-long Retry-After is not honoured for longer.
+    const retryAfterMs = error instanceof TransientError && error.retryAfterMs !== undefined ? Math.min(error.retryAfterMs, this.#deps.breaker.settings.maxThrottleMs) : undefined;
     const delaySeconds =
       retryAfterMs === undefined ? backoff : Math.min(MAX_VISIBILITY_SECONDS, Math.max(backoff ?? 0, Math.ceil(retryAfterMs / 1000 + clock.random() * settings.parkJitterSeconds)));
     logger.warn('Transient failure; the message will be retried', { errorClass: error.errorClass, reason: error.message, delaySeconds });
@@ -155,6 +193,12 @@ export class IntegrationRuntime<TInput> {
     return 'retry_later';
   }
 }
+
+/**
+ * How long a message may wait in all, across hand-backs, before it follows the redrive policy like any other: a day
+ * short of the work queues' 14 days of retention (lib/constructs/integration-pipeline.ts).
+ */
+const HAND_BACK_MAX_AGE_MS = 13 * 86_400_000;
 
 /** SQS's longest visibility timeout: a message cannot be hidden longer (12 hours). */
 const MAX_VISIBILITY_SECONDS = 43_200;

@@ -36,6 +36,8 @@ export interface RuntimeCircuitBreaker extends CallGuard {
   flush(): Promise<void>;
   /** Becomes the single half-open probe if one is due; undefined otherwise. */
   tryAcquireProbeLease(): Promise<CallPermit | undefined>;
+  /** The breaker's settings: `maxThrottleMs` caps how long a provider's Retry-After is honoured. */
+  readonly settings: { readonly maxThrottleMs: number };
 }
 
 /** How a probe run ended. */

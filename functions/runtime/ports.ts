@@ -81,4 +81,19 @@ export interface DeadLetterQueue {
 export interface MessageParker {
   /** Makes the message visible again after `delaySeconds` (SQS caps this at 12 hours). */
   park(message: QueueMessageRef, delaySeconds: number): Promise<void>;
+  /**
+   * Sends a copy of the message to its own queue, visible after `delaySeconds` (SQS caps a delay at 15 minutes),
+   * with `attributes` as its string message attributes: a fresh receive count for a message that only waited. The
+   * caller then lets the original be deleted.
+   */
+  requeue(message: QueueMessageRef, delaySeconds: number, attributes: Record<string, string>): Promise<void>;
+}
+
+/**
+ * The queue ports of a runtime that never delivers an SQS message (the circuit prober, a workflow task): they exist
+ * for the runtime's type and reject with `reason` if ever reached.
+ */
+export function noQueue(reason: string): DeadLetterQueue & MessageParker {
+  const refuse = () => Promise.reject(new Error(reason));
+  return { send: refuse, park: refuse, requeue: refuse };
 }

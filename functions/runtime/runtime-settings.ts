@@ -33,6 +33,12 @@ export interface RuntimeSettings {
    */
   retryBaseDelaySeconds: number;
   retryMaxDelaySeconds: number;
+  /**
+   * The source queue's maxReceiveCount (its redrive policy). A message that only waited (circuit open, throttled)
+   * on its last receive before the redrive is handed back with a fresh receive count instead of being moved to the
+   * DLQ. 0 = unknown: nothing is handed back.
+   */
+  maxReceiveCount: number;
   ledgerTableName: string;
   circuitsTableName: string;
   deadLetterQueueUrl: string;
@@ -73,6 +79,7 @@ export const SETTINGS_ENVIRONMENT = {
   PARK_JITTER_SECONDS: `parking jitter (default ${DEFAULT_SETTINGS.parkJitterSeconds})`,
   RETRY_BASE_DELAY_SECONDS: `first retry delay after a transient failure, doubling per receive; 0 = the queue visibility timeout (default ${DEFAULT_SETTINGS.retryBaseDelaySeconds})`,
   RETRY_MAX_DELAY_SECONDS: `retry delay cap (default ${DEFAULT_SETTINGS.retryMaxDelaySeconds})`,
+  MAX_RECEIVE_COUNT: "the source queue's maxReceiveCount: a message that only waited is handed back before it (default 0: unknown, never)",
 } as const;
 
 /**
@@ -91,6 +98,7 @@ export const SETTING_RANGES = {
   PARK_JITTER_SECONDS: [0, 3600],
   RETRY_BASE_DELAY_SECONDS: [0, 43_200],
   RETRY_MAX_DELAY_SECONDS: [1, 43_200],
+  MAX_RECEIVE_COUNT: [0, 1000],
 } as const satisfies Partial<Record<keyof typeof SETTINGS_ENVIRONMENT, readonly [number, number]>>;
 
 /**
@@ -221,6 +229,7 @@ function readSettings(env: Record<string, string | undefined>, profile: Settings
     parkJitterSeconds: integer('PARK_JITTER_SECONDS', DEFAULT_SETTINGS.parkJitterSeconds),
     retryBaseDelaySeconds: integer('RETRY_BASE_DELAY_SECONDS', DEFAULT_SETTINGS.retryBaseDelaySeconds),
     retryMaxDelaySeconds: integer('RETRY_MAX_DELAY_SECONDS', DEFAULT_SETTINGS.retryMaxDelaySeconds),
+    maxReceiveCount: integer('MAX_RECEIVE_COUNT', 0),
     ledgerTableName: profile.ledger ? required('LEDGER_TABLE_NAME') : '',
     circuitsTableName: required('CIRCUITS_TABLE_NAME'),
     deadLetterQueueUrl: profile.deadLetterQueue ? required('DLQ_URL') : '',

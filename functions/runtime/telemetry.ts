@@ -14,6 +14,8 @@ export const RuntimeMetric = {
   PoisonMessage: 'PoisonMessage',
   StaleSkipped: 'StaleSkipped',
   BreakerStoreFallback: 'BreakerStoreFallback',
+  /** A message that only waited (circuit open, throttled) sent back to its queue with a fresh receive count. */
+  HandedBack: 'HandedBack',
 } as const;
 
 export type RuntimeMetricName = (typeof RuntimeMetric)[keyof typeof RuntimeMetric];

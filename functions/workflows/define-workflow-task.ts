@@ -44,7 +44,7 @@ import type {
   SendResult,
 } from '../runtime/integration-definition.js';
 import { OperationExecutor, type ProbeOutcome, type RuntimeDependencies } from '../runtime/operation-executor.js';
-import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from '../runtime/ports.js';
+import { type Clock, noQueue, type SecretSource } from '../runtime/ports.js';
 import { buildRuntimeDependencies, circuitOverrides } from '../runtime/runtime-environment.js';
 import { type RuntimeSettings, taskSettingsFromEnvironment } from '../runtime/runtime-settings.js';
 import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
@@ -295,11 +295,8 @@ export interface TaskIdentity {
   readonly definition: IntegrationDefinition<any, SendResult>;
 }
 
-/** A task never dead-letters or parks a message: these ports exist for the runtime's type and must not be reached. */
-export const NO_QUEUE: DeadLetterQueue & MessageParker = {
-  send: () => Promise.reject(new Error('A workflow task has no DLQ: its failures go back to the state machine')),
-  park: () => Promise.reject(new Error('A workflow task has no queue to park messages in')),
-};
+/** A task never dead-letters or parks a message: its failures go back to the state machine. */
+export const NO_QUEUE = noQueue('A workflow task has no queue: its failures go back to the state machine');
 
 /** The parts a task's dependencies are composed from (clients live for the container's life). */
 export interface TaskParts {

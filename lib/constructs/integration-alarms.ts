@@ -33,6 +33,7 @@ export type HubMetricName =
   | 'PoisonMessage'
   | 'StaleSkipped'
   | 'BreakerStoreFallback'
+  | 'HandedBack'
   | 'CircuitOpen';
 
 /** The dimensions an integration's custom metrics carry. */

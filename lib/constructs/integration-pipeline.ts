@@ -131,6 +131,8 @@ export class IntegrationPipeline extends Construct {
         BASE_URL: integration.baseUrl,
         AUTH: JSON.stringify(integration.auth),
         RECORD_CONCURRENCY: String(integration.recordConcurrency),
+        // The redrive policy's count: a message that only waited is handed back before it (functions/runtime/integration-runtime.ts).
+        MAX_RECEIVE_COUNT: String(integration.maxReceiveCount),
         CIRCUIT_SETTINGS: JSON.stringify(integration.circuit),
         ...(integration.httpTimeoutMs !== undefined ? { HTTP_TIMEOUT_MS: String(integration.httpTimeoutMs) } : {}),
         ...(integration.maxAttempts !== undefined ? { HTTP_MAX_ATTEMPTS: String(integration.maxAttempts) } : {}),
@@ -144,8 +146,10 @@ export class IntegrationPipeline extends Construct {
     // Permanent failures go straight to the DLQ, with the reason as message attributes.
     this.function.bindQueue(this.deadLetterQueue, 'DLQ_URL');
     this.queue.grantConsumeMessages(this.function);
-    // Parking: an open circuit extends a message's visibility instead of burning its receive count.
+    // Parking: an open circuit extends a message's visibility instead of burning its receive count; on its last
+    // receive a message that only waited is sent back as a copy with a fresh count (the original is then deleted).
     this.queue.grant(this.function, 'sqs:ChangeMessageVisibility');
+    this.queue.grantSendMessages(this.function);
 
     this.secret = createOrImportCredentialsSecret(this, 'Secret', {
       owner: integration.name,

@@ -756,6 +756,8 @@ const OUTCOME_COUNTERS: Partial<Record<RecordOutcome, keyof IntegrationCounters>
   skipped_stale: 'skippedStale',
   retry_later: 'retried',
   parked: 'parked',
+  // A copy went back to the queue instead of the message being parked: for the report it waited all the same.
+  handed_back: 'parked',
   dead_lettered: 'deadLettered',
 };
 

@@ -158,11 +158,12 @@ describe('IntegrationPipeline, for every integration in the catalog', () => {
         }
       });
 
-      it('lets the function send to its own DLQ and change visibility on its own queue only', () => {
+      it('lets the function send to its own DLQ and its own queue (hand-back), and change visibility on its own queue only', () => {
         const { roleId, queueId, dlqId } = parts(integration.name);
         const sqs = statementsOfRole(hub.template, roleId).filter((statement) => asArray(statement.Action).some((action) => action.startsWith('sqs:')));
         const on = (action: string) => sqs.filter((statement) => asArray(statement.Action).includes(action)).flatMap((statement) => asArray(statement.Resource));
-        expect(on('sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': [dlqId, 'Arn'] }]);
+        expect(on('sqs:SendMessage')).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [dlqId, 'Arn'] }, { 'Fn::GetAtt': [queueId, 'Arn'] }]));
+        expect(on('sqs:SendMessage')).toHaveLength(2);
         expect(on('sqs:ChangeMessageVisibility')).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
         expect(on('sqs:ReceiveMessage')).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
       });

@@ -7,7 +7,8 @@ import type { Integration } from '../../../functions/runtime/define-integration.
 import { RecordingMetricsSink } from '../../../functions/runtime/telemetry.js';
 import { eventBridgeBody, type LocalMessage, lambdaContext, sqsEvent } from '../../../local/lambda-events.js';
 import type { LocalIntegrationOptions } from '../../../local/local-integration.js';
-import { type RecordingDeadLetterQueue, type RecordingMessageParker } from '../../../local/recording-queues.js';
+import { type RecordingDeadLetterQueue, type RecordingMessageParker, RecordingMessageParker as RecordingMessageParkerImpl } from '../../../local/recording-queues.js';
+import { LocalMessageParker, LocalQueue } from '../../../local/local-queue.js';
 import { catalogIntegration } from '../../../lib/catalog.js';
 import { useRuntimeTestBed } from '../../support/runtime-test-bed.js';
 
@@ -205,6 +206,85 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(delay).toBeGreaterThanOrEqual(120);
     expect(delay).toBeLessThanOrEqual(120 + 61);
     expect((local.deadLetters as RecordingDeadLetterQueue).messages).toHaveLength(0);
+
+    // No longer than the circuit's cap on throttles (maxThrottleMs), as the shared throttle is.
+    bed.sandbox.setFaults('payments', { throttle: { retryAfterSeconds: 3600 } });
+    const capped = build('payments', payments, { circuit: { maxThrottleMs: 90_000 }, settings: { recordConcurrency: 1, http: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } } });
+    await capped.breaker.reset(); // the shared throttle of the first delivery would park it before any call
+    await deliver(capped, [raw(charge('slow-2'), { messageId: 'm-slow-2' })]);
+    const [cappedDelay] = (capped.parker as RecordingMessageParker).parked.map((p) => p.delaySeconds);
+    expect(cappedDelay).toBeGreaterThanOrEqual(90);
+    expect(cappedDelay).toBeLessThanOrEqual(90 + 11);
+  });
+
+  describe('a circuit open for longer than the queue allows receives, with no controller pausing the event source', () => {
+    const MAX_RECEIVE_COUNT = 5;
+
+    /**
+     * The queue on a controlled clock, received and answered like an event source mapping would, without a circuit
+     * controller: every receive of a parked message counts toward the redrive policy. Time jumps 13 hours per
+     * cycle, past any park (12 h at most) and any hand-back delay (15 min at most).
+     */
+    async function waitOut(handBack: boolean) {
+      let now = Date.now();
+      const clock = { now: () => now };
+      const deadLetterQueue = new LocalQueue({ name: 'waiting-dlq', clock, messageRetentionSeconds: 1_209_600 });
+      const queue = new LocalQueue({ name: 'waiting', clock, messageRetentionSeconds: 1_209_600, maxReceiveCount: MAX_RECEIVE_COUNT, deadLetterQueue });
+      const local = build('payments', payments, {
+        parker: new LocalMessageParker(queue),
+        settings: { recordConcurrency: 1, maxReceiveCount: handBack ? MAX_RECEIVE_COUNT : 0 },
+      });
+      const cycle = async () => {
+        for (let received = queue.receive(10); received.length > 0; received = queue.receive(10)) {
+          const response = await deliver(local, received.map((m) => ({ body: m.body, messageId: m.messageId, receiptHandle: m.receiptHandle, receiveCount: m.receiveCount, attributes: m.attributes, queueArn: queue.arn, sentTimestamp: m.sentTimestamp })));
+          const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+          for (const m of received) if (!failed.has(m.messageId)) queue.delete(m.receiptHandle);
+        }
+        now += 13 * 3_600_000;
+      };
+      // An operator isolated the circuit: nothing is attempted, however long it lasts.
+      await local.breaker.isolate('provider maintenance');
+      const ids = Array.from({ length: 12 }, (_, i) => `wait-${i}`);
+      for (const id of ids) queue.send({ body: JSON.stringify(charge(id)) });
+      for (let i = 0; i < 3 * MAX_RECEIVE_COUNT; i++) await cycle();
+      const waited = { deadLettered: deadLetterQueue.stats().visible, handedBack: local.metrics.total('HandedBack') };
+      await local.breaker.reset();
+      for (let i = 0; i < 3 && queue.stats().visible + queue.stats().inFlight + queue.stats().delayed > 0; i++) await cycle();
+      return { ids, waited, queue, local };
+    }
+
+    it('hands a message that only waited back on its last receive: none reaches the DLQ, each is charged once after', async () => {
+      const { ids, waited, queue } = await waitOut(true);
+      expect(waited.deadLettered).toBe(0);
+      expect(waited.handedBack).toBeGreaterThanOrEqual(ids.length * 2);
+      expect(queue.stats().visible + queue.stats().inFlight + queue.stats().delayed).toBe(0);
+      // One charge per message, no more: the copies kept the body, so the idempotency key.
+      const charged = bed.sandbox.sideEffects('payments').filter((effect) => effect.type === 'charge').map((effect) => effect.idempotencyKey);
+      expect(charged.sort()).toEqual(ids.map((id) => `payments:charge:${id}`).sort());
+    });
+
+    it('carries the first-sent time and counts the hand-backs; parks instead when the copy fails or the message is 13 days old', async () => {
+      const parker = new RecordingMessageParkerWithFailures();
+      const local = build('payments', payments, { parker, settings: { recordConcurrency: 1, maxReceiveCount: MAX_RECEIVE_COUNT } });
+      await local.breaker.isolate('provider maintenance');
+      const firstSentAt = Date.now() - 86_400_000;
+      const last = { receiveCount: MAX_RECEIVE_COUNT, attributes: { hubFirstSentAt: String(firstSentAt), hubHandBacks: '2', correlationId: 'corr-1' } };
+      await deliver(local, [raw(charge('copy-1'), { messageId: 'm-copy', ...last })]);
+      expect(parker.requeued.map((r) => r.attributes)).toEqual([{ hubFirstSentAt: String(firstSentAt), hubHandBacks: '3', correlationId: 'corr-1' }]);
+      expect(parker.parked).toHaveLength(0);
+
+      await deliver(local, [raw(charge('old-1'), { messageId: 'm-old', receiveCount: MAX_RECEIVE_COUNT, sentTimestamp: Date.now() - 13 * 86_400_000 - 1 })]);
+      parker.failRequeue = true;
+      const response = await deliver(local, [raw(charge('fail-1'), { messageId: 'm-fail', receiveCount: MAX_RECEIVE_COUNT })]);
+      expect(parker.requeued).toHaveLength(1);
+      expect(parker.parked.map((p) => p.message.messageId)).toEqual(['m-old', 'm-fail']);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm-fail' }]);
+    });
+
+    it('without the hand-back the same wait dead-letters every message (what the test guards against)', async () => {
+      const { ids, waited } = await waitOut(false);
+      expect(waited.deadLettered).toBe(ids.length);
+    });
   });
 
   it('counts an unreachable OAuth token endpoint as a provider failure and opens the circuit', async () => {
@@ -304,3 +384,13 @@ describe('integration runtime against dynalite and the sandbox', () => {
     }
   });
 });
+
+/** Records parks and copies; the copies fail once `failRequeue` is set (the SQS send refused). */
+class RecordingMessageParkerWithFailures extends RecordingMessageParkerImpl {
+  failRequeue = false;
+
+  override async requeue(message: Parameters<RecordingMessageParkerImpl['requeue']>[0], delaySeconds: number, attributes: Record<string, string>): Promise<void> {
+    if (this.failRequeue) throw new Error('SQS refused the copy');
+    return super.requeue(message, delaySeconds, attributes);
+  }
+}

@@ -50,6 +50,7 @@ export function taskSettings(
     parkJitterSeconds: 0,
     retryBaseDelaySeconds: 0,
     retryMaxDelaySeconds: 1,
+    maxReceiveCount: 0,
     ledgerTableName: tables.ledger,
     circuitsTableName: tables.circuits,
     deadLetterQueueUrl: '',
