@@ -15,24 +15,35 @@ import { EventBridgeProbeSchedule } from './eventbridge-probe-schedule.js';
 import { LambdaEventSourceMappings } from './lambda-event-source-mappings.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { controllerConfigFromEnvironment } from './ops-config.js';
-import { ssmParameterReader, withOpsCatalog } from './ops-catalog.js';
+import { reloadingOpsCatalog, ssmParameterReader } from './ops-catalog.js';
 
-// The circuits to watch are SSM parameters (functions/ops/ops-catalog.ts): the catalog outgrows an environment.
-const env = await withOpsCatalog(process.env, 'controller', ssmParameterReader(new SSMClient({ endpoint: process.env.SSM_ENDPOINT || undefined })));
-const config = controllerConfigFromEnvironment(env);
 const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-controller' } });
-const controller = new CircuitController({
-  integrations: config.integrations,
-  providers: config.providers,
-  mappings: new LambdaEventSourceMappings(new LambdaClient({ endpoint: config.endpoints.lambda })),
-  schedule: new EventBridgeProbeSchedule(new EventBridgeClient({ endpoint: config.endpoints.eventBridge }), config.probeRuleName),
-  circuits: new DynamoDbCircuitStore({ tableName: config.circuitsTableName, client: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }) }),
-  gauge: new PowertoolsCircuitGauge(),
-  logger,
+
+// The circuits to watch are SSM parameters (functions/ops/ops-catalog.ts: the catalog outgrows an environment), read
+// again once a minute so that an integration stack deployed since is known.
+const controllers = reloadingOpsCatalog({
+  env: process.env,
+  reader: 'controller',
+  readParameters: ssmParameterReader(new SSMClient({ endpoint: process.env.SSM_ENDPOINT || undefined })),
+  build: (env) => {
+    const config = controllerConfigFromEnvironment(env);
+    return new CircuitController({
+      integrations: config.integrations,
+      providers: config.providers,
+      mappings: new LambdaEventSourceMappings(new LambdaClient({ endpoint: config.endpoints.lambda })),
+      schedule: new EventBridgeProbeSchedule(new EventBridgeClient({ endpoint: config.endpoints.eventBridge }), config.probeRuleName),
+      circuits: new DynamoDbCircuitStore({ tableName: config.circuitsTableName, client: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }) }),
+      gauge: new PowertoolsCircuitGauge(),
+      logger,
+    });
+  },
 });
+// An invalid catalog fails the init, with every problem listed.
+await controllers.current();
 
 /** The Lambda entry. */
 export async function handler(event: DynamoDBStreamEvent, context: Context): Promise<DynamoDBBatchResponse> {
   logger.addContext(context);
+  const controller = await controllers.current();
   return controller.handleStream(event, () => context.getRemainingTimeInMillis());
 }

@@ -19,20 +19,24 @@ import { EventBridgeProbeSchedule } from './eventbridge-probe-schedule.js';
 import { LambdaEventSourceMappings } from './lambda-event-source-mappings.js';
 import { loadAdapters } from './integration-adapters.js';
 import { adapterNamesOf, proberConfigFromEnvironment } from './ops-config.js';
-import { ssmParameterReader, withOpsCatalog } from './ops-catalog.js';
+import { reloadingOpsCatalog, ssmParameterReader } from './ops-catalog.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { answerAfterDeploy, isAfterDeployRequest, isReconcileRequest } from './after-deploy.js';
 import { createProbeTargets } from './probe-targets.js';
 
-// The bundle carries every adapter of functions/integrations/; only those the configuration names are imported.
-// The circuits to watch are SSM parameters (functions/ops/ops-catalog.ts): the catalog outgrows an environment.
-const env = await withOpsCatalog(process.env, 'prober', ssmParameterReader(new SSMClient({ endpoint: process.env.SSM_ENDPOINT || undefined })));
-const adapters = await loadAdapters(adapterNamesOf(env.INTEGRATIONS));
-const findAdapter = (name: string) => adapters.get(name);
-const config = proberConfigFromEnvironment(env, findAdapter, findProviderProbe);
 const logger = new Logger({ serviceName: 'integration-hub', persistentKeys: { function: 'circuit-prober' } });
-const prober = new CircuitProber({
-  targets: createProbeTargets(config, {
+
+/**
+ * The prober on the circuits the SSM parameters name (functions/ops/ops-catalog.ts: the catalog outgrows an
+ * environment), rebuilt when they change. The bundle carries every adapter of functions/integrations/; only those the
+ * configuration names are imported.
+ */
+async function buildProber(env: Record<string, string | undefined>): Promise<CircuitProber> {
+  const adapters = await loadAdapters(adapterNamesOf(env.INTEGRATIONS));
+  const findAdapter = (name: string) => adapters.get(name);
+  const config = proberConfigFromEnvironment(env, findAdapter, findProviderProbe);
+  return new CircuitProber({
+    targets: createProbeTargets(config, {
     adapters: findAdapter,
     providerProbes: findProviderProbe,
     dynamodb: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }),
@@ -42,13 +46,23 @@ const prober = new CircuitProber({
     }),
     logger: createRuntimeLogger,
     metrics: (integration) => new PowertoolsMetricsSink(integration),
-  }),
-  mappings: new LambdaEventSourceMappings(new LambdaClient({ endpoint: config.endpoints.lambda })),
-  schedule: new EventBridgeProbeSchedule(new EventBridgeClient({ endpoint: config.endpoints.eventBridge }), config.probeRuleName),
-  gauge: new PowertoolsCircuitGauge(),
-  logger,
-  restoreAfterMs: config.restoreAfterMs,
+    }),
+    mappings: new LambdaEventSourceMappings(new LambdaClient({ endpoint: config.endpoints.lambda })),
+    schedule: new EventBridgeProbeSchedule(new EventBridgeClient({ endpoint: config.endpoints.eventBridge }), config.probeRuleName),
+    gauge: new PowertoolsCircuitGauge(),
+    logger,
+    restoreAfterMs: config.restoreAfterMs,
+  });
+}
+
+const probers = reloadingOpsCatalog({
+  env: process.env,
+  reader: 'prober',
+  readParameters: ssmParameterReader(new SSMClient({ endpoint: process.env.SSM_ENDPOINT || undefined })),
+  build: buildProber,
 });
+// An invalid catalog fails the init, with every problem listed.
+await probers.current();
 
 /**
  * The Lambda entry: the schedule's runs, and the stack's after-deploy custom resource (functions/ops/after-deploy.ts),
@@ -59,6 +73,8 @@ export async function handler(event: unknown, context: Context): Promise<ProbeRu
   logger.addContext(context);
   if (isAfterDeployRequest(event)) {
     const answered = await answerAfterDeploy(event, async () => {
+      // The deploy that sent this may have just changed the parameters: read them now.
+      const prober = await probers.current(true);
       const report = await prober.run(() => context.getRemainingTimeInMillis(), { ensureScheduled: true });
       if (report.integrations.some((integration) => integration.error)) throw new ProbeRunIncompleteError(report);
       return `Reconciled: schedule ${report.schedule}`;
@@ -66,7 +82,9 @@ export async function handler(event: unknown, context: Context): Promise<ProbeRu
     if (answered.failure) throw answered.failure;
     return { reason: answered.reason };
   }
-  const report = await prober.run(() => context.getRemainingTimeInMillis(), { ensureScheduled: isReconcileRequest(event) });
+  const reconcile = isReconcileRequest(event);
+  const prober = await probers.current(reconcile);
+  const report = await prober.run(() => context.getRemainingTimeInMillis(), { ensureScheduled: reconcile });
   if (report.integrations.some((integration) => integration.error)) throw new ProbeRunIncompleteError(report);
   return report;
 }

@@ -77,6 +77,46 @@ export async function withOpsCatalog(
   return { ...env, ...opsCatalogVariables(await readParameters(path), path, reader) };
 }
 
+/** How long an ops function trusts the circuits it read before it reads the parameters again. */
+export const OPS_CATALOG_MAX_AGE_MS = 60_000;
+
+/** Options of {@link reloadingOpsCatalog}. */
+export interface ReloadingOpsCatalogOptions<T> {
+  readonly env: Record<string, string | undefined>;
+  readonly reader: OpsCatalogReader;
+  readonly readParameters: (path: string) => Promise<OpsCatalogParameter[]>;
+  /** Builds what runs on the catalog (the controller, the prober) from the environment with the catalog in it. */
+  readonly build: (env: Record<string, string | undefined>) => T | Promise<T>;
+  /** @default OPS_CATALOG_MAX_AGE_MS */
+  readonly maxAgeMs?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * What an ops function runs on, kept in step with the parameters. An integration stack deployed after this instance
+ * started adds, removes or replaces circuits (a replaced mapping has a new UUID): read once at init, the controller
+ * would never pause the new mapping and the prober's after-deploy run would reconcile the old list. So the
+ * parameters are read again when they are older than `maxAgeMs`, or when asked (`force`: the after-deploy run), and
+ * `build` runs again only when what they say changed.
+ */
+export function reloadingOpsCatalog<T>(options: ReloadingOpsCatalogOptions<T>): { current(force?: boolean): Promise<T> } {
+  const maxAgeMs = options.maxAgeMs ?? OPS_CATALOG_MAX_AGE_MS;
+  const now = options.now ?? Date.now;
+  let loaded: { at: number; key: string; value: T } | undefined;
+  return {
+    async current(force = false) {
+      if (loaded && !force && now() - loaded.at < maxAgeMs) return loaded.value;
+      const at = now();
+      const env = await withOpsCatalog(options.env, options.reader, options.readParameters);
+      const key = JSON.stringify([env.INTEGRATIONS, env.PROVIDERS]);
+      if (loaded?.key === key) loaded = { ...loaded, at };
+      else loaded = { at, key, value: await options.build(env) };
+      return loaded.value;
+    },
+  };
+}
+
 /**
  * Reads every parameter under `path` (all pages) from SSM Parameter Store. `purpose` completes the failure's message
  * ("Cannot read <purpose> from the SSM parameters under <path>").

@@ -1,7 +1,7 @@
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { opsCatalogVariables, ssmParameterReader, withOpsCatalog } from '../../../functions/ops/ops-catalog.js';
+import { opsCatalogVariables, reloadingOpsCatalog, ssmParameterReader, withOpsCatalog } from '../../../functions/ops/ops-catalog.js';
 import { controllerConfigFromEnvironment } from '../../../functions/ops/ops-config.js';
 import { DependencyError } from '../../../functions/runtime/errors.js';
 
@@ -52,5 +52,45 @@ describe('the circuits the ops functions watch (SSM parameters)', () => {
     const failure = await withOpsCatalog({ OPS_CATALOG_PATH: PATH }, 'prober', ssmParameterReader(new SSMClient({ region: 'eu-west-1' }))).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(DependencyError);
     expect((failure as Error).message).toContain(PATH);
+  });
+});
+
+describe('the circuits an ops function runs on, kept in step with the parameters', () => {
+  const path = '/Hub-core/circuit-ops/';
+  const entry = (name: string, mappingUuid: string) => ({ name: `${path}integrations/${name}`, value: JSON.stringify({ name, mappingUuid }) });
+
+  it('reads again after a minute or when forced, and rebuilds only when the parameters changed', async () => {
+    let now = 0;
+    let parameters = [entry('alpha', 'uuid-1')];
+    let reads = 0;
+    const builds: string[] = [];
+    const catalog = reloadingOpsCatalog({
+      env: { OPS_CATALOG_PATH: path },
+      reader: 'controller',
+      readParameters: async () => {
+        reads += 1;
+        return parameters;
+      },
+      build: (env) => {
+        builds.push(env.INTEGRATIONS!);
+        return { integrations: JSON.parse(env.INTEGRATIONS!) as unknown[] };
+      },
+      maxAgeMs: 60_000,
+      now: () => now,
+    });
+    const first = await catalog.current();
+    now = 59_999;
+    expect(await catalog.current()).toBe(first);
+    expect(reads).toBe(1);
+    // Older than a minute: read again; nothing changed, so the same instance.
+    now = 60_000;
+    expect(await catalog.current()).toBe(first);
+    expect([reads, builds.length]).toEqual([2, 1]);
+    // An integration stack deploy replaced a mapping: the after-deploy run forces a read and gets a new instance.
+    parameters = [entry('alpha', 'uuid-2'), entry('beta', 'uuid-3')];
+    const after = await catalog.current(true);
+    expect(after).not.toBe(first);
+    expect(after.integrations).toEqual([{ name: 'alpha', mappingUuid: 'uuid-2' }, { name: 'beta', mappingUuid: 'uuid-3' }]);
+    expect(reads).toBe(3);
   });
 });
