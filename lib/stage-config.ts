@@ -28,8 +28,8 @@ export const RESERVED_STACK_PARTS: readonly string[] = ['sandbox', 'core', 'work
 export const DEFAULT_STACK_GROUP = 'integrations';
 
 /**
- * Most integrations one stack holds. Each adds about 22 resources (pipeline, alarms, dashboard, circuit
- * registration); 15 keep an integration stack near 340, well under CloudFormation's 500 (test/lib/hub-stage.test.ts
+ * Most integrations one stack holds. Each adds about 20 resources (pipeline, alarms, dashboard, circuit
+ * registration); 15 keep an integration stack near 305, well under CloudFormation's 500 (test/lib/hub-stage.test.ts
  * synthesizes a 60-integration stage and checks every stack).
  */
 export const MAX_INTEGRATIONS_PER_STACK = 15;
@@ -179,6 +179,7 @@ export function resolveStage(name: string, raw: unknown, catalog: StageCatalog =
       continue;
     }
     problems.push(...locationProblems(where, settings, sandbox));
+    if (sandbox && entry.secret?.import) problems.push(`${where}: the catalog imports its secret '${entry.secret.name}'; a sandbox stage creates the secrets the sandbox checks`);
     const group = settings.stack ?? DEFAULT_STACK_GROUP;
     const badGroup = nameProblem(group, `${where}.stack`);
     if (badGroup) problems.push(badGroup);

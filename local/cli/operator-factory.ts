@@ -18,7 +18,7 @@ export async function createOperator(target: TargetOptions, projectDir: string =
     const info = readHubInfo(projectDir);
     return new LocalHubClient(info.url, { origin: `${HUB_INFO_FILE} of pid ${info.pid}, started ${info.startedAt}` });
   }
-  // The stage file names the stacks (lib/hub-stage.ts): an invalid or missing one is a usage problem, said as such.
+  // The stage file names the stacks (lib/hub-stage.ts): an invalid or missing one is refused with the file's problems.
   let stage: ResolvedStage;
   try {
     stage = loadStage(target.stage);

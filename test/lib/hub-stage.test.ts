@@ -248,6 +248,13 @@ describe('stage files', () => {
     expect(problems).toHaveLength(2);
   });
 
+  it('refuses, in a sandbox stage, an integration whose catalog entry imports its secret', () => {
+    const imported = integrations.map((entry, index) => (index === 0 ? { ...entry, secret: { name: 'vendor/one', import: true } } : entry));
+    expect(() => resolveStage('qa', { alarmEmail: null, sandbox: true, workflows: false, integrations: { [first!]: {} } }, { integrations: imported })).toThrow(
+      /the catalog imports its secret 'vendor\/one'/,
+    );
+  });
+
   it("refuses a stack group named like one of the stage's own stacks", () => {
     expect(problemsOf({ ...valid(), integrations: { [first!]: { baseUrl: 'https://one.example', stack: 'core' } } })).toEqual([
       expect.stringMatching(/'core' names one of the stage's own stacks/),

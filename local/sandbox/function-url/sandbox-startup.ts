@@ -83,7 +83,7 @@ export function trySandboxSettings(env: Readonly<Record<string, string | undefin
     if (!value) problems.push(`${variable} is required: ${meaning}`);
     return value ?? '';
   };
-  const path = required(TRY_SANDBOX_VARIABLES.opsCatalogPath, "the SSM parameter path of the stack's ops catalog, like /IntegrationHub/circuit-ops/");
+  const path = required(TRY_SANDBOX_VARIABLES.opsCatalogPath, "the SSM parameter path of the stack's ops catalog, like /IntegrationHub-try-core/circuit-ops/");
   const controlTokenSecret = required(TRY_SANDBOX_VARIABLES.controlTokenSecret, 'the Secrets Manager name or ARN of the control token secret');
   if (problems.length > 0) throw ConfigurationError.listing(SUBJECT, problems);
   // The catalog's entries are `<path>integrations/<name>`: without the slash no parameter would match.
