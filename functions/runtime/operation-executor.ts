@@ -168,7 +168,7 @@ export class OperationExecutor<TInput> {
     if (!Number.isFinite(entityVersion)) return new PoisonMessageError('ValidationFailed', 'Entity version must be a finite number');
     return {
       input: parsed.data,
-      idempotencyKey: `${name}:${key}`,
+      idempotencyKey: operationIdempotencyKey(name, key),
       entity: { type: entity.type, id: entity.id, version: entityVersion },
       payload: versioned.payload,
     };
@@ -348,4 +348,12 @@ function fromIdempotencyError(error: unknown): IntegrationError {
   }
   if (error instanceof IdempotencyPersistenceLayerError && error.cause !== undefined) return toIntegrationError(error.cause);
   return toIntegrationError(error);
+}
+
+/**
+ * The key an operation is claimed under and sent as `Idempotency-Key`: the integration's (or task's) name, then the
+ * definition's key. A caller that lost an answer asks the provider by it (functions/workflows/order-saga.ts).
+ */
+export function operationIdempotencyKey(name: string, key: string): string {
+  return `${name}:${key}`;
 }

@@ -26,6 +26,7 @@
  */
 import { z } from 'zod';
 import type { ProbeContext, SendContext, SendResult } from '../runtime/integration-definition.js';
+import { operationIdempotencyKey } from '../runtime/operation-executor.js';
 import { payments, toMinorUnits, toPaymentStatus } from '../integrations/payments.js';
 import { defineWorkflowTask, type WorkflowTask } from './define-workflow-task.js';
 import { orderPlacedSchema } from './order-placed.js';
@@ -64,6 +65,7 @@ type SagaProvider = 'inventory' | 'payments' | 'shipping' | 'email';
 const reservationCreated = z.object({ id: z.string().min(1) });
 const reservationReleased = z.object({ id: z.string().min(1), status: z.string() });
 const gatewayAnswer = z.object({ id: z.string().min(1), status: z.string() });
+const chargeList = z.object({ data: z.array(gatewayAnswer) });
 const shipmentCreated = z.object({ id: z.string().min(1), trackingNumber: z.string() });
 const shipmentCancelled = z.object({ id: z.string().min(1), status: z.string() });
 const messageQueued = z.object({ id: z.string().min(1) });
@@ -224,23 +226,34 @@ const cancelShipmentTask = sagaTask({
   },
 });
 
-/** Refunds the charge made by `chargePayment` (what remains refundable of it). */
+/**
+ * Refunds the charge made by `chargePayment` (what remains refundable of it). Also entered when ChargePayment itself
+ * failed: a failure after its retries may be ambiguous (a timeout, a lost or unusable answer, a crash after the
+ * gateway charged), so the gateway is asked by the charge's Idempotency-Key whether it charged, rather than guessed.
+ */
 const refundPaymentTask = sagaTask({
   name: 'refund-payment',
   provider: 'payments',
-  skip: ({ steps }) => (steps.chargePayment ? undefined : NOTHING_TO_COMPENSATE),
-  async send({ steps }, { http }): Promise<CompensationSendResult> {
-    const chargeId = steps.chargePayment!.chargeId;
+  async send({ executionName, steps }, { http }): Promise<CompensationSendResult> {
+    let chargeId = steps.chargePayment?.chargeId;
+    if (chargeId === undefined) {
+      const key = operationIdempotencyKey(chargePaymentTask.name, executionName);
+      const found = await http.get('/charges', { query: { idempotencyKey: key }, schema: chargeList });
+      const charged = found.body.data.find((charge) => toPaymentStatus(charge.status) === 'completed' || toPaymentStatus(charge.status) === 'processing');
+      if (!charged) return { externalId: key, ...NOTHING_TO_COMPENSATE, reason: 'the gateway made no charge for this order (asked by its Idempotency-Key)' };
+      chargeId = charged.id;
+    }
+    const refunded = chargeId;
     return unlessNotFound<CompensationSendResult>(
       async () => {
-        const response = await http.post('/refunds', { chargeId, reason: COMPENSATION_REASON }, { schema: gatewayAnswer });
+        const response = await http.post('/refunds', { chargeId: refunded, reason: COMPENSATION_REASON }, { schema: gatewayAnswer });
         const refund = response.body;
         if (refund.status === 'failed') {
-          throw new BusinessRefusalError('RefundFailed', `Refund ${refund.id} of charge ${chargeId} failed at the gateway`);
+          throw new BusinessRefusalError('RefundFailed', `Refund ${refund.id} of charge ${refunded} failed at the gateway`);
         }
-        return { externalId: refund.id, compensated: true, chargeId, refundId: refund.id, status: refund.status };
+        return { externalId: refund.id, compensated: true, chargeId: refunded, refundId: refund.id, status: refund.status };
       },
-      () => ({ externalId: chargeId, compensated: true, chargeId, reason: NOT_FOUND }),
+      () => ({ externalId: refunded, compensated: true, chargeId: refunded, reason: NOT_FOUND }),
     );
   },
 });

@@ -6,13 +6,15 @@
  *         │                    │                   │                    ▼
  *         │                    │                   │              CancelShipment
  *         │                    │                   ▼                    │
- *         │                    │             RefundPayment ◀────────────┘
- *         │                    ▼                   │
- *         │             ReleaseInventory ◀─────────┘
- *         ▼                    │
- *     OrderFailed (Fail) ◀─────┘          every compensation: catch ($.compensationFailure) ──▶ CompensationFailed (Fail)
+ *         │                    └────────▶ RefundPayment ◀───────────────┘
+ *         │                                        │
+ *         │                             ReleaseInventory
+ *         ▼                                        │
+ *     OrderFailed (Fail) ◀─────────────────────────┘   every compensation: catch ($.compensationFailure) ──▶ CompensationFailed (Fail)
  *
- * A failed step is caught and the COMPLETED steps are undone in reverse, each once. Retries (catalog): transient
+ * A failed step is caught and the COMPLETED steps are undone in reverse, each once. A failed ChargePayment enters
+ * RefundPayment too: its failure may be ambiguous (the gateway charged, the answer was lost), so the refund asks the
+ * gateway by the charge's Idempotency-Key and refunds what it finds (functions/workflows/order-saga.ts). Retries (catalog): transient
  * failures and Lambda service errors with full jitter; an open circuit with long intervals (wait for the
  * provider, do not compensate at once); Integration.Permanent never (compensate now). A compensation that still
  * fails after its generous retries ends in the distinct CompensationFailed state: an operator finishes the undo
@@ -202,7 +204,8 @@ export class OrderSagaStateMachine extends Construct {
     const sendConfirmation = invoke('sendConfirmation', '$.steps.sendConfirmation');
     const compensationOf: [tasks.LambdaInvoke, sfn.IChainable][] = [
       [reserveInventory, orderFailed],
-      [chargePayment, releaseInventory],
+      // Ambiguous outcomes are reconciled, not guessed: RefundPayment asks the gateway whether it charged.
+      [chargePayment, refundPayment],
       [createShipment, refundPayment],
       [sendConfirmation, cancelShipment],
     ];

@@ -17,6 +17,7 @@ import { bearerAuth } from './credential-schemes.js';
 import {
   describeIssue,
   errorResponse,
+  headerValue,
   type FaultExtrasValidation,
   invalidRequest,
   type JsonObject,
@@ -58,6 +59,8 @@ export interface Charge {
   readonly amountRefunded: number;
   /** ISO-8601, sandbox clock. */
   readonly createdAt: string;
+  /** The Idempotency-Key of the request that created it: a caller that lost the answer asks by it (`GET /charges`). */
+  readonly idempotencyKey: string | null;
 }
 
 /** A refund. */
@@ -122,7 +125,7 @@ export function createPaymentsApi(context: ProviderContext): PaymentsApi {
   let chargeSeq = 0;
   let refundSeq = 0;
 
-  const createCharge = (body: unknown): RouteResponse => {
+  const createCharge = (body: unknown, idempotencyKey: string | null): RouteResponse => {
     const parsed = chargeSchema.safeParse(body);
     if (!parsed.success) return invalidRequest(parsed.error.issues.map(describeIssue));
     const input = parsed.data;
@@ -139,6 +142,7 @@ export function createPaymentsApi(context: ProviderContext): PaymentsApi {
       failureCode: status === 'failed' ? 'card_declined' : null,
       amountRefunded: 0,
       createdAt: new Date(context.now()).toISOString(),
+      idempotencyKey,
     };
     charges.set(charge.id, charge);
     return { status: 201, body: chargeJson(charge), sideEffect: { type: 'charge', id: charge.id } };
@@ -176,7 +180,21 @@ export function createPaymentsApi(context: ProviderContext): PaymentsApi {
 
   const routes: ProviderRoute[] = [
     HEALTH_ROUTE,
-    { method: 'POST', path: '/charges', auth: 'required', body: 'json', idempotent: true, handle: (r) => createCharge(r.body) },
+    { method: 'POST', path: '/charges', auth: 'required', body: 'json', idempotent: true, handle: (r) => createCharge(r.body, headerValue(r.headers, 'idempotency-key') ?? null) },
+    {
+      // The lookup a caller makes when it does not know whether its charge happened (a timeout, a lost answer): by
+      // the Idempotency-Key it sent, or by its reference. `{ data: [charge, ...] }`, oldest first.
+      method: 'GET',
+      path: '/charges',
+      auth: 'required',
+      handle: (request) => {
+        const key = request.query.get('idempotencyKey');
+        const reference = request.query.get('reference');
+        if (key === null && reference === null) return invalidRequest(['idempotencyKey or reference: one is required']);
+        const found = [...charges.values()].filter((charge) => (key === null || charge.idempotencyKey === key) && (reference === null || charge.reference === reference));
+        return { status: 200, body: { data: found.map(chargeJson) } };
+      },
+    },
     {
       method: 'GET',
       path: '/charges/:id',

@@ -95,7 +95,8 @@ describe('order saga (synthesized definition, real task handlers)', () => {
       {
         step: 'ChargePayment',
         inject: () => sandbox.setFaults('payments', { chargeStatus: 'failed' }),
-        compensations: ['ReleaseInventory'],
+        // RefundPayment asks the gateway whether it charged: it declined, so there is nothing to refund.
+        compensations: ['RefundPayment', 'ReleaseInventory'],
         errorClass: 'PaymentDeclined',
         provider: 'payments' as const,
         path: '/charges',
@@ -147,7 +148,7 @@ describe('order saga (synthesized definition, real task handlers)', () => {
         const cancels = post('shipping', '/shipments/');
         expect({ releases, refunds, cancels }).toEqual({
           releases: scenario.compensations.includes('ReleaseInventory') ? 1 : 0,
-          refunds: scenario.compensations.includes('RefundPayment') ? 1 : 0,
+          refunds: scenario.compensations.includes('RefundPayment') && failedAt >= 2 ? 1 : 0,
           cancels: scenario.compensations.includes('CancelShipment') ? 1 : 0,
         });
         if (failedAt >= 1) expect(sandbox.inventory.reservations()[0]?.status).toBe('released');
@@ -230,6 +231,56 @@ describe('order saga (synthesized definition, real task handlers)', () => {
     // No call was made while the circuit was open: one charge, one POST.
     expect(post('payments', '/charges')).toBe(1);
     expect(sandbox.payments.charges()).toHaveLength(1);
+  });
+
+  it('refunds a charge whose answer was lost: ChargePayment failed ambiguously, the gateway is asked by its Idempotency-Key', async () => {
+    // The gateway charges, then every answer to POST /charges is unusable (as if lost): the step fails after its
+    // retries without knowing. The operator's view: one charge at the gateway, none in the saga's state.
+    sandbox.setFaults('payments', { malformedRate: 1, pathFilter: '/charges' });
+    const record = await world.saga.run(
+      { order: order('ord-ambiguous'), steps: {} },
+      {
+        name: 'ord-ambiguous',
+        hooks: {
+          async beforeInvoke(invocation) {
+            if (invocation.state !== 'RefundPayment') return;
+            // The gateway answers again, and the circuit the unusable answers opened has closed (in the definition
+            // the compensation waits minutes for it; the harness does not wait).
+            sandbox.clearFaults('payments');
+            await world.fn('refundPayment').breaker!.reset();
+          },
+        },
+      },
+    );
+
+    expect(record.status, JSON.stringify({ path: record.path, cause: record.cause })).toBe('FAILED');
+    expect(record.path, record.cause).toEqual(['ReserveInventory', 'ChargePayment', 'RefundPayment', 'ReleaseInventory', 'OrderFailed']);
+    // Retried with one Idempotency-Key: one charge, replayed; then found and refunded once.
+    expect(sandbox.payments.charges()).toHaveLength(1);
+    const [charge] = sandbox.payments.charges();
+    expect(sandbox.payments.refunds().map((refund) => refund.chargeId)).toEqual([charge!.id]);
+    expect(sandbox.inventory.reservations()[0]?.status).toBe('released');
+  });
+
+  it('refunds nothing when the gateway never charged (asked, not guessed)', async () => {
+    // Every charge request is refused before it reaches the gateway's logic: a 503 each time.
+    sandbox.setFaults('payments', { status: 503, pathFilter: '/charges' });
+    const record = await world.saga.run(
+      { order: order('ord-never-charged'), steps: {} },
+      {
+        name: 'ord-never-charged',
+        hooks: {
+          async beforeInvoke(invocation) {
+            if (invocation.state !== 'RefundPayment') return;
+            sandbox.clearFaults('payments');
+            await world.fn('refundPayment').breaker!.reset();
+          },
+        },
+      },
+    );
+    expect(record.path).toEqual(['ReserveInventory', 'ChargePayment', 'RefundPayment', 'ReleaseInventory', 'OrderFailed']);
+    expect(sandbox.payments.charges()).toHaveLength(0);
+    expect(post('payments', '/refunds')).toBe(0);
   });
 
   it('compensates once the circuit-open retry budget is spent', async () => {
