@@ -285,13 +285,20 @@ describe('order saga tasks: compensations', () => {
 
   it('answers nothing to compensate, without a call or a ledger row, when the forward step never ran', async () => {
     const o = order('ord-nothing');
-    for (const compensation of ['cancelShipment', 'refundPayment', 'releaseInventory'] as const) {
+    for (const compensation of ['cancelShipment', 'releaseInventory'] as const) {
       const local = buildTask(ORDER_SAGA_TASKS[compensation], env);
       expect(await local.runtime.handle(sagaInput(o), ctx())).toEqual({ compensated: false, reason: 'nothing to compensate' });
     }
 
     expect(sandbox.journal.count()).toBe(0);
-    expect(await buildTask(ORDER_SAGA_TASKS.refundPayment, env).ledger.entries('order', 'ord-nothing')).toEqual([]);
+    expect(await buildTask(ORDER_SAGA_TASKS.releaseInventory, env).ledger.entries('order', 'ord-nothing')).toEqual([]);
+  });
+
+  it("asks the gateway, by the charge step's Idempotency-Key, before answering that no charge needs a refund", async () => {
+    const o = order('ord-no-charge');
+    const refunded = await buildTask(ORDER_SAGA_TASKS.refundPayment, env).runtime.handle(sagaInput(o), ctx());
+    expect(refunded).toMatchObject({ compensated: false, reason: expect.stringContaining('made no charge') });
+    expect(sandbox.journal.entries({ provider: 'payments' }).map((entry) => `${entry.method} ${entry.path}`)).toEqual(['GET /charges']);
   });
 
   it('treats a reservation, charge or shipment the provider does not know (404) as already compensated', async () => {
