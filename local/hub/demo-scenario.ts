@@ -32,6 +32,11 @@ export interface DemoOptions {
   readonly events: number;
   readonly seed: number;
   readonly outage?: OutageOption;
+  /**
+   * Any sandbox fault on one provider for a window (bench/faults.ts): set at `fromMs` from the start of publishing,
+   * cleared at `toMs`. The run waits for the hub to settle after `toMs` like after an outage.
+   */
+  readonly fault?: { readonly provider: string; readonly faults: Record<string, unknown>; readonly fromMs: number; readonly toMs: number };
   /** Publishing window. @default 30 s */
   readonly publishForMs?: number;
   /** When the outage starts, from the start of publishing. @default a third of the publishing window */
@@ -115,6 +120,13 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
     sandbox.setFaults(options.outage.provider as never, { outage: { fromMs, toMs } } as never);
     outages.push({ integration: options.outage.provider, fromMs, toMs });
   }
+  const faultTimers: NodeJS.Timeout[] = [];
+  if (options.fault) {
+    const { provider, faults, fromMs, toMs } = options.fault;
+    faultTimers.push(setTimeout(() => sandbox.setFaults(provider as never, faults as never), fromMs));
+    faultTimers.push(setTimeout(() => sandbox.clearFaults(provider as never), toMs));
+    outages.push({ integration: provider, fromMs, toMs });
+  }
   sandbox.contacts.seed(40);
   const initialSyncs = hub.executions.length;
 
@@ -152,6 +164,7 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
     }
     await waitUntil(() => isSettled(hub));
   } finally {
+    for (const timer of faultTimers) clearTimeout(timer);
     sampling = false;
     await sampler;
   }
