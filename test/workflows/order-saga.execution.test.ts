@@ -233,27 +233,34 @@ describe('order saga (synthesized definition, real task handlers)', () => {
     expect(sandbox.payments.charges()).toHaveLength(1);
   });
 
-  it('refunds a charge whose answer was lost: ChargePayment failed ambiguously, the gateway is asked by its Idempotency-Key', async () => {
-    // The gateway charges, then every answer to POST /charges is unusable (as if lost): the step fails after its
-    // retries without knowing. The operator's view: one charge at the gateway, none in the saga's state.
-    sandbox.setFaults('payments', { malformedRate: 1, pathFilter: '/charges' });
-    const record = await world.saga.run(
-      { order: order('ord-ambiguous'), steps: {} },
+  /**
+   * Runs a saga whose ChargePayment fails under `faults` on POST /charges; before RefundPayment the gateway answers
+   * again and the circuit those failures opened has closed (in the definition the compensation waits minutes for
+   * it; the harness does not wait).
+   */
+  const runWithFailedCharge = (orderId: string, faults: Parameters<typeof sandbox.setFaults<'payments'>>[1]) => {
+    sandbox.setFaults('payments', { ...faults, pathFilter: '/charges' });
+    return world.saga.run(
+      { order: order(orderId), steps: {} },
       {
-        name: 'ord-ambiguous',
+        name: orderId,
         hooks: {
           async beforeInvoke(invocation) {
             if (invocation.state !== 'RefundPayment') return;
-            // The gateway answers again, and the circuit the unusable answers opened has closed (in the definition
-            // the compensation waits minutes for it; the harness does not wait).
             sandbox.clearFaults('payments');
             await world.fn('refundPayment').breaker!.reset();
           },
         },
       },
     );
+  };
 
-    expect(record.status, JSON.stringify({ path: record.path, cause: record.cause })).toBe('FAILED');
+  it('refunds a charge whose answer was lost: ChargePayment failed ambiguously, the gateway is asked by its Idempotency-Key', async () => {
+    // The gateway charges, then every answer to POST /charges is unusable (as if lost): the step fails after its
+    // retries without knowing. The operator's view: one charge at the gateway, none in the saga's state.
+    const record = await runWithFailedCharge('ord-ambiguous', { malformedRate: 1 });
+
+    expect(record.status).toBe('FAILED');
     expect(record.path, record.cause).toEqual(['ReserveInventory', 'ChargePayment', 'RefundPayment', 'ReleaseInventory', 'OrderFailed']);
     // Retried with one Idempotency-Key: one charge, replayed; then found and refunded once.
     expect(sandbox.payments.charges()).toHaveLength(1);
@@ -264,20 +271,7 @@ describe('order saga (synthesized definition, real task handlers)', () => {
 
   it('refunds nothing when the gateway never charged (asked, not guessed)', async () => {
     // Every charge request is refused before it reaches the gateway's logic: a 503 each time.
-    sandbox.setFaults('payments', { status: 503, pathFilter: '/charges' });
-    const record = await world.saga.run(
-      { order: order('ord-never-charged'), steps: {} },
-      {
-        name: 'ord-never-charged',
-        hooks: {
-          async beforeInvoke(invocation) {
-            if (invocation.state !== 'RefundPayment') return;
-            sandbox.clearFaults('payments');
-            await world.fn('refundPayment').breaker!.reset();
-          },
-        },
-      },
-    );
+    const record = await runWithFailedCharge('ord-never-charged', { status: 503 });
     expect(record.path).toEqual(['ReserveInventory', 'ChargePayment', 'RefundPayment', 'ReleaseInventory', 'OrderFailed']);
     expect(sandbox.payments.charges()).toHaveLength(0);
     expect(post('payments', '/refunds')).toBe(0);
