@@ -35,7 +35,7 @@ const ROWS: Record<string, { faults: Record<string, unknown> | null; note: strin
   'hang past the timeout': { faults: { hang: true }, note: `no answer; the client gives up after ${timeoutMs} ms` },
   'connection reset': { faults: { reset: true }, note: 'TCP RST, no answer' },
   'malformed 2xx': { faults: { malformedRate: 1 }, note: 'the effect happens, the answer is truncated JSON' },
-  'slow, just under the timeout': { faults: { latencyMs: Math.max(0, timeoutMs - 1_000) }, note: `${Math.max(0, timeoutMs - 1_000)} ms per call` },
+  'slow (just under the timeout)': { faults: { latencyMs: Math.max(0, timeoutMs - 1_000) }, note: `${Math.max(0, timeoutMs - 1_000)} ms per call` },
   flapping: {
     faults: { outage: Array.from({ length: 5 }, (_, i) => ({ fromMs: i * 2_000, toMs: i * 2_000 + 1_000 })) },
     note: 'down 1 s, up 1 s, five times',
