@@ -26,9 +26,10 @@ const fromMs = number('FAULT_FROM_MS', 5_000);
 const toMs = number('FAULT_TO_MS', 15_000);
 const timeoutMs = integration.httpTimeoutMs ?? 5_000;
 
-/** The faults, as sandbox fault options of the provider (local/sandbox/faults.ts). `null`: the baseline. */
-const ROWS: Record<string, { faults: Record<string, unknown> | null; note: string }> = {
+/** The faults, as sandbox fault options of the provider (local/sandbox/faults.ts). `null`: none. */
+const ROWS: Record<string, { faults: Record<string, unknown> | null; note: string; duplicates?: boolean }> = {
   'none (baseline)': { faults: null, note: '' },
+  'duplicate delivery': { faults: null, duplicates: true, note: 'every event of the window published twice' },
   'provider 5xx': { faults: { status: 503 }, note: 'every call answered 503' },
   '30 % errors': { faults: { errorRate: 0.3 }, note: '500/502/503 at random' },
   '429 + Retry-After': { faults: { throttle: { retryAfterSeconds: 3 } }, note: 'Retry-After 3 s' },
@@ -48,6 +49,8 @@ interface FaultRow {
   readonly fault: string;
   readonly note: string;
   readonly messages: number;
+  /** Every event put on the bus in the run, all integrations and orders (duplicates included). */
+  readonly busEvents: number;
   readonly delivered: number;
   readonly lost: number;
   readonly duplicateSideEffects: number;
@@ -70,6 +73,7 @@ async function runRow(name: string): Promise<FaultRow> {
       seed: number('FAULT_SEED', 7),
       publishForMs: number('FAULT_PUBLISH_MS', 20_000),
       ...(row.faults ? { fault: { provider, faults: row.faults, fromMs, toMs } } : {}),
+      ...(row.duplicates ? { duplicates: { fromMs, toMs } } : {}),
       settleTimeoutMs: 120_000,
     });
     const figures = summary.integrations.find((entry) => entry.integration === integration!.name)!;
@@ -82,6 +86,7 @@ async function runRow(name: string): Promise<FaultRow> {
       fault: name,
       note: row.note,
       messages: figures.published,
+      busEvents: timeline.at(-1)?.published ?? 0,
       delivered: figures.delivered,
       lost: figures.lost,
       duplicateSideEffects: figures.duplicates,
@@ -109,6 +114,7 @@ for (const name of selected) {
 const columns: [string, (row: FaultRow) => string | number][] = [
   ['fault', (r) => r.fault],
   ['messages', (r) => r.messages],
+  ['bus events', (r) => r.busEvents],
   ['delivered', (r) => r.delivered],
   ['lost', (r) => r.lost],
   ['dup. effects', (r) => r.duplicateSideEffects],

@@ -37,6 +37,8 @@ export interface DemoOptions {
    * cleared at `toMs`. The run waits for the hub to settle after `toMs` like after an outage.
    */
   readonly fault?: { readonly provider: string; readonly faults: Record<string, unknown>; readonly fromMs: number; readonly toMs: number };
+  /** Every event published in this window (ms from the start) is published twice: duplicate delivery. */
+  readonly duplicates?: { readonly fromMs: number; readonly toMs: number };
   /** Publishing window. @default 30 s */
   readonly publishForMs?: number;
   /** When the outage starts, from the start of publishing. @default a third of the publishing window */
@@ -146,6 +148,8 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
       const wait = event.atMs - at();
       if (wait > 0) await sleep(wait);
       publish(hub, sandbox, event);
+      const twice = options.duplicates && event.kind !== 'contact' && event.atMs >= options.duplicates.fromMs && event.atMs < options.duplicates.toMs;
+      if (twice) publish(hub, sandbox, event);
     }
     const deadline = Date.now() + (options.settleTimeoutMs ?? 120_000);
     const outageEnd = outages.reduce((end, o) => Math.max(end, o.toMs), 0);
