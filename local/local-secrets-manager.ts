@@ -3,7 +3,7 @@
  * runs unchanged on this machine. Secrets Manager has no local emulator; aws-sdk-client-mock stands in for the
  * service behind an otherwise real SDK client.
  */
-import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, InternalServiceError, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 
 /** An in-memory Secrets Manager: a real client, answered locally, counting GetSecretValue calls. */
@@ -15,18 +15,22 @@ export interface LocalSecretsManager {
   has(secretName: string): boolean;
   /** GetSecretValue calls so far, of one secret or all. */
   getSecretValueCalls(secretName?: string): number;
+  /** Unavailable: every GetSecretValue fails with the service's InternalServiceError (local/hub/hub-faults.ts). */
+  setAvailable(available: boolean): void;
 }
 
 /** Starts an in-memory Secrets Manager with the given JSON secrets. */
 export function createLocalSecretsManager(initial: Record<string, Record<string, unknown>> = {}): LocalSecretsManager {
   const secrets = new Map(Object.entries(initial).map(([name, value]) => [name, JSON.stringify(value)]));
   const calls = new Map<string, number>();
+  let available = true;
   const client = new SecretsManagerClient({ region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   mockClient(client)
     .on(GetSecretValueCommand)
     .callsFake((input: { SecretId?: string }) => {
       const name = input.SecretId ?? '';
       calls.set(name, (calls.get(name) ?? 0) + 1);
+      if (!available) throw new InternalServiceError({ message: 'An error occurred on the server side (fault injection).', $metadata: { httpStatusCode: 500 } });
       const value = secrets.get(name);
       if (value === undefined) {
         throw new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
@@ -37,6 +41,9 @@ export function createLocalSecretsManager(initial: Record<string, Record<string,
     client,
     put: (name, value) => void secrets.set(name, JSON.stringify(value)),
     has: (name) => secrets.has(name),
+    setAvailable: (value) => {
+      available = value;
+    },
     getSecretValueCalls: (name) =>
       name === undefined ? [...calls.values()].reduce((a, b) => a + b, 0) : (calls.get(name) ?? 0),
   };

@@ -2,7 +2,8 @@
  * The one error hierarchy of the runtime (docs/architecture.md "Conventions"). Every failure of a record ends up as exactly one of
  * these classes, and the class alone decides what happens to the message:
  *
- * - {@link TransientError}: retried in-process while time allows, then reported as a batch item failure.
+ * - {@link TransientError}: retried in-process while time allows, then reported as a batch item failure (rejected
+ *   credentials too: {@link AuthenticationError}).
  * - {@link PermanentError}: never retried; the message goes to the DLQ with the reason.
  * - {@link NotAttemptedError}: the call was not made (circuit open, throttled); the message is parked.
  * - {@link StaleEventError}: a newer version of the entity is already synced; the message is dropped.
@@ -80,6 +81,24 @@ export class TokenEndpointError extends TransientError {
   readonly errorClass = 'TokenEndpointUnavailable';
 }
 
+/**
+ * 401/403 even with freshly fetched credentials, or a token endpoint that refuses the client credentials: the
+ * integration's credentials are rejected, whatever the message (revoked, rotated at the provider before the secret,
+ * lacking a scope). Not the message's fault, so not a DLQ matter: it counts against the circuit like an outage (the
+ * circuit opens, messages wait parked and are handed back, never dead-lettered for waiting), is not retried within the
+ * invocation (the same credentials would fail again), and delivery resumes once the secret holds working credentials
+ * (every 401 reads the secret fresh; a probe does too).
+ */
+export class AuthenticationError extends TransientError {
+  readonly errorClass = 'AuthenticationFailed';
+  readonly status: number;
+
+  constructor(status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.status = status;
+  }
+}
+
 /** A dependency of the runtime itself (idempotency/ledger table, secret store, SQS) failed. */
 export class DependencyError extends TransientError {
   readonly errorClass: string;
@@ -123,16 +142,6 @@ export class ProviderRejectedError extends PermanentError {
   }
 }
 
-/** 401/403 even with freshly fetched credentials. */
-export class AuthenticationError extends PermanentError {
-  readonly errorClass = 'AuthenticationFailed';
-  readonly status: number;
-
-  constructor(status: number, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.status = status;
-  }
-}
 
 /** The idempotency key was used before with a different payload. */
 export class IdempotencyKeyReuseError extends PermanentError {

@@ -216,6 +216,10 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
   let refreshCredentials = false; // the next attempt re-reads the secret / token, bypassing caches
   let authRefreshed = false;
   let uncountedRetry = false; // the immediate retry after a 401/403 does not use up the retry budget
+  // The permit of a first 401/403, carried to the immediate retry: the circuit hears one outcome for the two attempts
+  // (a first 401 is neither a failure nor a success of the provider; counted as a success, it would reset the
+  // failure count of every message, so rejected credentials would never open the circuit).
+  let heldPermit: CallPermit | undefined;
   let lastError: IntegrationError | undefined;
 
   for (;;) {
@@ -231,7 +235,8 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
     // After a failed attempt it carries that failure, the provider's real answer, so the ledger does not lose it.
     let permit: CallPermit;
     try {
-      permit = await config.guard.acquire();
+      permit = heldPermit ?? (await config.guard.acquire());
+      heldPermit = undefined;
     } catch (error) {
       if (error instanceof NotAttemptedError && lastError !== undefined) error.providerError = lastError;
       throw error;
@@ -249,14 +254,31 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
     } catch (error) {
       const failure = toIntegrationError(error);
       outcome =
-        failure instanceof TokenEndpointError
-          ? // The provider's own token endpoint failed: the provider is failing, and the breaker must see it.
+        failure instanceof TokenEndpointError || failure instanceof AuthenticationError
+          ? // The provider's own token endpoint failed or refused our client credentials: the breaker must see it.
             { kind: 'failure', error: failure, countsAgainstProvider: true }
           : // Our secret store failed: the provider was never contacted, so the permit gets no report (a probe
             // lease simply expires). Transient, retried like the rest.
             { kind: 'failure', error: failure, countsAgainstProvider: false, noPermitReport: true };
     }
     const latencyMs = Math.max(0, clock.now() - started);
+    if (outcome.kind === 'auth' && !authRefreshed) {
+      // Maybe the secret was rotated: fetch it fresh and retry once, immediately, under the same permit.
+      const { status, error } = outcome;
+      notify(() => config.observer?.attempt({ attempt, latencyMs, status, error }));
+      lastError = error;
+      authRefreshed = true;
+      refreshCredentials = true;
+      uncountedRetry = true;
+      heldPermit = permit;
+      continue;
+    }
+    if (outcome.kind === 'auth') {
+      // Rejected again with credentials read fresh: the credentials are wrong for every message, which the circuit
+      // must see like an outage (errors.ts AuthenticationError), not as a provider answering normally.
+      const rejected = new AuthenticationError(outcome.status, `${outcome.error.message} (also with freshly fetched credentials)`, { cause: outcome.error });
+      outcome = { kind: 'failure', status: outcome.status, error: rejected, countsAgainstProvider: true };
+    }
 
     await report(config, permit, outcome, latencyMs);
     notify(() => config.observer?.attempt({ attempt, latencyMs, status: outcome.status, error: outcome.kind === 'success' ? undefined : outcome.error }));
@@ -265,15 +287,8 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
 
     const { error } = outcome;
     lastError = error;
-    if (outcome.kind === 'auth') {
-      if (authRefreshed) throw new AuthenticationError(outcome.status, `${error.message} (also with freshly fetched credentials)`, { cause: error });
-      // Maybe the secret was rotated: fetch it fresh and retry once, immediately.
-      authRefreshed = true;
-      refreshCredentials = true;
-      uncountedRetry = true;
-      continue;
-    }
-    if (!(error instanceof TransientError)) throw error;
+    // Rejected credentials fail every retry alike: the message waits for the secret to be fixed, outside this call.
+    if (!(error instanceof TransientError) || error instanceof AuthenticationError) throw error;
 
     const delayMs = nextRetryDelayMs({
       attempt: countedAttempts,
@@ -447,7 +462,7 @@ async function report<T>(config: ClientConfig, permit: CallPermit, outcome: Atte
     if (outcome.kind === 'failure' && outcome.countsAgainstProvider) {
       await permit.failed(outcome.error, latencyMs);
     } else {
-      // 2xx, permanent 4xx, 401/403 and a 429 with Retry-After: the provider is up and answering.
+      // 2xx, permanent 4xx and a 429 with Retry-After: the provider is up and answering.
       await permit.succeeded(latencyMs);
     }
     if (outcome.kind === 'failure' && outcome.throttleUntil !== undefined) {

@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConcurrencyLimit } from './concurrency.js';
-import { type IntegrationError, NotAttemptedError, PoisonMessageError, ThrottledError, TransientError } from './errors.js';
+import { DependencyError, DuplicateInFlightError, type IntegrationError, NotAttemptedError, PoisonMessageError, ThrottledError, TransientError } from './errors.js';
 import { FIRST_SENT_AT_ATTRIBUTE, HAND_BACKS_ATTRIBUTE, type InboundRecord, readInboundRecord } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
 import { OperationExecutor, type ProbeOutcome, type RuntimeDependencies } from './operation-executor.js';
@@ -151,7 +151,8 @@ export class IntegrationRuntime<TInput> {
 
   /**
    * Waiting must not dead-letter valid work, with or without the circuit controller pausing the event source: a
-   * message that was not attempted on its last receive goes back to its queue as a copy with a fresh receive count
+   * message that was not attempted on its last receive (or failed only on the hub's own dependencies, or met another
+   * delivery of its operation in flight) goes back to its queue as a copy with a fresh receive count
    * (same body, so the same idempotency key and correlation id; its first-sent time carried along), and the original
    * is deleted as done. False when the copy could not be sent: the message is parked as before.
    */
@@ -184,6 +185,10 @@ export class IntegrationRuntime<TInput> {
     const delaySeconds =
       retryAfterMs === undefined ? backoff : Math.min(MAX_VISIBILITY_SECONDS, Math.max(backoff ?? 0, Math.ceil(retryAfterMs / 1000 + clock.random() * settings.parkJitterSeconds)));
     logger.warn('Transient failure; the message will be retried', { errorClass: error.errorClass, reason: error.message, delaySeconds });
+    // Our own dependency failing (ledger, circuits, secret store) or another delivery holding the operation is
+    // waiting, not a failure of the message: like a parked one, it must not be dead-lettered for it.
+    const waitedOnly = error instanceof DependencyError || error instanceof DuplicateInFlightError;
+    if (waitedOnly && this.#lastReceiveBeforeRedrive(inbound) && (await this.#handBack(inbound, delaySeconds ?? 0, logger))) return 'handed_back';
     if (delaySeconds === undefined) return 'retry_later';
     try {
       await this.#deps.parker.park(inbound.message, delaySeconds);

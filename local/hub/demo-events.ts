@@ -38,6 +38,11 @@ export type DemoEvent =
       readonly source: string;
       readonly detailType: string;
       readonly detail: unknown;
+      /**
+       * The entity and version the event carries, when several versions of one entity are published (fault-events.ts):
+       * an older one not sent because a newer one was is skipped as stale, not lost.
+       */
+      readonly entity?: { readonly id: string; readonly version: number };
     }
   | { readonly kind: 'order'; readonly atMs: number; readonly key: string; readonly valid: boolean; readonly detail: unknown }
   | { readonly kind: 'contact'; readonly atMs: number; readonly key: string; readonly valid: true; readonly change: 'upsert' | 'delete' };
@@ -142,11 +147,26 @@ function adapterKeyOf(definition: IntegrationDefinition<unknown>, versions: Sche
   const where = `${definition.name}: example(${n})`;
   // The invalid twin is made by changing the example's schemaVersion, which needs an object.
   if (example === null || typeof example !== 'object' || Array.isArray(example)) throw new ConfigurationError(`${where} is not an object`);
-  const current = versions.toCurrent(example);
-  if (current instanceof Error) throw new ConfigurationError(`${where} is not valid input: ${current.message}`);
+  const operation = operationOf(definition, versions, example);
+  if (operation instanceof Error) throw new ConfigurationError(`${where} is not valid input: ${operation.message}`);
+  return operation.adapterKey;
+}
+
+/**
+ * What the runtime makes of an event's detail (upcast to the current version, validated: operation-executor.ts
+ * `validate`): its adapter key and entity, or the Error that sends it to the DLQ.
+ */
+export function operationOf(
+  definition: IntegrationDefinition<unknown>,
+  versions: SchemaEvolution,
+  detail: unknown,
+): { adapterKey: string; entity: { id: string; version?: number } } | Error {
+  const current = versions.toCurrent(detail);
+  if (current instanceof Error) return current;
   const parsed = definition.input.safeParse(current.payload);
-  if (!parsed.success) throw new ConfigurationError(`${where} is not valid input: ${parsed.error.message}`);
-  return definition.idempotencyKey(parsed.data);
+  if (!parsed.success) return new Error(parsed.error.message);
+  const entity = definition.entity(parsed.data);
+  return { adapterKey: definition.idempotencyKey(parsed.data), entity: { id: `${entity.type}#${entity.id}`, version: entity.version } };
 }
 
 const CUSTOMERS = ['cus_ana', 'cus_bruno', 'cus_carla', 'cus_dmitri', 'cus_eve'];
@@ -162,4 +182,16 @@ function orderPlaced(orderId: string, random: SeededRandom, undeliverable: boole
     currency: 'eur',
     shippingAddress: { name: 'Ana Lima', line1: 'Rua Augusta 1', city: 'Lisboa', postalCode: undeliverable ? UNDELIVERABLE_POSTAL_CODE : '1100-053', country: 'PT' },
   };
+}
+
+/**
+ * JSON with object keys sorted, so a detail read back from a queue matches the planned one whatever the key order.
+ * An invalid event cannot be keyed by its adapter (it never validates), so events are found in queues by detail.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

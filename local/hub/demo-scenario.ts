@@ -15,7 +15,7 @@ import { type CircuitState } from '../../functions/runtime/circuit-store.js';
 import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import type { LocalQueue, ReceivedMessage } from '../local-queue.js';
 import type { Sandbox, SandboxControl, SideEffect } from '../sandbox/index.js';
-import { type DemoEvent, type DemoIntegration, loadDemoIntegrations, ORDER_ROUTE, planDemoEvents } from './demo-events.js';
+import { canonicalJson, type DemoEvent, type DemoIntegration, loadDemoIntegrations, ORDER_ROUTE, planDemoEvents } from './demo-events.js';
 import type { HubSample, IntegrationSample, IntegrationSummary, OutageWindow, RunSummary, WorkflowSample, WorkflowSummary } from './hub-timeline.js';
 import type { LocalHub } from './local-hub.js';
 import { servingProviderOf } from './serving-provider.js';
@@ -39,6 +39,13 @@ export interface DemoOptions {
   readonly fault?: { readonly provider: string; readonly faults: Record<string, unknown>; readonly fromMs: number; readonly toMs: number };
   /** Every event published in this window (ms from the start) is published twice: duplicate delivery. */
   readonly duplicates?: { readonly fromMs: number; readonly toMs: number };
+  /**
+   * Done to the hub or its sandbox at these times (ms from the start of publishing): a hub fault set and cleared, a
+   * credential rotated (bench/faults.ts). The run waits for the hub to settle after the last one, as after an outage.
+   */
+  readonly actions?: readonly DemoAction[];
+  /** Events published besides the seeded plan (fault-events.ts: poison, versions out of order), accounted like it. */
+  readonly extraEvents?: readonly DemoEvent[];
   /** Publishing window. @default 30 s */
   readonly publishForMs?: number;
   /** When the outage starts, from the start of publishing. @default a third of the publishing window */
@@ -54,6 +61,12 @@ export interface DemoOptions {
    * integrations. @default INTEGRATIONS (lib/catalog.ts)
    */
   readonly integrations?: readonly IntegrationEntry[];
+}
+
+/** Something done to the hub or its sandbox during a run; see {@link DemoOptions.actions}. */
+export interface DemoAction {
+  readonly atMs: number;
+  run(hub: LocalHub, sandbox: Sandbox): void;
 }
 
 /** What a run produced. */
@@ -112,7 +125,8 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
   const integrations = await loadDemoIntegrations(resolveCatalog(options.integrations ?? INTEGRATIONS));
   const notInHub = integrations.map((i) => i.entry.name).filter((name) => !hub.integration(name));
   if (notInHub.length > 0) throw new DemoOptionError(`the hub runs no integration called ${notInHub.join(', ')} (it runs ${[...hub.integrations.keys()].join(', ')})`);
-  const plan = planDemoEvents({ events: options.events, seed: options.seed, publishForMs, integrations });
+  const seeded = planDemoEvents({ events: options.events, seed: options.seed, publishForMs, integrations });
+  const plan = [...seeded, ...(options.extraEvents ?? [])].sort((a, b) => a.atMs - b.atMs);
   const startedAt = Date.now();
   const at = () => Date.now() - startedAt;
   const outages: OutageWindow[] = [];
@@ -129,6 +143,8 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
     faultTimers.push(setTimeout(() => sandbox.clearFaults(provider as never), toMs));
     outages.push({ integration: provider, fromMs, toMs });
   }
+  for (const action of options.actions ?? []) faultTimers.push(setTimeout(() => action.run(hub, sandbox), action.atMs));
+  const lastActionAt = Math.max(0, ...(options.actions ?? []).map((action) => action.atMs));
   sandbox.contacts.seed(40);
   const initialSyncs = hub.executions.length;
 
@@ -152,7 +168,7 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
       if (twice) publish(hub, sandbox, event);
     }
     const deadline = Date.now() + (options.settleTimeoutMs ?? 120_000);
-    const outageEnd = outages.reduce((end, o) => Math.max(end, o.toMs), 0);
+    const outageEnd = outages.reduce((end, o) => Math.max(end, o.toMs), lastActionAt);
     const waitUntil = async (done: () => Promise<boolean> | boolean) => {
       while (Date.now() < deadline && !(await done())) await sleep(250);
     };
@@ -285,18 +301,6 @@ function detailOf(body: string): string | undefined {
   }
 }
 
-/**
- * JSON with object keys sorted, so a detail read back from a queue matches the planned one whatever the key order.
- * An invalid event cannot be keyed by its adapter (it never validates), so events are found in queues by detail.
- */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
 function countBy<T>(items: readonly T[], key: (item: T) => string | undefined | null): Map<string, number> {
   const counts = new Map<string, number>();
   for (const item of items) {
@@ -378,7 +382,9 @@ function accountIntegration(
   const withoutReason = new Set(deadLetters.filter((m) => !m.attributes.errorMessage).map((m) => keyOf(m.body)));
   const queued = countBy(peekAll(hubIntegration.queue), keyOf);
   const inFlight = hubIntegration.queue.stats().inFlight;
+  const versions = accountVersions(integration, events, sideEffectsAt(sandbox, servingProviderOf(entry).name), problems);
   let deliveredCount = 0;
+  let skippedStale = 0;
   let invalidInDlq = 0;
   let validInDlq = 0;
   let lost = 0;
@@ -396,6 +402,7 @@ function accountIntegration(
     if (!event.valid && times > 0) problems.push(`${integration}: invalid event ${event.key} reached the third party`);
     if (times === 0 && !dead) {
       if ((queued.get(event.key) ?? 0) > 0) stillQueued += 1;
+      else if (event.entity && (versions.get(event.entity.id) ?? -Infinity) > event.entity.version) skippedStale += 1;
       else lost += 1;
     }
   }
@@ -416,11 +423,34 @@ function accountIntegration(
     validInDlq,
     lost,
     duplicates,
+    skippedStale,
     retried: hubIntegration.counters.retried,
     parked: hubIntegration.counters.parked,
     // Counted from the circuits table: a saga step calling the same provider may be the one that opened it.
     circuitOpened: hub.circuitTransitions.filter((t) => t.circuitId === integration && t.to === 'open' && t.from !== 'half_open').length,
   };
+}
+
+/**
+ * The newest version of each entity that reached the provider, for the events that carry one; and a problem for
+ * every side effect of an older version made after a newer one's (a stale overwrite), in the provider's order.
+ */
+function accountVersions(
+  integration: string,
+  events: readonly Extract<DemoEvent, { kind: 'integration' }>[],
+  effects: readonly SideEffect[],
+  problems: string[],
+): Map<string, number> {
+  const entityOf = new Map(events.flatMap((event) => (event.entity ? [[event.key, event.entity] as const] : [])));
+  const newest = new Map<string, number>();
+  for (const effect of effects) {
+    const entity = entityOf.get(effect.idempotencyKey ?? '');
+    if (!entity) continue;
+    const before = newest.get(entity.id);
+    if (before !== undefined && before > entity.version) problems.push(`${integration}: version ${entity.version} of ${entity.id} reached the third party after version ${before} (stale overwrite)`);
+    newest.set(entity.id, Math.max(before ?? -Infinity, entity.version));
+  }
+  return newest;
 }
 
 function accountOrders(

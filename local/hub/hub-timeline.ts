@@ -77,6 +77,8 @@ export interface IntegrationSummary {
   readonly lost: number;
   /** Side effects performed more than once at the third party (must be 0). */
   readonly duplicates: number;
+  /** Older versions of an entity not sent because a newer one was (events published out of order). */
+  readonly skippedStale: number;
   readonly retried: number;
   readonly parked: number;
   /** How many times its circuit went to open. */

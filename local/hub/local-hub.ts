@@ -21,7 +21,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Context, DynamoDBRecord, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CircuitController } from '../../functions/ops/circuit-control.js';
 import { CircuitProber } from '../../functions/ops/circuit-probing.js';
 import { controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../functions/ops/ops-config.js';
@@ -47,7 +48,7 @@ import {
   LocalProbeSchedule,
   RecordingCircuitGaugeTimeline,
 } from '../local-circuit-ops.js';
-import { type LocalDynamo, startLocalDynamo } from '../local-dynamo.js';
+import { type LocalDynamo, localDynamoClient, startLocalDynamo } from '../local-dynamo.js';
 import { LocalEventSourceMapping, type SqsBatchHandler } from '../local-event-source.js';
 import { LocalDeadLetterQueue, LocalMessageParker, LocalQueue } from '../local-queue.js';
 import type { LocalSecretsManager } from '../local-secrets-manager.js';
@@ -65,6 +66,7 @@ import {
 import { createLocalTaskFunctions, createTemplateTables, handlersOf } from '../local-workflows.js';
 import type { Sandbox } from '../sandbox/index.js';
 import { BlueprintError, type HubBlueprint, rateToMs, readHubBlueprint, type SqsMappingBlueprint, type StreamMappingBlueprint } from './hub-blueprint.js';
+import { HubFaultInjector, InvocationCrashedError } from './hub-faults.js';
 import { type HubCatalogs, sandboxSecrets, sandboxWiringProblems, synthesizeAgainstSandbox } from './sandbox-wiring.js';
 
 /**
@@ -180,6 +182,10 @@ export class LocalHub {
   readonly ledger: DynamoDBSyncLedger;
   readonly circuits: DynamoDbCircuitStore;
   readonly startedAt = Date.now();
+  /** Faults of the hub's own parts (DynamoDB, Secrets Manager, the controller, crashes), set while it runs. */
+  readonly faults: HubFaultInjector;
+  /** The functions' DynamoDB client: {@link faults} hit it, not the hub's own inspection nor the stream. */
+  readonly #functionsDynamo: DynamoDBClient;
 
   readonly #options: LocalHubOptions;
   readonly #timers: NodeJS.Timeout[] = [];
@@ -200,6 +206,8 @@ export class LocalHub {
     const circuitsTable = this.#tableOf('CoreTablesCircuits');
     this.circuits = new DynamoDbCircuitStore({ tableName: circuitsTable, client: dynamo.client });
     this.ledger = new DynamoDBSyncLedger({ tableName: this.#tableOf('CoreTablesLedger'), client: dynamo.client });
+    this.faults = new HubFaultInjector({ ledger: this.#tableOf('CoreTablesLedger'), circuits: circuitsTable }, secretsManager);
+    this.#functionsDynamo = this.faults.faultDynamo(localDynamoClient(dynamo.endpoint));
     const probeRule = blueprint.rules.schedules.find((schedule) => schedule.targets.some((t) => this.#isProber(t.arnRef)));
     this.probeSchedule = new LocalProbeSchedule(probeRule?.state === 'ENABLED' ? 'enabled' : 'disabled');
   }
@@ -355,6 +363,8 @@ export class LocalHub {
     await this.#stream?.stop();
     await Promise.all([...this.mappings.values()].map((mapping) => mapping.stop()));
     await this.settle();
+    this.faults.clear();
+    this.#functionsDynamo.destroy();
     await this.dynamo.close();
   }
 
@@ -421,10 +431,14 @@ export class LocalHub {
       logger: this.#logger,
       busyRetry: { attempts: 1, delayMs: 0 },
     });
+    // A controller that is down fails every record of its invocations: the stream retries, then discards them.
+    const failEvery = (event: DynamoDBStreamEvent): DynamoDBBatchResponse => ({
+      batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.dynamodb?.SequenceNumber ?? '' })),
+    });
     this.#stream = new CircuitTableStream({
       dynamodb: this.dynamo.client,
       tableName: this.tables[streamMapping.table]!,
-      controller,
+      controller: { handleStream: async (event, remainingTimeMs) => (this.faults.controllerDown ? failEvery(event) : controller.handleStream(event, remainingTimeMs)) },
       intervalMs: this.#options.streamPollMs ?? 250,
       onTransition: (transition) => this.circuitTransitions.push(transition),
       onError: (error) => this.#error('circuit controller', error),
@@ -487,14 +501,16 @@ export class LocalHub {
     const containers = new ContainerPool(() => {
       const metrics = new RecordingMetricsSink();
       containerMetrics.push(metrics);
-      return this.#integrationContainer(name, adapter, settings, environment, { metrics, parker, deadLetters });
+      const crash = this.faults.containerCrash(name);
+      return { runtime: this.#integrationContainer(name, adapter, settings, environment, { metrics, parker, deadLetters, fetch: crash.fetch }), crashed: crash.crashed };
     });
     const observe = (_record: unknown, outcome: RecordOutcome): void => {
       const key = OUTCOME_COUNTERS[outcome];
       if (key) counters[key] += 1;
     };
     const handler: SqsBatchHandler = (event: SQSEvent, context: Context): Promise<SQSBatchResponse> =>
-      containers.use((runtime) => runtime.handleBatch(event, context, observe));
+      // A crashed invocation rejects (the mapping sees a failed invocation); its container is not used again.
+      containers.use(({ runtime, crashed }) => Promise.race([runtime.handleBatch(event, context, observe), crashed]));
     const mapping = this.#mapping(blueprint, handler);
     const mappingUuid = fakeMappingUuid(blueprint.logicalId);
     this.#mappingsByUuid.set(mappingUuid, mapping);
@@ -522,11 +538,12 @@ export class LocalHub {
     adapter: AnyIntegration,
     settings: RuntimeSettings,
     environment: Record<string, string>,
-    parts: { metrics: RecordingMetricsSink; parker: LocalMessageParker; deadLetters: LocalDeadLetterQueue },
+    parts: { metrics: RecordingMetricsSink; parker: LocalMessageParker; deadLetters: LocalDeadLetterQueue; fetch: typeof fetch },
   ) {
     const definition = adapter.bind(name);
     const deps = buildRuntimeDependencies(definition, settings, {
-      dynamodb: this.dynamo.client,
+      dynamodb: this.#functionsDynamo,
+      fetch: parts.fetch,
       secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client, maxAgeSeconds: settings.secretMaxAgeSeconds }),
       deadLetters: parts.deadLetters,
       parker: parts.parker,
@@ -585,7 +602,7 @@ export class LocalHub {
 
   #buildWorkflows(): void {
     const functions = createLocalTaskFunctions(this.blueprint.template, {
-      dynamo: this.dynamo,
+      dynamo: { client: this.#functionsDynamo },
       secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client }),
       fakeEnvironment: this.fakeEnvironment,
       environment: this.#options.environment,
@@ -609,7 +626,7 @@ export class LocalHub {
       targets: createProbeTargets(config, {
         adapters: findAdapter,
         providerProbes: findProviderProbe,
-        dynamodb: this.dynamo.client,
+        dynamodb: this.#functionsDynamo,
         secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client, maxAgeSeconds: config.secretMaxAgeSeconds }),
         logger: () => this.#logger,
         metrics: () => new RecordingMetricsSink(),
@@ -781,11 +798,13 @@ class ContainerPool<T> {
       container = this.create();
       this.#size += 1;
     }
-    try {
-      return await work(container);
-    } finally {
-      this.#idle.push(container);
-    }
+    const result = await work(container).catch((error: unknown) => {
+      // A crashed container is gone, as a Lambda sandbox whose invocation died; any other failure keeps it.
+      if (!(error instanceof InvocationCrashedError)) this.#idle.push(container);
+      throw error;
+    });
+    this.#idle.push(container);
+    return result;
   }
 }
 

@@ -302,11 +302,11 @@ describe('createCredentialsProvider: OAuth2 client credentials', () => {
     }
   });
 
-  it.each([400, 401])('treats token endpoint status %i as a permanent AuthenticationError naming the OAuth error', async (status) => {
+  it.each([400, 401])('treats token endpoint status %i as rejected credentials (AuthenticationError) naming the OAuth error', async (status) => {
     endpoint.fallback = () => json(status, { error: 'invalid_client', error_description: 'Client authentication failed' });
     const error = await rejectionOf(oauthProvider().headers());
     expect(error).toBeInstanceOf(AuthenticationError);
-    expect(error).toMatchObject({ status, category: 'permanent' });
+    expect(error).toMatchObject({ status, category: 'transient', errorClass: 'AuthenticationFailed' });
     expect((error as Error).message).toContain('invalid_client: Client authentication failed');
   });
 

@@ -530,18 +530,21 @@ describe('createHttpClient: rate limiting and the circuit guard', () => {
 });
 
 describe('createHttpClient: credentials', () => {
-  it('on 401 fetches credentials fresh exactly once, retries once at once, then fails with AuthenticationError', async () => {
+  it('on 401 fetches credentials fresh exactly once, retries once at once, then fails with AuthenticationError counted against the circuit', async () => {
     server.fallback = { status: 401, body: { error: 'invalid_token' } };
 
     const error = await rejectionOf(client().get('/files/1'));
 
     expect(error).toBeInstanceOf(AuthenticationError);
-    expect(error).toMatchObject({ status: 401, category: 'permanent' });
+    // Rejected credentials are not the message's fault: transient (never the DLQ), and an outage for the circuit.
+    expect(error).toMatchObject({ status: 401, category: 'transient', errorClass: 'AuthenticationFailed' });
     expect((error as Error).message).toContain('GET /v1/files/1 -> 401: invalid_token');
     expect(credentials.calls).toEqual([{ fresh: false }, { fresh: true }]);
     expect(server.requests.map((req) => req.headers.authorization)).toEqual(['Bearer token-1', 'Bearer token-2']);
+    // Not retried within the call: the same credentials would be rejected again.
     expect(clock.sleeps).toEqual([]);
-    expect(guard.reports()).toEqual(['succeeded', 'succeeded']);
+    // One report for the two attempts: a first 401 counted as a success would reset the circuit's failure count.
+    expect(guard.reports()).toEqual(['failed']);
   });
 
   it('on 403 with rotated credentials succeeds on the immediate retry, even with a budget of one attempt', async () => {

@@ -10,6 +10,8 @@ import type { LocalIntegrationOptions } from '../../../local/local-integration.j
 import { type RecordingDeadLetterQueue, type RecordingMessageParker, RecordingMessageParker as RecordingMessageParkerImpl } from '../../../local/recording-queues.js';
 import { LocalMessageParker, LocalQueue } from '../../../local/local-queue.js';
 import { catalogIntegration } from '../../../lib/catalog.js';
+import { HubFaultInjector } from '../../../local/hub/hub-faults.js';
+import { localDynamoClient } from '../../../local/local-dynamo.js';
 import { useRuntimeTestBed } from '../../support/runtime-test-bed.js';
 
 const bed = useRuntimeTestBed({ seed: 7, tablePrefix: '' });
@@ -285,6 +287,50 @@ describe('integration runtime against dynalite and the sandbox', () => {
       const { ids, waited } = await waitOut(false);
       expect(waited.deadLettered).toBe(ids.length);
     });
+
+    it('hands back a message whose last receive failed on the hub\'s own ledger table, and not one the provider refused', async () => {
+      const injector = new HubFaultInjector(bed.tables, { setAvailable: () => undefined });
+      const client = injector.faultDynamo(localDynamoClient(bed.dynamo.endpoint));
+      try {
+        const parker = new RecordingMessageParkerImpl();
+        const local = build('payments', payments, { dynamo: { client }, parker, settings: { recordConcurrency: 1, maxReceiveCount: MAX_RECEIVE_COUNT } });
+        injector.set({ dynamo: { tables: ['ledger'], error: 'internal' } });
+        const last = { receiveCount: MAX_RECEIVE_COUNT };
+        const response = await deliver(local, [raw(charge('ledger-down'), { messageId: 'm-ledger', ...last })]);
+        expect(response.batchItemFailures).toEqual([]);
+        expect(parker.requeued.map((r) => r.message.messageId)).toEqual(['m-ledger']);
+        expect(bed.sandbox.journal.count({ provider: 'payments' })).toBe(0);
+
+        // The same last receive with the ledger working and the provider refusing the charge: no hand-back.
+        injector.clear();
+        bed.sandbox.setFaults('payments', { status: 503 });
+        const refused = await deliver(local, [raw(charge('provider-down'), { messageId: 'm-provider', ...last })]);
+        expect(refused.batchItemFailures).toEqual([{ itemIdentifier: 'm-provider' }]);
+        expect(parker.requeued).toHaveLength(1);
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
+  it('counts rejected credentials against the circuit: the messages wait parked, none is dead-lettered, and a fixed secret resumes delivery', async () => {
+    const local = build('payments', payments, { circuit: { failureThreshold: 3, breakMs: 60_000 }, settings: { recordConcurrency: 1 } });
+    bed.sandbox.rotateCredentials('payments'); // the provider no longer takes the stored key
+    const ids = Array.from({ length: 6 }, (_, i) => `rej-${i}`);
+    const response = await deliver(local, ids.map((id) => raw(charge(id), { messageId: id })));
+
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(ids);
+    expect((local.deadLetters as RecordingDeadLetterQueue).messages).toEqual([]);
+    // Three messages tried (each: the call, the fresh secret, the call again), then the circuit opened: three parked.
+    expect(bed.sandbox.journal.count({ provider: 'payments' })).toBe(6);
+    expect(local.metrics.total('CircuitRejected')).toBe(3);
+    expect(await local.breaker.status()).toMatchObject({ state: 'open' });
+
+    bed.secretsManager.put('payments/credentials', { token: bed.sandbox.credentials('payments').secretKey });
+    await local.breaker.reset();
+    const resumed = await deliver(local, ids.map((id) => raw(charge(id), { messageId: id })));
+    expect(resumed.batchItemFailures).toEqual([]);
+    expect(bed.sandbox.sideEffects('payments').filter((effect) => effect.type === 'charge')).toHaveLength(ids.length);
   });
 
   it('counts an unreachable OAuth token endpoint as a provider failure and opens the circuit', async () => {
@@ -356,7 +402,7 @@ describe('integration runtime against dynalite and the sandbox', () => {
     expect(local.metrics.total('StaleSkipped')).toBe(1);
   });
 
-  it('keeps credentials out of every log line, DLQ attribute and metric of a failing run', async () => {
+  it('keeps credentials out of every log line and metric of a run whose credentials are rejected', async () => {
     const lines: string[] = [];
     const capture = (chunk: unknown) => {
       lines.push(String(chunk));
@@ -370,12 +416,11 @@ describe('integration runtime against dynalite and the sandbox', () => {
       const metrics = new RecordingMetricsSink();
       const local = build('payments', payments, { logger, metrics });
       bed.sandbox.rotateCredentials('payments'); // the stored secret is now wrong, even when fetched fresh
-      await deliver(local, [raw({ action: 'charge', paymentId: 'p-x', orderId: 'o', customerId: 'c', amount: '1.00', currency: 'USD' })]);
+      const response = await deliver(local, [raw({ action: 'charge', paymentId: 'p-x', orderId: 'o', customerId: 'c', amount: '1.00', currency: 'USD' })]);
 
-      const letters = (local.deadLetters as RecordingDeadLetterQueue).messages;
-      expect(letters[0]?.reason.errorClass).toBe('AuthenticationFailed');
-      const everything = [...lines, JSON.stringify(letters.map((l) => l.reason)), JSON.stringify([...metrics.counts])].join('\n');
-      expect(lines.length).toBeGreaterThan(0);
+      expect(response.batchItemFailures).toHaveLength(1);
+      expect(lines.some((line) => line.includes('AuthenticationFailed'))).toBe(true);
+      const everything = [...lines, JSON.stringify([...metrics.counts])].join('\n');
       expect(everything).not.toContain(oldKey);
       expect(everything).not.toContain(bed.sandbox.credentials('payments').secretKey);
     } finally {

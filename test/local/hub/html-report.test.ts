@@ -43,8 +43,8 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
     events: 1200,
     outages: [{ integration: 'alpha', fromMs: 10_000, toMs: 25_000 }],
     integrations: [
-      { integration: 'alpha', published: 460, delivered: 450, invalidInDlq: 10, validInDlq: 0, lost: 0, duplicates: 0, retried: 33, parked: 150, circuitOpened: 1 },
-      { integration: 'beta', published: 240, delivered: 240, invalidInDlq: 0, validInDlq: 0, lost: 0, duplicates: 0, retried: 0, parked: 0, circuitOpened: 0 },
+      { integration: 'alpha', published: 460, delivered: 450, invalidInDlq: 10, validInDlq: 0, lost: 0, duplicates: 0, skippedStale: 0, retried: 33, parked: 150, circuitOpened: 1 },
+      { integration: 'beta', published: 240, delivered: 240, invalidInDlq: 0, validInDlq: 0, lost: 0, duplicates: 0, skippedStale: 0, retried: 0, parked: 0, circuitOpened: 0 },
     ],
     workflows: [{ workflow: 'order-saga', started: 60, succeeded: 58, compensated: 0, failed: 0, duplicates: 0 }],
     ok: true,

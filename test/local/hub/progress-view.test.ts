@@ -30,8 +30,8 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
     events: 800,
     outages: [{ integration: 'crm', fromMs: 10_000, toMs: 25_000 }],
     integrations: [
-      { integration: 'crm', published: 500, delivered: 495, invalidInDlq: 5, validInDlq: 0, lost: 0, duplicates: 0, retried: 30, parked: 120, circuitOpened: 2 },
-      { integration: 'payments', published: 300, delivered: 300, invalidInDlq: 0, validInDlq: 0, lost: 0, duplicates: 0, retried: 0, parked: 0, circuitOpened: 0 },
+      { integration: 'crm', published: 500, delivered: 495, invalidInDlq: 5, validInDlq: 0, lost: 0, duplicates: 0, skippedStale: 0, retried: 30, parked: 120, circuitOpened: 2 },
+      { integration: 'payments', published: 300, delivered: 300, invalidInDlq: 0, validInDlq: 0, lost: 0, duplicates: 0, skippedStale: 0, retried: 0, parked: 0, circuitOpened: 0 },
     ],
     workflows: [{ workflow: 'order-saga', started: 60, succeeded: 52, compensated: 6, failed: 2, duplicates: 0 }],
     ok: true,
