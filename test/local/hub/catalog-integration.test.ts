@@ -5,83 +5,57 @@
  * examples its adapter declares, published on the hub's bus, each reach that provider exactly once, the ledger shows
  * them synced and nothing is dead-lettered.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadAdapter } from '../../../functions/ops/integration-adapters.js';
-import type { IntegrationEntry } from '../../../lib/catalog.js';
-import { LocalHub } from '../../../local/hub/local-hub.js';
-import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
-import type { Sandbox } from '../../../local/sandbox/index.js';
-import { type FixtureAdapter, writeFixtureAdapter } from '../../support/fixture-adapter.js';
+import { useFixtureHub } from '../../support/fixture-hub.js';
 import { eventually } from '../../support/eventually.js';
 
 const EXAMPLES = 3;
 const SOURCE = 'test.fixture';
 const DETAIL_TYPE = 'TicketRequested';
 
-let adapter: FixtureAdapter | undefined;
-let sandbox: Sandbox<string> | undefined;
-let hub: LocalHub | undefined;
-const backgroundErrors: { where: string; error: unknown }[] = [];
-
-beforeAll(async () => {
-  adapter = writeFixtureAdapter('tickets');
-  // Only this entry: the shipped workflows need the shipped integrations, so the fixture catalog deploys none.
-  const catalog: IntegrationEntry[] = [
-    {
-      name: adapter.name,
-      description: 'Fixture: tickets requested upstream become tickets at a helpdesk (API key).',
-      routes: [{ sources: [SOURCE], detailTypes: [DETAIL_TYPE] }],
-      baseUrl: 'https://helpdesk.example.com/api',
-      auth: 'api_key',
-    },
-  ];
-  sandbox = await startSandboxForCatalog({ seed: 5, integrations: catalog, workflows: null });
-  hub = await LocalHub.start({ sandbox, integrations: catalog, workflows: null, onError: (where, error) => backgroundErrors.push({ where, error }) });
-});
-
-afterAll(async () => {
-  try {
-    await hub?.stop();
-    await sandbox?.close();
-  } finally {
-    adapter?.remove();
-  }
-});
-
+const fixture = useFixtureHub(
+  'tickets',
+  {
+    description: 'Fixture: tickets requested upstream become tickets at a helpdesk (API key).',
+    routes: [{ sources: [SOURCE], detailTypes: [DETAIL_TYPE] }],
+  },
+  { seed: 5 },
+);
 
 describe('an integration added with an adapter file and a catalog entry only', () => {
   it('delivers each published example exactly once to its generic sandbox provider, synced in the ledger, nothing in the DLQ', async () => {
-    const name = adapter!.name;
-    const integration = hub!.integration(name)!;
+    const name = fixture.adapter.name;
+    const integration = fixture.hub.integration(name)!;
     expect(integration).toBeDefined();
     const definition = (await loadAdapter(name)).bind(name);
     const examples = Array.from({ length: EXAMPLES }, (_, n) => definition.example!(n) as { ticketId: string; version: number });
 
-    const sent = hub!.putEvents(examples.map((detail) => ({ source: SOURCE, detailType: DETAIL_TYPE, detail })));
+    const sent = fixture.hub.putEvents(examples.map((detail) => ({ source: SOURCE, detailType: DETAIL_TYPE, detail })));
     expect(sent.map((entry) => entry.routedTo)).toEqual(examples.map(() => [integration.queue.name]));
 
     const entries = await eventually(async () => {
-      const found = await Promise.all(examples.map(async (example) => (await hub!.ledger.entries('ticket', example.ticketId, name))[0]));
+      const found = await Promise.all(examples.map(async (example) => (await fixture.hub.ledger.entries('ticket', example.ticketId, name))[0]));
       expect(found.map((entry) => entry?.status)).toEqual(examples.map(() => 'synced'));
       expect(integration.queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0 });
       return found;
     });
-    await hub!.settle();
+    await fixture.hub.settle();
 
     // From the third party's side: one resource per example, keyed by the runtime's Idempotency-Key.
-    const provider = sandbox!.generic(name);
+    const provider = fixture.sandbox.generic(name);
     const resources = provider.resources();
-    const effects = sandbox!.sideEffects(name);
+    const effects = fixture.sandbox.sideEffects(name);
     expect(effects.map((effect) => effect.idempotencyKey).sort()).toEqual(examples.map((e) => `${name}:ticket:${e.ticketId}:v${e.version}`).sort());
     expect(resources.map((resource) => resource.id).sort()).toEqual(effects.map((effect) => effect.id).sort());
-    expect(resources.map((resource) => resource.path)).toEqual(examples.map(() => adapter!.path));
+    expect(resources.map((resource) => resource.path)).toEqual(examples.map(() => fixture.adapter.path));
     expect(resources.map((resource) => (resource.request as { externalRef: string }).externalRef).sort()).toEqual(examples.map((e) => e.ticketId).sort());
     for (const entry of entries) expect(resources.map((resource) => resource.id)).toContain(entry!.externalId);
     // The calls carried the API key the hub's secret holds: the catalog's auth reached the function.
-    expect(sandbox!.journal.entries({ provider: name, path: adapter!.path }).every((request) => request.authScheme === 'ApiKey')).toBe(true);
+    expect(fixture.sandbox.journal.entries({ provider: name, path: fixture.adapter.path }).every((request) => request.authScheme === 'ApiKey')).toBe(true);
 
     expect(integration.counters).toMatchObject({ delivered: EXAMPLES, deadLettered: 0 });
     expect(integration.deadLetterQueue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0, sent: 0 });
-    expect(backgroundErrors).toEqual([]);
+    expect(fixture.backgroundErrors).toEqual([]);
   });
 });

@@ -6,19 +6,15 @@
  * function timeout, so a crashed batch comes back within seconds); outcomes are awaited, never timed.
  */
 import { GetItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadAdapter } from '../../../functions/ops/integration-adapters.js';
 import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-manager-secret-source.js';
-import type { IntegrationEntry } from '../../../lib/catalog.js';
 import { HubFaultInjector, InvocationCrashedError } from '../../../local/hub/hub-faults.js';
-import { LocalHub } from '../../../local/hub/local-hub.js';
-import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 import { localDynamoClient } from '../../../local/local-dynamo.js';
 import { createLocalSecretsManager } from '../../../local/local-secrets-manager.js';
-import type { Sandbox } from '../../../local/sandbox/index.js';
 import { startLocalDynamo } from '../../support/dynalite.js';
 import { eventually } from '../../support/eventually.js';
-import { type FixtureAdapter, writeFixtureAdapter } from '../../support/fixture-adapter.js';
+import { useFixtureHub } from '../../support/fixture-hub.js';
 
 describe('HubFaultInjector', () => {
   it('fails DynamoDB calls on the chosen table inside the SDK retry loop, and only there, until cleared', async () => {
@@ -73,83 +69,63 @@ describe('HubFaultInjector', () => {
 describe('the local hub under faults of its own parts', () => {
   const SOURCE = 'test.faults';
   const DETAIL_TYPE = 'TicketRequested';
-  let adapter: FixtureAdapter | undefined;
-  let sandbox: Sandbox<string> | undefined;
-  let hub: LocalHub | undefined;
-  const backgroundErrors: { where: string; error: unknown }[] = [];
-
-  beforeAll(async () => {
-    adapter = writeFixtureAdapter('faults');
-    const catalog: IntegrationEntry[] = [
-      {
-        name: adapter.name,
-        description: 'Fixture: tickets for the hub-faults test.',
-        routes: [{ sources: [SOURCE], detailTypes: [DETAIL_TYPE] }],
-        baseUrl: 'https://helpdesk.example.com/api',
-        auth: 'api_key',
-        // A crashed invocation's batch comes back after the visibility timeout, 6 × this (+ the batching window).
-        functionTimeoutSeconds: 2,
-        httpTimeoutMs: 1_000,
-      },
-    ];
-    sandbox = await startSandboxForCatalog({ seed: 9, integrations: catalog, workflows: null });
-    hub = await LocalHub.start({ sandbox, integrations: catalog, workflows: null, onError: (where, error) => backgroundErrors.push({ where, error }) });
-  });
-
-  afterAll(async () => {
-    try {
-      await hub?.stop();
-      await sandbox?.close();
-    } finally {
-      adapter?.remove();
-    }
-  });
+  const fixture = useFixtureHub(
+    'faults',
+    {
+      description: 'Fixture: tickets for the hub-faults test.',
+      routes: [{ sources: [SOURCE], detailTypes: [DETAIL_TYPE] }],
+      // A crashed invocation's batch comes back after the visibility timeout, 6 × this (+ the batching window).
+      functionTimeoutSeconds: 2,
+      httpTimeoutMs: 1_000,
+    },
+    { seed: 9 },
+  );
 
   it('a crash after the provider answered loses nothing and applies nothing twice: the batch comes back and is replayed', async () => {
-    const name = adapter!.name;
-    const integration = hub!.integration(name)!;
+    const name = fixture.adapter.name;
+    const integration = fixture.hub.integration(name)!;
     const definition = (await loadAdapter(name)).bind(name);
     const examples = Array.from({ length: 4 }, (_, n) => definition.example!(100 + n) as { ticketId: string; version: number });
-    hub!.faults.set({ crashAfterCall: { integration: name, rate: 1 } });
-    hub!.putEvents(examples.map((detail) => ({ source: SOURCE, detailType: DETAIL_TYPE, detail })));
+    fixture.hub.faults.set({ crashAfterCall: { integration: name, rate: 1 } });
+    fixture.hub.putEvents(examples.map((detail) => ({ source: SOURCE, detailType: DETAIL_TYPE, detail })));
 
-    await eventually(() => expect(backgroundErrors.some(({ error }) => error instanceof InvocationCrashedError)).toBe(true), 20_000);
-    hub!.faults.clear();
+    await eventually(() => expect(fixture.backgroundErrors.some(({ error }) => error instanceof InvocationCrashedError)).toBe(true), 20_000);
+    fixture.hub.faults.clear();
     await eventually(() => expect(integration.queue.stats()).toMatchObject({ visible: 0, inFlight: 0, delayed: 0 }), 40_000);
-    await hub!.settle();
+    await fixture.hub.settle();
 
-    const keys = sandbox!.sideEffects(name).map((effect) => effect.idempotencyKey);
+    const keys = fixture.sandbox.sideEffects(name).map((effect) => effect.idempotencyKey);
     const expected = examples.map((e) => `${name}:ticket:${e.ticketId}:v${e.version}`);
     for (const key of expected) expect(keys.filter((k) => k === key), key).toHaveLength(1);
     expect(integration.deadLetterQueue.stats().visible).toBe(0);
     // The crashed call reached the provider; the one after the crash was answered from the provider's replay.
-    expect(sandbox!.journal.count({ provider: name })).toBeGreaterThan(expected.length);
+    expect(fixture.sandbox.journal.count({ provider: name })).toBeGreaterThan(expected.length);
   }, 90_000);
 
   it('a controller that is down pauses nothing; its records leave the stream for the on-failure queue; back up, it acts again', async () => {
-    const name = adapter!.name;
-    const integration = hub!.integration(name)!;
-    const breaker = hub!.circuitBreaker(name)!;
-    const [stream] = hub!.blueprint.streamMappings.values();
-    const onFailure = hub!.queues.get(stream!.onFailureQueue!)!;
+    const name = fixture.adapter.name;
+    const integration = fixture.hub.integration(name)!;
+    const breaker = fixture.hub.circuitBreaker(name)!;
+    const [stream] = fixture.hub.blueprint.streamMappings.values();
+    const onFailure = fixture.hub.queues.get(stream!.onFailureQueue!)!;
     const failuresBefore = onFailure.stats().visible;
-    hub!.faults.set({ controller: 'down' });
+    fixture.hub.faults.set({ controller: 'down' });
     await breaker.isolate('maintenance (test)');
     // Each poll is one invocation of the controller: it fails them all, so the record is retried, then discarded.
-    for (let invocation = 0; invocation <= stream!.maximumRetryAttempts; invocation++) await hub!.pollCircuitStream();
-    expect(backgroundErrors.map(({ error }) => String(error))).toContainEqual(expect.stringMatching(/discarded after/));
+    for (let invocation = 0; invocation <= stream!.maximumRetryAttempts; invocation++) await fixture.hub.pollCircuitStream();
+    expect(fixture.backgroundErrors.map(({ error }) => String(error))).toContainEqual(expect.stringMatching(/discarded after/));
     expect(integration.mapping.enabled).toBe(true);
     expect(onFailure.stats().visible).toBeGreaterThan(failuresBefore);
 
     // Back up: each change is seen by the next scan (polled here, so none is missed between two scans).
-    hub!.faults.clear();
+    fixture.hub.faults.clear();
     await breaker.reset();
-    await hub!.pollCircuitStream();
+    await fixture.hub.pollCircuitStream();
     await breaker.isolate('maintenance again (test)');
-    await hub!.pollCircuitStream();
+    await fixture.hub.pollCircuitStream();
     expect(integration.mapping.enabled).toBe(false);
     await breaker.reset();
-    await hub!.pollCircuitStream();
+    await fixture.hub.pollCircuitStream();
     expect(integration.mapping.enabled).toBe(true);
   });
 });
