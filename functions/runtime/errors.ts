@@ -153,6 +153,34 @@ export class InvalidCredentialsError extends PermanentError {
   readonly errorClass = 'InvalidCredentials';
 }
 
+/** Why an inbound webhook was refused (functions/webhooks/webhook-scheme.ts); each has its HTTP status. */
+export type WebhookRejectionReason = 'body_too_large' | 'missing_headers' | 'bad_timestamp' | 'timestamp_out_of_tolerance' | 'bad_signature' | 'not_json' | 'missing_event_fields';
+
+/** The HTTP status the endpoint answers for each rejection. */
+export const WEBHOOK_REJECTION_STATUS: Readonly<Record<WebhookRejectionReason, number>> = {
+  body_too_large: 413,
+  missing_headers: 400,
+  bad_timestamp: 400,
+  timestamp_out_of_tolerance: 401,
+  bad_signature: 401,
+  not_json: 400,
+  missing_event_fields: 400,
+};
+
+/** An inbound webhook refused before anything was forwarded: unsigned, tampered, late, too big or unreadable. */
+export class WebhookRejectedError extends PermanentError {
+  readonly errorClass = 'WebhookRejected';
+  readonly status: number;
+
+  constructor(
+    readonly reason: WebhookRejectionReason,
+    message: string,
+  ) {
+    super(message);
+    this.status = WEBHOOK_REJECTION_STATUS[reason];
+  }
+}
+
 // ---------------------------------------------------------------- not attempted
 
 /** The call was deliberately not made; the message is parked until `retryAt`. */

@@ -339,7 +339,7 @@ function isReplay(result: JSONValue): boolean {
 }
 
 /** Translates Powertools idempotency errors into the runtime's hierarchy. */
-function fromIdempotencyError(error: unknown): IntegrationError {
+export function fromIdempotencyError(error: unknown): IntegrationError {
   if (error instanceof IdempotencyValidationError) {
     return new IdempotencyKeyReuseError('Idempotency key reused with a different payload', { cause: error });
   }

@@ -16,6 +16,12 @@ export const RuntimeMetric = {
   BreakerStoreFallback: 'BreakerStoreFallback',
   /** A message that only waited (circuit open, throttled) sent back to its queue with a fresh receive count. */
   HandedBack: 'HandedBack',
+  /** Inbound webhooks (functions/webhooks/webhook-ingress.ts): received, refused (by reason), replays, forwarded. */
+  WebhookReceived: 'WebhookReceived',
+  WebhookRejected: 'WebhookRejected',
+  WebhookDuplicate: 'WebhookDuplicate',
+  WebhookForwarded: 'WebhookForwarded',
+  WebhookForwardFailed: 'WebhookForwardFailed',
 } as const;
 
 export type RuntimeMetricName = (typeof RuntimeMetric)[keyof typeof RuntimeMetric];
