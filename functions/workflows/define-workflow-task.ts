@@ -5,8 +5,7 @@
  * What differs is the ending: there is no queue, so every outcome becomes the task's return value or a typed error
  * the state machine retries or catches (TASK_ERROR_NAMES in workflow-contract.ts).
  *
- * Per invocation: envelope (`executionName`, `retryCount`) → validate (invalid → Integration.Permanent) →
- * `skip` (a compensation with nothing to undo answers without a call or a write) → execute with the execution name
+ * Per invocation: envelope (`executionName`, `retryCount`) → validate (invalid → Integration.Permanent) → execute with the execution name
  * as correlation id and `retryCount + 1` as attempt → `done` (fresh or replayed) → `output(result)`;
  * `failed` → Integration.Transient / .Permanent / .CircuitOpen by category; `stale` → Integration.Permanent.
  *
@@ -74,11 +73,6 @@ export interface WorkflowTaskDefinition<TInput, TResult extends SendResult, TOut
   entity(input: TInput): { type: string; id: string; version?: number };
   /** The business key of the step: the execution name (the runtime prefixes the task name). */
   idempotencyKey(input: TInput): string;
-  /**
-   * Answers without a call, a claim or a ledger write when there is nothing to do (a compensation whose forward
-   * step never ran). Return undefined to go on.
-   */
-  skip?(input: TInput): TOutput | undefined;
   /** Calls the provider; throws an IntegrationError (or lets the http client throw one) to fail. */
   send(input: TInput, context: SendContext): Promise<TResult>;
   /**
@@ -175,12 +169,6 @@ export class WorkflowTaskRuntime<TInput, TResult extends SendResult, TOutput> {
       throw this.#fail(operation, logger);
     }
     logger.appendKeys({ idempotencyKey: operation.idempotencyKey, entity: `${operation.entity.type}#${operation.entity.id}` });
-
-    const skipped = this.#task.skip?.(operation.input);
-    if (skipped !== undefined) {
-      logger.info('Nothing to do: answered without calling the provider', { result: skipped });
-      return skipped;
-    }
 
     const outcome = await this.#executor.execute(operation, {
       correlationId: executionName,

@@ -11,12 +11,18 @@
  * | chargePayment     | charge-payment     | payments           | bearer   | POST /charges                         | failed/canceled PaymentDeclined   |
  * | createShipment    | create-shipment    | shipping           | basic    | POST /shipments                       | 422 AddressUndeliverable          |
  * | sendConfirmation  | send-confirmation  | email              | bearer   | POST /messages                        | 422 InvalidRecipient              |
- * | cancelShipment    | cancel-shipment    | shipping           | basic    | POST /shipments/:id/cancel            | 404 → already compensated         |
- * | refundPayment     | refund-payment     | payments           | bearer   | POST /refunds                         | 404 → already compensated; RefundFailed |
- * | releaseInventory  | release-inventory  | inventory          | api_key  | POST /reservations/:id/release        | 404 → already compensated         |
+ * | cancelShipment    | cancel-shipment    | shipping           | basic    | [GET /shipments?idempotencyKey=]      | 404 → already compensated         |
+ * |                   |                    |                    |          | POST /shipments/:id/cancel            |                                   |
+ * | refundPayment     | refund-payment     | payments           | bearer   | [GET /charges?idempotencyKey=]        | 404 → already compensated; RefundFailed |
+ * |                   |                    |                    |          | POST /refunds                         |                                   |
+ * | releaseInventory  | release-inventory  | inventory          | api_key  | [GET /reservations?idempotencyKey=]   | 404 → already compensated         |
+ * |                   |                    |                    |          | POST /reservations/:id/release        |                                   |
  *
- * A compensation whose forward step left nothing in `steps` answers `{ compensated: false, reason: 'nothing to
- * compensate' }` without a call or a write.
+ * A compensation undoes what its forward step did: the id in `steps` when the step completed; otherwise the step
+ * failed, perhaps after acting (a timeout, a lost or unusable answer, a crash after the call), so the provider is
+ * asked for the record made with the step's Idempotency-Key (the GET in brackets, {@link forwardEffect}). When the
+ * provider holds none that still needs undoing, the compensation answers `{ compensated: false, reason }` with the
+ * reason, and makes no undoing call.
  *
  * Environment of each task Lambda (see define-workflow-task.ts): BASE_URL and SECRET_NAME of ITS provider,
  * LEDGER_TABLE_NAME, CIRCUITS_TABLE_NAME; optional CIRCUIT_SETTINGS (use the provider's catalog circuit settings, so
@@ -64,10 +70,12 @@ type SagaProvider = 'inventory' | 'payments' | 'shipping' | 'email';
 
 const reservationCreated = z.object({ id: z.string().min(1) });
 const reservationReleased = z.object({ id: z.string().min(1), status: z.string() });
+const reservationList = z.object({ data: z.array(z.object({ id: z.string().min(1), status: z.string() })) });
 const gatewayAnswer = z.object({ id: z.string().min(1), status: z.string() });
 const chargeList = z.object({ data: z.array(gatewayAnswer) });
 const shipmentCreated = z.object({ id: z.string().min(1), trackingNumber: z.string() });
 const shipmentCancelled = z.object({ id: z.string().min(1), status: z.string() });
+const shipmentList = z.object({ data: z.array(z.object({ id: z.string().min(1), status: z.string() })) });
 const messageQueued = z.object({ id: z.string().min(1) });
 
 /*
@@ -77,16 +85,14 @@ const messageQueued = z.object({ id: z.string().min(1) });
  */
 
 const COMPENSATION_REASON = 'order_cancelled';
-const NOTHING_TO_COMPENSATE: CompensationResult = { compensated: false, reason: 'nothing to compensate' };
 const NOT_FOUND = 'not found at the provider: treated as already compensated';
 
 // ---------------------------------------------------------------- task factory
 
 /** What each step declares; the saga's common parts (input, entity, key, probe, output) are added. */
-interface SagaStep<TResult extends SendResult & object, TOutput> {
+interface SagaStep<TResult extends SendResult & object> {
   name: string;
   provider: SagaProvider;
-  skip?(input: SagaInput): TOutput | undefined;
   send(input: SagaInput, context: SendContext): Promise<TResult>;
 }
 
@@ -97,7 +103,7 @@ type CompensationSendResult = SendResult & CompensationResult;
 type WithoutExternalId<T> = Omit<T, 'externalId'>;
 
 function sagaTask<TResult extends SendResult & object>(
-  step: SagaStep<TResult, WithoutExternalId<TResult> | CompensationResult>,
+  step: SagaStep<TResult>,
 ): WorkflowTask<SagaInput, TResult, WithoutExternalId<TResult> | CompensationResult> {
   return defineWorkflowTask({
     name: step.name,
@@ -105,7 +111,6 @@ function sagaTask<TResult extends SendResult & object>(
     input: sagaTaskInputSchema,
     entity: (input) => ({ type: 'order', id: input.order.orderId }),
     idempotencyKey: (input) => input.executionName,
-    skip: step.skip,
     send: step.send,
     output: (result) => {
       const { externalId: _externalId, ...value } = result;
@@ -208,13 +213,74 @@ const sendConfirmationTask = sagaTask({
 
 // ---------------------------------------------------------------- compensations
 
-/** Cancels the shipment created by `createShipment`. */
+/** A provider's record as its lookup route lists it (`GET <path>?idempotencyKey=` → `{ data: [...] }`). */
+interface ProviderRecord {
+  id: string;
+  status: string;
+}
+
+/** Where a compensation finds what its forward step did. */
+interface ForwardEffectSource<TRecord extends ProviderRecord> {
+  /** The forward step: its Idempotency-Key is `<task>:<execution name>` (functions/runtime/operation-executor.ts). */
+  step: { readonly name: string };
+  /** The id in the forward step's result (`steps.<step>`): set when the step completed. */
+  recorded: string | undefined;
+  /** The provider's lookup route, answering `{ data: [record, ...] }` for `?idempotencyKey=<key>`. */
+  lookup: string;
+  schema: z.ZodType<{ data: TRecord[] }>;
+  /** Whether a record found still needs undoing (a released reservation, a cancelled shipment, a declined charge: no). */
+  undoable(record: TRecord): boolean;
+  /** Who answers and what it makes, for the reason: 'the gateway', 'charge'. */
+  provider: string;
+  noun: string;
+}
+
+/** The id to undo, or the compensation's answer when there is nothing to undo. */
+type ForwardEffect = { found: true; id: string } | { found: false; result: CompensationSendResult };
+
+/**
+ * The forward step's result, or the provider's record found by the step's Idempotency-Key. Without a result in
+ * `steps` the step failed after its retries, and the failure may be ambiguous: it may have acted at the provider and
+ * lost the answer. The provider is asked, not guessed; a request replayed under the key created nothing new, so at
+ * most one record answers.
+ */
+async function forwardEffect<TRecord extends ProviderRecord>(
+  { executionName }: SagaInput,
+  http: SendContext['http'],
+  source: ForwardEffectSource<TRecord>,
+): Promise<ForwardEffect> {
+  if (source.recorded !== undefined) return { found: true, id: source.recorded };
+  const key = operationIdempotencyKey(source.step.name, executionName);
+  const response = await http.get(source.lookup, { query: { idempotencyKey: key }, schema: source.schema });
+  const records = response.body.data;
+  const undoable = records.find((record) => source.undoable(record));
+  if (undoable) return { found: true, id: undoable.id };
+  const reason =
+    records.length === 0
+      ? `${source.provider} made no ${source.noun} for this order (asked by its Idempotency-Key)`
+      : `nothing to undo: ${source.provider}'s ${source.noun} ${records.map((record) => `${record.id} is ${record.status}`).join(', ')} (asked by its Idempotency-Key)`;
+  return { found: false, result: { externalId: key, compensated: false, reason } };
+}
+
+/**
+ * Cancels the shipment created by `createShipment`. Also entered when CreateShipment itself failed: the carrier is
+ * asked by the step's Idempotency-Key whether it created one.
+ */
 const cancelShipmentTask = sagaTask({
   name: 'cancel-shipment',
   provider: 'shipping',
-  skip: ({ steps }) => (steps.createShipment ? undefined : NOTHING_TO_COMPENSATE),
-  async send({ steps }, { http }): Promise<CompensationSendResult> {
-    const shipmentId = steps.createShipment!.shipmentId;
+  async send(input, { http }): Promise<CompensationSendResult> {
+    const shipment = await forwardEffect(input, http, {
+      step: createShipmentTask,
+      recorded: input.steps.createShipment?.shipmentId,
+      lookup: '/shipments',
+      schema: shipmentList,
+      undoable: (found) => found.status !== 'cancelled',
+      provider: 'the carrier',
+      noun: 'shipment',
+    });
+    if (!shipment.found) return shipment.result;
+    const shipmentId = shipment.id;
     return unlessNotFound<CompensationSendResult>(
       async () => {
         const response = await http.post(`/shipments/${encodeURIComponent(shipmentId)}/cancel`, { reason: COMPENSATION_REASON }, { schema: shipmentCancelled });
@@ -234,16 +300,18 @@ const cancelShipmentTask = sagaTask({
 const refundPaymentTask = sagaTask({
   name: 'refund-payment',
   provider: 'payments',
-  async send({ executionName, steps }, { http }): Promise<CompensationSendResult> {
-    let chargeId = steps.chargePayment?.chargeId;
-    if (chargeId === undefined) {
-      const key = operationIdempotencyKey(chargePaymentTask.name, executionName);
-      const found = await http.get('/charges', { query: { idempotencyKey: key }, schema: chargeList });
-      const charged = found.body.data.find((charge) => toPaymentStatus(charge.status) === 'completed' || toPaymentStatus(charge.status) === 'processing');
-      if (!charged) return { externalId: key, ...NOTHING_TO_COMPENSATE, reason: 'the gateway made no charge for this order (asked by its Idempotency-Key)' };
-      chargeId = charged.id;
-    }
-    const refunded = chargeId;
+  async send(input, { http }): Promise<CompensationSendResult> {
+    const charge = await forwardEffect(input, http, {
+      step: chargePaymentTask,
+      recorded: input.steps.chargePayment?.chargeId,
+      lookup: '/charges',
+      schema: chargeList,
+      undoable: (found) => ['completed', 'processing'].includes(toPaymentStatus(found.status)),
+      provider: 'the gateway',
+      noun: 'charge',
+    });
+    if (!charge.found) return charge.result;
+    const refunded = charge.id;
     return unlessNotFound<CompensationSendResult>(
       async () => {
         const response = await http.post('/refunds', { chargeId: refunded, reason: COMPENSATION_REASON }, { schema: gatewayAnswer });
@@ -258,13 +326,25 @@ const refundPaymentTask = sagaTask({
   },
 });
 
-/** Releases the reservation made by `reserveInventory`. */
+/**
+ * Releases the reservation made by `reserveInventory`. Also entered when ReserveInventory itself failed: the
+ * warehouse is asked by the step's Idempotency-Key whether it reserved.
+ */
 const releaseInventoryTask = sagaTask({
   name: 'release-inventory',
   provider: 'inventory',
-  skip: ({ steps }) => (steps.reserveInventory ? undefined : NOTHING_TO_COMPENSATE),
-  async send({ steps }, { http }): Promise<CompensationSendResult> {
-    const reservationId = steps.reserveInventory!.reservationId;
+  async send(input, { http }): Promise<CompensationSendResult> {
+    const reservation = await forwardEffect(input, http, {
+      step: reserveInventoryTask,
+      recorded: input.steps.reserveInventory?.reservationId,
+      lookup: '/reservations',
+      schema: reservationList,
+      undoable: (found) => found.status !== 'released',
+      provider: 'the warehouse',
+      noun: 'reservation',
+    });
+    if (!reservation.found) return reservation.result;
+    const reservationId = reservation.id;
     return unlessNotFound<CompensationSendResult>(
       async () => {
         const response = await http.post(`/reservations/${encodeURIComponent(reservationId)}/release`, { reason: COMPENSATION_REASON }, {

@@ -78,7 +78,7 @@ export interface ContactSyncTaskOutput {
  */
 export interface CompensationResult {
   compensated: boolean;
-  /** Why nothing was done, or how the provider's answer was read ('nothing to compensate', 'not found: ...'). */
+  /** Why nothing was done, or how the provider's answer was read ('the warehouse made no reservation …', 'not found at the provider: …'). */
   reason?: string;
   /** The provider's id of the undone resource or of the undoing action (refund id). */
   reservationId?: string;

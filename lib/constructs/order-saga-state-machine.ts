@@ -2,19 +2,23 @@
  * The order-fulfilment saga (Step Functions STANDARD, JSONPath):
  *
  *   ReserveInventory ──▶ ChargePayment ──▶ CreateShipment ──▶ SendConfirmation ──▶ OrderFulfilled (Succeed)
- *         │ catch              │ catch             │ catch              │ catch ($.failure)
- *         │                    │                   │                    ▼
- *         │                    │                   │              CancelShipment
- *         │                    │                   ▼                    │
- *         │                    └────────▶ RefundPayment ◀───────────────┘
- *         │                                        │
- *         │                             ReleaseInventory
- *         ▼                                        │
- *     OrderFailed (Fail) ◀─────────────────────────┘   every compensation: catch ($.compensationFailure) ──▶ CompensationFailed (Fail)
+ *         │ catch              │ catch             │ catch              │ catch (all: $.failure)
+ *         │                    │                   └──────────▶ CancelShipment
+ *         │                    │                                        │
+ *         │                    └─────────────────────────────▶ RefundPayment
+ *         │                                                             │
+ *         └──────────────────────────────────────────────────▶ ReleaseInventory
+ *                                                                       │
+ *                                                              OrderFailed (Fail)
  *
- * A failed step is caught and the COMPLETED steps are undone in reverse, each once. A failed ChargePayment enters
- * RefundPayment too: its failure may be ambiguous (the gateway charged, the answer was lost), so the refund asks the
- * gateway by the charge's Idempotency-Key and refunds what it finds (functions/workflows/order-saga.ts). Retries (catalog): transient
+ *   every compensation: catch ($.compensationFailure) ──▶ CompensationFailed (Fail)
+ *
+ * A failed step is caught into its OWN compensation, then the completed steps before it are undone in reverse, each
+ * once. The failed step's own, because its failure may be ambiguous (a timeout, a lost or unusable answer, a crash
+ * after the call: the provider acted, the saga does not know): without the step's result in `$.steps` its
+ * compensation asks the provider by the step's Idempotency-Key and undoes what it finds, or answers that there was
+ * nothing (functions/workflows/order-saga.ts, forwardEffect). A failed SendConfirmation has no compensation of its
+ * own (an e-mail cannot be unsent): it enters CancelShipment. Retries (catalog): transient
  * failures and Lambda service errors with full jitter; an open circuit with long intervals (wait for the
  * provider, do not compensate at once); Integration.Permanent never (compensate now). A compensation that still
  * fails after its generous retries ends in the distinct CompensationFailed state: an operator finishes the undo
@@ -197,16 +201,17 @@ export class OrderSagaStateMachine extends Construct {
     refundPayment.next(releaseInventory);
     releaseInventory.next(orderFailed);
 
-    // Forward steps: each caught failure enters the compensation of the step before it.
+    // Forward steps: each caught failure enters the step's own compensation, which reconciles an ambiguous failure
+    // with the provider (asked by the step's Idempotency-Key, not guessed), then undoes the steps before it.
     const reserveInventory = invoke('reserveInventory', '$.steps.reserveInventory');
     const chargePayment = invoke('chargePayment', '$.steps.chargePayment');
     const createShipment = invoke('createShipment', '$.steps.createShipment');
     const sendConfirmation = invoke('sendConfirmation', '$.steps.sendConfirmation');
     const compensationOf: [tasks.LambdaInvoke, sfn.IChainable][] = [
-      [reserveInventory, orderFailed],
-      // Ambiguous outcomes are reconciled, not guessed: RefundPayment asks the gateway whether it charged.
+      [reserveInventory, releaseInventory],
       [chargePayment, refundPayment],
-      [createShipment, refundPayment],
+      [createShipment, cancelShipment],
+      // An e-mail cannot be unsent: the undo starts with the shipment.
       [sendConfirmation, cancelShipment],
     ];
     for (const [step, compensation] of compensationOf) {

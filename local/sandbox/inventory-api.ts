@@ -8,6 +8,8 @@
  *        -> 409 insufficient_stock (nothing reserved; `shortages` lists each short SKU) | 400 unknown_sku
  *   POST /inventory/reservations/:id/release       {} or { reason? } (or no body)
  *        -> 200 { id, status: 'released', releasedAt } (again: the same body, nothing changes) | 404
+ *   GET  /inventory/reservations?idempotencyKey=…|orderId=…
+ *        -> 200 { data: [reservation, ...] } oldest first (either filter, or both) | 400 invalid_request (neither)
  *   GET  /inventory/reservations/:id               200 reservation | 404
  *   GET  /inventory/stock/:sku                     200 { sku, available, reserved } | 404
  *
@@ -21,6 +23,7 @@ import { apiKeyAuth } from './credential-schemes.js';
 import {
   describeIssue,
   errorResponse,
+  headerValue,
   invalidRequest,
   type JsonObject,
   NO_FAULT_EXTRAS,
@@ -64,6 +67,8 @@ export interface Reservation {
   readonly releasedAt: string | null;
   /** The reason given by the first release, if any. */
   readonly releaseReason: string | null;
+  /** The Idempotency-Key of the request that created it: a caller that lost the answer asks by it (`GET /reservations`). */
+  readonly idempotencyKey: string | null;
 }
 
 /** Options of the inventory provider. */
@@ -130,7 +135,7 @@ export function createInventoryApi(context: ProviderContext, options: InventoryA
   };
   restock();
 
-  const reserve = (body: unknown): RouteResponse => {
+  const reserve = (body: unknown, idempotencyKey: string | null): RouteResponse => {
     const parsed = reservationSchema.safeParse(body);
     if (!parsed.success) return invalidRequest(parsed.error.issues.map(describeIssue));
     const { orderId, items } = parsed.data;
@@ -162,6 +167,7 @@ export function createInventoryApi(context: ProviderContext, options: InventoryA
       createdAt: new Date(context.now()).toISOString(),
       releasedAt: null,
       releaseReason: null,
+      idempotencyKey,
     };
     reservations.set(reservation.id, reservation);
     return { status: 201, body: reservationJson(reservation), sideEffect: { type: 'reservation', id: reservation.id } };
@@ -189,7 +195,30 @@ export function createInventoryApi(context: ProviderContext, options: InventoryA
 
   const routes: ProviderRoute[] = [
     HEALTH_ROUTE,
-    { method: 'POST', path: '/reservations', auth: 'required', body: 'json', idempotent: true, handle: (r) => reserve(r.body) },
+    {
+      method: 'POST',
+      path: '/reservations',
+      auth: 'required',
+      body: 'json',
+      idempotent: true,
+      handle: (r) => reserve(r.body, headerValue(r.headers, 'idempotency-key') ?? null),
+    },
+    {
+      // The lookup a caller makes when it does not know whether its reservation happened (a timeout, a lost answer):
+      // by the Idempotency-Key it sent, or by its order id. `{ data: [reservation, ...] }`, oldest first.
+      method: 'GET',
+      path: '/reservations',
+      auth: 'required',
+      handle: (request) => {
+        const key = request.query.get('idempotencyKey');
+        const orderId = request.query.get('orderId');
+        if (key === null && orderId === null) return invalidRequest(['idempotencyKey or orderId: one is required']);
+        const found = [...reservations.values()].filter(
+          (reservation) => (key === null || reservation.idempotencyKey === key) && (orderId === null || reservation.orderId === orderId),
+        );
+        return { status: 200, body: { data: found.map(reservationJson) } };
+      },
+    },
     {
       method: 'POST',
       path: '/reservations/:id/release',

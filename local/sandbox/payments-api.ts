@@ -3,6 +3,7 @@
  *
  *   GET  /payments/health        200 { status: 'ok' }                          no auth
  *   POST /payments/charges       { amount, currency, reference, customerId, description? } -> 201 charge  idempotent
+ *   GET  /payments/charges?idempotencyKey=…|reference=…  200 { data: [charge, ...] } oldest first | 400 (neither)
  *   GET  /payments/charges/:id   200 charge | 404
  *   POST /payments/refunds       { chargeId, amount?, reason? } -> 201 refund | 404 unknown charge | 400  idempotent
  *   GET  /payments/refunds/:id   200 refund | 404

@@ -9,6 +9,8 @@
  *        -> 422 address_undeliverable when postalCode is `00000` (a deterministic permanent refusal for tests)
  *   POST /shipping/shipments/:id/cancel        { reason? } (or no body)
  *        -> 200 { id, status: 'cancelled', cancelledAt } (again: the same body, nothing changes) | 404
+ *   GET  /shipping/shipments?idempotencyKey=…|orderId=…
+ *        -> 200 { data: [shipment, ...] } oldest first (either filter, or both) | 400 invalid_request (neither)
  *   GET  /shipping/shipments/:id               200 shipment | 404
  *
  * Tracking numbers come from a seeded stream (the same seed and order give the same numbers; `reset()` rewinds it).
@@ -19,6 +21,7 @@ import { basicAuth } from './credential-schemes.js';
 import {
   describeIssue,
   errorResponse,
+  headerValue,
   invalidRequest,
   type JsonObject,
   NO_FAULT_EXTRAS,
@@ -62,6 +65,8 @@ export interface Shipment {
   readonly cancelledAt: string | null;
   /** The reason given by the first cancel, if any. */
   readonly cancelReason: string | null;
+  /** The Idempotency-Key of the request that created it: a caller that lost the answer asks by it (`GET /shipments`). */
+  readonly idempotencyKey: string | null;
 }
 
 /** Options of the shipping provider. */
@@ -121,7 +126,7 @@ export function createShippingApi(context: ProviderContext, options: ShippingApi
     return `TRK${digits}`;
   };
 
-  const create = (body: unknown): RouteResponse => {
+  const create = (body: unknown, idempotencyKey: string | null): RouteResponse => {
     const parsed = shipmentSchema.safeParse(body);
     if (!parsed.success) return invalidRequest(parsed.error.issues.map(describeIssue));
     const { orderId, address, items } = parsed.data;
@@ -147,6 +152,7 @@ export function createShippingApi(context: ProviderContext, options: ShippingApi
       createdAt: new Date(context.now()).toISOString(),
       cancelledAt: null,
       cancelReason: null,
+      idempotencyKey,
     };
     shipments.set(shipment.id, shipment);
     return {
@@ -181,7 +187,30 @@ export function createShippingApi(context: ProviderContext, options: ShippingApi
 
   const routes: ProviderRoute[] = [
     HEALTH_ROUTE,
-    { method: 'POST', path: '/shipments', auth: 'required', body: 'json', idempotent: true, handle: (r) => create(r.body) },
+    {
+      method: 'POST',
+      path: '/shipments',
+      auth: 'required',
+      body: 'json',
+      idempotent: true,
+      handle: (r) => create(r.body, headerValue(r.headers, 'idempotency-key') ?? null),
+    },
+    {
+      // The lookup a caller makes when it does not know whether its shipment was created (a timeout, a lost answer):
+      // by the Idempotency-Key it sent, or by its order id. `{ data: [shipment, ...] }`, oldest first.
+      method: 'GET',
+      path: '/shipments',
+      auth: 'required',
+      handle: (request) => {
+        const key = request.query.get('idempotencyKey');
+        const orderId = request.query.get('orderId');
+        if (key === null && orderId === null) return invalidRequest(['idempotencyKey or orderId: one is required']);
+        const found = [...shipments.values()].filter(
+          (shipment) => (key === null || shipment.idempotencyKey === key) && (orderId === null || shipment.orderId === orderId),
+        );
+        return { status: 200, body: { data: found.map(shipmentJson) } };
+      },
+    },
     {
       method: 'POST',
       path: '/shipments/:id/cancel',

@@ -146,6 +146,7 @@ describe('LocalStateMachine', () => {
     const ship = record.invocations.filter((i) => i.state === 'CreateShipment');
     expect(ship.map((i) => i.retryCount)).toEqual([0, 1, 2, 3, 4]);
     expect(record.invocations.filter((i) => i.state !== 'CreateShipment' && i.state !== 'ReserveInventory' && i.state !== 'ChargePayment').map((i) => [i.state, i.retryCount])).toEqual([
+      ['CancelShipment', 0],
       ['RefundPayment', 0],
       ['ReleaseInventory', 0],
     ]);

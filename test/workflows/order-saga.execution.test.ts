@@ -12,7 +12,7 @@ import { WORKFLOWS } from '../../lib/workflow-catalog.js';
 import { eventBridgeBody, lambdaContext, sqsEvent } from '../../local/lambda-events.js';
 import type { CfnTemplate, ExecutionRecord } from '../../local/local-step-functions.js';
 import { createLocalOrderSagaStarter } from '../../local/local-workflows.js';
-import { type Sandbox, startSandbox } from '../../local/sandbox/index.js';
+import { type FaultOptions, type Sandbox, startSandbox } from '../../local/sandbox/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../support/dynalite.js';
 import { buildWorld, order, synthesizeAgainstSandbox, type WorkflowWorld } from './workflow-harness.js';
 
@@ -37,6 +37,14 @@ const FORWARD = ['ReserveInventory', 'ChargePayment', 'CreateShipment', 'SendCon
 const runSaga = (orderId: string, overrides: Parameters<typeof order>[1] = {}) =>
   world.saga.run({ order: order(orderId, overrides), steps: {} }, { name: orderId });
 const invocationsOf = (record: ExecutionRecord, state: string) => record.invocations.filter((i) => i.state === state);
+/** What a state's last invocation returned (a compensation's result). */
+const outputOf = (record: ExecutionRecord, state: string) => {
+  const outcome = invocationsOf(record, state).at(-1)?.outcome;
+  return outcome?.ok ? outcome.output : outcome;
+};
+/** Lookups by Idempotency-Key: GETs of a provider's list route. */
+const lookups = (provider: 'inventory' | 'payments' | 'shipping', path: string) =>
+  sandbox.journal.entries({ provider }).filter((entry) => entry.method === 'GET' && entry.path === path).length;
 /** POSTs to `path` (exact), or under it when it ends with '/'. */
 const post = (provider: 'inventory' | 'payments' | 'shipping' | 'email', path: string) =>
   sandbox.journal
@@ -87,7 +95,9 @@ describe('order saga (synthesized definition, real task handlers)', () => {
       {
         step: 'ReserveInventory',
         inject: () => sandbox.inventory.setStock('SKU-1', 0),
-        compensations: [] as string[],
+        // ReleaseInventory asks the warehouse whether it reserved: it refused, so there is nothing to release.
+        compensations: ['ReleaseInventory'],
+        ownReason: /^the warehouse made no reservation for this order \(asked by its Idempotency-Key\)$/,
         errorClass: 'InsufficientStock',
         provider: 'inventory' as const,
         path: '/reservations',
@@ -97,6 +107,7 @@ describe('order saga (synthesized definition, real task handlers)', () => {
         inject: () => sandbox.setFaults('payments', { chargeStatus: 'failed' }),
         // RefundPayment asks the gateway whether it charged: it declined, so there is nothing to refund.
         compensations: ['RefundPayment', 'ReleaseInventory'],
+        ownReason: /^nothing to undo: the gateway's charge ch_\d+ is failed \(asked by its Idempotency-Key\)$/,
         errorClass: 'PaymentDeclined',
         provider: 'payments' as const,
         path: '/charges',
@@ -104,7 +115,9 @@ describe('order saga (synthesized definition, real task handlers)', () => {
       {
         step: 'CreateShipment',
         overrides: { shippingAddress: { name: 'Ana Lima', line1: 'Nowhere 0', city: 'Lisboa', postalCode: '00000', country: 'PT' } },
-        compensations: ['RefundPayment', 'ReleaseInventory'],
+        // CancelShipment asks the carrier whether it created a shipment: it refused, so there is nothing to cancel.
+        compensations: ['CancelShipment', 'RefundPayment', 'ReleaseInventory'],
+        ownReason: /^the carrier made no shipment for this order \(asked by its Idempotency-Key\)$/,
         errorClass: 'AddressUndeliverable',
         provider: 'shipping' as const,
         path: '/shipments',
@@ -113,6 +126,7 @@ describe('order saga (synthesized definition, real task handlers)', () => {
         step: 'SendConfirmation',
         overrides: { email: 'ana@invalid.example' },
         compensations: ['CancelShipment', 'RefundPayment', 'ReleaseInventory'],
+        ownReason: undefined,
         errorClass: 'InvalidRecipient',
         provider: 'email' as const,
         path: '/messages',
@@ -142,15 +156,22 @@ describe('order saga (synthesized definition, real task handlers)', () => {
         for (const compensation of scenario.compensations) expect(invocationsOf(record, compensation)).toHaveLength(1);
         expect(record.invocations.map((i) => i.state)).toEqual([...FORWARD.slice(0, failedAt + 1), ...scenario.compensations]);
 
-        // What the compensations did at the providers.
+        // What the compensations did at the providers: undo each completed step; the failed step's own compensation
+        // asked its provider by the step's Idempotency-Key (SendConfirmation has none) and found nothing to undo.
         const releases = post('inventory', '/reservations/');
         const refunds = post('payments', '/refunds');
         const cancels = post('shipping', '/shipments/');
         expect({ releases, refunds, cancels }).toEqual({
-          releases: scenario.compensations.includes('ReleaseInventory') ? 1 : 0,
-          refunds: scenario.compensations.includes('RefundPayment') && failedAt >= 2 ? 1 : 0,
-          cancels: scenario.compensations.includes('CancelShipment') ? 1 : 0,
+          releases: failedAt >= 1 ? 1 : 0,
+          refunds: failedAt >= 2 ? 1 : 0,
+          cancels: failedAt >= 3 ? 1 : 0,
         });
+        expect({
+          reservations: lookups('inventory', '/reservations'),
+          charges: lookups('payments', '/charges'),
+          shipments: lookups('shipping', '/shipments'),
+        }).toEqual({ reservations: failedAt === 0 ? 1 : 0, charges: failedAt === 1 ? 1 : 0, shipments: failedAt === 2 ? 1 : 0 });
+        if (scenario.ownReason) expect(outputOf(record, scenario.compensations[0]!)).toEqual({ compensated: false, reason: expect.stringMatching(scenario.ownReason) });
         if (failedAt >= 1) expect(sandbox.inventory.reservations()[0]?.status).toBe('released');
         if (failedAt >= 2) expect(sandbox.payments.refunds()).toHaveLength(1);
         if (failedAt >= 3) expect(sandbox.shipping.shipments()[0]?.status).toBe('cancelled');
@@ -233,27 +254,36 @@ describe('order saga (synthesized definition, real task handlers)', () => {
     expect(sandbox.payments.charges()).toHaveLength(1);
   });
 
+  /** Per provider: the forward step's create route and the step's own compensation (state, task export). */
+  const SIDE_EFFECTING = {
+    inventory: { step: 'ReserveInventory', path: '/reservations', compensation: 'ReleaseInventory', task: 'releaseInventory' },
+    payments: { step: 'ChargePayment', path: '/charges', compensation: 'RefundPayment', task: 'refundPayment' },
+    shipping: { step: 'CreateShipment', path: '/shipments', compensation: 'CancelShipment', task: 'cancelShipment' },
+  } as const;
+
   /**
-   * Runs a saga whose ChargePayment fails under `faults` on POST /charges; before RefundPayment the gateway answers
-   * again and the circuit those failures opened has closed (in the definition the compensation waits minutes for
-   * it; the harness does not wait).
+   * Runs a saga whose step calling `provider` fails under `faults` on its create route (everything under the path);
+   * before the step's own compensation the provider answers again and the circuit those failures opened has closed
+   * (in the definition the compensation waits minutes for it; the harness does not wait).
    */
-  const runWithFailedCharge = (orderId: string, faults: Parameters<typeof sandbox.setFaults<'payments'>>[1]) => {
-    sandbox.setFaults('payments', { ...faults, pathFilter: '/charges' });
+  const runWithFailedStep = (orderId: string, provider: keyof typeof SIDE_EFFECTING, faults: FaultOptions) => {
+    const { path, compensation, task } = SIDE_EFFECTING[provider];
+    sandbox.setFaults(provider, { ...faults, pathFilter: path });
     return world.saga.run(
       { order: order(orderId), steps: {} },
       {
         name: orderId,
         hooks: {
           async beforeInvoke(invocation) {
-            if (invocation.state !== 'RefundPayment') return;
-            sandbox.clearFaults('payments');
-            await world.fn('refundPayment').breaker!.reset();
+            if (invocation.state !== compensation) return;
+            sandbox.clearFaults(provider);
+            await world.fn(task).breaker!.reset();
           },
         },
       },
     );
   };
+  const runWithFailedCharge = (orderId: string, faults: FaultOptions) => runWithFailedStep(orderId, 'payments', faults);
 
   it('refunds a charge whose answer was lost: ChargePayment failed ambiguously, the gateway is asked by its Idempotency-Key', async () => {
     // The gateway charges, then every answer to POST /charges is unusable (as if lost): the step fails after its
@@ -277,15 +307,111 @@ describe('order saga (synthesized definition, real task handlers)', () => {
     expect(post('payments', '/refunds')).toBe(0);
   });
 
-  it('compensates once the circuit-open retry budget is spent', async () => {
+  it('releases a reservation whose answer was lost: ReserveInventory failed ambiguously, the warehouse is asked by its Idempotency-Key', async () => {
+    // The warehouse reserves, then every answer to /reservations is unusable (as if lost).
+    const record = await runWithFailedStep('ord-lost-reservation', 'inventory', { malformedRate: 1 });
+
+    expect(record.status).toBe('FAILED');
+    expect(record.path, record.cause).toEqual(['ReserveInventory', 'ReleaseInventory', 'OrderFailed']);
+    // Retried with one Idempotency-Key: one reservation, replayed; then found and released once.
+    expect(sandbox.inventory.reservations()).toHaveLength(1);
+    const [reservation] = sandbox.inventory.reservations();
+    expect(reservation).toMatchObject({ orderId: 'ord-lost-reservation', status: 'released', idempotencyKey: 'reserve-inventory:ord-lost-reservation' });
+    expect(sandbox.inventory.stock('SKU-1')).toMatchObject({ available: 100, reserved: 0 });
+    expect(outputOf(record, 'ReleaseInventory')).toEqual({ compensated: true, reservationId: reservation!.id, status: 'released' });
+    expect(post('inventory', '/reservations/')).toBe(1);
+    // Nothing after it ran.
+    expect(sandbox.payments.charges()).toHaveLength(0);
+    expect(JSON.parse(record.cause!)).toMatchObject({ errorType: expect.stringMatching(/^Integration\.(Transient|CircuitOpen)$/) });
+  });
+
+  it('cancels a shipment whose answer was lost, then refunds and releases: CreateShipment failed ambiguously, the carrier is asked', async () => {
+    // The carrier creates the shipment, then every answer to /shipments is unusable (as if lost).
+    const record = await runWithFailedStep('ord-lost-shipment', 'shipping', { malformedRate: 1 });
+
+    expect(record.status).toBe('FAILED');
+    expect(record.path, record.cause).toEqual([
+      'ReserveInventory',
+      'ChargePayment',
+      'CreateShipment',
+      'CancelShipment',
+      'RefundPayment',
+      'ReleaseInventory',
+      'OrderFailed',
+    ]);
+    expect(sandbox.shipping.shipments()).toHaveLength(1);
+    const [shipment] = sandbox.shipping.shipments();
+    expect(shipment).toMatchObject({ orderId: 'ord-lost-shipment', status: 'cancelled', idempotencyKey: 'create-shipment:ord-lost-shipment' });
+    expect(outputOf(record, 'CancelShipment')).toEqual({ compensated: true, shipmentId: shipment!.id, status: 'cancelled' });
+    expect(post('shipping', '/shipments/')).toBe(1);
+    // The completed steps before it are undone, each once.
+    const [charge] = sandbox.payments.charges();
+    expect(sandbox.payments.refunds().map((refund) => refund.chargeId)).toEqual([charge!.id]);
+    expect(sandbox.inventory.reservations().map((reservation) => reservation.status)).toEqual(['released']);
+    expect(sandbox.email.messages()).toHaveLength(0);
+  });
+
+  for (const provider of ['inventory', 'shipping'] as const) {
+    const { step, path, compensation } = SIDE_EFFECTING[provider];
+    it(`${compensation} undoes nothing when ${step} failed before the provider acted (asked, not guessed)`, async () => {
+      // Every request under the create route is refused before the provider's logic: a 503 each time.
+      const orderId = `ord-never-${provider}`;
+      const record = await runWithFailedStep(orderId, provider, { status: 503 });
+
+      const failedAt = FORWARD.indexOf(step);
+      const undo = ['CancelShipment', 'RefundPayment', 'ReleaseInventory'];
+      expect(record.path, record.cause).toEqual([...FORWARD.slice(0, failedAt + 1), ...undo.slice(undo.indexOf(compensation)), 'OrderFailed']);
+      expect(lookups(provider, path)).toBe(1);
+      expect(post(provider, `${path}/`)).toBe(0);
+      expect(provider === 'inventory' ? sandbox.inventory.reservations() : sandbox.shipping.shipments()).toHaveLength(0);
+      const noun = provider === 'inventory' ? 'the warehouse made no reservation' : 'the carrier made no shipment';
+      expect(outputOf(record, compensation)).toEqual({ compensated: false, reason: `${noun} for this order (asked by its Idempotency-Key)` });
+      // The completed steps before it are still undone.
+      if (provider === 'shipping') {
+        expect(sandbox.payments.refunds()).toHaveLength(1);
+        expect(sandbox.inventory.reservations()[0]?.status).toBe('released');
+      } else {
+        expect(sandbox.payments.charges()).toHaveLength(0);
+      }
+    });
+  }
+
+  it('compensates once the circuit-open retry budget is spent, asking the carrier once it answers again', async () => {
     await world.fn('createShipment').breaker!.isolate('carrier down for the day');
-    const record = await runSaga('ord-circuit-spent');
+    const record = await world.saga.run(
+      { order: order('ord-circuit-spent'), steps: {} },
+      {
+        name: 'ord-circuit-spent',
+        hooks: {
+          async beforeInvoke(invocation) {
+            // The carrier is back before CancelShipment (in the definition it waits minutes for it, with long intervals).
+            if (invocation.state === 'CancelShipment' && invocation.retryCount === 0) await world.fn('cancelShipment').breaker!.reset();
+          },
+        },
+      },
+    );
 
     const budget = WORKFLOWS.orderSaga.retry.circuitOpen.maxAttempts;
     expect(invocationsOf(record, 'CreateShipment')).toHaveLength(1 + budget);
     expect(post('shipping', '/shipments')).toBe(0);
-    expect(record.path.slice(-3)).toEqual(['RefundPayment', 'ReleaseInventory', 'OrderFailed']);
+    expect(record.path.slice(-4)).toEqual(['CancelShipment', 'RefundPayment', 'ReleaseInventory', 'OrderFailed']);
+    expect(outputOf(record, 'CancelShipment')).toMatchObject({ compensated: false, reason: expect.stringContaining('the carrier made no shipment') });
     expect(JSON.parse(record.cause!)).toMatchObject({ errorType: TASK_ERROR_NAMES.circuitOpen });
+  });
+
+  it('ends in CompensationFailed when the carrier stays unreachable: whether it shipped cannot be asked', async () => {
+    await world.fn('createShipment').breaker!.isolate('carrier down for the day');
+    const record = await runSaga('ord-carrier-gone');
+
+    expect(record.status).toBe('FAILED');
+    expect(record.error).toBe('CompensationFailed');
+    expect(record.path.slice(-3)).toEqual(['CreateShipment', 'CancelShipment', 'CompensationFailed']);
+    const budget = WORKFLOWS.orderSaga.compensationRetry.circuitOpen.maxAttempts;
+    expect(invocationsOf(record, 'CancelShipment')).toHaveLength(1 + budget);
+    expect(JSON.parse(record.cause!)).toMatchObject({ errorType: TASK_ERROR_NAMES.circuitOpen });
+    // The charge and the reservation are left for the operator (runbook saga-compensation-failed).
+    expect(sandbox.payments.refunds()).toHaveLength(0);
+    expect(sandbox.inventory.reservations()[0]?.status).toBe('reserved');
   });
 
   it('ends in CompensationFailed, never silently, when a compensation keeps failing', async () => {
@@ -296,7 +422,7 @@ describe('order saga (synthesized definition, real task handlers)', () => {
 
     expect(record.status).toBe('FAILED');
     expect(record.error).toBe('CompensationFailed');
-    expect(record.path).toEqual(['ReserveInventory', 'ChargePayment', 'CreateShipment', 'RefundPayment', 'CompensationFailed']);
+    expect(record.path).toEqual(['ReserveInventory', 'ChargePayment', 'CreateShipment', 'CancelShipment', 'RefundPayment', 'CompensationFailed']);
     expect(JSON.parse(record.cause!)).toMatchObject({ errorType: TASK_ERROR_NAMES.permanent, errorMessage: expect.stringMatching(/^RefundFailed/) });
     // The reservation is still held: the operator's runbook lists what is left to undo.
     expect(sandbox.inventory.reservations()[0]?.status).toBe('reserved');

@@ -8,6 +8,7 @@ import type { LocalSecretsManager } from '../../../local/local-secrets-manager.j
 import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-manager-secret-source.js';
 import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
+import { postAs } from '../../local/sandbox/helpers.js';
 import { buildTask, providerSecrets, rejectionOf, type TaskEnvironment } from './workflow-test-kit.js';
 import { catalogIntegration } from '../../../lib/catalog.js';
 
@@ -283,15 +284,58 @@ describe('order saga tasks: compensations', () => {
     expect(sandbox.shipping.shipments()[0]?.status).toBe('cancelled');
   });
 
-  it('answers nothing to compensate, without a call or a ledger row, when the forward step never ran', async () => {
+  it("asks the warehouse and the carrier, by the forward step's Idempotency-Key, before answering that nothing needs undoing", async () => {
     const o = order('ord-nothing');
-    for (const compensation of ['cancelShipment', 'releaseInventory'] as const) {
-      const local = buildTask(ORDER_SAGA_TASKS[compensation], env);
-      expect(await local.runtime.handle(sagaInput(o), ctx())).toEqual({ compensated: false, reason: 'nothing to compensate' });
-    }
+    const released = await buildTask(ORDER_SAGA_TASKS.releaseInventory, env).runtime.handle(sagaInput(o), ctx());
+    const cancelled = await buildTask(ORDER_SAGA_TASKS.cancelShipment, env).runtime.handle(sagaInput(o), ctx());
 
-    expect(sandbox.journal.count()).toBe(0);
-    expect(await buildTask(ORDER_SAGA_TASKS.releaseInventory, env).ledger.entries('order', 'ord-nothing')).toEqual([]);
+    expect(released).toEqual({ compensated: false, reason: 'the warehouse made no reservation for this order (asked by its Idempotency-Key)' });
+    expect(cancelled).toEqual({ compensated: false, reason: 'the carrier made no shipment for this order (asked by its Idempotency-Key)' });
+    expect(sandbox.journal.entries({}).map((entry) => `${entry.method} ${entry.provider} ${entry.path}`)).toEqual([
+      'GET inventory /reservations',
+      'GET shipping /shipments',
+    ]);
+    // The ledger row of the compensation names the key it asked by.
+    const rows = await buildTask(ORDER_SAGA_TASKS.releaseInventory, env).ledger.entries('order', 'ord-nothing');
+    expect(rows.find((row) => row.integration === 'release-inventory')).toMatchObject({ status: 'synced', externalId: 'reserve-inventory:ord-nothing' });
+  });
+
+  it('releases the reservation and cancels the shipment their steps made but never reported, found by Idempotency-Key', async () => {
+    const o = order('ord-lost-answers');
+    // The forward steps acted at the providers; their results never reached the saga's state.
+    await buildTask(ORDER_SAGA_TASKS.reserveInventory, env).runtime.handle(sagaInput(o), ctx());
+    await buildTask(ORDER_SAGA_TASKS.createShipment, env).runtime.handle(sagaInput(o), ctx());
+    const [reservation] = sandbox.inventory.reservations();
+    const [shipment] = sandbox.shipping.shipments();
+
+    const cancelled = await buildTask(ORDER_SAGA_TASKS.cancelShipment, env).runtime.handle(sagaInput(o), ctx());
+    const released = await buildTask(ORDER_SAGA_TASKS.releaseInventory, env).runtime.handle(sagaInput(o), ctx());
+
+    expect(cancelled).toEqual({ compensated: true, shipmentId: shipment?.id, status: 'cancelled' });
+    expect(released).toEqual({ compensated: true, reservationId: reservation?.id, status: 'released' });
+    expect(sandbox.shipping.shipment(shipment!.id)?.status).toBe('cancelled');
+    expect(sandbox.inventory.reservation(reservation!.id)?.status).toBe('released');
+    expect(sandbox.inventory.stock('SKU-1')).toMatchObject({ reserved: 0 });
+  });
+
+  it('undoes nothing when the record found by Idempotency-Key is already released or cancelled', async () => {
+    const o = order('ord-already-undone');
+    await buildTask(ORDER_SAGA_TASKS.reserveInventory, env).runtime.handle(sagaInput(o), ctx());
+    await buildTask(ORDER_SAGA_TASKS.createShipment, env).runtime.handle(sagaInput(o), ctx());
+    const [reservation] = sandbox.inventory.reservations();
+    const [shipment] = sandbox.shipping.shipments();
+    // Undone by hand (an operator), before the compensations ran.
+    await postAs(sandbox, 'inventory', `/reservations/${reservation!.id}/release`, {});
+    await postAs(sandbox, 'shipping', `/shipments/${shipment!.id}/cancel`, {});
+    const undoCalls = () => sandbox.journal.entries({}).filter((entry) => entry.method === 'POST' && /\/(release|cancel)$/.test(entry.path)).length;
+    expect(undoCalls()).toBe(2);
+
+    const released = await buildTask(ORDER_SAGA_TASKS.releaseInventory, env).runtime.handle(sagaInput(o), ctx());
+    const cancelled = await buildTask(ORDER_SAGA_TASKS.cancelShipment, env).runtime.handle(sagaInput(o), ctx());
+
+    expect(released).toEqual({ compensated: false, reason: expect.stringContaining(`reservation ${reservation!.id} is released`) });
+    expect(cancelled).toEqual({ compensated: false, reason: expect.stringContaining(`shipment ${shipment!.id} is cancelled`) });
+    expect(undoCalls()).toBe(2);
   });
 
   it("asks the gateway, by the charge step's Idempotency-Key, before answering that no charge needs a refund", async () => {

@@ -12,7 +12,7 @@ function sagaRequests(sandbox: Sandbox): number {
   return sandbox.journal.entries({}).filter((e) => ['inventory', 'payments', 'shipping', 'email'].includes(e.provider ?? '') && !e.path.endsWith('/health')).length;
 }
 
-function order(orderId: string) {
+function order(orderId: string, postalCode = '1100-053') {
   return {
     orderId,
     customerId: 'c1',
@@ -20,7 +20,7 @@ function order(orderId: string) {
     items: [{ sku: 'SKU-2', quantity: 1 }],
     amount: '9.90',
     currency: 'eur',
-    shippingAddress: { name: 'Ana Lima', line1: 'Rua Augusta 1', city: 'Lisboa', postalCode: '1100-053', country: 'PT' },
+    shippingAddress: { name: 'Ana Lima', line1: 'Rua Augusta 1', city: 'Lisboa', postalCode, country: 'PT' },
   };
 }
 
@@ -62,12 +62,11 @@ describe('redriving a failed workflow execution on the local hub (RedriveExecuti
   });
 
   it('fails a compensated saga again at once: no step runs and no side effect happens', async () => {
-    sandbox.setFaults('shipping', { status: 400, pathFilter: '/shipments' });
-    hub.putEvents([{ source: 'orders.service', detailType: 'OrderPlaced', detail: order('ord-redrive-1') }]);
+    // The carrier refuses the address (422, permanent); CancelShipment then asks it and finds no shipment.
+    hub.putEvents([{ source: 'orders.service', detailType: 'OrderPlaced', detail: order('ord-redrive-1', '00000') }]);
     await eventually(() => hub.executions.some((e) => e.name === 'ord-redrive-1' && e.status !== 'RUNNING'));
     const execution = hub.executions.find((e) => e.name === 'ord-redrive-1')!;
     expect(execution).toMatchObject({ status: 'FAILED', error: 'OrderFailed' });
-    sandbox.clearFaults('shipping');
     // The saga's own calls (the schedule's contact syncs and the prober's health checks run on meanwhile).
     const sagaCalls = () => sagaRequests(sandbox);
     const requestsBefore = sagaCalls();

@@ -105,6 +105,49 @@ describe('inventory sandbox: reservations', () => {
   });
 });
 
+describe('inventory sandbox: lookup by Idempotency-Key or order', () => {
+  it('lists the reservations made with an Idempotency-Key (a replay adds none) or for an order, oldest first', async () => {
+    const s = await start();
+    await postAs(s, 'inventory', '/reservations', reservationBody(), { 'idempotency-key': 'reserve-inventory:exec-1' });
+    await postAs(s, 'inventory', '/reservations', reservationBody(), { 'idempotency-key': 'reserve-inventory:exec-1' });
+    await postAs(s, 'inventory', '/reservations', reservationBody(undefined, 'order-2'), { 'idempotency-key': 'reserve-inventory:exec-2' });
+    await postAs(s, 'inventory', '/reservations', reservationBody(undefined, 'order-2'));
+    expect(s.inventory.reservations().map((r) => [r.id, r.idempotencyKey])).toEqual([
+      ['res_1', 'reserve-inventory:exec-1'],
+      ['res_2', 'reserve-inventory:exec-2'],
+      ['res_3', null],
+    ]);
+
+    const byKey = await getAs(s, 'inventory', `/reservations?idempotencyKey=${encodeURIComponent('reserve-inventory:exec-1')}`);
+    expect(byKey.status).toBe(200);
+    expect(await byKey.json()).toEqual({ data: [expect.objectContaining({ id: 'res_1', orderId: 'order-1', status: 'reserved', items: [{ sku: 'SKU-1', quantity: 3 }] })] });
+    const byOrder = (await (await getAs(s, 'inventory', '/reservations?orderId=order-2')).json()) as { data: { id: string }[] };
+    expect(byOrder.data.map((r) => r.id)).toEqual(['res_2', 'res_3']);
+    const both = (await (await getAs(s, 'inventory', '/reservations?orderId=order-2&idempotencyKey=reserve-inventory:exec-2')).json()) as { data: { id: string }[] };
+    expect(both.data.map((r) => r.id)).toEqual(['res_2']);
+    expect(await (await getAs(s, 'inventory', '/reservations?idempotencyKey=reserve-inventory:never')).json()).toEqual({ data: [] });
+
+    // A released reservation is still listed, with its status.
+    await postAs(s, 'inventory', '/reservations/res_1/release', {});
+    expect(await (await getAs(s, 'inventory', '/reservations?idempotencyKey=reserve-inventory:exec-1')).json()).toEqual({
+      data: [expect.objectContaining({ id: 'res_1', status: 'released' })],
+    });
+    // A lookup is not a side effect.
+    expect(s.sideEffects('inventory').map((effect) => effect.type)).toEqual(['reservation', 'reservation', 'reservation', 'release']);
+  });
+
+  it('answers 400 invalid_request without idempotencyKey or orderId, and 401 without the API key', async () => {
+    const s = await start();
+    const neither = await getAs(s, 'inventory', '/reservations');
+    expect(neither.status).toBe(400);
+    const body = (await neither.json()) as { error: { code: string; problems: string[] } };
+    expect(body.error).toMatchObject({ code: 'invalid_request', problems: ['idempotencyKey or orderId: one is required'] });
+    const anonymous = await get(`${s.providerUrl('inventory')}/reservations?orderId=order-1`);
+    expect(anonymous.status).toBe(401);
+    expect(await errorCode(anonymous)).toBe('missing_credentials');
+  });
+});
+
 describe('inventory sandbox: release', () => {
   it('releases a reservation with 200, returns the stock, and answers the same body when released again', async () => {
     const s = await start();

@@ -72,6 +72,50 @@ describe('shipping sandbox: shipments', () => {
   });
 });
 
+describe('shipping sandbox: lookup by Idempotency-Key or order', () => {
+  it('lists the shipments made with an Idempotency-Key (a replay adds none) or for an order, oldest first', async () => {
+    const s = await start();
+    await postAs(s, 'shipping', '/shipments', shipmentBody(), { 'idempotency-key': 'create-shipment:exec-1' });
+    await postAs(s, 'shipping', '/shipments', shipmentBody(), { 'idempotency-key': 'create-shipment:exec-1' });
+    await postAs(s, 'shipping', '/shipments', shipmentBody({ orderId: 'order-2' }), { 'idempotency-key': 'create-shipment:exec-2' });
+    await postAs(s, 'shipping', '/shipments', shipmentBody({ orderId: 'order-2' }));
+    expect(s.shipping.shipments().map((shipment) => [shipment.id, shipment.idempotencyKey])).toEqual([
+      ['shp_1', 'create-shipment:exec-1'],
+      ['shp_2', 'create-shipment:exec-2'],
+      ['shp_3', null],
+    ]);
+
+    const byKey = await getAs(s, 'shipping', `/shipments?idempotencyKey=${encodeURIComponent('create-shipment:exec-1')}`);
+    expect(byKey.status).toBe(200);
+    const found = (await byKey.json()) as { data: Record<string, unknown>[] };
+    expect(found).toEqual({ data: [expect.objectContaining({ id: 'shp_1', orderId: 'order-1001', status: 'created', trackingNumber: s.shipping.shipment('shp_1')?.trackingNumber })] });
+    const byOrder = (await (await getAs(s, 'shipping', '/shipments?orderId=order-2')).json()) as { data: { id: string }[] };
+    expect(byOrder.data.map((shipment) => shipment.id)).toEqual(['shp_2', 'shp_3']);
+    const both = (await (await getAs(s, 'shipping', '/shipments?orderId=order-2&idempotencyKey=create-shipment:exec-2')).json()) as { data: { id: string }[] };
+    expect(both.data.map((shipment) => shipment.id)).toEqual(['shp_2']);
+    expect(await (await getAs(s, 'shipping', '/shipments?idempotencyKey=create-shipment:never')).json()).toEqual({ data: [] });
+
+    // A cancelled shipment is still listed, with its status.
+    await postAs(s, 'shipping', '/shipments/shp_1/cancel', {});
+    expect(await (await getAs(s, 'shipping', '/shipments?idempotencyKey=create-shipment:exec-1')).json()).toEqual({
+      data: [expect.objectContaining({ id: 'shp_1', status: 'cancelled' })],
+    });
+    // A lookup is not a side effect.
+    expect(s.sideEffects('shipping').map((effect) => effect.type)).toEqual(['shipment', 'shipment', 'shipment', 'cancellation']);
+  });
+
+  it('answers 400 invalid_request without idempotencyKey or orderId, and 401 without credentials', async () => {
+    const s = await start();
+    const neither = await getAs(s, 'shipping', '/shipments');
+    expect(neither.status).toBe(400);
+    const body = (await neither.json()) as { error: { code: string; problems: string[] } };
+    expect(body.error).toMatchObject({ code: 'invalid_request', problems: ['idempotencyKey or orderId: one is required'] });
+    const anonymous = await get(`${s.providerUrl('shipping')}/shipments?orderId=order-1001`);
+    expect(anonymous.status).toBe(401);
+    expect(await errorCode(anonymous)).toBe('missing_credentials');
+  });
+});
+
 describe('shipping sandbox: cancel', () => {
   it('cancels with 200 and answers the same body when cancelled again', async () => {
     const s = await start();
