@@ -17,6 +17,7 @@ import { ConfigurationError } from '../functions/runtime/errors.js';
 import { adapterModulePath, nameProblem } from '../functions/runtime/names.js';
 import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
 import { baseUrlProblem } from '../functions/runtime/base-url.js';
+import { type WebhookSchemeDeclaration, webhookEventSource, webhookSchemeProblems } from '../functions/webhooks/webhook-declaration.js';
 
 /** The repository root: adapter and handler modules are given relative to it. */
 export const REPOSITORY_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -39,6 +40,40 @@ export interface EventRoute {
  * synth by the runtime's own validator (functions/runtime/circuit-settings.ts).
  */
 export type CatalogCircuitSettings = CircuitBreakerSettingsInput;
+
+/**
+ * Inbound webhooks of an integration's provider (docs/webhooks.md): the stack deploys an HTTPS endpoint
+ * `POST /webhooks/<name>` that verifies each delivery with the scheme, drops replays, and forwards it to the bus as an
+ * event of source `integration-hub.webhooks.<name>` whose detail-type is the provider's event type.
+ */
+export type WebhookEntry = WebhookSchemeDeclaration & {
+  /** The provider's event types the hub expects (rules route them; others are forwarded too). At least one. */
+  readonly events: readonly string[];
+  /** Larger bodies get 413. @default 65536 (1 – 240000) */
+  readonly maxBodyBytes?: number;
+  /** How long a delivery id is remembered: longer than the provider's retry window. @default 3 (1 – 30) */
+  readonly dedupeDays?: number;
+  /** Steady requests per second the endpoint takes; more get 429 from API Gateway. @default 50 (1 – 10000) */
+  readonly rateLimitPerSecond?: number;
+  /** Requests the endpoint takes in a burst. @default 100 (1 – 5000) */
+  readonly burstLimit?: number;
+  /** Rejected deliveries in 5 minutes that raise the rejection alarm. @default 10 (1 – 100000) */
+  readonly rejectionAlarmThreshold?: number;
+};
+
+/** A webhook declaration with its defaults applied. */
+export interface ResolvedWebhooks {
+  /** The scheme and its options, as the endpoint's function gets them (`WEBHOOK_SCHEME`). */
+  readonly scheme: WebhookSchemeDeclaration;
+  readonly events: readonly string[];
+  /** The forwarded events' source. */
+  readonly eventSource: string;
+  readonly maxBodyBytes: number;
+  readonly dedupeSeconds: number;
+  readonly rateLimitPerSecond: number;
+  readonly burstLimit: number;
+  readonly rejectionAlarmThreshold: number;
+}
 
 /** One integration: everything the stack needs to deploy it. Durations in seconds unless the name says otherwise. */
 export interface IntegrationEntry {
@@ -94,10 +129,12 @@ export interface IntegrationEntry {
     /** Alarm on this many function errors in 5 minutes. @default 1 */
     readonly functionErrors?: number;
   };
+  /** The provider's inbound webhooks, when it sends any. */
+  readonly webhooks?: WebhookEntry;
 }
 
 /** An entry with every default applied. */
-export type ResolvedIntegration = Required<Omit<IntegrationEntry, 'auth' | 'secret' | 'circuit' | 'alarms' | 'httpTimeoutMs' | 'maxAttempts'>> & {
+export type ResolvedIntegration = Required<Omit<IntegrationEntry, 'auth' | 'secret' | 'circuit' | 'alarms' | 'httpTimeoutMs' | 'maxAttempts' | 'webhooks'>> & {
   /** The auth configuration (a bare scheme made an object). */
   readonly auth: AuthConfig;
   /** The adapter's module (functions/integrations/<adapter>.ts), relative to the repository root; it exports `handler`. */
@@ -107,6 +144,7 @@ export type ResolvedIntegration = Required<Omit<IntegrationEntry, 'auth' | 'secr
   readonly alarms: Required<NonNullable<IntegrationEntry['alarms']>>;
   readonly httpTimeoutMs?: number;
   readonly maxAttempts?: number;
+  readonly webhooks?: ResolvedWebhooks;
 };
 
 /** The integrations the hub deploys. */
@@ -124,6 +162,8 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
     maxConcurrency: 5,
     maxReceiveCount: 5,
     circuit: { failureThreshold: 5, breakMs: 30_000 },
+    // The CRM signs its webhooks the Standard Webhooks way (docs/webhooks.md).
+    webhooks: { scheme: 'standard-webhooks', events: ['contact.updated'] },
   },
   {
     name: 'payments',
@@ -139,6 +179,8 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
     maxReceiveCount: 5,
     circuit: { failureThreshold: 5, breakMs: 30_000 },
     alarms: { oldestMessageAgeSeconds: 300 },
+    // The gateway signs with its own `t=…,v1=…` header (docs/webhooks.md).
+    webhooks: { scheme: 'timestamped-hmac', header: 'payments-signature', events: ['charge.succeeded', 'charge.refunded'] },
   },
 ];
 
@@ -212,6 +254,7 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
     inRange('alarms.functionErrors', entry.alarms?.functionErrors, 1, 100_000);
     if (entry.secret?.import && auth.scheme === 'none') problem("secret.import makes no sense with auth 'none'");
     for (const circuitProblem of circuitBreakerSettingsProblems(entry.circuit)) problem(`circuit: ${circuitProblem}`);
+    const webhooks = entry.webhooks === undefined ? undefined : resolveWebhooks(entry.name, entry.webhooks, problem);
 
     return {
       name: entry.name,
@@ -237,10 +280,34 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
         circuitOpenMinutes: entry.alarms?.circuitOpenMinutes ?? 15,
         functionErrors: entry.alarms?.functionErrors ?? 1,
       },
+      ...(webhooks ? { webhooks } : {}),
     } satisfies ResolvedIntegration;
   });
   if (problems.length > 0) throw new CatalogError(problems);
   return resolved;
+}
+
+/** A webhook declaration with its defaults; its problems go to `problem`. */
+function resolveWebhooks(name: string, entry: WebhookEntry, problem: (text: string) => void): ResolvedWebhooks {
+  const { events, maxBodyBytes, dedupeDays, rateLimitPerSecond, burstLimit, rejectionAlarmThreshold, ...scheme } = entry;
+  for (const schemeProblem of webhookSchemeProblems(scheme)) problem(`webhooks: ${schemeProblem}`);
+  if (!Array.isArray(events) || events.length === 0 || events.some((type) => typeof type !== 'string' || !/^[\w.:/-]{1,128}$/.test(type))) {
+    problem('webhooks.events: at least one event type (1-128 letters, digits, . : / _ -)');
+  }
+  const within = (field: string, value: number | undefined, fallback: number, min: number, max: number): number => {
+    if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) problem(`webhooks.${field} must be an integer from ${min} to ${max} (got ${value})`);
+    return value ?? fallback;
+  };
+  return {
+    scheme: scheme as WebhookSchemeDeclaration,
+    events: events ?? [],
+    eventSource: webhookEventSource(name),
+    maxBodyBytes: within('maxBodyBytes', maxBodyBytes, 65_536, 1, 240_000),
+    dedupeSeconds: within('dedupeDays', dedupeDays, 3, 1, 30) * 86_400,
+    rateLimitPerSecond: within('rateLimitPerSecond', rateLimitPerSecond, 50, 1, 10_000),
+    burstLimit: within('burstLimit', burstLimit, 100, 1, 5_000),
+    rejectionAlarmThreshold: within('rejectionAlarmThreshold', rejectionAlarmThreshold, 10, 1, 100_000),
+  };
 }
 
 /** The resolved entry of integration `name`; throws naming the known ones when there is none. */

@@ -5,6 +5,8 @@
  *   IntegrationHub-<stage>-core           tables, bus, alarm topic, circuit controller and prober, their alarms
  *   IntegrationHub-<stage>-<group>        one per stack group of the stage file: ≤ 15 integrations, each with its
  *                                         pipeline, alarms, detail dashboard and circuit registration
+ *   IntegrationHub-<stage>-webhooks       the webhook API, delivery-id table and one endpoint per provider that
+ *                                         declares webhooks (only when one does)
  *   IntegrationHub-<stage>-workflows      the Step Functions workflows, their providers and alarms (unless off)
  *   IntegrationHub-<stage>-overview       the overview dashboard: every alarm, graphs across all integrations
  *
@@ -17,6 +19,7 @@ import type { Construct } from 'constructs';
 import { pascalCase, type ResolvedIntegration, resolveCatalog } from './catalog.js';
 import { HubCore } from './constructs/hub-core.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
+import { declaresWebhooks, HubWebhooks, webhookOutputs } from './constructs/hub-webhooks.js';
 import { HubWorkflows } from './constructs/hub-workflows.js';
 import { IntegrationGroup } from './constructs/integration-group.js';
 import { SandboxApi } from './constructs/sandbox-api.js';
@@ -33,8 +36,11 @@ const CORE = 'core';
 
 /** The part of each stack's name (`IntegrationHub-<stage>-<part>`), in deployment order. */
 export function stageStackParts(stage: ResolvedStage): string[] {
-  return [...(stage.sandbox ? ['sandbox'] : []), CORE, ...stage.groups.map((group) => group.name), ...(stage.workflows ? ['workflows'] : []), 'overview'];
+  const webhooks = declaresWebhooks(resolveCatalog(stage.integrations)) ? [WEBHOOKS] : [];
+  return [...(stage.sandbox ? ['sandbox'] : []), CORE, ...stage.groups.map((group) => group.name), ...webhooks, ...(stage.workflows ? ['workflows'] : []), 'overview'];
 }
+
+const WEBHOOKS = 'webhooks';
 
 /** The names of the stage's stacks, in deployment order (the operator CLI reads their outputs). */
 export function stageStackNames(stage: ResolvedStage): string[] {
@@ -54,6 +60,8 @@ export class HubStage {
   /** One stack per stack group, by group name. */
   readonly integrationStacks: ReadonlyMap<string, Stack>;
   readonly groups: ReadonlyMap<string, IntegrationGroup>;
+  readonly webhooksStack?: Stack;
+  readonly webhooks?: HubWebhooks;
   readonly workflowsStack?: Stack;
   readonly workflows?: HubWorkflows;
   readonly overviewStack: Stack;
@@ -112,6 +120,18 @@ export class HubStage {
     this.groups = groups;
     const pipelines = new Map([...groups.values()].flatMap((group) => [...group.pipelines]));
 
+    if (declaresWebhooks(this.catalog)) {
+      this.webhooksStack = stack(WEBHOOKS, 'webhook API and endpoints');
+      this.webhooks = new HubWebhooks(this.webhooksStack, 'Webhooks', {
+        integrations: this.catalog,
+        bus: this.core.bus.bus,
+        alarmTopic: this.core.alarmTopic.topic,
+        removalPolicy,
+        runbookBaseUrl,
+      });
+      webhookOutputs(this.webhooksStack, this.webhooks);
+    }
+
     if (this.workflowCatalog) {
       this.workflowsStack = stack('workflows', 'order saga, contact sync and their providers');
       this.workflows = new HubWorkflows(this.workflowsStack, 'Workflows', {
@@ -136,9 +156,11 @@ export class HubStage {
       runbookBaseUrl,
     });
     this.dashboard.addAlarms(...[...groups.values()].flatMap((group) => [...group.alarms.values()].flatMap((set) => set.alarms)), ...this.core.hubAlarms.alarms);
+    if (this.webhooks) this.dashboard.addAlarms(...this.webhooks.alarms);
     this.workflows?.addToDashboard(this.dashboard);
     // The alarms it names must exist before it does.
-    for (const other of [...integrationStacks.values(), ...(this.workflowsStack ? [this.workflowsStack] : [])]) this.overviewStack.addStackDependency(other);
+    const named = [...integrationStacks.values(), ...(this.webhooksStack ? [this.webhooksStack] : []), ...(this.workflowsStack ? [this.workflowsStack] : [])];
+    for (const other of named) this.overviewStack.addStackDependency(other);
 
     this.coreOutputs();
   }
@@ -149,6 +171,7 @@ export class HubStage {
       ...(this.sandboxStack ? [this.sandboxStack] : []),
       this.coreStack,
       ...this.integrationStacks.values(),
+      ...(this.webhooksStack ? [this.webhooksStack] : []),
       ...(this.workflowsStack ? [this.workflowsStack] : []),
       this.overviewStack,
     ];

@@ -9,6 +9,7 @@ import type { HubAlarms } from './constructs/hub-alarms.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
 import type { HubEventBus } from './constructs/hub-event-bus.js';
 import type { HubTables } from './constructs/hub-tables.js';
+import { declaresWebhooks, HubWebhooks, webhookOutputs } from './constructs/hub-webhooks.js';
 import { HubWorkflows } from './constructs/hub-workflows.js';
 import type { IntegrationAlarms } from './constructs/integration-alarms.js';
 import type { IntegrationDashboard } from './constructs/integration-dashboard.js';
@@ -85,6 +86,8 @@ export class IntegrationHubStack extends Stack {
   public readonly contactSync?: ContactSyncStateMachine;
   /** The alarms of each workflow, by workflow name. */
   public readonly workflowAlarms: ReadonlyMap<string, WorkflowAlarms>;
+  /** The inbound webhook endpoints, when an integration declares webhooks. */
+  public readonly webhooks?: HubWebhooks;
 
   constructor(scope: Construct, id: string, props: IntegrationHubStackProps = {}) {
     const { integrations = INTEGRATIONS, workflows = WORKFLOWS, providers = PROVIDERS, removalPolicy = RemovalPolicy.RETAIN, ...stackProps } = props;
@@ -122,6 +125,11 @@ export class IntegrationHubStack extends Stack {
     });
     this.dashboard.addAlarms(...[...group.alarms.values()].flatMap((set) => set.alarms), ...core.hubAlarms.alarms);
 
+    if (declaresWebhooks(this.catalog)) {
+      this.webhooks = new HubWebhooks(this, 'Webhooks', { integrations: this.catalog, bus: core.bus.bus, alarmTopic: core.alarmTopic.topic, removalPolicy, runbookBaseUrl });
+      this.dashboard.addAlarms(...this.webhooks.alarms);
+    }
+
     if (this.workflowCatalog) {
       const hubWorkflows = new HubWorkflows(this, 'Workflows', {
         workflows: this.workflowCatalog,
@@ -155,6 +163,7 @@ export class IntegrationHubStack extends Stack {
     for (const [name, table] of Object.entries(this.tables.all)) {
       new CfnOutput(this, `${pascalCase(name)}TableName`, { value: table.tableName, description: `The ${name} table` });
     }
+    if (this.webhooks) webhookOutputs(this, this.webhooks);
     new CfnOutput(this, 'CircuitSettings', {
       value: JSON.stringify(Object.fromEntries(this.circuitSettings())),
       description: 'The circuits in the circuits table (an integration\'s, a workflow provider\'s) with their breaker settings, for the operator CLI',

@@ -38,13 +38,22 @@ export const HUB_RUNBOOK_SLUGS = ['controller-records-failed', 'circuit-controll
 /** One of {@link HUB_RUNBOOK_SLUGS}. */
 export type HubRunbookSlug = (typeof HUB_RUNBOOK_SLUGS)[number];
 
+/** Runbooks of the webhook endpoints' alarms (lib/constructs/hub-webhooks.ts). */
+export const WEBHOOK_RUNBOOK_SLUGS = ['webhook-rejections', 'webhook-errors'] as const;
+
+/** One of {@link WEBHOOK_RUNBOOK_SLUGS}. */
+export type WebhookRunbookSlug = (typeof WEBHOOK_RUNBOOK_SLUGS)[number];
+
+/** Any runbook. */
+type AnyRunbookSlug = RunbookSlug | WorkflowRunbookSlug | HubRunbookSlug | WebhookRunbookSlug;
+
 /** The runbook's path relative to the repository root, e.g. `docs/runbooks/dlq-not-empty.md`. */
-export function runbookPath(slug: RunbookSlug | WorkflowRunbookSlug | HubRunbookSlug): string {
+export function runbookPath(slug: AnyRunbookSlug): string {
   return `${RUNBOOK_DIRECTORY}/${slug}.md`;
 }
 
 /** The link put in alarm descriptions: `<baseUrl>/<slug>.md` with a base URL, else the repository-relative path. */
-export function runbookLink(slug: RunbookSlug | WorkflowRunbookSlug | HubRunbookSlug, baseUrl?: string): string {
+export function runbookLink(slug: AnyRunbookSlug, baseUrl?: string): string {
   return baseUrl ? `${baseUrl.replace(/\/+$/, '')}/${slug}.md` : runbookPath(slug);
 }
 

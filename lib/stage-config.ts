@@ -22,7 +22,7 @@ export const STAGES_DIRECTORY = join(REPOSITORY_ROOT, 'stages');
 export const DEFAULT_STAGE = 'dev';
 
 /** The stacks a stage has besides its integration groups (lib/hub-stage.ts): no group may be named like them. */
-export const RESERVED_STACK_PARTS: readonly string[] = ['sandbox', 'core', 'workflows', 'overview'];
+export const RESERVED_STACK_PARTS: readonly string[] = ['sandbox', 'core', 'webhooks', 'workflows', 'overview'];
 
 /** The stack group an integration is in when its stage entry names none. */
 export const DEFAULT_STACK_GROUP = 'integrations';

@@ -19,6 +19,8 @@ export const RuntimeMetric = {
   /** Inbound webhooks (functions/webhooks/webhook-ingress.ts): received, refused (by reason), replays, forwarded. */
   WebhookReceived: 'WebhookReceived',
   WebhookRejected: 'WebhookRejected',
+  /** The same rejections with their reason as the `errorClass` dimension (the dashboard's breakdown). */
+  WebhookRejectedByReason: 'WebhookRejectedByReason',
   WebhookDuplicate: 'WebhookDuplicate',
   WebhookForwarded: 'WebhookForwarded',
   WebhookForwardFailed: 'WebhookForwardFailed',

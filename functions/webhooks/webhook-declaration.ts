@@ -2,12 +2,9 @@
  * What a catalog entry declares about a provider's inbound webhooks (lib/catalog.ts `webhooks`), and the scheme it
  * names. Pure code: the catalog validates a declaration at synth and the endpoint's function at init with the same
  * rules, as auth declarations are (functions/runtime/auth-config.ts). The stack passes it to the function as
- * `WEBHOOK_SCHEME` (JSON).
+ * `WEBHOOK_SCHEME` (JSON); webhook-handler.ts makes the scheme from it.
  */
-import { ConfigurationError } from '../runtime/errors.js';
-import { standardWebhooksScheme } from './standard-webhooks-scheme.js';
-import { timestampedHmacScheme } from './timestamped-hmac-scheme.js';
-import { DEFAULT_TOLERANCE_SECONDS, type WebhookScheme } from './webhook-scheme.js';
+import { DEFAULT_TOLERANCE_SECONDS } from './webhook-scheme.js';
 
 /** How a provider signs its webhooks. */
 export type WebhookSchemeDeclaration =
@@ -15,6 +12,11 @@ export type WebhookSchemeDeclaration =
   | { readonly scheme: 'standard-webhooks'; readonly toleranceSeconds?: number }
   /** One header `t=…,v1=…` over `timestamp.body` (HMAC-SHA256); id and type from the body's `id` and `type`. */
   | { readonly scheme: 'timestamped-hmac'; readonly header: string; readonly toleranceSeconds?: number };
+
+/** The `source` of the bus events an integration's webhooks become. */
+export function webhookEventSource(integration: string): string {
+  return `integration-hub.webhooks.${integration}`;
+}
 
 /** The scheme names, in documentation order. */
 export const WEBHOOK_SCHEMES = ['standard-webhooks', 'timestamped-hmac'] as const;
@@ -39,13 +41,4 @@ export function webhookSchemeProblems(declaration: unknown): string[] {
   }
   if (scheme === 'timestamped-hmac' && !(typeof header === 'string' && HEADER_NAME.test(header))) problems.push('timestamped-hmac needs header: the signature header name');
   return problems;
-}
-
-/** The scheme a valid declaration names; throws a ConfigurationError listing the problems of an invalid one. */
-export function schemeOf(declaration: WebhookSchemeDeclaration): WebhookScheme {
-  const problems = webhookSchemeProblems(declaration);
-  if (problems.length > 0) throw ConfigurationError.listing('webhook scheme', problems);
-  return declaration.scheme === 'standard-webhooks'
-    ? standardWebhooksScheme({ toleranceSeconds: declaration.toleranceSeconds })
-    : timestampedHmacScheme({ header: declaration.header, toleranceSeconds: declaration.toleranceSeconds });
 }

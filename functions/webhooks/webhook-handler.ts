@@ -14,9 +14,11 @@ import { ConfigurationError } from '../runtime/errors.js';
 import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
 import { createRuntimeLogger, type MetricsSink, PowertoolsMetricsSink } from '../runtime/telemetry.js';
 import { EventBridgeWebhookForwarder } from './eventbridge-webhook-forwarder.js';
-import { schemeOf, type WebhookSchemeDeclaration } from './webhook-declaration.js';
+import { standardWebhooksScheme } from './standard-webhooks-scheme.js';
+import { timestampedHmacScheme } from './timestamped-hmac-scheme.js';
+import { type WebhookSchemeDeclaration, webhookSchemeProblems } from './webhook-declaration.js';
 import { WebhookIngress } from './webhook-ingress.js';
-import type { WebhookRequest } from './webhook-scheme.js';
+import type { WebhookRequest, WebhookScheme } from './webhook-scheme.js';
 
 /** The variables the endpoint reads (the stack sets them from the catalog entry's `webhooks`). */
 export const WEBHOOK_ENVIRONMENT = {
@@ -88,6 +90,15 @@ export function webhookIngressFromEnvironment(env: Record<string, string | undef
     logger: createRuntimeLogger(provider),
     clock: systemClock,
   });
+}
+
+/** The scheme a valid declaration names; throws a ConfigurationError listing the problems of an invalid one. */
+export function schemeOf(declaration: WebhookSchemeDeclaration): WebhookScheme {
+  const problems = webhookSchemeProblems(declaration);
+  if (problems.length > 0) throw ConfigurationError.listing('webhook scheme', problems);
+  return declaration.scheme === 'standard-webhooks'
+    ? standardWebhooksScheme({ toleranceSeconds: declaration.toleranceSeconds })
+    : timestampedHmacScheme({ header: declaration.header, toleranceSeconds: declaration.toleranceSeconds });
 }
 
 /** The raw body (decoded when API Gateway base64-encoded it) and the headers of a payload-2.0 event. */

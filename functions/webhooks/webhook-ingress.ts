@@ -130,7 +130,7 @@ export class WebhookIngress {
     } catch (error) {
       // Our secret store failed or the secret is unusable: nothing was decided about the webhook, the sender retries.
       if (!(error instanceof WebhookRejectedError)) return this.#notForwarded(undefined, toIntegrationError(error));
-      metrics.count(RuntimeMetric.WebhookRejected, 1, error.reason);
+      this.#countRejection(error.reason);
       logger.warn('Webhook rejected', { provider: settings.provider, reason: error.reason, detail: error.message });
       return { status: error.status, body: { error: error.reason, message: error.message } };
     }
@@ -176,6 +176,12 @@ export class WebhookIngress {
     });
   }
 
+  /** One rejection: the alarm's metric, and the breakdown by reason. */
+  #countRejection(reason: string): void {
+    this.#deps.metrics.count(RuntimeMetric.WebhookRejected);
+    this.#deps.metrics.count(RuntimeMetric.WebhookRejectedByReason, 1, reason);
+  }
+
   /** The answer when a delivery was not forwarded now: the provider must retry (or stop, for a conflict). */
   #notForwarded(webhook: VerifiedWebhook | undefined, error: IntegrationError): WebhookResponse {
     const { metrics, logger, settings } = this.#deps;
@@ -185,7 +191,7 @@ export class WebhookIngress {
       return { status: 409, body: { error: 'in_progress', message: 'this delivery is being processed; retry later' } };
     }
     if (error instanceof IdempotencyKeyReuseError) {
-      metrics.count(RuntimeMetric.WebhookRejected, 1, 'id_reused');
+      this.#countRejection('id_reused');
       logger.warn('Webhook id reused with a different body', context);
       return { status: 409, body: { error: 'id_reused', message: 'this webhook id was delivered before with a different body' } };
     }

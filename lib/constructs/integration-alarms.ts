@@ -34,7 +34,12 @@ export type HubMetricName =
   | 'StaleSkipped'
   | 'BreakerStoreFallback'
   | 'HandedBack'
-  | 'CircuitOpen';
+  | 'CircuitOpen'
+  | 'WebhookReceived'
+  | 'WebhookRejected'
+  | 'WebhookDuplicate'
+  | 'WebhookForwarded'
+  | 'WebhookForwardFailed';
 
 /** The dimensions an integration's custom metrics carry. */
 export function hubMetricDimensions(integration: string): Record<string, string> {

@@ -63,6 +63,15 @@ describe('cdk-nag AWS Solutions checks', () => {
       expected[`IntegrationHub/Core/CircuitController/${fn}Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
     }
     expected['IntegrationHub/Core/CircuitController/FailedStreamRecords'] = ['AwsSolutions-SQS3'];
+    // Webhooks: each endpoint's function like a pipeline's, its signing secret (rolled by the provider), and its
+    // route (a provider authenticates by signature, not API authorization).
+    for (const name of hub.stack.webhooks?.endpoints.keys() ?? []) {
+      const id = pascalCase(name);
+      expected[`IntegrationHub/Webhooks/${id}/Function`] = ['AwsSolutions-L1'];
+      expected[`IntegrationHub/Webhooks/${id}/FunctionRole/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
+      expected[`IntegrationHub/Webhooks/${id}/SigningSecret`] = ['AwsSolutions-SMG4'];
+      expected[`IntegrationHub/Webhooks/${id}/Route`] = ['AwsSolutions-APIG4'];
+    }
     // Workflows: every task function like a pipeline's; each provider secret like an integration's; each state
     // machine role: log delivery and X-Ray ("*"), and `<function ARN>:*` of each of its task functions, by name.
     const taskFunctions: Record<string, string[]> = {
@@ -112,7 +121,9 @@ describe('cdk-nag on catalog variants', () => {
   it('passes with every shipped integration importing its secret, shared by the workflow providers', () => {
     const integrations = INTEGRATIONS.map((entry) => ({ ...entry, secret: { name: `vendor/${entry.name}`, import: true } }));
     const hub = synthesizeHub({ integrations });
-    hub.template.resourceCountIs('AWS::SecretsManager::Secret', PROVIDERS.filter((entry) => entry.integration === undefined).length);
+    // Left: the standalone providers' secrets, and the webhook signing secrets (not credentials: always created).
+    const webhookSecrets = INTEGRATIONS.filter((entry) => entry.webhooks !== undefined).length;
+    hub.template.resourceCountIs('AWS::SecretsManager::Secret', PROVIDERS.filter((entry) => entry.integration === undefined).length + webhookSecrets);
     expect(new AwsSolutionsChecks().validateScope(hub.app).violations).toEqual([]);
   });
 });

@@ -36,6 +36,14 @@ const flatten = flattenIntrinsics;
 
 /** Whether an integration creates its secret (rather than importing it, or having none). */
 const createsSecret = (integration: ResolvedIntegration) => !integration.secret.import && SECRET_FIELDS[authScheme(integration.auth)].length > 0;
+/**
+ * What the webhooks add to a hub of `catalog` (lib/constructs/hub-webhooks.ts): per integration that declares them a
+ * function, a signing secret and a rejection alarm; once, the API's 5xx alarm and the delivery-id table.
+ */
+const webhookResources = (catalog: readonly ResolvedIntegration[]) => {
+  const endpoints = catalog.filter((integration) => integration.webhooks !== undefined).length;
+  return { functions: endpoints, secrets: endpoints, alarms: endpoints > 0 ? endpoints + 1 : 0, tables: endpoints > 0 ? 1 : 0 };
+};
 
 /**
  * Everything one catalog integration must get in the hub, each value derived from its resolved entry: work queue
@@ -256,16 +264,19 @@ describe('IntegrationHubStack', () => {
     for (const pipeline of hub.stack.pipelines.values()) expect(pipeline).toBeInstanceOf(IntegrationPipeline);
     // Plus the circuit controller's two functions, its failed-records queue and its stream mapping, and the
     // workflows: the saga tasks + the starter (its queue, DLQ, mapping and OrderPlaced rule) + the sync task (its schedule).
-    hub.template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length + WORKFLOW_FUNCTIONS);
+    hub.template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length + WORKFLOW_FUNCTIONS + webhookResources(SHIPPED).functions);
     hub.template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * INTEGRATIONS.length + 2);
     hub.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1 + INTEGRATIONS.length + 1);
     // One rule per route, plus the prober's schedule, plus OrderPlaced and the contact sync's schedule.
     hub.template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length + 2);
     hub.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     // A secret per integration that creates one, and per standalone workflow provider.
-    hub.template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length + STANDALONE_PROVIDERS.length);
+    hub.template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length + STANDALONE_PROVIDERS.length + webhookResources(SHIPPED).secrets);
     // The integrations' alarms, the controller's, the workflows' (one per workflow runbook) and one per standalone provider's circuit.
-    hub.template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length + WORKFLOW_RUNBOOK_SLUGS.length + STANDALONE_PROVIDERS.length);
+    hub.template.resourceCountIs(
+      'AWS::CloudWatch::Alarm',
+      RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length + WORKFLOW_RUNBOOK_SLUGS.length + STANDALONE_PROVIDERS.length + webhookResources(SHIPPED).alarms,
+    );
   });
 
   describe.each(SHIPPED.map((integration) => [integration.name, integration] as const))('integration %s', (_name, integration) => {
@@ -334,12 +345,12 @@ describe('IntegrationHubStack', () => {
 
   it('deploys exactly the pipelines, controller and observability of before when the workflows are left out', () => {
     const { stack, template } = synthesizeHub({ workflows: null });
-    template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length);
+    template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length + webhookResources(SHIPPED).functions);
     template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * INTEGRATIONS.length);
     template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
-    template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length);
+    template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length + webhookResources(SHIPPED).secrets);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length + webhookResources(SHIPPED).alarms);
     expect(stack.workflowAlarms.size).toBe(0);
     expect(stack.orderSaga).toBeUndefined();
   });
@@ -366,7 +377,8 @@ describe('IntegrationHubStack', () => {
 
     it('have the keys the runtime uses, circuits stream old and new images, and no table is deployed that nothing uses', () => {
       // The idempotency records live in the ledger item of their entity: a separate table would be an unused resource.
-      hub.template.resourceCountIs('AWS::DynamoDB::Table', Object.keys(hub.stack.tables.all).length);
+      // The webhooks' delivery ids have a table of their own (other keys, a TTL), deployed only with webhooks.
+      hub.template.resourceCountIs('AWS::DynamoDB::Table', Object.keys(hub.stack.tables.all).length + webhookResources(SHIPPED).tables);
       expect(tableProps('circuits').Properties).toMatchObject({
         KeySchema: [{ AttributeName: 'circuitId', KeyType: 'HASH' }],
         StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
@@ -480,13 +492,13 @@ describe('IntegrationHubStack with a made-up catalog', () => {
     const { template } = hub;
     const routes = fixture.flatMap((integration) => integration.routes).length;
     expect(routes).toBeGreaterThan(fixture.length);
-    template.resourceCountIs('AWS::Lambda::Function', 2 + fixture.length);
+    template.resourceCountIs('AWS::Lambda::Function', 2 + fixture.length + webhookResources(fixture).functions);
     template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * fixture.length);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1 + fixture.length);
     template.resourceCountIs('AWS::Events::Rule', 1 + routes);
     expect(fixture.filter(createsSecret)).toHaveLength(fixture.length);
-    template.resourceCountIs('AWS::SecretsManager::Secret', fixture.length);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * fixture.length + HUB_RUNBOOK_SLUGS.length);
+    template.resourceCountIs('AWS::SecretsManager::Secret', fixture.length + webhookResources(fixture).secrets);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * fixture.length + HUB_RUNBOOK_SLUGS.length + webhookResources(fixture).alarms);
     for (const integration of fixture) expectIntegrationDeployed(hub, integration);
 
     // Nothing is shared between two integrations.
