@@ -1,23 +1,9 @@
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyInconsistentStateError,
-  IdempotencyPersistenceLayerError,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { Context } from 'aws-lambda';
-import {
-  DuplicateInFlightError,
-  IdempotencyKeyReuseError,
-  type IntegrationError,
-  NotAttemptedError,
-  PoisonMessageError,
-  type StaleEventError,
-  toIntegrationError,
-} from './errors.js';
+import { type IntegrationError, NotAttemptedError, PoisonMessageError, type StaleEventError, toIntegrationError } from './errors.js';
+import { fromIdempotencyError } from './idempotency-errors.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
 import { describeIssues } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
@@ -336,18 +322,6 @@ export function createProviderHttpClient(parts: ProviderClientParts, options: Pr
 
 function isReplay(result: JSONValue): boolean {
   return result !== null && typeof result === 'object' && !Array.isArray(result) && REPLAY_MARKER in result;
-}
-
-/** Translates Powertools idempotency errors into the runtime's hierarchy. */
-export function fromIdempotencyError(error: unknown): IntegrationError {
-  if (error instanceof IdempotencyValidationError) {
-    return new IdempotencyKeyReuseError('Idempotency key reused with a different payload', { cause: error });
-  }
-  if (error instanceof IdempotencyAlreadyInProgressError || error instanceof IdempotencyInconsistentStateError) {
-    return new DuplicateInFlightError('The same operation is being processed by another delivery', { cause: error });
-  }
-  if (error instanceof IdempotencyPersistenceLayerError && error.cause !== undefined) return toIntegrationError(error.cause);
-  return toIntegrationError(error);
 }
 
 /**

@@ -21,7 +21,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { createHash } from 'node:crypto';
 import { DuplicateInFlightError, type IntegrationError, IdempotencyKeyReuseError, toIntegrationError, WebhookRejectedError } from '../runtime/errors.js';
-import { fromIdempotencyError } from '../runtime/operation-executor.js';
+import { fromIdempotencyError } from '../runtime/idempotency-errors.js';
 import type { Clock, SecretSource } from '../runtime/ports.js';
 import { type MetricsSink, RuntimeMetric } from '../runtime/telemetry.js';
 import { signingSecretsOf, type VerifiedWebhook, type WebhookRequest, type WebhookScheme } from './webhook-scheme.js';
