@@ -13,6 +13,8 @@ export interface LocalSecretsManager {
   put(secretName: string, value: Record<string, unknown>): void;
   /** True when a secret of that name exists (the local hub checks every function's SECRET_NAME at start). */
   has(secretName: string): boolean;
+  /** A secret's JSON value, or undefined (the local hub hands webhook signing secrets to the sandbox's senders). */
+  get(secretName: string): Record<string, unknown> | undefined;
   /** GetSecretValue calls so far, of one secret or all. */
   getSecretValueCalls(secretName?: string): number;
   /** Unavailable: every GetSecretValue fails with the service's InternalServiceError (local/hub/hub-faults.ts). */
@@ -41,6 +43,10 @@ export function createLocalSecretsManager(initial: Record<string, Record<string,
     client,
     put: (name, value) => void secrets.set(name, JSON.stringify(value)),
     has: (name) => secrets.has(name),
+    get: (name) => {
+      const value = secrets.get(name);
+      return value === undefined ? undefined : (JSON.parse(value) as Record<string, unknown>);
+    },
     setAvailable: (value) => {
       available = value;
     },

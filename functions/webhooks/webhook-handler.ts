@@ -8,6 +8,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { systemClock } from '../runtime/clock.js';
 import { ConfigurationError } from '../runtime/errors.js';
@@ -17,7 +18,7 @@ import { EventBridgeWebhookForwarder } from './eventbridge-webhook-forwarder.js'
 import { standardWebhooksScheme } from './standard-webhooks-scheme.js';
 import { timestampedHmacScheme } from './timestamped-hmac-scheme.js';
 import { type WebhookSchemeDeclaration, webhookSchemeProblems } from './webhook-declaration.js';
-import { WebhookIngress } from './webhook-ingress.js';
+import { type WebhookForwarder, WebhookIngress } from './webhook-ingress.js';
 import type { WebhookRequest, WebhookScheme } from './webhook-scheme.js';
 
 /** The variables the endpoint reads (the stack sets them from the catalog entry's `webhooks`). */
@@ -33,12 +34,15 @@ export const WEBHOOK_ENVIRONMENT = {
   SECRET_MAX_AGE_SECONDS: 'how long the signing secrets are cached (default 300)',
 } as const;
 
-/** AWS clients, injectable for tests. */
+/** The endpoint's AWS clients and parts, injectable (tests, the local hub). */
 export interface WebhookClients {
   readonly dynamodb?: DynamoDBClient;
   readonly eventBridge?: EventBridgeClient;
   readonly secretsManager?: SecretsManagerClient;
   readonly metrics?: MetricsSink;
+  readonly logger?: Logger;
+  /** Where verified webhooks go. @default PutEvents on EVENT_BUS_NAME through `eventBridge` */
+  readonly forwarder?: WebhookForwarder;
 }
 
 /** Composes the endpoint from `env`; throws a ConfigurationError listing every missing or invalid variable. */
@@ -84,10 +88,10 @@ export function webhookIngressFromEnvironment(env: Record<string, string | undef
     settings,
     scheme,
     secrets: new SecretsManagerSecretSource({ client: clients.secretsManager ?? new SecretsManagerClient({}), maxAgeSeconds: secretMaxAgeSeconds }),
-    forwarder: new EventBridgeWebhookForwarder({ client: clients.eventBridge ?? new EventBridgeClient({}), eventBusName }),
+    forwarder: clients.forwarder ?? new EventBridgeWebhookForwarder({ client: clients.eventBridge ?? new EventBridgeClient({}), eventBusName }),
     persistence: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: clients.dynamodb ?? new DynamoDBClient({}) }),
     metrics: clients.metrics ?? new PowertoolsMetricsSink(provider),
-    logger: createRuntimeLogger(provider),
+    logger: clients.logger ?? createRuntimeLogger(provider),
     clock: systemClock,
   });
 }

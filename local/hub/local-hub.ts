@@ -11,6 +11,9 @@
  * - Step Functions: the synthesized ASL on aws-local-stepfunctions with the real task handlers;
  * - the circuit controller (fed by a scan of the circuits table: dynalite has no streams) and the prober, with the
  *   mapping pause/resume applied to the local mappings;
+ * - the webhook endpoints: each `POST /webhooks/<name>` route of the template served on 127.0.0.1 with its function's
+ *   real logic (local-webhooks.ts), forwarding to this bus; each signing secret is generated at start (the sandbox's
+ *   senders sign with it: {@link LocalHub.webhookSigningSecret});
  * - the sandbox as every third party (the caller starts it, with a generic provider for each integration without a
  *   dedicated one: sandbox-wiring.ts startSandboxForCatalog; the template is synthesized against it, and a function
  *   calling anything else, or missing its secret, fails the start).
@@ -66,7 +69,11 @@ import {
 import { createLocalTaskFunctions, createTemplateTables, handlersOf } from '../local-workflows.js';
 import type { Sandbox } from '../sandbox/index.js';
 import { BlueprintError, type HubBlueprint, rateToMs, readHubBlueprint, type SqsMappingBlueprint, type StreamMappingBlueprint } from './hub-blueprint.js';
+import { signingSecretsOf } from '../../functions/webhooks/webhook-scheme.js';
+import type { WebhookSchemeDeclaration } from '../../functions/webhooks/webhook-declaration.js';
+import { newSigningSecret } from '../sandbox/webhook-sender.js';
 import { HubFaultInjector, InvocationCrashedError } from './hub-faults.js';
+import { LocalWebhookServer, webhookRoutesOf } from './local-webhooks.js';
 import { type HubCatalogs, sandboxSecrets, sandboxWiringProblems, synthesizeAgainstSandbox } from './sandbox-wiring.js';
 
 /**
@@ -184,6 +191,8 @@ export class LocalHub {
   readonly startedAt = Date.now();
   /** Faults of the hub's own parts (DynamoDB, Secrets Manager, the controller, crashes), set while it runs. */
   readonly faults: HubFaultInjector;
+  /** The webhook endpoints on 127.0.0.1; undefined when no integration declares webhooks. */
+  webhooks?: LocalWebhookServer;
   /** The functions' DynamoDB client: {@link faults} hit it, not the hub's own inspection nor the stream. */
   readonly #functionsDynamo: DynamoDBClient;
 
@@ -232,6 +241,7 @@ export class LocalHub {
       const hub = new LocalHub(blueprint, dynamo, tables, secretsManager, options);
       await hub.#loadAdapters();
       hub.#build();
+      await hub.#serveWebhooks();
       hub.#startBackground();
       return hub;
     } catch (error) {
@@ -345,6 +355,17 @@ export class LocalHub {
     await this.#prober?.run();
   }
 
+  /**
+   * The signing secret the hub checks `integration`'s webhooks with (generated at start, or the one in its secret):
+   * what the sandbox's sender of that provider signs with.
+   */
+  webhookSigningSecret(integration: string): string {
+    const route = webhookRoutesOf(this.blueprint.template).find((candidate) => this.#environment(candidate.functionLogicalId).WEBHOOK_PROVIDER === integration);
+    if (!route) throw new Error(`the hub has no webhook endpoint for '${integration}'`);
+    const secret = this.secretsManager.get(this.#environment(route.functionLogicalId).WEBHOOK_SECRET_NAME ?? '');
+    return signingSecretsOf(secret ?? {}, integration)[0]!;
+  }
+
   /** Scans the circuits table once now and lets the controller act on what changed. */
   async pollCircuitStream(): Promise<void> {
     await this.#stream?.poll();
@@ -364,6 +385,7 @@ export class LocalHub {
     await Promise.all([...this.mappings.values()].map((mapping) => mapping.stop()));
     await this.settle();
     this.faults.clear();
+    await this.webhooks?.close();
     this.#functionsDynamo.destroy();
     await this.dynamo.close();
   }
@@ -598,6 +620,26 @@ export class LocalHub {
     });
     this.mappings.set(blueprint.logicalId, mapping);
     return mapping;
+  }
+
+  /** Serves the template's webhook routes, each function's signing secret generated unless its secret exists. */
+  async #serveWebhooks(): Promise<void> {
+    for (const route of webhookRoutesOf(this.blueprint.template)) {
+      const environment = this.#environment(route.functionLogicalId);
+      const secretName = environment.WEBHOOK_SECRET_NAME;
+      if (secretName && !this.secretsManager.has(secretName)) {
+        this.secretsManager.put(secretName, { signingSecrets: [newSigningSecret(JSON.parse(environment.WEBHOOK_SCHEME ?? '{}') as WebhookSchemeDeclaration)] });
+      }
+    }
+    this.webhooks = await LocalWebhookServer.start({
+      template: this.blueprint.template,
+      environmentOf: (logicalId) => this.#environment(logicalId),
+      dynamodb: this.#functionsDynamo,
+      secretsManager: this.secretsManager,
+      forward: (event) => void this.putEvents([{ source: event.source, detailType: event.detailType, detail: event.detail, time: new Date(event.detail.receivedAt) }]),
+      logger: this.#logger,
+      onError: (where, error) => this.#error(where, error),
+    });
   }
 
   #buildWorkflows(): void {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveCircuitBreakerSettings } from '../../../functions/runtime/circuit-settings.js';
 import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
 import type { LocalQueue } from '../../../local/local-queue.js';
 import { type DemoEvent, loadDemoIntegrations, planDemoEvents } from '../../../local/hub/demo-events.js';
@@ -118,21 +119,18 @@ describe('the default demo scenario on the local hub', () => {
       expect(during.some((s) => s.integrations[name]!.circuit !== 'closed' && !s.integrations[name]!.mappingEnabled), name).toBe(true);
       expect(result.timeline.at(-1)!.integrations[name], name).toMatchObject({ circuit: 'closed', mappingEnabled: true, queued: 0, inFlight: 0 });
     }
-    // Calls that reached the provider during the outage: bounded by the breaker, not by the traffic.
-    const duringOutage = sandbox.journal.count({ provider: outage.provider, fault: 'outage' });
-    expect(duringOutage).toBeGreaterThan(0);
-    // Without the breaker every call arriving during the outage would be tried (3 attempts, several receives); with
-    // it the provider sees fewer calls than events arrived: the first failures, the calls already in flight when the
-    // circuit opened, and the probes. The saga charges the payments gateway too, so its orders count when it is down.
-    const [window] = result.summary.outages;
-    const callsArriving = plan.filter(
-      (e) =>
-        ((e.kind === 'integration' && down.includes(e.integration) && e.valid) || (e.kind === 'order' && outage.provider === 'payments')) &&
-        e.atMs >= window!.fromMs &&
-        e.atMs < window!.toMs,
-    ).length;
-    expect(callsArriving).toBeGreaterThan(40);
-    expect(duringOutage).toBeLessThan(callsArriving / 2);
+    // Calls that reached the provider during the outage: the first failures, the calls already started when the
+    // circuit opened, and probes. Once every instance knows the circuit is open (its cached state is at most
+    // cacheTtlMs old), only probes (GET /health) reach the provider: that holds however slow the machine is, where a
+    // count compared with the traffic does not (a loaded machine has more calls in flight when the circuit opens).
+    const outageCalls = sandbox.journal.entries({ provider: outage.provider }).filter((entry) => entry.fault === 'outage');
+    expect(outageCalls.length).toBeGreaterThan(0);
+    const circuit = outage.provider;
+    const openedAt = hub.circuitTransitions.find((t) => t.circuitId === circuit && t.to === 'open')?.at;
+    expect(openedAt, 'the controller saw the circuit open').toBeDefined();
+    const knownOpenAt = openedAt! + resolveCircuitBreakerSettings(catalog.find((entry) => entry.name === circuit)?.circuit).cacheTtlMs;
+    const afterOpen = outageCalls.filter((entry) => entry.at > knownOpenAt);
+    expect(afterOpen.filter((entry) => entry.path !== '/health').map((entry) => `${entry.method} ${entry.path}`)).toEqual([]);
   });
 
   it('kept every other integration delivering through the outage: its circuit closed, its mapping polling', () => {
