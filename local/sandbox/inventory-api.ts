@@ -33,6 +33,7 @@ import {
   type RouteResponse,
   type SandboxProvider,
   HEALTH_ROUTE,
+  lookupRoute,
 } from './provider.js';
 
 /** The inventory API key, as a secret store would hold it. */
@@ -203,22 +204,7 @@ export function createInventoryApi(context: ProviderContext, options: InventoryA
       idempotent: true,
       handle: (r) => reserve(r.body, headerValue(r.headers, 'idempotency-key') ?? null),
     },
-    {
-      // The lookup a caller makes when it does not know whether its reservation happened (a timeout, a lost answer):
-      // by the Idempotency-Key it sent, or by its order id. `{ data: [reservation, ...] }`, oldest first.
-      method: 'GET',
-      path: '/reservations',
-      auth: 'required',
-      handle: (request) => {
-        const key = request.query.get('idempotencyKey');
-        const orderId = request.query.get('orderId');
-        if (key === null && orderId === null) return invalidRequest(['idempotencyKey or orderId: one is required']);
-        const found = [...reservations.values()].filter(
-          (reservation) => (key === null || reservation.idempotencyKey === key) && (orderId === null || reservation.orderId === orderId),
-        );
-        return { status: 200, body: { data: found.map(reservationJson) } };
-      },
-    },
+    lookupRoute('/reservations', 'orderId', () => reservations.values(), reservationJson),
     {
       method: 'POST',
       path: '/reservations/:id/release',

@@ -27,6 +27,7 @@ import {
   type RouteResponse,
   type SandboxProvider,
   HEALTH_ROUTE,
+  lookupRoute,
 } from './provider.js';
 
 /** Every status a charge can have. */
@@ -182,20 +183,7 @@ export function createPaymentsApi(context: ProviderContext): PaymentsApi {
   const routes: ProviderRoute[] = [
     HEALTH_ROUTE,
     { method: 'POST', path: '/charges', auth: 'required', body: 'json', idempotent: true, handle: (r) => createCharge(r.body, headerValue(r.headers, 'idempotency-key') ?? null) },
-    {
-      // The lookup a caller makes when it does not know whether its charge happened (a timeout, a lost answer): by
-      // the Idempotency-Key it sent, or by its reference. `{ data: [charge, ...] }`, oldest first.
-      method: 'GET',
-      path: '/charges',
-      auth: 'required',
-      handle: (request) => {
-        const key = request.query.get('idempotencyKey');
-        const reference = request.query.get('reference');
-        if (key === null && reference === null) return invalidRequest(['idempotencyKey or reference: one is required']);
-        const found = [...charges.values()].filter((charge) => (key === null || charge.idempotencyKey === key) && (reference === null || charge.reference === reference));
-        return { status: 200, body: { data: found.map(chargeJson) } };
-      },
-    },
+    lookupRoute('/charges', 'reference', () => charges.values(), chargeJson),
     {
       method: 'GET',
       path: '/charges/:id',

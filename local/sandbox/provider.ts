@@ -173,6 +173,31 @@ export function invalidRequest(problems: readonly string[]): RouteResponse {
   });
 }
 
+/**
+ * The lookup a caller makes when it does not know whether its request happened (a timeout, a lost answer): `GET
+ * <path>?idempotencyKey=` (the key it sent) or `?<field>=` (its own reference), or both; `{ data: [record, ...] }` in
+ * creation order; 400 when neither is given.
+ */
+export function lookupRoute<T extends { readonly idempotencyKey: string | null }>(
+  path: string,
+  field: keyof T & string,
+  records: () => Iterable<T>,
+  toJson: (record: T) => unknown,
+): ProviderRoute {
+  return {
+    method: 'GET',
+    path,
+    auth: 'required',
+    handle: (request) => {
+      const key = request.query.get('idempotencyKey');
+      const reference = request.query.get(field);
+      if (key === null && reference === null) return invalidRequest([`idempotencyKey or ${field}: one is required`]);
+      const found = [...records()].filter((record) => (key === null || record.idempotencyKey === key) && (reference === null || record[field] === reference));
+      return { status: 200, body: { data: found.map(toJson) as JsonValue[] } };
+    },
+  };
+}
+
 /** First value of a header (Node gives arrays for repeated headers). */
 export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name.toLowerCase()];

@@ -31,6 +31,7 @@ import {
   type RouteResponse,
   type SandboxProvider,
   HEALTH_ROUTE,
+  lookupRoute,
 } from './provider.js';
 
 /** The shipping account's Basic credentials, as a secret store would hold them. */
@@ -195,22 +196,7 @@ export function createShippingApi(context: ProviderContext, options: ShippingApi
       idempotent: true,
       handle: (r) => create(r.body, headerValue(r.headers, 'idempotency-key') ?? null),
     },
-    {
-      // The lookup a caller makes when it does not know whether its shipment was created (a timeout, a lost answer):
-      // by the Idempotency-Key it sent, or by its order id. `{ data: [shipment, ...] }`, oldest first.
-      method: 'GET',
-      path: '/shipments',
-      auth: 'required',
-      handle: (request) => {
-        const key = request.query.get('idempotencyKey');
-        const orderId = request.query.get('orderId');
-        if (key === null && orderId === null) return invalidRequest(['idempotencyKey or orderId: one is required']);
-        const found = [...shipments.values()].filter(
-          (shipment) => (key === null || shipment.idempotencyKey === key) && (orderId === null || shipment.orderId === orderId),
-        );
-        return { status: 200, body: { data: found.map(shipmentJson) } };
-      },
-    },
+    lookupRoute('/shipments', 'orderId', () => shipments.values(), shipmentJson),
     {
       method: 'POST',
       path: '/shipments/:id/cancel',
