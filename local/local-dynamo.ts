@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 
 /** The key schema of a table: string partition key and optional string sort key. */
@@ -33,6 +33,14 @@ export async function createTable(client: DynamoDBClient, name: string, keys: Ta
   await client.send(
     new CreateTableCommand({ TableName: name, AttributeDefinitions: attributes, KeySchema: schema, BillingMode: 'PAY_PER_REQUEST' }),
   );
+  // dynalite answers CreateTable with the table CREATING and turns it ACTIVE on a timer; an item call before that
+  // gets ResourceNotFoundException. On a loaded machine the timer can lose the race, so wait for ACTIVE.
+  for (let polls = 0; ; polls++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (polls >= 1_000) throw new Error(`table ${name} is still ${Table?.TableStatus} after ${polls} polls`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 /** Starts dynalite on a random loopback port (tables are created instantly). */
