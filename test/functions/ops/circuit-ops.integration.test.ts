@@ -18,16 +18,21 @@ import { SecretsManagerSecretSource } from '../../../functions/runtime/secrets-m
 import { RecordingMetricsSink } from '../../../functions/runtime/telemetry.js';
 import { createTable } from '../../../local/local-dynamo.js';
 import { createLocalSecretsManager, type LocalSecretsManager } from '../../../local/local-secrets-manager.js';
-import { type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import type { Sandbox } from '../../../local/sandbox/index.js';
+import { sandboxSecretValues, startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
+import { servingProviderOf } from '../../../local/hub/serving-provider.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { circuit, CRM_MAPPING, FakeClock, FakeEventSourceMappings, FakeProbeSchedule, PAYMENTS_MAPPING, silentLogger, streamRecord } from './ops-test-support.js';
-import { catalogIntegration } from '../../../lib/catalog.js';
+import { INTEGRATIONS, type ResolvedIntegration, resolveCatalog } from '../../../lib/catalog.js';
 
-// Runs the controller/prober loop with two shipped adapters (crm, payments) against their dedicated sandbox APIs: the
-// names are those adapters' and sandbox providers', not a statement about the catalog (which test/lib derives).
+// Runs the controller/prober loop with the catalog's first two integrations against the sandbox providers serving
+// them (local/hub/serving-provider.ts), with their adapters, auth and the secrets the sandbox wiring gives them.
+const [FIRST, SECOND] = resolveCatalog(INTEGRATIONS) as [ResolvedIntegration, ResolvedIntegration];
+const FIRST_PROVIDER = servingProviderOf(FIRST).name;
+const SECOND_PROVIDER = servingProviderOf(SECOND).name;
 
 let dynamo: LocalDynamo;
-let sandbox: Sandbox;
+let sandbox: Sandbox<string>;
 let secretsManager: LocalSecretsManager;
 let tableSeq = 0;
 
@@ -40,10 +45,10 @@ let gauge: RecordingCircuitGauge;
 let prober: CircuitProber;
 let controller: CircuitController;
 
-const PAYMENTS_CIRCUIT = { failureThreshold: 5, breakMs: 30_000 };
+const SECOND_CIRCUIT = { failureThreshold: 5, breakMs: 30_000 };
 
 beforeAll(async () => {
-  [dynamo, sandbox] = await Promise.all([startLocalDynamo(), startSandbox({ seed: 11 })]);
+  [dynamo, sandbox] = await Promise.all([startLocalDynamo(), startSandboxForCatalog({ seed: 11 })]);
 });
 afterAll(async () => {
   await Promise.all([dynamo.close(), sandbox.close()]);
@@ -54,20 +59,17 @@ beforeEach(async () => {
   tableSeq += 1;
   const circuitsTable = `circuits-ops-${tableSeq}`;
   await createTable(dynamo.client, circuitsTable, { partitionKey: 'circuitId' });
-  secretsManager = createLocalSecretsManager({
-    'integration-hub/crm': { ...sandbox.credentials('crm') },
-    'integration-hub/payments': { token: sandbox.credentials('payments').secretKey },
-  });
+  secretsManager = createLocalSecretsManager(sandboxSecretValues(sandbox));
   clock = new FakeClock();
   store = new DynamoDbCircuitStore({ tableName: circuitsTable, client: dynamo.client });
   // The prober's configuration goes through the same parser, and its adapters through the same loader, as in Lambda.
-  const adapters = await loadAdapters(['crm', 'payments']);
+  const adapters = await loadAdapters([FIRST.adapter, SECOND.adapter]);
   const findAdapter = (name: string) => adapters.get(name);
   config = proberConfigFromEnvironment(
     {
       INTEGRATIONS: JSON.stringify([
-        { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: sandbox.providerUrl('crm'), auth: catalogIntegration('crm').auth, secretName: 'integration-hub/crm', httpTimeoutMs: 2000 },
-        { name: 'payments', mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: sandbox.providerUrl('payments'), auth: catalogIntegration('payments').auth, secretName: 'integration-hub/payments', circuit: PAYMENTS_CIRCUIT },
+        { name: FIRST.name, adapter: FIRST.adapter, mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: sandbox.providerUrl(FIRST_PROVIDER), auth: FIRST.auth, secretName: FIRST.secret.name, httpTimeoutMs: 2000 },
+        { name: SECOND.name, adapter: SECOND.adapter, mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: sandbox.providerUrl(SECOND_PROVIDER), auth: SECOND.auth, secretName: SECOND.secret.name, circuit: SECOND_CIRCUIT },
       ]),
       CIRCUITS_TABLE_NAME: circuitsTable,
       PROBE_RULE_NAME: 'hub-prober',
@@ -111,9 +113,9 @@ async function writeCircuit(record: CircuitRecord): Promise<CircuitRecord> {
 
 /** Runs the prober, then hands the controller the stream record of each circuit's before → after (dynalite has no stream). */
 async function proberTick() {
-  const before = await Promise.all(['crm', 'payments'].map((id) => store.get(id)));
+  const before = await Promise.all([FIRST.name, SECOND.name].map((id) => store.get(id)));
   const report = await prober.run();
-  const after = await Promise.all(['crm', 'payments'].map((id) => store.get(id)));
+  const after = await Promise.all([FIRST.name, SECOND.name].map((id) => store.get(id)));
   const records = after.flatMap((item, i) => (item && item.version !== before[i]?.version ? [streamRecord(before[i], item)] : []));
   const response = await controller.handleStream({ Records: records });
   expect(response.batchItemFailures).toEqual([]);
@@ -122,24 +124,24 @@ async function proberTick() {
 
 describe('circuit controller and prober against dynalite and the sandbox', () => {
   it('probes a healthy provider after the break, closes the circuit, resumes at 2, restores later and stops the schedule', async () => {
-    await writeCircuit(circuit('crm', { state: 'open', stateSince: clock.now(), stateReason: 'consecutive_failures', openUntil: clock.now() + 30_000 }));
+    await writeCircuit(circuit(FIRST.name, { state: 'open', stateSince: clock.now(), stateReason: 'consecutive_failures', openUntil: clock.now() + 30_000 }));
     expect(mappings.status(CRM_MAPPING)?.state).toBe('disabled');
     expect(schedule.enabled).toBe(true);
 
     // Still in its break: nothing is called.
     clock.advance(10_000);
     await proberTick();
-    expect(sandbox.journal.count({ provider: 'crm', path: '/health' })).toBe(0);
+    expect(sandbox.journal.count({ provider: FIRST_PROVIDER, path: '/health' })).toBe(0);
 
     clock.advance(20_000);
     const probed = await proberTick();
 
-    expect(probed.integrations.find((i) => i.integration === 'crm')).toMatchObject({ probe: 'succeeded' });
-    expect(sandbox.journal.count({ provider: 'crm', path: '/health' })).toBe(1);
-    expect((await store.get('crm'))?.state).toBe('closed');
+    expect(probed.integrations.find((i) => i.integration === FIRST.name)).toMatchObject({ probe: 'succeeded' });
+    expect(sandbox.journal.count({ provider: FIRST_PROVIDER, path: '/health' })).toBe(1);
+    expect((await store.get(FIRST.name))?.state).toBe('closed');
     expect(mappings.status(CRM_MAPPING)).toMatchObject({ state: 'enabled', maximumConcurrency: 2 });
     expect(schedule.enabled).toBe(true);
-    expect(gauge.last('crm')).toBe(0);
+    expect(gauge.last(FIRST.name)).toBe(0);
 
     clock.advance(30_000);
     await proberTick();
@@ -147,49 +149,49 @@ describe('circuit controller and prober against dynalite and the sandbox', () =>
 
     clock.advance(30_000);
     const restored = await proberTick();
-    expect(restored.integrations.find((i) => i.integration === 'crm')).toMatchObject({ action: 'restored', settled: true });
+    expect(restored.integrations.find((i) => i.integration === FIRST.name)).toMatchObject({ action: 'restored', settled: true });
     expect(mappings.status(CRM_MAPPING)).toMatchObject({ state: 'enabled', maximumConcurrency: 5 });
     expect(restored.schedule).toBe('disabled');
     expect(schedule.enabled).toBe(false);
   });
 
   it('keeps a still-failing provider open with a grown break and the mapping paused', async () => {
-    sandbox.setFaults('payments', { status: 503 });
+    sandbox.setFaults(SECOND_PROVIDER, { status: 503 });
     const openedAt = clock.now();
-    await writeCircuit(circuit('payments', { state: 'open', stateSince: openedAt, stateReason: 'consecutive_failures', openUntil: openedAt + 30_000 }));
+    await writeCircuit(circuit(SECOND.name, { state: 'open', stateSince: openedAt, stateReason: 'consecutive_failures', openUntil: openedAt + 30_000 }));
     expect(mappings.status(PAYMENTS_MAPPING)?.state).toBe('disabled');
 
     clock.advance(30_000);
     const report = await proberTick();
 
-    expect(report.integrations.find((i) => i.integration === 'payments')).toMatchObject({ probe: 'failed', settled: false });
-    expect(sandbox.journal.count({ provider: 'payments', path: '/health' })).toBe(1);
-    const stored = await store.get('payments');
-    const settings = resolveCircuitBreakerSettings(PAYMENTS_CIRCUIT);
+    expect(report.integrations.find((i) => i.integration === SECOND.name)).toMatchObject({ probe: 'failed', settled: false });
+    expect(sandbox.journal.count({ provider: SECOND_PROVIDER, path: '/health' })).toBe(1);
+    const stored = await store.get(SECOND.name);
+    const settings = resolveCircuitBreakerSettings(SECOND_CIRCUIT);
     expect(stored).toMatchObject({ state: 'open', reopenCount: 1, stateReason: 'probe_failed' });
     expect((stored?.openUntil ?? 0) - clock.now()).toBe(breakDurationMs(settings, 1));
     expect(breakDurationMs(settings, 1)).toBeGreaterThan(30_000);
     expect(mappings.status(PAYMENTS_MAPPING)?.state).toBe('disabled');
     expect(report.schedule).toBe('kept');
     expect(schedule.enabled).toBe(true);
-    expect(gauge.last('payments')).toBe(1);
+    expect(gauge.last(SECOND.name)).toBe(1);
 
     // The provider recovers: the next due probe closes the circuit.
-    sandbox.clearFaults('payments');
+    sandbox.clearFaults(SECOND_PROVIDER);
     clock.advance(breakDurationMs(settings, 1));
     await proberTick();
-    expect((await store.get('payments'))?.state).toBe('closed');
+    expect((await store.get(SECOND.name))?.state).toBe('closed');
     expect(mappings.status(PAYMENTS_MAPPING)).toMatchObject({ state: 'enabled', maximumConcurrency: 2 });
   });
 
   it('never probes an isolated circuit and resumes only after the operator resets it', async () => {
-    const isolated = await writeCircuit(circuit('crm', { state: 'isolated', stateReason: 'provider maintenance', stateSince: clock.now() }));
+    const isolated = await writeCircuit(circuit(FIRST.name, { state: 'isolated', stateReason: 'provider maintenance', stateSince: clock.now() }));
     clock.advance(120_000);
     await proberTick();
-    expect(sandbox.journal.count({ provider: 'crm' })).toBe(0);
+    expect(sandbox.journal.count({ provider: FIRST_PROVIDER })).toBe(0);
     expect(mappings.status(CRM_MAPPING)?.state).toBe('disabled');
 
-    await writeCircuit({ ...circuit('crm', { state: 'closed', stateSince: clock.now() }), version: isolated.version });
+    await writeCircuit({ ...circuit(FIRST.name, { state: 'closed', stateSince: clock.now() }), version: isolated.version });
     expect(mappings.status(CRM_MAPPING)).toMatchObject({ state: 'enabled', maximumConcurrency: 2 });
   });
 });

@@ -2,15 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { loadAdapters } from '../../../functions/ops/integration-adapters.js';
 import { adapterNamesOf, controllerConfigFromEnvironment, proberConfigFromEnvironment } from '../../../functions/ops/ops-config.js';
 import { ConfigurationError } from '../../../functions/runtime/errors.js';
+import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
 import { PROVIDERS } from '../../../lib/workflow-catalog.js';
 import { findProviderProbe, PROVIDER_PROBES } from '../../../functions/workflows/provider-probes.js';
 import { CRM_MAPPING, PAYMENTS_MAPPING } from './ops-test-support.js';
 
-// The entries name two shipped adapters because the prober config resolves adapters by name (functions/ops/
-// integration-adapters.ts); the catalog itself is not assumed here.
+// The entries name the adapters of the catalog's first two integrations, because the prober config resolves adapters
+// by name (functions/ops/integration-adapters.ts); their other settings are made up here.
+const [firstEntry, secondEntry] = resolveCatalog(INTEGRATIONS);
 
-const crm = { name: 'crm', mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: 'https://crm.example.com/api', auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }, secretName: 'integration-hub/crm' };
-const payments = { name: 'payments', mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: 'https://payments.example.com/v1', auth: { scheme: 'bearer' }, secretName: 'arn:aws:secretsmanager:eu-west-1:1:secret:p', httpTimeoutMs: 8000, circuit: { breakMs: 60_000 } };
+const first = { name: firstEntry!.name, mappingUuid: CRM_MAPPING, maxConcurrency: 5, baseUrl: 'https://first.example.com/api', auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }, secretName: `integration-hub/${firstEntry!.name}` };
+const second = { name: secondEntry!.name, mappingUuid: PAYMENTS_MAPPING, maxConcurrency: 10, baseUrl: 'https://second.example.com/v1', auth: { scheme: 'bearer' }, secretName: 'arn:aws:secretsmanager:eu-west-1:1:secret:p', httpTimeoutMs: 8000, circuit: { breakMs: 60_000 } };
 
 const proberEnv = (integrations: unknown, extra: Record<string, string> = {}) => ({
   INTEGRATIONS: JSON.stringify(integrations),
@@ -30,17 +32,17 @@ function problemsOf(fn: () => unknown): string {
 }
 
 // The adapters these fixtures name, loaded as the prober loads them.
-const adapters = await loadAdapters(['crm', 'payments']);
+const adapters = await loadAdapters([firstEntry!.adapter, secondEntry!.adapter]);
 const findIntegrationAdapter = (adapter: string) => adapters.get(adapter);
 
 describe('circuit controller configuration', () => {
   it('reads the integrations, the circuits table and the probe rule', () => {
     const config = controllerConfigFromEnvironment({
-      INTEGRATIONS: JSON.stringify([{ name: 'crm', mappingUuid: CRM_MAPPING }]),
+      INTEGRATIONS: JSON.stringify([{ name: first.name, mappingUuid: CRM_MAPPING }]),
       CIRCUITS_TABLE_NAME: 'circuits',
       PROBE_RULE_NAME: 'hub-prober',
     });
-    expect(config).toMatchObject({ integrations: [{ name: 'crm', mappingUuid: CRM_MAPPING }], circuitsTableName: 'circuits', probeRuleName: 'hub-prober' });
+    expect(config).toMatchObject({ integrations: [{ name: first.name, mappingUuid: CRM_MAPPING }], circuitsTableName: 'circuits', probeRuleName: 'hub-prober' });
   });
 
   it('reports every problem at once', () => {
@@ -65,26 +67,26 @@ describe('circuit controller configuration', () => {
 
 describe('circuit prober configuration', () => {
   it('reads every integration with its catalog settings and the defaults', () => {
-    const config = proberConfigFromEnvironment(proberEnv([crm, payments]), findIntegrationAdapter);
+    const config = proberConfigFromEnvironment(proberEnv([first, second]), findIntegrationAdapter);
     expect(config.integrations).toEqual([
-      { ...crm, adapter: 'crm', circuit: {} },
-      { ...payments, adapter: 'payments' },
+      { ...first, adapter: firstEntry!.adapter, circuit: {} },
+      { ...second, adapter: secondEntry!.adapter },
     ]);
     expect(config).toMatchObject({ circuitsTableName: 'circuits', probeRuleName: 'hub-prober', restoreAfterMs: 60_000, secretMaxAgeSeconds: 300 });
-    expect(proberConfigFromEnvironment(proberEnv([crm], { RESTORE_AFTER_SECONDS: '0' }), findIntegrationAdapter).restoreAfterMs).toBe(0);
+    expect(proberConfigFromEnvironment(proberEnv([first], { RESTORE_AFTER_SECONDS: '0' }), findIntegrationAdapter).restoreAfterMs).toBe(0);
   });
 
   it("probes an integration with the adapter it names, under the integration's own name", () => {
-    const crmEu = { ...crm, name: 'crm-eu', adapter: 'crm', mappingUuid: '44444444-4444-4444-8444-444444444444' };
-    const config = proberConfigFromEnvironment(proberEnv([crm, crmEu]), findIntegrationAdapter);
-    expect(config.integrations.map((i) => [i.name, i.adapter])).toEqual([['crm', 'crm'], ['crm-eu', 'crm']]);
-    const message = problemsOf(() => proberConfigFromEnvironment(proberEnv([{ ...crmEu, adapter: 'helpdesk' }, { ...crm, adapter: 'Bad' }]), findIntegrationAdapter));
-    expect(message).toContain("INTEGRATIONS 'crm-eu': no adapter is called 'helpdesk'");
-    expect(message).toContain("INTEGRATIONS 'crm': adapter must be lower-kebab-case");
+    const firstEu = { ...first, name: `${first.name}-eu`, adapter: firstEntry!.adapter, mappingUuid: '44444444-4444-4444-8444-444444444444' };
+    const config = proberConfigFromEnvironment(proberEnv([first, firstEu]), findIntegrationAdapter);
+    expect(config.integrations.map((i) => [i.name, i.adapter])).toEqual([[first.name, firstEntry!.adapter], [`${first.name}-eu`, firstEntry!.adapter]]);
+    const message = problemsOf(() => proberConfigFromEnvironment(proberEnv([{ ...firstEu, adapter: 'helpdesk' }, { ...first, adapter: 'Bad' }]), findIntegrationAdapter));
+    expect(message).toContain(`INTEGRATIONS '${first.name}-eu': no adapter is called 'helpdesk'`);
+    expect(message).toContain(`INTEGRATIONS '${first.name}': adapter must be lower-kebab-case`);
   });
 
   it('lists the adapters to load from INTEGRATIONS, leniently (problems are reported by the parser)', () => {
-    expect(adapterNamesOf(JSON.stringify([crm, { ...crm, name: 'crm-eu', adapter: 'crm' }, { ...payments, adapter: 'x/../y' }, null]))).toEqual(['crm', 'crm']);
+    expect(adapterNamesOf(JSON.stringify([first, { ...first, name: `${first.name}-eu`, adapter: firstEntry!.adapter }, { ...second, adapter: 'x/../y' }, null]))).toEqual([firstEntry!.adapter, firstEntry!.adapter]);
     expect(adapterNamesOf('{oops')).toEqual([]);
     expect(adapterNamesOf(undefined)).toEqual([]);
   });
@@ -94,9 +96,9 @@ describe('circuit prober configuration', () => {
       proberConfigFromEnvironment(
         proberEnv(
           [
-            { ...crm, secretName: undefined, maxConcurrency: 1 },
-            { ...payments, baseUrl: 'ftp://x', httpTimeoutMs: 5, circuit: { breakMs: -1 } },
-            { ...crm, name: 'inventory', mappingUuid: '33333333-3333-4333-8333-333333333333' },
+            { ...first, secretName: undefined, maxConcurrency: 1 },
+            { ...second, baseUrl: 'ftp://x', httpTimeoutMs: 5, circuit: { breakMs: -1 } },
+            { ...first, name: 'inventory', mappingUuid: '33333333-3333-4333-8333-333333333333' },
           ],
           { RESTORE_AFTER_SECONDS: 'soon' },
         ),
@@ -124,23 +126,23 @@ describe('workflow providers in the ops configuration', () => {
   });
 
   it('reads the providers of the prober (optional) and the provider names of the controller (optional)', () => {
-    const prober = proberConfigFromEnvironment(proberEnv([crm], { PROVIDERS: JSON.stringify([inventory, { name: 'email', baseUrl: 'https://email.example.com', auth: 'bearer', secretName: 's' }]) }), findIntegrationAdapter, findProviderProbe);
+    const prober = proberConfigFromEnvironment(proberEnv([first], { PROVIDERS: JSON.stringify([inventory, { name: 'email', baseUrl: 'https://email.example.com', auth: 'bearer', secretName: 's' }]) }), findIntegrationAdapter, findProviderProbe);
     expect(prober.providers).toEqual([inventory, { name: 'email', baseUrl: 'https://email.example.com', auth: { scheme: 'bearer' }, secretName: 's', circuit: {} }]);
-    expect(proberConfigFromEnvironment(proberEnv([crm]), findIntegrationAdapter, findProviderProbe).providers).toEqual([]);
+    expect(proberConfigFromEnvironment(proberEnv([first]), findIntegrationAdapter, findProviderProbe).providers).toEqual([]);
 
-    const controller = controllerConfigFromEnvironment({ ...proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }]), PROVIDERS: '["inventory","contacts"]' });
+    const controller = controllerConfigFromEnvironment({ ...proberEnv([{ name: first.name, mappingUuid: CRM_MAPPING }]), PROVIDERS: '["inventory","contacts"]' });
     expect(controller.providers).toEqual(['inventory', 'contacts']);
-    expect(controllerConfigFromEnvironment(proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }])).providers).toEqual([]);
+    expect(controllerConfigFromEnvironment(proberEnv([{ name: first.name, mappingUuid: CRM_MAPPING }])).providers).toEqual([]);
   });
 
   it('reports every provider problem at once: unknown probe, missing secret, a provider that is an integration, bad fields', () => {
     const message = problemsOf(() =>
       proberConfigFromEnvironment(
-        proberEnv([crm], {
+        proberEnv([first], {
           PROVIDERS: JSON.stringify([
             { ...inventory, secretName: undefined },
             { ...inventory, name: 'warehouse' },
-            { ...inventory, name: 'crm' },
+            { ...inventory, name: first.name },
             { ...inventory, name: 'shipping', baseUrl: 'nope', extra: true },
           ]),
         }),
@@ -150,10 +152,10 @@ describe('workflow providers in the ops configuration', () => {
     );
     expect(message).toContain("PROVIDERS 'inventory': secretName is required for auth scheme 'api_key'");
     expect(message).toContain("no provider probe is called 'warehouse'");
-    expect(message).toContain("PROVIDERS lists 'crm', which is already an integration");
+    expect(message).toContain(`PROVIDERS lists '${first.name}', which is already an integration`);
     expect(message).toContain("PROVIDERS 'shipping': unknown field(s) extra");
     expect(message).toContain("PROVIDERS 'shipping': baseUrl must be an https URL");
-    expect(problemsOf(() => controllerConfigFromEnvironment({ ...proberEnv([{ name: 'crm', mappingUuid: CRM_MAPPING }]), PROVIDERS: '[1]' }))).toContain(
+    expect(problemsOf(() => controllerConfigFromEnvironment({ ...proberEnv([{ name: first.name, mappingUuid: CRM_MAPPING }]), PROVIDERS: '[1]' }))).toContain(
       'PROVIDERS must be a JSON array of lower-kebab-case provider names',
     );
   });
