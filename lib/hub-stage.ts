@@ -36,7 +36,7 @@ const CORE = 'core';
 
 /** The part of each stack's name (`IntegrationHub-<stage>-<part>`), in deployment order. */
 export function stageStackParts(stage: ResolvedStage): string[] {
-  const webhooks = declaresWebhooks(resolveCatalog(stage.integrations)) ? [WEBHOOKS] : [];
+  const webhooks = declaresWebhooks(stage.integrations) ? [WEBHOOKS] : [];
   return [...(stage.sandbox ? ['sandbox'] : []), CORE, ...stage.groups.map((group) => group.name), ...webhooks, ...(stage.workflows ? ['workflows'] : []), 'overview'];
 }
 

@@ -34,7 +34,7 @@ export function webhookOutputs(stack: Construct, webhooks: HubWebhooks): void {
 type WithWebhooks = ResolvedIntegration & { readonly webhooks: ResolvedWebhooks };
 
 /** Whether any integration declares webhooks (a stage deploys the webhooks only then). */
-export function declaresWebhooks(integrations: readonly ResolvedIntegration[]): boolean {
+export function declaresWebhooks(integrations: readonly { readonly webhooks?: unknown }[]): boolean {
   return integrations.some((integration) => integration.webhooks !== undefined);
 }
 
