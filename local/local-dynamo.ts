@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { LocalDynamoStreams } from './local-dynamo-streams.js';
 
 /** The key schema of a table: string partition key and optional string sort key. */
 export interface TableKeys {
@@ -14,6 +15,8 @@ export interface LocalDynamo {
   client: DynamoDBClient;
   /** Creates a table keyed `pk`/`sk`, or by the given key names. */
   createTable(name: string, keys?: TableKeys): Promise<void>;
+  /** The table streams, when started with `{ streams: true }` (local-dynamo-streams.ts): `endpoint` is then theirs. */
+  streams?: LocalDynamoStreams;
   close(): Promise<void>;
 }
 
@@ -43,19 +46,27 @@ export async function createTable(client: DynamoDBClient, name: string, keys: Ta
   }
 }
 
-/** Starts dynalite on a random loopback port (tables are created instantly). */
-export async function startLocalDynamo(): Promise<LocalDynamo> {
+/**
+ * Starts dynalite on a random loopback port (tables are created instantly). With `streams`, clients talk to it
+ * through the stream proxy (local-dynamo-streams.ts), so the tables whose stream is enabled there emit records.
+ */
+export async function startLocalDynamo(options: { streams?: boolean } = {}): Promise<LocalDynamo> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = localDynamoClient(endpoint);
+  const direct = localDynamoClient(`http://127.0.0.1:${port}`);
+  const streams = options.streams ? await LocalDynamoStreams.start(`http://127.0.0.1:${port}`, direct) : undefined;
+  const endpoint = streams?.endpoint ?? `http://127.0.0.1:${port}`;
+  const client = streams ? localDynamoClient(endpoint) : direct;
   return {
     endpoint,
     client,
     createTable: (name, keys) => createTable(client, name, keys),
+    ...(streams ? { streams } : {}),
     async close() {
       client.destroy();
+      direct.destroy();
+      await streams?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

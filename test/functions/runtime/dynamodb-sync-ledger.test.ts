@@ -1,18 +1,12 @@
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyPersistenceLayerError,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, IdempotencyPersistenceLayerError, IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
 import { CircuitOpenError, ProviderRejectedError, RetryableStatusError, StaleEventError } from '../../../functions/runtime/errors.js';
-import { ledgerPartitionKey, type SyncAttempt, withSyncAttempt } from '../../../functions/runtime/sync-ledger.js';
+import { ledgerPartitionKey, type SyncAttempt } from '../../../functions/runtime/sync-ledger.js';
+import { runWithLedger } from '../../support/ledger-runs.js';
 import { type CallCounter, countCalls } from '../../../local/dynamo-call-counter.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
@@ -35,11 +29,6 @@ beforeEach(async () => {
   calls.reset();
 });
 
-interface Work {
-  key: string;
-  payload: JSONValue;
-}
-
 /** Runs `body` idempotently for one file version, the way the runtime does. */
 function syncFile(
   fileId: string,
@@ -48,24 +37,7 @@ function syncFile(
   payload: JSONValue = { fileId, version },
 ): Promise<JSONValue> {
   const attempt: SyncAttempt = { integration: 'alpha', entity: { type: 'file', id: fileId, version }, correlationId: `c-${fileId}-${version}`, attempt: 1 };
-  const config = new IdempotencyConfig({ eventKeyJmesPath: 'key', payloadValidationJmesPath: 'payload', throwOnNoIdempotencyKey: true });
-  config.registerLambdaContext({ getRemainingTimeInMillis: () => 30_000 } as Context);
-  const run = makeIdempotent(
-    async (_work: Work) => {
-      try {
-        return await body(attempt);
-      } catch (error) {
-        attempt.failure = error as never;
-        throw error;
-      }
-    },
-    {
-      persistenceStore: ledger,
-      keyPrefix: 'alpha',
-      config,
-    },
-  );
-  return withSyncAttempt(attempt, () => run({ key: `file:${fileId}:v${version}`, payload }));
+  return runWithLedger(ledger, attempt, `file:${fileId}:v${version}`, body, payload);
 }
 
 function rootCause(error: unknown): unknown {
