@@ -5,6 +5,7 @@ import type { AlarmTopic } from './constructs/alarm-topic.js';
 import type { CircuitController } from './constructs/circuit-controller.js';
 import type { ContactSyncStateMachine } from './constructs/contact-sync-state-machine.js';
 import { HubCore } from './constructs/hub-core.js';
+import type { SyncStatusOutbox } from './constructs/sync-status-outbox.js';
 import type { HubAlarms } from './constructs/hub-alarms.js';
 import { HubDashboard } from './constructs/hub-dashboard.js';
 import type { HubEventBus } from './constructs/hub-event-bus.js';
@@ -64,6 +65,8 @@ export class IntegrationHubStack extends Stack {
   public readonly pipelines: ReadonlyMap<string, IntegrationPipeline>;
   /** Pauses an integration's event source while its circuit is open; probes and resumes it. */
   public readonly circuitController: CircuitController;
+  /** Publishes the ledger's status transitions as SyncStatusChanged events (docs/sync-status-events.md). */
+  public readonly statusOutbox: SyncStatusOutbox;
   /** Where every alarm notifies. */
   public readonly alarmTopic: AlarmTopic;
   /** The alarms of each integration, by catalog name. */
@@ -113,6 +116,7 @@ export class IntegrationHubStack extends Stack {
     this.tables = core.tables;
     this.bus = core.bus;
     this.circuitController = core.circuitController;
+    this.statusOutbox = core.statusOutbox;
     this.alarmTopic = core.alarmTopic;
     this.hubAlarms = core.hubAlarms;
     this.pipelines = group.pipelines;

@@ -33,7 +33,13 @@ export const WORKFLOW_RUNBOOK_SLUGS = [
 export type WorkflowRunbookSlug = (typeof WORKFLOW_RUNBOOK_SLUGS)[number];
 
 /** Runbooks of the hub-wide alarms (one per hub, not per integration). */
-export const HUB_RUNBOOK_SLUGS = ['controller-records-failed', 'circuit-controller-errors', 'circuit-prober-errors', 'controller-stream-behind'] as const;
+export const HUB_RUNBOOK_SLUGS = [
+  'controller-records-failed',
+  'circuit-controller-errors',
+  'circuit-prober-errors',
+  'controller-stream-behind',
+  'status-events-failed',
+] as const;
 
 /** One of {@link HUB_RUNBOOK_SLUGS}. */
 export type HubRunbookSlug = (typeof HUB_RUNBOOK_SLUGS)[number];

@@ -17,6 +17,8 @@ export interface HubAlarmsProps {
   readonly proberFunction: lambda.IFunction;
   /** Where the controller's stream mapping sends the records it gave up on. */
   readonly failedRecordsQueue: sqs.IQueue;
+  /** Stream batches of ledger transitions the status outbox could not publish (SyncStatusOutbox.metricFailedBatches). */
+  readonly statusEventsFailed: cloudwatch.IMetric;
   /** Alarm and OK notifications go here (usually `AlarmTopic.topic`). */
   readonly topic: sns.ITopic;
   /** Base URL of the runbooks (context `runbookBaseUrl`). @default repository paths */
@@ -50,6 +52,8 @@ export class HubAlarms extends Construct {
   readonly proberErrors: cloudwatch.Alarm;
   /** The controller reads circuit transitions late. */
   readonly controllerStreamBehind: cloudwatch.Alarm;
+  /** Ledger transitions were not published as SyncStatusChanged events. */
+  readonly statusEventsFailed: cloudwatch.Alarm;
   /** All of the above, in that order. */
   readonly alarms: readonly cloudwatch.Alarm[];
 
@@ -113,6 +117,13 @@ export class HubAlarms extends Construct {
       CONTROLLER_ITERATOR_AGE_MS,
       3,
     );
-    this.alarms = [this.controllerRecordsFailed, this.controllerErrors, this.proberErrors, this.controllerStreamBehind];
+    this.statusEventsFailed = create(
+      'StatusEventsFailed',
+      'status-events-failed',
+      'The sync status outbox gave up on a batch of ledger transitions: upstream systems did not get their SyncStatusChanged events.',
+      props.statusEventsFailed,
+      1,
+    );
+    this.alarms = [this.controllerRecordsFailed, this.controllerErrors, this.proberErrors, this.controllerStreamBehind, this.statusEventsFailed];
   }
 }

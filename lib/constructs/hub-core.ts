@@ -5,6 +5,7 @@ import { CircuitController } from './circuit-controller.js';
 import { HubAlarms } from './hub-alarms.js';
 import { HubEventBus } from './hub-event-bus.js';
 import { HubTables } from './hub-tables.js';
+import { SyncStatusOutbox } from './sync-status-outbox.js';
 
 /** Props of {@link HubCore}. */
 export interface HubCoreProps {
@@ -18,8 +19,8 @@ export interface HubCoreProps {
 
 /**
  * What every integration and workflow of a hub shares, and what does not grow with the catalog: the circuits,
- * ledger and checkpoints tables, the event bus, the alarm topic, the circuit controller and prober, and the alarms
- * on the controller and prober themselves. The integrations (integration-group.ts) and the workflows
+ * ledger and checkpoints tables, the event bus, the alarm topic, the circuit controller and prober, the status
+ * outbox, and the alarms on those. The integrations (integration-group.ts) and the workflows
  * (hub-workflows.ts) are built against it, in its stack or in stacks deployed after it.
  */
 export class HubCore extends Construct {
@@ -31,7 +32,9 @@ export class HubCore extends Construct {
   readonly alarmTopic: AlarmTopic;
   /** Pauses an integration's event source while its circuit is open; probes and resumes it. */
   readonly circuitController: CircuitController;
-  /** The alarms of the controller and prober. */
+  /** Publishes the ledger's status transitions as SyncStatusChanged events (docs/sync-status-events.md). */
+  readonly statusOutbox: SyncStatusOutbox;
+  /** The alarms of the controller, the prober and the status outbox. */
   readonly hubAlarms: HubAlarms;
 
   constructor(scope: Construct, id: string, props: HubCoreProps = {}) {
@@ -43,11 +46,13 @@ export class HubCore extends Construct {
       circuitsTable: this.tables.circuits,
       functionProps: { logGroupRemovalPolicy: removalPolicy },
     });
+    this.statusOutbox = new SyncStatusOutbox(this, 'StatusOutbox', { ledgerTable: this.tables.ledger, bus: this.bus.bus, removalPolicy });
     this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: props.alarmEmail });
     this.hubAlarms = new HubAlarms(this, 'HubAlarms', {
       controllerFunction: this.circuitController.controllerFunction,
       proberFunction: this.circuitController.proberFunction,
       failedRecordsQueue: this.circuitController.failedRecordsQueue,
+      statusEventsFailed: this.statusOutbox.metricFailedBatches(),
       topic: this.alarmTopic.topic,
       runbookBaseUrl: props.runbookBaseUrl,
     });

@@ -43,7 +43,7 @@ export const TABLE_ITEM_ACTIONS = {
 export class HubTables extends Construct {
   /** Shared circuit breaker state: key `circuitId`; stream NEW_AND_OLD_IMAGES for the circuit controller. */
   public readonly circuits: Table;
-  /** Sync status and audit log: `pk` = `entityType#entityId`, `sk` = integration or `log#<iso-ts>#<seq>`. */
+  /** Sync status and audit log: `pk` = `entityType#entityId`, `sk` = integration or `log#<iso-ts>#<seq>`; streamed (NEW_AND_OLD_IMAGES) to the status outbox. */
   public readonly ledger: Table;
   /** Cursors / watermarks of incremental syncs: key `syncId`. */
   public readonly checkpoints: Table;
@@ -68,6 +68,8 @@ export class HubTables extends Construct {
       ...common,
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
+      // Read by the sync status outbox (sync-status-outbox.ts): each transition becomes an event from the write itself.
+      stream: StreamViewType.NEW_AND_OLD_IMAGES,
     });
     this.checkpoints = new Table(this, 'Checkpoints', {
       ...common,

@@ -11,6 +11,8 @@
  * - Step Functions: the synthesized ASL on aws-local-stepfunctions with the real task handlers;
  * - the circuit controller (fed by a scan of the circuits table: dynalite has no streams) and the prober, with the
  *   mapping pause/resume applied to the local mappings;
+ * - the template's pipes (local-pipes.ts): the ledger table's stream (dynalite behind local-dynamo-streams.ts) through
+ *   the status outbox's real enrichment to this bus, so every ledger transition is a `SyncStatusChanged` event here too;
  * - the webhook endpoints: each `POST /webhooks/<name>` route of the template served on 127.0.0.1 with its function's
  *   real logic (local-webhooks.ts), forwarding to this bus; each signing secret is generated at start (the sandbox's
  *   senders sign with it: {@link LocalHub.webhookSigningSecret});
@@ -74,6 +76,9 @@ import type { WebhookSchemeDeclaration } from '../../functions/webhooks/webhook-
 import { newSigningSecret } from '../sandbox/webhook-sender.js';
 import { HubFaultInjector, InvocationCrashedError } from './hub-faults.js';
 import { LocalWebhookServer, webhookRoutesOf } from './local-webhooks.js';
+import { LocalPipe, type PipeEvent, pipesOf } from '../local-pipes.js';
+import { handler as enrichSyncStatus } from '../../functions/outbox/sync-status-enrichment.js';
+import { SYNC_STATUS_CHANGED } from '../../functions/outbox/sync-status-events.js';
 import { type HubCatalogs, sandboxSecrets, sandboxWiringProblems, synthesizeAgainstSandbox } from './sandbox-wiring.js';
 
 /**
@@ -191,6 +196,10 @@ export class LocalHub {
   readonly startedAt = Date.now();
   /** Faults of the hub's own parts (DynamoDB, Secrets Manager, the controller, crashes), set while it runs. */
   readonly faults: HubFaultInjector;
+  /** The template's pipes (the sync status outbox), by logical id. */
+  readonly pipes = new Map<string, LocalPipe>();
+  /** Every event the pipes put on the bus, in order (the `SyncStatusChanged` events). */
+  readonly pipeEvents: PipeEvent[] = [];
   /** The webhook endpoints on 127.0.0.1; undefined when no integration declares webhooks. */
   webhooks?: LocalWebhookServer;
   /** The functions' DynamoDB client: {@link faults} hit it, not the hub's own inspection nor the stream. */
@@ -235,12 +244,13 @@ export class LocalHub {
     }));
     const wiringProblems = sandboxWiringProblems(options.sandbox, functions, (name) => secretsManager.has(name));
     if (wiringProblems.length > 0) throw ConfigurationError.listing('local hub wiring (every function must call the local sandbox)', wiringProblems);
-    const dynamo = await startLocalDynamo();
+    const dynamo = await startLocalDynamo({ streams: true });
     try {
       const tables = await createTemplateTables(dynamo, template);
       const hub = new LocalHub(blueprint, dynamo, tables, secretsManager, options);
       await hub.#loadAdapters();
       hub.#build();
+      await hub.#buildPipes();
       await hub.#serveWebhooks();
       hub.#startBackground();
       return hub;
@@ -371,9 +381,12 @@ export class LocalHub {
     await this.#stream?.poll();
   }
 
-  /** Waits for everything in flight: running invocations and executions. */
+  /** Waits for everything in flight: running invocations and executions, and the pipes' records. */
   async settle(): Promise<void> {
-    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+    do {
+      while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+      await Promise.all([...this.pipes.values()].map((pipe) => pipe.settle()));
+    } while (this.#running.size > 0);
   }
 
   /** Stops polling, schedules and the stream, waits for running work, and closes dynalite. Idempotent. */
@@ -620,6 +633,27 @@ export class LocalHub {
     });
     this.mappings.set(blueprint.logicalId, mapping);
     return mapping;
+  }
+
+  /**
+   * Runs the template's pipes on the tables' streams (local-pipes.ts), with the real enrichment: the sync status
+   * outbox (lib/constructs/sync-status-outbox.ts) puts its SyncStatusChanged events on this bus.
+   */
+  async #buildPipes(): Promise<void> {
+    const { pipes, problems } = pipesOf(this.blueprint.template, new Set([SYNC_STATUS_CHANGED]));
+    if (problems.length > 0) throw new BlueprintError(problems);
+    for (const blueprint of pipes) {
+      const pipe = new LocalPipe(blueprint, {
+        enrich: (records) => enrichSyncStatus(records),
+        put: (events) => {
+          this.pipeEvents.push(...events);
+          this.putEvents(events);
+        },
+        onError: (error) => this.#error(`pipe ${blueprint.logicalId}`, error),
+      });
+      this.pipes.set(blueprint.logicalId, pipe);
+      await this.dynamo.streams!.enable(this.tables[blueprint.sourceTable]!, (record) => pipe.push(record));
+    }
   }
 
   /** Serves the template's webhook routes, each function's signing secret generated unless its secret exists. */

@@ -63,6 +63,12 @@ describe('cdk-nag AWS Solutions checks', () => {
       expected[`IntegrationHub/Core/CircuitController/${fn}Role/DefaultPolicy`] = ['AwsSolutions-IAM5[Resource::*]'];
     }
     expected['IntegrationHub/Core/CircuitController/FailedStreamRecords'] = ['AwsSolutions-SQS3'];
+    // The status outbox: its enrichment like any function, its dead-letter queue like the controller's, and the
+    // pipe's dynamodb:ListStreams (no resource-level permission).
+    expected['IntegrationHub/Core/StatusOutbox/Enrichment'] = ['AwsSolutions-L1'];
+    expected['IntegrationHub/Core/StatusOutbox/EnrichmentRole/DefaultPolicy'] = ['AwsSolutions-IAM5[Resource::*]'];
+    expected['IntegrationHub/Core/StatusOutbox/FailedBatches'] = ['AwsSolutions-SQS3'];
+    expected['IntegrationHub/Core/StatusOutbox/PipeRole/DefaultPolicy'] = ['AwsSolutions-IAM5[Resource::*]'];
     // Webhooks: each endpoint's function like a pipeline's, its signing secret (rolled by the provider), and its
     // route (a provider authenticates by signature, not API authorization).
     for (const name of hub.stack.webhooks?.endpoints.keys() ?? []) {

@@ -252,6 +252,13 @@ function expectDashboardRows(hub: HubApp, catalog: readonly ResolvedIntegration[
   }
 }
 
+/**
+ * What the core deploys whatever the catalog: the circuit controller's and prober's functions and the status outbox's
+ * enrichment; the controller's failed-records queue and the outbox pipe's dead-letter queue.
+ */
+const CORE_FUNCTIONS = 3;
+const CORE_QUEUES = 2;
+
 describe('IntegrationHubStack', () => {
   let hub: HubApp;
   beforeAll(() => {
@@ -264,8 +271,8 @@ describe('IntegrationHubStack', () => {
     for (const pipeline of hub.stack.pipelines.values()) expect(pipeline).toBeInstanceOf(IntegrationPipeline);
     // Plus the circuit controller's two functions, its failed-records queue and its stream mapping, and the
     // workflows: the saga tasks + the starter (its queue, DLQ, mapping and OrderPlaced rule) + the sync task (its schedule).
-    hub.template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length + WORKFLOW_FUNCTIONS + webhookResources(SHIPPED).functions);
-    hub.template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * INTEGRATIONS.length + 2);
+    hub.template.resourceCountIs('AWS::Lambda::Function', CORE_FUNCTIONS + INTEGRATIONS.length + WORKFLOW_FUNCTIONS + webhookResources(SHIPPED).functions);
+    hub.template.resourceCountIs('AWS::SQS::Queue', CORE_QUEUES + 2 * INTEGRATIONS.length + 2);
     hub.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1 + INTEGRATIONS.length + 1);
     // One rule per route, plus the prober's schedule, plus OrderPlaced and the contact sync's schedule.
     hub.template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length + 2);
@@ -345,8 +352,8 @@ describe('IntegrationHubStack', () => {
 
   it('deploys exactly the pipelines, controller and observability of before when the workflows are left out', () => {
     const { stack, template } = synthesizeHub({ workflows: null });
-    template.resourceCountIs('AWS::Lambda::Function', 2 + INTEGRATIONS.length + webhookResources(SHIPPED).functions);
-    template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * INTEGRATIONS.length);
+    template.resourceCountIs('AWS::Lambda::Function', CORE_FUNCTIONS + INTEGRATIONS.length + webhookResources(SHIPPED).functions);
+    template.resourceCountIs('AWS::SQS::Queue', CORE_QUEUES + 2 * INTEGRATIONS.length);
     template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
     template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length + webhookResources(SHIPPED).secrets);
@@ -492,8 +499,8 @@ describe('IntegrationHubStack with a made-up catalog', () => {
     const { template } = hub;
     const routes = fixture.flatMap((integration) => integration.routes).length;
     expect(routes).toBeGreaterThan(fixture.length);
-    template.resourceCountIs('AWS::Lambda::Function', 2 + fixture.length + webhookResources(fixture).functions);
-    template.resourceCountIs('AWS::SQS::Queue', 1 + 2 * fixture.length);
+    template.resourceCountIs('AWS::Lambda::Function', CORE_FUNCTIONS + fixture.length + webhookResources(fixture).functions);
+    template.resourceCountIs('AWS::SQS::Queue', CORE_QUEUES + 2 * fixture.length);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1 + fixture.length);
     template.resourceCountIs('AWS::Events::Rule', 1 + routes);
     expect(fixture.filter(createsSecret)).toHaveLength(fixture.length);

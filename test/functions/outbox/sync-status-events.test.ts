@@ -2,12 +2,13 @@ import fc from 'fast-check';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { handler } from '../../../functions/outbox/sync-status-enrichment.js';
-import { type SyncStatusChanged, syncStatusEventsOf } from '../../../functions/outbox/sync-status-events.js';
+import { syncStatusEventsOf } from '../../../functions/outbox/sync-status-events.js';
 import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-ledger.js';
 import { CircuitOpenError, ProviderRejectedError, RetryableStatusError, StaleEventError } from '../../../functions/runtime/errors.js';
-import type { LedgerLogEntry, SyncAttempt } from '../../../functions/runtime/sync-ledger.js';
+import type { SyncAttempt } from '../../../functions/runtime/sync-ledger.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { runWithLedger } from '../../support/ledger-runs.js';
+import { transitionsOf, transitionsPublished } from '../../support/ledger-transitions.js';
 
 // The ledger writes for real (dynalite behind the local stream proxy, local/local-dynamo-streams.ts); the events are
 // what the pipe's enrichment makes of the records those writes produced.
@@ -57,8 +58,7 @@ function isStale(error: unknown): boolean {
   return error instanceof StaleEventError || (error instanceof Error && error.cause instanceof StaleEventError);
 }
 
-const summary = (events: readonly SyncStatusChanged[]): string[] =>
-  events.map((event) => `${event.previousStatus ?? '-'}>${event.status}@${event.entity.version}`);
+const summary = transitionsPublished;
 
 describe('SyncStatusChanged from the ledger stream', () => {
   it('publishes each transition once, in order, with the fields of schema version 1', async () => {
@@ -149,17 +149,3 @@ describe('SyncStatusChanged from the ledger stream', () => {
     );
   });
 });
-
-/** The transitions an entity's full audit log says happened (the reference the stream's events must equal). */
-function transitionsOf(history: readonly LedgerLogEntry[]): string[] {
-  const transitions: string[] = [];
-  let current: string | undefined;
-  for (const entry of history) {
-    if (entry.event === 'skipped_stale') transitions.push(`${current ?? '-'}>skipped_stale@${entry.version}`);
-    else if (entry.event !== 'retry_scheduled' && entry.event !== current) {
-      transitions.push(`${current ?? '-'}>${entry.event}@${entry.version}`);
-      current = entry.event;
-    }
-  }
-  return transitions;
-}
