@@ -59,6 +59,12 @@ export type WebhookEntry = WebhookSchemeDeclaration & {
   readonly burstLimit?: number;
   /** Rejected deliveries in 5 minutes that raise the rejection alarm. @default 10 (1 – 100000) */
   readonly rejectionAlarmThreshold?: number;
+  /**
+   * The secret holding the signing secrets (`{"signingSecrets": [...]}`). By default the stack creates it with a
+   * random placeholder (every delivery refused until the provider's is put in); `import: true` uses an existing one.
+   * @default `integration-hub/<stage>/<name>-webhooks`, created
+   */
+  readonly secret?: { readonly name: string; readonly import?: boolean };
 };
 
 /** A webhook declaration with its defaults applied. */
@@ -73,6 +79,8 @@ export interface ResolvedWebhooks {
   readonly rateLimitPerSecond: number;
   readonly burstLimit: number;
   readonly rejectionAlarmThreshold: number;
+  /** The signing secret's name, when the catalog or the stage names one (else the stack's own, created). */
+  readonly secret?: { readonly name: string; readonly import: boolean };
 }
 
 /** One integration: everything the stack needs to deploy it. Durations in seconds unless the name says otherwise. */
@@ -289,7 +297,8 @@ export function resolveCatalog(entries: readonly IntegrationEntry[] = INTEGRATIO
 
 /** A webhook declaration with its defaults; its problems go to `problem`. */
 function resolveWebhooks(name: string, entry: WebhookEntry, problem: (text: string) => void): ResolvedWebhooks {
-  const { events, maxBodyBytes, dedupeDays, rateLimitPerSecond, burstLimit, rejectionAlarmThreshold, ...scheme } = entry;
+  const { events, maxBodyBytes, dedupeDays, rateLimitPerSecond, burstLimit, rejectionAlarmThreshold, secret, ...scheme } = entry;
+  if (secret !== undefined && (typeof secret.name !== 'string' || secret.name.length === 0)) problem('webhooks.secret.name must be a secret name or ARN');
   for (const schemeProblem of webhookSchemeProblems(scheme)) problem(`webhooks: ${schemeProblem}`);
   if (!Array.isArray(events) || events.length === 0 || events.some((type) => typeof type !== 'string' || !/^[\w.:/-]{1,128}$/.test(type))) {
     problem('webhooks.events: at least one event type (1-128 letters, digits, . : / _ -)');
@@ -307,6 +316,7 @@ function resolveWebhooks(name: string, entry: WebhookEntry, problem: (text: stri
     rateLimitPerSecond: within('rateLimitPerSecond', rateLimitPerSecond, 50, 1, 10_000),
     burstLimit: within('burstLimit', burstLimit, 100, 1, 5_000),
     rejectionAlarmThreshold: within('rejectionAlarmThreshold', rejectionAlarmThreshold, 10, 1, 100_000),
+    ...(secret ? { secret: { name: secret.name, import: secret.import ?? false } } : {}),
   };
 }
 

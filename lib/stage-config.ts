@@ -49,6 +49,7 @@ const secretChoice = z
 const stageIntegration = z.strictObject({
   baseUrl: httpsUrl.optional(),
   secret: secretChoice.optional(),
+  webhookSecret: secretChoice.optional().describe("the webhook signing secret to import (integrations that declare webhooks); leave out to have the stack create one"),
   maxConcurrency: z.int().min(2).max(1000).optional(),
   stack: z.string().optional(),
 });
@@ -180,6 +181,8 @@ export function resolveStage(name: string, raw: unknown, catalog: StageCatalog =
     }
     problems.push(...locationProblems(where, settings, sandbox));
     if (sandbox && entry.secret?.import) problems.push(`${where}: the catalog imports its secret '${entry.secret.name}'; a sandbox stage creates the secrets the sandbox checks`);
+    if (settings.webhookSecret && !entry.webhooks) problems.push(`${where}.webhookSecret: the catalog entry declares no webhooks`);
+    if (settings.webhookSecret && sandbox) problems.push(`${where}.webhookSecret: a sandbox stage creates the signing secret its senders sign with; leave it out`);
     const group = settings.stack ?? DEFAULT_STACK_GROUP;
     const badGroup = nameProblem(group, `${where}.stack`);
     if (badGroup) problems.push(badGroup);
@@ -190,6 +193,7 @@ export function resolveStage(name: string, raw: unknown, catalog: StageCatalog =
       ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
       ...(settings.maxConcurrency !== undefined ? { maxConcurrency: settings.maxConcurrency } : {}),
       secret: stageSecret(naming, integrationName, settings.secret, entry.secret),
+      ...(settings.webhookSecret && entry.webhooks ? { webhooks: { ...entry.webhooks, secret: { name: settings.webhookSecret.import, import: true } } } : {}),
     });
   }
   for (const [group, members] of groups) {

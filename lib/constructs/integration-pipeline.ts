@@ -230,18 +230,22 @@ export interface CredentialsSecretOptions {
 }
 
 /**
+ * An existing secret, by name or ARN: a stage may import by ARN (a secret of another account, or to pin one); the
+ * catalog imports by name.
+ */
+export function importSecret(scope: Construct, id: string, name: string): ISecret {
+  if (!name.startsWith('arn:')) return Secret.fromSecretNameV2(scope, id, name);
+  return /-[A-Za-z0-9]{6}$/.test(name) ? Secret.fromSecretCompleteArn(scope, id, name) : Secret.fromSecretPartialArn(scope, id, name);
+}
+
+/**
  * The credentials secret of an integration or a workflow provider: imported by name (`import: true`), or created
  * with a generated placeholder (`{"<field>": "SET_AFTER_DEPLOY", ..., "<last field>": <random>}` with the auth
  * scheme's fields, so no secret value is in the template). Undefined for auth scheme `none`.
  */
 export function createOrImportCredentialsSecret(scope: Construct, id: string, options: CredentialsSecretOptions): ISecret | undefined {
   const { owner, auth } = options;
-  if (options.secret.import) {
-    // A stage may import by ARN (a secret of another account, or to pin one); the catalog imports by name.
-    const name = options.secret.name;
-    if (!name.startsWith('arn:')) return Secret.fromSecretNameV2(scope, id, name);
-    return /-[A-Za-z0-9]{6}$/.test(name) ? Secret.fromSecretCompleteArn(scope, id, name) : Secret.fromSecretPartialArn(scope, id, name);
-  }
+  if (options.secret.import) return importSecret(scope, id, options.secret.name);
   const fields = SECRET_FIELDS[auth];
   const generated = fields.at(-1);
   if (generated === undefined) return undefined;

@@ -6,7 +6,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { REPOSITORY_ROOT, type ResolvedIntegration, type ResolvedWebhooks } from '../catalog.js';
@@ -15,6 +15,7 @@ import { runbookLink } from '../runbooks.js';
 import { hubMetric } from './integration-alarms.js';
 import { runbookAlarm } from './runbook-alarm.js';
 import { ServiceFunction } from './service-function.js';
+import { importSecret } from './integration-pipeline.js';
 
 /** The handler of every webhook endpoint (functions/webhooks/webhook-handler.ts). */
 export const WEBHOOK_HANDLER_ENTRY = 'functions/webhooks/webhook-handler.ts';
@@ -46,7 +47,8 @@ export interface WebhookEndpointProps {
  */
 export class WebhookEndpoint extends Construct {
   readonly function: ServiceFunction;
-  readonly secret: Secret;
+  /** The signing secret: created with a placeholder, or the one the catalog or the stage imports. */
+  readonly secret: ISecret;
   readonly route: HttpRoute;
   readonly rejectionAlarm: cloudwatch.Alarm;
 
@@ -57,17 +59,22 @@ export class WebhookEndpoint extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const naming = HubNaming.of(this);
 
-    this.secret = new Secret(this, 'SigningSecret', {
-      secretName: naming.secretName(`${integration.name}-webhooks`),
-      description: `Webhook signing secrets of integration-hub ${integration.name} (${webhooks.scheme.scheme}): put the provider's in {"signingSecrets": [...]} after deploy`,
-      // A random placeholder: until the provider's secret is put in, every delivery is refused (401), never trusted.
-      generateSecretString: { secretStringTemplate: '{}', generateStringKey: 'signingSecret', excludePunctuation: true, passwordLength: 40 },
-      removalPolicy,
-    });
-    Validations.of(this.secret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason: `The ${integration.name} webhook signing secret is issued by the provider and rolled there; during a roll both keys go in signingSecrets (docs/webhooks.md).`,
-    });
+    if (webhooks.secret?.import) {
+      this.secret = importSecret(this, 'SigningSecret', webhooks.secret.name);
+    } else {
+      const created = new Secret(this, 'SigningSecret', {
+        secretName: webhooks.secret?.name ?? naming.secretName(`${integration.name}-webhooks`),
+        description: `Webhook signing secrets of integration-hub ${integration.name} (${webhooks.scheme.scheme}): put the provider's in {"signingSecrets": [...]} after deploy`,
+        // A random placeholder: until the provider's secret is put in, every delivery is refused (401), never trusted.
+        generateSecretString: { secretStringTemplate: '{}', generateStringKey: 'signingSecret', excludePunctuation: true, passwordLength: 40 },
+        removalPolicy,
+      });
+      Validations.of(created).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: `The ${integration.name} webhook signing secret is issued by the provider and rolled there; during a roll both keys go in signingSecrets (docs/webhooks.md).`,
+      });
+      this.secret = created;
+    }
 
     this.function = new ServiceFunction(this, 'Function', {
       entry: join(REPOSITORY_ROOT, WEBHOOK_HANDLER_ENTRY),

@@ -227,6 +227,18 @@ describe('stage files', () => {
     expect(stage.groups).toEqual([{ name: 'integrations', integrations: [first, second] }]);
   });
 
+  it("imports a webhook signing secret the stage names, and refuses one for an integration without webhooks", () => {
+    const withWebhooks = integrations.map((entry, index) => (index === 0 ? { ...entry, webhooks: { scheme: 'standard-webhooks' as const, events: ['thing.updated'] } } : entry));
+    const stage = resolveStage('qa', { ...valid(), integrations: { [first!]: { baseUrl: 'https://one.example', webhookSecret: { import: 'vendor/one-webhooks' } } } }, { integrations: withWebhooks });
+    expect(stage.integrations[0]?.webhooks).toMatchObject({ scheme: 'standard-webhooks', secret: { name: 'vendor/one-webhooks', import: true } });
+    expect(() =>
+      resolveStage('qa', { ...valid(), integrations: { [second!]: { baseUrl: 'https://two.example', webhookSecret: { import: 'x' } } } }, { integrations: withWebhooks }),
+    ).toThrow(new RegExp(`integrations\\.${second}\\.webhookSecret: the catalog entry declares no webhooks`));
+    expect(() => resolveStage('qa', { alarmEmail: null, sandbox: true, workflows: false, integrations: { [first!]: { webhookSecret: { import: 'x' } } } }, { integrations: withWebhooks })).toThrow(
+      /webhookSecret: a sandbox stage creates the signing secret/,
+    );
+  });
+
   it('lists every problem of an invalid file at once', () => {
     const problems = problemsOf({ alarmEmail: 'not-an-address', integrations: { [first!]: { baseUrl: 'http://plain.example', extra: 1 } }, surprise: true });
     expect(problems.join('\n')).toMatch(/alarmEmail/);

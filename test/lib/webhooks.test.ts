@@ -110,6 +110,15 @@ describe('webhook endpoints from the catalog', () => {
     for (const type of ['AWS::ApiGatewayV2::Api', 'AWS::ApiGatewayV2::Route']) plain.template.resourceCountIs(type, 0);
   });
 
+  it('uses an imported signing secret instead of creating one, and grants the function exactly that one', () => {
+    const imported = synthesizeHub({ integrations: [{ ...ENTRIES[0]!, webhooks: { ...ENTRIES[0]!.webhooks!, secret: { name: 'vendor/alpha-webhooks', import: true } } }], workflows: null });
+    const endpoint = imported.stack.webhooks!.endpoints.get(alpha!.name)!;
+    imported.template.resourceCountIs('AWS::SecretsManager::Secret', resolveCatalog([alpha!]).filter((entry) => !entry.secret.import).length);
+    const template = JSON.stringify(imported.template.toJSON());
+    expect(template).toContain('secret:vendor/alpha-webhooks');
+    expect(endpoint.secret.node.defaultChild).toBeUndefined();
+  });
+
   it('refuses a bad declaration, listing every problem', () => {
     expect(() =>
       resolveCatalog([{ ...gamma!, webhooks: { scheme: 'timestamped-hmac', events: [], maxBodyBytes: 0, dedupeDays: 60 } as never }]),
