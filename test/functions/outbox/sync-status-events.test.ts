@@ -8,7 +8,7 @@ import { CircuitOpenError, ProviderRejectedError, RetryableStatusError, StaleEve
 import type { SyncAttempt } from '../../../functions/runtime/sync-ledger.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { runWithLedger } from '../../support/ledger-runs.js';
-import { transitionsOf, transitionsPublished } from '../../support/ledger-transitions.js';
+import { transitionsOf, transitionsPublished } from '../../../local/hub/status-event-summary.js';
 
 // The ledger writes for real (dynalite behind the local stream proxy, local/local-dynamo-streams.ts); the events are
 // what the pipe's enrichment makes of the records those writes produced.

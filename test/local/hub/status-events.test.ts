@@ -9,7 +9,7 @@ import { loadAdapter } from '../../../functions/ops/integration-adapters.js';
 import { SYNC_STATUS_CHANGED, SYNC_STATUS_EVENT_SOURCE, type SyncStatusChanged } from '../../../functions/outbox/sync-status-events.js';
 import { eventually } from '../../support/eventually.js';
 import { useFixtureHub } from '../../support/fixture-hub.js';
-import { transitionsOf, transitionsPublished } from '../../support/ledger-transitions.js';
+import { summarizeStatusEvents, transitionsOf, transitionsPublished } from '../../../local/hub/status-event-summary.js';
 
 describe('SyncStatusChanged events in the local hub', () => {
   const SOURCE = 'test.status-events';
@@ -54,5 +54,15 @@ describe('SyncStatusChanged events in the local hub', () => {
     expect(events.filter((event) => event.status === 'skipped_stale').length).toBeGreaterThan(0);
     expect(new Set(events.map((event) => event.transitionId)).size).toBe(events.length);
     expect([...hub.pipes.values()][0]?.stats.failedBatches).toBe(0);
+
+    // The run's summary says the same, and would say otherwise: an event dropped is a mismatched entity.
+    const auditLog = (type: string, id: string, of: string) => hub.ledger.auditLog(type, id, of);
+    const [summary] = await summarizeStatusEvents(events, [name], auditLog);
+    expect(summary).toMatchObject({ integration: name, events: events.length, entities: tickets.length, mismatched: 0, repeated: 0 });
+    expect(summary?.byStatus.synced).toBe(events.filter((event) => event.status === 'synced').length);
+    const [dropped] = await summarizeStatusEvents(events.slice(1), [name], auditLog);
+    expect(dropped?.mismatched).toBe(1);
+    const [twice] = await summarizeStatusEvents([...events, events[0]!], [name], auditLog);
+    expect(twice).toMatchObject({ repeated: 1, mismatched: 1 });
   }, 120_000);
 });
