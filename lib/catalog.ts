@@ -176,7 +176,11 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
   {
     name: 'payments',
     description: 'Charges and refunds through the card payment gateway (bearer secret key).',
-    routes: [{ sources: ['orders.service', 'billing.service'], detailTypes: ['PaymentRequested', 'RefundRequested'] }],
+    routes: [
+      { sources: ['orders.service', 'billing.service'], detailTypes: ['PaymentRequested', 'RefundRequested'] },
+      // The gateway's own webhooks, forwarded by the hub's endpoint: the adapter records the charge's state (docs/webhooks.md).
+      { sources: [webhookEventSource('payments')], detailTypes: ['charge.succeeded', 'charge.refunded'] },
+    ],
     baseUrl: 'https://payments.example.com/v1',
     auth: 'bearer',
     functionTimeoutSeconds: 30,

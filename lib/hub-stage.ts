@@ -156,7 +156,7 @@ export class HubStage {
       runbookBaseUrl,
     });
     this.dashboard.addAlarms(...[...groups.values()].flatMap((group) => [...group.alarms.values()].flatMap((set) => set.alarms)), ...this.core.hubAlarms.alarms);
-    if (this.webhooks) this.dashboard.addAlarms(...this.webhooks.alarms);
+    this.webhooks?.addToDashboard(this.dashboard);
     this.workflows?.addToDashboard(this.dashboard);
     // The alarms it names must exist before it does.
     const named = [...integrationStacks.values(), ...(this.webhooksStack ? [this.webhooksStack] : []), ...(this.workflowsStack ? [this.workflowsStack] : [])];

@@ -131,7 +131,7 @@ export class IntegrationHubStack extends Stack {
 
     if (declaresWebhooks(this.catalog)) {
       this.webhooks = new HubWebhooks(this, 'Webhooks', { integrations: this.catalog, bus: core.bus.bus, alarmTopic: core.alarmTopic.topic, removalPolicy, runbookBaseUrl });
-      this.dashboard.addAlarms(...this.webhooks.alarms);
+      this.webhooks.addToDashboard(this.dashboard);
     }
 
     if (this.workflowCatalog) {

@@ -1,6 +1,11 @@
 /**
  * Payments: charges and refunds through a card payment gateway (bearer secret key).
  * Amounts arrive as decimal strings or numbers in major units and are sent in minor units.
+ *
+ * The gateway's own webhooks (`charge.succeeded`, `charge.refunded`; docs/webhooks.md) arrive here too, as the detail
+ * the webhook endpoint forwards (functions/webhooks/webhook-ingress.ts `ForwardedWebhook`). Their payload is not
+ * trusted beyond the charge id: the adapter reads the charge from the gateway (`GET /charges/:id`) and records the
+ * gateway's current state in the ledger, so a late, reordered or odd-looking event cannot record a stale status.
  */
 import { z } from 'zod';
 import { MalformedResponseError } from '../runtime/errors.js';
@@ -42,8 +47,35 @@ export const paymentEventSchema = z.discriminatedUnion('action', [chargeRequeste
 
 export type PaymentEvent = z.infer<typeof paymentEventSchema>;
 
+/** The gateway's webhook event types this adapter handles (the catalog routes exactly these to it). */
+export const CHARGE_WEBHOOK_TYPES = ['charge.succeeded', 'charge.refunded'] as const;
+
+/**
+ * A gateway webhook as the webhook endpoint forwards it (the bus event's detail). The body the gateway signed is
+ * `payload`: `{ id, type, created, data: { object: <charge> } }`; only `data.object.id` is read from it.
+ */
+export const chargeWebhookSchema = z.object({
+  webhookId: z.string().min(1).max(256),
+  provider: z.string().min(1),
+  type: z.enum(CHARGE_WEBHOOK_TYPES),
+  signedAt: z.string().min(1),
+  /** When the hub received it (ISO-8601): it orders the ledger's records of one charge. */
+  receivedAt: z.iso.datetime({ offset: true }),
+  payload: z.object({ data: z.object({ object: z.object({ id: z.string().min(1).max(128) }) }) }),
+});
+
+export type ChargeWebhook = z.infer<typeof chargeWebhookSchema>;
+
+/** What the payments queue carries: a payment or refund request, or a gateway webhook about a charge. */
+export type PaymentsInput = PaymentEvent | ChargeWebhook;
+
+/** True for a forwarded webhook (it has a `webhookId`; requests have an `action`). */
+export function isChargeWebhook(input: PaymentsInput): input is ChargeWebhook {
+  return 'webhookId' in input;
+}
+
 /** Our payment states; the gateway has more. */
-export type PaymentStatus = 'completed' | 'processing' | 'failed' | 'cancelled';
+export type PaymentStatus = 'completed' | 'processing' | 'failed' | 'cancelled' | 'refunded' | 'partially_refunded';
 
 /** Maps the gateway's status to ours; an unknown status is a malformed answer (retried, then DLQ by redrive). */
 export function toPaymentStatus(gatewayStatus: string): PaymentStatus {
@@ -74,6 +106,47 @@ export function toMinorUnits(value: number | string, currencyCode: string): numb
 
 const gatewayAnswer = z.object({ id: z.string().min(1), status: z.string() });
 
+/** The fields of the gateway's charge (`GET /charges/:id`) the status depends on. */
+const gatewayCharge = z.object({ id: z.string().min(1), status: z.string(), amount: z.number().int().nonnegative(), amountRefunded: z.number().int().nonnegative() });
+
+/**
+ * A charge's status as ours: a succeeded charge refunded in full is `refunded`, in part `partially_refunded`;
+ * otherwise {@link toPaymentStatus}.
+ */
+export function toChargeStatus(charge: { status: string; amount: number; amountRefunded: number }): PaymentStatus {
+  if (charge.status === 'succeeded' && charge.amountRefunded > 0) return charge.amountRefunded >= charge.amount ? 'refunded' : 'partially_refunded';
+  return toPaymentStatus(charge.status);
+}
+
+/** A request, validated by its own schema (amount/currency rules included). */
+const paymentRequestSchema = paymentEventSchema.superRefine((event, context) => {
+  if (event.action === 'charge' || event.amount !== undefined) {
+    const code = event.currency ?? '';
+    if (event.amount !== undefined && !code) {
+      context.addIssue({ code: 'custom', path: ['currency'], message: 'is required with an amount' });
+      return;
+    }
+    try {
+      if (event.amount !== undefined) toMinorUnits(event.amount, code);
+    } catch (error) {
+      context.addIssue({ code: 'custom', path: ['amount'], message: (error as Error).message });
+    }
+  }
+});
+
+/**
+ * The adapter's input: a webhook (it has `webhookId`) is checked against {@link chargeWebhookSchema}, anything else
+ * against the request schema. Chosen up front rather than by `z.union`, so an invalid message is reported with the
+ * fields of the schema it was meant for (the DLQ's `errorMessage`), not as "Invalid input".
+ */
+export const paymentsInputSchema: z.ZodType<PaymentsInput> = z.unknown().transform((value, context): PaymentsInput => {
+  const webhook = value !== null && typeof value === 'object' && 'webhookId' in value;
+  const parsed = webhook ? chargeWebhookSchema.safeParse(value) : paymentRequestSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  return z.NEVER;
+});
+
 /** What the ledger and a replay keep of a payment operation. */
 interface PaymentResult {
   externalId: string;
@@ -82,24 +155,24 @@ interface PaymentResult {
 }
 
 export const payments = defineIntegration({
-  input: paymentEventSchema.superRefine((event, context) => {
-    if (event.action === 'charge' || event.amount !== undefined) {
-      const code = event.currency ?? '';
-      if (event.amount !== undefined && !code) {
-        context.addIssue({ code: 'custom', path: ['currency'], message: 'is required with an amount' });
-        return;
-      }
-      try {
-        if (event.amount !== undefined) toMinorUnits(event.amount, code);
-      } catch (error) {
-        context.addIssue({ code: 'custom', path: ['amount'], message: (error as Error).message });
-      }
-    }
-  }),
-  idempotencyKey: (event) => (event.action === 'charge' ? `charge:${event.paymentId}` : `refund:${event.refundId}`),
-  entity: (event) =>
-    event.action === 'charge' ? { type: 'payment', id: event.paymentId } : { type: 'refund', id: event.refundId },
+  input: paymentsInputSchema,
+  idempotencyKey: (event) => {
+    if (isChargeWebhook(event)) return `webhook:${event.webhookId}`;
+    return event.action === 'charge' ? `charge:${event.paymentId}` : `refund:${event.refundId}`;
+  },
+  entity: (event) => {
+    // Ordered by arrival at the hub: a record made from a later webhook read the gateway later, so an earlier webhook
+    // processed after it is skipped as stale instead of overwriting a newer state.
+    if (isChargeWebhook(event)) return { type: 'charge', id: event.payload.data.object.id, version: Date.parse(event.receivedAt) };
+    return event.action === 'charge' ? { type: 'payment', id: event.paymentId } : { type: 'refund', id: event.refundId };
+  },
   async send(event, { http }): Promise<PaymentResult> {
+    if (isChargeWebhook(event)) {
+      // The gateway's state, not the payload's: an unknown charge is a 404, a permanent failure (DLQ, never retried).
+      const chargeId = event.payload.data.object.id;
+      const response = await http.get(`/charges/${encodeURIComponent(chargeId)}`, { schema: gatewayCharge });
+      return { externalId: response.body.id, status: toChargeStatus(response.body) };
+    }
     if (event.action === 'charge') {
       const response = await http.post(
         '/charges',

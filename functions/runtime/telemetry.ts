@@ -24,6 +24,10 @@ export const RuntimeMetric = {
   WebhookDuplicate: 'WebhookDuplicate',
   WebhookForwarded: 'WebhookForwarded',
   WebhookForwardFailed: 'WebhookForwardFailed',
+  /** Incremental syncs (functions/workflows/contact-sync.ts): a run that found another run holding the lease and ended at once. */
+  SyncRunSkipped: 'SyncRunSkipped',
+  /** A run that did one more pass because a skipped run asked for it while this one held the lease. */
+  SyncPassRepeated: 'SyncPassRepeated',
 } as const;
 
 export type RuntimeMetricName = (typeof RuntimeMetric)[keyof typeof RuntimeMetric];

@@ -19,6 +19,7 @@ export function standardWebhooksScheme(options: { readonly toleranceSeconds?: nu
   }
   return {
     name: 'standard-webhooks',
+    claimedId: (request) => request.headers['webhook-id'] || undefined,
     verify(request: WebhookRequest, secrets: readonly string[], now: Date): VerifiedWebhook {
       const missing = HEADERS.filter((header) => !request.headers[header]);
       if (missing.length > 0) throw new WebhookRejectedError('missing_headers', `missing header(s): ${missing.join(', ')}`);

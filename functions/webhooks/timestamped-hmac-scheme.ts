@@ -24,6 +24,14 @@ export function timestampedHmacScheme(options: TimestampedHmacOptions): WebhookS
   if (!(toleranceSeconds > 0 && toleranceSeconds <= 3_600)) throw new RangeError(`timestamped-hmac: toleranceSeconds must be in 1-3600 (got ${toleranceSeconds})`);
   return {
     name: 'timestamped-hmac',
+    claimedId(request: WebhookRequest): string | undefined {
+      try {
+        const id = (JSON.parse(request.body) as { id?: unknown } | null)?.id;
+        return typeof id === 'string' && id !== '' ? id : undefined;
+      } catch {
+        return undefined;
+      }
+    },
     verify(request: WebhookRequest, secrets: readonly string[], now: Date): VerifiedWebhook {
       const value = request.headers[header];
       if (!value) throw new WebhookRejectedError('missing_headers', `missing header: ${header}`);

@@ -18,7 +18,7 @@ import { EventBridgeWebhookForwarder } from './eventbridge-webhook-forwarder.js'
 import { standardWebhooksScheme } from './standard-webhooks-scheme.js';
 import { timestampedHmacScheme } from './timestamped-hmac-scheme.js';
 import { type WebhookSchemeDeclaration, webhookSchemeProblems } from './webhook-declaration.js';
-import { type WebhookForwarder, WebhookIngress } from './webhook-ingress.js';
+import { type WebhookForwarder, WebhookIngress, type WebhookOutcome } from './webhook-ingress.js';
 import type { WebhookRequest, WebhookScheme } from './webhook-scheme.js';
 
 /** The variables the endpoint reads (the stack sets them from the catalog entry's `webhooks`). */
@@ -43,6 +43,8 @@ export interface WebhookClients {
   readonly logger?: Logger;
   /** Where verified webhooks go. @default PutEvents on EVENT_BUS_NAME through `eventBridge` */
   readonly forwarder?: WebhookForwarder;
+  /** Told what became of each request (the local hub's list of recent deliveries and rejections). @default nobody */
+  readonly onOutcome?: (outcome: WebhookOutcome) => void;
 }
 
 /** Composes the endpoint from `env`; throws a ConfigurationError listing every missing or invalid variable. */
@@ -93,6 +95,7 @@ export function webhookIngressFromEnvironment(env: Record<string, string | undef
     metrics: clients.metrics ?? new PowertoolsMetricsSink(provider),
     logger: clients.logger ?? createRuntimeLogger(provider),
     clock: systemClock,
+    ...(clients.onOutcome ? { onOutcome: clients.onOutcome } : {}),
   });
 }
 

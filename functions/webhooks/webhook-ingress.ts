@@ -12,7 +12,9 @@
  *      provider's retry gets through: nothing is lost and nothing unverified reaches the bus.
  *
  * No third-party call happens in the request path. Secrets and signatures are never logged; a rejection logs its
- * reason and the delivery id when there is one.
+ * reason and the delivery id the request claims, when it claims one. The stored result of a forward
+ * ({@link WebhookDeliveryRecord}) and the rejection and replay log lines are what the operator CLI lists
+ * (`npm run hub -- webhooks`, webhook-records.ts).
  */
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
@@ -24,6 +26,7 @@ import { DuplicateInFlightError, type IntegrationError, IdempotencyKeyReuseError
 import { fromIdempotencyError } from '../runtime/idempotency-errors.js';
 import type { Clock, SecretSource } from '../runtime/ports.js';
 import { type MetricsSink, RuntimeMetric } from '../runtime/telemetry.js';
+import { MAX_LOGGED_ID_LENGTH, WEBHOOK_LOG, type WebhookDeliveryRecord, webhookKeyPrefix } from './webhook-records.js';
 import { signingSecretsOf, type VerifiedWebhook, type WebhookRequest, type WebhookScheme } from './webhook-scheme.js';
 
 /** What one provider's endpoint is configured with. */
@@ -66,6 +69,28 @@ export interface WebhookResponse {
   readonly body: Readonly<Record<string, string>>;
 }
 
+/** What became of one request, as an operator lists it (the local hub keeps the recent ones: local/hub/local-webhooks.ts). */
+export type WebhookOutcome =
+  | {
+      readonly kind: 'accepted' | 'duplicate';
+      readonly provider: string;
+      readonly webhookId: string;
+      readonly type: string;
+      readonly receivedAt: Date;
+      /** ISO 8601: when it was put on the bus (for a duplicate: the first time; absent when its record predates this field). */
+      readonly forwardedAt?: string;
+    }
+  | {
+      readonly kind: 'rejected';
+      readonly provider: string;
+      readonly reason: string;
+      /** Why, in words (never a secret or a signature). */
+      readonly detail: string;
+      /** The id the request claims (unverified), when it claims one. */
+      readonly webhookId?: string;
+      readonly receivedAt: Date;
+    };
+
 /** The parts {@link WebhookIngress} runs against. */
 export interface WebhookIngressDependencies {
   readonly settings: WebhookIngressSettings;
@@ -77,6 +102,8 @@ export interface WebhookIngressDependencies {
   readonly metrics: MetricsSink;
   readonly logger: Logger;
   readonly clock: Pick<Clock, 'now'>;
+  /** Told what became of each request that was accepted, acknowledged as a duplicate or rejected. @default nobody */
+  readonly onOutcome?: (outcome: WebhookOutcome) => void;
 }
 
 /** Marks an answer Powertools returned from its store rather than from a forward made now. */
@@ -106,9 +133,16 @@ export class WebhookIngress {
       // The first argument is what Powertools keys and hashes; the others ride along.
       async (_delivery: Delivery, webhook: VerifiedWebhook, receivedAt: Date) => {
         await this.#forward(webhook, receivedAt);
-        return { forwardedAt: receivedAt.toISOString() };
+        // Stored in the delivery-id table: what the operator CLI lists, and what a replay is answered from.
+        const record: WebhookDeliveryRecord = {
+          webhookId: webhook.id,
+          provider: deps.settings.provider,
+          type: webhook.type,
+          forwardedAt: new Date(deps.clock.now()).toISOString(),
+        };
+        return { ...record };
       },
-      { persistenceStore: deps.persistence, config: this.#config, keyPrefix: `webhook-${deps.settings.provider}` },
+      { persistenceStore: deps.persistence, config: this.#config, keyPrefix: webhookKeyPrefix(deps.settings.provider) },
     );
   }
 
@@ -130,8 +164,9 @@ export class WebhookIngress {
     } catch (error) {
       // Our secret store failed or the secret is unusable: nothing was decided about the webhook, the sender retries.
       if (!(error instanceof WebhookRejectedError)) return this.#notForwarded(undefined, toIntegrationError(error));
-      this.#countRejection(error.reason);
-      logger.warn('Webhook rejected', { provider: settings.provider, reason: error.reason, detail: error.message });
+      // A body over the limit is not parsed even for its claimed id.
+      const webhookId = error.reason === 'body_too_large' ? undefined : this.#claimedId(request);
+      this.#reject(error.reason, error.message, receivedAt, webhookId);
       return { status: error.status, body: { error: error.reason, message: error.message } };
     }
 
@@ -140,11 +175,27 @@ export class WebhookIngress {
     try {
       result = await this.#forwardOnce(delivery, webhook, receivedAt);
     } catch (cause) {
-      return this.#notForwarded(webhook, fromIdempotencyError(cause));
+      return this.#notForwarded(webhook, fromIdempotencyError(cause), receivedAt);
     }
-    const replay = result !== null && typeof result === 'object' && REPLAY_MARKER in result;
+    const stored = result !== null && typeof result === 'object' && !Array.isArray(result) ? (result as Record<string, JSONValue>) : {};
+    const replay = REPLAY_MARKER in stored;
+    // A record written before the result held the delivery has no forwardedAt.
+    const forwardedAt = typeof stored.forwardedAt === 'string' ? stored.forwardedAt : undefined;
     metrics.count(replay ? RuntimeMetric.WebhookDuplicate : RuntimeMetric.WebhookForwarded);
-    logger.info(replay ? 'Webhook replay acknowledged, not forwarded again' : 'Webhook forwarded', { provider: settings.provider, webhookId: webhook.id, type: webhook.type });
+    logger.info(replay ? WEBHOOK_LOG.replay : WEBHOOK_LOG.forwarded, {
+      provider: settings.provider,
+      webhookId: webhook.id,
+      type: webhook.type,
+      ...(replay && forwardedAt ? { forwardedAt } : {}),
+    });
+    this.#deps.onOutcome?.({
+      kind: replay ? 'duplicate' : 'accepted',
+      provider: settings.provider,
+      webhookId: webhook.id,
+      type: webhook.type,
+      receivedAt,
+      ...(forwardedAt ? { forwardedAt } : {}),
+    });
     return { status: 200, body: { status: replay ? 'duplicate' : 'accepted', id: webhook.id } };
   }
 
@@ -176,14 +227,23 @@ export class WebhookIngress {
     });
   }
 
-  /** One rejection: the alarm's metric, and the breakdown by reason. */
-  #countRejection(reason: string): void {
-    this.#deps.metrics.count(RuntimeMetric.WebhookRejected);
-    this.#deps.metrics.count(RuntimeMetric.WebhookRejectedByReason, 1, reason);
+  /** One rejection: the alarm's metric, the breakdown by reason, the log line operators list, the outcome. */
+  #reject(reason: string, detail: string, receivedAt: Date, webhookId: string | undefined): void {
+    const { metrics, logger, settings } = this.#deps;
+    metrics.count(RuntimeMetric.WebhookRejected);
+    metrics.count(RuntimeMetric.WebhookRejectedByReason, 1, reason);
+    logger.warn(WEBHOOK_LOG.rejected, { provider: settings.provider, reason, detail, ...(webhookId !== undefined ? { webhookId } : {}) });
+    this.#deps.onOutcome?.({ kind: 'rejected', provider: settings.provider, reason, detail, receivedAt, ...(webhookId !== undefined ? { webhookId } : {}) });
+  }
+
+  /** The id the request claims, unverified and cut to a bounded length (it is the sender's input). */
+  #claimedId(request: WebhookRequest): string | undefined {
+    const id = this.#deps.scheme.claimedId?.(request);
+    return id === undefined ? undefined : id.slice(0, MAX_LOGGED_ID_LENGTH);
   }
 
   /** The answer when a delivery was not forwarded now: the provider must retry (or stop, for a conflict). */
-  #notForwarded(webhook: VerifiedWebhook | undefined, error: IntegrationError): WebhookResponse {
+  #notForwarded(webhook: VerifiedWebhook | undefined, error: IntegrationError, receivedAt?: Date): WebhookResponse {
     const { metrics, logger, settings } = this.#deps;
     const context = { provider: settings.provider, webhookId: webhook?.id, errorClass: error.errorClass };
     if (error instanceof DuplicateInFlightError) {
@@ -191,8 +251,7 @@ export class WebhookIngress {
       return { status: 409, body: { error: 'in_progress', message: 'this delivery is being processed; retry later' } };
     }
     if (error instanceof IdempotencyKeyReuseError) {
-      this.#countRejection('id_reused');
-      logger.warn('Webhook id reused with a different body', context);
+      this.#reject('id_reused', 'this webhook id was delivered before with a different body', receivedAt ?? new Date(this.#deps.clock.now()), webhook?.id);
       return { status: 409, body: { error: 'id_reused', message: 'this webhook id was delivered before with a different body' } };
     }
     metrics.count(RuntimeMetric.WebhookForwardFailed, 1, error.errorClass);

@@ -34,6 +34,11 @@ export interface WebhookScheme {
    * WebhookRejectedError when it cannot be trusted or read.
    */
   verify(request: WebhookRequest, secrets: readonly string[], now: Date): VerifiedWebhook;
+  /**
+   * The delivery id the request claims, unverified, for the log line of a rejection (an operator matches it with the
+   * provider's delivery log); undefined when it claims none.
+   */
+  claimedId?(request: WebhookRequest): string | undefined;
 }
 
 /** How far a signature's timestamp may be from now, either way, by default (Standard Webhooks' own bound). */

@@ -57,10 +57,16 @@ export function hubMetric(scope: IConstruct, integration: string, metricName: Hu
 }
 
 /**
- * A search over a metric emitted per error class (CallFailed, PoisonMessage), one series per class of the
+ * A search over a metric emitted per error class (CallFailed, PoisonMessage; WebhookRejectedByReason, whose reason is the class), one series per class of the
  * integration. The quoted values make it an exact match (`crm` does not also match `crm-legacy`).
  */
-export function hubMetricByErrorClassSearch(scope: IConstruct, integration: string, metricName: 'CallFailed' | 'PoisonMessage', statistic = 'Sum', periodSeconds = 60): string {
+export function hubMetricByErrorClassSearch(
+  scope: IConstruct,
+  integration: string,
+  metricName: 'CallFailed' | 'PoisonMessage' | 'WebhookRejectedByReason',
+  statistic = 'Sum',
+  periodSeconds = 60,
+): string {
   return (
     `SEARCH('{${HubNaming.of(scope).metricsNamespace},errorClass,integration,service} MetricName="${metricName}" ` +
     `integration="${integration}" service="${SERVICE_NAME}"', '${statistic}', ${periodSeconds})`

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type { WorkflowExecutionView } from './hub-operator.js';
 import { MAX_REDRIVE_MESSAGES_PER_SECOND, OperatorError } from './hub-operator.js';
 import { DEFAULT_STAGE } from '../../lib/stage-config.js';
+import { INTEGRATIONS } from '../../lib/catalog.js';
 import { wrap } from './format.js';
 
 /** The command line is wrong (exit code 2). `usage` is the help of the command concerned, printed after the message. */
@@ -43,7 +44,15 @@ export type Invocation =
       readonly status?: WorkflowExecutionView['status'];
       readonly limit: number;
     }
-  | { readonly command: 'workflows redrive'; readonly execution: string };
+  | { readonly command: 'workflows redrive'; readonly execution: string }
+  | {
+      readonly command: 'webhooks';
+      readonly integration?: string;
+      readonly limit: number;
+      readonly rejectedOnly: boolean;
+      /** How far back to look, in milliseconds. */
+      readonly sinceMs: number;
+    };
 
 /** What the command line asks for: help text to print, or a command to run. */
 export type ParsedCommandLine =
@@ -88,6 +97,12 @@ const GLOBAL_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   json: { type: 'boolean', description: 'Print the result (or the error) as JSON instead of a table.' },
   help: { type: 'boolean', short: 'h', description: 'Show the help of the command.' },
 };
+
+/** An integration of the catalog that declares webhooks, for the help's example. */
+const WEBHOOK_EXAMPLE = INTEGRATIONS.find((entry) => entry.webhooks !== undefined)?.name ?? '<integration>';
+
+/** The longest `webhooks --since`: the webhook functions keep their logs a month (lib/constructs/service-function.ts). */
+const MAX_WEBHOOK_WINDOW_DAYS = 30;
 
 /** Refused with --local/--url. `rate`: the local hub moves a DLQ at once (a move task's rate is an SQS feature). */
 const AWS_ONLY_OPTIONS = ['stage', 'region', 'profile', 'rate'] as const;
@@ -212,6 +227,26 @@ const COMMANDS: readonly CommandSpec[] = [
     args: [{ name: 'execution', description: 'The execution ARN (or its name) from `workflows list`.' }],
     options: {},
     examples: ['npm run hub -- workflows redrive arn:aws:states:eu-west-1:123456789012:execution:OrderSaga…:order-o-1'],
+  },
+  {
+    name: 'webhooks',
+    summary: 'List recent webhook deliveries (accepted, duplicate) and rejections (with the reason), newest first.',
+    description:
+      'No secret or signature is shown: a rejection has its reason, its detail and the delivery id the request claimed. ' +
+      'On AWS the deliveries come from a Scan of the webhook delivery table (small: its TTL drops each id after the ' +
+      "provider's retry window) and the rejections and duplicates from the webhook functions' logs (FilterLogEvents); " +
+      'the local hub keeps its last 500.',
+    args: [{ name: 'integration', optional: true, description: 'an integration that declares webhooks; default: every one.' }],
+    options: {
+      limit: { type: 'string', value: 'n', description: 'At most this many deliveries and this many rejections (1-1000, default 20).' },
+      rejected: { type: 'boolean', description: 'Only the rejections.' },
+      since: { type: 'string', value: 'duration', description: `Look this far back: <n>m, <n>h or <n>d, at most ${MAX_WEBHOOK_WINDOW_DAYS}d (default 1h).` },
+    },
+    examples: [
+      'npm run hub -- webhooks --local',
+      `npm run hub -- webhooks ${WEBHOOK_EXAMPLE} --rejected --since 24h`,
+      'npm run hub -- webhooks --limit 100 --json',
+    ],
   },
 ];
 
@@ -344,6 +379,14 @@ function invocation(
     }
     case 'workflows redrive':
       return { command: 'workflows redrive', execution: arg(0) };
+    case 'webhooks':
+      return {
+        command: 'webhooks',
+        integration: args[0],
+        limit: positiveInteger('limit', str('limit'), 20, 1000, usage),
+        rejectedOnly: values.rejected === true,
+        sinceMs: duration('since', str('since'), 60 * 60 * 1000, MAX_WEBHOOK_WINDOW_DAYS * 86_400_000, usage),
+      };
   }
 }
 
@@ -367,6 +410,19 @@ function positiveInteger(option: string, raw: string | undefined, fallback: numb
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < 1 || value > max) {
     throw new UsageError(`--${option} must be an integer from 1 to ${max} (got '${raw}').`, usage);
+  }
+  return value;
+}
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30m`, `1h`, `2d` in milliseconds, from 1 minute to `max`. */
+function duration(option: string, raw: string | undefined, fallback: number, max: number, usage: string): number {
+  if (raw === undefined) return fallback;
+  const match = /^(\d+)([mhd])$/.exec(raw.trim());
+  const value = match ? Number(match[1]) * DURATION_UNITS_MS[match[2]!]! : Number.NaN;
+  if (!(value >= 60_000 && value <= max)) {
+    throw new UsageError(`--${option} must be a duration like 30m, 1h or 2d, at most ${max / 86_400_000}d (got '${raw}').`, usage);
   }
   return value;
 }

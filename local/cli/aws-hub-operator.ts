@@ -5,10 +5,14 @@
  *
  * Names are resolved from the CloudFormation stack's Outputs (one DescribeStacks per process), never guessed from
  * generated resource names. Circuit and ledger operations use the runtime's own adapters (`CircuitBreaker` over
- * `DynamoDbCircuitStore`, `DynamoDBSyncLedger`), so the CLI reads and writes exactly what the Lambdas do.
+ * `DynamoDbCircuitStore`, `DynamoDBSyncLedger`), so the CLI reads and writes exactly what the Lambdas do. Webhook
+ * deliveries are read from what the endpoints leave behind (functions/webhooks/webhook-records.ts): the delivery-id
+ * table's records and the endpoint functions' log lines.
  */
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CloudWatchLogsClient, FilterLogEventsCommand, type FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
+import { type AttributeValue, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   DescribeExecutionCommand,
@@ -23,6 +27,7 @@ import {
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetQueueAttributesCommand, type Message, QueueDoesNotExist, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { INTEGRATIONS, pascalCase } from '../../lib/catalog.js';
+import { providerOfRecordId, WEBHOOK_LOG, webhookKeyPrefix } from '../../functions/webhooks/webhook-records.js';
 import { WORKFLOWS } from '../../lib/workflow-catalog.js';
 import { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
 import type { CircuitBreakerSettingsInput } from '../../functions/runtime/circuit-settings.js';
@@ -51,6 +56,13 @@ import {
   type WorkflowListRequest,
   type WorkflowRedriveResult,
   DEFAULT_EVENT_SOURCE,
+  DEFAULT_WEBHOOK_LIST_LIMIT,
+  DEFAULT_WEBHOOK_WINDOW_MS,
+  type WebhookActivity,
+  type WebhookDeliveryView,
+  type WebhookListRequest,
+  type WebhookRejectionView,
+  webhookIntegrationsToList,
 } from './hub-operator.js';
 import { CIRCUIT_SETTINGS_OUTPUT, circuitSettingsOfOpsCatalog, parseCircuitSettingsOutput } from './circuit-settings-output.js';
 import { type OpsCatalogParameter, opsCatalogEntries, ssmParameterReader } from '../../functions/ops/ops-catalog.js';
@@ -67,6 +79,8 @@ export interface AwsHubClients {
   readonly dynamodb: DynamoDBClient;
   /** Reads a stage's circuit settings (`circuitsPath`). */
   readonly ssm?: SSMClient;
+  /** Reads the webhook functions' rejections and replays. */
+  readonly logs?: CloudWatchLogsClient;
 }
 
 /** Options of {@link AwsHubOperator}. */
@@ -102,6 +116,8 @@ interface HubResources {
   readonly workflows: ReadonlyMap<string, string>;
   /** Circuit id → breaker settings (the CircuitSettings output; the integrations with the catalog's settings when a stack predates it). */
   readonly circuits: ReadonlyMap<string, CircuitBreakerSettingsInput>;
+  /** Integration that declares webhooks → its webhook function's log group (`<Pascal>WebhookLogGroupName` outputs). */
+  readonly webhookLogGroups: ReadonlyMap<string, string>;
 }
 
 /** Polls of a DLQ that bring nothing new before a listing stops (a receive samples some of the queue's servers). */
@@ -112,6 +128,16 @@ const DLQ_WAIT_SECONDS = 1;
 const SHOW_MAX_POLLS = 20;
 /** Concurrent DescribeExecution calls when `workflows list` fetches the error of failed executions. */
 const DESCRIBE_CONCURRENCY = 5;
+/** Scan pages (≤ 1 MB each) of the webhook delivery table one listing reads at most: its TTL keeps it far smaller. */
+const MAX_DELIVERY_SCAN_PAGES = 20;
+/** FilterLogEvents pages per webhook function one listing reads at most. */
+const MAX_LOG_PAGES = 10;
+
+/** The endpoint's log lines `webhooks` lists (CloudWatch Logs JSON filter patterns over Powertools Logger's `message`). */
+export function webhookLogFilterPattern(rejectedOnly: boolean): string {
+  const rejected = `($.message = "${WEBHOOK_LOG.rejected}")`;
+  return rejectedOnly ? `{ ${rejected} }` : `{ ${rejected} || ($.message = "${WEBHOOK_LOG.replay}") }`;
+}
 
 /** {@link HubOperator} on a deployed IntegrationHub stack, with the standard credential chain and region. */
 export class AwsHubOperator implements HubOperator {
@@ -133,6 +159,7 @@ export class AwsHubOperator implements HubOperator {
       sfn: options.clients?.sfn ?? new SFNClient(config),
       dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
       ssm: options.clients?.ssm ?? new SSMClient(config),
+      logs: options.clients?.logs ?? new CloudWatchLogsClient(config),
     };
     this.circuitsPath = options.circuitsPath;
     this.clock = options.clock ?? systemClock;
@@ -312,7 +339,91 @@ export class AwsHubOperator implements HubOperator {
     }
   }
 
+  /**
+   * Recent webhook activity, newest first: the accepted deliveries from a Scan of the delivery-id table (its TTL keeps
+   * it to the providers' retry windows; at most {@link MAX_DELIVERY_SCAN_PAGES} pages), the rejections and the replays
+   * from FilterLogEvents on each webhook function's log group within the window (at most {@link MAX_LOG_PAGES} pages
+   * each). Whatever a bound left out is said in `partial`.
+   */
+  async webhooksList(request: WebhookListRequest = {}): Promise<WebhookActivity> {
+    const limit = request.limit ?? DEFAULT_WEBHOOK_LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1) throw new OperatorError(`The limit must be a positive integer, got ${limit}`);
+    const hub = await this.hub();
+    const integrations = webhookIntegrationsToList(request.integration, [...hub.webhookLogGroups.keys()], [...hub.integrations.keys()]);
+    const since = request.since ?? this.clock.now() - DEFAULT_WEBHOOK_WINDOW_MS;
+    const partial: string[] = [];
+    const [logs, stored] = await Promise.all([
+      Promise.all(integrations.map((integration) => this.webhookLogLines(integration, hub.webhookLogGroups.get(integration)!, since, request.rejectedOnly === true, partial))),
+      request.rejectedOnly ? Promise.resolve([]) : this.storedDeliveries(this.output(hub, 'WebhookDeliveriesTableName'), integrations, since, partial),
+    ]);
+    const rejections = logs.flatMap((lines) => lines.rejections).sort(newestFirst).slice(0, limit);
+    const deliveries = request.rejectedOnly ? [] : [...stored, ...logs.flatMap((lines) => lines.duplicates)].sort(newestFirst).slice(0, limit);
+    return { integrations, since, deliveries, rejections, ...(partial.length > 0 ? { partial: partial.join('; ') } : {}) };
+  }
+
   // ---------------------------------------------------------------- internals
+
+  /** The accepted deliveries of `integrations` forwarded since `since`, from the delivery-id table's completed records. */
+  private async storedDeliveries(tableName: string, integrations: readonly string[], since: number, partial: string[]): Promise<WebhookDeliveryView[]> {
+    const deliveries: WebhookDeliveryView[] = [];
+    const prefixes = Object.fromEntries(integrations.map((integration, index) => [`:p${index}`, { S: `${webhookKeyPrefix(integration)}#` }]));
+    let startKey: Record<string, AttributeValue> | undefined;
+    let pages = 0;
+    do {
+      const page = await this.aws('dynamodb:Scan on the webhook delivery table', () =>
+        this.clients.dynamodb.send(
+          new ScanCommand({
+            TableName: tableName,
+            // In-progress records have no result yet: a forward under way (or one whose Lambda died) is not a delivery.
+            FilterExpression: `#status = :completed AND (${Object.keys(prefixes).map((name) => `begins_with(#id, ${name})`).join(' OR ')})`,
+            ProjectionExpression: '#id, #status, #data',
+            ExpressionAttributeNames: { '#id': 'id', '#status': 'status', '#data': 'data' },
+            ExpressionAttributeValues: { ':completed': { S: 'COMPLETED' }, ...prefixes },
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      pages += 1;
+      for (const item of page.Items ?? []) {
+        const delivery = deliveryOfRecord(unmarshall(item));
+        if (delivery && delivery.at >= since) deliveries.push(delivery);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && pages < MAX_DELIVERY_SCAN_PAGES);
+    if (startKey) partial.push(`the delivery table was read ${MAX_DELIVERY_SCAN_PAGES} pages far, not to its end: some accepted deliveries may be missing`);
+    return deliveries;
+  }
+
+  /** The rejections (and, unless `rejectedOnly`, the replays) an endpoint function logged since `since`. */
+  private async webhookLogLines(
+    integration: string,
+    logGroupName: string,
+    since: number,
+    rejectedOnly: boolean,
+    partial: string[],
+  ): Promise<{ rejections: WebhookRejectionView[]; duplicates: WebhookDeliveryView[] }> {
+    const rejections: WebhookRejectionView[] = [];
+    const duplicates: WebhookDeliveryView[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await this.aws(`logs:FilterLogEvents on ${logGroupName}`, () =>
+        this.clients.logs!.send(
+          new FilterLogEventsCommand({ logGroupName, startTime: since, endTime: this.clock.now(), filterPattern: webhookLogFilterPattern(rejectedOnly), nextToken }),
+        ),
+      );
+      pages += 1;
+      for (const event of page.events ?? []) {
+        const line = webhookLogLine(integration, event);
+        if (line?.kind === 'rejection') rejections.push(line.view);
+        else if (line?.kind === 'duplicate' && !rejectedOnly) duplicates.push(line.view);
+      }
+      nextToken = page.nextToken;
+    } while (nextToken && pages < MAX_LOG_PAGES);
+    // FilterLogEvents reads oldest first: what a bound leaves out is the newest.
+    if (nextToken) partial.push(`${logGroupName} has more log lines than ${MAX_LOG_PAGES} pages: the newest ${integration} ones are missing, narrow --since`);
+    return { rejections, duplicates };
+  }
 
   /** The stack's resources, described once per operator (a CLI run is one process). */
   private hub(): Promise<HubResources> {
@@ -546,7 +657,7 @@ function httpStatus(error: unknown): number | undefined {
  * `<Pascal>DeadLetterQueueUrl` pair (a workflow's starter queue, `<Workflow>Starter…`, is not one); a workflow is a
  * `<Pascal>StateMachineArn`. Names are the catalog's when the Pascal id matches one, else the kebab-case of the id.
  */
-export function parseStackOutputs(outputs: readonly Output[]): Pick<HubResources, 'outputs' | 'integrations' | 'workflows' | 'circuits'> {
+export function parseStackOutputs(outputs: readonly Output[]): Pick<HubResources, 'outputs' | 'integrations' | 'workflows' | 'circuits' | 'webhookLogGroups'> {
   const byKey = new Map<string, string>();
   for (const output of outputs) if (output.OutputKey && output.OutputValue) byKey.set(output.OutputKey, output.OutputValue);
 
@@ -567,7 +678,74 @@ export function parseStackOutputs(outputs: readonly Output[]): Pick<HubResources
     if (id.endsWith('Starter') && workflowIds.has(id.slice(0, -'Starter'.length))) continue;
     integrations.set(nameOf(id, INTEGRATION_NAMES), { queueUrl, deadLetterQueueUrl });
   }
-  return { outputs: byKey, integrations, workflows, circuits: circuitsOf(byKey, integrations.keys()) };
+  const webhookLogGroups = new Map<string, string>();
+  for (const [key, value] of byKey) {
+    const id = /^(.+)WebhookLogGroupName$/.exec(key)?.[1];
+    if (id) webhookLogGroups.set(nameOf(id, INTEGRATION_NAMES), value);
+  }
+  return { outputs: byKey, integrations, workflows, circuits: circuitsOf(byKey, integrations.keys()), webhookLogGroups };
+}
+
+function newestFirst(a: { readonly at: number }, b: { readonly at: number }): number {
+  return b.at - a.at;
+}
+
+/** An accepted delivery from a completed Powertools record (`data`: the stored WebhookDeliveryRecord, a map or JSON). */
+function deliveryOfRecord(item: Record<string, unknown>): WebhookDeliveryView | undefined {
+  const integration = typeof item.id === 'string' ? providerOfRecordId(item.id) : undefined;
+  if (!integration) return undefined;
+  let data = item.data;
+  if (typeof data === 'string') {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      data = undefined;
+    }
+  }
+  const record = (data !== null && typeof data === 'object' ? data : {}) as Record<string, unknown>;
+  const forwardedAt = typeof record.forwardedAt === 'string' ? Date.parse(record.forwardedAt) : Number.NaN;
+  // A record without a forward time (written before the records said it) cannot be placed in the window.
+  if (Number.isNaN(forwardedAt)) return undefined;
+  return {
+    webhookId: typeof record.webhookId === 'string' ? record.webhookId : '-',
+    integration,
+    type: typeof record.type === 'string' ? record.type : '-',
+    outcome: 'accepted',
+    at: forwardedAt,
+    forwardedAt,
+  };
+}
+
+type WebhookLogLine = { readonly kind: 'rejection'; readonly view: WebhookRejectionView } | { readonly kind: 'duplicate'; readonly view: WebhookDeliveryView };
+
+/** A rejection or a replay from one of an endpoint's JSON log lines; undefined for anything else. */
+function webhookLogLine(integration: string, event: FilteredLogEvent): WebhookLogLine | undefined {
+  const text = event.message ?? '';
+  let line: Record<string, unknown>;
+  try {
+    // Powertools writes the JSON alone on the line; a runtime prefix (text log format) is skipped.
+    line = JSON.parse(text.slice(Math.max(0, text.indexOf('{')))) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const string = (key: string) => (typeof line[key] === 'string' && line[key] !== '' ? (line[key] as string) : undefined);
+  const at = event.timestamp ?? Date.parse(string('timestamp') ?? '');
+  const webhookId = string('webhookId');
+  if (line.message === WEBHOOK_LOG.rejected) {
+    const detail = string('detail');
+    return {
+      kind: 'rejection',
+      view: { at, integration, reason: string('reason') ?? 'unknown', ...(detail !== undefined ? { detail } : {}), ...(webhookId !== undefined ? { webhookId } : {}) },
+    };
+  }
+  if (line.message === WEBHOOK_LOG.replay && webhookId !== undefined) {
+    const forwardedAt = Date.parse(string('forwardedAt') ?? '');
+    return {
+      kind: 'duplicate',
+      view: { webhookId, integration, type: string('type') ?? '-', outcome: 'duplicate', at, ...(Number.isNaN(forwardedAt) ? {} : { forwardedAt }) },
+    };
+  }
+  return undefined;
 }
 
 /** The CircuitSettings output; for a stack deployed before it existed, the integrations' circuits with the catalog's settings. */

@@ -9,7 +9,7 @@ import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
 import { DEFAULT_EVENT_SOURCE } from './hub-operator.js';
 import { type Invocation, UsageError } from './args.js';
 import { fields, isoTime, oneLine, plural, table, time, truncate } from './format.js';
-import type { CircuitView, DeadLetterMessage, HubOperator, WorkflowExecutionView } from './hub-operator.js';
+import type { CircuitView, DeadLetterMessage, HubOperator, WebhookActivity, WorkflowExecutionView } from './hub-operator.js';
 
 /** A command ready to run: its input read and checked, its defaults applied. */
 export type PreparedCommand =
@@ -195,6 +195,15 @@ export async function executeCommand(operator: HubOperator, command: PreparedCom
         text: result.redriven ? `Execution ${result.executionArn} redriven${detail}.` : `Execution ${result.executionArn} was not redriven${detail}.`,
       };
     }
+    case 'webhooks': {
+      const activity = await operator.webhooksList({
+        integration: command.integration,
+        limit: command.limit,
+        rejectedOnly: command.rejectedOnly,
+        since: Date.now() - command.sinceMs,
+      });
+      return { result: activity, text: renderWebhooks(activity, command.limit, command.rejectedOnly) };
+    }
   }
 }
 
@@ -284,6 +293,37 @@ function renderExecutions(executions: readonly WorkflowExecutionView[]): string 
   const failed = executions.some((e) => e.status === 'FAILED' || e.status === 'TIMED_OUT' || e.status === 'ABORTED');
   const hint = failed ? '\n\n`workflows list --json` shows the execution ARNs; `workflows redrive <arn>` resumes a failed one from where it failed.' : '';
   return `${table(['workflow', 'name', 'status', 'started', 'stopped', 'error'], rows)}${hint}`;
+}
+
+function renderWebhooks(activity: WebhookActivity, limit: number, rejectedOnly: boolean): string {
+  const scope = `${activity.integrations.join(', ')} since ${time(activity.since)}`;
+  const more = (count: number) => (count >= limit ? ` (the newest ${limit}; --limit for more)` : '');
+  const sections: string[] = [];
+  if (!rejectedOnly) {
+    sections.push(
+      activity.deliveries.length === 0
+        ? `No webhook deliveries accepted for ${scope}.`
+        : `Deliveries of ${scope}, newest first${more(activity.deliveries.length)}:\n` +
+            table(
+              ['at', 'integration', 'webhook id', 'event type', 'outcome', 'forwarded at'],
+              activity.deliveries.map((d) => [time(d.at), d.integration, truncate(oneLine(d.webhookId), 40), truncate(oneLine(d.type), 40), d.outcome, time(d.forwardedAt)]),
+            ),
+    );
+  }
+  sections.push(
+    activity.rejections.length === 0
+      ? `No webhook rejections for ${scope}.`
+      : `Rejections of ${scope}, newest first${more(activity.rejections.length)}:\n` +
+          table(
+            ['at', 'integration', 'reason', 'webhook id', 'detail'],
+            activity.rejections.map((r) => [time(r.at), r.integration, r.reason, truncate(oneLine(r.webhookId), 40), truncate(oneLine(r.detail), 70)]),
+          ),
+  );
+  const notes = [
+    ...(activity.partial ? [`Partial: ${activity.partial}.`] : []),
+    ...(activity.rejections.length > 0 ? ['A rejection\'s webhook id is the one the request claimed, unverified. Runbook: docs/runbooks/webhook-rejections.md'] : []),
+  ];
+  return [...sections, ...(notes.length > 0 ? [notes.join('\n')] : [])].join('\n\n');
 }
 
 function prettyJson(text: string): string {

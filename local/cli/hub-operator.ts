@@ -114,6 +114,65 @@ export interface WorkflowRedriveResult {
   readonly detail?: string;
 }
 
+/** One webhook delivery the hub accepted: forwarded to the bus now, or acknowledged as a replay of a forwarded one. */
+export interface WebhookDeliveryView {
+  /** The sender's id of the delivery ('-' for a record stored before the records named it). */
+  readonly webhookId: string;
+  readonly integration: string;
+  /** The provider's event type (the forwarded event's detail-type). */
+  readonly type: string;
+  /** `accepted`: put on the bus; `duplicate`: a replay, acknowledged and not forwarded again. */
+  readonly outcome: 'accepted' | 'duplicate';
+  /** When it was received (epoch ms): for an accepted delivery, when it was forwarded. */
+  readonly at: number;
+  /** When it was put on the bus (epoch ms), when known: for a duplicate, the first time. */
+  readonly forwardedAt?: number;
+}
+
+/** One webhook delivery the hub refused. Never holds a secret or a signature. */
+export interface WebhookRejectionView {
+  /** When (epoch ms). */
+  readonly at: number;
+  readonly integration: string;
+  /** `bad_signature`, `timestamp_out_of_tolerance`, `missing_headers`, `not_json`, `body_too_large`, `id_reused`, … */
+  readonly reason: string;
+  /** Why, in words. */
+  readonly detail?: string;
+  /** The id the request claimed (unverified), when it claimed one. */
+  readonly webhookId?: string;
+}
+
+/** Filters of `webhooks`. */
+export interface WebhookListRequest {
+  /** Only this integration's. @default every integration that declares webhooks */
+  readonly integration?: string;
+  /** At most this many deliveries and this many rejections. @default 20 */
+  readonly limit?: number;
+  /** Only the rejections. */
+  readonly rejectedOnly?: boolean;
+  /** Only what happened at or after this time (epoch ms). @default one hour ago */
+  readonly since?: number;
+}
+
+/** Recent webhook activity, newest first. */
+export interface WebhookActivity {
+  /** The integrations listed (the one asked for, or every one that declares webhooks). */
+  readonly integrations: readonly string[];
+  /** The window's start (epoch ms). */
+  readonly since: number;
+  /** Empty when only the rejections were asked for. */
+  readonly deliveries: readonly WebhookDeliveryView[];
+  readonly rejections: readonly WebhookRejectionView[];
+  /** Set when the hub could not read the whole window (a bounded read): what was left out. */
+  readonly partial?: string;
+}
+
+/** How far back `webhooks` looks by default. */
+export const DEFAULT_WEBHOOK_WINDOW_MS = 60 * 60 * 1000;
+
+/** Deliveries and rejections `webhooks` lists by default (each). */
+export const DEFAULT_WEBHOOK_LIST_LIMIT = 20;
+
 /** The operations; see the file comment. */
 export interface HubOperator {
   describe(): Promise<HubDescription>;
@@ -134,6 +193,11 @@ export interface HubOperator {
   workflowsList(request?: WorkflowListRequest): Promise<WorkflowExecutionView[]>;
   /** Redrives a failed execution (by ARN or, locally, by name). */
   workflowsRedrive(execution: string): Promise<WorkflowRedriveResult>;
+  /**
+   * Recent webhook deliveries and rejections, newest first. An integration that is not the hub's is an
+   * UnknownIntegrationError; one that declares no webhooks an OperatorError naming those that do.
+   */
+  webhooksList(request?: WebhookListRequest): Promise<WebhookActivity>;
 }
 
 /** Base of the operator's errors: the message is what the CLI prints. */
@@ -172,6 +236,15 @@ export class CircuitNotClosedError extends OperatorError {
   ) {
     super(`The circuit of '${integration}' is ${state}: redriving now would send the messages into the same failure. Wait until it closes, or pass --force.`);
   }
+}
+
+/** The hub's integrations that declare webhooks, or an error saying why `integration` cannot be listed. */
+export function webhookIntegrationsToList(integration: string | undefined, withWebhooks: readonly string[], all: readonly string[]): string[] {
+  if (withWebhooks.length === 0) throw new OperatorError('The hub receives no webhooks: no integration of its catalog declares `webhooks` (docs/webhooks.md)');
+  if (integration === undefined) return [...withWebhooks];
+  if (withWebhooks.includes(integration)) return [integration];
+  if (!all.includes(integration)) throw new UnknownIntegrationError(integration, all);
+  throw new OperatorError(`Integration '${integration}' declares no webhooks. Integrations with webhooks: ${withWebhooks.join(', ')}`);
 }
 
 /** Something the operator asked for does not exist (a DLQ message, an execution). */

@@ -29,6 +29,8 @@ import {
   type WorkflowExecutionView,
   type WorkflowListRequest,
   type WorkflowRedriveResult,
+  type WebhookActivity,
+  type WebhookListRequest,
 } from './hub-operator.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
 
@@ -108,6 +110,7 @@ const OPERATOR_METHODS: Readonly<Record<keyof HubOperator, true>> = {
   ledgerShow: true,
   workflowsList: true,
   workflowsRedrive: true,
+  webhooksList: true,
 };
 
 /** Requests larger than this are refused (an event detail is at most 256 KB on EventBridge). */
@@ -304,6 +307,9 @@ export class LocalHubClient implements HubOperator {
   }
   workflowsRedrive(execution: string): Promise<WorkflowRedriveResult> {
     return this.call('workflowsRedrive', [execution]);
+  }
+  webhooksList(request?: WebhookListRequest): Promise<WebhookActivity> {
+    return this.call('webhooksList', [request]);
   }
 
   private async call<T>(method: keyof HubOperator, args: unknown[]): Promise<T> {

@@ -9,13 +9,17 @@
  *   integration, so a new one is accounted for with no edit here;
  * - an order must have one execution that succeeded (one charge, one reservation, one shipment, one e-mail) or was
  *   compensated (refunded and released), never two charges or two shipments;
- * - contact changes must all be in the CRM after the final sync.
+ * - contact changes must all be in the CRM after the final sync;
+ * - once the hub has settled, each integration declaring webhooks gets signed deliveries from its sandbox provider,
+ *   some replayed, tampered or late (demo-webhooks.ts): nothing unverified may reach the bus, every accepted one must,
+ *   once. What they route to (the payments ledger learning a charge was refunded) is processed before the end.
  */
 import { type CircuitState } from '../../functions/runtime/circuit-store.js';
 import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import type { LocalQueue, ReceivedMessage } from '../local-queue.js';
 import type { Sandbox, SandboxControl, SideEffect } from '../sandbox/index.js';
 import { canonicalJson, type DemoEvent, type DemoIntegration, loadDemoIntegrations, ORDER_ROUTE, planDemoEvents } from './demo-events.js';
+import { accountWebhooks, type DemoWebhookRun, sendDemoWebhooks } from './demo-webhooks.js';
 import type { HubSample, IntegrationSample, IntegrationSummary, OutageWindow, RunSummary, WorkflowSample, WorkflowSummary } from './hub-timeline.js';
 import type { LocalHub } from './local-hub.js';
 import { servingProviderOf } from './serving-provider.js';
@@ -61,6 +65,11 @@ export interface DemoOptions {
    * integrations. @default INTEGRATIONS (lib/catalog.ts)
    */
   readonly integrations?: readonly IntegrationEntry[];
+  /**
+   * Signed webhook deliveries each integration declaring webhooks gets from its sandbox provider once the hub has
+   * settled (demo-webhooks.ts); 0 sends none. @default DEFAULT_WEBHOOK_DELIVERIES (10)
+   */
+  readonly webhookDeliveries?: number;
 }
 
 /** Something done to the hub or its sandbox during a run; see {@link DemoOptions.actions}. */
@@ -122,7 +131,8 @@ const FINAL_SYNC_RETRY_PAUSE_MS = 2_000;
 /** Runs the demo against a started hub and its sandbox; see the file comment. */
 export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOptions): Promise<DemoResult> {
   const publishForMs = options.publishForMs ?? 30_000;
-  const integrations = await loadDemoIntegrations(resolveCatalog(options.integrations ?? INTEGRATIONS));
+  const catalog = resolveCatalog(options.integrations ?? INTEGRATIONS);
+  const integrations = await loadDemoIntegrations(catalog);
   const notInHub = integrations.map((i) => i.entry.name).filter((name) => !hub.integration(name));
   if (notInHub.length > 0) throw new DemoOptionError(`the hub runs no integration called ${notInHub.join(', ')} (it runs ${[...hub.integrations.keys()].join(', ')})`);
   const seeded = planDemoEvents({ events: options.events, seed: options.seed, publishForMs, integrations });
@@ -149,6 +159,7 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
   const initialSyncs = hub.executions.length;
 
   const timeline: HubSample[] = [];
+  let webhookRuns: DemoWebhookRun[] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
@@ -173,6 +184,10 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
       while (Date.now() < deadline && !(await done())) await sleep(250);
     };
     await waitUntil(async () => at() >= outageEnd && (await isSettled(hub)));
+    // After the sagas are done: the payments provider refunds some of their charges as a merchant would.
+    if (options.webhookDeliveries !== 0) {
+      webhookRuns = await sendDemoWebhooks(hub, sandbox, catalog, { seed: options.seed, ...(options.webhookDeliveries !== undefined ? { deliveries: options.webhookDeliveries } : {}) });
+    }
     // Whatever changed in the contacts source is copied by a sync that starts after the last change and after the
     // outage: a sync run during it fails by design once its short circuit-open budget is spent (the next scheduled
     // run resumes from the checkpoint), so the demo plays that next run, again if it too fails, until the deadline.
@@ -198,6 +213,7 @@ export async function runDemo(hub: LocalHub, sandbox: Sandbox, options: DemoOpti
     seed: options.seed,
     outages,
     contactSyncsBefore: initialSyncs,
+    webhookRuns,
   });
   return { summary, timeline };
 }
@@ -324,6 +340,7 @@ interface AccountingContext {
   readonly seed: number;
   readonly outages: readonly OutageWindow[];
   readonly contactSyncsBefore: number;
+  readonly webhookRuns: readonly DemoWebhookRun[];
 }
 
 async function account(
@@ -339,6 +356,7 @@ async function account(
     accountOrders(hub, sandbox, plan, integrations, problems),
     accountContacts(hub, sandbox, context.contactSyncsBefore, problems),
   ];
+  const webhookRows = accountWebhooks(hub, context.webhookRuns, problems);
   return {
     startedAt: context.startedAt,
     durationMs: context.durationMs,
@@ -347,6 +365,7 @@ async function account(
     outages: context.outages,
     integrations: integrationRows,
     workflows: workflowRows,
+    ...(webhookRows.length > 0 ? { webhooks: webhookRows } : {}),
     // Work still queued when the wait ran out is reported but is not a loss: only losses and duplicates fail the run.
     ok: problems.every((p) => p.includes('(not lost')),
     problems,

@@ -18,6 +18,7 @@ import {
   type RunSummary,
   runVerdict,
   type SummaryColumn,
+  WEBHOOK_SUMMARY_COLUMNS,
   WORKFLOW_SUMMARY_COLUMNS,
 } from './hub-timeline.js';
 
@@ -122,6 +123,7 @@ ${verdict.problems.length > 0 ? `<ul class="problems">${verdict.problems.map((p)
 ${htmlTable(INTEGRATION_SUMMARY_COLUMNS, summary.integrations)}
 <h2>Workflows</h2>
 ${summary.workflows.length > 0 ? htmlTable(WORKFLOW_SUMMARY_COLUMNS, summary.workflows) : '<p>none</p>'}
+${summary.webhooks && summary.webhooks.length > 0 ? `<h2>Webhooks</h2>\n${htmlTable(WEBHOOK_SUMMARY_COLUMNS, summary.webhooks)}` : ''}
 <h2>Outages</h2>
 ${summary.outages.length > 0 ? htmlTable(OUTAGE_COLUMNS, summary.outages) : '<p>none</p>'}
 <h2>Over time</h2>

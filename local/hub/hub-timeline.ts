@@ -96,6 +96,37 @@ export interface WorkflowSummary {
   readonly duplicates: number;
 }
 
+/**
+ * What one integration's webhook endpoint did with the signed deliveries its sandbox provider sent during the run
+ * (demo-webhooks.ts): the endpoint's own figures (local-webhooks.ts `stats()`), and what the checks against the
+ * senders' records and the events that reached the bus found.
+ */
+export interface WebhookSummary {
+  readonly integration: string;
+  /** The signing scheme (`standard-webhooks`, `timestamped-hmac`). */
+  readonly scheme: string;
+  /** Deliveries the provider made (one event each; retries and replays are more requests of the same delivery). */
+  readonly sent: number;
+  /** Requests the endpoint received. */
+  readonly received: number;
+  /** Deliveries the endpoint answered `accepted` (verified, new). */
+  readonly accepted: number;
+  /** Replays answered `duplicate` and not forwarded again. */
+  readonly duplicates: number;
+  /** Requests refused with a 4xx. */
+  readonly rejected: number;
+  /** Rejections by reason (`bad_signature`, `timestamp_out_of_tolerance`, …). */
+  readonly rejectedBy: Readonly<Record<string, number>>;
+  /** Events the endpoint put on the bus. */
+  readonly forwarded: number;
+  /** Tampered or late deliveries that reached the bus (must be 0). */
+  readonly unverifiedForwarded: number;
+  /** Accepted deliveries that did not reach the bus (must be 0). */
+  readonly acceptedNotForwarded: number;
+  /** Deliveries that reached the bus more than once, e.g. a replay forwarded again (must be 0). */
+  readonly forwardedTwice: number;
+}
+
 /** The outcome of one scenario run. */
 export interface RunSummary {
   /** ISO timestamp. */
@@ -106,6 +137,8 @@ export interface RunSummary {
   readonly outages: readonly OutageWindow[];
   readonly integrations: readonly IntegrationSummary[];
   readonly workflows: readonly WorkflowSummary[];
+  /** One row per integration whose provider sent webhooks during the run; absent when none did. */
+  readonly webhooks?: readonly WebhookSummary[];
   /** No loss, no duplicate. */
   readonly ok: boolean;
   /** Human sentences for whatever is not ok. */
@@ -147,6 +180,27 @@ export const WORKFLOW_SUMMARY_COLUMNS: readonly SummaryColumn<WorkflowSummary>[]
   { label: 'failed', value: (r) => r.failed },
   { label: 'duplicates', value: (r) => r.duplicates, mustBeZero: true },
 ];
+
+/** The columns of the webhooks summary table, in display order. */
+export const WEBHOOK_SUMMARY_COLUMNS: readonly SummaryColumn<WebhookSummary>[] = [
+  { label: 'integration', value: (r) => r.integration, text: true },
+  { label: 'sent', value: (r) => r.sent },
+  { label: 'received', value: (r) => r.received },
+  { label: 'accepted', value: (r) => r.accepted },
+  { label: 'duplicates dropped', value: (r) => r.duplicates },
+  { label: 'rejected', value: (r) => r.rejected },
+  { label: 'rejected by reason', value: (r) => formatReasons(r.rejectedBy), text: true },
+  { label: 'forwarded', value: (r) => r.forwarded },
+  { label: 'unverified forwarded', value: (r) => r.unverifiedForwarded, mustBeZero: true },
+  { label: 'accepted not forwarded', value: (r) => r.acceptedNotForwarded, mustBeZero: true },
+  { label: 'forwarded twice', value: (r) => r.forwardedTwice, mustBeZero: true },
+];
+
+/** `bad_signature 2, timestamp_out_of_tolerance 1` (reasons sorted), or `-` when there is none. */
+export function formatReasons(counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts).filter(([, count]) => count > 0);
+  return entries.length === 0 ? '-' : entries.sort(([a], [b]) => a.localeCompare(b)).map(([reason, count]) => `${reason} ${count}`).join(', ');
+}
 
 /** The run's verdict: a headline ("OK: 0 lost, 0 duplicated") and, when not ok, the problems to list under it. */
 export interface RunVerdict {

@@ -10,7 +10,9 @@
  * - a DLQ redrive is SQS's message move task done at once: every message is sent back to the source queue with its
  *   body and attributes, and only then deleted from the DLQ, so nothing is lost;
  * - a circuit isolate / reset writes the circuits table; the hub's controller sees the change on its next scan of the
- *   table (≈250 ms, AWS: the table's stream) and pauses or resumes the integration's event source mapping.
+ *   table (≈250 ms, AWS: the table's stream) and pauses or resumes the integration's event source mapping;
+ * - recent webhook deliveries and rejections come from the endpoints' in-memory list of their last outcomes
+ *   (local-webhooks.ts), where AWS reads the delivery table and the functions' logs.
  */
 import type { CircuitBreaker } from '../../functions/runtime/circuit-breaker.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
@@ -33,6 +35,13 @@ import {
   type WorkflowListRequest,
   type WorkflowRedriveResult,
   DEFAULT_EVENT_SOURCE,
+  DEFAULT_WEBHOOK_LIST_LIMIT,
+  DEFAULT_WEBHOOK_WINDOW_MS,
+  type WebhookActivity,
+  type WebhookDeliveryView,
+  type WebhookListRequest,
+  type WebhookRejectionView,
+  webhookIntegrationsToList,
 } from '../cli/hub-operator.js';
 import { type LocalQueue, type ReceivedMessage, SQS_LIMITS } from '../local-queue.js';
 import type { HubExecution, HubIntegration, HubWorkflow, LocalHub } from './local-hub.js';
@@ -210,6 +219,44 @@ export class LocalHubOperator implements HubOperator {
         `continuing '${found.name}' of ${found.workflow} from the state that failed, with that state's input (redrive ${found.redrives}); ` +
         'the states that succeeded are not run again, and an execution that ended in a Fail state fails again at once',
     };
+  }
+
+  /** The webhook endpoints' last outcomes (local-webhooks.ts keeps 500), newest first, filtered and bounded. */
+  async webhooksList(request: WebhookListRequest = {}): Promise<WebhookActivity> {
+    const limit = request.limit ?? DEFAULT_WEBHOOK_LIST_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1) throw new OperatorError(`The limit must be a positive integer, got ${limit}`);
+    const server = this.hub.webhooks;
+    const integrations = webhookIntegrationsToList(request.integration, server?.integrations ?? [], [...this.hub.integrations.keys()]);
+    const since = request.since ?? Date.now() - DEFAULT_WEBHOOK_WINDOW_MS;
+    const deliveries: WebhookDeliveryView[] = [];
+    const rejections: WebhookRejectionView[] = [];
+    for (const outcome of server?.recent() ?? []) {
+      const at = outcome.receivedAt.getTime();
+      if (at < since || !integrations.includes(outcome.provider)) continue;
+      if (outcome.kind === 'rejected') {
+        if (rejections.length < limit) {
+          rejections.push({
+            at,
+            integration: outcome.provider,
+            reason: outcome.reason,
+            detail: outcome.detail,
+            ...(outcome.webhookId !== undefined ? { webhookId: outcome.webhookId } : {}),
+          });
+        }
+      } else if (!request.rejectedOnly && deliveries.length < limit) {
+        const forwardedAt = outcome.forwardedAt === undefined ? undefined : Date.parse(outcome.forwardedAt);
+        deliveries.push({
+          webhookId: outcome.webhookId,
+          integration: outcome.provider,
+          type: outcome.type,
+          outcome: outcome.kind,
+          // An accepted delivery's time is its forward's, as on AWS (the delivery record's forwardedAt).
+          at: outcome.kind === 'accepted' && forwardedAt !== undefined ? forwardedAt : at,
+          ...(forwardedAt !== undefined ? { forwardedAt } : {}),
+        });
+      }
+    }
+    return { integrations, since, deliveries, rejections };
   }
 
   // ---------------------------------------------------------------- internals

@@ -5,6 +5,10 @@
  * against local parts: the functions' DynamoDB client (its delivery-id table is a dynalite table of the template),
  * the local Secrets Manager, and a forwarder that puts the event on the local hub's bus. What API Gateway does in
  * front of it is not emulated beyond the route: no throttling, no access log.
+ *
+ * What AWS keeps in the delivery table and the functions' logs for `npm run hub -- webhooks`, the local hub keeps in
+ * memory: the last {@link RECENT_WEBHOOK_OUTCOMES} outcomes of all endpoints (accepted, duplicate, rejected with its
+ * reason), oldest dropped first ({@link LocalWebhookServer.recent}).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +16,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { RecordingMetricsSink } from '../../functions/runtime/telemetry.js';
 import { webhookIngressFromEnvironment } from '../../functions/webhooks/webhook-handler.js';
-import type { ForwardedWebhook, WebhookIngress } from '../../functions/webhooks/webhook-ingress.js';
+import type { ForwardedWebhook, WebhookIngress, WebhookOutcome } from '../../functions/webhooks/webhook-ingress.js';
 import { lambdaContext } from '../lambda-events.js';
 import type { CfnTemplate } from '../local-step-functions.js';
 import type { LocalSecretsManager } from '../local-secrets-manager.js';
@@ -67,6 +71,29 @@ export interface LocalWebhookServerOptions {
   readonly onError?: (where: string, error: unknown) => void;
 }
 
+/** How many outcomes of the endpoints the local hub remembers for the operator CLI. */
+export const RECENT_WEBHOOK_OUTCOMES = 500;
+
+/** The last `capacity` items, oldest overwritten first. */
+class Ring<T> {
+  readonly #items: T[] = [];
+  #next = 0;
+
+  constructor(readonly capacity: number) {}
+
+  push(item: T): void {
+    if (this.#items.length < this.capacity) this.#items.push(item);
+    else this.#items[this.#next] = item;
+    this.#next = (this.#next + 1) % this.capacity;
+  }
+
+  /** Newest first. */
+  newestFirst(): T[] {
+    const oldestFirst = this.#items.length < this.capacity ? this.#items : [...this.#items.slice(this.#next), ...this.#items.slice(0, this.#next)];
+    return [...oldestFirst].reverse();
+  }
+}
+
 /** Bodies above this are not even read (API Gateway's own payload limit is 10 MB; the endpoints refuse far less). */
 const MAX_READ_BYTES = 1_048_576;
 
@@ -75,18 +102,23 @@ interface Endpoint {
   readonly ingress: WebhookIngress;
   readonly metrics: RecordingMetricsSink;
   readonly functionLogicalId: string;
+  /** The webhook id of every event put on the bus, in order. */
+  readonly forwarded: string[];
 }
 
 /** See the file comment. */
 export class LocalWebhookServer {
   readonly #endpoints: ReadonlyMap<string, Endpoint>;
+  readonly #recent: Ring<WebhookOutcome>;
 
   private constructor(
     private readonly server: Server,
     readonly url: string,
     endpoints: ReadonlyMap<string, Endpoint>,
+    recent: Ring<WebhookOutcome>,
   ) {
     this.#endpoints = endpoints;
+    this.#recent = recent;
   }
 
   /** Serves the template's webhook routes; undefined when it has none. */
@@ -94,23 +126,31 @@ export class LocalWebhookServer {
     const routes = webhookRoutesOf(options.template);
     if (routes.length === 0) return undefined;
     const endpoints = new Map<string, Endpoint>();
+    const recent = new Ring<WebhookOutcome>(RECENT_WEBHOOK_OUTCOMES);
     for (const route of routes) {
       const environment = options.environmentOf(route.functionLogicalId);
       const metrics = new RecordingMetricsSink();
+      const forwarded: string[] = [];
       const ingress = webhookIngressFromEnvironment(environment, {
         dynamodb: options.dynamodb,
         secretsManager: options.secretsManager.client,
         metrics,
         logger: options.logger,
-        forwarder: { forward: async (event) => options.forward(event) },
+        onOutcome: (outcome) => recent.push(outcome),
+        forwarder: {
+          forward: async (event) => {
+            options.forward(event);
+            forwarded.push(event.detail.webhookId);
+          },
+        },
       });
-      endpoints.set(`${route.method} ${route.path}`, { integration: environment.WEBHOOK_PROVIDER!, ingress, metrics, functionLogicalId: route.functionLogicalId });
+      endpoints.set(`${route.method} ${route.path}`, { integration: environment.WEBHOOK_PROVIDER!, ingress, metrics, functionLogicalId: route.functionLogicalId, forwarded });
     }
     let local: LocalWebhookServer | undefined;
     const server = createServer((request, response) => void local!.#serve(request, response, options));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     const { port } = server.address() as AddressInfo;
-    local = new LocalWebhookServer(server, `http://127.0.0.1:${port}`, endpoints);
+    local = new LocalWebhookServer(server, `http://127.0.0.1:${port}`, endpoints, recent);
     return local;
   }
 
@@ -141,6 +181,19 @@ export class LocalWebhookServer {
         notAccepted: metrics.total('WebhookForwardFailed'),
       };
     });
+  }
+
+  /**
+   * The webhook ids an integration's endpoint put on the bus, in order, one per event: what reached the bus, to check
+   * against what the senders were answered (the metrics count events; this names them).
+   */
+  forwardedIds(integration: string): string[] {
+    return [...([...this.#endpoints.values()].find((endpoint) => endpoint.integration === integration)?.forwarded ?? [])];
+  }
+
+  /** The endpoints' last {@link RECENT_WEBHOOK_OUTCOMES} outcomes, newest first. */
+  recent(): WebhookOutcome[] {
+    return this.#recent.newestFirst();
   }
 
   async close(): Promise<void> {

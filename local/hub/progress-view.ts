@@ -12,6 +12,7 @@ import {
   type RunSummary,
   runVerdict,
   type SummaryColumn,
+  WEBHOOK_SUMMARY_COLUMNS,
   WORKFLOW_SUMMARY_COLUMNS,
 } from './hub-timeline.js';
 
@@ -220,7 +221,7 @@ export interface SummaryTableOptions {
 
 /**
  * The end-of-run summary as aligned text: the run line, the integrations table (the columns of
- * IntegrationSummary), the workflows table, the outage windows and a final verdict line
+ * IntegrationSummary), the workflows table, the webhooks table (when providers sent any), the outage windows and a final verdict line
  * ("OK: 0 lost, 0 duplicated", or NOT OK followed by the problems).
  */
 export function renderSummaryTable(summary: RunSummary, options: SummaryTableOptions = {}): string {
@@ -233,6 +234,7 @@ export function renderSummaryTable(summary: RunSummary, options: SummaryTableOpt
     'Workflows',
     ...(summary.workflows.length > 0 ? columnTable(WORKFLOW_SUMMARY_COLUMNS, summary.workflows) : ['(none)']),
     '',
+    ...(summary.webhooks && summary.webhooks.length > 0 ? ['Webhooks', ...columnTable(WEBHOOK_SUMMARY_COLUMNS, summary.webhooks), ''] : []),
     'Outages',
     ...(summary.outages.length > 0
       ? textTable(

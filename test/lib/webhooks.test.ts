@@ -8,7 +8,8 @@ import { type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import { WEBHOOK_TABLE_ACTIONS, webhookPath } from '../../lib/constructs/webhook-endpoint.js';
 import { webhookEventSource } from '../../functions/webhooks/webhook-declaration.js';
 import { fixtureIntegrations } from './fixture-catalog.js';
-import { type HubApp, synthesizeHub } from './hub-app.js';
+import { webhookLogGroupOutputKey } from '../../lib/constructs/hub-webhooks.js';
+import { flattenIntrinsics, type HubApp, synthesizeHub } from './hub-app.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
@@ -104,10 +105,44 @@ describe('webhook endpoints from the catalog', () => {
     expect(alarms.find((alarm) => alarm.AlarmName === 'IntegrationHub-webhook-5xx')).toMatchObject({ MetricName: '5xx' });
   });
 
+  it('names each endpoint function\'s own log group in an output, for the operator CLI', () => {
+    const outputs = hub.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    for (const integration of WITH_WEBHOOKS) {
+      const endpoint = hub.stack.webhooks!.endpoints.get(integration.name)!;
+      const logGroup = hub.stack.getLogicalId(endpoint.function.logGroup.node.defaultChild as never);
+      expect(resources[logGroup]!.Type, integration.name).toBe('AWS::Logs::LogGroup');
+      expect(outputs[webhookLogGroupOutputKey(integration.name)]!.Value, integration.name).toEqual({ Ref: logGroup });
+    }
+    expect(Object.keys(outputs).filter((key) => key.endsWith('WebhookLogGroupName'))).toHaveLength(WITH_WEBHOOKS.length);
+    expect(outputs.WebhookDeliveriesTableName).toBeDefined();
+  });
+
+  it("draws a webhooks section on the overview: each provider's deliveries and rejections by reason, the API's 5xx and latency", () => {
+    const dashboard = resources[hub.stack.getLogicalId(hub.stack.dashboard.dashboard.node.defaultChild as never)]!;
+    const body = JSON.parse(flattenIntrinsics(dashboard.Properties.DashboardBody)) as { widgets: { type: string; properties: { title?: string; markdown?: string; metrics?: unknown[][] } }[] };
+    const titled = (title: string) => body.widgets.find((widget) => widget.properties.title === title);
+    expect(body.widgets.some((widget) => widget.properties.markdown?.startsWith('## Webhooks'))).toBe(true);
+    for (const integration of WITH_WEBHOOKS) {
+      const graph = titled(`${integration.name} · webhooks`);
+      expect(graph, integration.name).toBeDefined();
+      const series = JSON.stringify(graph!.properties.metrics);
+      for (const metric of ['WebhookReceived', 'WebhookForwarded', 'WebhookDuplicate', 'WebhookRejected']) expect(series).toContain(`"${metric}","integration","${integration.name}"`);
+      expect(series).toContain(`MetricName=\\"WebhookRejectedByReason\\" integration=\\"${integration.name}\\"`);
+    }
+    const apiId = `<Ref:${hub.stack.getLogicalId(hub.stack.webhooks!.api.node.defaultChild as never)}>`;
+    expect(JSON.stringify(titled('Webhook API · 5xx and 4xx')!.properties.metrics)).toContain(`"AWS/ApiGateway","5xx","ApiId","${apiId}"`);
+    expect(JSON.stringify(titled('Webhook API · latency')!.properties.metrics)).toContain(`"AWS/ApiGateway","Latency","ApiId","${apiId}"`);
+    // No graph for the integration without webhooks.
+    expect(titled(`${gamma!.name} · webhooks`)).toBeUndefined();
+  });
+
   it('deploys nothing of the webhooks when no integration declares them', () => {
     const plain = synthesizeHub({ integrations: [gamma!], workflows: null });
     expect(plain.stack.webhooks).toBeUndefined();
     for (const type of ['AWS::ApiGatewayV2::Api', 'AWS::ApiGatewayV2::Route']) plain.template.resourceCountIs(type, 0);
+    const body = JSON.stringify(plain.template.toJSON().Resources);
+    expect(body).not.toContain('## Webhooks');
+    expect(body).not.toContain('WebhookReceived');
   });
 
   it('uses an imported signing secret instead of creating one, and grants the function exactly that one', () => {

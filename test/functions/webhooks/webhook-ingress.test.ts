@@ -3,6 +3,8 @@
  * forwarder: a verified delivery is forwarded once, a replay is acknowledged and not forwarded, nothing unverified is
  * forwarded, a failed forward is released for the sender's retry, and our own rotation is picked up.
  */
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import fc from 'fast-check';
@@ -12,7 +14,8 @@ import { DependencyError } from '../../../functions/runtime/errors.js';
 import { StaticSecretSource } from '../../../functions/runtime/static-secret-source.js';
 import { RecordingMetricsSink } from '../../../functions/runtime/telemetry.js';
 import { standardWebhooksScheme } from '../../../functions/webhooks/standard-webhooks-scheme.js';
-import { type ForwardedWebhook, type WebhookForwarder, WebhookIngress } from '../../../functions/webhooks/webhook-ingress.js';
+import { type ForwardedWebhook, type WebhookForwarder, WebhookIngress, type WebhookOutcome } from '../../../functions/webhooks/webhook-ingress.js';
+import { providerOfRecordId, WEBHOOK_LOG } from '../../../functions/webhooks/webhook-records.js';
 import type { WebhookRequest } from '../../../functions/webhooks/webhook-scheme.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 
@@ -68,6 +71,8 @@ async function ingress(options: { maxBodyBytes?: number } = {}) {
   const forwarder = new RecordingForwarder();
   const secrets = new StaticSecretSource({ [SECRET_NAME]: { signingSecrets: [KEY] } });
   const metrics = new RecordingMetricsSink();
+  const outcomes: WebhookOutcome[] = [];
+  const logger = new Logger({ serviceName: 'integration-hub', logLevel: 'SILENT' });
   const endpoint = new WebhookIngress({
     settings: { provider: 'crm', secretName: SECRET_NAME, eventSource: 'integration-hub.webhooks.crm', maxBodyBytes: options.maxBodyBytes ?? 65_536, dedupeSeconds: 3 * 86_400 },
     scheme: standardWebhooksScheme(),
@@ -75,10 +80,11 @@ async function ingress(options: { maxBodyBytes?: number } = {}) {
     forwarder,
     persistence: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo.client }),
     metrics,
-    logger: new Logger({ serviceName: 'integration-hub', logLevel: 'SILENT' }),
+    logger,
     clock: { now: () => Date.now() },
+    onOutcome: (outcome) => outcomes.push(outcome),
   });
-  return { endpoint, forwarder, secrets, metrics };
+  return { endpoint, forwarder, secrets, metrics, outcomes, logger, tableName };
 }
 
 describe('webhook ingress', () => {
@@ -147,6 +153,31 @@ describe('webhook ingress', () => {
     const other = signed({ id: 'msg_c', body: JSON.stringify({ type: 'contact.updated', data: { id: 'c_2' } }) });
     await expect(endpoint.handle(other)).resolves.toMatchObject({ status: 409, body: { error: 'id_reused' } });
     expect(forwarder.forwarded).toHaveLength(1);
+  });
+
+  it('stores who forwarded what and when in the delivery record, and tells every outcome with its reason or type', async () => {
+    const { endpoint, outcomes, logger, tableName } = await ingress();
+    const warnings = vi.spyOn(logger, 'warn');
+    await endpoint.handle(signed({ id: 'msg_r' }));
+    await endpoint.handle(signed({ id: 'msg_r' }));
+    const tampered = signed({ id: 'msg_t' });
+    await endpoint.handle({ ...tampered, body: tampered.body.replace('c_1', 'c_9') });
+
+    const { Items } = await dynamo.client.send(new ScanCommand({ TableName: tableName }));
+    expect(Items).toHaveLength(1);
+    const record = unmarshall(Items![0]!);
+    expect(providerOfRecordId(record.id)).toBe('crm');
+    expect(record).toMatchObject({ status: 'COMPLETED', data: { webhookId: 'msg_r', provider: 'crm', type: 'contact.updated', forwardedAt: NOW.toISOString() } });
+    expect(record.expiration).toBeGreaterThan(NOW.getTime() / 1000);
+
+    expect(outcomes).toEqual([
+      { kind: 'accepted', provider: 'crm', webhookId: 'msg_r', type: 'contact.updated', receivedAt: NOW, forwardedAt: NOW.toISOString() },
+      { kind: 'duplicate', provider: 'crm', webhookId: 'msg_r', type: 'contact.updated', receivedAt: NOW, forwardedAt: NOW.toISOString() },
+      { kind: 'rejected', provider: 'crm', reason: 'bad_signature', detail: expect.any(String), webhookId: 'msg_t', receivedAt: NOW },
+    ]);
+    // The log line an operator filters on: the reason and the claimed id, never the signature.
+    expect(warnings).toHaveBeenCalledWith(WEBHOOK_LOG.rejected, { provider: 'crm', reason: 'bad_signature', detail: expect.any(String), webhookId: 'msg_t' });
+    expect(JSON.stringify(warnings.mock.calls)).not.toContain(tampered.headers['webhook-signature']!);
   });
 
   it('picks up our own key rotation: a signature by the new key re-reads the secret once and is accepted', async () => {

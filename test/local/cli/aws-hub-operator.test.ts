@@ -1,5 +1,6 @@
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
-import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { CloudWatchLogsClient, FilterLogEventsCommand, type FilteredLogEvent } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
@@ -18,7 +19,9 @@ import { DynamoDBSyncLedger } from '../../../functions/runtime/dynamodb-sync-led
 import { ledgerPartitionKey } from '../../../functions/runtime/sync-ledger.js';
 import { DependencyError } from '../../../functions/runtime/errors.js';
 import { pascalCase } from '../../../lib/catalog.js';
-import { AwsHubOperator, parseStackOutputs, translateAwsError } from '../../../local/cli/aws-hub-operator.js';
+import { AwsHubOperator, parseStackOutputs, translateAwsError, webhookLogFilterPattern } from '../../../local/cli/aws-hub-operator.js';
+import { webhookKeyPrefix, WEBHOOK_LOG } from '../../../functions/webhooks/webhook-records.js';
+import { webhookLogGroupOutputKey } from '../../../lib/constructs/hub-webhooks.js';
 import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitError, UnknownIntegrationError } from '../../../local/cli/hub-operator.js';
 import { CATALOG, type CatalogSubject, catalogSubjects, CIRCUITS, STANDALONE_PROVIDERS } from '../../support/catalog-subjects.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
@@ -543,5 +546,139 @@ describe('workflows', () => {
 
     sfnMock.on(RedriveExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} }));
     await expect(operator().workflowsRedrive('arn:y')).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('webhooks', () => {
+  /** The catalog's integrations that declare webhooks, and one that does not (if any). */
+  const WITH_WEBHOOKS = CATALOG.filter((integration) => integration.webhooks !== undefined).map((integration) => integration.name);
+  const WITHOUT_WEBHOOKS = CATALOG.find((integration) => integration.webhooks === undefined)?.name;
+  const [FIRST, SECOND] = WITH_WEBHOOKS as [string, string | undefined];
+  const NOW = Date.parse('2026-11-20T12:00:00Z');
+  const logGroupOf = (name: string) => `IntegrationHub-Webhooks${pascalCase(name)}FunctionLogGroup-abc`;
+  const WEBHOOK_OUTPUTS: Output[] = [
+    ...OUTPUTS,
+    { OutputKey: 'WebhookDeliveriesTableName', OutputValue: 'IntegrationHub-WebhooksDeliveries-xyz' },
+    ...WITH_WEBHOOKS.map((name) => ({ OutputKey: webhookLogGroupOutputKey(name), OutputValue: logGroupOf(name) })),
+  ];
+  const dynamodb = new DynamoDBClient({ region: REGION });
+  const logs = new CloudWatchLogsClient({ region: REGION });
+  const dynamoMock = mockClient(dynamodb);
+  const logsMock = mockClient(logs);
+
+  function webhookOperator(outputs: Output[] = WEBHOOK_OUTPUTS): AwsHubOperator {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
+    return new AwsHubOperator({ stackNames: ['IntegrationHub'], clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb, logs }, clock: { now: () => NOW } as never });
+  }
+
+  /** A completed Powertools record of a forward, as the endpoint stores it (`data` a map). */
+  const record = (integration: string, webhookId: string, forwardedAt: string, type = 'thing.updated') =>
+    marshall({ id: `${webhookKeyPrefix(integration)}#${webhookId}-hash`, status: 'COMPLETED', expiration: NOW / 1000 + 86_400, data: { webhookId, provider: integration, type, forwardedAt } });
+  const logLine = (at: string, fields: Record<string, unknown>): FilteredLogEvent => ({
+    timestamp: Date.parse(at),
+    message: JSON.stringify({ level: 'WARN', timestamp: at, service: 'integration-hub', ...fields }),
+  });
+
+  beforeEach(() => {
+    dynamoMock.reset();
+    logsMock.reset();
+    dynamoMock.on(ScanCommand).resolves({ Items: [] });
+    logsMock.on(FilterLogEventsCommand).resolves({ events: [] });
+  });
+
+  it('finds each webhook function log group in the outputs, named like the catalog', () => {
+    expect([...parseStackOutputs(WEBHOOK_OUTPUTS).webhookLogGroups]).toEqual(WITH_WEBHOOKS.map((name) => [name, logGroupOf(name)]));
+  });
+
+  it('lists the delivery records of every page of the Scan and the replays from the logs, newest first, bounded by the limit', async () => {
+    dynamoMock
+      .on(ScanCommand)
+      .resolvesOnce({ Items: [record(FIRST, 'msg_1', '2026-11-20T11:10:00.000Z'), record(FIRST, 'msg_old', '2026-11-20T10:00:00.000Z')], LastEvaluatedKey: { id: { S: 'k' } } })
+      .resolvesOnce({ Items: [record(FIRST, 'msg_2', '2026-11-20T11:30:00.000Z', 'thing.created')] });
+    logsMock.on(FilterLogEventsCommand, { logGroupName: logGroupOf(FIRST) }).resolves({
+      events: [logLine('2026-11-20T11:20:00.000Z', { message: WEBHOOK_LOG.replay, provider: FIRST, webhookId: 'msg_1', type: 'thing.updated', forwardedAt: '2026-11-20T11:10:00.000Z' })],
+    });
+    const activity = await webhookOperator().webhooksList({ integration: FIRST, limit: 3 });
+    expect(activity.integrations).toEqual([FIRST]);
+    expect(activity.since).toBe(NOW - 3_600_000);
+    expect(activity.deliveries).toEqual([
+      { webhookId: 'msg_2', integration: FIRST, type: 'thing.created', outcome: 'accepted', at: Date.parse('2026-11-20T11:30:00Z'), forwardedAt: Date.parse('2026-11-20T11:30:00Z') },
+      { webhookId: 'msg_1', integration: FIRST, type: 'thing.updated', outcome: 'duplicate', at: Date.parse('2026-11-20T11:20:00Z'), forwardedAt: Date.parse('2026-11-20T11:10:00Z') },
+      { webhookId: 'msg_1', integration: FIRST, type: 'thing.updated', outcome: 'accepted', at: Date.parse('2026-11-20T11:10:00Z'), forwardedAt: Date.parse('2026-11-20T11:10:00Z') },
+    ]);
+    // msg_old is outside the hour; the second Scan page continues from the first.
+    const scans = dynamoMock.commandCalls(ScanCommand).map((call) => call.args[0].input);
+    expect(scans).toHaveLength(2);
+    expect(scans[1]!.ExclusiveStartKey).toEqual({ id: { S: 'k' } });
+    expect(scans[0]).toMatchObject({
+      TableName: 'IntegrationHub-WebhooksDeliveries-xyz',
+      FilterExpression: '#status = :completed AND (begins_with(#id, :p0))',
+      ExpressionAttributeValues: { ':completed': { S: 'COMPLETED' }, ':p0': { S: `${webhookKeyPrefix(FIRST)}#` } },
+    });
+    expect(logsMock.commandCalls(FilterLogEventsCommand)[0]!.args[0].input).toMatchObject({
+      logGroupName: logGroupOf(FIRST),
+      startTime: NOW - 3_600_000,
+      filterPattern: webhookLogFilterPattern(false),
+    });
+    dynamoMock.on(ScanCommand).resolves({ Items: [record(FIRST, 'msg_1', '2026-11-20T11:10:00.000Z'), record(FIRST, 'msg_2', '2026-11-20T11:30:00.000Z')] });
+    const limited = await webhookOperator().webhooksList({ integration: FIRST, limit: 1 });
+    expect(limited.deliveries.map((delivery) => [delivery.webhookId, delivery.outcome])).toEqual([['msg_2', 'accepted']]);
+  });
+
+  it("lists every webhook function's rejections from FilterLogEvents pages, newest first, with reason and claimed id", async () => {
+    logsMock
+      .on(FilterLogEventsCommand, { logGroupName: logGroupOf(FIRST) })
+      .resolvesOnce({
+        events: [logLine('2026-11-20T11:01:00.000Z', { message: WEBHOOK_LOG.rejected, provider: FIRST, reason: 'bad_signature', detail: 'no signature matches', webhookId: 'msg_9' })],
+        nextToken: 'page-2',
+      })
+      .resolvesOnce({ events: [logLine('2026-11-20T11:40:00.000Z', { message: WEBHOOK_LOG.rejected, provider: FIRST, reason: 'not_json', detail: 'the body is not JSON' })] });
+    if (SECOND) {
+      logsMock.on(FilterLogEventsCommand, { logGroupName: logGroupOf(SECOND) }).resolves({
+        events: [logLine('2026-11-20T11:30:00.000Z', { message: WEBHOOK_LOG.rejected, provider: SECOND, reason: 'timestamp_out_of_tolerance', detail: 'the signature timestamp is 900 s old' })],
+      });
+    }
+    const activity = await webhookOperator().webhooksList({ rejectedOnly: true, since: NOW - 24 * 3_600_000 });
+    expect(activity.integrations).toEqual(WITH_WEBHOOKS);
+    expect(activity.deliveries).toEqual([]);
+    expect(dynamoMock.commandCalls(ScanCommand)).toHaveLength(0);
+    expect(activity.rejections.map((r) => [r.integration, r.reason, r.webhookId])).toEqual([
+      [FIRST, 'not_json', undefined],
+      ...(SECOND ? [[SECOND, 'timestamp_out_of_tolerance', undefined]] : []),
+      [FIRST, 'bad_signature', 'msg_9'],
+    ]);
+    expect(activity.rejections.at(-1)).toEqual({ at: Date.parse('2026-11-20T11:01:00Z'), integration: FIRST, reason: 'bad_signature', detail: 'no signature matches', webhookId: 'msg_9' });
+    const calls = logsMock.commandCalls(FilterLogEventsCommand).map((call) => call.args[0].input);
+    expect(calls.filter((input) => input.logGroupName === logGroupOf(FIRST)).map((input) => input.nextToken)).toEqual([undefined, 'page-2']);
+    expect(calls.every((input) => input.filterPattern === webhookLogFilterPattern(true) && input.startTime === NOW - 24 * 3_600_000)).toBe(true);
+    expect(webhookLogFilterPattern(true)).toBe('{ ($.message = "Webhook rejected") }');
+  });
+
+  it('says when a bound left part of the window unread', async () => {
+    logsMock.on(FilterLogEventsCommand).resolves({ events: [], nextToken: 'more' });
+    dynamoMock.on(ScanCommand).resolves({ Items: [], LastEvaluatedKey: { id: { S: 'k' } } });
+    const activity = await webhookOperator().webhooksList({ integration: FIRST });
+    expect(activity.partial).toContain('the delivery table was read 20 pages far, not to its end');
+    expect(activity.partial).toContain(`${logGroupOf(FIRST)} has more log lines than 10 pages: the newest ${FIRST} ones are missing, narrow --since`);
+    expect(logsMock.commandCalls(FilterLogEventsCommand)).toHaveLength(10);
+  });
+
+  it('names the integrations for an unknown one, those with webhooks for one without, and the missing outputs of an older stack', async () => {
+    const unknown = await webhookOperator().webhooksList({ integration: 'nope' }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(UnknownIntegrationError);
+    expect((unknown as Error).message).toBe(`Unknown integration 'nope'. The hub has: ${INTEGRATION_NAMES.join(', ')}`);
+    if (WITHOUT_WEBHOOKS) {
+      await expect(webhookOperator().webhooksList({ integration: WITHOUT_WEBHOOKS })).rejects.toThrow(
+        `Integration '${WITHOUT_WEBHOOKS}' declares no webhooks. Integrations with webhooks: ${WITH_WEBHOOKS.join(', ')}`,
+      );
+    }
+    await expect(webhookOperator(OUTPUTS).webhooksList()).rejects.toThrow(/The hub receives no webhooks/);
+    expect(dynamoMock.calls()).toHaveLength(0);
+    expect(logsMock.calls()).toHaveLength(0);
+  });
+
+  it('names logs:FilterLogEvents when access is denied', async () => {
+    logsMock.on(FilterLogEventsCommand).rejects(serviceError(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' }), 403));
+    await expect(webhookOperator().webhooksList({ integration: FIRST })).rejects.toThrow(`Access denied: the caller may not logs:FilterLogEvents on ${logGroupOf(FIRST)}`);
   });
 });

@@ -64,6 +64,7 @@ const EVERY_COMMAND = [
   ['workflows'],
   ['workflows', 'list'],
   ['workflows', 'redrive'],
+  ['webhooks'],
 ];
 
 describe('help', () => {
@@ -413,6 +414,50 @@ describe('output', () => {
     expect(operator.calls[0]).toEqual({ method: 'workflowsList', args: [{ workflow: 'order-saga', status: 'FAILED', limit: 3 }] });
     expect(stdout).toMatch(/^WORKFLOW\s+NAME\s+STATUS\s+STARTED\s+STOPPED\s+ERROR\n/);
     expect(stdout).toMatch(/order-saga\s+order-o-1\s+FAILED\s+2026-11-20T08:00:00Z\s+2026-11-20T08:01:00Z\s+CompensationFailed/);
+  });
+
+  it('lists webhook deliveries and rejections newest first, with outcome, reason and claimed id, and no signature', async () => {
+    const before = Date.now();
+    const { code, stdout, operator } = await run(['webhooks', 'alpha', '--limit', '5', '--since', '2h']);
+    expect(code).toBe(0);
+    const [request] = operator.calls[0]!.args as [{ since: number }];
+    expect(operator.calls[0]).toEqual({ method: 'webhooksList', args: [{ integration: 'alpha', limit: 5, rejectedOnly: false, since: expect.any(Number) }] });
+    expect(request.since).toBeGreaterThanOrEqual(before - 2 * 3_600_000);
+    expect(request.since).toBeLessThanOrEqual(Date.now() - 2 * 3_600_000);
+    expect(stdout).toMatch(/Deliveries of alpha since \S+Z, newest first:\nAT\s+INTEGRATION\s+WEBHOOK ID\s+EVENT TYPE\s+OUTCOME\s+FORWARDED AT\n/);
+    expect(stdout).toMatch(/2026-11-20T10:05:00Z\s+alpha\s+msg_2\s+thing.updated\s+duplicate\s+2026-11-20T10:00:00Z\n2026-11-20T10:00:00Z\s+alpha\s+msg_2\s+thing.updated\s+accepted/);
+    expect(stdout).toMatch(/Rejections of alpha since \S+Z, newest first:\nAT\s+INTEGRATION\s+REASON\s+WEBHOOK ID\s+DETAIL\n/);
+    expect(stdout).toMatch(/2026-11-20T10:06:00Z\s+alpha\s+bad_signature\s+msg_3\s+no signature matches any of the signing secrets\n2026-11-20T10:04:00Z\s+alpha\s+not_json\s+-\s+the body is not JSON/);
+    expect(stdout).toContain('docs/runbooks/webhook-rejections.md');
+  });
+
+  it('lists only the rejections with --rejected, defaults to the last hour and 20 of each, and says when there are none', async () => {
+    const operator = new FakeHubOperator();
+    const rejected = await run(['webhooks', '--rejected'], { operator });
+    expect(operator.calls[0]).toEqual({ method: 'webhooksList', args: [{ integration: undefined, limit: 20, rejectedOnly: true, since: expect.any(Number) }] });
+    expect(Date.now() - (operator.calls[0]!.args[0] as { since: number }).since).toBeGreaterThanOrEqual(3_600_000);
+    expect(rejected.stdout).not.toContain('Deliveries');
+    expect(rejected.stdout).toContain('bad_signature');
+    operator.webhookDeliveries.splice(0);
+    operator.webhookRejections.splice(0);
+    const empty = await run(['webhooks'], { operator });
+    expect(empty.stdout).toMatch(/^No webhook deliveries accepted for alpha since \S+Z\.\n\nNo webhook rejections for alpha since \S+Z\.\n$/);
+  });
+
+  it('refuses a bad --since or --limit before contacting the hub, and names what exists for an unknown integration', async () => {
+    for (const since of ['1w', '0m', '31d', 'soon']) {
+      const { code, stderr, targets } = await run(['webhooks', '--since', since]);
+      expect(code, since).toBe(2);
+      expect(stderr).toContain('--since must be a duration like 30m, 1h or 2d, at most 30d');
+      expect(targets).toEqual([]);
+    }
+    expect((await run(['webhooks', '--limit', '0'])).code).toBe(2);
+    const unknown = await run(['webhooks', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe("error: Unknown integration 'nope'. The hub has: alpha, beta-two\n");
+    const without = await run(['webhooks', 'beta-two']);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toBe("error: Integration 'beta-two' declares no webhooks. Integrations with webhooks: alpha\n");
   });
 
   it('redrives a workflow execution', async () => {

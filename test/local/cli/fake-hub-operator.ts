@@ -24,6 +24,11 @@ import {
   type WorkflowExecutionView,
   type WorkflowListRequest,
   type WorkflowRedriveResult,
+  type WebhookActivity,
+  type WebhookDeliveryView,
+  type WebhookListRequest,
+  type WebhookRejectionView,
+  webhookIntegrationsToList,
 } from '../../../local/cli/hub-operator.js';
 
 /** A closed circuit as the breaker reports a never-used one. */
@@ -94,6 +99,17 @@ export class FakeHubOperator implements HubOperator {
   readonly executions: WorkflowExecutionView[] = [
     { workflow: 'order-saga', name: 'order-o-1', status: 'FAILED', startedAt: Date.parse('2026-11-20T08:00:00Z'), stoppedAt: Date.parse('2026-11-20T08:01:00Z'), executionArn: 'arn:local:execution:order-saga:order-o-1', error: 'CompensationFailed' },
     { workflow: 'contact-sync', name: 'sync-1', status: 'SUCCEEDED', startedAt: Date.parse('2026-11-20T07:00:00Z'), stoppedAt: Date.parse('2026-11-20T07:00:05Z'), executionArn: 'arn:local:execution:contact-sync:sync-1' },
+  ];
+  /** The integrations whose webhooks the hub receives (alpha only: beta-two declares none). */
+  readonly webhookIntegrations = ['alpha'];
+  /** Newest first, as the port answers. */
+  readonly webhookDeliveries: WebhookDeliveryView[] = [
+    { webhookId: 'msg_2', integration: 'alpha', type: 'thing.updated', outcome: 'duplicate', at: Date.parse('2026-11-20T10:05:00Z'), forwardedAt: Date.parse('2026-11-20T10:00:00Z') },
+    { webhookId: 'msg_2', integration: 'alpha', type: 'thing.updated', outcome: 'accepted', at: Date.parse('2026-11-20T10:00:00Z'), forwardedAt: Date.parse('2026-11-20T10:00:00Z') },
+  ];
+  readonly webhookRejections: WebhookRejectionView[] = [
+    { at: Date.parse('2026-11-20T10:06:00Z'), integration: 'alpha', reason: 'bad_signature', detail: 'no signature matches any of the signing secrets', webhookId: 'msg_3' },
+    { at: Date.parse('2026-11-20T10:04:00Z'), integration: 'alpha', reason: 'not_json', detail: 'the body is not JSON' },
   ];
   /** Every call, as `method(args)`, for assertions on what the CLI asked. */
   readonly calls: { method: string; args: unknown[] }[] = [];
@@ -175,6 +191,16 @@ export class FakeHubOperator implements HubOperator {
     if (!found) throw new NotFoundError(`No execution '${execution}'`);
     if (found.status === 'SUCCEEDED') return { executionArn: found.executionArn, redriven: false, detail: 'it succeeded' };
     return { executionArn: found.executionArn, redriven: true };
+  }
+
+  async webhooksList(request?: WebhookListRequest): Promise<WebhookActivity> {
+    this.record('webhooksList', request);
+    const integrations = webhookIntegrationsToList(request?.integration, this.webhookIntegrations, this.integrations);
+    const limit = request?.limit ?? 20;
+    const since = request?.since ?? 0;
+    // The window is not applied: the fixtures' times are fixed, the CLI's window is relative to now.
+    const inScope = <T extends { integration: string }>(items: T[]) => items.filter((i) => integrations.includes(i.integration)).slice(0, limit);
+    return { integrations, since, deliveries: request?.rejectedOnly ? [] : inScope(this.webhookDeliveries), rejections: inScope(this.webhookRejections) };
   }
 
   private dlq(integration: string): DeadLetterMessage[] {

@@ -4,6 +4,7 @@ import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
 import type { LocalQueue } from '../../../local/local-queue.js';
 import { type DemoEvent, loadDemoIntegrations, planDemoEvents } from '../../../local/hub/demo-events.js';
 import { checkOutageProvider, DemoOptionError, type DemoResult, parseOutage, runDemo, sandboxProviderNames } from '../../../local/hub/demo-scenario.js';
+import { DEFAULT_WEBHOOK_DELIVERIES } from '../../../local/hub/demo-webhooks.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { servingProviderOf } from '../../../local/hub/serving-provider.js';
 import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
@@ -140,6 +141,35 @@ describe('the default demo scenario on the local hub', () => {
       expect(during.every((s) => s.integrations[name]!.circuit === 'closed' && s.integrations[name]!.mappingEnabled), name).toBe(true);
       expect(during.at(-1)!.integrations[name]!.delivered - during[0]!.integrations[name]!.delivered, name).toBeGreaterThan(0);
     }
+  });
+
+  it('had every webhook-declaring provider send signed deliveries: none unverified forwarded, each accepted one forwarded once', () => {
+    const declaring = catalog.filter((entry) => entry.webhooks !== undefined).map((entry) => entry.name);
+    expect(declaring.length).toBeGreaterThan(0);
+    expect(result.summary.webhooks?.map((row) => row.integration)).toEqual(declaring);
+    for (const row of result.summary.webhooks ?? []) {
+      expect(row, row.integration).toMatchObject({ unverifiedForwarded: 0, acceptedNotForwarded: 0, forwardedTwice: 0 });
+      expect(row.sent, row.integration).toBe(DEFAULT_WEBHOOK_DELIVERIES);
+      expect(row.forwarded, row.integration).toBe(row.accepted);
+      expect(row.accepted + row.rejected, row.integration).toBe(row.sent);
+      // Replays, tampered and late deliveries were all among them, and each was answered as it should be.
+      expect(row.duplicates, row.integration).toBeGreaterThan(0);
+      expect(row.rejectedBy.bad_signature, row.integration).toBeGreaterThan(0);
+      expect(row.rejectedBy.timestamp_out_of_tolerance, row.integration).toBeGreaterThan(0);
+    }
+  });
+
+  it("recorded in the ledger the state of the charges the gateway's webhooks told about, refunds included", async () => {
+    // The integrations whose own webhooks the catalog routes back to them (payments: charge.succeeded / refunded).
+    const routedBack = catalog.filter((entry) => entry.webhooks && entry.routes.some((route) => route.sources.includes(entry.webhooks!.eventSource)));
+    expect(routedBack.map((entry) => entry.name)).toContain('payments');
+    expect(sandbox.payments.refunds().length).toBeGreaterThan(0);
+    const statuses = await Promise.all(sandbox.payments.charges().map(async (charge) => ({ charge, entries: await hub.ledger.entries('charge', charge.id, 'payments') })));
+    const recorded = statuses.filter(({ entries }) => entries.length > 0);
+    const payments = result.summary.webhooks!.find((row) => row.integration === 'payments')!;
+    expect(recorded).toHaveLength(payments.accepted);
+    for (const { charge, entries } of recorded) expect(entries[0], charge.id).toMatchObject({ status: 'synced', externalId: charge.id });
+    expect(peek(hub.integration('payments')!.queue)).toEqual([]);
   });
 
   it('completed every order (none compensated because of the outage) and copied the contact changes', () => {

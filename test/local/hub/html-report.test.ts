@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
 import { deliveredPerSecond, escapeHtml, renderHtmlReport, writeHtmlReport } from '../../../local/hub/html-report.js';
-import type { HubSample, IntegrationSample, RunSummary } from '../../../local/hub/hub-timeline.js';
+import { type HubSample, type IntegrationSample, type RunSummary, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
 
 const CHART_KINDS = ['throughput', 'circuit', 'queue-depth', 'dlq', 'workflows'];
 
@@ -216,6 +216,33 @@ describe('renderHtmlReport', () => {
     expect(html).toMatch(/<tr><td>order-saga<\/td><td class="num">60<\/td>/);
     expect(html).toMatch(/<tr><td>alpha<\/td><td class="num">10\.0s<\/td><td class="num">25\.0s<\/td>/);
     expect(html).toContain('<p class="verdict ok">OK: 0 lost, 0 duplicated</p>');
+  });
+
+  it('shows the webhooks table, rejections by reason, and highlights an unverified delivery that was forwarded', () => {
+    const row: WebhookSummary = {
+      integration: 'alpha',
+      scheme: 'standard-webhooks',
+      sent: 10,
+      received: 12,
+      accepted: 7,
+      duplicates: 2,
+      rejected: 3,
+      rejectedBy: { bad_signature: 2, timestamp_out_of_tolerance: 1 },
+      forwarded: 7,
+      unverifiedForwarded: 0,
+      acceptedNotForwarded: 0,
+      forwardedTwice: 0,
+    };
+    const withWebhooks = renderHtmlReport(timeline(), summary({ webhooks: [row] }));
+    expect(withWebhooks).toContain('<h2>Webhooks</h2>');
+    for (const column of WEBHOOK_SUMMARY_COLUMNS) expect(withWebhooks).toContain(`>${escapeHtml(column.label)}</th>`);
+    expect(withWebhooks).toMatch(
+      /<tr><td>alpha<\/td><td class="num">10<\/td><td class="num">12<\/td><td class="num">7<\/td><td class="num">2<\/td><td class="num">3<\/td><td>bad_signature 2, timestamp_out_of_tolerance 1<\/td><td class="num">7<\/td>/,
+    );
+    expect(withWebhooks).not.toContain('class="num bad"');
+    const leaked = renderHtmlReport(timeline(), summary({ ok: false, problems: ['alpha webhooks: 1 tampered or late delivery reached the bus'], webhooks: [{ ...row, unverifiedForwarded: 1 }] }));
+    expect(leaked).toContain('<td class="num bad">1</td>');
+    expect(html).not.toContain('<h2>Webhooks</h2>');
   });
 
   it('states NOT OK with the problems and highlights the non-zero must-be-zero cells', () => {

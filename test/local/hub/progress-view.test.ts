@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HubSample, IntegrationSample, RunSummary } from '../../../local/hub/hub-timeline.js';
+import { type HubSample, type IntegrationSample, type RunSummary, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
 import { ProgressPrinter, renderProgress, renderProgressLine, renderSummaryTable } from '../../../local/hub/progress-view.js';
 
 const ESC = '\x1b';
@@ -39,6 +39,22 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
     ...overrides,
   };
 }
+
+/** A payments endpoint's row: 10 deliveries, 2 replayed, 2 tampered, 1 late. */
+const WEBHOOKS: WebhookSummary = {
+  integration: 'payments',
+  scheme: 'timestamped-hmac',
+  sent: 10,
+  received: 13,
+  accepted: 7,
+  duplicates: 2,
+  rejected: 3,
+  rejectedBy: { timestamp_out_of_tolerance: 1, bad_signature: 2 },
+  forwarded: 7,
+  unverifiedForwarded: 0,
+  acceptedNotForwarded: 0,
+  forwardedTwice: 0,
+};
 
 function lineOf(block: string, name: string): string {
   const line = stripAnsi(block)
@@ -250,6 +266,32 @@ describe('renderSummaryTable', () => {
     const lines = text.split('\n');
     expect(lines.slice(-3)).toEqual(['NOT OK: 3 lost, 1 duplicated', '  - crm: 3 messages lost', '  - order-saga: 1 duplicate charge']);
     expect(text).not.toContain('OK: 0 lost');
+  });
+
+  it('has a webhooks table per integration whose provider sent webhooks, rejections listed by reason', () => {
+    const text = renderSummaryTable(summary({ webhooks: [WEBHOOKS] }));
+    const lines = text.split('\n');
+    const header = lines.find((l) => l.startsWith('integration  sent'))!;
+    expect(lines[lines.indexOf(header) - 1]).toBe('Webhooks');
+    expect(header.split(/\s{2,}/)).toEqual(WEBHOOK_SUMMARY_COLUMNS.map((column) => column.label));
+    expect(lines[lines.indexOf(header) + 1]!.split(/\s{2,}/)).toEqual([
+      'payments',
+      '10',
+      '13',
+      '7',
+      '2',
+      '3',
+      'bad_signature 2, timestamp_out_of_tolerance 1',
+      '7',
+      '0',
+      '0',
+      '0',
+    ]);
+  });
+
+  it('has no webhooks table when no provider sent any', () => {
+    expect(renderSummaryTable(summary())).not.toContain('Webhooks');
+    expect(renderSummaryTable(summary({ webhooks: [] }))).not.toContain('Webhooks');
   });
 
   it('says none when there were no outages or workflows', () => {
