@@ -18,6 +18,7 @@ import { circuitBreakerSettingsProblems } from '../functions/runtime/circuit-set
 import { nameProblem } from '../functions/runtime/names.js';
 import { SETTING_RANGES } from '../functions/runtime/runtime-settings.js';
 import { baseUrlProblem } from '../functions/runtime/base-url.js';
+import { webhookEventSource } from '../functions/webhooks/webhook-declaration.js';
 import {
   type CatalogCircuitSettings,
   type CatalogContext,
@@ -185,7 +186,13 @@ export interface OrderSagaEntry {
   };
 }
 
-/** The incremental contact sync: contacts source → CRM, page by page from a checkpoint, on a schedule. */
+/** Events on the hub's bus that start a workflow (an EventBridge rule's `source` and `detail-type` lists). */
+export interface EventTrigger {
+  readonly sources: readonly string[];
+  readonly detailTypes: readonly string[];
+}
+
+/** The incremental contact sync: contacts source → CRM, page by page from a checkpoint, on a schedule and on events. */
 export interface ContactSyncEntry {
   readonly name: string;
   readonly description: string;
@@ -199,6 +206,12 @@ export interface ContactSyncEntry {
   readonly target: string;
   /** One execution every this many minutes (EventBridge rate). */
   readonly scheduleMinutes: number;
+  /**
+   * Events on the hub's bus that start a run as well (one EventBridge rule each), e.g. the CRM's `contact.updated`
+   * webhook. Runs never overlap on the checkpoint: a run started while another holds the checkpoint's run lease ends
+   * at once as skipped, and the holder does one more pass for it (docs/workflows.md). @default [] (schedule only)
+   */
+  readonly triggers?: readonly EventTrigger[];
   /** Pages one execution syncs at most before it ends (the next run resumes from the checkpoint). */
   readonly maxPagesPerExecution: number;
   /** Contacts per page (passed to the task as PAGE_SIZE; the CRM bulk endpoint takes at most 200). @default 100 */
@@ -209,8 +222,10 @@ export interface ContactSyncEntry {
   /** Task Lambda memory. @default 512 */
   readonly memoryMb?: number;
   /**
-   * Execution timeout. With the function timeout it must fit in the schedule interval, so two runs never overlap
-   * on one checkpoint (checked). @default scheduleMinutes − 2
+   * Execution timeout, and the run lease a run takes on the checkpoint (a run that crashed or timed out cannot keep
+   * the others out for longer). With the function timeout it must fit in the schedule interval (checked), so a
+   * crashed run's lease has run out by the next scheduled run, and runs started by the schedule alone never meet
+   * a lease. @default scheduleMinutes − 2
    */
   readonly executionTimeoutMinutes?: number;
 }
@@ -250,6 +265,9 @@ export const WORKFLOWS: WorkflowsCatalog = {
     source: 'contacts',
     target: 'crm',
     scheduleMinutes: 15,
+    // A contact changed at the CRM is synced within seconds, not at the next schedule; a burst of webhooks costs one
+    // run plus one extra pass (the run lease, docs/workflows.md).
+    triggers: [{ sources: [webhookEventSource('crm')], detailTypes: ['contact.updated'] }],
     maxPagesPerExecution: 100,
     pageSize: 100,
     retry: {
@@ -274,9 +292,10 @@ export interface ResolvedOrderSaga extends Omit<OrderSagaEntry, 'providers' | 's
 }
 
 /** The contact sync with defaults applied and its providers resolved. */
-export interface ResolvedContactSync extends Omit<ContactSyncEntry, 'source' | 'target'> {
+export interface ResolvedContactSync extends Omit<ContactSyncEntry, 'source' | 'target' | 'triggers'> {
   readonly source: ResolvedProvider;
   readonly target: ResolvedProvider;
+  readonly triggers: readonly EventTrigger[];
   readonly pageSize: number;
   readonly functionTimeoutSeconds: number;
   readonly memoryMb: number;
@@ -366,6 +385,8 @@ export function resolveWorkflows(
   if (badSyncName) syncProblem(badSyncName);
   if (sync.name === saga.name) syncProblem('name is used by another workflow');
   entryProblems(sync.entry, 'entry', syncProblem);
+  const triggers = sync.triggers ?? [];
+  triggerProblems(triggers, integrations, syncProblem);
   if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(sync.syncId ?? '')) syncProblem('syncId must be 1-128 letters, digits, _ . : -');
   retryProblems(sync.retry, 'retry', syncProblem);
   integerProblem(syncProblem, 'scheduleMinutes', sync.scheduleMinutes, 5, 1440);
@@ -376,14 +397,18 @@ export function resolveWorkflows(
   integerProblem(syncProblem, 'memoryMb', sync.memoryMb, 128, 10_240);
   const syncTimeout = sync.executionTimeoutMinutes ?? sync.scheduleMinutes - 2;
   integerProblem(syncProblem, 'executionTimeoutMinutes', syncTimeout, 1, 1440);
+  // Overlap is the run lease's job (functions/workflows/checkpoint-store.ts); this bound keeps the schedule clear of
+  // it: the lease of a run that crashed or timed out (= the execution timeout) has run out by the next scheduled run,
+  // and a last invocation outliving its execution is over by then too.
   if (Number.isInteger(syncTimeout) && syncTimeout * 60 + syncFunctionTimeout > sync.scheduleMinutes * 60) {
     syncProblem(
       `executionTimeoutMinutes (${syncTimeout}) plus the function timeout (${syncFunctionTimeout} s) must fit in the schedule ` +
-        `interval (${sync.scheduleMinutes} min), or two runs could work on the same checkpoint at once`,
+        `interval (${sync.scheduleMinutes} min), or the lease of a crashed run would still skip the next scheduled run`,
     );
   }
   const contactSync: ResolvedContactSync = {
     ...sync,
+    triggers,
     source: provider(syncWhere, 'source', sync.source),
     target: provider(syncWhere, 'target', sync.target),
     pageSize: sync.pageSize ?? 100,
@@ -397,7 +422,7 @@ export function resolveWorkflows(
   if (Number.isFinite(bound.worstCase) && bound.worstCase > EXECUTION_HISTORY_LIMIT / 2) {
     syncProblem(
       `maxPagesPerExecution (${sync.maxPagesPerExecution}) × ${bound.perPageWorstCase} history events per page (worst case) + ` +
-        `${bound.fixed} = ${bound.worstCase} exceeds half of Step Functions' ${EXECUTION_HISTORY_LIMIT}-event history limit`,
+        `${bound.fixed + bound.failureTail} = ${bound.worstCase} exceeds half of Step Functions' ${EXECUTION_HISTORY_LIMIT}-event history limit`,
     );
   }
 
@@ -474,6 +499,35 @@ function resolveProviders(
   return resolved;
 }
 
+/**
+ * Each trigger needs a source and a detail type; a trigger on an integration's webhook source (webhookEventSource)
+ * must name event types that integration's webhooks declare, or its rule would never match.
+ */
+function triggerProblems(triggers: readonly EventTrigger[], integrations: readonly ResolvedIntegration[], problem: (text: string) => void): void {
+  for (const [index, trigger] of triggers.entries()) {
+    const at = `triggers[${index}]`;
+    if (!(trigger?.sources?.length > 0 && trigger.detailTypes?.length > 0)) {
+      problem(`${at} needs at least one source and one detail type`);
+      continue;
+    }
+    for (const value of [...trigger.sources, ...trigger.detailTypes]) {
+      if (typeof value !== 'string' || value.trim() === '') problem(`${at}: sources and detail types must be non-empty strings (got ${JSON.stringify(value)})`);
+    }
+    for (const source of trigger.sources) {
+      const integration = integrations.find((candidate) => candidate.webhooks?.eventSource === source || webhookEventSource(candidate.name) === source);
+      if (!integration) continue;
+      const declared = integration.webhooks?.events ?? [];
+      const unknown = trigger.detailTypes.filter((type) => !declared.includes(type));
+      if (unknown.length > 0) {
+        problem(
+          `${at}: integration '${integration.name}' forwards no webhook event ${unknown.map((type) => `'${type}'`).join(', ')} ` +
+            `(its webhooks declare ${declared.length > 0 ? declared.map((type) => `'${type}'`).join(', ') : 'none'})`,
+        );
+      }
+    }
+  }
+}
+
 function placeholderProvider(name: string): ResolvedProvider {
   return { name, description: '', baseUrl: '', auth: { scheme: 'none' }, secret: { name, import: false }, circuit: {} };
 }
@@ -548,26 +602,34 @@ export function orderSagaWorstCaseSeconds(saga: Pick<ResolvedOrderSaga, 'retry' 
 
 /**
  * History events of one contact sync execution (Step Functions standard workflow, Lambda task by ARN):
- * - fixed: ExecutionStarted, PassStateEntered/Exited, SucceedStateEntered/Exited, ExecutionSucceeded = 6;
+ * - fixed: ExecutionStarted, PassStateEntered/Exited, SucceedStateEntered/Exited, ExecutionSucceeded = 6 (a skipped
+ *   run: these 6 + one page);
  * - per page: TaskStateEntered, LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionSucceeded,
- *   TaskStateExited, ChoiceStateEntered, ChoiceStateExited = 7;
- * - per retried invocation: LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionFailed = 3.
+ *   TaskStateExited, ChoiceStateEntered, ChoiceStateExited = 7 (a pass repeated for a skipped run is more pages,
+ *   still within maxPagesPerExecution);
+ * - per retried invocation: LambdaFunctionScheduled, LambdaFunctionStarted, LambdaFunctionFailed = 3;
+ * - a failed run's tail: the caught page's TaskStateExited, ReleaseRun (TaskStateEntered, 3 Lambda events,
+ *   TaskStateExited, 3 per retry), FailStateEntered, ExecutionFailed = 8 + 3 × retries.
  */
 export function contactSyncHistoryBound(sync: Pick<ResolvedContactSync, 'maxPagesPerExecution' | 'retry'>): {
   fixed: number;
   perPage: number;
   perPageWorstCase: number;
+  failureTail: number;
   typical: number;
   worstCase: number;
 } {
   const fixed = 6;
   const perPage = 7;
-  const perPageWorstCase = perPage + 3 * (sync.retry.transient.maxAttempts + sync.retry.circuitOpen.maxAttempts);
+  const retries = sync.retry.transient.maxAttempts + sync.retry.circuitOpen.maxAttempts;
+  const perPageWorstCase = perPage + 3 * retries;
+  const failureTail = 8 + 3 * retries;
   return {
     fixed,
     perPage,
     perPageWorstCase,
+    failureTail,
     typical: fixed + perPage * sync.maxPagesPerExecution,
-    worstCase: fixed + perPageWorstCase * sync.maxPagesPerExecution,
+    worstCase: fixed + perPageWorstCase * sync.maxPagesPerExecution + failureTail,
   };
 }

@@ -106,7 +106,7 @@ export function createLocalTaskFunctions(template: CfnTemplate, parts: LocalWork
         clock: parts.clock,
         fetch: parts.fetch,
       });
-      built.set(logicalId, { functionLogicalId: logicalId, handlerName, environment, handler: (input) => task.syncPage(input), metrics });
+      built.set(logicalId, { functionLogicalId: logicalId, handlerName, environment, handler: (input) => task.handle(input), metrics });
     }
   }
   return built;

@@ -1,6 +1,7 @@
 /**
  * The incremental contact sync's task: one page per invocation, from the contacts source's change feed into the
- * CRM, resuming from a checkpoint. Export `syncPage` (ContactSyncTaskInput → ContactSyncTaskOutput).
+ * CRM, resuming from a checkpoint. Export `syncPage` (ContactSyncTaskInput → ContactSyncTaskOutput; and
+ * ContactSyncReleaseInput → ContactSyncReleaseOutput for the state machine's ReleaseRun state).
  *
  * One invocation: load the checkpoint → GET source `/changes?since=&cursor=&limit=` → map the contacts and split
  * the tombstones → POST CRM `/contacts/bulk { upserts, deletes }` (Idempotency-Key: execution name + page position)
@@ -15,9 +16,21 @@
  * (`has_more: false`) it becomes the new `since` and the cursor is dropped.
  *
  * Bound: an invocation syncs ONE page (≤ PAGE_SIZE ≤ 200 contacts, the CRM bulk limit). The state machine loops while
- * `hasMore` and `pagesThisRun < maxPagesPerExecution` (catalog), then ends; the next scheduled run continues from
- * the checkpoint. Runs on one checkpoint must not overlap (the catalog checks the timeouts fit the schedule); if they
- * do, the conditional write makes the loser fail with Integration.Transient and retry from the winner's checkpoint.
+ * `hasMore` and `pagesThisRun < maxPagesPerExecution` (catalog), then ends; the next run continues from the checkpoint.
+ *
+ * One run at a time, however it was started (schedule, or an event trigger such as the CRM's `contact.updated`
+ * webhook, lib/workflow-catalog.ts): the first page takes the checkpoint's RUN LEASE (checkpoint-store.ts `claimRun`;
+ * `runningUntil` = now + the execution timeout, so a run that crashed or timed out cannot keep the others out). A run
+ * that finds the lease held by another live run reads and writes nothing: it sets `rerunRequested` on the checkpoint
+ * (unless a pass is requested already) and ends at once with `skipped: true`, counters 0 (metric SyncRunSkipped).
+ * The holder, when a pass ends (`has_more: false`), releases the lease only if no pass was requested; otherwise it
+ * consumes the request and answers `hasMore: true`, so the state machine runs one more pass, which starts after the
+ * request and so reads the change the skipped run was started for. A burst of N triggers therefore costs one run plus
+ * at most one extra pass, not N runs. The page that reaches maxPagesPerExecution releases the lease whatever was
+ * requested (what is left is the next run's, the schedule's at the latest), and so does a failed run (the state
+ * machine's ReleaseRun state). If a lease ran out under a still-running invocation anyway, the checkpoint's
+ * conditional write on `version` still makes the loser fail with Integration.Transient and retry from the winner's
+ * checkpoint: no record is skipped.
  *
  * Errors: the same typed names as every task (Integration.Transient / .Permanent / .CircuitOpen), by the runtime's
  * classification. Both circuits are checked before anything is read, so an open CRM circuit costs no source call.
@@ -50,10 +63,10 @@ import { circuitOverrides, createBreaker, resolveAuth } from '../runtime/runtime
 import { type RuntimeSettings, taskSettingsFromEnvironment } from '../runtime/runtime-settings.js';
 import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
 import { createRuntimeLogger, type MetricsSink, PowertoolsMetricsSink, RuntimeMetric } from '../runtime/telemetry.js';
-import type { CheckpointPosition, CheckpointStore, SyncCheckpoint } from './checkpoint-store.js';
+import { type CheckpointPosition, type CheckpointStore, claimRun, type SyncCheckpoint } from './checkpoint-store.js';
 import { LOCAL_TASK_BUDGET_MS, taskErrorNameOf, WorkflowTaskError } from './define-workflow-task.js';
 import { DynamoDbCheckpointStore } from './dynamodb-checkpoint-store.js';
-import type { ContactSyncTaskInput, ContactSyncTaskOutput } from './workflow-contract.js';
+import type { ContactSyncReleaseInput, ContactSyncReleaseOutput, ContactSyncTaskInput, ContactSyncTaskOutput } from './workflow-contract.js';
 
 /** The task's name: logs, metric dimension. */
 export const CONTACT_SYNC = 'contact-sync';
@@ -74,6 +87,14 @@ const taskInputSchema = z.object({
   syncId: z.string().min(1).max(128),
   executionName: z.string().min(1).max(80),
   pagesThisRun: z.number().int().nonnegative(),
+  maxPagesPerExecution: z.number().int().positive(),
+  leaseSeconds: z.number().int().positive(),
+});
+
+const releaseInputSchema = z.object({
+  syncId: z.string().min(1).max(128),
+  executionName: z.string().min(1).max(80),
+  release: z.literal(true),
 });
 
 const optionalText = z.string().nullish();
@@ -223,18 +244,38 @@ export class ContactSyncTask {
     }
   }
 
+  /** What the Lambda entry does: a release request (`release: true`) gives up the run lease, anything else is a page. */
+  async handle(event: unknown, context?: Context): Promise<ContactSyncTaskOutput | ContactSyncReleaseOutput> {
+    if (typeof event === 'object' && event !== null && (event as { release?: unknown }).release === true) return this.releaseRun(event);
+    return this.syncPage(event, context);
+  }
+
+  /**
+   * After a failed page (the state machine's ReleaseRun state): releases the run lease so the next trigger need not
+   * wait for it to run out. Whatever was requested meanwhile is the next run's: the checkpoint did not move past it.
+   */
+  async releaseRun(event: unknown): Promise<ContactSyncReleaseOutput> {
+    const { logger: rootLogger, metrics } = this.deps;
+    const input: ContactSyncReleaseInput = this.#parse(releaseInputSchema, event);
+    const logger = rootLogger.createChild({ persistentKeys: { correlationId: input.executionName, task: CONTACT_SYNC, syncId: input.syncId } });
+    try {
+      const released = await this.deps.checkpoints.releaseLease(input.syncId, input.executionName);
+      logger.info(released ? 'Run failed: lease released' : 'Run failed before holding the lease: nothing to release');
+      return { released };
+    } catch (error) {
+      const failure = toIntegrationError(error);
+      logger.warn('Lease not released (it runs out by itself)', { errorClass: failure.errorClass, reason: failure.message });
+      throw new WorkflowTaskError(taskErrorNameOf(failure), failure);
+    } finally {
+      metrics.flush();
+    }
+  }
+
   /** Syncs one page. Rejects with a {@link WorkflowTaskError}; `context` may be left out locally. */
   async syncPage(event: unknown, context?: Context): Promise<ContactSyncTaskOutput> {
     const { logger: rootLogger, metrics } = this.deps;
     const remainingTimeMs = context ? () => context.getRemainingTimeInMillis() : localBudget(this.deps.clock);
-    const parsed = taskInputSchema.safeParse(event);
-    if (!parsed.success) {
-      metrics.count(RuntimeMetric.PoisonMessage, 1, 'ValidationFailed');
-      const error = new PoisonMessageError('ValidationFailed', `Invalid contact sync task input: ${describeIssues(parsed.error)}`);
-      rootLogger.error('Task failed', { errorClass: error.errorClass, reason: error.message });
-      throw new WorkflowTaskError(taskErrorNameOf(error), error);
-    }
-    const input: ContactSyncTaskInput = parsed.data;
+    const input: ContactSyncTaskInput = this.#parse(taskInputSchema, event);
     const logger = rootLogger.createChild({
       persistentKeys: { correlationId: input.executionName, task: CONTACT_SYNC, syncId: input.syncId, page: input.pagesThisRun + 1 },
     });
@@ -256,13 +297,34 @@ export class ContactSyncTask {
     }
   }
 
+  #parse<T>(schema: z.ZodType<T>, event: unknown): T {
+    const parsed = schema.safeParse(event);
+    if (parsed.success) return parsed.data;
+    this.deps.metrics.count(RuntimeMetric.PoisonMessage, 1, 'ValidationFailed');
+    const error = new PoisonMessageError('ValidationFailed', `Invalid contact sync task input: ${describeIssues(parsed.error)}`);
+    this.deps.logger.error('Task failed', { errorClass: error.errorClass, reason: error.message });
+    throw new WorkflowTaskError(taskErrorNameOf(error), error);
+  }
+
   async #syncPage(input: ContactSyncTaskInput, remainingTimeMs: () => number, logger: Logger): Promise<ContactSyncTaskOutput> {
-    const { source, crm: target, checkpoints, pageSize } = this.deps;
+    const { source, crm: target, checkpoints, pageSize, metrics, clock } = this.deps;
+    const { syncId, executionName: runId } = input;
+    let stored = await checkpoints.load(syncId);
+    if (input.pagesThisRun === 0) {
+      // Before the circuits: a run that another one makes redundant costs neither a circuit read nor a provider call.
+      const claim = await claimRun(checkpoints, syncId, runId, { now: clock.now(), leaseMs: input.leaseSeconds * 1000 }, stored);
+      if (claim.kind === 'skipped') {
+        metrics.count(RuntimeMetric.SyncRunSkipped);
+        logger.info('Skipped: another run in progress', { holder: claim.holder, rerunRequested: claim.requested ? 'now' : 'already' });
+        return { syncId, pagesThisRun: 0, hasMore: false, upserted: 0, deleted: 0, skipped: true };
+      }
+      // The previous holder may have advanced it between the first read and the claim.
+      stored = await checkpoints.load(syncId);
+    }
     // Neither provider is called while either circuit is open: a page read that cannot be written is wasted.
     await source.breaker.check();
     await target.breaker.check();
 
-    const stored = await checkpoints.load(input.syncId);
     let checkpoint = stored;
     const sourceHttp = this.#client(source, { correlationId: input.executionName, remainingTimeMs, logger });
     const readPage = (at: SyncCheckpoint) =>
@@ -302,9 +364,31 @@ export class ContactSyncTask {
     }
 
     const next = nextPosition(checkpoint, { changes: contacts, hasMore, nextCursor });
-    await checkpoints.advance(input.syncId, stored, next, { executionName: input.executionName, upserted, deleted });
+    await checkpoints.advance(syncId, stored, next, { executionName: runId, upserted, deleted });
+    const pagesThisRun = input.pagesThisRun + 1;
     logger.info('Page synced', { contacts: contacts.length, upserted, deleted, hasMore, since: next.since });
-    return { syncId: input.syncId, pagesThisRun: input.pagesThisRun + 1, hasMore, upserted, deleted };
+    return { syncId, pagesThisRun, hasMore: await this.#endOfPage(input, pagesThisRun, hasMore, logger), upserted, deleted, skipped: false };
+  }
+
+  /**
+   * Whether the run goes on after this page: while the source has more (within the page bound), or when the pass
+   * ended and another run asked for one more. The run's last page gives up the lease.
+   */
+  async #endOfPage(input: ContactSyncTaskInput, pagesThisRun: number, hasMore: boolean, logger: Logger): Promise<boolean> {
+    const { checkpoints, metrics } = this.deps;
+    const { syncId, executionName: runId } = input;
+    if (pagesThisRun >= input.maxPagesPerExecution) {
+      // The bound: what is left (more pages, a requested pass) is the next run's.
+      if (!(await checkpoints.releaseLease(syncId, runId))) logger.warn('The run lease was no longer this run\'s at its last page');
+      return hasMore;
+    }
+    if (hasMore) return true;
+    const end = await checkpoints.finishRun(syncId, runId);
+    if (end === 'not-held') logger.warn('The run lease was no longer this run\'s at the end of its pass');
+    if (end !== 'rerun') return false;
+    metrics.count(RuntimeMetric.SyncPassRepeated);
+    logger.info('Another run asked for a pass while this one held the lease: one more pass');
+    return true;
   }
 
   #client(provider: SyncProvider, options: { correlationId: string; idempotencyKey?: string; remainingTimeMs: () => number; logger: Logger }): HttpClient {
@@ -436,8 +520,11 @@ export function contactSyncFromEnvironment(env: Record<string, string | undefine
 
 let task: ContactSyncTask | undefined;
 
-/** The Lambda entry: syncs one page. */
-export const syncPage = async (event: ContactSyncTaskInput, context: Context): Promise<ContactSyncTaskOutput> => {
+/** The Lambda entry: syncs one page, or releases a failed run's lease (`release: true`). */
+export const syncPage = async (
+  event: ContactSyncTaskInput | ContactSyncReleaseInput,
+  context: Context,
+): Promise<ContactSyncTaskOutput | ContactSyncReleaseOutput> => {
   task ??= contactSyncFromEnvironment(process.env);
-  return task.syncPage(event, context);
+  return task.handle(event, context);
 };

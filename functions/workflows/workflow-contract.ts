@@ -59,15 +59,33 @@ export interface ContactSyncTaskInput {
   executionName: string;
   /** Pages already synced by this execution. */
   pagesThisRun: number;
+  /** The state machine's page bound: the page that reaches it is the run's last (it releases the run lease). */
+  maxPagesPerExecution: number;
+  /** The run lease, seconds: the state machine's execution timeout (a run cannot outlive it). */
+  leaseSeconds: number;
 }
 
 export interface ContactSyncTaskOutput {
   syncId: string;
   pagesThisRun: number;
-  /** More changes are waiting at the source after this page. */
+  /** More changes are waiting at the source after this page, or another run asked for one more pass. */
   hasMore: boolean;
   upserted: number;
   deleted: number;
+  /** Another run holds the checkpoint's lease: this run read and wrote nothing and ends (the holder does one more pass). */
+  skipped: boolean;
+}
+
+/** The contact sync's release request (its ReleaseRun state, after a failed page): gives up the run lease. */
+export interface ContactSyncReleaseInput {
+  syncId: string;
+  executionName: string;
+  release: true;
+}
+
+export interface ContactSyncReleaseOutput {
+  /** False when the run did not hold the lease (it failed before taking it, or it ran out). */
+  released: boolean;
 }
 
 /**

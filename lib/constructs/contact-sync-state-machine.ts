@@ -1,19 +1,29 @@
 /**
- * The incremental contact sync (Step Functions STANDARD, JSONPath), started by a schedule:
+ * The incremental contact sync (Step Functions STANDARD, JSONPath), started by a schedule and by the catalog's event
+ * triggers on the hub's bus (e.g. the CRM's `contact.updated` webhook):
  *
- *   rate(N minutes) ──▶ StartSync (Pass: the state becomes { sync: { syncId, pagesThisRun: 0 } })
- *                          ──▶ SyncPage (task) ──▶ MorePages? ── hasMore and pagesThisRun < maxPagesPerExecution ──▶ SyncPage
- *                                                              └─ otherwise ──▶ SyncDone (Succeed)
+ *   rate(N minutes) ─┐
+ *   trigger rules ───┴▶ StartSync (Pass: the state becomes { sync: { syncId, pagesThisRun: 0 } })
+ *                          ──▶ SyncPage (task) ──▶ MorePages? ── skipped ──▶ SyncSkipped (Succeed)
+ *                                   │                          ├─ hasMore and pagesThisRun < maxPagesPerExecution ──▶ SyncPage
+ *                                   │                          └─ otherwise ──▶ SyncDone (Succeed)
+ *                                   └─ failed (retries spent) ──▶ ReleaseRun (task) ──▶ SyncFailed (Fail, the page's error)
  *
  * One SyncPage reads one page of changes from the source after the checkpoint, upserts and deletes them at the
  * target, and only then advances the checkpoint (checkpoints table, key syncId). Retries like the saga's: transient
  * failures and Lambda service errors with full jitter, an open circuit with longer intervals. A permanent failure —
- * or retries running out — fails the execution: the checkpoint did not move, the next run resumes from it.
+ * or retries running out — fails the execution: the checkpoint did not move, the next run resumes from it; ReleaseRun
+ * first gives up the run's lease so the next trigger need not wait for it to run out.
+ *
+ * One run at a time (functions/workflows/contact-sync.ts): the first page takes the checkpoint's run lease for the
+ * execution timeout; a run started while another holds it ends at once in SyncSkipped, and the holder does one more
+ * pass for it. So overlapping starts (a burst of webhooks, a webhook during a scheduled run) are cheap and safe.
  *
  * Bounded by construction: the state carries the last page's counters only (a few hundred bytes), and one
- * execution records at most 6 + maxPagesPerExecution × (7 + 3 × retries per page) history events
- * (`contactSyncHistoryBound`, checked by the catalog against Step Functions' 25,000-event limit). The execution
- * timeout plus the function timeout fits in the schedule interval, so two runs never work on one checkpoint at once.
+ * execution records at most 6 + maxPagesPerExecution × (7 + 3 × retries per page) + a failed run's tail history
+ * events (`contactSyncHistoryBound`, checked by the catalog against Step Functions' 25,000-event limit). The execution
+ * timeout plus the function timeout fits in the schedule interval, so a crashed run's lease has run out by the next
+ * scheduled run.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -45,6 +55,9 @@ export const CONTACT_SYNC_STATES = {
   syncPage: 'SyncPage',
   morePages: 'MorePages',
   done: 'SyncDone',
+  skipped: 'SyncSkipped',
+  releaseRun: 'ReleaseRun',
+  failed: 'SyncFailed',
 } as const;
 
 /**
@@ -63,6 +76,8 @@ export interface ContactSyncStateMachineProps {
   readonly checkpointsTable: dynamodb.ITable;
   /** The shared circuits table: read/write. */
   readonly circuitsTable: dynamodb.ITable;
+  /** The hub's bus, where the catalog's triggers (`workflow.triggers`) are matched. Required when there are triggers. */
+  readonly bus?: events.IEventBus;
   /** What happens to the log groups when they leave the stack. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /** Retention of the state machine's and the function's log groups. @default logs.RetentionDays.ONE_MONTH */
@@ -70,8 +85,8 @@ export interface ContactSyncStateMachineProps {
   /** The directory the catalog's entry paths are relative to. @default the repository root */
   readonly repositoryRoot?: string;
   /**
-   * Whether the schedule starts executions. Disable it to deploy the sync before its providers' credentials are set.
-   * @default true
+   * Whether the schedule and the event triggers start executions. Disable it to deploy the sync before its
+   * providers' credentials are set (every run would fail). @default true
    */
   readonly scheduleEnabled?: boolean;
 }
@@ -88,10 +103,13 @@ export class ContactSyncStateMachine extends Construct {
   readonly syncPageFunction: ServiceFunction;
   /** Starts an execution every `scheduleMinutes`. */
   readonly schedule: events.Rule;
+  /** One rule per catalog trigger on the hub's bus, each starting an execution per matching event. */
+  readonly triggerRules: readonly events.Rule[];
 
   constructor(scope: Construct, id: string, props: ContactSyncStateMachineProps) {
     super(scope, id);
     const { workflow } = props;
+    if (workflow.triggers.length > 0 && !props.bus) throw new Error(`${this.node.path}: workflow '${workflow.name}' has triggers: pass the hub's bus`);
     this.workflow = workflow;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
@@ -134,6 +152,9 @@ export class ContactSyncStateMachine extends Construct {
         syncId: sfn.JsonPath.stringAt('$.sync.syncId'),
         pagesThisRun: sfn.JsonPath.numberAt('$.sync.pagesThisRun'),
         executionName: sfn.JsonPath.executionName,
+        // The page that reaches the bound releases the run lease; the lease lasts as long as an execution can.
+        maxPagesPerExecution: workflow.maxPagesPerExecution,
+        leaseSeconds: workflow.executionTimeoutMinutes * 60,
       }),
       // Only the contract's counters: the state stays the same size however many pages run.
       resultSelector: {
@@ -142,14 +163,43 @@ export class ContactSyncStateMachine extends Construct {
         hasMore: sfn.JsonPath.stringAt('$.hasMore'),
         upserted: sfn.JsonPath.numberAt('$.upserted'),
         deleted: sfn.JsonPath.numberAt('$.deleted'),
+        skipped: sfn.JsonPath.stringAt('$.skipped'),
       },
       resultPath: '$.sync',
     });
     addTaskRetries(syncPage, workflow.retry);
-    // No Catch: a failure that outlasts the retries fails the execution (alarm); the checkpoint did not advance.
+
+    // A failure that outlasts the retries still fails the execution (alarm; the checkpoint did not advance), after
+    // giving up the run lease. The Fail state reports the page's own error.
+    const failed = new sfn.Fail(this, CONTACT_SYNC_STATES.failed, {
+      comment: 'The page failed for good: the checkpoint did not move past it; the next run resumes from it',
+      errorPath: '$.failure.Error',
+      causePath: '$.failure.Cause',
+    });
+    const releaseRun = new tasks.LambdaInvoke(this, CONTACT_SYNC_STATES.releaseRun, {
+      comment: 'Gives up the run lease, so the next trigger need not wait for it to run out',
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        syncId: sfn.JsonPath.stringAt('$.sync.syncId'),
+        executionName: sfn.JsonPath.executionName,
+        release: true,
+      }),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    addTaskRetries(releaseRun, workflow.retry);
+    // Not released after all: the lease runs out by itself (the execution timeout); the page's error is what counts.
+    releaseRun.addCatch(failed, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
+    releaseRun.next(failed);
+    syncPage.addCatch(releaseRun, { errors: ['States.ALL'], resultPath: '$.failure' });
 
     const done = new sfn.Succeed(this, CONTACT_SYNC_STATES.done, { comment: 'Caught up, or this run did its share of pages' });
+    const skipped = new sfn.Succeed(this, CONTACT_SYNC_STATES.skipped, {
+      comment: 'Skipped: another run in progress (it holds the run lease and does one more pass for this one)',
+    });
     const morePages = new sfn.Choice(this, CONTACT_SYNC_STATES.morePages, { comment: `At most ${workflow.maxPagesPerExecution} pages per run` })
+      .when(sfn.Condition.booleanEquals('$.sync.skipped', true), skipped)
       .when(
         sfn.Condition.and(
           sfn.Condition.booleanEquals('$.sync.hasMore', true),
@@ -182,6 +232,24 @@ export class ContactSyncStateMachine extends Construct {
         }),
       ],
     });
+
+    // The event's own shape reaches the execution as its input (StartSync drops it). No dead-letter queue: an event
+    // whose start failed for good loses nothing, the next run (the schedule's at the latest) reads the same changes.
+    this.triggerRules = workflow.triggers.map(
+      (trigger, index) =>
+        new events.Rule(this, `Trigger${index + 1}`, {
+          description: `${workflow.name}: a run on ${trigger.detailTypes.join(', ')} from ${trigger.sources.join(', ')} (skipped while another run holds checkpoint ${workflow.syncId})`,
+          eventBus: props.bus,
+          eventPattern: { source: [...trigger.sources], detailType: [...trigger.detailTypes] },
+          enabled: props.scheduleEnabled ?? true,
+          targets: [
+            new targets.SfnStateMachine(this.stateMachine, {
+              retryAttempts: 2,
+              maxEventAge: Duration.minutes(Math.max(1, workflow.scheduleMinutes - 1)),
+            }),
+          ],
+        }),
+    );
   }
 
   /** The dashboard graphs of the sync: executions, duration, task function errors. */

@@ -26,7 +26,7 @@ export interface HubTablesProps {
 export const TABLE_ITEM_ACTIONS = {
   ledger: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   circuits: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  checkpoints: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  checkpoints: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
 } as const;
 
 /**

@@ -22,7 +22,7 @@ export interface HubWorkflowsProps {
   readonly workflows: ResolvedWorkflows;
   /** The integrations' credentials secrets by name: a provider of an integration shares its secret. */
   readonly integrationSecrets: ReadonlyMap<string, ISecret | undefined>;
-  /** The hub's bus: OrderPlaced starts the saga. */
+  /** The hub's bus: OrderPlaced starts the saga; the contact sync's triggers (the CRM's contact.updated) start a sync. */
   readonly bus: IEventBus;
   readonly ledgerTable: ITable;
   readonly circuitsTable: ITable;
@@ -32,8 +32,8 @@ export interface HubWorkflowsProps {
   /** The circuit controller and prober: the standalone providers' circuits are handed to them. */
   readonly circuitOps: CircuitOpsAccess;
   /**
-   * Whether the contact sync's schedule starts executions. Off until its providers' real credentials are set: with
-   * the placeholders the stack creates, every run would fail. @default false
+   * Whether the contact sync's schedule and event triggers start executions. Off until its providers' real
+   * credentials are set: with the placeholders the stack creates, every run would fail. @default false
    */
   readonly contactSyncScheduleEnabled?: boolean;
   /** @default RemovalPolicy.RETAIN */
@@ -55,7 +55,7 @@ export class HubWorkflows extends Construct {
   readonly orderSaga: OrderSagaStateMachine;
   /** OrderPlaced → one saga per order. */
   readonly orderSagaStarter: OrderSagaStarter;
-  /** The scheduled incremental contact sync. */
+  /** The incremental contact sync: scheduled, and started by its event triggers. */
   readonly contactSync: ContactSyncStateMachine;
   /** The alarms of each workflow, by workflow name. */
   readonly workflowAlarms: ReadonlyMap<string, WorkflowAlarms>;
@@ -89,6 +89,7 @@ export class HubWorkflows extends Construct {
       providers: this.providers,
       checkpointsTable: props.checkpointsTable,
       circuitsTable: props.circuitsTable,
+      bus: props.bus,
       removalPolicy,
       scheduleEnabled: props.contactSyncScheduleEnabled ?? false,
     });
@@ -140,7 +141,9 @@ export class HubWorkflows extends Construct {
     dashboard.addSection(
       'Workflows',
       `**${orderSaga.name}**: ${orderSaga.description} Started by ${orderSaga.trigger.detailTypes.join(', ')} (one execution per order id). ` +
-        `**${contactSync.name}**: ${contactSync.description} Every ${contactSync.scheduleMinutes} min, at most ${contactSync.maxPagesPerExecution} pages of ${contactSync.pageSize} per run. ` +
+        `**${contactSync.name}**: ${contactSync.description} Every ${contactSync.scheduleMinutes} min` +
+        (contactSync.triggers.length > 0 ? ` and on ${contactSync.triggers.flatMap((t) => t.detailTypes).join(', ')}` : '') +
+        `, at most ${contactSync.maxPagesPerExecution} pages of ${contactSync.pageSize} per run; one run at a time (a run started meanwhile is skipped and the running one does one more pass). ` +
         'Runbooks: `saga-executions-failed`, `saga-compensation-failed`, `saga-not-started`, `sync-executions-failed` (docs/runbooks/). Details: docs/workflows.md.',
     );
     dashboard.addRow(...this.orderSaga.dashboardWidgets(), this.orderSagaStarter.dashboardWidget(orderSaga.name));

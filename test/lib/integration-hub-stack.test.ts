@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CatalogError, INTEGRATIONS, type IntegrationEntry, pascalCase, type ResolvedIntegration, resolveCatalog, SECRET_FIELDS } from '../../lib/catalog.js';
-import { PROVIDERS } from '../../lib/workflow-catalog.js';
+import { PROVIDERS, WORKFLOWS } from '../../lib/workflow-catalog.js';
 import { HubEventBus } from '../../lib/constructs/hub-event-bus.js';
 import { HubTables } from '../../lib/constructs/hub-tables.js';
 import { IntegrationPipeline, SECRET_PLACEHOLDER } from '../../lib/constructs/integration-pipeline.js';
@@ -274,8 +274,8 @@ describe('IntegrationHubStack', () => {
     hub.template.resourceCountIs('AWS::Lambda::Function', CORE_FUNCTIONS + INTEGRATIONS.length + WORKFLOW_FUNCTIONS + webhookResources(SHIPPED).functions);
     hub.template.resourceCountIs('AWS::SQS::Queue', CORE_QUEUES + 2 * INTEGRATIONS.length + 2);
     hub.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1 + INTEGRATIONS.length + 1);
-    // One rule per route, plus the prober's schedule, plus OrderPlaced and the contact sync's schedule.
-    hub.template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length + 2);
+    // One rule per route, plus the prober's schedule, plus OrderPlaced, the contact sync's schedule and its event triggers.
+    hub.template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length + 2 + (WORKFLOWS.contactSync.triggers?.length ?? 0));
     hub.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     // A secret per integration that creates one, and per standalone workflow provider.
     hub.template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length + STANDALONE_PROVIDERS.length + webhookResources(SHIPPED).secrets);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONTACT_SYNC_CIRCUITS, MAX_PAGE_SIZE } from '../../functions/workflows/contact-sync.js';
+import { webhookEventSource } from '../../functions/webhooks/webhook-declaration.js';
 import { WORKFLOW_HANDLERS } from '../../functions/workflows/index.js';
 import { ORDER_SAGA_TASKS as SAGA_HANDLERS } from '../../functions/workflows/order-saga.js';
 import { TASK_ERROR_NAMES as CONTRACT_ERROR_NAMES } from '../../functions/workflows/workflow-contract.js';
@@ -157,7 +158,17 @@ describe('resolveWorkflows', () => {
         retry: { ...WORKFLOWS.orderSaga.retry, transient: { intervalSeconds: 10, backoffRate: 0.5, maxAttempts: 3, maxDelaySeconds: 5 } },
         executionTimeoutMinutes: 60,
       },
-      contactSync: { ...WORKFLOWS.contactSync, scheduleMinutes: 10, executionTimeoutMinutes: 10, maxPagesPerExecution: 1000, pageSize: 500 },
+      contactSync: {
+        ...WORKFLOWS.contactSync,
+        scheduleMinutes: 10,
+        executionTimeoutMinutes: 10,
+        maxPagesPerExecution: 1000,
+        pageSize: 500,
+        triggers: [
+          { sources: [], detailTypes: ['contact.updated'] },
+          { sources: [webhookEventSource('crm')], detailTypes: ['contact.updated', 'contact.merged'] },
+        ],
+      },
     };
     const problems = problemsOf(() => resolveWorkflows(integrations, { 'baseUrl:gateway': 'https://x.example.com' }, workflows, providers));
     expect(problems).toEqual(
@@ -174,7 +185,9 @@ describe('resolveWorkflows', () => {
         expect.stringMatching(/executionTimeoutMinutes \(60\) must exceed the worst-case retry budget/),
         expect.stringMatching(/workflow 'contact-sync': executionTimeoutMinutes \(10\) plus the function timeout \(60 s\) must fit in the schedule interval/),
         expect.stringMatching(/workflow 'contact-sync': pageSize must be an integer from 1 to 200/),
-        expect.stringMatching(/maxPagesPerExecution \(1000\) × 22 history events per page \(worst case\) \+ 6 = 22006 exceeds half/),
+        expect.stringMatching(/maxPagesPerExecution \(1000\) × 22 history events per page \(worst case\) \+ 29 = 22029 exceeds half/),
+        "workflow 'contact-sync': triggers[0] needs at least one source and one detail type",
+        "workflow 'contact-sync': triggers[1]: integration 'crm' forwards no webhook event 'contact.merged' (its webhooks declare 'contact.updated')",
       ]),
     );
   });
@@ -197,7 +210,7 @@ describe('budgets', () => {
 
   it('bounds the contact sync history: 7 events per page (22 at worst) × 100 pages ≪ 25,000', () => {
     const bound = contactSyncHistoryBound(resolveWorkflows(integrations).contactSync);
-    expect(bound).toEqual({ fixed: 6, perPage: 7, perPageWorstCase: 22, typical: 706, worstCase: 2206 });
+    expect(bound).toEqual({ fixed: 6, perPage: 7, perPageWorstCase: 22, failureTail: 23, typical: 706, worstCase: 2229 });
     expect(bound.worstCase).toBeLessThan(EXECUTION_HISTORY_LIMIT / 10);
   });
 });

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { webhookEventSource } from '../../functions/webhooks/webhook-declaration.js';
 import { WORKFLOW_HANDLERS } from '../../functions/workflows/index.js';
 import { SECRET_FIELDS } from '../../lib/catalog.js';
 import { LAMBDA_SERVICE_ERRORS, PROVIDERS, type ProviderEntry, TASK_ERROR_NAMES, WORKFLOWS } from '../../lib/workflow-catalog.js';
@@ -43,6 +44,7 @@ interface State {
   Retry?: { ErrorEquals: string[]; IntervalSeconds: number; MaxAttempts: number; BackoffRate: number; MaxDelaySeconds?: number; JitterStrategy?: string }[];
   Catch?: { ErrorEquals: string[]; ResultPath?: string; Next: string }[];
   Error?: string;
+  ErrorPath?: string;
   CausePath?: string;
   Choices?: unknown[];
   Default?: string;
@@ -187,25 +189,45 @@ describe('workflow state machines', () => {
     for (const task of ORDER_SAGA_TASKS) expect(hub.stack.orderSaga!.taskFunctions.get(task)).toBeDefined();
   });
 
-  it('contact sync: StartSync → SyncPage → MorePages (hasMore and pagesThisRun < max) → SyncPage | SyncDone; no Catch', () => {
+  it('contact sync: StartSync → SyncPage → MorePages (skipped | hasMore and pagesThisRun < max) → SyncSkipped | SyncPage | SyncDone; a failed page → ReleaseRun → SyncFailed', () => {
+    const { contactSync } = WORKFLOWS;
     expect(sync.StartAt).toBe('StartSync');
-    expect(sync.States.StartSync).toMatchObject({ Type: 'Pass', Parameters: { sync: { syncId: WORKFLOWS.contactSync.syncId, pagesThisRun: 0 } }, Next: 'SyncPage' });
+    expect(sync.States.StartSync).toMatchObject({ Type: 'Pass', Parameters: { sync: { syncId: contactSync.syncId, pagesThisRun: 0 } }, Next: 'SyncPage' });
     expect(sync.States.StartSync!.ResultPath).toBeUndefined();
     expect(sync.States.SyncPage).toMatchObject({
       Type: 'Task',
-      Parameters: { 'syncId.$': '$.sync.syncId', 'pagesThisRun.$': '$.sync.pagesThisRun', 'executionName.$': '$$.Execution.Name' },
+      Parameters: {
+        'syncId.$': '$.sync.syncId',
+        'pagesThisRun.$': '$.sync.pagesThisRun',
+        'executionName.$': '$$.Execution.Name',
+        maxPagesPerExecution: contactSync.maxPagesPerExecution,
+        // The run lease lasts as long as the execution can.
+        leaseSeconds: contactSync.executionTimeoutMinutes! * 60,
+      },
+      ResultSelector: expect.objectContaining({ 'skipped.$': '$.skipped' }),
       ResultPath: '$.sync',
       Next: 'MorePages',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'ReleaseRun' }],
     });
-    expect(sync.States.SyncPage!.Catch).toBeUndefined();
+    expect(sync.TimeoutSeconds).toBe(contactSync.executionTimeoutMinutes! * 60);
+    expect(sync.States.ReleaseRun).toMatchObject({
+      Type: 'Task',
+      Resource: sync.States.SyncPage!.Resource,
+      Parameters: { 'syncId.$': '$.sync.syncId', 'executionName.$': '$$.Execution.Name', release: true },
+      ResultPath: null,
+      Next: 'SyncFailed',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'SyncFailed' }],
+    });
+    expect(sync.States.SyncFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.failure.Error', CausePath: '$.failure.Cause' });
     expect(sync.States.MorePages).toEqual({
       Type: 'Choice',
       Comment: expect.any(String),
       Choices: [
+        { Variable: '$.sync.skipped', BooleanEquals: true, Next: 'SyncSkipped' },
         {
           And: [
             { Variable: '$.sync.hasMore', BooleanEquals: true },
-            { Variable: '$.sync.pagesThisRun', NumericLessThan: WORKFLOWS.contactSync.maxPagesPerExecution },
+            { Variable: '$.sync.pagesThisRun', NumericLessThan: contactSync.maxPagesPerExecution },
           ],
           Next: 'SyncPage',
         },
@@ -213,6 +235,7 @@ describe('workflow state machines', () => {
       Default: 'SyncDone',
     });
     expect(sync.States.SyncDone!.Type).toBe('Succeed');
+    expect(sync.States.SyncSkipped!.Type).toBe('Succeed');
   });
 });
 
@@ -247,6 +270,32 @@ describe('workflow triggers', () => {
       EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(starter.queue, hub.stack), 'Arn'] },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
     });
+  });
+
+  it('starts the contact sync on each catalog trigger (the CRM contact.updated webhook) from the hub bus, with a role that may only start it', () => {
+    const { triggers } = WORKFLOWS.contactSync;
+    expect(triggers).toContainEqual({ sources: [webhookEventSource('crm')], detailTypes: ['contact.updated'] });
+    const machineRef = { Ref: logicalIdOf(hub.stack.contactSync!.stateMachine, hub.stack) };
+    const rules = hub.stack.contactSync!.triggerRules;
+    expect(rules).toHaveLength(triggers!.length);
+    for (const [index, trigger] of triggers!.entries()) {
+      const rule = resource(logicalIdOf(rules[index]!, hub.stack)).Properties!;
+      expect(rule).toMatchObject({
+        EventBusName: { Ref: logicalIdOf(hub.stack.bus.bus, hub.stack) },
+        EventPattern: { source: [...trigger.sources], 'detail-type': [...trigger.detailTypes] },
+        State: 'ENABLED',
+      });
+      const targets = rule.Targets as { Arn: unknown; RoleArn: { 'Fn::GetAtt': [string, string] } }[];
+      expect(targets).toHaveLength(1);
+      expect(targets[0]!.Arn).toEqual(machineRef);
+      const roleLogicalId = targets[0]!.RoleArn['Fn::GetAtt'][0];
+      expect(resource(roleLogicalId).Properties!.AssumeRolePolicyDocument).toMatchObject({
+        Statement: [expect.objectContaining({ Action: 'sts:AssumeRole', Principal: { Service: 'events.amazonaws.com' } })],
+      });
+      expect(statementsOfRole(hub.template, roleLogicalId)).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: machineRef }]);
+      expect(resource(roleLogicalId).Properties!.ManagedPolicyArns).toBeUndefined();
+      expect(resource(roleLogicalId).Properties!.Policies).toBeUndefined();
+    }
   });
 
   it('starts the contact sync on a rate schedule from the catalog', () => {

@@ -76,7 +76,11 @@ describe('resolving the synthesized template', () => {
       expect(task.resource).toBe(fakeFunctionArn(task.functionLogicalId));
       expect(template.Resources[task.functionLogicalId]?.Type).toBe('AWS::Lambda::Function');
     }
-    expect(sync.tasks.map((t) => t.handler)).toEqual(['syncPage']);
+    // SyncPage, and ReleaseRun after a failed page: the same function.
+    expect(sync.tasks.map((t) => [t.state, t.handler])).toEqual([
+      ['SyncPage', 'syncPage'],
+      ['ReleaseRun', 'syncPage'],
+    ]);
   });
 
   it('reads a task function environment with secrets as names and tables as local names', () => {
@@ -174,7 +178,7 @@ describe('LocalStateMachine', () => {
     const machine = new LocalStateMachine(sync, {
       syncPage: (event) => {
         const { pagesThisRun } = event as { pagesThisRun: number };
-        return { syncId: 's', pagesThisRun: pagesThisRun + 1, hasMore: pagesThisRun < 2, upserted: 1, deleted: 0 };
+        return { syncId: 's', pagesThisRun: pagesThisRun + 1, hasMore: pagesThisRun < 2, upserted: 1, deleted: 0, skipped: false };
       },
     });
     const record = await machine.run({}, { name: 'hooks', hooks: { beforeInvoke: (i) => void seen.push(`before ${i.invocation}`), afterInvoke: (i, o) => void seen.push(`after ${i.invocation} ${o.ok}`) } });

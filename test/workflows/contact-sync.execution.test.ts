@@ -83,7 +83,7 @@ describe('contact sync (synthesized definition, real task handler)', () => {
     expect(first.status).toBe('SUCCEEDED');
     expect(pages(first)).toBe(3);
     expect(first.path).toEqual(['StartSync', 'SyncPage', 'MorePages', 'SyncPage', 'MorePages', 'SyncPage', 'MorePages', 'SyncDone']);
-    expect(first.output).toEqual({ sync: { syncId: SYNC_ID, pagesThisRun: 3, hasMore: false, upserted: 50, deleted: 0 } });
+    expect(first.output).toEqual({ sync: { syncId: SYNC_ID, pagesThisRun: 3, hasMore: false, upserted: 50, deleted: 0, skipped: false } });
     expectCrmEqualsSourceLiveSet();
     expect((await checkpoint()).cursor).toBeNull();
 
@@ -114,14 +114,16 @@ describe('contact sync (synthesized definition, real task handler)', () => {
     expect(interrupted.status).toBe('FAILED');
     // Page 1 done; page 2 failed on every attempt: transient failures until the CRM's shared circuit opened, then
     // circuit-open retries, then the execution failed (no Catch: nothing to undo, the checkpoint did not move).
-    const [pageOne, ...pageTwo] = interrupted.invocations;
+    const [pageOne, ...pageTwo] = interrupted.invocations.filter((invocation) => invocation.state === 'SyncPage');
     expect(pageOne!.outcome.ok).toBe(true);
     expect(pageTwo.every((attempt) => !attempt.outcome.ok)).toBe(true);
     expect(pageTwo.map((attempt) => attempt.retryCount)).toEqual(pageTwo.map((_, index) => index));
     const { transient, circuitOpen } = WORKFLOWS.contactSync.retry;
     expect(pageTwo.length).toBeLessThanOrEqual(1 + transient.maxAttempts + circuitOpen.maxAttempts);
+    // The page's own error fails the execution, after ReleaseRun gave up the run lease.
     expect([TASK_ERROR_NAMES.transient, TASK_ERROR_NAMES.circuitOpen]).toContain(interrupted.error);
-    expect(interrupted.path.at(-1)).toBe('SyncPage');
+    expect(interrupted.path.slice(-3)).toEqual(['SyncPage', 'ReleaseRun', 'SyncFailed']);
+    expect((await checkpoint()).lease).toBeUndefined();
     expect(sandbox.crm.contacts()).toHaveLength(100);
     const afterFailure = await checkpoint();
     expect(afterFailure.version).toBe(1);

@@ -173,14 +173,14 @@ describe('workflow Lambda entries built from the environment', () => {
       DYNAMODB_ENDPOINT: dynamo.endpoint,
     });
 
-    const output = await syncPage({ syncId: 'env-sync', executionName: 'env-run', pagesThisRun: 0 }, lambdaContext('contact-sync'));
+    const output = await syncPage({ syncId: 'env-sync', executionName: 'env-run', pagesThisRun: 0, maxPagesPerExecution: 10, leaseSeconds: 780 }, lambdaContext('contact-sync'));
 
-    expect(output).toEqual({ syncId: 'env-sync', pagesThisRun: 1, hasMore: false, upserted: 5, deleted: 0 });
+    expect(output).toEqual({ syncId: 'env-sync', pagesThisRun: 1, hasMore: false, upserted: 5, deleted: 0, skipped: false });
     expect(sandbox.crm.contacts()).toHaveLength(5);
   });
 
   it('names its failures with the task error names', async () => {
-    const error = await rejectionOf(syncPage({ syncId: 'env-sync', executionName: '', pagesThisRun: 0 }, lambdaContext('contact-sync')));
+    const error = await rejectionOf(syncPage({ syncId: 'env-sync', executionName: '', pagesThisRun: 0, maxPagesPerExecution: 10, leaseSeconds: 780 }, lambdaContext('contact-sync')));
     expect(error.name).toBe(TASK_ERROR_NAMES.permanent);
   });
 });

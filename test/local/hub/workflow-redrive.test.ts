@@ -38,14 +38,16 @@ describe('redriving a failed workflow execution on the local hub (RedriveExecuti
     await sandbox?.close();
   });
 
-  it('continues a sync from the task that failed, with its input, and does not rerun the states before it', async () => {
+  it('fails a failed sync again at once (it ended in SyncFailed after giving up its lease); a new run resumes from the checkpoint', async () => {
     sandbox.contacts.seed(5);
     sandbox.setFaults('crm', { status: 503, pathFilter: '/contacts/bulk' });
     const execution = hub.startExecution('contact-sync', 'sync-redrive-1', {});
     await eventually(() => execution.status !== 'RUNNING');
-    // Transient failures, then the crm circuit opened: the step gave up after its retries.
+    // Transient failures, then the crm circuit opened: the step gave up after its retries, released the run lease
+    // (ReleaseRun) and failed with the page's own error.
     expect(execution.status).toBe('FAILED');
     expect(['Integration.Transient', 'Integration.CircuitOpen']).toContain(execution.error);
+    expect(execution.record!.path.slice(-2)).toEqual(['ReleaseRun', 'SyncFailed']);
     expect(sandbox.crm.contacts()).toHaveLength(0);
 
     sandbox.clearFaults('crm');
@@ -53,12 +55,16 @@ describe('redriving a failed workflow execution on the local hub (RedriveExecuti
     // Each container caches the circuit state for up to 2 s (no read per call): the reset reaches them after that.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
     hub.redriveExecution('contact-sync', 'sync-redrive-1');
-    expect(execution.status).toBe('RUNNING');
     await eventually(() => execution.status !== 'RUNNING');
-    expect({ status: execution.status, error: execution.error, cause: execution.record?.cause }).toEqual({ status: 'SUCCEEDED', error: undefined, cause: undefined });
-    expect(execution.redrives).toBe(1);
-    expect(execution.record!.path[0]).toBe('SyncPage');
-    expect(sandbox.crm.contacts()).toHaveLength(5);
+    expect(execution).toMatchObject({ status: 'FAILED', redrives: 1 });
+    expect(execution.record!.path).toEqual(['SyncFailed']);
+
+    // The recovery (docs/runbooks/sync-executions-failed.md): a new run, which resumes from the checkpoint (or is
+    // skipped while a scheduled run — every 0.9 s at this time scale — holds the lease, which then does the pass).
+    const next = hub.startExecution('contact-sync', 'sync-after-redrive-1', {});
+    await eventually(() => next.status !== 'RUNNING');
+    expect(next.status).toBe('SUCCEEDED');
+    await eventually(() => sandbox.crm.contacts().length === 5);
   });
 
   it('fails a compensated saga again at once: no step runs and no side effect happens', async () => {
