@@ -14,6 +14,8 @@
  *   some replayed, tampered or late (demo-webhooks.ts): nothing unverified may reach the bus, every accepted one must,
  *   once. What they route to (the payments ledger learning a charge was refunded) is processed before the end.
  */
+import { SYNC_STATUS_CHANGED, type SyncStatusChanged } from '../../functions/outbox/sync-status-events.js';
+import { type StatusEventSummary, summarizeStatusEvents } from './status-event-summary.js';
 import { type CircuitState } from '../../functions/runtime/circuit-store.js';
 import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import type { LocalQueue, ReceivedMessage } from '../local-queue.js';
@@ -357,6 +359,7 @@ async function account(
     accountContacts(hub, sandbox, context.contactSyncsBefore, problems),
   ];
   const webhookRows = accountWebhooks(hub, context.webhookRuns, problems);
+  const statusRows = await accountStatusEvents(hub, integrations.map(({ entry }) => entry.name), problems);
   return {
     startedAt: context.startedAt,
     durationMs: context.durationMs,
@@ -366,10 +369,25 @@ async function account(
     integrations: integrationRows,
     workflows: workflowRows,
     ...(webhookRows.length > 0 ? { webhooks: webhookRows } : {}),
+    statusEvents: statusRows,
     // Work still queued when the wait ran out is reported but is not a loss: only losses and duplicates fail the run.
     ok: problems.every((p) => p.includes('(not lost')),
     problems,
   };
+}
+
+/**
+ * The SyncStatusChanged events the status outbox put on the bus, checked against each entity's audit log: an event
+ * missing, extra, out of order or repeated is a problem of the run.
+ */
+async function accountStatusEvents(hub: LocalHub, integrations: readonly string[], problems: string[]): Promise<StatusEventSummary[]> {
+  const events = hub.pipeEvents.filter((event) => event.detailType === SYNC_STATUS_CHANGED).map((event) => event.detail as SyncStatusChanged);
+  const rows = await summarizeStatusEvents(events, integrations, (type, id, integration) => hub.ledger.auditLog(type, id, integration));
+  for (const row of rows) {
+    if (row.mismatched > 0) problems.push(`${row.integration}: the status events of ${row.mismatched} entit${row.mismatched === 1 ? 'y differ' : 'ies differ'} from their ledger audit log`);
+    if (row.repeated > 0) problems.push(`${row.integration}: ${row.repeated} status event(s) published twice`);
+  }
+  return rows;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   type RunSummary,
   runVerdict,
   type SummaryColumn,
+  STATUS_EVENT_SUMMARY_COLUMNS,
   WEBHOOK_SUMMARY_COLUMNS,
   WORKFLOW_SUMMARY_COLUMNS,
 } from './hub-timeline.js';
@@ -124,6 +125,7 @@ ${htmlTable(INTEGRATION_SUMMARY_COLUMNS, summary.integrations)}
 <h2>Workflows</h2>
 ${summary.workflows.length > 0 ? htmlTable(WORKFLOW_SUMMARY_COLUMNS, summary.workflows) : '<p>none</p>'}
 ${summary.webhooks && summary.webhooks.length > 0 ? `<h2>Webhooks</h2>\n${htmlTable(WEBHOOK_SUMMARY_COLUMNS, summary.webhooks)}` : ''}
+${summary.statusEvents && summary.statusEvents.length > 0 ? `<h2>Status events (SyncStatusChanged)</h2>\n${htmlTable(STATUS_EVENT_SUMMARY_COLUMNS, summary.statusEvents)}` : ''}
 <h2>Outages</h2>
 ${summary.outages.length > 0 ? htmlTable(OUTAGE_COLUMNS, summary.outages) : '<p>none</p>'}
 <h2>Over time</h2>

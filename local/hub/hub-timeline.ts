@@ -6,6 +6,7 @@
  * Besides the types, this file holds the few presentation-neutral facts every renderer shares (which summary
  * columns exist and must be zero, the verdict sentence), so the terminal and the HTML report cannot disagree.
  */
+import type { StatusEventSummary } from './status-event-summary.js';
 import type { CircuitState } from '../../functions/runtime/circuit-store.js';
 
 /** One integration at one instant (counters are cumulative since start unless said otherwise). */
@@ -139,6 +140,8 @@ export interface RunSummary {
   readonly workflows: readonly WorkflowSummary[];
   /** One row per integration whose provider sent webhooks during the run; absent when none did. */
   readonly webhooks?: readonly WebhookSummary[];
+  /** The SyncStatusChanged events the status outbox published, per integration (status-event-summary.ts). */
+  readonly statusEvents?: readonly StatusEventSummary[];
   /** No loss, no duplicate. */
   readonly ok: boolean;
   /** Human sentences for whatever is not ok. */
@@ -194,6 +197,18 @@ export const WEBHOOK_SUMMARY_COLUMNS: readonly SummaryColumn<WebhookSummary>[] =
   { label: 'unverified forwarded', value: (r) => r.unverifiedForwarded, mustBeZero: true },
   { label: 'accepted not forwarded', value: (r) => r.acceptedNotForwarded, mustBeZero: true },
   { label: 'forwarded twice', value: (r) => r.forwardedTwice, mustBeZero: true },
+];
+
+/** The columns of the status events table, in display order. */
+export const STATUS_EVENT_SUMMARY_COLUMNS: readonly SummaryColumn<StatusEventSummary>[] = [
+  { label: 'integration', value: (r) => r.integration, text: true },
+  { label: 'events', value: (r) => r.events },
+  { label: 'entities', value: (r) => r.entities },
+  ...(['pending_sync', 'syncing', 'synced', 'sync_failed', 'skipped_stale'] as const).map(
+    (status): SummaryColumn<StatusEventSummary> => ({ label: status, value: (r) => r.byStatus[status] ?? 0 }),
+  ),
+  { label: 'not as in the ledger', value: (r) => r.mismatched, mustBeZero: true },
+  { label: 'repeated', value: (r) => r.repeated, mustBeZero: true },
 ];
 
 /** `bad_signature 2, timestamp_out_of_tolerance 1` (reasons sorted), or `-` when there is none. */

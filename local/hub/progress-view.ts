@@ -12,6 +12,7 @@ import {
   type RunSummary,
   runVerdict,
   type SummaryColumn,
+  STATUS_EVENT_SUMMARY_COLUMNS,
   WEBHOOK_SUMMARY_COLUMNS,
   WORKFLOW_SUMMARY_COLUMNS,
 } from './hub-timeline.js';
@@ -235,6 +236,7 @@ export function renderSummaryTable(summary: RunSummary, options: SummaryTableOpt
     ...(summary.workflows.length > 0 ? columnTable(WORKFLOW_SUMMARY_COLUMNS, summary.workflows) : ['(none)']),
     '',
     ...(summary.webhooks && summary.webhooks.length > 0 ? ['Webhooks', ...columnTable(WEBHOOK_SUMMARY_COLUMNS, summary.webhooks), ''] : []),
+    ...(summary.statusEvents && summary.statusEvents.length > 0 ? ['Status events (SyncStatusChanged)', ...columnTable(STATUS_EVENT_SUMMARY_COLUMNS, summary.statusEvents), ''] : []),
     'Outages',
     ...(summary.outages.length > 0
       ? textTable(

@@ -159,6 +159,17 @@ describe('the default demo scenario on the local hub', () => {
     }
   });
 
+  it('published a SyncStatusChanged event for every ledger transition of every integration, as the audit logs say', () => {
+    const rows = result.summary.statusEvents ?? [];
+    expect(rows.map((row) => row.integration)).toEqual(catalog.map((entry) => entry.name));
+    for (const row of rows) {
+      expect(row, row.integration).toMatchObject({ mismatched: 0, repeated: 0 });
+      expect(row.events, row.integration).toBeGreaterThan(0);
+      // Whatever the outage did, the events end where the integration's deliveries ended: synced.
+      expect(row.byStatus.synced, row.integration).toBeGreaterThan(0);
+    }
+  });
+
   it("recorded in the ledger the state of the charges the gateway's webhooks told about, refunds included", async () => {
     // The integrations whose own webhooks the catalog routes back to them (payments: charge.succeeded / refunded).
     const routedBack = catalog.filter((entry) => entry.webhooks && entry.routes.some((route) => route.sources.includes(entry.webhooks!.eventSource)));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
 import { deliveredPerSecond, escapeHtml, renderHtmlReport, writeHtmlReport } from '../../../local/hub/html-report.js';
-import { type HubSample, type IntegrationSample, type RunSummary, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
+import { type HubSample, type IntegrationSample, type RunSummary, STATUS_EVENT_SUMMARY_COLUMNS, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
 
 const CHART_KINDS = ['throughput', 'circuit', 'queue-depth', 'dlq', 'workflows'];
 
@@ -243,6 +243,16 @@ describe('renderHtmlReport', () => {
     const leaked = renderHtmlReport(timeline(), summary({ ok: false, problems: ['alpha webhooks: 1 tampered or late delivery reached the bus'], webhooks: [{ ...row, unverifiedForwarded: 1 }] }));
     expect(leaked).toContain('<td class="num bad">1</td>');
     expect(html).not.toContain('<h2>Webhooks</h2>');
+  });
+
+  it('shows the status events table and highlights events that differ from the ledger', () => {
+    const row = { integration: 'alpha', events: 6, entities: 2, byStatus: { syncing: 3, synced: 3 }, mismatched: 0, repeated: 0 };
+    const withEvents = renderHtmlReport(timeline(), summary({ statusEvents: [row] }));
+    expect(withEvents).toContain('<h2>Status events (SyncStatusChanged)</h2>');
+    for (const column of STATUS_EVENT_SUMMARY_COLUMNS) expect(withEvents).toContain(`>${escapeHtml(column.label)}</th>`);
+    expect(withEvents).not.toContain('class="num bad"');
+    expect(renderHtmlReport(timeline(), summary({ ok: false, statusEvents: [{ ...row, mismatched: 1 }] }))).toContain('<td class="num bad">1</td>');
+    expect(html).not.toContain('<h2>Status events');
   });
 
   it('states NOT OK with the problems and highlights the non-zero must-be-zero cells', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type HubSample, type IntegrationSample, type RunSummary, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
+import { type HubSample, type IntegrationSample, type RunSummary, STATUS_EVENT_SUMMARY_COLUMNS, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
 import { ProgressPrinter, renderProgress, renderProgressLine, renderSummaryTable } from '../../../local/hub/progress-view.js';
 
 const ESC = '\x1b';
@@ -287,6 +287,16 @@ describe('renderSummaryTable', () => {
       '0',
       '0',
     ]);
+  });
+
+  it('has a status events table with a column per status, a mismatch with the ledger flagged', () => {
+    const row = { integration: 'crm', events: 9, entities: 3, byStatus: { syncing: 4, synced: 3, skipped_stale: 2 }, mismatched: 0, repeated: 0 };
+    const lines = renderSummaryTable(summary({ statusEvents: [row] })).split('\n');
+    const header = lines.find((l) => l.startsWith('integration  events'))!;
+    expect(lines[lines.indexOf(header) - 1]).toBe('Status events (SyncStatusChanged)');
+    expect(header.split(/\s{2,}/)).toEqual(STATUS_EVENT_SUMMARY_COLUMNS.map((column) => column.label));
+    expect(lines[lines.indexOf(header) + 1]!.split(/\s{2,}/)).toEqual(['crm', '9', '3', '0', '4', '3', '0', '2', '0', '0']);
+    expect(renderSummaryTable(summary())).not.toContain('Status events');
   });
 
   it('has no webhooks table when no provider sent any', () => {
