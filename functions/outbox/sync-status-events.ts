@@ -50,6 +50,8 @@ export interface SyncStatusChanged {
   readonly attempt: number;
   /** The third party's id of the entity, once synced. */
   readonly externalId?: string;
+  /** The third party's state of the entity when synced, if the integration reports one (a charge `refunded`). */
+  readonly externalStatus?: string;
   /** Why it failed (`sync_failed`, or a `pending_sync` after a failure): the error class, never the message. */
   readonly errorClass?: string;
   /** The correlation id of the message that made the transition. */
@@ -72,6 +74,7 @@ interface LedgerImage {
   readonly integration?: string;
   readonly status?: LedgerStatus;
   readonly externalId?: string;
+  readonly externalStatus?: string;
   readonly log?: readonly LedgerLogEntry[];
 }
 
@@ -105,6 +108,7 @@ function eventsOfRecord(record: LedgerStreamRecord): SyncStatusChanged[] {
       previousStatus: current,
       attempt: entry.attempt,
       ...(status === 'synced' && (entry.externalId ?? after.externalId) ? { externalId: entry.externalId ?? after.externalId } : {}),
+      ...(status === 'synced' && entry.externalStatus ? { externalStatus: entry.externalStatus } : {}),
       ...(entry.errorClass ? { errorClass: entry.errorClass } : {}),
       correlationId: entry.correlationId,
       at: entry.at,

@@ -178,22 +178,26 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   protected async _updateRecord(record: IdempotencyRecord): Promise<void> {
     const attempt = activeSyncAttempt();
     const now = this.#clock.now();
-    const externalId = externalIdOf(record.responseData);
+    const externalId = resultField(record.responseData, 'externalId');
+    // The third party's own state of the entity, when the adapter's result says it (a charge `refunded`).
+    const externalStatus = resultField(record.responseData, 'status');
     await this.#updateOwnClaim(attempt, record.idempotencyKey, 'complete', {
       UpdateExpression: [
         'SET #status = :synced, syncedAt = :nowIso, updatedAt = :nowIso, externalId = :externalId',
+        ...(externalStatus !== undefined ? ['externalStatus = :externalStatus'] : []),
         'idemStatus = :completed, idemExpiry = :expiry, idemData = :data, idemPayloadHash = :payloadHash',
-        '#log = list_append(#log, :entry) ADD logSize :one REMOVE idemInProgressExpiry, lastErrorClass, lastErrorMessage',
-      ].join(', '),
+        '#log = list_append(#log, :entry) ADD logSize :one',
+      ].join(', ') + ` REMOVE ${['idemInProgressExpiry', 'lastErrorClass', 'lastErrorMessage', ...(externalStatus === undefined ? ['externalStatus'] : [])].join(', ')}`,
       ExpressionAttributeValues: {
         ':synced': 'synced',
         ':nowIso': new Date(now).toISOString(),
         ':externalId': externalId,
+        ...(externalStatus !== undefined ? { ':externalStatus': externalStatus } : {}),
         ':completed': COMPLETED,
         ':expiry': record.expiryTimestamp,
         ':data': record.responseData ?? null,
         ':payloadHash': record.payloadHash ?? '',
-        ':entry': [this.#logEntry(attempt, 'synced', now, { externalId })],
+        ':entry': [this.#logEntry(attempt, 'synced', now, { externalId, ...(externalStatus !== undefined ? { externalStatus } : {}) })],
         ':one': 1,
       },
     });
@@ -501,9 +505,10 @@ function toLedgerEntry(item: StoredItem): LedgerEntry {
   return { ...entry, log: item.log ?? [], ...(logPages ? { archivedLogPages: logPages } : {}) };
 }
 
-function externalIdOf(result: JSONValue | undefined): string | undefined {
+/** A string field of an operation's result (`externalId`, `status`), else undefined. */
+function resultField(result: JSONValue | undefined, field: string): string | undefined {
   if (result !== null && typeof result === 'object' && !Array.isArray(result)) {
-    const value = (result as Record<string, JSONValue>).externalId;
+    const value = (result as Record<string, JSONValue>)[field];
     return typeof value === 'string' ? value : undefined;
   }
   return undefined;

@@ -29,6 +29,8 @@ export interface LedgerLogEntry {
   errorClass?: string;
   errorMessage?: string;
   externalId?: string;
+  /** The third party's state of the entity after a sync, when the adapter's result names one (`status`). */
+  externalStatus?: string;
 }
 
 /** Where one entity stands with one integration. */
@@ -41,6 +43,8 @@ export interface LedgerEntry {
   /** The SQS receive count of the latest attempt. */
   attempts: number;
   externalId?: string;
+  /** The third party's state of the entity at the last sync, when the adapter's result names one (`status`, e.g. `refunded`). */
+  externalStatus?: string;
   lastErrorClass?: string;
   lastErrorMessage?: string;
   correlationId?: string;

@@ -259,6 +259,7 @@ function renderLedgerEntry(entry: LedgerEntry, fullLog: boolean): string {
       ['version', String(entry.entityVersion)],
       ['attempts', String(entry.attempts)],
       ['external id', entry.externalId ?? '-'],
+      ...(entry.externalStatus ? [['external status', entry.externalStatus] as [string, string]] : []),
       ['updated', isoTime(entry.updatedAt)],
       ['synced', isoTime(entry.syncedAt)],
       ['last error', oneLine(lastError)],

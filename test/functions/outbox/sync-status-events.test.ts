@@ -46,7 +46,7 @@ async function deliver(id: string, version: number, outcome: 'ok' | 'retryable' 
     if (outcome === 'retryable') throw new RetryableStatusError(503, 'down');
     if (outcome === 'permanent') throw new ProviderRejectedError(422, 'refused');
     if (outcome === 'parked') throw new CircuitOpenError('alpha', Date.now() + 30_000, 'circuit alpha is open');
-    return { externalId: `ext-${id}-${version}` };
+    return { externalId: `ext-${id}-${version}`, status: `state-${version}` };
   });
   // A stale version is refused by the claim; the runtime then records it (functions/runtime/operation-executor.ts).
   await run.catch(async (error: unknown) => {
@@ -77,7 +77,9 @@ describe('SyncStatusChanged from the ledger stream', () => {
       previousStatus: 'syncing',
       attempt: 2,
       externalId: 'ext-f1-1',
+      externalStatus: 'state-1',
     });
+    expect(events[0]).not.toHaveProperty('externalStatus');
     expect(events[1]?.transitionId).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set(events.map((event) => event.transitionId)).size).toBe(events.length);
   });

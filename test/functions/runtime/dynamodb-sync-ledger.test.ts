@@ -56,6 +56,16 @@ describe('DynamoDBSyncLedger (idempotency + ledger in one item)', () => {
     expect(entry?.log.map((e) => e.event)).toEqual(['syncing', 'synced']);
   });
 
+  it("keeps the third party's state of the entity when the result names one, and drops it when a later result does not", async () => {
+    await syncFile('f20', 1, async () => ({ externalId: 'x', status: 'refunded' }));
+    let [entry] = await ledger.entries('file', 'f20');
+    expect(entry).toMatchObject({ status: 'synced', externalId: 'x', externalStatus: 'refunded' });
+    expect(entry?.log.at(-1)).toMatchObject({ event: 'synced', externalId: 'x', externalStatus: 'refunded' });
+    await syncFile('f20', 2, async () => ({ externalId: 'x' }));
+    [entry] = await ledger.entries('file', 'f20');
+    expect(entry?.externalStatus).toBeUndefined();
+  });
+
   it('returns the stored result of a completed duplicate without running the operation again', async () => {
     let runs = 0;
     await syncFile('f2', 1, async () => ({ externalId: `alpha_file_${++runs}` }));

@@ -1,3 +1,4 @@
+import { toChargeStatus } from '../../../functions/integrations/payments.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveCircuitBreakerSettings } from '../../../functions/runtime/circuit-settings.js';
 import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
@@ -179,7 +180,11 @@ describe('the default demo scenario on the local hub', () => {
     const recorded = statuses.filter(({ entries }) => entries.length > 0);
     const payments = result.summary.webhooks!.find((row) => row.integration === 'payments')!;
     expect(recorded).toHaveLength(payments.accepted);
-    for (const { charge, entries } of recorded) expect(entries[0], charge.id).toMatchObject({ status: 'synced', externalId: charge.id });
+    for (const { charge, entries } of recorded) {
+      // The gateway's state of the charge as the adapter read it: a charge refunded at the gateway is refunded here.
+      expect(entries[0], charge.id).toMatchObject({ status: 'synced', externalId: charge.id, externalStatus: toChargeStatus(charge) });
+    }
+    expect(recorded.some(({ entries }) => entries[0]?.externalStatus === 'refunded' || entries[0]?.externalStatus === 'partially_refunded')).toBe(true);
     expect(peek(hub.integration('payments')!.queue)).toEqual([]);
   });
 
