@@ -464,7 +464,9 @@ function accountIntegration(
     retried: hubIntegration.counters.retried,
     parked: hubIntegration.counters.parked,
     // Counted from the circuits table: a saga step calling the same provider may be the one that opened it.
-    circuitOpened: hub.circuitTransitions.filter((t) => t.circuitId === integration && t.to === 'open' && t.from !== 'half_open').length,
+    // Times it left closed for open: a scan that first saw the circuit already half-open (the controller's handling of
+    // the open record failed, or came late, on a loaded machine) still counts the opening it implies.
+    circuitOpened: hub.circuitTransitions.filter((t) => t.circuitId === integration && (t.from === undefined || t.from === 'closed') && (t.to === 'open' || t.to === 'half_open')).length,
   };
 }
 
