@@ -3,7 +3,8 @@
  *
  *   closed ── N failures in a row, or failure ratio over the window ──▶ open ── openUntil passes ──▶ half_open
  *   half_open (one probe at a time, across all instances) ── K probe successes ──▶ closed
- *   half_open ── probe failure ──▶ open again, for a break that grows ×breakMultiplier (capped), reset by a close
+ *   half_open ── probe failure ──▶ open again, for a break that grows ×breakMultiplier (capped); a close resets it,
+ *   unless the circuit trips again within flapWindowMs (a failed recovery: the break grows on, so flapping damps)
  *   isolated: forced open by an operator until reset().
  *
  * Cost model: the state is cached per instance for `cacheTtlMs`, so a healthy circuit costs at most one read per
@@ -508,7 +509,7 @@ class CircuitEngine {
       window: { calls: totals.calls, failures: totals.failures, windowMs: settings.windowMs },
       openUntil: r.openUntil,
       reopenCount: r.reopenCount,
-      nextBreakMs: breakDurationMs(settings, r.state === 'open' || r.state === 'half_open' ? r.reopenCount + 1 : r.reopenCount),
+      nextBreakMs: breakDurationMs(settings, r.state === 'open' || r.state === 'half_open' ? r.reopenCount + 1 : r.state === 'closed' ? breakCountOnTrip(r, settings, now) : r.reopenCount),
       probe: { owner: r.probeOwner, leaseUntil: r.probeLeaseUntil, successes: r.probeSuccesses, successesToClose: settings.probeSuccessesToClose },
       throttledUntil: r.throttledUntil,
       usingFallback,
@@ -663,7 +664,16 @@ class CircuitEngine {
         }
         const successes = r.probeSuccesses + 1;
         if (successes >= settings.probeSuccessesToClose) {
-          return { ...cleared(r), state: 'closed', stateSince: now, throttledUntil: r.throttledUntil };
+          // The grown break is remembered for flapWindowMs (see `breakCountOnTrip`); an open for a throttle was no
+          // failure, so its recovery is not one to remember.
+          const failed = r.stateReason !== 'throttled';
+          return {
+            ...cleared(r),
+            state: 'closed',
+            stateSince: now,
+            ...(failed ? { stateReason: RECOVERED, reopenCount: r.reopenCount } : {}),
+            throttledUntil: r.throttledUntil,
+          };
         }
         return { ...r, probeSuccesses: successes, probeOwner: undefined, probeLeaseUntil: undefined };
       },
@@ -686,13 +696,14 @@ class CircuitEngine {
       const now = this.now();
       const stillTripped = reason === 'consecutive_failures' ? r.consecutiveFailures >= settings.failureThreshold : this.ratioTripped(r, now);
       if (r.state !== 'closed' || !stillTripped) return undefined;
+      const reopenCount = breakCountOnTrip(r, settings, now);
       return {
         ...cleared(r),
         state: 'open',
         stateSince: now,
         stateReason: reason,
-        openUntil: now + breakDurationMs(settings, r.reopenCount),
-        reopenCount: r.reopenCount,
+        openUntil: now + breakDurationMs(settings, reopenCount),
+        reopenCount,
         throttledUntil: r.throttledUntil,
       };
     }, record);
@@ -798,6 +809,19 @@ class CircuitEngine {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** `stateReason` of a circuit a probe closed after a failure open (what {@link breakCountOnTrip} looks for). */
+const RECOVERED = 'recovered';
+
+/**
+ * The re-open count a closed circuit trips with, which sets its break: a circuit that recovered less than
+ * `flapWindowMs` ago failed its recovery, so the break grows on from the last one (flapping damps); otherwise the
+ * break starts over at `breakMs`.
+ */
+function breakCountOnTrip(r: CircuitRecord, settings: CircuitBreakerSettings, now: number): number {
+  const recovered = r.stateReason === RECOVERED && r.stateSince !== undefined;
+  return recovered && now - r.stateSince! < settings.flapWindowMs ? r.reopenCount + 1 : 0;
+}
 
 /** The record with every counter, window bucket, probe lease and throttle cleared (callers put back what they keep). */
 function cleared(r: CircuitRecord): CircuitRecord {

@@ -34,6 +34,12 @@ export interface CircuitBreakerSettings {
   readonly breakMultiplier: number;
   /** Upper bound of the grown break. @default 600_000 */
   readonly maxBreakMs: number;
+  /**
+   * A circuit that recovered (a probe closed it) and trips again within this long is flapping: its next break grows
+   * from the one before the recovery instead of starting over at `breakMs`, so a provider that comes back for a few
+   * seconds at a time costs fewer and fewer calls. A trip later than this starts over. 0 turns it off. @default 120_000
+   */
+  readonly flapWindowMs: number;
   /** Lifetime of the half-open probe lease: a prober that crashes frees the circuit after this. @default 30_000 */
   readonly probeLeaseMs: number;
   /** Successful probes (each elected separately) needed to close a half-open circuit. @default 1 */
@@ -73,6 +79,7 @@ export const DEFAULT_CIRCUIT_BREAKER_SETTINGS: CircuitBreakerSettings = Object.f
   breakMs: 30_000,
   breakMultiplier: 2,
   maxBreakMs: 600_000,
+  flapWindowMs: 120_000,
   probeLeaseMs: 30_000,
   probeSuccessesToClose: 1,
   cacheTtlMs: 2_000,
@@ -146,6 +153,7 @@ function checkCircuitBreakerSettings(input: CircuitBreakerSettingsInput): { sett
   if (integer('maxBreakMs', 1) && breakOk && s.maxBreakMs < s.breakMs) {
     problems.push(`maxBreakMs (${s.maxBreakMs}) must be >= breakMs (${s.breakMs})`);
   }
+  integer('flapWindowMs', 0, 86_400_000);
   integer('probeLeaseMs', 1);
   integer('probeSuccessesToClose', 1, 100);
   const ttlOk = integer('cacheTtlMs', 0);

@@ -51,7 +51,7 @@ export interface CircuitRecord {
   readonly window: readonly WindowBucket[];
   /** While open: when a half-open probe may be elected. */
   readonly openUntil?: number;
-  /** Re-opens since the last successful close; grows the break. */
+  /** Re-opens since the circuit last stayed closed for `flapWindowMs`; grows the break. */
   readonly reopenCount: number;
   /** While half-open: the token of the elected prober. */
   readonly probeOwner?: string;

@@ -238,7 +238,7 @@ describe.each(backends)('CircuitBreaker on the $name', ({ make }) => {
       expect((await opener.status()).state).toBe('half_open');
     });
 
-    it('re-opens on a probe failure with a break that doubles each time, capped at maxBreakMs, and resets after a close', async () => {
+    it('re-opens on a probe failure with a break that doubles each time, capped at maxBreakMs, and starts over once it stayed closed', async () => {
       const b = breaker();
       let openUntil = await openIt(b);
       expect(openUntil - clock.now()).toBe(1_000);
@@ -259,7 +259,43 @@ describe.each(backends)('CircuitBreaker on the $name', ({ make }) => {
       clock.advance(openUntil - clock.now());
       await (await b.acquire()).succeeded(10);
       expect((await b.status()).state).toBe('closed');
+      // Closed for flapWindowMs: the provider is back for good, and the next outage starts from breakMs again.
+      clock.advance(b.settings.flapWindowMs);
+      expect((await b.status()).nextBreakMs).toBe(1_000);
       openUntil = await openIt(b);
+      expect(openUntil - clock.now()).toBe(1_000);
+    });
+
+    it('damps flapping: a trip soon after a recovery grows the break on from the last one instead of starting over', async () => {
+      const b = breaker({ flapWindowMs: 10_000 });
+      const breaks: number[] = [];
+      let openUntil = await openIt(b);
+      breaks.push(openUntil - clock.now());
+      for (let cycle = 0; cycle < 3; cycle++) {
+        // Up just long enough for the probe to close the circuit, then down again within the flap window.
+        clock.advance(openUntil - clock.now());
+        await (await b.acquire()).succeeded(10);
+        expect((await b.status()).state).toBe('closed');
+        clock.advance(9_000);
+        openUntil = await openIt(b);
+        breaks.push(openUntil - clock.now());
+      }
+      expect(breaks).toEqual([1_000, 2_000, 4_000, 5_000]);
+      // Each of those opens cost the threshold's calls and one probe: fewer cycles per minute as the break grows.
+      expect(events.filter((e) => e.type === 'opened').map((e) => (e as { breakMs: number }).breakMs)).toEqual(breaks);
+      // An operator's reset forgets it.
+      await b.reset();
+      expect((await b.status()).nextBreakMs).toBe(1_000);
+    });
+
+    it('does not count the recovery from a throttle as a failed one (a throttle is no failure)', async () => {
+      const b = breaker({ openOnThrottleMs: 5_000, flapWindowMs: 10_000 });
+      const until = clock.now() + 6_000;
+      await b.throttle(until);
+      clock.advance(6_000);
+      await (await b.acquire()).succeeded(10);
+      expect((await b.status()).state).toBe('closed');
+      const openUntil = await openIt(b);
       expect(openUntil - clock.now()).toBe(1_000);
     });
 

@@ -20,6 +20,7 @@ describe('resolveCircuitBreakerSettings', () => {
       breakMs: 30_000,
       breakMultiplier: 2,
       maxBreakMs: 600_000,
+      flapWindowMs: 120_000,
       probeLeaseMs: 30_000,
       probeSuccessesToClose: 1,
       cacheTtlMs: 2_000,
