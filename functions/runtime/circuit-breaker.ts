@@ -7,6 +7,9 @@
  *   unless the circuit trips again within flapWindowMs (a failed recovery: the break grows on, so flapping damps)
  *   isolated: forced open by an operator until reset().
  *
+ * Doubtful budget ('consecutive' mode): closed with failures in a row, a call needs a slot — failures plus slots in
+ * flight stay under the threshold — so instances that know of a failure cannot pile calls onto a dying provider.
+ *
  * Cost model: the state is cached per instance for `cacheTtlMs`, so a healthy circuit costs at most one read per
  * TTL and no write at all. Failures are written ('consecutive': one atomic increment each; 'ratio': one atomic ADD
  * per `flush()`). Transitions are read-modify-write with a version check, so exactly one instance wins each one;
@@ -70,7 +73,7 @@ export const defaultFailureClassifier: FailureClassifier = (error) => {
 export type CircuitStoreSource = 'shared' | 'fallback';
 
 /** Why a call was not allowed. */
-export type RejectionReason = 'open' | 'half_open' | 'isolated' | 'throttled';
+export type RejectionReason = 'open' | 'half_open' | 'isolated' | 'throttled' | 'doubtful';
 
 /** What the breaker tells its observer; the runtime turns these into metrics (CircuitOpened, CircuitRejected, ...). */
 export type CircuitEvent = { readonly circuitId: string; readonly at: number; readonly store: CircuitStoreSource } & (
@@ -338,6 +341,8 @@ class BreakerPermit implements CircuitPermit {
     readonly isProbe: boolean,
     readonly probeOwner?: string,
     readonly leaseUntil?: number,
+    /** Let through while the circuit was doubtful: holds one of its `doubtfulCalls` until it reports. */
+    readonly doubtfulSlot = false,
   ) {}
 
   succeeded(latencyMs: number): Promise<void> {
@@ -376,7 +381,14 @@ class CircuitEngine {
     let record = await this.view();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const decision = this.decide(record);
-      if (decision.kind === 'allow') return new BreakerPermit(this.ctx.circuitId, this, this.ctx.report, false);
+      if (decision.kind === 'allow' && !this.doubtful(record)) return new BreakerPermit(this.ctx.circuitId, this, this.ctx.report, false);
+      if (decision.kind === 'allow') {
+        const slot = await this.takeDoubtfulSlot(record);
+        if (slot.permit) return slot.permit;
+        if (slot.rejection) throw this.rejected(slot.rejection);
+        record = slot.record;
+        continue;
+      }
       if (decision.kind === 'reject') throw this.rejected(decision);
       const elected = await this.elect(record);
       if (elected.permit) return elected.permit;
@@ -412,6 +424,7 @@ class CircuitEngine {
     if (verdict === 'success' && settings.slowCallMs !== undefined && outcome.latencyMs > settings.slowCallMs) verdict = 'failure';
     // A probe permit from the other store (fallback switch in between) reports like an ordinary call.
     if (permit.isProbe && permit.engine === this && permit.probeOwner !== undefined) return this.reportProbe(permit.probeOwner, verdict);
+    if (permit.doubtfulSlot && permit.engine === this) return this.releaseDoubtfulSlot(verdict);
     if (verdict === 'ignore') return;
     if (settings.mode === 'ratio') return this.count(verdict === 'failure');
     return verdict === 'failure' ? this.recordFailure() : this.recordSuccess();
@@ -575,6 +588,60 @@ class CircuitEngine {
   private rejected(decision: Rejection): NotAttemptedError {
     this.ctx.emit({ ...this.base(), type: 'rejected', reason: decision.reason, retryAt: decision.error.retryAt });
     return decision.error;
+  }
+
+  /**
+   * Closed, but failing ('consecutive' mode, failures in a row): every call still in flight may fail too, so a call
+   * is let through only while the failures and the doubtful calls in flight stay under the threshold. That bounds the
+   * calls a dying provider gets to the threshold at any concurrency, once instances know of the first failure.
+   */
+  private doubtful(r: CircuitRecord): boolean {
+    return this.ctx.settings.mode === 'consecutive' && r.state === 'closed' && r.consecutiveFailures > 0;
+  }
+
+  /**
+   * One slot of the doubtful budget (a conditional write), or the fresh record to decide again, or a rejection
+   * while the budget is taken by calls in flight. Slots of calls that never reported (their instance died) are void
+   * after `probeLeaseMs`, like a probe's lease.
+   */
+  private async takeDoubtfulSlot(
+    record: CircuitRecord,
+  ): Promise<{ permit: CircuitPermit; record?: undefined; rejection?: undefined } | { permit?: undefined; record: CircuitRecord; rejection?: undefined } | { permit?: undefined; record?: undefined; rejection: Rejection }> {
+    const { circuitId, settings } = this.ctx;
+    const now = this.now();
+    const limit = settings.failureThreshold - record.consecutiveFailures;
+    if (limit > 0) {
+      const result = await this.write(() => this.store.takeDoubtfulSlot(circuitId, record.consecutiveFailures, limit, now + settings.probeLeaseMs, now));
+      if (result.applied) return { permit: new BreakerPermit(circuitId, this, this.ctx.report, false, undefined, undefined, true) };
+    }
+    const fresh = await this.reload();
+    // Opened, recovered or another failure meanwhile: decide again on what is stored now.
+    if (!this.doubtful(fresh) || fresh.consecutiveFailures !== record.consecutiveFailures) return { record: fresh };
+    const taken = fresh.doubtfulCalls ?? 0;
+    if (taken > 0 && (fresh.doubtfulUntil ?? 0) <= now) {
+      // Every slot outlived its lease: their holders died. Free them and decide again.
+      const { record: freed } = await this.mutate((r) => (this.doubtful(r) && (r.doubtfulUntil ?? 0) <= this.now() ? { ...r, doubtfulCalls: 0, doubtfulUntil: undefined } : undefined), fresh);
+      return { record: freed };
+    }
+    const retryAt = Math.min(fresh.doubtfulUntil ?? now, now + Math.max(settings.cacheTtlMs, 1_000));
+    return {
+      rejection: {
+        kind: 'reject',
+        reason: 'doubtful',
+        error: new CircuitOpenError(circuitId, Math.max(retryAt, now + 1), `Circuit ${circuitId} has ${fresh.consecutiveFailures} failures in a row and ${taken} calls in flight that may fail too: no more calls until they end`),
+      },
+    };
+  }
+
+  /** A doubtful call ended: its slot back, its failure counted (or the run cleared) in the same write. */
+  private async releaseDoubtfulSlot(verdict: FailureVerdict): Promise<void> {
+    const result = await this.write(() => this.store.releaseDoubtfulSlot(this.ctx.circuitId, verdict, this.now()));
+    if (!result.applied) {
+      // Opened (or reset) meanwhile: the slot went with the doubtful period.
+      await this.reload();
+      return;
+    }
+    if (verdict === 'failure' && result.record.consecutiveFailures >= this.ctx.settings.failureThreshold) await this.trip(result.record, 'consecutive_failures');
   }
 
   /** Tries to become the half-open probe with a conditional write; on a lost race returns the fresh record. */
@@ -853,6 +920,8 @@ function guardStore(store: CircuitStore): CircuitStore {
     clearFailures: (id, now) => guarded(() => store.clearFailures(id, now)),
     addToWindow: (id, counts, expired, now) => guarded(() => store.addToWindow(id, counts, expired, now)),
     advanceThrottle: (id, until, now) => guarded(() => store.advanceThrottle(id, until, now)),
+    takeDoubtfulSlot: (id, failures, limit, until, now) => guarded(() => store.takeDoubtfulSlot(id, failures, limit, until, now)),
+    releaseDoubtfulSlot: (id, outcome, now) => guarded(() => store.releaseDoubtfulSlot(id, outcome, now)),
   };
 }
 

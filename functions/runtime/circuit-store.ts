@@ -61,7 +61,17 @@ export interface CircuitRecord {
   readonly probeSuccesses: number;
   /** Every instance backs off until then (provider's Retry-After). Only ever moves forward. */
   readonly throttledUntil?: number;
+  /**
+   * Calls in flight that were let through while the circuit was doubtful (closed with failures in a row): with the
+   * failures they may still add, they never exceed the threshold ('consecutive' mode; see `takeDoubtfulSlot`).
+   */
+  readonly doubtfulCalls?: number;
+  /** When those calls' slots are void (an instance that died while holding one does not keep it). */
+  readonly doubtfulUntil?: number;
 }
+
+/** How a call let through while doubtful ended, for {@link CircuitStore.releaseDoubtfulSlot}. */
+export type DoubtfulOutcome = 'failure' | 'success' | 'ignore';
 
 /** Outcome of a conditional write: the record as stored after it, or `applied: false` when the condition failed. */
 export type WriteResult = { readonly applied: true; readonly record: CircuitRecord } | { readonly applied: false };
@@ -86,6 +96,16 @@ export interface CircuitStore {
   addToWindow(circuitId: string, counts: readonly WindowBucket[], expired: readonly number[], now: number): Promise<WriteResult>;
   /** Sets `throttledUntil` if it is unset or earlier (never moves it back). */
   advanceThrottle(circuitId: string, untilMs: number, now: number): Promise<WriteResult>;
+  /**
+   * Lets one more call through a doubtful circuit: adds one to `doubtfulCalls` (and sets `doubtfulUntil`) if the
+   * circuit is closed, still has `observedFailures` failures in a row, and fewer than `limit` doubtful calls in flight.
+   */
+  takeDoubtfulSlot(circuitId: string, observedFailures: number, limit: number, until: number, now: number): Promise<WriteResult>;
+  /**
+   * A doubtful call ended: its slot is given back and, in the same write, a failure adds one to the failures in a
+   * row, a success clears them. Only while the circuit is closed and has doubtful calls.
+   */
+  releaseDoubtfulSlot(circuitId: string, outcome: DoubtfulOutcome, now: number): Promise<WriteResult>;
 }
 
 /** The record of a circuit that has nothing stored: closed, no counters. */
@@ -162,6 +182,21 @@ export class InMemoryCircuitStore implements CircuitStore {
     const current = this.current(circuitId);
     if (current.throttledUntil !== undefined && !(current.throttledUntil < untilMs)) return { applied: false };
     return this.store({ ...current, throttledUntil: untilMs, version: current.version + 1, updatedAt: now });
+  }
+
+  async takeDoubtfulSlot(circuitId: string, observedFailures: number, limit: number, until: number, now: number): Promise<WriteResult> {
+    await this.interleave?.();
+    const current = this.items.get(circuitId);
+    if (!current || current.state !== 'closed' || current.consecutiveFailures !== observedFailures || !((current.doubtfulCalls ?? 0) < limit)) return { applied: false };
+    return this.store({ ...current, doubtfulCalls: (current.doubtfulCalls ?? 0) + 1, doubtfulUntil: until, version: current.version + 1, updatedAt: now });
+  }
+
+  async releaseDoubtfulSlot(circuitId: string, outcome: DoubtfulOutcome, now: number): Promise<WriteResult> {
+    await this.interleave?.();
+    const current = this.items.get(circuitId);
+    if (!current || current.state !== 'closed' || !((current.doubtfulCalls ?? 0) > 0)) return { applied: false };
+    const consecutiveFailures = outcome === 'failure' ? current.consecutiveFailures + 1 : outcome === 'success' ? 0 : current.consecutiveFailures;
+    return this.store({ ...current, consecutiveFailures, doubtfulCalls: current.doubtfulCalls! - 1, version: current.version + 1, updatedAt: now });
   }
 
   private current(circuitId: string): CircuitRecord {

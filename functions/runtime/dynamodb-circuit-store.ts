@@ -7,14 +7,14 @@
  * Item layout (numbers are epoch ms unless said otherwise; optional attributes are absent when unset):
  *   circuitId (S, key) · state (S: closed | open | half_open | isolated) · version (N) · updatedAt (N)
  *   stateSince (N) · stateReason (S) · consecutiveFailures (N) · reopenCount (N) · probeSuccesses (N)
- *   openUntil (N) · probeOwner (S) · probeLeaseUntil (N) · throttledUntil (N)
+ *   openUntil (N) · probeOwner (S) · probeLeaseUntil (N) · throttledUntil (N) · doubtfulCalls (N) · doubtfulUntil (N)
  *   wc<bucketStart>, wf<bucketStart> (N) — 'ratio' mode window: calls and failures of the bucket starting then
  * `state` is always present, so a stream consumer (the circuit controller) can compare OldImage/NewImage.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { DependencyError } from './errors.js';
-import { isCircuitState, type CircuitRecord, type CircuitStore, type WindowBucket, type WriteResult } from './circuit-store.js';
+import { isCircuitState, type CircuitRecord, type CircuitStore, type DoubtfulOutcome, type WindowBucket, type WriteResult } from './circuit-store.js';
 
 /** Options of {@link DynamoDbCircuitStore}. */
 export interface DynamoDbCircuitStoreOptions {
@@ -116,6 +116,42 @@ export class DynamoDbCircuitStore implements CircuitStore {
     });
   }
 
+  takeDoubtfulSlot(circuitId: string, observedFailures: number, limit: number, until: number, now: number): Promise<WriteResult> {
+    return this.update(circuitId, {
+      UpdateExpression: 'SET #doubtfulUntil = :until, #updatedAt = :now ADD #doubtfulCalls :one, #version :one',
+      ConditionExpression: '#state = :closed AND #consecutiveFailures = :failures AND (attribute_not_exists(#doubtfulCalls) OR #doubtfulCalls < :limit)',
+      ExpressionAttributeNames: {
+        '#state': 'state',
+        '#updatedAt': 'updatedAt',
+        '#consecutiveFailures': 'consecutiveFailures',
+        '#doubtfulCalls': 'doubtfulCalls',
+        '#doubtfulUntil': 'doubtfulUntil',
+        '#version': 'version',
+      },
+      ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':one': 1, ':failures': observedFailures, ':limit': limit, ':until': until },
+    });
+  }
+
+  releaseDoubtfulSlot(circuitId: string, outcome: DoubtfulOutcome, now: number): Promise<WriteResult> {
+    const expressions: Record<DoubtfulOutcome, string> = {
+      failure: 'SET #updatedAt = :now ADD #consecutiveFailures :one, #doubtfulCalls :minusOne, #version :one',
+      success: 'SET #updatedAt = :now, #consecutiveFailures = :zero ADD #doubtfulCalls :minusOne, #version :one',
+      ignore: 'SET #updatedAt = :now ADD #doubtfulCalls :minusOne, #version :one',
+    };
+    return this.update(circuitId, {
+      UpdateExpression: expressions[outcome],
+      ConditionExpression: '#state = :closed AND #doubtfulCalls > :zero',
+      ExpressionAttributeNames: {
+        '#state': 'state',
+        '#updatedAt': 'updatedAt',
+        '#doubtfulCalls': 'doubtfulCalls',
+        '#version': 'version',
+        ...(outcome === 'ignore' ? {} : { '#consecutiveFailures': 'consecutiveFailures' }),
+      },
+      ExpressionAttributeValues: { ':closed': 'closed', ':now': now, ':zero': 0, ':one': 1, ':minusOne': -1 },
+    });
+  }
+
   private async update(
     circuitId: string,
     input: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
@@ -149,6 +185,8 @@ export function toItem(record: CircuitRecord): Record<string, unknown> {
     probeOwner: record.probeOwner,
     probeLeaseUntil: record.probeLeaseUntil,
     throttledUntil: record.throttledUntil,
+    doubtfulCalls: record.doubtfulCalls,
+    doubtfulUntil: record.doubtfulUntil,
   };
   for (const bucket of record.window) {
     item[`wc${bucket.start}`] = bucket.calls;
@@ -186,6 +224,8 @@ export function fromItem(item: Record<string, unknown>): CircuitRecord {
     probeLeaseUntil: num(item.probeLeaseUntil),
     probeSuccesses: num(item.probeSuccesses) ?? 0,
     throttledUntil: num(item.throttledUntil),
+    doubtfulCalls: num(item.doubtfulCalls),
+    doubtfulUntil: num(item.doubtfulUntil),
   };
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as unknown as CircuitRecord;
 }

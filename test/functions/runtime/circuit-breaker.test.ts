@@ -122,6 +122,54 @@ describe.each(backends)('CircuitBreaker on the $name', ({ make }) => {
       expect(events.filter((e) => e.type === 'opened')).toHaveLength(1);
     });
 
+    it('lets a fleet racing into a failing provider make no more calls than the threshold: a doubtful budget', async () => {
+      const first = breaker();
+      expect(await attempt(first, 'fail')).toBe('called');
+      // 20 instances at once, each knowing of the failure: only threshold − 1 more calls may be in flight.
+      const fleet = Array.from({ length: 20 }, () => breaker());
+      const outcomes = await Promise.allSettled(fleet.map((b) => b.acquire()));
+      const permits = outcomes.filter((o): o is PromiseFulfilledResult<CircuitPermit> => o.status === 'fulfilled').map((o) => o.value);
+      expect(permits).toHaveLength(4);
+      const refused = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason);
+      expect(refused).toHaveLength(16);
+      for (const error of refused) expect(error).toBeInstanceOf(CircuitOpenError);
+      expect(events.filter((e) => e.type === 'rejected').map((e) => (e as { reason: string }).reason)).toContain('doubtful');
+      // They all fail: the circuit opens with exactly `threshold` calls made, and the fleet's next tries are refused.
+      for (const permit of permits) await permit.failed(serverError(), 10);
+      expect(await first.status()).toMatchObject({ state: 'open', consecutiveFailures: 0 });
+      const again = await Promise.allSettled(fleet.map((b) => b.acquire()));
+      expect(again.every((o) => o.status === 'rejected')).toBe(true);
+      expect(events.filter((e) => e.type === 'opened')).toHaveLength(1);
+    });
+
+    it('frees the doubtful budget when a doubtful call succeeds, and counts nothing for an ignored outcome', async () => {
+      const b = breaker();
+      for (let i = 0; i < 3; i++) await attempt(b, 'fail');
+      const ignored = await b.acquire();
+      await ignored.failed(new DuplicateInFlightError('already in flight'), 5);
+      expect(await b.status()).toMatchObject({ state: 'closed', consecutiveFailures: 3 });
+      const ok = await b.acquire();
+      await ok.succeeded(10);
+      expect(await b.status()).toMatchObject({ state: 'closed', consecutiveFailures: 0 });
+      // Healthy again: calls need no slot.
+      const fleet = Array.from({ length: 10 }, () => breaker());
+      expect((await Promise.allSettled(fleet.map((other) => other.acquire()))).every((o) => o.status === 'fulfilled')).toBe(true);
+    });
+
+    it('voids the slots of an instance that died holding them after probeLeaseMs', async () => {
+      const a = breaker();
+      for (let i = 0; i < 4; i++) await attempt(a, 'fail');
+      const dying = breaker();
+      await dying.acquire(); // never reports: its instance died
+      const other = breaker();
+      const refused = await rejectionOf(() => other.acquire());
+      expect(refused).toBeInstanceOf(CircuitOpenError);
+      clock.advance(other.settings.probeLeaseMs);
+      const permit = await other.acquire();
+      await permit.failed(serverError(), 10);
+      expect((await other.status()).state).toBe('open');
+    });
+
     it('resets the shared count on a success, so only failures in a row open it', async () => {
       const b = breaker();
       for (let i = 0; i < 4; i++) await attempt(b, 'fail');
@@ -404,7 +452,8 @@ describe.each(backends)('CircuitBreaker on the $name', ({ make }) => {
         state: 'closed',
         effectiveState: 'closed',
         consecutiveFailures: 2,
-        version: 2,
+        // The first failure: one write; the second call was let through a doubtful circuit: its slot, then its failure.
+        version: 3,
         updatedAt: clock.now(),
         reopenCount: 0,
         nextBreakMs: 1_000,

@@ -31,7 +31,7 @@ type StoreMethod = keyof CircuitStore;
 
 /** Wraps a store and counts calls per method. */
 export class CountingCircuitStore implements CircuitStore {
-  readonly calls: Record<StoreMethod, number> = { get: 0, put: 0, incrementFailures: 0, clearFailures: 0, addToWindow: 0, advanceThrottle: 0 };
+  readonly calls: Record<StoreMethod, number> = { get: 0, put: 0, incrementFailures: 0, clearFailures: 0, addToWindow: 0, advanceThrottle: 0, takeDoubtfulSlot: 0, releaseDoubtfulSlot: 0 };
 
   constructor(private readonly inner: CircuitStore) {}
 
@@ -40,7 +40,7 @@ export class CountingCircuitStore implements CircuitStore {
   }
 
   get writes(): number {
-    return this.calls.put + this.calls.incrementFailures + this.calls.clearFailures + this.calls.addToWindow + this.calls.advanceThrottle;
+    return (Object.keys(this.calls) as StoreMethod[]).filter((method) => method !== 'get').reduce((sum, method) => sum + this.calls[method], 0);
   }
 
   resetCounts(): void {
@@ -53,6 +53,8 @@ export class CountingCircuitStore implements CircuitStore {
   clearFailures: CircuitStore['clearFailures'] = (...args) => this.count('clearFailures', () => this.inner.clearFailures(...args));
   addToWindow: CircuitStore['addToWindow'] = (...args) => this.count('addToWindow', () => this.inner.addToWindow(...args));
   advanceThrottle: CircuitStore['advanceThrottle'] = (...args) => this.count('advanceThrottle', () => this.inner.advanceThrottle(...args));
+  takeDoubtfulSlot: CircuitStore['takeDoubtfulSlot'] = (...args) => this.count('takeDoubtfulSlot', () => this.inner.takeDoubtfulSlot(...args));
+  releaseDoubtfulSlot: CircuitStore['releaseDoubtfulSlot'] = (...args) => this.count('releaseDoubtfulSlot', () => this.inner.releaseDoubtfulSlot(...args));
 
   private count<T>(method: StoreMethod, call: () => Promise<T>): Promise<T> {
     this.calls[method] += 1;
@@ -76,6 +78,8 @@ export class SwitchableCircuitStore implements CircuitStore {
   clearFailures: CircuitStore['clearFailures'] = (...args) => this.guard(() => this.inner.clearFailures(...args));
   addToWindow: CircuitStore['addToWindow'] = (...args) => this.guard(() => this.inner.addToWindow(...args));
   advanceThrottle: CircuitStore['advanceThrottle'] = (...args) => this.guard(() => this.inner.advanceThrottle(...args));
+  takeDoubtfulSlot: CircuitStore['takeDoubtfulSlot'] = (...args) => this.guard(() => this.inner.takeDoubtfulSlot(...args));
+  releaseDoubtfulSlot: CircuitStore['releaseDoubtfulSlot'] = (...args) => this.guard(() => this.inner.releaseDoubtfulSlot(...args));
 
   private async guard<T>(call: () => Promise<T>): Promise<T> {
     if (this.failing) {

@@ -158,7 +158,7 @@ describe('a payments outage on the local hub', () => {
 describe('a long throttle on the local hub', () => {
   it('opens the circuit until the Retry-After ends and pauses payments, instead of parking every message once per window', { timeout: 60_000 }, async () => {
     const payments = hub.integration('payments')!;
-    const before = { delivered: payments.counters.delivered, sent: payments.deadLetterQueue.stats().sent };
+    const before = { delivered: payments.counters.delivered, sent: payments.deadLetterQueue.stats().sent, reopenCount: (await hub.circuits.get('payments'))?.reopenCount ?? 0 };
     // Charges answer 429 with a Retry-After of an hour (capped at maxThrottleMs); health answers 200.
     sandbox.setFaults('payments', { throttle: { retryAfterSeconds: 3600 }, pathFilter: '/charges' });
     const orderIds = Array.from({ length: PAYMENTS }, (_, i) => `throttled-${String(i + 1).padStart(2, '0')}`);
@@ -174,8 +174,9 @@ describe('a long throttle on the local hub', () => {
       expect(await hub.circuits.get('payments')).toMatchObject({ state: 'open', stateReason: 'throttled' });
       expect(payments.mapping.enabled).toBe(false);
     }, 20_000);
-    // A 429 is not a failure: the break did not grow.
-    expect((await hub.circuits.get('payments'))?.reopenCount).toBe(0);
+    // A 429 is not a failure: the break did not grow (what the count holds is the earlier outage's, kept while its
+    // recovery is recent: circuit-breaker.ts `breakCountOnTrip`).
+    expect((await hub.circuits.get('payments'))?.reopenCount).toBe(before.reopenCount);
 
     // While open, nothing calls the gateway's charges (only the records already in flight when the first 429 came).
     await eventually(() => expect(payments.mapping.stats().inFlightInvocations).toBe(0), 10_000);
