@@ -3,7 +3,8 @@
  * without shared state. Each instance has its own ConsecutiveBreaker with the hub's threshold and the hub's break
  * (same initial break, ×2 growth and cap: cockatiel's ExponentialBackoff without jitter as `halfOpenAfter`), and the
  * same retry budget as the hub's HTTP client (3 attempts, full-jitter exponential backoff; an open breaker is not
- * retried). A record that fails or meets an open breaker is a batch item failure: no parking, no mapping pause.
+ * retried). A record that fails or meets an open breaker is a batch item failure: no parking, no mapping pause. No
+ * retry starts after the invocation's deadline (outage-plain-adapter.ts).
  */
 import {
   BrokenCircuitError,
@@ -47,9 +48,9 @@ export const perInstanceBreakers: OutageStrategy = {
       );
       const policy = wrap(retries, breaker);
       return {
-        handle: plainBatchHandler(async (event, correlationId) => {
+        handle: plainBatchHandler(async (event, correlationId, deadline) => {
           try {
-            await policy.execute(() => client.charge(event, correlationId));
+            await policy.execute(() => client.charge(event, correlationId, deadline), deadline);
           } catch (error) {
             if (error instanceof BrokenCircuitError) rejectedByOpenBreaker += 1;
             throw error;

@@ -4,6 +4,7 @@
  */
 import type { ScenarioResult } from './outage-scenario.js';
 import type { OutageSettings } from './outage-settings.js';
+import { type CallBound, type DownPhase, FAULT_SHAPES, type FaultShape, type FlappingCycle, type ShapeRow } from './outage-shapes.js';
 
 /** The hub's targets, checked per (a) run. */
 export interface HubTargetCheck {
@@ -26,8 +27,16 @@ export interface OutageReport {
     breakIntervalsInOutage: number;
     callsDuringOutageBound: number;
   };
+  /** How long the whole benchmark took. */
+  runSeconds: number;
+  /** Per fault shape run: its down phases (ms from the window start), time down and the hub's bound. */
+  shapeSettings: Partial<Record<FaultShape, { downPhases: DownPhase[]; downMs: number; bound: CallBound }>>;
+  /** The flapping shape's cycle. */
+  flapping: FlappingCycle;
+  /** Per fault shape run: one row per (strategy, instances), see outage-shapes.ts `ShapeRow`. */
+  shapes: Partial<Record<FaultShape, ShapeRow[]>>;
   runs: (ScenarioResult & { target?: HubTargetCheck })[];
-  /** (a) at each instance count: how its calls during the outage grow. */
+  /** (a) at each instance count under the `outage` shape: how its calls during the outage grow. */
   hubScaling: { instances: number; callsDuringOutage: number; charges: number; probes: number; bound: number; met: boolean }[];
   /** System load average (1 min) before and after the benchmark: other work on the machine slows dynalite. */
   loadAverage: { before: number; after: number };
@@ -52,6 +61,28 @@ export function hubScaling(runs: readonly ScenarioResult[], bound: number): Outa
     });
 }
 
+/** One note per shape: whether the hub kept its bound at every instance count, and how far it went over. */
+export function shapeNotes(shapes: OutageReport['shapes']): string[] {
+  return FAULT_SHAPES.flatMap((shape) => {
+    const hubRows = (shapes[shape] ?? []).filter((row) => row.strategy === 'a');
+    if (hubRows.length === 0) return [];
+    const over = hubRows.filter((row) => !row.withinBound);
+    return [
+      over.length === 0
+        ? `${shape}: (a) stayed within its bound (${hubRows[0]?.bound}) at ${hubRows.map((row) => row.instances).join(', ')} instances.`
+        : `${shape}: (a) went over its bound (${hubRows[0]?.bound}) at ${over
+            .map((row) => `${row.instances} instances (${row.callsWhileDown}: ${row.operationCallsWhileDown} operations, ${row.probeCallsWhileDown} probes)`)
+            .join(', ')}.`,
+    ];
+  });
+}
+
+const SHAPE_TITLE: Record<FaultShape, string> = {
+  outage: 'outage — every request answers 503 for the whole window',
+  hang: 'hang — every request hangs past the HTTP timeout for the whole window',
+  flapping: 'flapping — down (503) and up in turn over the window',
+};
+
 const STRATEGY_LABEL = { a: '(a) hub: shared breaker + parking + mapping pause', b: '(b) per-instance breakers (cockatiel)', c: '(c) retries only' } as const;
 
 /** The markdown tables of a report. */
@@ -64,6 +95,7 @@ export function renderOutageMarkdown(report: OutageReport): string {
     lines.push('');
   };
   const value = (v: number | null) => (v === null ? 'not drained' : String(v));
+  // The outage shape's calls over the whole window (for flapping, up phases included; see callsWhileDown).
   const calls = (run: ScenarioResult) => {
     const byPath = run.figures.callsDuringOutageByPath;
     const probes = byPath['/health'] ?? 0;
@@ -72,59 +104,61 @@ export function renderOutageMarkdown(report: OutageReport): string {
 
   lines.push(`# Outage benchmark (\`${report.command}\`)`, '');
   lines.push(
-    `Payments API down (every request 503, health included) for ${s.outageMs / 1000} s = 10 × (maxReceiveCount ${s.maxReceiveCount} × visibility ${s.visibilityTimeoutSeconds} s), ` +
+    `Payments API failing (health included) in each fault shape below over a window of ${s.outageMs / 1000} s` +
+      `${s.outageMs === 10 * s.maxReceiveCount * s.visibilityTimeoutSeconds * 1000 ? ' = 10 × (maxReceiveCount × visibility)' : ''} ` +
+      `(maxReceiveCount ${s.maxReceiveCount}, visibility ${s.visibilityTimeoutSeconds} s), ` +
       `${s.eventsPerSecond} valid charges/s with unique business keys for the whole run, time compressed ${round(s.compressionFactor, 1)}× ` +
-      `(settings below). ${report.environment.cpus} cores, Node ${report.environment.node}, ${report.generatedAt}.`,
+      `(settings below). ${report.environment.cpus} cores, Node ${report.environment.node}, ${report.generatedAt}; the whole benchmark took ${Math.round(report.runSeconds / 60)} min.`,
     '',
   );
 
-  const comparison = report.runs.filter((run) => run.instances === 50);
-  if (comparison.length > 0) {
-    lines.push('## Strategies at 50 instances', '');
-    table(
-      ['strategy', 'callsDuringOutage', 'validMessagesInDlq', 'lostMessages', 'duplicateSideEffects', 'recoverySeconds', 'drainSeconds', 'produced'],
-      comparison.map((run) => [
-        STRATEGY_LABEL[run.strategy],
-        calls(run),
-        run.figures.validMessagesInDlq,
-        run.figures.lostMessages,
-        run.figures.duplicateSideEffects,
-        run.figures.recoverySeconds ?? '-',
-        value(run.figures.drainSeconds),
-        run.figures.produced,
-      ]),
-    );
-  }
-
-  const hubRuns = report.runs.filter((run) => run.strategy === 'a').sort((x, y) => x.instances - y.instances);
-  if (hubRuns.length > 0) {
-    lines.push(`## (a) the hub at 5, 50 and 200 instances`, '');
+  for (const shape of FAULT_SHAPES) {
+    const rows = report.shapes?.[shape];
+    const shapeSettings = report.shapeSettings?.[shape];
+    if (!rows || rows.length === 0 || !shapeSettings) continue;
+    const b = shapeSettings.bound;
+    lines.push(`## ${SHAPE_TITLE[shape]}`, '');
     lines.push(
-      `Bound: failureThreshold ${s.circuit.failureThreshold} + ${s.breakIntervalsInOutage} break intervals ending inside the outage ` +
-        `(break ${s.circuit.breakMs} ms ×${s.circuit.breakMultiplier}, capped at ${s.circuit.maxBreakMs} ms) = **${s.callsDuringOutageBound}** calls.`,
+      `${b.downPhases} down phase${b.downPhases === 1 ? '' : 's'}, ${shapeSettings.downMs / 1000} s down in all` +
+        (shape === 'flapping' ? ` (${report.flapping.downMs / 1000} s down / ${report.flapping.upMs / 1000} s up)` : '') +
+        `. The hub's bound: ${b.downPhases} × failureThreshold ${b.failureThreshold} + ${b.probes} break intervals ending inside the down phases = **${b.calls}** calls while down.`,
       '',
     );
+    const ordered = [...rows].sort((x, y) => x.strategy.localeCompare(y.strategy) || x.instances - y.instances);
     table(
-      ['instances', 'callsDuringOutage', '≤ bound', 'validMessagesInDlq', 'lostMessages', 'duplicateSideEffects', 'recoverySeconds', 'drainSeconds', 'produced'],
-      hubRuns.map((run) => [
-        run.instances,
-        calls(run),
-        run.target?.callsDuringOutageMet ? 'yes' : '**no**',
-        run.figures.validMessagesInDlq,
-        run.figures.lostMessages,
-        run.figures.duplicateSideEffects,
-        run.figures.recoverySeconds ?? '-',
-        value(run.figures.drainSeconds),
-        run.figures.produced,
+      ['strategy', 'instances', 'calls while down (operations + probes)', '≤ bound', 'circuit openings', 'validMessagesInDlq', 'lostMessages', 'duplicateSideEffects', 'recoverySeconds', 'drainSeconds', 'produced'],
+      ordered.map((row) => [
+        STRATEGY_LABEL[row.strategy],
+        row.instances,
+        `${row.callsWhileDown} (${row.operationCallsWhileDown} + ${row.probeCallsWhileDown})`,
+        row.withinBound ? 'yes' : '**no**',
+        row.circuitOpenings ?? '-',
+        row.validMessagesInDlq,
+        row.lostMessages,
+        row.duplicateSideEffects,
+        row.recoverySeconds ?? '-',
+        value(row.drainSeconds),
+        row.produced,
       ]),
     );
+    const hubRows = ordered.filter((row) => row.strategy === 'a');
+    if (b.downPhases > 1 && hubRows.length > 0) {
+      lines.push('Calls per down phase, (a) the hub:', '');
+      table(
+        ['instances', 'calls per down phase'],
+        hubRows.map((row) => [row.instances, row.callsWhileDownPerPhase.join(' · ')]),
+      );
+    }
   }
 
-  if (hubRuns.length > 0) {
-    lines.push('What the hub did in each run (seconds from the outage start; the API is back at ' + `${s.outageMs / 1000} s):`, '');
+  const allHubRuns = report.runs
+    .filter((run) => run.strategy === 'a')
+    .sort((x, y) => FAULT_SHAPES.indexOf(x.shape ?? 'outage') - FAULT_SHAPES.indexOf(y.shape ?? 'outage') || x.instances - y.instances);
+  if (allHubRuns.length > 0) {
+    lines.push('What the hub did in each run (seconds from the outage start; the API is back for good at the end of the last down phase):', '');
     table(
-      ['instances', 'mapping paused', 'resumed (concurrency 2)', 'probes failed / succeeded', 'records synced / parked / retried', 'invocation p50 / p99 ms'],
-      hubRuns.map((run) => {
+      ['shape', 'instances', 'mapping paused (first / times)', 'resumed (concurrency 2)', 'probes failed / succeeded', 'records synced / parked / retried', 'invocation p50 / p99 ms'],
+      allHubRuns.map((run) => {
         const d = run.details as {
           mappingUpdates?: { atSecondsFromOutageStart: number; enabled?: boolean }[];
           probes?: { outcome: string }[];
@@ -136,8 +170,9 @@ export function renderOutageMarkdown(report: OutageReport): string {
         const probes = d.probes ?? [];
         const outcomes = d.recordOutcomes ?? {};
         return [
+          run.shape ?? 'outage',
           run.instances,
-          paused ? `+${paused.atSecondsFromOutageStart}` : 'never',
+          paused ? `+${paused.atSecondsFromOutageStart} / ${updates.filter((u) => u.enabled === false).length}` : 'never',
           resumed ? `+${resumed.atSecondsFromOutageStart}` : 'never',
           `${probes.filter((p) => p.outcome === 'failed').length} / ${probes.filter((p) => p.outcome === 'succeeded').length}`,
           `${outcomes.synced ?? 0} / ${outcomes.parked ?? 0} / ${outcomes.retry_later ?? 0}`,
@@ -164,7 +199,8 @@ export function renderOutageMarkdown(report: OutageReport): string {
     [
       ['visibility timeout', `${s.visibilityTimeoutSeconds} s`, '180 s (6 × 30 s)', 'compressed'],
       ['maxReceiveCount', s.maxReceiveCount, '5', 'the issue'],
-      ['outage', `${s.outageMs / 1000} s`, '10 × 5 × 180 s = 2.5 h', '10 × maxReceiveCount × visibility'],
+      ['fault window', `${s.outageMs / 1000} s`, '10 × 5 × 180 s = 2.5 h', '10 × maxReceiveCount × visibility (BENCH_OUTAGE_WINDOW_MS)'],
+      ['flapping cycle', `${report.flapping.downMs / 1000} s down / ${report.flapping.upMs / 1000} s up`, '-', 'the issue (not compressed)'],
       ['events per second', s.eventsPerSecond, '-', 'steady; dynalite-bound'],
       ['function timeout', `${s.functionTimeoutMs} ms`, '30 s', 'machine-bound (≤ visibility, as Lambda requires)'],
       ['batch size / record concurrency', `${s.batchSize} / 10`, '10 / 10', 'catalog'],

@@ -1,6 +1,7 @@
 /**
  * Strategy (c): the plain adapter with an in-handler retry loop and no breaker: 3 attempts with full-jitter
- * exponential backoff (the hub's HTTP budget), then a batch item failure. No parking, no mapping pause.
+ * exponential backoff (the hub's HTTP budget), then a batch item failure. No parking, no mapping pause. No attempt
+ * starts after the invocation's deadline (outage-plain-adapter.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PlainChargeClient, plainBatchHandler } from './outage-plain-adapter.js';
@@ -16,14 +17,15 @@ export const retriesOnly: OutageStrategy = {
     const { maxAttempts, baseDelayMs, maxDelayMs } = settings.http;
     let retries = 0;
     const instances: SimulatedInstance[] = Array.from({ length: settings.instances }, () => ({
-      handle: plainBatchHandler(async (event, correlationId) => {
+      handle: plainBatchHandler(async (event, correlationId, deadline) => {
         for (let attempt = 1; ; attempt++) {
           try {
-            return await client.charge(event, correlationId);
+            return await client.charge(event, correlationId, deadline);
           } catch (error) {
-            if (attempt >= maxAttempts) throw error;
+            if (attempt >= maxAttempts || deadline.aborted) throw error;
             retries += 1;
             await sleep(Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
+            if (deadline.aborted) throw error;
           }
         }
       }),

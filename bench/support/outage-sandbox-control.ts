@@ -3,6 +3,7 @@
  * so it works the same whether the sandbox runs in a child process (the benchmark) or in the test's process.
  */
 import type { JournalEntry, SideEffect } from '../../local/sandbox/index.js';
+import type { DownPhase } from './outage-shapes.js';
 
 /** The control-plane calls the outage benchmark needs. */
 export class SandboxControlClient {
@@ -30,6 +31,12 @@ export class SandboxControlClient {
   /** Every payments request (health included) answers 503 from `fromMs` (inclusive) to `toMs` (exclusive), epoch ms. */
   async schedulePaymentsOutage(fromMs: number, toMs: number): Promise<void> {
     await this.call('POST', '/faults', { provider: 'payments', faults: { outage: { fromMs, toMs, clock: 'epoch' } } });
+  }
+
+  /** The payments API is down in each phase (epoch ms): 503 to everything, or no answer at all (`hang`). */
+  async schedulePaymentsDownPhases(phases: readonly DownPhase[]): Promise<void> {
+    const outage = phases.map((phase) => ({ fromMs: phase.fromMs, toMs: phase.toMs, clock: 'epoch', mode: phase.mode }));
+    await this.call('POST', '/faults', { provider: 'payments', faults: { outage } });
   }
 
   /** Every journaled payments request, in arrival order. */

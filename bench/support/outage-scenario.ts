@@ -2,9 +2,9 @@
  * One run of the outage scenario for one strategy, identical for every strategy:
  *
  *   reset the sandbox → build the source queue (visibility, maxReceiveCount → DLQ) and the strategy's N instances
- *   behind one event source mapping (maximum concurrency N) → schedule the payments outage (every request 503,
- *   health included) from warm-up end for `outageMs` → produce at a steady rate from the start → after the API is
- *   back, keep producing until every message sent before that has left the source queue (or the cap) → stop
+ *   behind one event source mapping (maximum concurrency N) → schedule the payments API's down phases of the fault
+ *   shape (outage-shapes.ts: 503, hang or flapping; health included) from warm-up end over `outageMs` → produce at a
+ *   steady rate from the start → after the API is back for good, keep producing until every message sent before that has left the source queue (or the cap) → stop
  *   producing, let the rest finish (bounded) → stop → read the sandbox journal and side effects → figures.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -19,6 +19,7 @@ import { SteadyProducer } from './outage-producer.js';
 import { DeadLetterCollector, TrackedQueue } from './outage-queue-tracking.js';
 import { SandboxControlClient } from './outage-sandbox-control.js';
 import type { OutageSettings } from './outage-settings.js';
+import { type CallsWhileDown, countCallsWhileDown, DEFAULT_FLAPPING, type DownPhase, downPhases, type FaultShape, type FlappingCycle } from './outage-shapes.js';
 import type { OutageStrategy, OutageWindowTimes } from './outage-strategy.js';
 
 /** Where the backends listen. */
@@ -42,6 +43,12 @@ export interface ScenarioSample {
 /** What one run produced. */
 export interface ScenarioResult {
   readonly strategy: OutageStrategy['key'];
+  /** How the API was down (outage-shapes.ts). */
+  readonly shape: FaultShape;
+  /** When it was down, ms from the outage start; the API is back for good at the end of the last one. */
+  readonly downPhases: DownPhase[];
+  /** Requests that arrived while it was down, operations and probes apart. */
+  readonly callsWhileDown: CallsWhileDown;
   readonly name: string;
   readonly instances: number;
   readonly figures: OutageFigures;
@@ -62,9 +69,18 @@ export async function runOutageScenario(
   strategy: OutageStrategy,
   settings: OutageSettings,
   backends: ScenarioBackends,
-  options: { runId: string; log?: (line: string) => void },
+  options: {
+    runId: string;
+    log?: (line: string) => void;
+    /** @default 'outage' (503 for the whole window) */
+    shape?: FaultShape;
+    /** The flapping shape's cycle. @default 3 s down / 3 s up */
+    flapping?: FlappingCycle;
+  },
 ): Promise<ScenarioResult> {
   const log = options.log ?? (() => undefined);
+  const shape = options.shape ?? 'outage';
+  let phases: DownPhase[] = [];
   const startedAt = Date.now();
   const sandbox = new SandboxControlClient(backends.sandboxUrl);
   await sandbox.reset();
@@ -138,8 +154,10 @@ export async function runOutageScenario(
     log(`  ${settings.instances} instances warmed${prewarmFailures > 0 ? ` (${prewarmFailures} warm-up records failed)` : ''}`);
 
     const outageStartAt = Date.now() + settings.warmupMs;
-    window = { outageStartAt, outageEndAt: outageStartAt + settings.outageMs };
-    await sandbox.schedulePaymentsOutage(window.outageStartAt, window.outageEndAt);
+    phases = downPhases(shape, outageStartAt, settings.outageMs, options.flapping ?? DEFAULT_FLAPPING);
+    // "API back" is the end of the last down phase: recovery and drain are measured from there.
+    window = { outageStartAt, outageEndAt: (phases.at(-1) as DownPhase).toMs };
+    await sandbox.schedulePaymentsDownPhases(phases);
 
     sampler = setInterval(sample, 1000);
     loopDelay.enable();
@@ -147,7 +165,7 @@ export async function runOutageScenario(
     collector.start();
     mapping.start();
     producer.start();
-    log(`  warm-up ${settings.warmupMs / 1000} s, outage ${settings.outageMs / 1000} s`);
+    log(`  warm-up ${settings.warmupMs / 1000} s, ${shape} ${settings.outageMs / 1000} s (${phases.length} down phase${phases.length === 1 ? '' : 's'})`);
     await sleep(Math.max(0, window.outageEndAt - Date.now()));
     log(`  API back after ${Math.round((Date.now() - startedAt) / 1000)} s; waiting for the backlog to drain`);
 
@@ -185,21 +203,26 @@ export async function runOutageScenario(
 
   const [journal, sideEffects] = await Promise.all([sandbox.paymentsJournal(), sandbox.paymentsSideEffects()]);
   const stats = queue.stats();
+  // The warm-up invocations ran before the measured traffic; their requests and charges are not part of it.
+  const measuredJournal = journal.filter((entry) => !entry.correlationId?.startsWith(`pay-${PREWARM_PREFIX}`));
   const figures = computeOutageFigures({
     window,
     produced: producer.sent,
     deletedAt: queue.deletedAt,
     queueRemaining: stats.visible + stats.inFlight + stats.delayed,
     deadLetters: collector.sightings,
-    // The warm-up invocations ran before the measured traffic; their requests and charges are not part of it.
-    journal: journal.filter((entry) => !entry.correlationId?.startsWith(`pay-${PREWARM_PREFIX}`)),
+    journal: measuredJournal,
     sideEffects: sideEffects.filter((effect) => !effect.correlationId?.startsWith(`pay-${PREWARM_PREFIX}`)),
     keyOfBody: businessKeyOf,
   });
   const mappingStats = mapping.stats();
   const cpu = process.cpuUsage(cpuBefore);
+  const outageStartAt = window.outageStartAt;
   return {
     strategy: strategy.key,
+    shape,
+    downPhases: phases.map((phase) => ({ ...phase, fromMs: phase.fromMs - outageStartAt, toMs: phase.toMs - outageStartAt })),
+    callsWhileDown: countCallsWhileDown(phases, measuredJournal),
     name: strategy.name,
     instances: settings.instances,
     figures,

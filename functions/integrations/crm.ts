@@ -2,7 +2,8 @@
  * CRM file sync: a file uploaded upstream becomes a file record in the CRM (OAuth2 client credentials).
  * The seed example of the adapter guide in the README.
  */
-import { z } from 'zod';
+// A namespace import: esbuild keeps only the zod code used. `import { z }` keeps all of zod, its locales included.
+import * as z from 'zod';
 import { defineIntegration } from '../runtime/define-integration.js';
 
 /** `FileUploaded` event, schemaVersion 1. */

@@ -7,7 +7,8 @@
  * trusted beyond the charge id: the adapter reads the charge from the gateway (`GET /charges/:id`) and records the
  * gateway's current state in the ledger, so a late, reordered or odd-looking event cannot record a stale status.
  */
-import { z } from 'zod';
+// A namespace import: esbuild keeps only the zod code used. `import { z }` keeps all of zod, its locales included.
+import * as z from 'zod';
 import { MalformedResponseError } from '../runtime/errors.js';
 import { defineIntegration } from '../runtime/define-integration.js';
 

@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError } from '@aws-lambda-powertools/idempotency';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
@@ -20,6 +20,11 @@ import {
 const INPROGRESS = 'INPROGRESS';
 const COMPLETED = 'COMPLETED';
 const MAX_LOGGED_ERROR_LENGTH = 512;
+/**
+ * How the low-level writes marshal values: as the DocumentClient below does. Its own options object is a separate
+ * one on purpose: the DocumentClient writes `convertTopLevelContainer` into the object it is given.
+ */
+const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 
 /** Options of {@link DynamoDBSyncLedger}. */
 export interface DynamoDBSyncLedgerOptions {
@@ -61,6 +66,7 @@ const LOG_ARCHIVE_PREFIX = 'log#';
 export class DynamoDBSyncLedger extends BasePersistenceLayer {
   readonly #tableName: string;
   readonly #documents: DynamoDBDocumentClient;
+  readonly #client: DynamoDBClient;
   readonly #clock: Clock;
   readonly #onClaimLost: DynamoDBSyncLedgerOptions['onClaimLost'];
   readonly #logPageSize: number;
@@ -68,6 +74,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   constructor(options: DynamoDBSyncLedgerOptions) {
     super();
     this.#tableName = options.tableName;
+    this.#client = options.client;
     this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.#clock = options.clock ?? systemClock;
     this.#onClaimLost = options.onClaimLost;
@@ -95,40 +102,38 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   async #claim(record: IdempotencyRecord, attempt: SyncAttempt): Promise<StoredItem | undefined> {
     const now = this.#clock.now();
     try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(attempt),
-          UpdateExpression: [
-            `SET #status = :syncing, ${ENTITY_FIELDS}, idemKey = :key, idemStatus = :inprogress`,
-            'idemExpiry = :expiry, idemInProgressExpiry = :inProgressExpiry, idemPayloadHash = :payloadHash',
-            '#log = list_append(if_not_exists(#log, :emptyLog), :entry) ADD logSize :one REMOVE idemData',
-          ].join(', '),
-          ConditionExpression: `(${[
-            'attribute_not_exists(pk)',
-            'entityVersion < :version',
-            '(entityVersion = :version AND attribute_not_exists(idemKey))',
-            '(entityVersion = :version AND idemKey = :key AND (attribute_not_exists(idemStatus) OR idemExpiry < :nowSeconds OR (idemStatus = :inprogress AND idemInProgressExpiry < :nowMs)))',
-          ].join(' OR ')}) AND (attribute_not_exists(logSize) OR logSize < :logPageSize)`,
-          ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
-          ExpressionAttributeValues: {
-            ':syncing': 'syncing',
-            ...entityValues(attempt, now),
-            ':key': record.idempotencyKey,
-            ':inprogress': INPROGRESS,
-            ':expiry': record.expiryTimestamp,
-            ':inProgressExpiry': record.inProgressExpiryTimestamp ?? now + 15 * 60_000,
-            ':payloadHash': record.payloadHash ?? '',
-            ':emptyLog': [],
-            ':entry': [this.#logEntry(attempt, 'syncing', now)],
-            ':nowSeconds': now / 1000,
-            ':nowMs': now,
-            ':one': 1,
-            ':logPageSize': this.#logPageSize,
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
+      await this.#sendUpdate({
+        TableName: this.#tableName,
+        Key: keyOf(attempt),
+        UpdateExpression: [
+          `SET #status = :syncing, ${ENTITY_FIELDS}, idemKey = :key, idemStatus = :inprogress`,
+          'idemExpiry = :expiry, idemInProgressExpiry = :inProgressExpiry, idemPayloadHash = :payloadHash',
+          '#log = list_append(if_not_exists(#log, :emptyLog), :entry) ADD logSize :one REMOVE idemData',
+        ].join(', '),
+        ConditionExpression: `(${[
+          'attribute_not_exists(pk)',
+          'entityVersion < :version',
+          '(entityVersion = :version AND attribute_not_exists(idemKey))',
+          '(entityVersion = :version AND idemKey = :key AND (attribute_not_exists(idemStatus) OR idemExpiry < :nowSeconds OR (idemStatus = :inprogress AND idemInProgressExpiry < :nowMs)))',
+        ].join(' OR ')}) AND (attribute_not_exists(logSize) OR logSize < :logPageSize)`,
+        ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
+        ExpressionAttributeValues: {
+          ':syncing': 'syncing',
+          ...entityValues(attempt, now),
+          ':key': record.idempotencyKey,
+          ':inprogress': INPROGRESS,
+          ':expiry': record.expiryTimestamp,
+          ':inProgressExpiry': record.inProgressExpiryTimestamp ?? now + 15 * 60_000,
+          ':payloadHash': record.payloadHash ?? '',
+          ':emptyLog': [],
+          ':entry': [this.#logEntry(attempt, 'syncing', now)],
+          ':nowSeconds': now / 1000,
+          ':nowMs': now,
+          ':one': 1,
+          ':logPageSize': this.#logPageSize,
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      });
       return undefined;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw this.#unavailable('claim', error);
@@ -412,16 +417,14 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, unknown>; ConditionExtra?: string },
   ): Promise<void> {
     try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(attempt),
-          UpdateExpression: update.UpdateExpression,
-          ConditionExpression: `idemKey = :key AND entityVersion = :version${update.ConditionExtra ?? ''}`,
-          ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
-          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':key': idempotencyKey, ':version': attempt.entity.version },
-        }),
-      );
+      await this.#sendUpdate({
+        TableName: this.#tableName,
+        Key: keyOf(attempt),
+        UpdateExpression: update.UpdateExpression,
+        ConditionExpression: `idemKey = :key AND entityVersion = :version${update.ConditionExtra ?? ''}`,
+        ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
+        ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':key': idempotencyKey, ':version': attempt.entity.version },
+      });
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         // The claim expired and another delivery took over (or a newer version arrived): the newer owner's
@@ -431,6 +434,21 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
       }
       throw this.#unavailable(step, error);
     }
+  }
+
+  /**
+   * The per-message writes (claim, complete, release) as a low-level UpdateItem: the values are marshalled once
+   * here, with the DocumentClient's options, instead of through its per-command marshalling middleware — the same
+   * request on the wire for less CPU per message (bench/runtime.ts). Nothing is read from the output.
+   */
+  #sendUpdate(input: Omit<UpdateItemCommandInput, 'Key' | 'ExpressionAttributeValues'> & { Key: Record<string, unknown>; ExpressionAttributeValues: Record<string, unknown> }): Promise<unknown> {
+    return this.#client.send(
+      new UpdateItemCommand({
+        ...input,
+        Key: marshall(input.Key),
+        ExpressionAttributeValues: marshall(input.ExpressionAttributeValues, MARSHALL_OPTIONS),
+      }),
+    );
   }
 
   #logEntry(attempt: SyncAttempt, event: LedgerEvent, now: number, extra: Partial<LedgerLogEntry> = {}): LedgerLogEntry {

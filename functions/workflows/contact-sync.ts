@@ -49,7 +49,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CircuitBreakerSettingsInput, resolveCircuitBreakerSettings } from '../runtime/circuit-settings.js';
 import { systemClock } from '../runtime/clock.js';
 import { createCredentialsProvider } from '../runtime/credentials.js';

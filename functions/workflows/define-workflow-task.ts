@@ -24,7 +24,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CircuitBreaker } from '../runtime/circuit-breaker.js';
 import type { CircuitBreakerSettingsInput } from '../runtime/circuit-settings.js';
 import { resolveCircuitBreakerSettings } from '../runtime/circuit-settings.js';

@@ -2,7 +2,7 @@
  * The `OrderPlaced` event detail (schemaVersion 1) as the saga starter validates it and every saga task re-reads it
  * from the execution state. One schema for both, so an order the starter accepts is one every step can process.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { toMinorUnits } from '../integrations/payments.js';
 import type { OrderPlaced } from './workflow-contract.js';
 

@@ -30,7 +30,7 @@
  * HTTP_SAFETY_MARGIN_MS, SECRET_MAX_AGE_SECONDS, IDEMPOTENCY_TTL_SECONDS. Secrets: inventory `{ apiKey }`,
  * payments `{ token }`, shipping `{ username, password }`, email `{ token }`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ProbeContext, SendContext, SendResult } from '../runtime/integration-definition.js';
 import { operationIdempotencyKey } from '../runtime/operation-executor.js';
 import { payments, toMinorUnits, toPaymentStatus } from '../integrations/payments.js';

@@ -4,7 +4,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, RuntimeFamily, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -46,9 +46,9 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'module'; const
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
 /**
- * Every Lambda function of the hub (docs/architecture.md "Conventions"): Node.js 22 on arm64, a minified ESM bundle with source maps,
- * active tracing, Powertools service/namespace, an explicit log group with retention, and a role that can write
- * to that log group only (no AWSLambdaBasicExecutionRole, so no `logs:*` on `*`).
+ * Every Lambda function of the hub (docs/architecture.md "Conventions"): Node.js 22 on arm64, a minified ESM bundle with source maps
+ * that includes the pinned AWS SDK, active tracing, Powertools service/namespace, an explicit log group with retention, and a
+ * role that can write to that log group only (no AWSLambdaBasicExecutionRole, so no `logs:*` on `*`).
  *
  * The log group and the role are created beside the function (ids `<id>LogGroup`, `<id>Role` in the same scope)
  * because the function's constructor needs them; pass `logGroup` / `role` to bring your own.
@@ -56,6 +56,11 @@ const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
  * Grant and configuration travel together: {@link bindTable}, {@link bindSecret}, {@link bindQueue}.
  */
 export class ServiceFunction extends NodejsFunction {
+  /** The handler module the bundle is built from (absolute path). */
+  readonly entry: string;
+  /** The esbuild options the bundle is built with: the construct's defaults merged with the caller's (bench/coldstart.ts rebuilds with them). */
+  readonly bundling: BundlingOptions;
+
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     assertNoProblems(`ServiceFunction ${[scope.node.path, id].filter(Boolean).join('/')}`, serviceFunctionProblems(props));
     const { logGroupRetention, logGroupRemovalPolicy, ...functionProps } = props;
@@ -74,6 +79,22 @@ export class ServiceFunction extends NodejsFunction {
         description: `Execution role of ${[scope.node.path, id].filter(Boolean).join('/')}`,
       });
 
+    const bundling: BundlingOptions = {
+      minify: true,
+      sourceMap: true,
+      // Stack traces need the mappings, not the sources: keeps the bundle (and cold start) small.
+      sourcesContent: false,
+      target: 'node22',
+      // The pinned AWS SDK goes into the bundle, tree-shaken and minified, instead of the one the Lambda runtime ships:
+      // the function runs the SDK its tests ran (package-lock.json), and its cold import is shorter (bench/coldstart.ts).
+      bundleAwsSDK: true,
+      mainFields: ['module', 'main'],
+      ...props.bundling,
+      // ... then what this construct requires: an ESM bundle that can still `require` CommonJS dependencies.
+      format: OutputFormat.ESM,
+      banner: [ESM_REQUIRE_BANNER, props.bundling?.banner].filter(Boolean).join('\n'),
+    };
+
     super(scope, id, {
       // Secure, house-style defaults ...
       runtime: Runtime.NODEJS_22_X,
@@ -89,23 +110,12 @@ export class ServiceFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: HubNaming.of(scope).metricsNamespace,
         ...props.environment,
       },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        // Stack traces need the mappings, not the sources: keeps the bundle (and cold start) small.
-        sourcesContent: false,
-        target: 'node22',
-        // Provided by the Lambda Node.js runtime.
-        externalModules: ['@aws-sdk/*'],
-        mainFields: ['module', 'main'],
-        ...props.bundling,
-        // ... then what this construct requires: an ESM bundle that can still `require` CommonJS dependencies.
-        format: OutputFormat.ESM,
-        banner: [ESM_REQUIRE_BANNER, props.bundling?.banner].filter(Boolean).join('\n'),
-      },
+      bundling,
       logGroup,
       role,
     });
+    this.entry = resolve(props.entry);
+    this.bundling = bundling;
 
     // The one logging permission the function needs: write to its own log group (the group exists, so no CreateLogGroup).
     Grant.addToPrincipal({

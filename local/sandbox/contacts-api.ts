@@ -14,7 +14,7 @@
  * the client's position and shows up again on a later page: paging from a cursor never skips a change. The
  * cursor encodes the last (`updated_at`, `id`) returned; `next_cursor` is null when `has_more` is false.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { bearerAuth } from './credential-schemes.js';
 import {
   errorResponse,

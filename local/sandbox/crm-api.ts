@@ -19,7 +19,7 @@
  * Rotating the credentials replaces the client secret (the client id stays, as in real CRMs) and revokes every
  * token issued before the rotation (credential-schemes.ts `oauth2ClientCredentials`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { oauth2ClientCredentials } from './credential-schemes.js';
 import {
   describeIssue,

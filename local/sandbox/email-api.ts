@@ -9,7 +9,7 @@
  *
  * Nothing is ever sent: accepted messages are kept for tests to read.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { bearerAuth } from './credential-schemes.js';
 import {
   describeIssue,

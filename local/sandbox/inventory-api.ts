@@ -18,7 +18,7 @@
  * business outcomes, saved against an Idempotency-Key like any executed request (only body validation failures
  * are not saved). Release is idempotent by nature and ignores Idempotency-Key.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { apiKeyAuth } from './credential-schemes.js';
 import {
   describeIssue,

@@ -13,7 +13,7 @@
  * same with the `refundStatus` fault option and a marker in `reason`. Only a succeeded charge can be refunded,
  * and never beyond its amount (failed refunds do not count).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { bearerAuth } from './credential-schemes.js';
 import {
   describeIssue,

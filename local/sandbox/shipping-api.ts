@@ -16,7 +16,7 @@
  * Tracking numbers come from a seeded stream (the same seed and order give the same numbers; `reset()` rewinds it).
  * Cancel is idempotent by nature and ignores Idempotency-Key.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { basicAuth } from './credential-schemes.js';
 import {
   describeIssue,

@@ -73,7 +73,8 @@ export function renderAdapter(s: ResolvedScaffold): string {
  * tests in test/functions/integrations/${s.name}.test.ts. The contract: docs/adapter-guide.md. How the provider is
  * reached (base URL, auth '${s.auth}', secret, timeouts) is the catalog entry's, in lib/catalog.ts.
  */
-import { z } from 'zod';
+// A namespace import: esbuild keeps only the zod code used. \`import { z }\` keeps all of zod, its locales included.
+import * as z from 'zod';
 import { defineIntegration } from '../runtime/define-integration.js';
 
 /** \`${s.event}\` event, schemaVersion 1. */

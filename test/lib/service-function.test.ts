@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { App, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -16,6 +17,7 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.js';
 import { asArray, logicalIdOf, newTestStack, statementsOfRole } from './hub-app.js';
 
 const ENTRY = join(import.meta.dirname, 'fixtures', 'esm-handler.ts');
+const SDK_ENTRY = join(import.meta.dirname, 'fixtures', 'sdk-handler.ts');
 
 describe('lib/telemetry', () => {
   it('uses the same metrics namespace as the runtime', () => {
@@ -153,22 +155,39 @@ describe('ServiceFunction', () => {
     }
   });
 
-  it('bundles a minified ESM module with the createRequire banner and a source map', () => {
+  it('bundles a minified ESM module with the pinned AWS SDK in it, the createRequire banner and a source map', async () => {
     // The one test that bundles (local esbuild, ~1 s): a stack of its own, bundling on.
     const app = new App({ context: { '@aws-cdk/core:appMode': 'inmemory' }, builtinCloudFormationValidation: false });
-    new ServiceFunction(new Stack(app, 'Bundled'), 'Fn', { entry: ENTRY });
+    const fn = new ServiceFunction(new Stack(app, 'Bundled'), 'Fn', { entry: SDK_ENTRY });
     const assembly = app.synth();
     const assetDir = readdirSync(assembly.directory).find((name) => name.startsWith('asset.'));
     expect(assetDir).toBeDefined();
     const files = readdirSync(join(assembly.directory, assetDir!));
     expect(files.sort()).toEqual(['index.mjs', 'index.mjs.map']);
-    const code = readFileSync(join(assembly.directory, assetDir!, 'index.mjs'), 'utf8');
+    const bundlePath = join(assembly.directory, assetDir!, 'index.mjs');
+    const code = readFileSync(bundlePath, 'utf8');
     expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
     expect(code).toMatch(/export\s*\{[^}]*handler/);
-    expect(code.split('\n').length).toBeLessThan(10);
+    // Minified: a few very long lines (the SDK's multi-line template strings keep their line breaks).
+    expect(code.length / code.split('\n').length).toBeGreaterThan(1000);
     expect(code).toContain('sourceMappingURL=index.mjs.map');
+    // Tested = deployed: no import or require of the client is left for the Lambda runtime's SDK to satisfy ...
+    expect(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']@aws-sdk\/client-dynamodb["']/.test(code)).toBe(false);
+    expect(fn.bundling).toMatchObject({ bundleAwsSDK: true, minify: true, sourceMap: true, format: OutputFormat.ESM });
+    expect(fn.bundling.externalModules).toBeUndefined();
     const map = JSON.parse(readFileSync(join(assembly.directory, assetDir!, 'index.mjs.map'), 'utf8')) as { sourcesContent?: unknown };
     expect(map.sourcesContent).toBeUndefined();
+    // ... and the bundle loads on its own, outside the repository (no node_modules to fall back on; the SDK's CommonJS
+    // parts get `require` from the banner).
+    expect(assembly.directory.startsWith(join(import.meta.dirname, '..', '..'))).toBe(false);
+    const loaded = (await import(pathToFileURL(bundlePath).href)) as { handler: () => Promise<{ command: string }> };
+    await expect(loaded.handler()).resolves.toMatchObject({ command: expect.any(String) });
+  });
+
+  it('keeps a caller\'s externalModules', () => {
+    const fn = new ServiceFunction(newTestStack(), 'Fn', { entry: ENTRY, bundling: { externalModules: ['left-out'] } });
+    expect(fn.bundling.externalModules).toEqual(['left-out']);
+    expect(fn.entry).toBe(ENTRY);
   });
 });
 
