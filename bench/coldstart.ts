@@ -10,7 +10,7 @@
  *
  * Options (environment): COLDSTART_RUNS (9 processes per bundle, at least 7), COLDSTART_STAGE (cdk.json's stage).
  */
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,8 @@ import { CDK_CONTEXT } from './support/coldstart-cdk.js';
 import { buildFloors, floorImportsOf, floorSource } from './support/coldstart-floor.js';
 import { importOnce, startFakeParameterStore } from './support/coldstart-import.js';
 import { synthesizeStage } from './support/coldstart-stage.js';
+import { median, round } from './support/statistics.js';
+import { writeBenchResult } from './support/results.js';
 
 const RUNS = Math.max(7, Number(process.env.COLDSTART_RUNS ?? 9));
 const STAGE = process.env.COLDSTART_STAGE ?? String(CDK_CONTEXT.stage ?? 'dev');
@@ -101,8 +103,7 @@ const result = {
   targets: { bytesRatio: 1.25, importRatio: 1.25 },
   functions,
 };
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'coldstart.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeBenchResult('coldstart.json', result);
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 console.log(`\nCold start, stage ${STAGE}, ${RUNS} fresh processes per bundle, Node ${process.version}, external: ${JSON.stringify(result.bundling.externalModules)}\n`);
@@ -113,13 +114,4 @@ for (const f of functions) {
 }
 console.log('\nbench/results/coldstart.json written');
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}

@@ -11,7 +11,6 @@
  * Options (environment): FAULT_INTEGRATION (the last catalog integration), FAULT_ROWS (all, comma-separated names),
  * FAULT_EVENTS (150), FAULT_SEED (7), FAULT_PUBLISH_MS (20000), FAULT_FROM_MS (5000), FAULT_TO_MS (15000).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { INTEGRATIONS, resolveCatalog } from '../lib/catalog.js';
 import { type DemoEvent, type DemoIntegration, loadDemoIntegrations } from '../local/hub/demo-events.js';
@@ -22,6 +21,7 @@ import { LocalHub } from '../local/hub/local-hub.js';
 import { sandboxSecretValues, startSandboxForCatalog } from '../local/hub/sandbox-wiring.js';
 import { servingProviderOf } from '../local/hub/serving-provider.js';
 import type { SandboxControl } from '../local/sandbox/index.js';
+import { writeBenchResult } from './support/results.js';
 
 const number = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const catalog = resolveCatalog(INTEGRATIONS);
@@ -238,7 +238,7 @@ console.log(`\nFault matrix: fault from ${fromMs / 1000} s to ${toMs / 1000} s o
 console.log(line(columns.map(([label]) => label)));
 for (const row of rows) console.log(line(columns.map(([, value]) => value(row))));
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+
 const report = {
   benchmark: 'faults',
   at: new Date().toISOString(),
@@ -248,6 +248,6 @@ const report = {
   baseline: rows.find((row) => row.fault === 'none (baseline)'),
   rows,
 };
-writeFileSync(new URL('./results/faults.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+writeBenchResult('faults.json', report);
 console.log('\nbench/results/faults.json written');
 process.exitCode = rows.every((row) => row.ok) ? 0 : 1;

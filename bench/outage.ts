@@ -28,7 +28,6 @@
  *   OUTAGE_VISIBILITY_SECONDS (2), OUTAGE_MAX_RECEIVE_COUNT (3), OUTAGE_EVENTS_PER_SECOND (5), OUTAGE_LATENCY_MS (20),
  *   OUTAGE_RESTORED_CONCURRENCY (2)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startOutageBackends } from './support/outage-backends.js';
@@ -40,6 +39,7 @@ import { runOutageScenario, type ScenarioResult } from './support/outage-scenari
 import { breakIntervalsInOutage, callsDuringOutageBound, compressionFactor, outageSettings } from './support/outage-settings.js';
 import { callBound, DEFAULT_FLAPPING, downMs, downPhases, type FaultShape, type FlappingCycle, parseFaultShapes, shapeRow } from './support/outage-shapes.js';
 import type { OutageStrategy } from './support/outage-strategy.js';
+import { writeBenchResult } from './support/results.js';
 
 const STRATEGIES: Record<string, OutageStrategy> = { a: hub, b: perInstanceBreakers, c: retriesOnly };
 const { values: flags } = parseArgs({
@@ -196,8 +196,7 @@ const report: OutageReport = {
   notes,
 };
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/outage.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+writeBenchResult('outage.json', report);
 const markdown = renderOutageMarkdown(report);
-writeFileSync(new URL('./results/outage.md', import.meta.url), markdown);
+writeBenchResult('outage.md', markdown);
 console.log(markdown);

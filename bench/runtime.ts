@@ -15,7 +15,6 @@
  * Options (environment): BENCH_MESSAGES (2000), BENCH_RUNS (5), BENCH_LATENCY_MS (50), BENCH_MODEL_LATENCY_MS (5),
  * BENCH_DYNALITE (1; 0 skips the dynalite runs, for quick iterations on the model figures).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -30,6 +29,8 @@ import { startBackends } from './support/backends.js';
 import { profileShares } from './support/cpu-profile.js';
 import { DynamoDbLatencyModel } from './support/dynamodb-latency-model.js';
 import { catalogIntegration } from '../lib/catalog.js';
+import { median, round } from './support/statistics.js';
+import { writeBenchResult } from './support/results.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -161,11 +162,6 @@ async function runBaseline(token: string, events: FileUploaded[]): Promise<Measu
   });
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 
 try {
   const token = await baselineToken();
@@ -291,8 +287,7 @@ try {
     ],
   };
 
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/runtime.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  writeBenchResult('runtime.json', result);
   const shares = Object.entries(profile.shares)
     .map(([part, share]) => `${part} ${(share * 100).toFixed(0)} %`)
     .join(', ');
@@ -322,7 +317,3 @@ try {
   await backends.stop();
 }
 
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}

@@ -13,14 +13,16 @@
  * Options (environment): WEBHOOKS_DELIVERIES (2000 per run and side), WEBHOOKS_RUNS (3), WEBHOOKS_CONCURRENCY
  * ("1,16"), WEBHOOKS_WARMUP (300), WEBHOOKS_REPLAYS (50), WEBHOOKS_SCHEME (standard-webhooks | timestamped-hmac).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { WebhookSchemeDeclaration } from '../functions/webhooks/webhook-declaration.js';
 import { newSigningSecret } from '../local/sandbox/webhook-sender.js';
 import type { BusCounts } from './support/webhooks-aws-process.js';
 import { signedDeliveries, type SignedDelivery } from './support/webhooks-deliveries.js';
-import { createLoadAgent, type LoadRun, type LoadSummary, median, runLoad, summarize } from './support/webhooks-load.js';
+import { createLoadAgent, type LoadRun, type LoadSummary, runLoad, summarize } from './support/webhooks-load.js';
+import { median } from './support/statistics.js';
 import { forkBenchChild } from './support/webhooks-processes.js';
+import { round } from './support/statistics.js';
+import { writeBenchResult } from './support/results.js';
 
 const DELIVERIES = Number(process.env.WEBHOOKS_DELIVERIES ?? 2000);
 const RUNS = Number(process.env.WEBHOOKS_RUNS ?? 3);
@@ -195,8 +197,7 @@ try {
       'Not emulated: API Gateway, Lambda (cold starts, one request per container), DynamoDB and EventBridge service latency (dynalite and the PutEvents endpoint answer over loopback).',
     ],
   };
-  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/webhooks.json', import.meta.url), `${JSON.stringify(result, null, 2)}\n`);
+  writeBenchResult('webhooks.json', result);
 
   const ms = (value: number) => value.toFixed(2);
   const lines = ['| in flight | side | p50 ms | p99 ms | max ms | deliveries/s | CPU ms/delivery: server, AWS side, load generator |', '| --- | --- | --- | --- | --- | --- | --- |'];
@@ -218,7 +219,3 @@ try {
   await Promise.allSettled([servers.stop(), aws.stop()]);
 }
 
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}

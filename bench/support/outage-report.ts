@@ -5,6 +5,7 @@
 import type { ScenarioResult } from './outage-scenario.js';
 import type { OutageSettings } from './outage-settings.js';
 import { type CallBound, type DownPhase, FAULT_SHAPES, type FaultShape, type FlappingCycle, type ShapeRow } from './outage-shapes.js';
+import { round } from './statistics.js';
 
 /** The hub's targets, checked per (a) run. */
 export interface HubTargetCheck {
@@ -225,7 +226,3 @@ export function renderOutageMarkdown(report: OutageReport): string {
   return `${lines.join('\n')}`;
 }
 
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}

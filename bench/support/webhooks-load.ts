@@ -6,6 +6,7 @@
  * small next to what it measures, and a reused connection means no TCP handshake is timed.
  */
 import { Agent, request as httpRequest } from 'node:http';
+import { percentile } from './statistics.js';
 
 /** One request to send: headers and body exactly as signed. */
 export interface LoadRequest {
@@ -71,23 +72,6 @@ function send(url: string, load: LoadRequest, agent: Agent): Promise<LoadAnswer>
     request.on('error', () => done('network_error', ''));
     request.end(load.body);
   });
-}
-
-/** The nearest-rank percentile (`p` in 0-100) of `values`: always one of the values, never interpolated. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) throw new RangeError('percentile of no values');
-  if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be in 0-100 (got ${p})`);
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
-
-/** The median of `values` (the mean of the middle two for an even count). */
-export function median(values: readonly number[]): number {
-  if (values.length === 0) throw new RangeError('median of no values');
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /** p50, p99, max and throughput of a run. */
