@@ -19,6 +19,7 @@ import os from 'node:os';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { crm, toCrmFile, type FileUploaded } from '../functions/integrations/crm.js';
+import { RUNTIME_DYNAMODB_CLIENT_CONFIG } from '../functions/runtime/dynamodb-items.js';
 import { SecretsManagerSecretSource } from '../functions/runtime/secrets-manager-secret-source.js';
 import { countCalls } from '../local/dynamo-call-counter.js';
 import { lambdaContext, type LocalMessage, sqsEvent } from '../local/lambda-events.js';
@@ -45,7 +46,12 @@ const dynamoClient = localDynamoClient(backends.dynamoEndpoint);
 const dynamoCalls = countCalls(dynamoClient);
 const model = new DynamoDbLatencyModel({ latencyMs: MODEL_LATENCY_MS, maxInFlight: MODEL_MAX_IN_FLIGHT });
 // As a function's client is built (runtime-environment.ts), with the model in place of the network.
-const modelClient = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'model', secretAccessKey: 'model' }, requestHandler: model });
+const modelClient = new DynamoDBClient({
+  ...RUNTIME_DYNAMODB_CLIENT_CONFIG,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'model', secretAccessKey: 'model' },
+  requestHandler: model,
+});
 const modelCalls = countCalls(modelClient);
 const secretsManager = createLocalSecretsManager({ 'crm/credentials': backends.crmCredentials });
 let httpCalls = 0;

@@ -9,6 +9,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { DynamoDbCircuitStore } from '../runtime/dynamodb-circuit-store.js';
+import { RUNTIME_DYNAMODB_CLIENT_CONFIG } from '../runtime/dynamodb-items.js';
 import { CircuitController } from './circuit-control.js';
 import { PowertoolsCircuitGauge } from './circuit-gauge.js';
 import { EventBridgeProbeSchedule } from './eventbridge-probe-schedule.js';
@@ -32,7 +33,7 @@ const controllers = reloadingOpsCatalog({
       providers: config.providers,
       mappings: new LambdaEventSourceMappings(new LambdaClient({ endpoint: config.endpoints.lambda })),
       schedule: new EventBridgeProbeSchedule(new EventBridgeClient({ endpoint: config.endpoints.eventBridge }), config.probeRuleName),
-      circuits: new DynamoDbCircuitStore({ tableName: config.circuitsTableName, client: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }) }),
+      circuits: new DynamoDbCircuitStore({ tableName: config.circuitsTableName, client: new DynamoDBClient({ ...RUNTIME_DYNAMODB_CLIENT_CONFIG, endpoint: config.endpoints.dynamodb }) }),
       gauge: new PowertoolsCircuitGauge(),
       logger,
     });

@@ -10,6 +10,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { findProviderProbe } from '../workflows/provider-probes.js';
+import { RUNTIME_DYNAMODB_CLIENT_CONFIG } from '../runtime/dynamodb-items.js';
 import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
 import { createRuntimeLogger, PowertoolsMetricsSink } from '../runtime/telemetry.js';
 import { PowertoolsCircuitGauge } from './circuit-gauge.js';
@@ -39,7 +40,7 @@ async function buildProber(env: Record<string, string | undefined>): Promise<Cir
     targets: createProbeTargets(config, {
     adapters: findAdapter,
     providerProbes: findProviderProbe,
-    dynamodb: new DynamoDBClient({ endpoint: config.endpoints.dynamodb }),
+    dynamodb: new DynamoDBClient({ ...RUNTIME_DYNAMODB_CLIENT_CONFIG, endpoint: config.endpoints.dynamodb }),
     secrets: new SecretsManagerSecretSource({
       client: new SecretsManagerClient({ endpoint: config.endpoints.secretsManager }),
       maxAgeSeconds: config.secretMaxAgeSeconds,

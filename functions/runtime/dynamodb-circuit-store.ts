@@ -12,7 +12,7 @@
  * `state` is always present, so a stream consumer (the circuit controller) can compare OldImage/NewImage.
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { getItem, type NativeUpdateInput, putItem, updateItem } from './dynamodb-items.js';
 import { DependencyError } from './errors.js';
 import { isCircuitState, type CircuitRecord, type CircuitStore, type DoubtfulOutcome, type WindowBucket, type WriteResult } from './circuit-store.js';
 
@@ -28,17 +28,18 @@ const WINDOW_CALLS = /^wc(\d+)$/;
 /** {@link CircuitStore} on the circuits table. */
 export class DynamoDbCircuitStore implements CircuitStore {
   private readonly tableName: string;
-  private readonly documents: DynamoDBDocumentClient;
+  private readonly client: DynamoDBClient;
 
+  /** Low-level item calls (dynamodb-items.ts): the client may be built with `cacheMiddleware`. */
   constructor(options: DynamoDbCircuitStoreOptions) {
     this.tableName = options.tableName;
-    this.documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+    this.client = options.client;
   }
 
   async get(circuitId: string): Promise<CircuitRecord | undefined> {
     try {
-      const { Item } = await this.documents.send(new GetCommand({ TableName: this.tableName, Key: { circuitId }, ConsistentRead: true }));
-      return Item ? fromItem(Item) : undefined;
+      const item = await getItem(this.client, { TableName: this.tableName, Key: { circuitId }, ConsistentRead: true });
+      return item ? fromItem(item) : undefined;
     } catch (error) {
       throw translate('read', circuitId, error);
     }
@@ -47,15 +48,13 @@ export class DynamoDbCircuitStore implements CircuitStore {
   async put(record: CircuitRecord, expectedVersion: number): Promise<WriteResult> {
     const stored: CircuitRecord = { ...record, version: expectedVersion + 1 };
     try {
-      await this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: toItem(stored),
-          ...(expectedVersion === 0
-            ? { ConditionExpression: 'attribute_not_exists(circuitId)' }
-            : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } }),
-        }),
-      );
+      await putItem(this.client, {
+        TableName: this.tableName,
+        Item: toItem(stored),
+        ...(expectedVersion === 0
+          ? { ConditionExpression: 'attribute_not_exists(circuitId)' }
+          : { ConditionExpression: '#version = :expected', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':expected': expectedVersion } }),
+      });
       return { applied: true, record: fromItem(toItem(stored)) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { applied: false };
@@ -154,14 +153,12 @@ export class DynamoDbCircuitStore implements CircuitStore {
 
   private async update(
     circuitId: string,
-    input: Pick<UpdateCommandInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
+    input: Pick<NativeUpdateInput, 'UpdateExpression' | 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'>,
   ): Promise<WriteResult> {
     try {
-      const { Attributes } = await this.documents.send(
-        new UpdateCommand({ TableName: this.tableName, Key: { circuitId }, ReturnValues: 'ALL_NEW', ...input }),
-      );
-      if (!Attributes) throw new Error('UpdateItem returned no attributes');
-      return { applied: true, record: fromItem(Attributes) };
+      const attributes = await updateItem(this.client, { TableName: this.tableName, Key: { circuitId }, ReturnValues: 'ALL_NEW', ...input });
+      if (!attributes) throw new Error('UpdateItem returned no attributes');
+      return { applied: true, record: fromItem(attributes) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { applied: false };
       throw translate('write', circuitId, error);

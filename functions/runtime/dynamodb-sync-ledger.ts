@@ -1,10 +1,9 @@
-import { ConditionalCheckFailedException, type DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IdempotencyItemAlreadyExistsError, IdempotencyItemNotFoundError } from '@aws-lambda-powertools/idempotency';
 import { BasePersistenceLayer, IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { systemClock } from './clock.js';
+import { getItem, putItem, queryAll, unmarshallItem, updateItem } from './dynamodb-items.js';
 import { DependencyError, DuplicateInFlightError, NotAttemptedError, StaleEventError } from './errors.js';
 import type { Clock } from './ports.js';
 import {
@@ -20,11 +19,6 @@ import {
 const INPROGRESS = 'INPROGRESS';
 const COMPLETED = 'COMPLETED';
 const MAX_LOGGED_ERROR_LENGTH = 512;
-/**
- * How the low-level writes marshal values: as the DocumentClient below does. Its own options object is a separate
- * one on purpose: the DocumentClient writes `convertTopLevelContainer` into the object it is given.
- */
-const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 
 /** Options of {@link DynamoDBSyncLedger}. */
 export interface DynamoDBSyncLedgerOptions {
@@ -65,7 +59,7 @@ const LOG_ARCHIVE_PREFIX = 'log#';
  */
 export class DynamoDBSyncLedger extends BasePersistenceLayer {
   readonly #tableName: string;
-  readonly #documents: DynamoDBDocumentClient;
+  /** Sent low-level item calls only (dynamodb-items.ts): the client may be built with `cacheMiddleware`. */
   readonly #client: DynamoDBClient;
   readonly #clock: Clock;
   readonly #onClaimLost: DynamoDBSyncLedgerOptions['onClaimLost'];
@@ -75,7 +69,6 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     super();
     this.#tableName = options.tableName;
     this.#client = options.client;
-    this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.#clock = options.clock ?? systemClock;
     this.#onClaimLost = options.onClaimLost;
     this.#logPageSize = options.logPageSize ?? DEFAULT_LOG_PAGE_SIZE;
@@ -102,7 +95,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   async #claim(record: IdempotencyRecord, attempt: SyncAttempt): Promise<StoredItem | undefined> {
     const now = this.#clock.now();
     try {
-      await this.#sendUpdate({
+      await updateItem(this.#client, {
         TableName: this.#tableName,
         Key: keyOf(attempt),
         UpdateExpression: [
@@ -138,7 +131,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw this.#unavailable('claim', error);
       // Real DynamoDB returns the item with the failure; dynalite does not, so read it then (one more call locally).
-      const existing = error.Item ? (unmarshall(error.Item) as StoredItem) : await this.#read(attempt);
+      const existing = error.Item ? (unmarshallItem(error.Item) as unknown as StoredItem) : await this.#read(attempt);
       return existing ?? ({} as StoredItem);
     }
   }
@@ -152,27 +145,23 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     const first = entries[0];
     if (!first) return;
     try {
-      await this.#documents.send(
-        new PutCommand({
-          TableName: this.#tableName,
-          Item: {
-            pk: item.pk,
-            sk: `${LOG_ARCHIVE_PREFIX}${attempt.integration}#${first.at}#${first.correlationId}`,
-            integration: attempt.integration,
-            entries,
-          },
-        }),
-      );
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(attempt),
-          UpdateExpression: 'SET #log = :emptyLog, logSize = :zero ADD logPages :one',
-          ConditionExpression: 'logSize = :observed',
-          ExpressionAttributeNames: { '#log': 'log' },
-          ExpressionAttributeValues: { ':emptyLog': [], ':zero': 0, ':one': 1, ':observed': item.logSize ?? 0 },
-        }),
-      );
+      await putItem(this.#client, {
+        TableName: this.#tableName,
+        Item: {
+          pk: item.pk,
+          sk: `${LOG_ARCHIVE_PREFIX}${attempt.integration}#${first.at}#${first.correlationId}`,
+          integration: attempt.integration,
+          entries,
+        },
+      });
+      await updateItem(this.#client, {
+        TableName: this.#tableName,
+        Key: keyOf(attempt),
+        UpdateExpression: 'SET #log = :emptyLog, logSize = :zero ADD logPages :one',
+        ConditionExpression: 'logSize = :observed',
+        ExpressionAttributeNames: { '#log': 'log' },
+        ExpressionAttributeValues: { ':emptyLog': [], ':zero': 0, ':one': 1, ':observed': item.logSize ?? 0 },
+      });
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return; // someone else rolled it over or appended: claim again
       throw this.#unavailable('archive audit log', error);
@@ -262,28 +251,26 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   async markPending(attempt: SyncAttempt, reason: string): Promise<void> {
     const now = this.#clock.now();
     try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(attempt),
-          UpdateExpression: [
-            `SET #status = :pending, ${ENTITY_FIELDS}, #log = list_append(if_not_exists(#log, :emptyLog), :entry)`,
-            'lastErrorClass = :reason ADD logSize :one REMOVE idemKey, idemStatus, idemInProgressExpiry, idemData, idemPayloadHash',
-          ].join(', '),
-          ConditionExpression:
-            'attribute_not_exists(pk) OR (entityVersion < :version AND (attribute_not_exists(idemStatus) OR idemStatus <> :inprogress))',
-          ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
-          ExpressionAttributeValues: {
-            ':pending': 'pending_sync',
-            ...entityValues(attempt, now),
-            ':emptyLog': [],
-            ':entry': [this.#logEntry(attempt, 'pending_sync', now, { errorClass: reason })],
-            ':reason': reason,
-            ':inprogress': INPROGRESS,
-            ':one': 1,
-          },
-        }),
-      );
+      await updateItem(this.#client, {
+        TableName: this.#tableName,
+        Key: keyOf(attempt),
+        UpdateExpression: [
+          `SET #status = :pending, ${ENTITY_FIELDS}, #log = list_append(if_not_exists(#log, :emptyLog), :entry)`,
+          'lastErrorClass = :reason ADD logSize :one REMOVE idemKey, idemStatus, idemInProgressExpiry, idemData, idemPayloadHash',
+        ].join(', '),
+        ConditionExpression:
+          'attribute_not_exists(pk) OR (entityVersion < :version AND (attribute_not_exists(idemStatus) OR idemStatus <> :inprogress))',
+        ExpressionAttributeNames: { '#status': 'status', '#log': 'log' },
+        ExpressionAttributeValues: {
+          ':pending': 'pending_sync',
+          ...entityValues(attempt, now),
+          ':emptyLog': [],
+          ':entry': [this.#logEntry(attempt, 'pending_sync', now, { errorClass: reason })],
+          ':reason': reason,
+          ':inprogress': INPROGRESS,
+          ':one': 1,
+        },
+      });
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return; // already known: nothing to record
       throw this.#unavailable('mark pending', error);
@@ -294,22 +281,20 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   async recordSkippedStale(attempt: SyncAttempt): Promise<void> {
     const now = this.#clock.now();
     try {
-      await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: keyOf(attempt),
-          UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :emptyLog), :entry) ADD logSize :one',
-          // A flood of stale events must not grow the item without bound; past the allowance they are only logged.
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(logSize) OR logSize < :maxLogSize)',
-          ExpressionAttributeNames: { '#log': 'log' },
-          ExpressionAttributeValues: {
-            ':emptyLog': [],
-            ':entry': [this.#logEntry(attempt, 'skipped_stale', now)],
-            ':one': 1,
-            ':maxLogSize': this.#logPageSize + LOG_OVERFLOW_ALLOWANCE,
-          },
-        }),
-      );
+      await updateItem(this.#client, {
+        TableName: this.#tableName,
+        Key: keyOf(attempt),
+        UpdateExpression: 'SET #log = list_append(if_not_exists(#log, :emptyLog), :entry) ADD logSize :one',
+        // A flood of stale events must not grow the item without bound; past the allowance they are only logged.
+        ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(logSize) OR logSize < :maxLogSize)',
+        ExpressionAttributeNames: { '#log': 'log' },
+        ExpressionAttributeValues: {
+          ':emptyLog': [],
+          ':entry': [this.#logEntry(attempt, 'skipped_stale', now)],
+          ':one': 1,
+          ':maxLogSize': this.#logPageSize + LOG_OVERFLOW_ALLOWANCE,
+        },
+      });
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return;
       throw this.#unavailable('record skipped_stale', error);
@@ -356,33 +341,15 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
   }
 
   /** Every item of a consistent Query, page after page, in sort-key order. */
-  async #queryAll(keyCondition: string, values: Record<string, unknown>): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const result = await this.#documents.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: keyCondition,
-          ExpressionAttributeValues: values,
-          ExclusiveStartKey: startKey,
-          ConsistentRead: true,
-        }),
-      );
-      items.push(...(result.Items ?? []));
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+  #queryAll(keyCondition: string, values: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+    return queryAll(this.#client, { TableName: this.#tableName, KeyConditionExpression: keyCondition, ExpressionAttributeValues: values, ConsistentRead: true });
   }
 
   // ------------------------------------------------------------ internals
 
   async #read(attempt: SyncAttempt): Promise<StoredItem | undefined> {
     try {
-      const result = await this.#documents.send(
-        new GetCommand({ TableName: this.#tableName, Key: keyOf(attempt), ConsistentRead: true }),
-      );
-      return result.Item as StoredItem | undefined;
+      return (await getItem(this.#client, { TableName: this.#tableName, Key: keyOf(attempt), ConsistentRead: true })) as StoredItem | undefined;
     } catch (error) {
       throw this.#unavailable('read', error);
     }
@@ -417,7 +384,7 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
     update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, unknown>; ConditionExtra?: string },
   ): Promise<void> {
     try {
-      await this.#sendUpdate({
+      await updateItem(this.#client, {
         TableName: this.#tableName,
         Key: keyOf(attempt),
         UpdateExpression: update.UpdateExpression,
@@ -434,21 +401,6 @@ export class DynamoDBSyncLedger extends BasePersistenceLayer {
       }
       throw this.#unavailable(step, error);
     }
-  }
-
-  /**
-   * The per-message writes (claim, complete, release) as a low-level UpdateItem: the values are marshalled once
-   * here, with the DocumentClient's options, instead of through its per-command marshalling middleware — the same
-   * request on the wire for less CPU per message (bench/runtime.ts). Nothing is read from the output.
-   */
-  #sendUpdate(input: Omit<UpdateItemCommandInput, 'Key' | 'ExpressionAttributeValues'> & { Key: Record<string, unknown>; ExpressionAttributeValues: Record<string, unknown> }): Promise<unknown> {
-    return this.#client.send(
-      new UpdateItemCommand({
-        ...input,
-        Key: marshall(input.Key),
-        ExpressionAttributeValues: marshall(input.ExpressionAttributeValues, MARSHALL_OPTIONS),
-      }),
-    );
   }
 
   #logEntry(attempt: SyncAttempt, event: LedgerEvent, now: number, extra: Partial<LedgerLogEntry> = {}): LedgerLogEntry {

@@ -1,6 +1,6 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { z } from 'zod';
 import type { HttpClient } from './http-client.js';
+import type { RecordLogger } from './telemetry.js';
 
 /** What an adapter's `send` returns: JSON only (it is stored for idempotent replays); `externalId` goes to the ledger. */
 export interface SendResult {
@@ -20,7 +20,7 @@ export interface SendContext {
   /** Base URL, credentials, timeout, retries, circuit breaker, correlation and idempotency headers built in. */
   http: HttpClient;
   /** The logger of this record (correlation id, integration, idempotency key already attached). */
-  logger: Logger;
+  logger: RecordLogger;
   correlationId: string;
   /** The namespaced idempotency key, also sent as the `Idempotency-Key` header. */
   idempotencyKey: string;
@@ -31,7 +31,7 @@ export interface SendContext {
 /** What `probe` gets: an HTTP client with the same credentials, without retries. */
 export interface ProbeContext {
   http: HttpClient;
-  logger: Logger;
+  logger: RecordLogger;
 }
 
 /**

@@ -1,12 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConcurrencyLimit } from './concurrency.js';
 import { DependencyError, DuplicateInFlightError, type IntegrationError, NotAttemptedError, PoisonMessageError, ThrottledError, TransientError } from './errors.js';
 import { FIRST_SENT_AT_ATTRIBUTE, HAND_BACKS_ATTRIBUTE, type InboundRecord, readInboundRecord } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
 import { OperationExecutor, type ProbeOutcome, type RuntimeDependencies } from './operation-executor.js';
-import { RuntimeMetric } from './telemetry.js';
+import { type RecordLogger, recordLogger, RuntimeMetric } from './telemetry.js';
 
 export type { ProbeOutcome, RuntimeCircuitBreaker, RuntimeDependencies } from './operation-executor.js';
 
@@ -64,12 +63,10 @@ export class IntegrationRuntime<TInput> {
   /** Processes one record and says how it ended. Never throws: every failure is classified. */
   async processRecord(record: SQSRecord, context: Context): Promise<RecordOutcome> {
     const inbound = readInboundRecord(record);
-    const logger = this.#deps.logger.createChild({
-      persistentKeys: {
-        correlationId: inbound.correlationId,
-        messageId: inbound.message.messageId,
-        receiveCount: inbound.receiveCount,
-      },
+    const logger = recordLogger(this.#deps.logger, {
+      correlationId: inbound.correlationId,
+      messageId: inbound.message.messageId,
+      receiveCount: inbound.receiveCount,
     });
     if (inbound.unreadable) return this.#deadLetter(inbound, inbound.unreadable, logger);
 
@@ -107,7 +104,7 @@ export class IntegrationRuntime<TInput> {
     return this.#executor.runProbe(remainingTimeMs);
   }
 
-  async #deadLetter(inbound: InboundRecord, error: IntegrationError, logger: Logger): Promise<RecordOutcome> {
+  async #deadLetter(inbound: InboundRecord, error: IntegrationError, logger: RecordLogger): Promise<RecordOutcome> {
     if (error instanceof PoisonMessageError) this.#deps.metrics.count(RuntimeMetric.PoisonMessage, 1, error.errorClass);
     logger.error('Sending message to the DLQ', { errorClass: error.errorClass, reason: error.message });
     try {
@@ -124,7 +121,7 @@ export class IntegrationRuntime<TInput> {
     }
   }
 
-  async #park(inbound: InboundRecord, error: NotAttemptedError, logger: Logger): Promise<RecordOutcome> {
+  async #park(inbound: InboundRecord, error: NotAttemptedError, logger: RecordLogger): Promise<RecordOutcome> {
     const { clock, metrics, settings } = this.#deps;
     metrics.count(error instanceof ThrottledError ? RuntimeMetric.Throttled : RuntimeMetric.CircuitRejected);
     // Jitter spreads the parked backlog so it does not return as one burst when the circuit closes.
@@ -156,7 +153,7 @@ export class IntegrationRuntime<TInput> {
    * (same body, so the same idempotency key and correlation id; its first-sent time carried along), and the original
    * is deleted as done. False when the copy could not be sent: the message is parked as before.
    */
-  async #handBack(inbound: InboundRecord, delaySeconds: number, logger: Logger): Promise<boolean> {
+  async #handBack(inbound: InboundRecord, delaySeconds: number, logger: RecordLogger): Promise<boolean> {
     const attributes = inbound.message.attributes ?? {};
     const handBacks = (Number(attributes[HAND_BACKS_ATTRIBUTE]) || 0) + 1;
     try {
@@ -175,7 +172,7 @@ export class IntegrationRuntime<TInput> {
     return true;
   }
 
-  async #retryLater(inbound: InboundRecord, error: IntegrationError, logger: Logger): Promise<RecordOutcome> {
+  async #retryLater(inbound: InboundRecord, error: IntegrationError, logger: RecordLogger): Promise<RecordOutcome> {
     const { clock, settings } = this.#deps;
     const backoff = retryDelaySeconds(inbound.receiveCount, settings.retryBaseDelaySeconds, settings.retryMaxDelaySeconds, clock.random());
     // The provider said when to come back (429/503 with Retry-After, longer than this invocation could wait): back

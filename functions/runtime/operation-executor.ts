@@ -4,6 +4,7 @@ import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import type { Context } from 'aws-lambda';
 import { type IntegrationError, NotAttemptedError, PoisonMessageError, type StaleEventError, toIntegrationError } from './errors.js';
 import { fromIdempotencyError } from './idempotency-errors.js';
+import { IdempotencyKeyFunctions } from './idempotency-key-functions.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
 import { describeIssues } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
@@ -12,7 +13,7 @@ import type { RuntimeSettings } from './runtime-settings.js';
 import { SchemaEvolution } from './schema-evolution.js';
 import { type EntityRef, type SyncAttempt, withSyncAttempt } from './sync-ledger.js';
 import type { DynamoDBSyncLedger } from './dynamodb-sync-ledger.js';
-import { type MetricsSink, RuntimeMetric } from './telemetry.js';
+import { type MetricsSink, type RecordLogger, recordLogger, RuntimeMetric } from './telemetry.js';
 
 /** What the runtime needs from the shared circuit breaker. */
 export interface RuntimeCircuitBreaker extends CallGuard {
@@ -62,7 +63,7 @@ export interface OperationContext {
   /** Compared with the idempotency record of a duplicate: the operation's payload, less what differs between deliveries. */
   payload: unknown;
   detailType?: string;
-  logger: Logger;
+  logger: RecordLogger;
   lambda: Context;
 }
 
@@ -111,6 +112,7 @@ export class OperationExecutor<TInput> {
     this.#idempotencyConfig = new IdempotencyConfig({
       eventKeyJmesPath: 'key',
       payloadValidationJmesPath: 'payload',
+      jmesPathOptions: new IdempotencyKeyFunctions(),
       throwOnNoIdempotencyKey: true,
       expiresAfterSeconds: deps.settings.idempotencyTtlSeconds,
       responseHook: (response) => ({ ...(response as Record<string, JSONValue>), [REPLAY_MARKER]: true }),
@@ -217,7 +219,7 @@ export class OperationExecutor<TInput> {
     if (!probe) return 'no_probe_defined';
     const permit = await this.#deps.breaker.tryAcquireProbeLease();
     if (!permit) return 'not_due';
-    const logger = this.#deps.logger.createChild({ persistentKeys: { probe: true } });
+    const logger = recordLogger(this.#deps.logger, { probe: true });
     const http = this.#httpClient({
       correlationId: `probe-${this.definition.name}-${this.#deps.clock.now()}`,
       remainingTimeMs,
@@ -278,7 +280,7 @@ export interface ProviderClientOptions {
   idempotencyKey?: string;
   remainingTimeMs: () => number;
   guard: CallGuard;
-  logger: Logger;
+  logger: RecordLogger;
   /** @default settings.http.maxAttempts */
   maxAttempts?: number;
 }

@@ -13,6 +13,7 @@ import { systemClock } from './clock.js';
 import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from './ports.js';
 import { type AuthConfig, createCredentialsProvider } from './credentials.js';
 import { DynamoDbCircuitStore } from './dynamodb-circuit-store.js';
+import { RUNTIME_DYNAMODB_CLIENT_CONFIG } from './dynamodb-items.js';
 import { DynamoDBSyncLedger } from './dynamodb-sync-ledger.js';
 import { ConfigurationError } from './errors.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
@@ -33,7 +34,7 @@ export function dependenciesFromEnvironment<TInput>(
   const logger = createRuntimeLogger(definition.name);
   const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT || undefined });
   return buildRuntimeDependencies(definition, settings, {
-    dynamodb: new DynamoDBClient({ endpoint: env.DYNAMODB_ENDPOINT || undefined }),
+    dynamodb: new DynamoDBClient({ ...RUNTIME_DYNAMODB_CLIENT_CONFIG, endpoint: env.DYNAMODB_ENDPOINT || undefined }),
     secrets: new SecretsManagerSecretSource({
       client: new SecretsManagerClient({ endpoint: env.SECRETS_MANAGER_ENDPOINT || undefined }),
       maxAgeSeconds: settings.secretMaxAgeSeconds,
@@ -49,7 +50,10 @@ export function dependenciesFromEnvironment<TInput>(
 
 /** The parts an integration's runtime is composed from besides its settings (clients live for the container's life). */
 export interface RuntimeParts {
-  /** Client of the ledger and circuits tables. */
+  /**
+   * Client of the ledger and circuits tables. The functions build it with {@link RUNTIME_DYNAMODB_CLIENT_CONFIG}:
+   * never wrap it in a DynamoDBDocumentClient.
+   */
   readonly dynamodb: DynamoDBClient;
   /** Where the provider credentials are read. */
   readonly secrets: SecretSource;

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 
 /** Every metric the runtime emits (namespace `IntegrationHub`, dimension `integration`). */
@@ -120,4 +121,38 @@ export class RecordingMetricsSink implements MetricsSink {
 /** The runtime's root logger: JSON lines, service `integration-hub`, level from POWERTOOLS_LOG_LEVEL (default INFO). */
 export function createRuntimeLogger(integration: string): Logger {
   return new Logger({ serviceName: 'integration-hub', persistentKeys: { integration } });
+}
+
+/**
+ * What code handling one record (or one probe) logs through: the runtime logger's levels with the record's keys
+ * attached to every line. An adapter's `send` gets one (integration-definition.ts); the root `Logger` satisfies it too.
+ */
+export interface RecordLogger {
+  debug(input: LogItemMessage, ...extraInput: LogItemExtraInput): void;
+  info(input: LogItemMessage, ...extraInput: LogItemExtraInput): void;
+  warn(input: LogItemMessage, ...extraInput: LogItemExtraInput): void;
+  error(input: LogItemMessage, ...extraInput: LogItemExtraInput): void;
+  /** Adds keys to every later line of this record only. */
+  appendKeys(keys: LogAttributes): void;
+}
+
+/**
+ * A logger for one record: writes through `root` with `keys` merged under each line's own attributes (the line's
+ * win on a clash, as Powertools has them over persistent keys). Not `root.createChild()`: a child is a new
+ * Logger — a new Console and the environment read again — and costs more CPU than the rest of a record's
+ * bookkeeping (bench/runtime.ts's profile); keys cannot go on the root either, since a batch's records run
+ * concurrently.
+ */
+export function recordLogger(root: Logger, keys: LogAttributes): RecordLogger {
+  let attached: LogAttributes = { ...keys };
+  const withKeys = (input: LogItemMessage): LogItemMessage => (typeof input === 'string' ? { ...attached, message: input } : { ...attached, ...input });
+  return {
+    debug: (input, ...extraInput) => root.debug(withKeys(input), ...extraInput),
+    info: (input, ...extraInput) => root.info(withKeys(input), ...extraInput),
+    warn: (input, ...extraInput) => root.warn(withKeys(input), ...extraInput),
+    error: (input, ...extraInput) => root.error(withKeys(input), ...extraInput),
+    appendKeys: (more) => {
+      attached = { ...attached, ...more };
+    },
+  };
 }

@@ -44,6 +44,7 @@ import type {
 } from '../runtime/integration-definition.js';
 import { OperationExecutor, type ProbeOutcome, type RuntimeDependencies } from '../runtime/operation-executor.js';
 import { type Clock, noQueue, type SecretSource } from '../runtime/ports.js';
+import { RUNTIME_DYNAMODB_CLIENT_CONFIG } from '../runtime/dynamodb-items.js';
 import { buildRuntimeDependencies, circuitOverrides } from '../runtime/runtime-environment.js';
 import { type RuntimeSettings, taskSettingsFromEnvironment } from '../runtime/runtime-settings.js';
 import { SecretsManagerSecretSource } from '../runtime/secrets-manager-secret-source.js';
@@ -333,7 +334,7 @@ export function taskDependenciesFromEnvironment(task: TaskIdentity, env: Record<
   const circuit = circuitOverrides(env.CIRCUIT_SETTINGS);
   resolveCircuitBreakerSettings(circuit, `${task.provider} circuit`); // fail fast on a bad override
   return buildTaskDependencies(task, settings, {
-    dynamodb: new DynamoDBClient({ endpoint: env.DYNAMODB_ENDPOINT || undefined }),
+    dynamodb: new DynamoDBClient({ ...RUNTIME_DYNAMODB_CLIENT_CONFIG, endpoint: env.DYNAMODB_ENDPOINT || undefined }),
     secrets: new SecretsManagerSecretSource({
       client: new SecretsManagerClient({ endpoint: env.SECRETS_MANAGER_ENDPOINT || undefined }),
       maxAgeSeconds: settings.secretMaxAgeSeconds,

@@ -1,5 +1,4 @@
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, ProvisionedThroughputExceededException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DependencyError } from '../../../functions/runtime/errors.js';
@@ -186,13 +185,14 @@ describe('DynamoDbCircuitStore item layout', () => {
 describe('DynamoDbCircuitStore error translation', () => {
   it('returns applied: false on a failed condition and a DependencyError on any other SDK error', async () => {
     const client = new DynamoDBClient({ region: 'us-east-1' });
-    const mock = mockClient(DynamoDBDocumentClient);
+    // The store sends low-level commands on the client itself (dynamodb-items.ts), not through a DocumentClient.
+    const mock = mockClient(client);
     try {
       const store = new DynamoDbCircuitStore({ tableName: 'circuits', client });
-      mock.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
+      mock.on(UpdateItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }));
       expect(await store.incrementFailures('crm', T0)).toEqual({ applied: false });
       mock.reset();
-      mock.on(UpdateCommand).rejects(new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: {} }));
+      mock.on(UpdateItemCommand).rejects(new ProvisionedThroughputExceededException({ message: 'Rate exceeded', $metadata: {} }));
       const error = await store.incrementFailures('crm', T0).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DependencyError);
       expect((error as DependencyError).errorClass).toBe('CircuitsUnavailable');
