@@ -2,23 +2,24 @@
  * CRM file sync: a file uploaded upstream becomes a file record in the CRM (OAuth2 client credentials).
  * The seed example of the adapter guide in the README.
  */
-// A namespace import: esbuild keeps only the zod code used. `import { z }` keeps all of zod, its locales included.
-import * as z from 'zod';
+// zod/mini: functions take the schema (`z.optional(s)`, `s.check(z.minLength(1))`), so the bundler keeps only the zod
+// code used — about 25 KB against 90 KB for classic zod's method-laden schemas (functions/runtime/schema.ts).
+import * as z from 'zod/mini';
 import { defineIntegration } from '../runtime/define-integration.js';
 
 /** `FileUploaded` event, schemaVersion 1. */
 export const fileUploadedSchema = z.object({
-  schemaVersion: z.literal('1').optional(),
-  fileId: z.string().min(1).max(128),
+  schemaVersion: z.optional(z.literal('1')),
+  fileId: z.string().check(z.minLength(1), z.maxLength(128)),
   /** Increments on every change of the file; older versions are never sent after newer ones. */
-  version: z.number().int().nonnegative(),
-  name: z.string().min(1).max(255),
-  mimeType: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, 'must be a MIME type like application/pdf'),
-  sizeBytes: z.number().int().nonnegative(),
-  folder: z.string().max(1024).optional(),
-  uploadedBy: z.object({ email: z.email(), name: z.string().optional() }),
+  version: z.int().check(z.nonnegative()),
+  name: z.string().check(z.minLength(1), z.maxLength(255)),
+  mimeType: z.string().check(z.regex(/^[\w.+-]+\/[\w.+-]+$/, 'must be a MIME type like application/pdf')),
+  sizeBytes: z.int().check(z.nonnegative()),
+  folder: z.optional(z.string().check(z.maxLength(1024))),
+  uploadedBy: z.object({ email: z.email(), name: z.optional(z.string()) }),
   uploadedAt: z.iso.datetime({ offset: true }),
-  tags: z.array(z.string().min(1).max(64)).max(50).optional(),
+  tags: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(64))).check(z.maxLength(50))),
 });
 
 export type FileUploaded = z.infer<typeof fileUploadedSchema>;
@@ -51,7 +52,7 @@ export function toCrmFile(event: FileUploaded): CrmFile {
   };
 }
 
-const crmFileCreated = z.object({ id: z.string().min(1) });
+const crmFileCreated = z.object({ id: z.string().check(z.minLength(1)) });
 
 export const crm = defineIntegration({
   input: fileUploadedSchema,

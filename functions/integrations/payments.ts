@@ -7,40 +7,42 @@
  * trusted beyond the charge id: the adapter reads the charge from the gateway (`GET /charges/:id`) and records the
  * gateway's current state in the ledger, so a late, reordered or odd-looking event cannot record a stale status.
  */
-// A namespace import: esbuild keeps only the zod code used. `import { z }` keeps all of zod, its locales included.
-import * as z from 'zod';
+// zod/mini: functions take the schema (`z.optional(s)`, `s.check(z.minLength(1))`), so the bundler keeps only the zod
+// code used — about 25 KB against 90 KB for classic zod's method-laden schemas (functions/runtime/schema.ts).
+import * as z from 'zod/mini';
 import { MalformedResponseError } from '../runtime/errors.js';
 import { defineIntegration } from '../runtime/define-integration.js';
+import type { Schema } from '../runtime/schema.js';
 
 /** Digits after the decimal point per ISO 4217 currency, where it is not 2. */
 const MINOR_UNIT_EXCEPTIONS: Record<string, number> = { JPY: 0, KRW: 0, VND: 0, CLP: 0, ISK: 0, BHD: 3, KWD: 3, JOD: 3, OMR: 3, TND: 3 };
 
-const currency = z
-  .string()
-  .regex(/^[A-Za-z]{3}$/, 'must be a 3-letter ISO 4217 code')
-  .transform((code) => code.toUpperCase());
-const amount = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a positive decimal')]);
+const currency = z.pipe(
+  z.string().check(z.regex(/^[A-Za-z]{3}$/, 'must be a 3-letter ISO 4217 code')),
+  z.transform((code: string) => code.toUpperCase()),
+);
+const amount = z.union([z.number().check(z.positive()), z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a positive decimal'))]);
 
 const chargeRequested = z.object({
-  schemaVersion: z.literal('1').optional(),
+  schemaVersion: z.optional(z.literal('1')),
   action: z.literal('charge'),
-  paymentId: z.string().min(1).max(128),
-  orderId: z.string().min(1).max(128),
-  customerId: z.string().min(1).max(128),
+  paymentId: z.string().check(z.minLength(1), z.maxLength(128)),
+  orderId: z.string().check(z.minLength(1), z.maxLength(128)),
+  customerId: z.string().check(z.minLength(1), z.maxLength(128)),
   amount,
   currency,
-  description: z.string().max(500).optional(),
+  description: z.optional(z.string().check(z.maxLength(500))),
 });
 
 const refundRequested = z.object({
-  schemaVersion: z.literal('1').optional(),
+  schemaVersion: z.optional(z.literal('1')),
   action: z.literal('refund'),
-  refundId: z.string().min(1).max(128),
+  refundId: z.string().check(z.minLength(1), z.maxLength(128)),
   /** The gateway's charge id (from the charge's ledger `externalId`). */
-  chargeId: z.string().min(1).max(128),
-  amount: amount.optional(),
-  currency: currency.optional(),
-  reason: z.enum(['duplicate', 'fraudulent', 'requested_by_customer', 'order_cancelled']).optional(),
+  chargeId: z.string().check(z.minLength(1), z.maxLength(128)),
+  amount: z.optional(amount),
+  currency: z.optional(currency),
+  reason: z.optional(z.enum(['duplicate', 'fraudulent', 'requested_by_customer', 'order_cancelled'])),
 });
 
 /** `PaymentRequested` (action charge) or `RefundRequested` (action refund), schemaVersion 1. */
@@ -56,13 +58,13 @@ export const CHARGE_WEBHOOK_TYPES = ['charge.succeeded', 'charge.refunded'] as c
  * `payload`: `{ id, type, created, data: { object: <charge> } }`; only `data.object.id` is read from it.
  */
 export const chargeWebhookSchema = z.object({
-  webhookId: z.string().min(1).max(256),
-  provider: z.string().min(1),
+  webhookId: z.string().check(z.minLength(1), z.maxLength(256)),
+  provider: z.string().check(z.minLength(1)),
   type: z.enum(CHARGE_WEBHOOK_TYPES),
-  signedAt: z.string().min(1),
+  signedAt: z.string().check(z.minLength(1)),
   /** When the hub received it (ISO-8601): it orders the ledger's records of one charge. */
   receivedAt: z.iso.datetime({ offset: true }),
-  payload: z.object({ data: z.object({ object: z.object({ id: z.string().min(1).max(128) }) }) }),
+  payload: z.object({ data: z.object({ object: z.object({ id: z.string().check(z.minLength(1), z.maxLength(128)) }) }) }),
 });
 
 export type ChargeWebhook = z.infer<typeof chargeWebhookSchema>;
@@ -105,10 +107,15 @@ export function toMinorUnits(value: number | string, currencyCode: string): numb
   return Number.parseInt(whole, 10) * 10 ** digits + Number.parseInt((fraction + '0'.repeat(digits)).slice(0, digits) || '0', 10);
 }
 
-const gatewayAnswer = z.object({ id: z.string().min(1), status: z.string() });
+const gatewayAnswer = z.object({ id: z.string().check(z.minLength(1)), status: z.string() });
 
 /** The fields of the gateway's charge (`GET /charges/:id`) the status depends on. */
-const gatewayCharge = z.object({ id: z.string().min(1), status: z.string(), amount: z.number().int().nonnegative(), amountRefunded: z.number().int().nonnegative() });
+const gatewayCharge = z.object({
+  id: z.string().check(z.minLength(1)),
+  status: z.string(),
+  amount: z.int().check(z.nonnegative()),
+  amountRefunded: z.int().check(z.nonnegative()),
+});
 
 /**
  * A charge's status as ours: a succeeded charge refunded in full is `refunded`, in part `partially_refunded`;
@@ -120,33 +127,39 @@ export function toChargeStatus(charge: { status: string; amount: number; amountR
 }
 
 /** A request, validated by its own schema (amount/currency rules included). */
-const paymentRequestSchema = paymentEventSchema.superRefine((event, context) => {
-  if (event.action === 'charge' || event.amount !== undefined) {
-    const code = event.currency ?? '';
-    if (event.amount !== undefined && !code) {
-      context.addIssue({ code: 'custom', path: ['currency'], message: 'is required with an amount' });
-      return;
+const paymentRequestSchema = paymentEventSchema.check(
+  z.superRefine((event, context) => {
+    if (event.action === 'charge' || event.amount !== undefined) {
+      const code = event.currency ?? '';
+      if (event.amount !== undefined && !code) {
+        context.addIssue({ code: 'custom', path: ['currency'], message: 'is required with an amount' });
+        return;
+      }
+      try {
+        if (event.amount !== undefined) toMinorUnits(event.amount, code);
+      } catch (error) {
+        context.addIssue({ code: 'custom', path: ['amount'], message: (error as Error).message });
+      }
     }
-    try {
-      if (event.amount !== undefined) toMinorUnits(event.amount, code);
-    } catch (error) {
-      context.addIssue({ code: 'custom', path: ['amount'], message: (error as Error).message });
-    }
-  }
-});
+  }),
+);
 
 /**
  * The adapter's input: a webhook (it has `webhookId`) is checked against {@link chargeWebhookSchema}, anything else
  * against the request schema. Chosen up front rather than by `z.union`, so an invalid message is reported with the
  * fields of the schema it was meant for (the DLQ's `errorMessage`), not as "Invalid input".
  */
-export const paymentsInputSchema: z.ZodType<PaymentsInput> = z.unknown().transform((value, context): PaymentsInput => {
-  const webhook = value !== null && typeof value === 'object' && 'webhookId' in value;
-  const parsed = webhook ? chargeWebhookSchema.safeParse(value) : paymentRequestSchema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  for (const issue of parsed.error.issues) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-  return z.NEVER;
-});
+export const paymentsInputSchema: Schema<PaymentsInput> = z.pipe(
+  z.unknown(),
+  z.transform((value, context): PaymentsInput => {
+    const webhook = value !== null && typeof value === 'object' && 'webhookId' in value;
+    const parsed = webhook ? z.safeParse(chargeWebhookSchema, value) : z.safeParse(paymentRequestSchema, value);
+    if (parsed.success) return parsed.data;
+    // A mini transform's context has no addIssue: the issues go straight into its list (what addIssue does).
+    for (const issue of parsed.error.issues) context.issues.push({ code: 'custom', path: issue.path, message: issue.message, input: value });
+    return z.NEVER;
+  }),
+);
 
 /** What the ledger and a replay keep of a payment operation. */
 interface PaymentResult {

@@ -24,7 +24,7 @@ import {
   TransientError,
   toIntegrationError,
 } from './errors.js';
-import type { z } from 'zod';
+import { checkSchema, type Schema } from './schema.js';
 import { describeIssues } from './inbound-record.js';
 import type { CallGuard, CallPermit, Clock, CredentialsProvider } from './ports.js';
 
@@ -44,7 +44,7 @@ export interface RequestOptions<T = unknown> {
    * adapter cannot use (`200 {}` where an id is due) is a MalformedResponseError, counted as a provider failure and
    * retried like one — checked after the call returns, it would already have been counted as a success.
    */
-  readonly schema?: z.ZodType<T>;
+  readonly schema?: Schema<T>;
 }
 
 /** A full request description for {@link HttpClient.request}. */
@@ -201,7 +201,7 @@ interface CallTarget {
   readonly method: HttpMethod;
   readonly url: URL;
   readonly label: string;
-  readonly schema?: z.ZodType;
+  readonly schema?: Schema;
 }
 
 async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<HttpResponse<T>> {
@@ -394,7 +394,7 @@ function classify<T>(config: ClientConfig, target: CallTarget, response: Respons
     const contentType = response.headers.get('content-type') ?? '';
     const answered = (body: unknown): AttemptOutcome<T> => {
       if (target.schema) {
-        const checked = target.schema.safeParse(body);
+        const checked = checkSchema(target.schema, body);
         if (!checked.success) {
           return { kind: 'failure', status, countsAgainstProvider: true, error: new MalformedResponseError(`${statusLabel}: unusable answer (${describeIssues(checked.error)})`) };
         }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { PoisonMessageError } from './errors.js';
 import type { QueueMessageRef } from './ports.js';
+import type { SchemaError } from './schema.js';
 
 /** One SQS record, unwrapped: the event payload and the facts the runtime logs and forwards. */
 export interface InboundRecord {
@@ -38,7 +39,8 @@ export const EVENT_VERSION_FIELD = 'schemaVersion';
 /**
  * The EventBridge event envelope as a rule target receives it. Declared here rather than imported from Powertools'
  * parser: its schemas import zod whole (every locale included), which made up a third of each function's bundle
- * (bench/coldstart.ts); a namespace import lets the bundler keep only what is used.
+ * (bench/coldstart.ts). Built with zod/mini, whose functions (`z.optional(s)`) let the bundler keep only what is used;
+ * classic zod's schemas carry every method and keep all of it (see schema.ts).
  */
 const EventBridgeEnvelope = z.object({
   version: z.string(),
@@ -50,7 +52,7 @@ const EventBridgeEnvelope = z.object({
   resources: z.array(z.string()),
   'detail-type': z.string(),
   detail: z.unknown(),
-  'replay-name': z.string().optional(),
+  'replay-name': z.optional(z.string()),
 });
 
 /** Reads the SQS record: JSON, envelope detection, correlation id. Never throws: an unreadable body is reported. */
@@ -76,7 +78,7 @@ export function readInboundRecord(record: SQSRecord): InboundRecord {
   }
   if (!looksLikeEventBridgeEvent(body)) return { ...base, payload: body, envelope: 'raw' };
 
-  const parsed = EventBridgeEnvelope.safeParse(body);
+  const parsed = z.safeParse(EventBridgeEnvelope, body);
   if (!parsed.success) {
     const reason = `Malformed EventBridge envelope: ${describeIssues(parsed.error)}`;
     return { ...base, payload: undefined, envelope: 'eventbridge', unreadable: new PoisonMessageError('ValidationFailed', reason) };
@@ -102,7 +104,7 @@ export function eventVersionOf(payload: unknown): string {
  * Summarises schema issues as `path: message` pairs. Values are deliberately left out: payloads may carry
  * personal data, and the summary travels into DLQ attributes and logs.
  */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: SchemaError): string {
   return error.issues
     .slice(0, 10)
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)

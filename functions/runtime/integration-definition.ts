@@ -1,5 +1,5 @@
-import type { z } from 'zod';
 import type { HttpClient } from './http-client.js';
+import type { Schema } from './schema.js';
 import type { RecordLogger } from './telemetry.js';
 
 /** What an adapter's `send` returns: JSON only (it is stored for idempotent replays); `externalId` goes to the ledger. */
@@ -42,7 +42,7 @@ export interface ProbeContext {
  */
 export interface AdapterDefinition<TInput, TResult extends SendResult = SendResult> {
   /** The schema of the event at `schemaVersion`, checked after upcasting; a message that fails it is poison (DLQ, never retried). */
-  input: z.ZodType<TInput>;
+  input: Schema<TInput>;
   /** The event's current `schemaVersion` (a whole number in a string), the one `input` describes. @default '1' */
   schemaVersion?: string;
   /** Per older `schemaVersion`, the step to the next one; chained up to `schemaVersion` before `input` validates. @default {} */

@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { type IntegrationError, NotAttemptedError, PoisonMessageError, type StaleEventError, toIntegrationError } from './errors.js';
 import { fromIdempotencyError } from './idempotency-errors.js';
 import { IdempotencyKeyFunctions } from './idempotency-key-functions.js';
+import { checkSchema } from './schema.js';
 import { createHttpClient, type HttpClient } from './http-client.js';
 import { describeIssues } from './inbound-record.js';
 import type { IntegrationDefinition, SendResult } from './integration-definition.js';
@@ -138,7 +139,7 @@ export class OperationExecutor<TInput> {
     const name = this.definition.name;
     const versioned = this.#versions.toCurrent(payload);
     if (versioned instanceof PoisonMessageError) return versioned;
-    const parsed = this.definition.input.safeParse(versioned.payload);
+    const parsed = checkSchema(this.definition.input, versioned.payload);
     if (!parsed.success) return new PoisonMessageError('ValidationFailed', `Invalid ${name} event: ${describeIssues(parsed.error)}`);
     let entity: { type: string; id: string; version?: number };
     let key: string;

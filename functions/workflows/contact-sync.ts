@@ -49,7 +49,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { type CircuitBreakerSettingsInput, resolveCircuitBreakerSettings } from '../runtime/circuit-settings.js';
 import { systemClock } from '../runtime/clock.js';
 import { createCredentialsProvider } from '../runtime/credentials.js';
@@ -58,6 +58,7 @@ import { ConfigurationError, MalformedResponseError, PoisonMessageError, Provide
 import type { HttpClient } from '../runtime/http-client.js';
 import { describeIssues } from '../runtime/inbound-record.js';
 import { createProviderHttpClient, type RuntimeCircuitBreaker } from '../runtime/operation-executor.js';
+import { checkSchema, type Schema } from '../runtime/schema.js';
 import type { Clock, CredentialsProvider, SecretSource } from '../runtime/ports.js';
 import { circuitOverrides, createBreaker, resolveAuth } from '../runtime/runtime-environment.js';
 import { type RuntimeSettings, taskSettingsFromEnvironment } from '../runtime/runtime-settings.js';
@@ -83,33 +84,37 @@ export const DEFAULT_PAGE_SIZE = 100;
 
 // ---------------------------------------------------------------- source and CRM shapes
 
+const nonEmpty = () => z.string().check(z.minLength(1));
+const text = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+const count = () => z.int().check(z.nonnegative());
+
 const taskInputSchema = z.object({
-  syncId: z.string().min(1).max(128),
-  executionName: z.string().min(1).max(80),
-  pagesThisRun: z.number().int().nonnegative(),
-  maxPagesPerExecution: z.number().int().positive(),
-  leaseSeconds: z.number().int().positive(),
+  syncId: text(128),
+  executionName: text(80),
+  pagesThisRun: count(),
+  maxPagesPerExecution: z.int().check(z.positive()),
+  leaseSeconds: z.int().check(z.positive()),
 });
 
 const releaseInputSchema = z.object({
-  syncId: z.string().min(1).max(128),
-  executionName: z.string().min(1).max(80),
+  syncId: text(128),
+  executionName: text(80),
   release: z.literal(true),
 });
 
-const optionalText = z.string().nullish();
+const optionalText = z.nullish(z.string());
 
 /** One change of the source's feed; a tombstone (`deleted: true`) may carry nothing but its id. */
 export const contactChangeSchema = z.object({
-  id: z.string().min(1),
+  id: nonEmpty(),
   email_address: optionalText,
   first_name: optionalText,
   last_name: optionalText,
   display_name: optionalText,
   phone: optionalText,
-  active: z.boolean().optional(),
-  updated_at: z.string().refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO-8601 timestamp'),
-  deleted: z.boolean().optional(),
+  active: z.optional(z.boolean()),
+  updated_at: z.string().check(z.refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO-8601 timestamp')),
+  deleted: z.optional(z.boolean()),
 });
 
 /** A change of the source. */
@@ -117,11 +122,11 @@ export type ContactChange = z.infer<typeof contactChangeSchema>;
 
 const changesPageSchema = z.object({
   contacts: z.array(contactChangeSchema),
-  next_cursor: z.string().min(1).nullish(),
+  next_cursor: z.nullish(nonEmpty()),
   has_more: z.boolean(),
 });
 
-const bulkAnswerSchema = z.object({ upserted: z.number().int().nonnegative(), deleted: z.number().int().nonnegative() });
+const bulkAnswerSchema = z.object({ upserted: count(), deleted: count() });
 
 /** A contact as the CRM's bulk endpoint takes it. */
 export interface CrmContact {
@@ -297,8 +302,8 @@ export class ContactSyncTask {
     }
   }
 
-  #parse<T>(schema: z.ZodType<T>, event: unknown): T {
-    const parsed = schema.safeParse(event);
+  #parse<T>(schema: Schema<T>, event: unknown): T {
+    const parsed = checkSchema(schema, event);
     if (parsed.success) return parsed.data;
     this.deps.metrics.count(RuntimeMetric.PoisonMessage, 1, 'ValidationFailed');
     const error = new PoisonMessageError('ValidationFailed', `Invalid contact sync task input: ${describeIssues(parsed.error)}`);

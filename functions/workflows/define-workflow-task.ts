@@ -24,7 +24,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { CircuitBreaker } from '../runtime/circuit-breaker.js';
 import type { CircuitBreakerSettingsInput } from '../runtime/circuit-settings.js';
 import { resolveCircuitBreakerSettings } from '../runtime/circuit-settings.js';
@@ -36,6 +36,7 @@ import {
   ThrottledError,
 } from '../runtime/errors.js';
 import { describeIssues } from '../runtime/inbound-record.js';
+import { checkSchema, type Schema } from '../runtime/schema.js';
 import type {
   IntegrationDefinition,
   ProbeContext,
@@ -57,9 +58,9 @@ export type TaskErrorName = (typeof TASK_ERROR_NAMES)[keyof typeof TASK_ERROR_NA
 /** What every task event carries besides its business input (the state machine's task Parameters). */
 export const taskEnvelopeSchema = z.object({
   /** `$$.Execution.Name`: the correlation id and the idempotency scope of every step of the execution. */
-  executionName: z.string().min(1).max(80),
+  executionName: z.string().check(z.minLength(1), z.maxLength(80)),
   /** `$$.State.RetryCount`: 0 on the first attempt of the state. */
-  retryCount: z.number().int().nonnegative().optional(),
+  retryCount: z.optional(z.int().check(z.nonnegative())),
 });
 
 /** A Step Functions task: an adapter-like declaration. */
@@ -69,7 +70,7 @@ export interface WorkflowTaskDefinition<TInput, TResult extends SendResult, TOut
   /** The provider's name: the id of the shared circuit (the same as the provider's SQS integration, if any). */
   readonly provider: string;
   /** Schema of the whole task event (invalid → Integration.Permanent, never retried). */
-  readonly input: z.ZodType<TInput>;
+  readonly input: Schema<TInput>;
   /** The ledger entity of the step, e.g. `{ type: 'order', id: orderId }`. */
   entity(input: TInput): { type: string; id: string; version?: number };
   /** The business key of the step: the execution name (the runtime prefixes the task name). */
@@ -154,7 +155,7 @@ export class WorkflowTaskRuntime<TInput, TResult extends SendResult, TOutput> {
 
   async #run(event: unknown, lambda: Context): Promise<TOutput> {
     const { metrics } = this.#deps;
-    const envelope = taskEnvelopeSchema.safeParse(event);
+    const envelope = checkSchema(taskEnvelopeSchema, event);
     if (!envelope.success) {
       metrics.count(RuntimeMetric.PoisonMessage, 1, 'ValidationFailed');
       throw this.#fail(new PoisonMessageError('ValidationFailed', `Invalid ${this.#task.name} task input: ${describeIssues(envelope.error)}`), this.#deps.logger);

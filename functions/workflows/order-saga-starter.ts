@@ -20,6 +20,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { ConfigurationError, type IntegrationError, PoisonMessageError, toIntegrationError } from '../runtime/errors.js';
 import { describeIssues, eventVersionOf, type InboundRecord, readInboundRecord } from '../runtime/inbound-record.js';
 import type { DeadLetterQueue } from '../runtime/ports.js';
+import { checkSchema } from '../runtime/schema.js';
 import { SqsDeadLetterQueue } from '../runtime/sqs-dead-letter-queue.js';
 import { createRuntimeLogger, type MetricsSink, PowertoolsMetricsSink, RuntimeMetric } from '../runtime/telemetry.js';
 import { orderPlacedSchema } from './order-placed.js';
@@ -92,7 +93,7 @@ export class OrderSagaStarter {
     if (version !== '1') {
       return this.#deadLetter(inbound, new PoisonMessageError('UnsupportedEventVersion', `OrderPlaced schemaVersion ${JSON.stringify(version)} is not supported (supported: 1)`), logger);
     }
-    const parsed = orderPlacedSchema.safeParse(inbound.payload);
+    const parsed = checkSchema(orderPlacedSchema, inbound.payload);
     if (!parsed.success) {
       return this.#deadLetter(inbound, new PoisonMessageError('ValidationFailed', `Invalid OrderPlaced event: ${describeIssues(parsed.error)}`), logger);
     }

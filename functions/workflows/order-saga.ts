@@ -30,9 +30,10 @@
  * HTTP_SAFETY_MARGIN_MS, SECRET_MAX_AGE_SECONDS, IDEMPOTENCY_TTL_SECONDS. Secrets: inventory `{ apiKey }`,
  * payments `{ token }`, shipping `{ username, password }`, email `{ token }`.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { ProbeContext, SendContext, SendResult } from '../runtime/integration-definition.js';
 import { operationIdempotencyKey } from '../runtime/operation-executor.js';
+import type { Schema } from '../runtime/schema.js';
 import { payments, toMinorUnits, toPaymentStatus } from '../integrations/payments.js';
 import { defineWorkflowTask, type WorkflowTask } from './define-workflow-task.js';
 import { orderPlacedSchema } from './order-placed.js';
@@ -41,19 +42,21 @@ import type { CompensationResult, SagaSteps, SagaTaskInput } from './workflow-co
 
 // ---------------------------------------------------------------- input
 
+const id = () => z.string().check(z.minLength(1));
+
 const sagaStepsSchema = z.object({
-  reserveInventory: z.object({ reservationId: z.string().min(1) }).optional(),
-  chargePayment: z.object({ chargeId: z.string().min(1), status: z.string() }).optional(),
-  createShipment: z.object({ shipmentId: z.string().min(1), trackingNumber: z.string() }).optional(),
-  sendConfirmation: z.object({ messageId: z.string().min(1) }).optional(),
+  reserveInventory: z.optional(z.object({ reservationId: id() })),
+  chargePayment: z.optional(z.object({ chargeId: id(), status: z.string() })),
+  createShipment: z.optional(z.object({ shipmentId: id(), trackingNumber: z.string() })),
+  sendConfirmation: z.optional(z.object({ messageId: id() })),
 });
 
 /** Every saga task's input: `{ order, steps, executionName, retryCount }`. */
 export const sagaTaskInputSchema = z.object({
   order: orderPlacedSchema,
-  steps: sagaStepsSchema.default({}),
-  executionName: z.string().min(1).max(80),
-  retryCount: z.number().int().nonnegative().default(0),
+  steps: z._default(sagaStepsSchema, {}),
+  executionName: z.string().check(z.minLength(1), z.maxLength(80)),
+  retryCount: z._default(z.int().check(z.nonnegative()), 0),
 });
 
 /** A validated saga task input. */
@@ -68,15 +71,15 @@ void _contract;
 /** The saga's providers, by role (lib/workflow-catalog.ts names the catalog provider of each). */
 type SagaProvider = 'inventory' | 'payments' | 'shipping' | 'email';
 
-const reservationCreated = z.object({ id: z.string().min(1) });
-const reservationReleased = z.object({ id: z.string().min(1), status: z.string() });
-const reservationList = z.object({ data: z.array(z.object({ id: z.string().min(1), status: z.string() })) });
-const gatewayAnswer = z.object({ id: z.string().min(1), status: z.string() });
+const reservationCreated = z.object({ id: id() });
+const reservationReleased = z.object({ id: id(), status: z.string() });
+const reservationList = z.object({ data: z.array(z.object({ id: id(), status: z.string() })) });
+const gatewayAnswer = z.object({ id: id(), status: z.string() });
 const chargeList = z.object({ data: z.array(gatewayAnswer) });
-const shipmentCreated = z.object({ id: z.string().min(1), trackingNumber: z.string() });
-const shipmentCancelled = z.object({ id: z.string().min(1), status: z.string() });
-const shipmentList = z.object({ data: z.array(z.object({ id: z.string().min(1), status: z.string() })) });
-const messageQueued = z.object({ id: z.string().min(1) });
+const shipmentCreated = z.object({ id: id(), trackingNumber: z.string() });
+const shipmentCancelled = z.object({ id: id(), status: z.string() });
+const shipmentList = z.object({ data: z.array(z.object({ id: id(), status: z.string() })) });
+const messageQueued = z.object({ id: id() });
 
 /*
  * Each call names the schema of its 2xx answer: the HTTP client checks it inside the attempt, so an unusable answer is
@@ -227,7 +230,7 @@ interface ForwardEffectSource<TRecord extends ProviderRecord> {
   recorded: string | undefined;
   /** The provider's lookup route, answering `{ data: [record, ...] }` for `?idempotencyKey=<key>`. */
   lookup: string;
-  schema: z.ZodType<{ data: TRecord[] }>;
+  schema: Schema<{ data: TRecord[] }>;
   /** Whether a record found still needs undoing (a released reservation, a cancelled shipment, a declined charge: no). */
   undoable(record: TRecord): boolean;
   /** Who answers and what it makes, for the reason: 'the gateway', 'charge'. */

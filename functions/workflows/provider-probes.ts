@@ -4,7 +4,7 @@
  * integration (payments, crm) are probed as that integration. Adding a standalone provider = its tasks + one line
  * here + its catalog entry (lib/workflow-catalog.ts).
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
 import { CONTACT_SYNC_CIRCUITS } from './contact-sync.js';
 import { ORDER_SAGA_TASKS } from './order-saga.js';

@@ -20,6 +20,7 @@ import { INTEGRATIONS, type ResolvedIntegration, resolveCatalog } from '../../li
 import { WORKFLOWS } from '../../lib/workflow-catalog.js';
 import { SeededRandom } from '../sandbox/random.js';
 import { UNDELIVERABLE_POSTAL_CODE } from '../sandbox/index.js';
+import { checkSchema } from '../../functions/runtime/schema.js';
 
 /** One planned event. */
 export type DemoEvent =
@@ -163,7 +164,7 @@ export function operationOf(
 ): { adapterKey: string; entity: { id: string; version?: number } } | Error {
   const current = versions.toCurrent(detail);
   if (current instanceof Error) return current;
-  const parsed = definition.input.safeParse(current.payload);
+  const parsed = checkSchema(definition.input, current.payload);
   if (!parsed.success) return new Error(parsed.error.message);
   const entity = definition.entity(parsed.data);
   return { adapterKey: definition.idempotencyKey(parsed.data), entity: { id: `${entity.type}#${entity.id}`, version: entity.version } };

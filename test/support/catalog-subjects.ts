@@ -12,6 +12,7 @@ import { loadAdapters } from '../../functions/ops/integration-adapters.js';
 import type { IntegrationDefinition } from '../../functions/runtime/integration-definition.js';
 import { type CatalogCircuitSettings, INTEGRATIONS, type ResolvedIntegration, resolveCatalog } from '../../lib/catalog.js';
 import { type ResolvedProvider, resolveWorkflows } from '../../lib/workflow-catalog.js';
+import { parse } from 'zod/mini';
 
 /** The shipped integrations, resolved, in catalog order. */
 export const CATALOG: readonly ResolvedIntegration[] = resolveCatalog(INTEGRATIONS);
@@ -56,7 +57,7 @@ export async function catalogSubjects(catalog: readonly ResolvedIntegration[] = 
   return catalog.map((integration) => {
     const definition = adapters.get(integration.adapter)!.bind(integration.name) as IntegrationDefinition<unknown>;
     const example = (n: number) => definition.example!(n) as Record<string, unknown>;
-    const parsed = (n: number) => definition.input.parse(example(n));
+    const parsed = (n: number) => parse(definition.input, example(n));
     return {
       integration,
       definition,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAdapters } from '../../../functions/ops/integration-adapters.js';
 import { SchemaEvolution } from '../../../functions/runtime/schema-evolution.js';
 import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
+import { checkSchema } from '../../../functions/runtime/schema.js';
 
 const EXAMPLES = 20;
 const catalog = resolveCatalog(INTEGRATIONS);
@@ -16,7 +17,7 @@ describe('adapter examples (what npm start publishes)', () => {
       for (let n = 0; n < EXAMPLES; n++) {
         const current = versions.toCurrent(definition.example!(n));
         expect(current, `example ${n}`).not.toBeInstanceOf(Error);
-        const parsed = definition.input.safeParse((current as { payload: unknown }).payload);
+        const parsed = checkSchema(definition.input, (current as { payload: unknown }).payload);
         expect(parsed.success, `example ${n}: ${parsed.error?.message}`).toBe(true);
         keys.add(definition.idempotencyKey(parsed.data));
       }

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { isChargeWebhook, payments, toChargeStatus, toMinorUnits, toPaymentStatus } from '../../../functions/integrations/payments.js';
 import { MalformedResponseError } from '../../../functions/runtime/errors.js';
 import { sendWith } from '../../support/adapter-test-kit.js';
+import { parse } from 'zod/mini';
+import { checkSchema } from '../../../functions/runtime/schema.js';
 
 describe('payments adapter', () => {
   it('converts major units to minor units per currency without float drift', () => {
@@ -33,9 +35,9 @@ describe('payments adapter', () => {
   });
 
   it('upper-cases the currency and rejects an amount with too many decimals', () => {
-    const ok = payments.definition.input.safeParse({ action: 'charge', paymentId: 'p', orderId: 'o', customerId: 'c', amount: '1.00', currency: 'eur' });
+    const ok = checkSchema(payments.definition.input, { action: 'charge', paymentId: 'p', orderId: 'o', customerId: 'c', amount: '1.00', currency: 'eur' });
     expect(ok.success && !isChargeWebhook(ok.data) && ok.data.action === 'charge' && ok.data.currency).toBe('EUR');
-    const bad = payments.definition.input.safeParse({ action: 'charge', paymentId: 'p', orderId: 'o', customerId: 'c', amount: '1.001', currency: 'eur' });
+    const bad = checkSchema(payments.definition.input, { action: 'charge', paymentId: 'p', orderId: 'o', customerId: 'c', amount: '1.001', currency: 'eur' });
     expect(bad.success).toBe(false);
   });
 
@@ -58,31 +60,31 @@ describe('payments adapter: gateway webhooks', () => {
     payload: { id: 'evt_1', type: 'charge.refunded', created: 1795168800, data: { object: { id: 'ch_7', status: 'succeeded', amountRefunded: 0 } } },
     ...overrides,
   });
-  const parse = (value: unknown) => payments.definition.input.parse(value);
+  const parseInput = (value: unknown) => parse(payments.definition.input, value);
 
   it('accepts the forwarded webhook detail beside the two requests', () => {
-    const parsed = parse(webhook());
+    const parsed = parseInput(webhook());
     expect(isChargeWebhook(parsed)).toBe(true);
-    expect(isChargeWebhook(parse({ action: 'refund', refundId: 'r1', chargeId: 'ch_1' }))).toBe(false);
+    expect(isChargeWebhook(parseInput({ action: 'refund', refundId: 'r1', chargeId: 'ch_1' }))).toBe(false);
   });
 
   it('keys a webhook by its delivery id and records it on the charge, ordered by arrival at the hub', () => {
-    const parsed = parse(webhook());
+    const parsed = parseInput(webhook());
     expect(payments.definition.idempotencyKey(parsed)).toBe('webhook:evt_1');
     expect(payments.definition.entity(parsed)).toEqual({ type: 'charge', id: 'ch_7', version: Date.parse('2026-11-20T10:00:01.250Z') });
   });
 
   it('reports a malformed webhook with the webhook schema\'s fields, and a malformed request with the request\'s', () => {
-    const badWebhook = payments.definition.input.safeParse(webhook({ type: 'charge.disputed', payload: { data: {} } }));
+    const badWebhook = checkSchema(payments.definition.input, webhook({ type: 'charge.disputed', payload: { data: {} } }));
     expect(badWebhook.success).toBe(false);
     expect(badWebhook.error?.issues.map((issue) => issue.path.join('.')).sort()).toEqual(['payload.data.object', 'type']);
-    const badRequest = payments.definition.input.safeParse({ action: 'charge', paymentId: 'p', orderId: 'o', customerId: 'c', amount: '1.001', currency: 'eur' });
+    const badRequest = checkSchema(payments.definition.input, { action: 'charge', paymentId: 'p', orderId: 'o', customerId: 'c', amount: '1.001', currency: 'eur' });
     expect(badRequest.error?.issues.map((issue) => issue.path.join('.'))).toEqual(['amount']);
   });
 
   it('reads the charge from the gateway and records the gateway\'s state, not the payload\'s', async () => {
     // The payload says "succeeded, nothing refunded"; the gateway says it was refunded in full.
-    const { result, requests } = await sendWith(payments.definition, parse(webhook()), {
+    const { result, requests } = await sendWith(payments.definition, parseInput(webhook()), {
       body: { id: 'ch_7', status: 'succeeded', amount: 1290, amountRefunded: 1290, currency: 'EUR' },
     });
     expect(requests).toMatchObject([{ method: 'GET', path: '/charges/ch_7' }]);
