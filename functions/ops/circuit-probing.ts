@@ -22,6 +22,7 @@ import type { CircuitStatus } from '../runtime/circuit-breaker.js';
 import type { CircuitState } from '../runtime/circuit-store.js';
 import type { ProbeOutcome } from '../runtime/integration-runtime.js';
 import type { Clock } from '../runtime/ports.js';
+import { REAUTHORIZATION_NEEDED } from '../runtime/errors.js';
 import { EventSourceMappingBusyError } from './errors.js';
 import type { ProbedIntegration, ProbedProvider } from './ops-config.js';
 import {
@@ -40,7 +41,13 @@ export interface ProbeTarget {
   /** An integration, with its event source mapping, or a standalone workflow provider, without one. */
   readonly integration: ProbedIntegration | ProbedProvider;
   /** A fresh (consistent) read of the circuit. */
-  status(): Promise<Pick<CircuitStatus, 'state' | 'effectiveState' | 'version' | 'stateSince'>>;
+  status(): Promise<Pick<CircuitStatus, 'state' | 'effectiveState' | 'version' | 'stateSince' | 'stateReason'>>;
+  /**
+   * For a circuit isolated with "re-authorization needed" (an OAuth refresh token the provider refused): refreshes if
+   * the secret holds a new refresh token, and then closes the circuit ('reauthorized'); 'waiting' while it holds the
+   * refused one. Undefined for an auth scheme without refresh tokens.
+   */
+  reauthorize?(): Promise<ReauthorizationOutcome>;
   /** Runs the adapter's probe if one is due (the runtime's `runProbe`). */
   probe(remainingTimeMs: () => number): Promise<ProbeOutcome>;
   /** Publishes what the probe's calls recorded (CallFailed, CallLatency, CircuitOpened...). */
@@ -60,6 +67,9 @@ export interface CircuitProberOptions {
   readonly clock?: Clock;
 }
 
+/** What a re-authorization attempt found (see {@link ProbeTarget.reauthorize}). */
+export type ReauthorizationOutcome = 'reauthorized' | 'waiting' | 'refused';
+
 /** What was done to the mapping of an integration in a run. */
 export type MappingAction = 'paused' | 'resumed' | 'restored';
 
@@ -72,6 +82,8 @@ export interface IntegrationProbeReport {
   readonly action?: MappingAction;
   /** Set when the circuit was open or half-open with its break over. */
   readonly probe?: ProbeOutcome;
+  /** Set when the circuit was isolated for re-authorization. */
+  readonly reauthorization?: ReauthorizationOutcome;
   /** True when nothing is left to do for it: circuit closed and mapping enabled at its maximum. */
   readonly settled: boolean;
   /** Why this integration could not be handled (the run goes on with the others). */
@@ -144,7 +156,8 @@ export class CircuitProber {
       const base = { integration: target.integration.name, circuit: circuit.state };
       if (!isCircuitOpen(circuit.state)) return { ...base, settled: true };
       const probe = await this.#probeIfDue(target, circuit, remainingTimeMs);
-      return { ...base, ...(probe ? { probe } : {}), settled: false };
+      const reauthorization = await this.#reauthorizeIfNeeded(target, circuit);
+      return { ...base, ...(probe ? { probe } : {}), ...(reauthorization ? { reauthorization } : {}), settled: false };
     }
     const integration = target.integration;
     const mapping = await mappings.get(integration.mappingUuid);
@@ -158,7 +171,8 @@ export class CircuitProber {
         logger.warn('Circuit not closed but its mapping was polling: disabled it', base);
       }
       const probe = await this.#probeIfDue(target, circuit, remainingTimeMs);
-      return { ...base, ...(action ? { action } : {}), ...(probe ? { probe } : {}), settled: false };
+      const reauthorization = await this.#reauthorizeIfNeeded(target, circuit);
+      return { ...base, ...(action ? { action } : {}), ...(probe ? { probe } : {}), ...(reauthorization ? { reauthorization } : {}), settled: false };
     }
 
     if (mapping.state === 'disabled') {
@@ -184,6 +198,18 @@ export class CircuitProber {
     const probe = due ? await target.probe(remainingTimeMs) : undefined;
     if (probe) this.#options.logger.info('Probed the provider', { integration: target.integration.name, circuit: circuit.state, probe });
     return probe;
+  }
+
+  /**
+   * The one isolation that ends by itself: "re-authorization needed" (errors.ts REAUTHORIZATION_NEEDED) is lifted
+   * once a refresh with the secret's new refresh token succeeds (the controller then resumes the mapping).
+   */
+  async #reauthorizeIfNeeded(target: ProbeTarget, circuit: Pick<CircuitStatus, 'state' | 'stateReason'>): Promise<ReauthorizationOutcome | undefined> {
+    if (circuit.state !== 'isolated' || !circuit.stateReason?.startsWith(REAUTHORIZATION_NEEDED) || !target.reauthorize) return undefined;
+    const outcome = await target.reauthorize();
+    const log = outcome === 'reauthorized' ? 'info' : outcome === 'refused' ? 'warn' : 'debug';
+    this.#options.logger[log]('Re-authorization', { integration: target.integration.name, outcome });
+    return outcome;
   }
 
   /** Applies a mapping change; false when Lambda is still applying an earlier one (the next run tries again). */

@@ -8,14 +8,15 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AnyIntegration } from './integration-adapters.js';
-import { ConfigurationError } from '../runtime/errors.js';
-import { type Clock, noQueue, type SecretSource } from '../runtime/ports.js';
+import { ConfigurationError, ReauthorizationRequiredError } from '../runtime/errors.js';
+import { RefreshTokenCredentials } from '../runtime/refresh-token-credentials.js';
+import { type Clock, noQueue, type SecretSource, type WritableSecretSource } from '../runtime/ports.js';
 import { buildRuntimeDependencies } from '../runtime/runtime-environment.js';
 import { DEFAULT_SETTINGS, type RuntimeSettings } from '../runtime/runtime-settings.js';
 import type { MetricsSink } from '../runtime/telemetry.js';
 import type { IntegrationDefinition, SendResult } from '../runtime/integration-definition.js';
 import { OperationExecutor } from '../runtime/operation-executor.js';
-import type { ProbeTarget } from './circuit-probing.js';
+import type { ProbeTarget, ReauthorizationOutcome } from './circuit-probing.js';
 import type { ProbedIntegration, ProbedProvider, ProberConfig } from './ops-config.js';
 
 /** What {@link createProbeTargets} composes the runtimes from. */
@@ -26,7 +27,7 @@ export interface ProbeTargetParts {
   readonly providerProbes?: (name: string) => IntegrationDefinition<unknown, SendResult> | undefined;
   /** Client of the circuits table. */
   readonly dynamodb: DynamoDBClient;
-  readonly secrets: SecretSource;
+  readonly secrets: SecretSource | WritableSecretSource;
   /** The logger of one integration. */
   readonly logger: (integration: string) => Logger;
   /** The runtime metrics of one integration (the probe's calls are counted like any call). */
@@ -76,12 +77,27 @@ function probeTarget(
     fetch: parts.fetch,
   });
   const executor = new OperationExecutor(definition, deps);
+  const { credentials } = deps;
   return {
     integration: target,
     status: () => deps.breaker.status(),
     probe: (remainingTimeMs) => executor.runProbe(remainingTimeMs),
+    ...(credentials instanceof RefreshTokenCredentials ? { reauthorize: () => reauthorize(credentials, deps.breaker) } : {}),
     flushMetrics: () => metrics.flush(),
   };
+}
+
+/** Refreshes with the secret's new refresh token, if there is one, and closes the circuit on success. */
+async function reauthorize(credentials: RefreshTokenCredentials, breaker: { reset(): Promise<unknown> }): Promise<ReauthorizationOutcome> {
+  try {
+    if ((await credentials.recover()) === 'token_unchanged') return 'waiting';
+  } catch (error) {
+    // The new refresh token is refused too: it is recorded, so the next run waits for yet another one.
+    if (error instanceof ReauthorizationRequiredError) return 'refused';
+    throw error;
+  }
+  await breaker.reset();
+  return 'reauthorized';
 }
 
 /** The runtime settings of a probe: the provider's URL, secret and timeout; one attempt (runProbe forces it anyway). */

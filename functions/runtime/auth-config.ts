@@ -23,7 +23,21 @@ export type AuthConfig =
    * Secret `{ clientId, clientSecret, tokenUrl?, scope? }` (secret values override the config) → `Authorization:
    * Bearer <access token>`. A `tokenUrl` that is a path is relative to the provider's base URL.
    */
-  | { readonly scheme: 'oauth2_client_credentials'; readonly tokenUrl: string; readonly scope?: string };
+  | { readonly scheme: 'oauth2_client_credentials'; readonly tokenUrl: string; readonly scope?: string }
+  /**
+   * Secret `{ clientId, clientSecret, refreshToken, tokenUrl? }` → `Authorization: Bearer <access token>` bought with
+   * the refresh token (authorization-code grant: the hub acts on a customer's account). The runtime keeps the current
+   * access token and the provider's rotated refresh token in the same secret (`accessToken`, `accessTokenIssuedAt`, `accessTokenExpiresAt`),
+   * refreshing once across every instance (functions/runtime/refresh-token-credentials.ts, docs/oauth-refresh-tokens.md).
+   */
+  | {
+      readonly scheme: 'oauth2_refresh_token';
+      readonly tokenUrl: string;
+      /** Scopes the grant needs: request the minimum. Sent on every refresh unless `scopeOnRefresh` is false. */
+      readonly scopes?: readonly string[];
+      /** Some providers refuse `scope` on a refresh (the grant keeps its scopes). @default true */
+      readonly scopeOnRefresh?: boolean;
+    };
 
 /** The auth schemes. */
 export type AuthScheme = AuthConfig['scheme'];
@@ -35,7 +49,29 @@ export const SECRET_FIELDS: Readonly<Record<AuthScheme, readonly string[]>> = {
   api_key: ['apiKey'],
   basic: ['username', 'password'],
   oauth2_client_credentials: ['clientId', 'clientSecret'],
+  oauth2_refresh_token: ['clientId', 'clientSecret', 'refreshToken'],
 };
+
+/**
+ * Fields the runtime itself writes into the secret of a scheme (never set by hand): the current access token of
+ * `oauth2_refresh_token`, so every instance uses the one refresh's token.
+ */
+export const RUNTIME_SECRET_FIELDS: Readonly<Record<AuthScheme, readonly string[]>> = {
+  none: [],
+  bearer: [],
+  api_key: [],
+  basic: [],
+  oauth2_client_credentials: [],
+  oauth2_refresh_token: ['accessToken', 'accessTokenIssuedAt', 'accessTokenExpiresAt'],
+};
+
+/** The OAuth2 schemes: both take a token URL that may be a path relative to the provider's base URL. */
+export type OAuth2AuthConfig = Extract<AuthConfig, { tokenUrl: string }>;
+
+/** True for the OAuth2 schemes. */
+export function isOAuth2(auth: AuthConfig): auth is OAuth2AuthConfig {
+  return auth.scheme === 'oauth2_client_credentials' || auth.scheme === 'oauth2_refresh_token';
+}
 
 /** Every auth scheme, in documentation order. */
 export const AUTH_SCHEMES = Object.keys(SECRET_FIELDS) as AuthScheme[];
@@ -44,7 +80,7 @@ export const AUTH_SCHEMES = Object.keys(SECRET_FIELDS) as AuthScheme[];
 export const DEFAULT_API_KEY_HEADER = 'X-Api-Key';
 
 /** What a catalog may write: a scheme that needs no parameter as a bare string, or the whole configuration. */
-export type AuthDeclaration = Exclude<AuthScheme, 'oauth2_client_credentials'> | AuthConfig;
+export type AuthDeclaration = Exclude<AuthScheme, OAuth2AuthConfig['scheme']> | AuthConfig;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FIELDS: Readonly<Record<AuthScheme, readonly string[]>> = {
@@ -53,7 +89,10 @@ const FIELDS: Readonly<Record<AuthScheme, readonly string[]>> = {
   api_key: ['scheme', 'headerName'],
   basic: ['scheme'],
   oauth2_client_credentials: ['scheme', 'tokenUrl', 'scope'],
+  oauth2_refresh_token: ['scheme', 'tokenUrl', 'scopes', 'scopeOnRefresh'],
 };
+// RFC 6749 §3.3: a scope token is printable ASCII except space, '"' and '\\'.
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** The declaration as a configuration object (`'bearer'` → `{ scheme: 'bearer' }`). */
 export function toAuthConfig(declaration: AuthDeclaration): AuthConfig {
@@ -78,12 +117,21 @@ export function authConfigProblems(declaration: unknown): string[] {
   if (scheme === 'api_key' && fields.headerName !== undefined && (typeof fields.headerName !== 'string' || !HEADER_NAME.test(fields.headerName))) {
     problems.push(`auth.headerName must be an HTTP header name (got ${JSON.stringify(fields.headerName)})`);
   }
-  if (scheme === 'oauth2_client_credentials') {
-    const { tokenUrl, scope } = fields;
+  if (scheme === 'oauth2_client_credentials' || scheme === 'oauth2_refresh_token') {
+    const { tokenUrl } = fields;
     if (typeof tokenUrl !== 'string' || !(tokenUrl.startsWith('/') || /^https?:\/\/\S+$/.test(tokenUrl))) {
-      problems.push(`auth.tokenUrl is required for oauth2_client_credentials: an http(s) URL, or a path relative to the base URL (got ${JSON.stringify(tokenUrl)})`);
+      problems.push(`auth.tokenUrl is required for ${scheme}: an http(s) URL, or a path relative to the base URL (got ${JSON.stringify(tokenUrl)})`);
     }
-    if (scope !== undefined && typeof scope !== 'string') problems.push('auth.scope must be a string');
+  }
+  if (scheme === 'oauth2_client_credentials' && fields.scope !== undefined && typeof fields.scope !== 'string') problems.push('auth.scope must be a string');
+  if (scheme === 'oauth2_refresh_token') {
+    const { scopes, scopeOnRefresh } = fields;
+    if (scopes !== undefined && (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((scope) => typeof scope === 'string' && SCOPE_TOKEN.test(scope)))) {
+      problems.push(`auth.scopes must be a non-empty list of OAuth scope names (printable ASCII, no spaces or quotes) (got ${JSON.stringify(scopes)})`);
+    } else if (Array.isArray(scopes) && new Set(scopes).size !== scopes.length) {
+      problems.push('auth.scopes must not repeat a scope');
+    }
+    if (scopeOnRefresh !== undefined && typeof scopeOnRefresh !== 'boolean') problems.push('auth.scopeOnRefresh must be true or false');
   }
   return problems;
 }

@@ -237,6 +237,13 @@ export class CircuitBreaker implements CallGuard {
     return this.status();
   }
 
+  /** The runtime: the credentials are revoked for every message (ports.ts CallGuard). */
+  async isolateAndRefuse(reason: string): Promise<NotAttemptedError> {
+    await this.isolate(reason);
+    const retryAt = this.clock.now() + this.settings.isolatedRetryAfterMs;
+    return new CircuitOpenError(this.circuitId, retryAt, `Circuit ${this.circuitId} is isolated: ${reason}`);
+  }
+
   /** Operator: closes the circuit and clears every counter, the grown break and the throttle. Throws if the shared store fails. */
   async reset(): Promise<CircuitStatus> {
     await this.operator((engine) => engine.reset());

@@ -7,11 +7,12 @@
  * Errors name the secret, the scheme and missing FIELD NAMES, never a value; the token endpoint's response body is
  * only quoted as its OAuth `error`/`error_description`, with our own credentials redacted.
  */
-import { type AuthConfig, type AuthScheme, DEFAULT_API_KEY_HEADER } from './auth-config.js';
+import { type AuthConfig, type AuthScheme, DEFAULT_API_KEY_HEADER, isOAuth2 } from './auth-config.js';
 import { systemClock } from './clock.js';
-import { AuthenticationError, ConfigurationError, InvalidCredentialsError, TokenEndpointError } from './errors.js';
-import { providerErrorSummary } from './http-client.js';
-import type { Clock, CredentialsProvider, SecretSource } from './ports.js';
+import { AuthenticationError, ConfigurationError, InvalidCredentialsError } from './errors.js';
+import { HEADER_SAFE_VALUE, isHttpUrl, type OAuth2Client, refreshAtOf, requestToken } from './oauth2-token-endpoint.js';
+import { RefreshTokenCredentials } from './refresh-token-credentials.js';
+import type { Clock, CredentialsProvider, RefreshLeases, SecretSource, WritableSecretSource } from './ports.js';
 
 export { type AuthConfig, type AuthScheme, DEFAULT_API_KEY_HEADER } from './auth-config.js';
 
@@ -20,8 +21,12 @@ export interface CredentialsProviderOptions {
   readonly auth: AuthConfig;
   /** The secret holding the credentials; required unless the scheme is 'none'. */
   readonly secretName?: string;
-  /** Required unless the scheme is 'none'. */
-  readonly secrets?: SecretSource;
+  /** Required unless the scheme is 'none'; `oauth2_refresh_token` writes to it too (a {@link WritableSecretSource}). */
+  readonly secrets?: SecretSource | WritableSecretSource;
+  /** Elects one refresher across instances; required for 'oauth2_refresh_token'. */
+  readonly leases?: RefreshLeases;
+  /** This instance in the refresh lease. @default a random UUID */
+  readonly instanceId?: string;
   /** @default systemClock */
   readonly clock?: Clock;
   /** Used for the OAuth2 token request. @default globalThis.fetch */
@@ -32,12 +37,9 @@ export interface CredentialsProviderOptions {
   readonly defaultTokenLifetimeSeconds?: number;
 }
 
-/** A token is refreshed this long before it expires at most (or 10% of its lifetime, whichever is smaller). */
-export const TOKEN_EXPIRY_SKEW_MS = 60_000;
+export { TOKEN_EXPIRY_SKEW_MS } from './oauth2-token-endpoint.js';
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Visible ASCII with inner spaces: anything else makes fetch throw an error that quotes the value.
-const HEADER_SAFE_VALUE = /^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$/;
 
 /** Creates the provider for one integration (module scope: the token cache is shared by all records). */
 export function createCredentialsProvider(options: CredentialsProviderOptions): CredentialsProvider {
@@ -50,7 +52,11 @@ export function createCredentialsProvider(options: CredentialsProviderOptions): 
   if (auth.scheme === 'api_key' && auth.headerName !== undefined && !HEADER_NAME.test(auth.headerName)) {
     problems.push('auth.headerName is not a valid HTTP header name');
   }
-  if (auth.scheme === 'oauth2_client_credentials' && !isHttpUrl(auth.tokenUrl)) problems.push('auth.tokenUrl must be an http(s) URL');
+  if (isOAuth2(auth) && !isHttpUrl(auth.tokenUrl)) problems.push('auth.tokenUrl must be an http(s) URL');
+  if (auth.scheme === 'oauth2_refresh_token') {
+    if (!options.leases) problems.push("leases (a RefreshLeases) are required for auth scheme 'oauth2_refresh_token'");
+    if (options.secrets && !isWritable(options.secrets)) problems.push("secrets must be writable (putJson) for auth scheme 'oauth2_refresh_token': it stores the rotated tokens");
+  }
   if (problems.length > 0 || !options.secretName || !options.secrets) {
     throw new ConfigurationError(`Invalid credentials configuration: ${problems.join('; ')}`);
   }
@@ -89,13 +95,12 @@ export function createCredentialsProvider(options: CredentialsProviderOptions): 
       };
     case 'oauth2_client_credentials':
       return new OAuth2ClientCredentials(auth, secretName, read, options);
+    case 'oauth2_refresh_token':
+      return new RefreshTokenCredentials({ ...options, auth, secretName, secrets: secrets as WritableSecretSource, leases: options.leases! });
   }
 }
 
-interface OAuth2Client {
-  readonly clientId: string;
-  readonly clientSecret: string;
-  readonly tokenUrl: string;
+interface OAuth2ClientWithScope extends OAuth2Client {
   readonly scope?: string;
 }
 
@@ -169,7 +174,7 @@ class OAuth2ClientCredentials implements CredentialsProvider {
     }
   }
 
-  private clientFrom(secret: Record<string, unknown>): OAuth2Client {
+  private clientFrom(secret: Record<string, unknown>): OAuth2ClientWithScope {
     const { clientId, clientSecret } = requireFields(secret, this.secretName, this.auth.scheme, ['clientId', 'clientSecret'], { headerSafe: false });
     const tokenUrl = optionalString(secret, 'tokenUrl', this.secretName, this.auth.scheme) ?? this.auth.tokenUrl;
     if (!isHttpUrl(tokenUrl)) throw invalidFields(this.secretName, this.auth.scheme, ['tokenUrl'], 'must be an http(s) URL');
@@ -177,81 +182,17 @@ class OAuth2ClientCredentials implements CredentialsProvider {
     return { clientId, clientSecret, tokenUrl, scope };
   }
 
-  private async requestToken(client: OAuth2Client): Promise<CachedToken> {
-    const requestedAt = this.clock.now();
-    const url = new URL(client.tokenUrl);
-    const where = `${url.host}${url.pathname}`; // never the query string
+  private async requestToken(client: OAuth2ClientWithScope): Promise<CachedToken> {
+    const grantedAt = this.clock.now();
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (client.scope) form.set('scope', client.scope);
-    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before the Basic encoding.
-    const basic = Buffer.from(`${formEncode(client.clientId)}:${formEncode(client.clientSecret)}`, 'utf8').toString('base64');
-    const secrets = [client.clientSecret, basic, `Basic ${basic}`];
-
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, this.tokenTimeoutMs);
-    let response: Response;
-    let text: string;
-    try {
-      response = await this.fetchImpl(url, {
-        method: 'POST',
-        headers: {
-          Authorization: `Basic ${basic}`,
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Accept: 'application/json',
-          'User-Agent': 'integration-hub',
-        },
-        body: form.toString(),
-        signal: controller.signal,
-        redirect: 'manual',
-      });
-      text = await response.text();
-    } catch (error) {
-      const reason = timedOut ? `no response within ${this.tokenTimeoutMs} ms` : `connection failed (${networkErrorCode(error)})`;
-      // No cause: the fetch error may reference the request, whose headers hold the client secret.
-      throw new TokenEndpointError(`Token request to ${where} failed: ${reason}`);
-    } finally {
-      clearTimeout(timer);
-    }
-
-    const { status } = response;
-    if (status >= 200 && status < 300) {
-      // The body holds the token: never quote it, and keep no cause.
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new TokenEndpointError(`Token endpoint ${where} answered ${status} with a body that is not JSON`);
-      }
-      const accessToken = isRecord(body) ? body.access_token : undefined;
-      if (typeof accessToken !== 'string' || !HEADER_SAFE_VALUE.test(accessToken)) {
-        throw new TokenEndpointError(`Token endpoint ${where} answered ${status} without a usable access_token`);
-      }
-      const lifetimeMs = expiresInMs(isRecord(body) ? body.expires_in : undefined) ?? this.defaultLifetimeMs;
-      const skewMs = Math.min(TOKEN_EXPIRY_SKEW_MS, lifetimeMs * 0.1);
-      return { authorization: `Bearer ${accessToken}`, refreshAt: requestedAt + lifetimeMs - skewMs };
-    }
-
-    const summary = providerErrorSummary(text, secrets);
-    const detail = `${status}${summary ? ` ${summary}` : ''}`;
-    if (status >= 500 || status === 408 || status === 425 || status === 429) {
-      throw new TokenEndpointError(`Token endpoint ${where} answered ${detail}`);
-    }
-    // 400 invalid_client / 401 and any other 4xx (wrong URL, forbidden): retrying the same request cannot help.
-    throw new AuthenticationError(status, `Token endpoint ${where} rejected the client credentials: ${detail}`);
+    const token = await requestToken(client, form, { clock: this.clock, fetch: this.fetchImpl, timeoutMs: this.tokenTimeoutMs, defaultLifetimeMs: this.defaultLifetimeMs });
+    return { authorization: `Bearer ${token.accessToken}`, refreshAt: refreshAtOf(grantedAt, token.expiresAt) };
   }
 }
 
-/** `expires_in` in ms, accepting numeric strings; undefined when absent or not a positive number. */
-function expiresInMs(value: unknown): number | undefined {
-  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
-}
 
-function sameClient(a: OAuth2Client, b: OAuth2Client): boolean {
+function sameClient(a: OAuth2ClientWithScope, b: OAuth2ClientWithScope): boolean {
   return a.clientId === b.clientId && a.clientSecret === b.clientSecret && a.tokenUrl === b.tokenUrl && a.scope === b.scope;
 }
 
@@ -293,28 +234,13 @@ function invalidFields(secretName: string, scheme: AuthScheme, fields: readonly 
   );
 }
 
-function formEncode(value: string): string {
-  return new URLSearchParams({ v: value }).toString().slice(2);
-}
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'https:' || url.protocol === 'http:';
-  } catch {
-    return false;
-  }
+
+function isWritable(secrets: SecretSource | WritableSecretSource): secrets is WritableSecretSource {
+  return typeof (secrets as Partial<WritableSecretSource>).putJson === 'function';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function networkErrorCode(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current; depth += 1) {
-    if (isRecord(current) && typeof current.code === 'string') return current.code;
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return error instanceof Error ? error.name : 'unknown error';
-}

@@ -99,6 +99,20 @@ export class AuthenticationError extends TransientError {
   }
 }
 
+/**
+ * The provider refused the refresh token (`invalid_grant`: revoked, expired, or reused after a lost rotation), or
+ * rejected an access token it had just issued: the customer's authorization is gone, and only a person can grant it
+ * again (docs/runbooks/circuit-open-too-long.md "Re-authorization needed"). The call that finds out isolates the integration's circuit with
+ * reason {@link REAUTHORIZATION_NEEDED}, so messages wait instead of failing; the circuit resumes by itself once a
+ * refresh with a new refresh token succeeds. Transient where it surfaces anywhere else: never a DLQ matter.
+ */
+export class ReauthorizationRequiredError extends TransientError {
+  readonly errorClass = 'ReauthorizationRequired';
+}
+
+/** The reason of a circuit isolated by {@link ReauthorizationRequiredError} (what the prober looks for). */
+export const REAUTHORIZATION_NEEDED = 're-authorization needed';
+
 /** A dependency of the runtime itself (idempotency/ledger table, secret store, SQS) failed. */
 export class DependencyError extends TransientError {
   readonly errorClass: string;

@@ -11,6 +11,8 @@ import { nextRetryDelayMs, parseRetryAfterMs, type RetryPolicy } from './backoff
 import { systemClock } from './clock.js';
 import {
   AuthenticationError,
+  REAUTHORIZATION_NEEDED,
+  ReauthorizationRequiredError,
   CallTimeoutError,
   ConfigurationError,
   ConnectionError,
@@ -253,6 +255,10 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
       outcome = await attemptOnce<T>(config, target, body, req.headers, authHeaders, timeoutMs);
     } catch (error) {
       const failure = toIntegrationError(error);
+      if (failure instanceof ReauthorizationRequiredError) {
+        notify(() => config.observer?.attempt({ attempt, latencyMs: Math.max(0, clock.now() - started), error: failure }));
+        throw await isolatedForReauthorization(config, failure);
+      }
       outcome =
         failure instanceof TokenEndpointError || failure instanceof AuthenticationError
           ? // The provider's own token endpoint failed or refused our client credentials: the breaker must see it.
@@ -272,6 +278,12 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
       uncountedRetry = true;
       heldPermit = permit;
       continue;
+    }
+    if (outcome.kind === 'auth' && config.credentials.rejectionAfterFreshMeansReauthorization) {
+      // An access token issued moments ago is refused: the grant behind it is gone (errors.ts ReauthorizationRequiredError).
+      const revoked = new ReauthorizationRequiredError(`${outcome.error.message} (right after a fresh access token)`, { cause: outcome.error });
+      notify(() => config.observer?.attempt({ attempt, latencyMs, status: outcome.status, error: revoked }));
+      throw await isolatedForReauthorization(config, revoked);
     }
     if (outcome.kind === 'auth') {
       // Rejected again with credentials read fresh: the credentials are wrong for every message, which the circuit
@@ -303,6 +315,17 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
     notify(() => config.observer?.retry({ attempt, delayMs, error }));
     if (delayMs > 0) await clock.sleep(delayMs);
   }
+}
+
+/**
+ * Isolates the circuit with "re-authorization needed" and returns the refusal to throw: the message is parked like
+ * any other under an isolated circuit, carrying the provider's answer for the ledger. The permit gets no report: the
+ * circuit's counters no longer matter, and a probe's lease expires by itself.
+ */
+async function isolatedForReauthorization(config: ClientConfig, error: ReauthorizationRequiredError): Promise<IntegrationError> {
+  const refusal = await config.guard.isolateAndRefuse(`${REAUTHORIZATION_NEEDED}: ${error.message}`);
+  refusal.providerError = error;
+  return refusal;
 }
 
 type AttemptOutcome<T> =

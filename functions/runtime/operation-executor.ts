@@ -226,7 +226,11 @@ export class OperationExecutor<TInput> {
       remainingTimeMs,
       maxAttempts: 1,
       // Every attempt of the probe (the one after a 401 refresh included) reports to the probe's own permit.
-      guard: { acquire: async () => permit, throttle: (untilMs) => this.#deps.breaker.throttle(untilMs) },
+      guard: {
+        acquire: async () => permit,
+        throttle: (untilMs) => this.#deps.breaker.throttle(untilMs),
+        isolateAndRefuse: (reason) => this.#deps.breaker.isolateAndRefuse(reason),
+      },
       logger,
     });
     try {

@@ -2,7 +2,7 @@
  * The small interfaces (ports) the runtime's logic is written against. AWS SDK calls live in adapter files that
  * implement these (`dynamodb-*.ts`, `sqs-*.ts`, `secrets-manager-*.ts`); tests use in-memory fakes or dynalite.
  */
-import type { IntegrationError } from './errors.js';
+import type { IntegrationError, NotAttemptedError } from './errors.js';
 
 // ---------------------------------------------------------------- clock
 
@@ -37,6 +37,12 @@ export interface CallGuard {
   acquire(): Promise<CallPermit>;
   /** A 429 with Retry-After: every instance backs off until `untilMs` (epoch ms). */
   throttle(untilMs: number): Promise<void>;
+  /**
+   * The credentials can no longer work for any message (the provider revoked the OAuth grant): isolates the circuit
+   * for every instance with `reason` and returns the refusal (a NotAttemptedError: the message is parked) for the
+   * call that found out. Throws if the shared circuit store cannot be written.
+   */
+  isolateAndRefuse(reason: string): Promise<NotAttemptedError>;
 }
 
 // ---------------------------------------------------------------- credentials
@@ -46,10 +52,43 @@ export interface SecretSource {
   getJson(secretName: string, options?: { forceFetch?: boolean }): Promise<Record<string, unknown>>;
 }
 
+/** A {@link SecretSource} that can also write: a new version of the whole JSON secret (Secrets Manager PutSecretValue). */
+export interface WritableSecretSource extends SecretSource {
+  putJson(secretName: string, value: Record<string, unknown>): Promise<void>;
+}
+
+/** What the instances share about one refresh-token grant (functions/runtime/refresh-token-credentials.ts). */
+export interface RefreshLeaseState {
+  /** The instance refreshing now, and until when its lease holds (epoch ms); absent when nobody is. */
+  readonly owner?: string;
+  readonly until?: number;
+  /** Fingerprint (never the value) of the last refresh token the provider refused; that token is not tried again. */
+  readonly rejectedRefreshToken?: string;
+}
+
+/**
+ * The lease that elects one refresher across every instance (a conditional write with an expiry, so a crashed
+ * holder does not wedge it).
+ */
+export interface RefreshLeases {
+  /** Takes the lease `key` for `owner` until `until` when nobody holds it or the holder's lease ended by `now`. */
+  acquire(key: string, owner: string, now: number, until: number): Promise<boolean>;
+  /** Frees the lease if `owner` still holds it, recording which refresh token was refused (or that none was). */
+  release(key: string, owner: string, outcome: { readonly rejectedRefreshToken?: string }): Promise<void>;
+  /** A consistent read. */
+  read(key: string): Promise<RefreshLeaseState>;
+}
+
 /** Produces the auth headers for a provider call. */
 export interface CredentialsProvider {
   /** Headers to add to a request. `fresh: true` re-reads the secret (and token) bypassing every cache. */
   headers(options?: { fresh?: boolean }): Promise<Record<string, string>>;
+  /**
+   * True when a 401/403 with freshly obtained credentials means the provider revoked the grant (an OAuth refresh
+   * token's access token, refused right after it was issued): the HTTP client then isolates the circuit for
+   * re-authorization instead of counting a failure. @default false
+   */
+  readonly rejectionAfterFreshMeansReauthorization?: boolean;
 }
 
 // ---------------------------------------------------------------- queues

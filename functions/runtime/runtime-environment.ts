@@ -10,9 +10,11 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitStore } from './circuit-store.js';
 import { resolveCircuitBreakerSettings, type CircuitBreakerSettingsInput } from './circuit-settings.js';
 import { systemClock } from './clock.js';
-import type { Clock, DeadLetterQueue, MessageParker, SecretSource } from './ports.js';
+import type { Clock, DeadLetterQueue, MessageParker, SecretSource, WritableSecretSource } from './ports.js';
 import { type AuthConfig, createCredentialsProvider } from './credentials.js';
+import { isOAuth2 } from './auth-config.js';
 import { DynamoDbCircuitStore } from './dynamodb-circuit-store.js';
+import { DynamoDbRefreshLeases } from './dynamodb-refresh-leases.js';
 import { RUNTIME_DYNAMODB_CLIENT_CONFIG } from './dynamodb-items.js';
 import { DynamoDBSyncLedger } from './dynamodb-sync-ledger.js';
 import { ConfigurationError } from './errors.js';
@@ -55,8 +57,8 @@ export interface RuntimeParts {
    * never wrap it in a DynamoDBDocumentClient.
    */
   readonly dynamodb: DynamoDBClient;
-  /** Where the provider credentials are read. */
-  readonly secrets: SecretSource;
+  /** Where the provider credentials are read (and, for `oauth2_refresh_token`, the rotated tokens written). */
+  readonly secrets: SecretSource | WritableSecretSource;
   readonly deadLetters: DeadLetterQueue;
   readonly parker: MessageParker;
   readonly logger: Logger;
@@ -111,6 +113,8 @@ export function buildRuntimeDependencies<TInput>(
       auth: resolveAuth(settings.auth, settings.baseUrl, parts.authTokenUrl),
       secretName: settings.secretName,
       secrets: parts.secrets,
+      // Items of the circuits table, beside the circuit they belong to (dynamodb-refresh-leases.ts).
+      leases: new DynamoDbRefreshLeases({ tableName: settings.circuitsTableName, client: parts.dynamodb }),
       clock,
       fetch: parts.fetch,
     }),
@@ -157,7 +161,7 @@ export function createBreaker(options: {
  * every environment; `AUTH_TOKEN_URL` overrides it (and the secret may override both).
  */
 export function resolveAuth(auth: AuthConfig, baseUrl: string, tokenUrlOverride?: string): AuthConfig {
-  if (auth.scheme !== 'oauth2_client_credentials') return auth;
+  if (!isOAuth2(auth)) return auth;
   const tokenUrl = tokenUrlOverride?.trim() || auth.tokenUrl;
   return { ...auth, tokenUrl: tokenUrl.startsWith('/') ? `${baseUrl.replace(/\/+$/, '')}${tokenUrl}` : tokenUrl };
 }

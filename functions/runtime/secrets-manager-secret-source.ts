@@ -4,9 +4,9 @@
  */
 import { GetParameterError, TransformParameterError } from '@aws-lambda-powertools/parameters/errors';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DependencyError, InvalidCredentialsError } from './errors.js';
-import type { SecretSource } from './ports.js';
+import type { WritableSecretSource } from './ports.js';
 
 /** Options of {@link SecretsManagerSecretSource}. */
 export interface SecretsManagerSecretSourceOptions {
@@ -16,15 +16,20 @@ export interface SecretsManagerSecretSourceOptions {
   readonly maxAgeSeconds?: number;
 }
 
-/** Reads JSON secrets from Secrets Manager, cached for `maxAgeSeconds`; `forceFetch` bypasses the cache. */
-export class SecretsManagerSecretSource implements SecretSource {
+/**
+ * Reads JSON secrets from Secrets Manager, cached for `maxAgeSeconds`; `forceFetch` bypasses the cache. Writes a new
+ * version with PutSecretValue (the OAuth refresh-token scheme stores rotated tokens; only its functions are granted it).
+ */
+export class SecretsManagerSecretSource implements WritableSecretSource {
   private readonly provider: SecretsProvider;
+  private readonly client: SecretsManagerClient;
   private readonly maxAgeSeconds: number;
   /** Concurrent reads of an uncached secret share one GetSecretValue (Powertools does not single-flight). */
   private readonly inFlight = new Map<string, Promise<Record<string, unknown>>>();
 
   constructor(options: SecretsManagerSecretSourceOptions = {}) {
-    this.provider = new SecretsProvider(options.client ? { awsSdkV3Client: options.client } : {});
+    this.client = options.client ?? new SecretsManagerClient({});
+    this.provider = new SecretsProvider({ awsSdkV3Client: this.client });
     this.maxAgeSeconds = options.maxAgeSeconds ?? 300;
   }
 
@@ -40,6 +45,15 @@ export class SecretsManagerSecretSource implements SecretSource {
     };
     read.then(clear, clear);
     return read;
+  }
+
+  async putJson(secretName: string, value: Record<string, unknown>): Promise<void> {
+    try {
+      await this.client.send(new PutSecretValueCommand({ SecretId: secretName, SecretString: JSON.stringify(value) }));
+    } catch (error) {
+      // The error names the secret and the SDK error class, never the value.
+      throw new DependencyError('SecretsManager', `Could not write secret '${secretName}': ${errorName(error)}`, { cause: error });
+    }
   }
 
   private async read(secretName: string, forceFetch: boolean): Promise<Record<string, unknown>> {

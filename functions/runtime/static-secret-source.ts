@@ -3,13 +3,14 @@
  * by tests. Counts reads so callers can check caching, and supports rotation via {@link StaticSecretSource.set}.
  */
 import { DependencyError } from './errors.js';
-import type { SecretSource } from './ports.js';
+import type { WritableSecretSource } from './ports.js';
 
 /** JSON secrets held in memory, keyed by secret name. */
-export class StaticSecretSource implements SecretSource {
+export class StaticSecretSource implements WritableSecretSource {
   private readonly secrets = new Map<string, Record<string, unknown>>();
   private readonly readsByName = new Map<string, number>();
   private forced = 0;
+  private writes = 0;
 
   constructor(secrets: Record<string, Record<string, unknown>> | ReadonlyMap<string, Record<string, unknown>> = {}) {
     const entries = secrets instanceof Map ? [...secrets.entries()] : Object.entries(secrets);
@@ -36,6 +37,18 @@ export class StaticSecretSource implements SecretSource {
   /** Adds or replaces (rotates) a secret. */
   set(secretName: string, value: Record<string, unknown>): void {
     this.secrets.set(secretName, structuredClone(value));
+  }
+
+  /** Writes through {@link StaticSecretSource.putJson} (a runtime storing rotated tokens). */
+  get writeCount(): number {
+    return this.writes;
+  }
+
+  /** Like Secrets Manager's PutSecretValue: a new version of an existing secret. */
+  async putJson(secretName: string, value: Record<string, unknown>): Promise<void> {
+    this.writes += 1;
+    if (!this.secrets.has(secretName)) throw new DependencyError('SecretsManager', `Could not write secret '${secretName}': ResourceNotFoundException`);
+    this.set(secretName, value);
   }
 
   /** Removes a secret; later reads fail like a missing secret in Secrets Manager. */

@@ -53,6 +53,7 @@ import * as z from 'zod/mini';
 import { type CircuitBreakerSettingsInput, resolveCircuitBreakerSettings } from '../runtime/circuit-settings.js';
 import { systemClock } from '../runtime/clock.js';
 import { createCredentialsProvider } from '../runtime/credentials.js';
+import { DynamoDbRefreshLeases } from '../runtime/dynamodb-refresh-leases.js';
 import { DynamoDbCircuitStore } from '../runtime/dynamodb-circuit-store.js';
 import { ConfigurationError, MalformedResponseError, PoisonMessageError, ProviderRejectedError, toIntegrationError } from '../runtime/errors.js';
 import type { HttpClient } from '../runtime/http-client.js';
@@ -456,6 +457,7 @@ export function createContactSyncTask(config: ContactSyncConfig, parts: ContactS
       auth: resolveAuth(settings.auth, settings.baseUrl, authTokenUrl),
       secretName: settings.secretName,
       secrets: parts.secrets,
+      leases: new DynamoDbRefreshLeases({ tableName: settings.circuitsTableName, client: parts.dynamodb }),
       clock,
       fetch: parts.fetch,
     }),

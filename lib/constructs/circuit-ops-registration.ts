@@ -16,6 +16,7 @@ import { CustomResource, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { secretAccessOf, secretPolicyResource, secretWriteStatement } from './service-function.js';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { AFTER_DEPLOY_EVENT } from '../../functions/ops/after-deploy.js';
@@ -124,10 +125,14 @@ export class CircuitOpsRegistration extends Construct {
       const mappings = mappingStatement(pipelines.map((p) => p.eventSourceMappingArn));
       policies.push(new iam.Policy(this, 'ControllerAccess', { roles: [controllerRole], statements: [mappings] }));
     }
-    const secrets = [...pipelines, ...providers].flatMap((entry) => (entry.secret ? [entry.secret] : []));
+    const probed = [...pipelines.map((p) => ({ auth: p.integration.auth, secret: p.secret })), ...providers.map((p) => ({ auth: p.provider.auth, secret: p.secret }))];
+    const secrets = probed.flatMap((entry) => (entry.secret ? [entry.secret] : []));
+    // The prober re-authorizes a circuit isolated for it by refreshing, which stores the rotated tokens.
+    const written = probed.flatMap((entry) => (entry.secret && secretAccessOf(entry.auth.scheme) === 'read_write' ? [entry.secret] : []));
     const proberStatements = [
       ...(pipelines.length > 0 ? [mappingStatement(pipelines.map((p) => p.eventSourceMappingArn))] : []),
       ...(secrets.length > 0 ? [secretsStatement(secrets)] : []),
+      ...(written.length > 0 ? [secretWriteStatement(written)] : []),
     ];
     if (proberStatements.length > 0) policies.push(new iam.Policy(this, 'ProberAccess', { roles: [proberRole], statements: proberStatements }));
 
@@ -169,7 +174,7 @@ function secretsStatement(secrets: readonly secretsmanager.ISecret[]): iam.Polic
   return new iam.PolicyStatement({
     sid: 'ReadProbeCredentials',
     actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-    resources: secrets.map((secret) => (secret.secretFullArn ? secret.secretArn : `${secret.secretArn}-??????`)),
+    resources: secrets.map(secretPolicyResource),
   });
 }
 

@@ -14,7 +14,7 @@ import { SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
 import { type CatalogAuthScheme, REPOSITORY_ROOT, type ResolvedIntegration } from '../catalog.js';
 import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import { assertNoProblems } from '../props-validation.js';
-import { ServiceFunction } from './service-function.js';
+import { secretAccessOf, ServiceFunction } from './service-function.js';
 
 /** The repository root: catalog entry paths (`functions/integrations/crm.ts`) are relative to it. */
 
@@ -157,7 +157,7 @@ export class IntegrationPipeline extends Construct {
       secret: integration.secret,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    if (this.secret) this.function.bindSecret(this.secret, 'SECRET_NAME');
+    if (this.secret) this.function.bindSecret(this.secret, 'SECRET_NAME', secretAccessOf(integration.auth.scheme));
 
     this.eventSourceMapping = new EventSourceMapping(this, 'EventSource', {
       target: this.function,

@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IRole, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, RuntimeFamily, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { type AuthScheme, RUNTIME_SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
 import { assertNoProblems } from '../props-validation.js';
 import { HubNaming } from '../hub-naming.js';
 import { SERVICE_NAME } from '../telemetry.js';
@@ -165,9 +166,11 @@ export class ServiceFunction extends NodejsFunction {
    * Grants reading `secret`'s value and puts its identifier in `envName`: the full ARN when known (an exact
    * match), else the name (a secret imported by name).
    */
-  bindSecret(secret: ISecret, envName: string): Grant {
+  bindSecret(secret: ISecret, envName: string, access: SecretAccess = 'read'): Grant {
     assertEnvName(this, envName);
     const grant = secret.grantRead(this);
+    // PutSecretValue only (not grantWrite's UpdateSecret): the OAuth refresh-token scheme stores rotated tokens as a new version.
+    if (access === 'read_write') this.addToRolePolicy(secretWriteStatement([secret]));
     this.addEnvironment(envName, secret.secretFullArn ?? secret.secretName);
     return grant;
   }
@@ -204,4 +207,22 @@ function serviceFunctionProblems(props: ServiceFunctionProps): string[] {
     if (!ENV_NAME.test(name)) problems.push(`environment variable name ${JSON.stringify(name)} must match ${ENV_NAME}`);
   }
   return problems;
+}
+
+/** What a function may do with a secret: read it, or also write new versions (functions/runtime/refresh-token-credentials.ts). */
+export type SecretAccess = 'read' | 'read_write';
+
+/** The secret access an auth scheme needs: `oauth2_refresh_token` writes the rotated tokens back. */
+export function secretAccessOf(scheme: AuthScheme): SecretAccess {
+  return RUNTIME_SECRET_FIELDS[scheme].length > 0 ? 'read_write' : 'read';
+}
+
+/** The policy resource of a secret: its ARN, or for one imported by name any of its version suffixes. */
+export function secretPolicyResource(secret: ISecret): string {
+  return secret.secretFullArn ? secret.secretArn : `${secret.secretArn}-??????`;
+}
+
+/** secretsmanager:PutSecretValue on exactly these secrets. */
+export function secretWriteStatement(secrets: readonly ISecret[]): PolicyStatement {
+  return new PolicyStatement({ actions: ['secretsmanager:PutSecretValue'], resources: secrets.map(secretPolicyResource) });
 }

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import type { ResolvedProvider } from '../workflow-catalog.js';
 import { assertNoProblems } from '../props-validation.js';
 import { createOrImportCredentialsSecret } from './integration-pipeline.js';
-import type { ServiceFunction } from './service-function.js';
+import { secretAccessOf, type ServiceFunction } from './service-function.js';
 
 /** Props of {@link WorkflowProviders}. */
 export interface WorkflowProvidersProps {
@@ -88,7 +88,7 @@ export class WorkflowProviders extends Construct {
     fn.addEnvironment(`${prefix}AUTH`, JSON.stringify(provider.auth));
     fn.addEnvironment(`${prefix}CIRCUIT_SETTINGS`, JSON.stringify(provider.circuit));
     const secret = this.secrets.get(name);
-    if (secret) fn.bindSecret(secret, `${prefix}SECRET_NAME`);
+    if (secret) fn.bindSecret(secret, `${prefix}SECRET_NAME`, secretAccessOf(provider.auth.scheme));
     if (provider.httpTimeoutMs !== undefined) fn.addEnvironment(`${prefix}HTTP_TIMEOUT_MS`, String(provider.httpTimeoutMs));
     if (provider.maxAttempts !== undefined) fn.addEnvironment(`${prefix}HTTP_MAX_ATTEMPTS`, String(provider.maxAttempts));
     return provider;

@@ -14,7 +14,7 @@
  * Used by the local hub (local-hub.ts, which also refuses a template whose functions call anything else), `npm start`
  * (local/start.ts, through {@link startSandboxForCatalog}) and the workflow tests.
  */
-import { type AuthConfig, type AuthScheme, toAuthConfig } from '../../functions/runtime/auth-config.js';
+import { type AuthConfig, type AuthScheme, isOAuth2, toAuthConfig } from '../../functions/runtime/auth-config.js';
 import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import { PROVIDERS, type ProviderEntry, resolveWorkflows, WORKFLOWS, type WorkflowsCatalog } from '../../lib/workflow-catalog.js';
 import { createLocalSecretsManager, type LocalSecretsManager } from '../local-secrets-manager.js';
@@ -93,7 +93,7 @@ export function sandboxSecretValues(sandbox: AnySandbox, catalogs: HubCatalogs =
     const value = { ...mounted.secret() };
     // A token URL on another host would leave the sandbox; the runtime lets the secret's tokenUrl override the
     // configuration's (functions/runtime/credentials.ts), so the secret points it at the sandbox's token endpoint.
-    if (serving.auth.scheme === 'oauth2_client_credentials' && !serving.auth.tokenUrl.startsWith('/') && mounted.tokenPath) {
+    if (isOAuth2(serving.auth) && !serving.auth.tokenUrl.startsWith('/') && mounted.tokenPath) {
       value.tokenUrl = `${sandbox.providerUrl(serving.provider)}${mounted.tokenPath}`;
     }
     secrets[serving.secretName] = value;

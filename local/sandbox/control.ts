@@ -14,11 +14,22 @@
  *   GET    /_sandbox/credentials/:provider   { provider, credentials }
  *   POST   /_sandbox/rotate/:provider        { provider, credentials } (the new ones)
  *
+ * A provider of scheme oauth2_refresh_token (credential-schemes.ts oauth2RefreshToken) also has its grant here; any
+ * other provider gets 400 { error: { code: 'unsupported_scheme' } }, an unknown one 404 unknown_provider:
+ *   GET    /_sandbox/oauth/:provider            { refreshRequests, refreshesGranted, tokensIssued, reuseIntervalSeconds }
+ *   POST   /_sandbox/oauth/:provider/revoke     { provider, revoked: true }: the customer disconnected the app
+ *   POST   /_sandbox/oauth/:provider/authorize  { provider, credentials } with the refresh token of a new grant (the
+ *                                            customer authorized again; the old grant is revoked)
+ *   POST   /_sandbox/oauth/:provider/settings   { reuseIntervalSeconds } -> { provider, reuseIntervalSeconds };
+ *                                            400 { error: { code: 'invalid_settings', problems } }
+ *
  * Credentials are served here on purpose: the sandbox listens on loopback only and the local hub must be able to
  * put them into its secret store.
  */
+import type { AuthScheme } from '../../functions/runtime/auth-config.js';
 import type { FaultKind } from './faults.js';
 import type { JournalFilter, JournalView, SideEffect } from './journal.js';
+import { MAX_REUSE_INTERVAL_SECONDS, type RefreshTokenGrantControl } from './provider.js';
 
 /** The first path segment of every control request. */
 export const CONTROL_PLANE_PREFIX = '_sandbox';
@@ -59,6 +70,10 @@ export interface ControlTarget {
   credentials(name: string): object;
   /** Rotates and returns the new credentials of a provider. */
   rotateCredentials(name: string): object;
+  /** The auth scheme a provider checks. */
+  authScheme(name: string): AuthScheme;
+  /** The refresh-token grant of a provider of scheme oauth2_refresh_token; undefined for any other. */
+  refreshTokenGrant(name: string): RefreshTokenGrantControl | undefined;
 }
 
 /** A control-plane answer (JSON body). */
@@ -133,7 +148,65 @@ export function handleControlRequest(target: ControlTarget, method: string, path
     if (!knownProvider(argument)) return unknownProvider(argument);
     return ok({ provider: argument, credentials: target.rotateCredentials(argument) });
   }
+  if (resource === 'oauth' && (parts.length === 2 || parts.length === 3)) {
+    if (!knownProvider(argument)) return unknownProvider(argument);
+    const grant = target.refreshTokenGrant(argument);
+    if (!grant) {
+      return failure(400, 'unsupported_scheme', `provider "${argument}" checks ${target.authScheme(argument)}, not oauth2_refresh_token: it has no grant to drive`);
+    }
+    return refreshTokenGrantRequest(grant, argument, parts[2], method, path, body);
+  }
   return failure(404, 'not_found', `no control endpoint ${method} /_sandbox${path}`);
+}
+
+/** `/_sandbox/oauth/:provider[/<action>]` of a provider that has a refresh-token grant. */
+function refreshTokenGrantRequest(
+  grant: RefreshTokenGrantControl,
+  provider: string,
+  action: string | undefined,
+  method: string,
+  path: string,
+  body: string,
+): ControlAnswer {
+  const expected = action === undefined ? 'GET' : 'POST';
+  if (action !== undefined && !['revoke', 'authorize', 'settings'].includes(action)) {
+    return failure(404, 'not_found', `no control endpoint ${method} /_sandbox${path} (actions: revoke, authorize, settings)`);
+  }
+  if (method !== expected) return notAllowed(method, path);
+  switch (action) {
+    case undefined:
+      return ok({
+        refreshRequests: grant.refreshRequests(),
+        refreshesGranted: grant.refreshesGranted(),
+        tokensIssued: grant.tokensIssued(),
+        reuseIntervalSeconds: grant.reuseIntervalSeconds(),
+      });
+    case 'revoke':
+      grant.revoke();
+      return ok({ provider, revoked: true });
+    case 'authorize':
+      return ok({ provider, credentials: { ...grant.authorize() } });
+    default: {
+      const settings = parseJson(body);
+      const problems = refreshTokenSettingsProblems(settings);
+      if (problems.length > 0) return failure(400, 'invalid_settings', problems.join('; '), { problems });
+      grant.setReuseIntervalSeconds((settings as { reuseIntervalSeconds: number }).reuseIntervalSeconds);
+      return ok({ provider, reuseIntervalSeconds: grant.reuseIntervalSeconds() });
+    }
+  }
+}
+
+/** Every problem of a `/_sandbox/oauth/:provider/settings` body `{ reuseIntervalSeconds }`. */
+function refreshTokenSettingsProblems(settings: unknown): string[] {
+  if (!isRecord(settings)) return ['expected a JSON object { reuseIntervalSeconds }'];
+  const problems: string[] = [];
+  const unknown = Object.keys(settings).filter((key) => key !== 'reuseIntervalSeconds');
+  if (unknown.length > 0) problems.push(`unknown setting(s) ${unknown.join(', ')} (known: reuseIntervalSeconds)`);
+  const seconds = settings.reuseIntervalSeconds;
+  if (!(typeof seconds === 'number' && Number.isInteger(seconds) && seconds >= 0 && seconds <= MAX_REUSE_INTERVAL_SECONDS)) {
+    problems.push(`reuseIntervalSeconds must be an integer in 0..${MAX_REUSE_INTERVAL_SECONDS} (got ${JSON.stringify(seconds) ?? 'nothing'})`);
+  }
+  return problems;
 }
 
 function journalFilter(query: URLSearchParams): JournalFilter | string {

@@ -5,7 +5,7 @@
  * plane apply to it exactly as to them; only the routes and the credential check come from here.
  *
  *   GET  /<name>/health             200 { status: 'ok' }                                       no auth, always served
- *   POST /<name><tokenPath>         OAuth2 token endpoint (scheme oauth2_client_credentials only)
+ *   POST /<name><tokenPath>         OAuth2 token endpoint (schemes oauth2_client_credentials and oauth2_refresh_token)
  *   declared routes                 default when none are declared: POST /:collection -> 201 { id }
  *
  * A route that creates (by default every POST) stores a resource with a generated id (`<name>_<n>`), is one side
@@ -16,18 +16,22 @@
  *
  * Credentials are what the runtime's secret holds for the scheme (functions/runtime/auth-config.ts `AuthConfig`), so
  * the local hub can put them in its secret store as they are: none `{}`, bearer `{ token }`, api_key `{ apiKey }`,
- * basic `{ username, password }`, oauth2_client_credentials `{ clientId, clientSecret }`.
+ * basic `{ username, password }`, oauth2_client_credentials `{ clientId, clientSecret }`, oauth2_refresh_token
+ * `{ clientId, clientSecret, refreshToken }` (the grant's current refresh token: it rotates on every refresh,
+ * credential-schemes.ts `oauth2RefreshToken`).
  */
 import { type AuthScheme, DEFAULT_API_KEY_HEADER } from '../../functions/runtime/auth-config.js';
-import { apiKeyAuth, basicAuth, bearerAuth, type CredentialCheck, oauth2ClientCredentials } from './credential-schemes.js';
+import { apiKeyAuth, basicAuth, bearerAuth, type CredentialCheck, oauth2ClientCredentials, oauth2RefreshToken } from './credential-schemes.js';
 import {
   HEALTH_ROUTE,
   type HttpMethod,
   type JsonValue,
+  MAX_REUSE_INTERVAL_SECONDS,
   NO_FAULT_EXTRAS,
   type NoFaultExtras,
   type ProviderContext,
   type ProviderRoute,
+  type RefreshTokenGrantControl,
   type RouteRequest,
   type RouteResponse,
   type SandboxProvider,
@@ -36,7 +40,7 @@ import {
 /** How a generic provider authenticates: a scheme name, or the scheme with its options. */
 export type GenericAuth =
   | AuthScheme
-  | { readonly scheme: Exclude<AuthScheme, 'api_key' | 'oauth2_client_credentials'> }
+  | { readonly scheme: Exclude<AuthScheme, 'api_key' | 'oauth2_client_credentials' | 'oauth2_refresh_token'> }
   | {
       readonly scheme: 'api_key';
       /** Header carrying the key. @default 'X-Api-Key' (the runtime's default) */
@@ -48,6 +52,19 @@ export type GenericAuth =
       readonly tokenPath?: string;
       /** `expires_in` of issued tokens, seconds, on the sandbox clock. @default 3600 */
       readonly tokenExpiresInSeconds?: number;
+    }
+  | {
+      readonly scheme: 'oauth2_refresh_token';
+      /** Token endpoint below the provider prefix. @default '/oauth/token' */
+      readonly tokenPath?: string;
+      /** `expires_in` of issued access tokens, seconds, on the sandbox clock. @default 3600 */
+      readonly tokenExpiresInSeconds?: number;
+      /** The scopes of the grant: a refresh may ask for a subset. @default any requested scope is granted */
+      readonly scopes?: readonly string[];
+      /** False: a refresh carrying `scope` gets 400 `invalid_request`. @default true */
+      readonly scopeOnRefresh?: boolean;
+      /** How long a used refresh token may be presented again, seconds (changeable at run time). @default 0 */
+      readonly reuseIntervalSeconds?: number;
     };
 
 /** One declared endpoint of a generic provider and its canned answer. */
@@ -101,6 +118,8 @@ export interface GenericApi extends SandboxProvider<GenericCredentials, NoFaultE
   readonly scheme: AuthScheme;
   /** Path of the token endpoint below the provider prefix (OAuth2 only): a client's `tokenUrl` is the provider URL + it. */
   readonly tokenPath?: string;
+  /** The grant of scheme `oauth2_refresh_token` (revoke, authorize, reuse interval, counters); absent for other schemes. */
+  readonly refreshTokenGrant?: RefreshTokenGrantControl;
   /** Every created resource, in order. */
   resources(): readonly GenericResource[];
   /** One resource by id. */
@@ -113,7 +132,10 @@ export const DEFAULT_GENERIC_ROUTES: readonly GenericRoute[] = [{ method: 'POST'
 /** Token endpoint of an OAuth2 generic provider unless declared. */
 export const DEFAULT_TOKEN_PATH = '/oauth/token';
 
-const SCHEMES: readonly AuthScheme[] = ['none', 'bearer', 'api_key', 'basic', 'oauth2_client_credentials'];
+const SCHEMES: readonly AuthScheme[] = ['none', 'bearer', 'api_key', 'basic', 'oauth2_client_credentials', 'oauth2_refresh_token'];
+const OAUTH2_SCHEMES: readonly AuthScheme[] = ['oauth2_client_credentials', 'oauth2_refresh_token'];
+// An OAuth scope name (RFC 6749 §3.3): printable ASCII except space, '"' and '\\' (as functions/runtime/auth-config.ts checks).
+const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 const MAX_NAME_LENGTH = 63;
@@ -139,13 +161,14 @@ export function genericDeclarationProblems(declaration: GenericProviderDeclarati
   if (auth.tokenPath !== undefined && !PATH.test(auth.tokenPath)) problems.push('auth.tokenPath must be a path like "/oauth/token"');
   const seconds = auth.tokenExpiresInSeconds;
   if (seconds !== undefined && !(Number.isInteger(seconds) && seconds >= 1)) problems.push('auth.tokenExpiresInSeconds must be an integer >= 1');
+  problems.push(...refreshTokenOptionProblems(auth));
 
   if (declaration.routes !== undefined && !Array.isArray(declaration.routes)) {
     problems.push('routes must be an array');
     return problems;
   }
   const taken = new Set([`${HEALTH_ROUTE.method} ${HEALTH_ROUTE.path}`]);
-  if (auth.scheme === 'oauth2_client_credentials') taken.add(`POST ${auth.tokenPath ?? DEFAULT_TOKEN_PATH}`);
+  if (OAUTH2_SCHEMES.includes(auth.scheme)) taken.add(`POST ${auth.tokenPath ?? DEFAULT_TOKEN_PATH}`);
   (declaration.routes ?? DEFAULT_GENERIC_ROUTES).forEach((route, index) => {
     const label = `routes[${index}]`;
     if (!METHODS.includes(route.method)) problems.push(`${label}.method must be one of ${METHODS.join(', ')}`);
@@ -228,6 +251,7 @@ export function createGenericApi(context: ProviderContext, declaration: GenericP
     authenticate: credentials.authenticate,
     ...(credentials.authChallenge === undefined ? {} : { authChallenge: credentials.authChallenge }),
     ...(credentials.apiKeyHeader === undefined ? {} : { apiKeyHeader: credentials.apiKeyHeader }),
+    ...(credentials.refreshTokenGrant ? { refreshTokenGrant: credentials.refreshTokenGrant } : {}),
     ...NO_FAULT_EXTRAS,
     reset() {
       resources.clear();
@@ -243,6 +267,30 @@ interface NormalizedAuth {
   readonly headerName?: string;
   readonly tokenPath?: string;
   readonly tokenExpiresInSeconds?: number;
+  readonly scopes?: readonly string[];
+  readonly scopeOnRefresh?: boolean;
+  readonly reuseIntervalSeconds?: number;
+}
+
+/** The options only `oauth2_refresh_token` takes, checked (values are not secrets, so they are quoted). */
+function refreshTokenOptionProblems(auth: NormalizedAuth): string[] {
+  const { scopes, scopeOnRefresh, reuseIntervalSeconds } = auth;
+  const given = Object.entries({ scopes, scopeOnRefresh, reuseIntervalSeconds }).filter(([, value]) => value !== undefined).map(([field]) => field);
+  if (auth.scheme !== 'oauth2_refresh_token') {
+    return given.length > 0 ? [`auth.${given.join(', auth.')} only apply to scheme oauth2_refresh_token`] : [];
+  }
+  const problems: string[] = [];
+  if (scopes !== undefined && (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((scope) => typeof scope === 'string' && SCOPE.test(scope)))) {
+    problems.push(`auth.scopes must be a non-empty list of OAuth scope names (printable ASCII, no spaces or quotes) (got ${JSON.stringify(scopes)})`);
+  } else if (scopes !== undefined && new Set(scopes).size !== scopes.length) {
+    problems.push('auth.scopes must not repeat a scope');
+  }
+  if (scopeOnRefresh !== undefined && typeof scopeOnRefresh !== 'boolean') problems.push('auth.scopeOnRefresh must be true or false');
+  const interval = reuseIntervalSeconds;
+  if (interval !== undefined && !(Number.isInteger(interval) && interval >= 0 && interval <= MAX_REUSE_INTERVAL_SECONDS)) {
+    problems.push(`auth.reuseIntervalSeconds must be an integer in 0..${MAX_REUSE_INTERVAL_SECONDS}`);
+  }
+  return problems;
 }
 
 function normalizeAuth(auth: GenericAuth): NormalizedAuth {
@@ -260,7 +308,7 @@ function credentialCheck(
   name: string,
   auth: NormalizedAuth,
   context: ProviderContext,
-): CredentialCheck<GenericCredentials> & { readonly tokenRoute?: ProviderRoute } {
+): CredentialCheck<GenericCredentials> & { readonly tokenRoute?: ProviderRoute; readonly refreshTokenGrant?: RefreshTokenGrantControl } {
   const secrets = context.random('credentials');
   switch (auth.scheme) {
     case 'none':
@@ -283,6 +331,24 @@ function credentialCheck(
         expiresInSeconds: auth.tokenExpiresInSeconds ?? 3600,
         now: context.now,
       });
+    case 'oauth2_refresh_token': {
+      const grant = oauth2RefreshToken({
+        realm: name,
+        tokenPath: auth.tokenPath ?? DEFAULT_TOKEN_PATH,
+        mint: {
+          clientId: () => `${name}_client_${secrets.token(12)}`,
+          clientSecret: () => `${name}_secret_${secrets.token(32)}`,
+          refreshToken: () => `${name}_rt_${secrets.token(40)}`,
+          accessToken: () => `${name}_at_${secrets.token(40)}`,
+        },
+        expiresInSeconds: auth.tokenExpiresInSeconds ?? 3600,
+        now: context.now,
+        ...(auth.scopes === undefined ? {} : { scopes: auth.scopes }),
+        ...(auth.scopeOnRefresh === undefined ? {} : { scopeOnRefresh: auth.scopeOnRefresh }),
+        ...(auth.reuseIntervalSeconds === undefined ? {} : { reuseIntervalSeconds: auth.reuseIntervalSeconds }),
+      });
+      return { ...grant, refreshTokenGrant: grant };
+    }
   }
 }
 

@@ -6,7 +6,7 @@
  * credentials (server.ts `credentials`: secrets → sandbox credentials) cannot drift apart. A generic provider's
  * credential already has the secret's shape (generic-api.ts).
  */
-import { type AuthConfig, type AuthScheme, SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
+import { type AuthConfig, type AuthScheme, isOAuth2, RUNTIME_SECRET_FIELDS, SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
 import type { GenericAuth } from './generic-api.js';
 import { type CredentialsOf, PROVIDER_NAMES, type ProviderName } from './providers.js';
 
@@ -49,24 +49,34 @@ export function credentialsOfSecret<P extends ProviderName>(provider: P, secret:
 // The sandbox reads a bearer token as the one word after "Bearer" and an API key from a header, so those must be
 // printable ASCII without spaces; HTTP Basic cannot carry a ':' in the user-id (RFC 7617).
 const HEADER_WORD = /^[\x21-\x7E]+$/;
-const HEADER_CARRIED_FIELDS: readonly string[] = ['token', 'apiKey'];
+const HEADER_CARRIED_FIELDS: readonly string[] = ['token', 'apiKey', 'accessToken'];
+// Runtime-written fields holding an epoch-ms number (functions/runtime/auth-config.ts RUNTIME_SECRET_FIELDS); the others are strings.
+const EPOCH_MS_FIELDS: readonly string[] = ['accessTokenIssuedAt', 'accessTokenExpiresAt'];
 
 /**
  * Every problem of `secret` as the credential of `scheme`, one line each (empty when it is usable): it must be an
- * object with exactly the scheme's secret fields, each a non-empty string the sandbox can check. Values are never
- * quoted, only field names.
+ * object with exactly the scheme's secret fields, each a non-empty string the sandbox can check, plus optionally the
+ * fields the runtime writes into it itself (RUNTIME_SECRET_FIELDS: a secret the hub has already used). Values are
+ * never quoted, only field names.
  */
 export function secretFieldProblems(scheme: AuthScheme, secret: unknown): string[] {
   const expected = SECRET_FIELDS[scheme];
-  const wanted = expected.length > 0 ? expected.join(', ') : 'no field';
+  const runtime = RUNTIME_SECRET_FIELDS[scheme];
+  const wanted = `${expected.length > 0 ? expected.join(', ') : 'no field'}${runtime.length > 0 ? `; the runtime may add ${runtime.join(', ')}` : ''}`;
   if (typeof secret !== 'object' || secret === null || Array.isArray(secret)) return [`must be an object with ${wanted} (scheme ${scheme})`];
   const fields = secret as Readonly<Record<string, unknown>>;
   const problems: string[] = [];
-  const unknown = Object.keys(fields).filter((field) => !expected.includes(field));
+  const unknown = Object.keys(fields).filter((field) => !expected.includes(field) && !runtime.includes(field));
   if (unknown.length > 0) problems.push(`field(s) ${unknown.join(', ')} do not belong to scheme ${scheme} (expected ${wanted})`);
+  const present = runtime.filter((field) => fields[field] !== undefined);
+  const notNumbers = present.filter((field) => EPOCH_MS_FIELDS.includes(field) && !(typeof fields[field] === 'number' && Number.isFinite(fields[field])));
+  if (notNumbers.length > 0) problems.push(`field(s) ${notNumbers.join(', ')} must be epoch-ms numbers when present (written by the runtime)`);
+  const notStrings = present.filter((field) => !EPOCH_MS_FIELDS.includes(field) && (typeof fields[field] !== 'string' || fields[field] === ''));
+  if (notStrings.length > 0) problems.push(`field(s) ${notStrings.join(', ')} must be non-empty strings when present (written by the runtime)`);
   const missing = expected.filter((field) => typeof fields[field] !== 'string' || fields[field] === '');
   if (missing.length > 0) problems.push(`field(s) ${missing.join(', ')} must be non-empty strings (scheme ${scheme})`);
-  const notHeaderWords = expected.filter((field) => HEADER_CARRIED_FIELDS.includes(field) && !missing.includes(field) && !HEADER_WORD.test(fields[field] as string));
+  const headerCarried = [...expected, ...present].filter((field) => HEADER_CARRIED_FIELDS.includes(field) && typeof fields[field] === 'string' && fields[field] !== '');
+  const notHeaderWords = headerCarried.filter((field) => !HEADER_WORD.test(fields[field] as string));
   if (notHeaderWords.length > 0) problems.push(`field(s) ${notHeaderWords.join(', ')} must be printable ASCII without spaces`);
   if (scheme === 'basic' && typeof fields.username === 'string' && fields.username.includes(':')) problems.push("field username must not contain ':'");
   return problems;
@@ -80,7 +90,16 @@ export function secretFieldProblems(scheme: AuthScheme, secret: unknown): string
  */
 export function genericAuthOf(auth: AuthConfig): GenericAuth {
   if (auth.scheme === 'api_key') return auth.headerName ? { scheme: 'api_key', headerName: auth.headerName } : 'api_key';
-  if (auth.scheme === 'oauth2_client_credentials') return auth.tokenUrl.startsWith('/') ? { scheme: auth.scheme, tokenPath: auth.tokenUrl } : auth.scheme;
+  if (auth.scheme === 'oauth2_refresh_token') {
+    // The grant holds the scopes the catalog asks for, and refuses `scope` on a refresh where the catalog says the provider does.
+    return {
+      scheme: auth.scheme,
+      ...(auth.tokenUrl.startsWith('/') ? { tokenPath: auth.tokenUrl } : {}),
+      ...(auth.scopes === undefined ? {} : { scopes: auth.scopes }),
+      ...(auth.scopeOnRefresh === undefined ? {} : { scopeOnRefresh: auth.scopeOnRefresh }),
+    };
+  }
+  if (isOAuth2(auth)) return auth.tokenUrl.startsWith('/') ? { scheme: auth.scheme, tokenPath: auth.tokenUrl } : auth.scheme;
   return auth.scheme;
 }
 

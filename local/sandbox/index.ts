@@ -32,4 +32,5 @@ export { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT } from './contacts-api.js';
 export type { ContactChange, ContactsApi, ContactsCredentials, SeedOptions, SourceContact } from './contacts-api.js';
 export { DEFAULT_GENERIC_ROUTES, DEFAULT_TOKEN_PATH } from './generic-api.js';
 export type { GenericApi, GenericAuth, GenericCredentials, GenericProviderDeclaration, GenericResource, GenericRoute } from './generic-api.js';
-export type { SandboxProvider, ProviderRoute, ProviderContext, RouteRequest, RouteResponse } from './provider.js';
+export { MAX_REUSE_INTERVAL_SECONDS } from './provider.js';
+export type { SandboxProvider, ProviderRoute, ProviderContext, RefreshTokenCredentials, RefreshTokenGrantControl, RouteRequest, RouteResponse } from './provider.js';

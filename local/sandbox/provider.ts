@@ -132,7 +132,36 @@ export interface SandboxProvider<TCredentials extends object, TFaultExtras exten
   setFaultExtras(extras: TFaultExtras): void;
   /** Forgets all resources and provider-specific fault options. Credentials and issued tokens are kept. */
   reset(): void;
+  /**
+   * Present on a provider of scheme `oauth2_refresh_token` (credential-schemes.ts `oauth2RefreshToken`): what the
+   * customer and the provider do to the grant besides the hub's refreshes, for tests and the control plane.
+   */
+  readonly refreshTokenGrant?: RefreshTokenGrantControl;
 }
+
+/** The credential of scheme `oauth2_refresh_token`: the client and the grant's current refresh token. */
+export type RefreshTokenCredentials = { readonly clientId: string; readonly clientSecret: string; readonly refreshToken: string };
+
+/** The grant of an `oauth2_refresh_token` provider, driven from outside the hub (credential-schemes.ts `oauth2RefreshToken`). */
+export interface RefreshTokenGrantControl {
+  /** The customer disconnects the app: the grant's refresh tokens get `invalid_grant`, its access tokens 401. */
+  revoke(): void;
+  /** The customer authorizes the app again: a new grant (the old one is revoked); returns the credentials with its refresh token. */
+  authorize(): RefreshTokenCredentials;
+  /** How long a used refresh token may be presented again, seconds (0: never). */
+  reuseIntervalSeconds(): number;
+  /** Changes the reuse interval from now on; throws a RangeError unless an integer in 0..{@link MAX_REUSE_INTERVAL_SECONDS}. */
+  setReuseIntervalSeconds(seconds: number): void;
+  /** Refresh-grant requests whose client authentication passed, accepted or not, since start. */
+  refreshRequests(): number;
+  /** Refreshes that issued tokens, since start. */
+  refreshesGranted(): number;
+  /** Access tokens issued since start. */
+  tokensIssued(): number;
+}
+
+/** Largest reuse interval of a refresh token, seconds (a day: real providers allow seconds to minutes). */
+export const MAX_REUSE_INTERVAL_SECONDS = 86_400;
 
 /** Any registered provider, as the server handles them generically. */
 export type AnySandboxProvider = SandboxProvider<object, object>;

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
+import { type AuthScheme, SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
 import { authScheme } from './auth.js';
 import { CONTROL_PLANE_PREFIX, type ControlTarget, handleControlRequest, routedUrl } from './control.js';
 import { type FaultOptions, ProviderFaults, truncateBody, validateFaultOptions } from './faults.js';
@@ -75,9 +76,11 @@ export interface SandboxOptions<G extends string = never> {
    * SECRET HOLDS IT: the fields of the provider's auth scheme (functions/runtime/auth-config.ts SECRET_FIELDS), e.g.
    * `{ payments: { token }, crm: { clientId, clientSecret }, helpdesk: { token } }`; hub-secrets.ts maps them to a
    * dedicated provider's own fields. Lets a sandbox accept the credentials of secrets that already exist (the try
-   * stage, local/sandbox/function-url/). Rotation still works: it mints a new credential from the seeded stream.
+   * stage, local/sandbox/function-url/). Rotation still works: it mints a new credential from the seeded stream. The
+   * fields the runtime writes into a secret itself (RUNTIME_SECRET_FIELDS: an `oauth2_refresh_token` secret's access
+   * token and its expiry) are accepted and ignored; its `refreshToken` becomes the current one of a new grant.
    */
-  readonly credentials?: { readonly [provider: string]: Readonly<Record<string, string>> };
+  readonly credentials?: { readonly [provider: string]: Readonly<Record<string, string | number>> };
 }
 
 /** The common and provider-specific fault options of provider `P`. */
@@ -123,7 +126,11 @@ export interface SandboxControl<G extends string = never> {
    */
   credentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
   credentials(provider: G): GenericCredentials;
-  /** Issues a new credential; the old one (and OAuth2 tokens issued with it) now gets 401 `invalid_credentials`. */
+  /**
+   * Issues a new credential; the old one (and client-credentials tokens issued with it) now gets 401
+   * `invalid_credentials`. An `oauth2_refresh_token` provider changes its client secret and keeps the customer's grant
+   * and its tokens (its grant is driven by `generic(name).refreshTokenGrant`).
+   */
   rotateCredentials<P extends ProviderName>(provider: P): CredentialsOf<P>;
   rotateCredentials(provider: G): GenericCredentials;
   /** Replaces the faults of a provider; throws {@link SandboxConfigError} listing every problem. */
@@ -233,6 +240,8 @@ export async function startSandbox<const G extends string = never>(options: Sand
   /** Dedicated providers first (in PROVIDER_NAMES order), then the generic ones in declaration order. */
   const providerNames: readonly string[] = [...mounted.keys()];
   const unknownProvider = (name: string): string => `unknown provider "${name}" (known: ${providerNames.join(', ')})`;
+  /** The scheme a mounted provider checks. */
+  const schemeOf = (name: string): AuthScheme | undefined => (isDedicatedProvider(name) ? DEDICATED_PROVIDER_AUTH[name].scheme : genericApis.get(name)?.scheme);
 
   const mountedProvider = (name: string): MountedProvider => {
     const provider = mounted.get(name);
@@ -259,7 +268,7 @@ export async function startSandbox<const G extends string = never>(options: Sand
     const problems: string[] = [];
     for (const [name, secret] of Object.entries(given)) {
       const provider = mounted.get(name);
-      const scheme = isDedicatedProvider(name) ? DEDICATED_PROVIDER_AUTH[name].scheme : genericApis.get(name)?.scheme;
+      const scheme = schemeOf(name);
       if (!provider || scheme === undefined) {
         problems.push(`credentials: ${unknownProvider(name)}`);
         continue;
@@ -267,8 +276,9 @@ export async function startSandbox<const G extends string = never>(options: Sand
       const found = secretFieldProblems(scheme, secret);
       problems.push(...found.map((problem) => `credentials.${name}: ${problem}`));
       if (found.length > 0) continue;
-      const fields = secret as Readonly<Record<string, string>>;
-      provider.api.setCredentials(isDedicatedProvider(name) ? credentialsOfSecret(name, fields) : { ...fields });
+      // Only the scheme's own fields: what the runtime wrote into the secret (RUNTIME_SECRET_FIELDS) is not a credential.
+      const fields = Object.fromEntries(SECRET_FIELDS[scheme].map((field) => [field, (secret as Readonly<Record<string, string>>)[field] ?? '']));
+      provider.api.setCredentials(isDedicatedProvider(name) ? credentialsOfSecret(name, fields) : fields);
     }
     return problems;
   };
@@ -569,6 +579,8 @@ export async function startSandbox<const G extends string = never>(options: Sand
     reset: () => resetAll(),
     credentials: (name) => ({ ...mountedProvider(name).api.credentials() }),
     rotateCredentials: (name) => ({ ...mountedProvider(name).api.rotateCredentials() }),
+    authScheme: (name) => schemeOf(name) ?? 'none',
+    refreshTokenGrant: (name) => mountedProvider(name).api.refreshTokenGrant,
   };
 
   const resetAll = (): void => {

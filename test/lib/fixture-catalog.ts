@@ -80,7 +80,7 @@ export function fixtureIntegrations(count: number = FIXTURE_NAMES.length): Integ
 }
 
 /** Auth schemes that take no parameter: a catalog may declare them as a bare string. */
-export type BareAuthScheme = Exclude<CatalogAuthScheme, 'oauth2_client_credentials'>;
+export type BareAuthScheme = Exclude<CatalogAuthScheme, 'oauth2_client_credentials' | 'oauth2_refresh_token'>;
 
 /** The scheme of an auth declaration or of a resolved auth configuration (a bare scheme, or an object with `scheme`). */
 export function authScheme(auth: unknown): CatalogAuthScheme {

@@ -15,7 +15,7 @@
  * as 401s and 404s far from their cause.
  */
 import { type OpsCatalogEntries, opsCatalogEntries, type OpsCatalogParameter } from '../../../functions/ops/ops-catalog.js';
-import { type AuthConfig, type AuthDeclaration, authConfigProblems, SECRET_FIELDS, toAuthConfig } from '../../../functions/runtime/auth-config.js';
+import { type AuthConfig, type AuthDeclaration, authConfigProblems, isOAuth2, SECRET_FIELDS, toAuthConfig } from '../../../functions/runtime/auth-config.js';
 import { ConfigurationError } from '../../../functions/runtime/errors.js';
 import { nameProblem } from '../../../functions/runtime/names.js';
 import { type SandboxPlan, type SandboxServing, servingProviderOf } from '../../hub/serving-provider.js';
@@ -184,7 +184,7 @@ function dedicatedAuthProblems(serving: TrySandboxServing): string[] {
   const served = `sandbox provider '${serving.provider}'`;
   if (serving.auth.scheme !== dedicated.scheme) return [`${serving.owner}: auth scheme is '${serving.auth.scheme}' but ${served} checks '${dedicated.scheme}'`];
   const { auth } = serving;
-  if (auth.scheme === 'oauth2_client_credentials' && auth.tokenUrl.startsWith('/') && auth.tokenUrl !== dedicated.tokenPath) {
+  if (isOAuth2(auth) && auth.tokenUrl.startsWith('/') && auth.tokenUrl !== dedicated.tokenPath) {
     return [`${serving.owner}: auth.tokenUrl is '${auth.tokenUrl}' but ${served} issues tokens at '${dedicated.tokenPath}'`];
   }
   return [];
@@ -192,7 +192,8 @@ function dedicatedAuthProblems(serving: TrySandboxServing): string[] {
 
 /**
  * The credential of every sandbox provider that serves an entry with a secret, as the secret holds it (only the
- * scheme's fields: a secret may also carry the runtime's `tokenUrl`/`scope` overrides), and every problem.
+ * scheme's fields: a secret may also carry the runtime's `tokenUrl`/`scope` overrides and the access token it keeps
+ * there itself), and every problem.
  */
 async function readCredentials(
   servings: readonly TrySandboxServing[],

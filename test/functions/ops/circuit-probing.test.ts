@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RecordingCircuitGauge } from '../../../functions/ops/circuit-gauge.js';
-import { CircuitProber, type ProbeTarget } from '../../../functions/ops/circuit-probing.js';
+import { CircuitProber, type ProbeTarget, type ReauthorizationOutcome } from '../../../functions/ops/circuit-probing.js';
+import { REAUTHORIZATION_NEEDED } from '../../../functions/runtime/errors.js';
 import type { ProbedIntegration, ProbedProvider } from '../../../functions/ops/ops-config.js';
 import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
 import type { ProbeOutcome } from '../../../functions/runtime/integration-runtime.js';
@@ -16,12 +17,22 @@ class FakeTarget implements ProbeTarget {
   probes = 0;
   flushes = 0;
   statusError: Error | undefined;
+  stateReason: string | undefined;
+  /** What reauthorize() finds; 'reauthorized' closes the circuit as the real target's reset does. */
+  reauthorization: ReauthorizationOutcome = 'waiting';
+  reauthorizations = 0;
 
   constructor(readonly integration: ProbedIntegration | ProbedProvider) {}
 
   async status() {
     if (this.statusError) throw this.statusError;
-    return { state: this.state, effectiveState: this.effectiveState, version: this.version, stateSince: this.stateSince };
+    return { state: this.state, effectiveState: this.effectiveState, version: this.version, stateSince: this.stateSince, stateReason: this.stateReason };
+  }
+
+  async reauthorize(): Promise<ReauthorizationOutcome> {
+    this.reauthorizations += 1;
+    if (this.reauthorization === 'reauthorized') this.set('closed');
+    return this.reauthorization;
   }
 
   async probe(): Promise<ProbeOutcome> {
@@ -138,6 +149,28 @@ describe('circuit prober', () => {
     expect(crm.probes).toBe(0);
     expect(payments.probes).toBe(0);
     expect(schedule.enabled).toBe(true);
+  });
+
+  it('re-authorizes a circuit isolated for "re-authorization needed" once the secret holds a new refresh token, never one isolated by an operator', async () => {
+    crm.set('isolated');
+    crm.stateReason = `${REAUTHORIZATION_NEEDED}: Token endpoint crm.example.com/oauth/token rejected the grant: 400 invalid_grant`;
+    payments.set('isolated');
+    payments.stateReason = 'maintenance window';
+    mappings.mappings.set(CRM_MAPPING, { uuid: CRM_MAPPING, state: 'disabled', maximumConcurrency: 5 });
+    mappings.mappings.set(PAYMENTS_MAPPING, { uuid: PAYMENTS_MAPPING, state: 'disabled', maximumConcurrency: 10 });
+
+    const waiting = await prober.run();
+    expect(waiting.integrations.find((i) => i.integration === 'crm')).toMatchObject({ circuit: 'isolated', reauthorization: 'waiting', settled: false });
+    expect([crm.probes, payments.reauthorizations, crm.state]).toEqual([0, 0, 'isolated']);
+
+    crm.reauthorization = 'reauthorized';
+    const done = await prober.run();
+    expect(done.integrations.find((i) => i.integration === 'crm')).toMatchObject({ reauthorization: 'reauthorized', settled: false });
+    expect(crm.state).toBe('closed');
+    expect(payments.reauthorizations).toBe(0);
+    // The next run resumes the mapping (the controller does it on the transition in AWS).
+    const next = await prober.run();
+    expect(next.integrations.find((i) => i.integration === 'crm')).toMatchObject({ circuit: 'closed', action: 'resumed' });
   });
 
   it('disables the mapping of an open circuit that the controller missed', async () => {

@@ -12,6 +12,7 @@ import {
   InvalidCredentialsError,
   MalformedResponseError,
   ProviderRejectedError,
+  ReauthorizationRequiredError,
   RetryableStatusError,
   ThrottledError,
   TransientError,
@@ -545,6 +546,35 @@ describe('createHttpClient: credentials', () => {
     expect(clock.sleeps).toEqual([]);
     // One report for the two attempts: a first 401 counted as a success would reset the circuit's failure count.
     expect(guard.reports()).toEqual(['failed']);
+  });
+
+  it('a refused OAuth grant (refresh token) isolates the circuit with "re-authorization needed" and parks the message: no call, no failure counted', async () => {
+    credentials.fail = new ReauthorizationRequiredError('Token endpoint 127.0.0.1/oauth/token rejected the grant: 400 invalid_grant');
+
+    const error = await rejectionOf(client().get('/files/1'));
+
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect((error as CircuitOpenError).providerError).toBe(credentials.fail);
+    expect(server.requests).toHaveLength(0);
+    expect(guard.calls.filter((call) => call.type === 'isolate')).toEqual([
+      { type: 'isolate', reason: 're-authorization needed: Token endpoint 127.0.0.1/oauth/token rejected the grant: 400 invalid_grant' },
+    ]);
+    expect(guard.reports()).toEqual([]);
+  });
+
+  it('a 401 right after a fresh access token, from credentials that say so, isolates the circuit for re-authorization', async () => {
+    server.fallback = { status: 401, body: { error: 'invalid_token' } };
+    const revocable = Object.assign(credentials, { rejectionAfterFreshMeansReauthorization: true });
+
+    const error = await rejectionOf(client({ credentials: revocable }).get('/files/1'));
+
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect((error as CircuitOpenError).providerError).toBeInstanceOf(ReauthorizationRequiredError);
+    expect(credentials.calls).toEqual([{ fresh: false }, { fresh: true }]);
+    expect(guard.calls.filter((call) => call.type === 'isolate')).toEqual([
+      { type: 'isolate', reason: expect.stringMatching(/^re-authorization needed: GET \/v1\/files\/1 -> 401: invalid_token \(right after a fresh access token\)$/) },
+    ]);
+    expect(guard.reports()).toEqual([]);
   });
 
   it('on 403 with rotated credentials succeeds on the immediate retry, even with a budget of one attempt', async () => {

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
-import type { IntegrationError } from '../../../functions/runtime/errors.js';
+import { CircuitOpenError, type IntegrationError, type NotAttemptedError } from '../../../functions/runtime/errors.js';
 import type { CallGuard, CallPermit, Clock, CredentialsProvider } from '../../../functions/runtime/ports.js';
 
 // ---------------------------------------------------------------- clock
@@ -50,7 +50,8 @@ export type GuardCall =
   | { type: 'acquire' }
   | { type: 'succeeded'; latencyMs: number }
   | { type: 'failed'; error: IntegrationError; latencyMs: number }
-  | { type: 'throttle'; untilMs: number };
+  | { type: 'throttle'; untilMs: number }
+  | { type: 'isolate'; reason: string };
 
 /** Records acquire/succeeded/failed/throttle; `deny` makes acquire throw (e.g. a CircuitOpenError). */
 export class RecordingGuard implements CallGuard {
@@ -81,6 +82,11 @@ export class RecordingGuard implements CallGuard {
   async throttle(untilMs: number): Promise<void> {
     this.calls.push({ type: 'throttle', untilMs });
     if (this.failReports) throw new Error('circuit table unavailable');
+  }
+
+  async isolateAndRefuse(reason: string): Promise<NotAttemptedError> {
+    this.calls.push({ type: 'isolate', reason });
+    return new CircuitOpenError('recording-guard', 0, `isolated: ${reason}`);
   }
 
   count(type: GuardCall['type']): number {

@@ -35,6 +35,7 @@ function wrongHeaders(s: Sandbox<string>, name: string): Record<string, string> 
       return {};
     case 'bearer':
     case 'oauth2_client_credentials':
+    case 'oauth2_refresh_token':
       return { authorization: 'Bearer not-the-token' };
     case 'api_key':
       return { [provider.apiKeyHeader ?? DEFAULT_API_KEY_HEADER]: 'not-the-key' };

@@ -144,7 +144,34 @@ export async function genericAuthHeaders(sandbox: Sandbox<string>, name: string)
       if (response.status !== 200) throw new Error(`token request failed with ${response.status}: ${await response.text()}`);
       return { authorization: `Bearer ${((await response.json()) as { access_token: string }).access_token}` };
     }
+    case 'oauth2_refresh_token': {
+      // A refresh rotates the refresh token: the sandbox's credentials then hold the new current one.
+      const response = await refreshTokenRequest(sandbox.providerUrl(name), provider.tokenPath ?? '', credentials);
+      if (response.status !== 200) throw new Error(`refresh failed with ${response.status}: ${await response.text()}`);
+      return { authorization: `Bearer ${((await response.json()) as { access_token: string }).access_token}` };
+    }
   }
+}
+
+/** The credential of an `oauth2_refresh_token` provider (generic-api.ts), as its secret holds it. */
+export interface RefreshTokenClient {
+  readonly clientId?: string;
+  readonly clientSecret?: string;
+  readonly refreshToken?: string;
+}
+
+/**
+ * POSTs `grant_type=refresh_token` to a token endpoint the way the hub runtime does: the client id and secret
+ * form-urlencoded, then HTTP Basic (RFC 6749 §2.3.1); `form` adds or overrides form fields (`scope`).
+ */
+export function refreshTokenRequest(providerUrl: string, tokenPath: string, client: RefreshTokenClient, form: Record<string, string> = {}): Promise<Response> {
+  const encode = (value: string): string => new URLSearchParams({ v: value }).toString().slice(2);
+  const basic = Buffer.from(`${encode(client.clientId ?? '')}:${encode(client.clientSecret ?? '')}`).toString('base64');
+  return fetch(`${providerUrl}${tokenPath}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: client.refreshToken ?? '', ...form }).toString(),
+  });
 }
 
 /** POSTs JSON to a provider path with its current credentials. */

@@ -145,6 +145,31 @@ describe('starting the try-stage sandbox', () => {
     expect(((await answer.json()) as { credentials: unknown }).credentials).toEqual({ clientId: 'crm-eu-client', clientSecret: 'crm-eu-secret' });
   });
 
+  it('serves an oauth2_refresh_token integration generically with the refresh token of its secret, which the runtime has written to', async () => {
+    const calendar = {
+      name: 'calendar',
+      auth: { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth2/token', scopes: ['events:write'], scopeOnRefresh: false },
+      secretName: 'try/calendar',
+    };
+    const secret = { clientId: 'cal-client', clientSecret: 'cal-secret', refreshToken: 'cal-rt-1', accessToken: 'cal-at-1', accessTokenExpiresAt: 1_900_000_000_000 };
+    expect(sandboxStartPlan(entries([calendar])).plan.generic).toEqual([
+      { name: 'calendar', auth: { scheme: 'oauth2_refresh_token', tokenPath: '/oauth2/token', scopes: ['events:write'], scopeOnRefresh: false } },
+    ]);
+    const sandbox = await start(entries([calendar]), { ...SECRETS, 'try/calendar': secret });
+    const answer = await fetch(`${sandbox.baseUrl}/_sandbox/credentials/calendar`);
+    expect(((await answer.json()) as { credentials: unknown }).credentials).toEqual({ clientId: 'cal-client', clientSecret: 'cal-secret', refreshToken: 'cal-rt-1' });
+    const refresh = (form: string) =>
+      fetch(`${sandbox.baseUrl}/calendar/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('cal-client:cal-secret').toString('base64')}` },
+        body: form,
+      });
+    // The catalog says the provider refuses `scope` on a refresh: the sandbox does too.
+    expect((await refresh('grant_type=refresh_token&refresh_token=cal-rt-1&scope=events%3Awrite')).status).toBe(400);
+    const granted = await refresh('grant_type=refresh_token&refresh_token=cal-rt-1');
+    expect([granted.status, ((await granted.json()) as { scope: string }).scope]).toEqual([200, 'events:write']);
+  });
+
   it('refuses two entries served by one provider whose secrets differ, and accepts them when the values agree', async () => {
     const crmUs = { ...crmEu, name: 'crm-us', secretName: 'try/crm-us' };
     const failure = await startFailure(entries([crmEu, crmUs]), { ...SECRETS, 'try/crm-us': { clientId: 'crm-us-client', clientSecret: 'crm-us-secret' } });
