@@ -12,6 +12,7 @@ import { systemClock } from './clock.js';
 import { AuthenticationError, ConfigurationError, InvalidCredentialsError } from './errors.js';
 import { HEADER_SAFE_VALUE, isHttpUrl, type OAuth2Client, refreshAtOf, requestToken } from './oauth2-token-endpoint.js';
 import { RefreshTokenCredentials } from './refresh-token-credentials.js';
+import { type ExpiringToken, TokenCache } from './token-cache.js';
 import type { Clock, CredentialsProvider, RefreshLeases, SecretSource, WritableSecretSource } from './ports.js';
 
 export { type AuthConfig, type AuthScheme, DEFAULT_API_KEY_HEADER } from './auth-config.js';
@@ -104,18 +105,13 @@ interface OAuth2ClientWithScope extends OAuth2Client {
   readonly scope?: string;
 }
 
-interface CachedToken {
+interface CachedToken extends ExpiringToken {
   readonly authorization: string;
-  /** Epoch ms after which the token is fetched again. */
-  readonly refreshAt: number;
 }
 
 /** OAuth2 client-credentials grant with a cached, single-flight access token. */
 class OAuth2ClientCredentials implements CredentialsProvider {
-  private cached?: CachedToken;
-  private inFlight?: { readonly promise: Promise<CachedToken>; readonly fresh: boolean };
-  /** Bumped per token request, so an older request that finishes late cannot overwrite a newer token. */
-  private generation = 0;
+  private readonly tokens: TokenCache<CachedToken>;
   private readonly clock: Clock;
   private readonly fetchImpl: typeof fetch;
   private readonly tokenTimeoutMs: number;
@@ -131,34 +127,13 @@ class OAuth2ClientCredentials implements CredentialsProvider {
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.tokenTimeoutMs = options.tokenTimeoutMs ?? 5000;
     this.defaultLifetimeMs = (options.defaultTokenLifetimeSeconds ?? 300) * 1000;
+    this.tokens = new TokenCache(this.clock);
   }
 
   async headers(options?: { fresh?: boolean }): Promise<Record<string, string>> {
     const fresh = options?.fresh === true;
-    if (!fresh && this.cached && this.clock.now() < this.cached.refreshAt) {
-      return { Authorization: this.cached.authorization };
-    }
-    // Join a request already under way, unless we need a fresh one and that one is not.
-    const joinable = this.inFlight && (this.inFlight.fresh || !fresh) ? this.inFlight : undefined;
-    const token = await (joinable ?? this.startTokenRequest(fresh)).promise;
+    const token = await this.tokens.get(fresh, () => this.obtainToken(fresh));
     return { Authorization: token.authorization };
-  }
-
-  private startTokenRequest(fresh: boolean): { promise: Promise<CachedToken>; fresh: boolean } {
-    const generation = ++this.generation;
-    const promise = this.obtainToken(fresh).then(
-      (token) => {
-        if (generation === this.generation) this.cached = token;
-        return token;
-      },
-    );
-    const entry = { promise, fresh };
-    this.inFlight = entry;
-    const clear = () => {
-      if (this.inFlight === entry) this.inFlight = undefined;
-    };
-    promise.then(clear, clear);
-    return entry;
   }
 
   private async obtainToken(fresh: boolean): Promise<CachedToken> {

@@ -596,7 +596,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The most specific network error code in the chain (ECONNRESET, UND_ERR_SOCKET, ...), for the message. */
-function describeNetworkError(error: unknown): string {
+export function describeNetworkError(error: unknown): string {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current; depth += 1) {
     if (isRecord(current) && typeof current.code === 'string') return current.code;

@@ -8,7 +8,7 @@
  * (it may reference the request, whose headers hold the client secret).
  */
 import { AuthenticationError, ReauthorizationRequiredError, TokenEndpointError } from './errors.js';
-import { providerErrorSummary } from './http-client.js';
+import { describeNetworkError, providerErrorSummary } from './http-client.js';
 import type { Clock } from './ports.js';
 
 /** The OAuth client as the secret (and catalog) give it. */
@@ -79,7 +79,7 @@ export async function requestToken(client: OAuth2Client, form: URLSearchParams, 
     });
     text = await response.text();
   } catch (error) {
-    const reason = timedOut ? `no response within ${options.timeoutMs} ms` : `connection failed (${networkErrorCode(error)})`;
+    const reason = timedOut ? `no response within ${options.timeoutMs} ms` : `connection failed (${describeNetworkError(error)})`;
     throw new TokenEndpointError(`Token request to ${where} failed: ${reason}`);
   } finally {
     clearTimeout(timer);
@@ -157,13 +157,4 @@ function formEncode(value: string): string {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function networkErrorCode(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current; depth += 1) {
-    if (isRecord(current) && typeof current.code === 'string') return current.code;
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return error instanceof Error ? error.name : 'unknown error';
 }

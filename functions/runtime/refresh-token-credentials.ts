@@ -27,6 +27,7 @@ import { systemClock } from './clock.js';
 import { DependencyError, InvalidCredentialsError, ReauthorizationRequiredError, TokenEndpointError } from './errors.js';
 import { HEADER_SAFE_VALUE, isHttpUrl, type OAuth2Client, refreshAtOf, requestToken } from './oauth2-token-endpoint.js';
 import type { Clock, CredentialsProvider, RefreshLeases, WritableSecretSource } from './ports.js';
+import { type ExpiringToken, TokenCache } from './token-cache.js';
 
 /** The scheme's configuration. */
 export type RefreshTokenAuth = Extract<AuthConfig, { scheme: 'oauth2_refresh_token' }>;
@@ -64,10 +65,8 @@ export interface RefreshTokenCredentialsOptions {
 /** What {@link RefreshTokenCredentials.recover} found. */
 export type RecoveryOutcome = 'refreshed' | 'token_unchanged';
 
-interface CachedToken {
+interface CachedToken extends ExpiringToken {
   readonly accessToken: string;
-  /** Epoch ms after which a new token is needed. */
-  readonly refreshAt: number;
 }
 
 /** How often the secret write is tried before the refresh is given up (the lease's time bounds it too). */
@@ -77,8 +76,7 @@ const SECRET_WRITE_ATTEMPTS = 3;
 export class RefreshTokenCredentials implements CredentialsProvider {
   /** A 401/403 after a just-refreshed token means the grant is gone (http-client.ts), not a stale secret. */
   readonly rejectionAfterFreshMeansReauthorization = true;
-  private cached?: CachedToken;
-  private inFlight?: { readonly promise: Promise<CachedToken>; readonly fresh: boolean };
+  private readonly tokens: TokenCache<CachedToken>;
   private readonly clock: Clock;
   private readonly fetchImpl: typeof fetch;
   private readonly tokenTimeoutMs: number;
@@ -99,6 +97,7 @@ export class RefreshTokenCredentials implements CredentialsProvider {
     this.pollMs = options.pollMs ?? 200;
     this.owner = options.instanceId ?? randomUUID();
     this.leaseKey = refreshLeaseKey(options.secretName);
+    this.tokens = new TokenCache(this.clock);
   }
 
   /**
@@ -107,9 +106,7 @@ export class RefreshTokenCredentials implements CredentialsProvider {
    */
   async headers(options?: { fresh?: boolean }): Promise<Record<string, string>> {
     const fresh = options?.fresh === true;
-    if (!fresh && this.cached && this.clock.now() < this.cached.refreshAt) return { Authorization: `Bearer ${this.cached.accessToken}` };
-    const joinable = this.inFlight && (this.inFlight.fresh || !fresh) ? this.inFlight : undefined;
-    const token = await (joinable ?? this.start(fresh, () => this.obtain(fresh ? this.cached?.accessToken : undefined, fresh))).promise;
+    const token = await this.tokens.get(fresh, () => this.obtain(fresh ? this.tokens.last?.accessToken : undefined, fresh));
     return { Authorization: `Bearer ${token.accessToken}` };
   }
 
@@ -124,22 +121,8 @@ export class RefreshTokenCredentials implements CredentialsProvider {
     const { rejectedRefreshToken } = await this.options.leases.read(this.leaseKey);
     if (rejectedRefreshToken !== undefined && rejectedRefreshToken === fingerprint(refreshToken)) return 'token_unchanged';
     // Whatever access token the secret still holds belongs to the refused grant: refresh regardless.
-    await this.start(true, () => this.obtain(undefined, true, true)).promise;
+    await this.tokens.get(true, () => this.obtain(undefined, true, true));
     return 'refreshed';
-  }
-
-  private start(fresh: boolean, run: () => Promise<CachedToken>): { promise: Promise<CachedToken>; fresh: boolean } {
-    const promise = run().then((token) => {
-      this.cached = token;
-      return token;
-    });
-    const entry = { promise, fresh };
-    this.inFlight = entry;
-    const clear = () => {
-      if (this.inFlight === entry) this.inFlight = undefined;
-    };
-    promise.then(clear, clear);
-    return entry;
   }
 
   /**
