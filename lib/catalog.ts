@@ -194,6 +194,21 @@ export const INTEGRATIONS: readonly IntegrationEntry[] = [
     // The gateway signs with its own `t=…,v1=…` header (docs/webhooks.md).
     webhooks: { scheme: 'timestamped-hmac', header: 'payments-signature', events: ['charge.succeeded', 'charge.refunded'] },
   },
+  {
+    name: 'newsletter',
+    description: "Customers who subscribe upstream become list subscribers on the e-mail marketing platform, on the customer's account (OAuth2 refresh token).",
+    routes: [{ sources: ['accounts.service'], detailTypes: ['CustomerSubscribed'] }],
+    baseUrl: 'https://api.newsletter.example.com/v1',
+    // The customer authorized the hub's app once; only the scope that adds subscribers is asked for (docs/oauth-refresh-tokens.md).
+    auth: { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token', scopes: ['subscribers:write'] },
+    functionTimeoutSeconds: 30,
+    httpTimeoutMs: 5000,
+    maxAttempts: 3,
+    batchSize: 10,
+    maxConcurrency: 5,
+    maxReceiveCount: 5,
+    circuit: { failureThreshold: 5, breakMs: 30_000 },
+  },
 ];
 
 /** Context overrides, e.g. `{ 'baseUrl:crm': 'https://sandbox.crm.example.com' }` from `cdk deploy -c`. */

@@ -3,11 +3,17 @@
  * descriptions and the dashboard link to them, either as a repository-relative path or, when the deployment gives
  * a base URL (context `runbookBaseUrl`), as `<base>/<slug>.md`.
  */
+import { type AuthScheme, canRequireReauthorization } from '../functions/runtime/auth-config.js';
 
 /** Where the runbooks live, relative to the repository root. */
 export const RUNBOOK_DIRECTORY = 'docs/runbooks';
 
-/** Every runbook slug; each one names an alarm of {@link IntegrationAlarms} and a file `docs/runbooks/<slug>.md`. */
+/**
+ * The runbook slugs of an integration's alarms; each one names an alarm of {@link IntegrationAlarms} and a file
+ * `docs/runbooks/<slug>.md`. Every integration gets each alarm except `reauthorization-needed`, which only circuits
+ * whose grant can be revoked get (see {@link integrationRunbookSlugs}); a standalone workflow provider's circuit gets
+ * `circuit-open-too-long` and that one (lib/constructs/provider-circuit-alarm.ts).
+ */
 export const RUNBOOK_SLUGS = [
   'dlq-not-empty',
   'oldest-message-too-old',
@@ -16,10 +22,19 @@ export const RUNBOOK_SLUGS = [
   'breaker-store-fallback',
   'dlq-message-expiring',
   'function-throttled',
+  'reauthorization-needed',
 ] as const;
 
 /** The slug of one runbook (and of the alarm it belongs to). */
 export type RunbookSlug = (typeof RUNBOOK_SLUGS)[number];
+
+/**
+ * The slugs of the alarms an integration of auth scheme `scheme` gets, in {@link RUNBOOK_SLUGS} order:
+ * `reauthorization-needed` only for a scheme whose grant the provider can revoke (`oauth2_refresh_token`).
+ */
+export function integrationRunbookSlugs(scheme: AuthScheme): readonly RunbookSlug[] {
+  return canRequireReauthorization(scheme) ? RUNBOOK_SLUGS : RUNBOOK_SLUGS.filter((slug) => slug !== 'reauthorization-needed');
+}
 
 /** The runbooks of the Step Functions workflows' alarms ({@link WorkflowAlarms}); a file `docs/runbooks/<slug>.md` each. */
 export const WORKFLOW_RUNBOOK_SLUGS = [

@@ -13,13 +13,22 @@
  *   A record the controller reports as failed is delivered again (same SequenceNumber and eventID, as a shard
  *   retries it) with every record after it, unless the item's state moved on meanwhile. Polls never overlap: a poll
  *   by hand while the background loop polls waits for it, so no change is delivered twice.
- * - {@link RecordingCircuitGaugeTimeline}: the CircuitOpen gauge, kept as the latest state per integration.
+ * - {@link RecordingCircuitGaugeTimeline}: the circuit gauges, kept as the latest state per integration and the
+ *   integrations waiting for re-authorization.
  */
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { CircuitController } from '../functions/ops/circuit-control.js';
 import { EventSourceMappingNotFoundError } from '../functions/ops/errors.js';
-import type { CircuitGauge, EventSourceMappings, MappingChange, MappingStatus, ProbeSchedule } from '../functions/ops/ports.js';
+import {
+  type CircuitGauge,
+  type EventSourceMappings,
+  type GaugedCircuit,
+  isAwaitingReauthorization,
+  type MappingChange,
+  type MappingStatus,
+  type ProbeSchedule,
+} from '../functions/ops/ports.js';
 import type { CircuitState } from '../functions/runtime/circuit-store.js';
 import type { LocalEventSourceMapping } from './local-event-source.js';
 
@@ -67,12 +76,16 @@ export class LocalProbeSchedule implements ProbeSchedule {
   }
 }
 
-/** The CircuitOpen gauge: the latest state recorded per integration. */
+/** The circuit gauges: the latest state recorded per integration (CircuitOpen), and who waits for a new refresh token (ReauthorizationNeeded). */
 export class RecordingCircuitGaugeTimeline implements CircuitGauge {
   readonly latest = new Map<string, CircuitState>();
+  /** The integrations whose latest record was isolated for re-authorization. */
+  readonly reauthorizationNeeded = new Set<string>();
 
-  record(integration: string, state: CircuitState): void {
-    this.latest.set(integration, state);
+  record(integration: string, circuit: GaugedCircuit): void {
+    this.latest.set(integration, circuit.state);
+    if (isAwaitingReauthorization(circuit)) this.reauthorizationNeeded.add(integration);
+    else this.reauthorizationNeeded.delete(integration);
   }
 }
 

@@ -9,7 +9,15 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { removeHubInfo, serveHubOperator, writeHubInfo } from './cli/local-hub-http.js';
-import { checkOutageProvider, DemoOptionError, type OutageOption, parseOutage, runDemo, sandboxProviderNames } from './hub/demo-scenario.js';
+import {
+  checkOutageProvider,
+  DEMO_ACCESS_TOKEN_LIFETIME_SECONDS,
+  DemoOptionError,
+  type OutageOption,
+  parseOutage,
+  runDemo,
+  sandboxProviderNames,
+} from './hub/demo-scenario.js';
 import { writeHtmlReport } from './hub/html-report.js';
 import { LocalHub } from './hub/local-hub.js';
 import { LocalHubOperator } from './hub/local-hub-operator.js';
@@ -94,7 +102,8 @@ async function main(): Promise<number> {
   const log = (where: string, error: unknown) => appendFileSync(logPath, `${new Date().toISOString()} ${where}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 
   console.log('Starting the local hub: synthesizing the IntegrationHub stack, creating its tables, queues, rules and state machines…');
-  const sandbox = await startSandboxForCatalog({ seed: options.seed });
+  // Short-lived access tokens, so the OAuth2 integrations' tokens expire during the traffic (the demo reports the refreshes).
+  const sandbox = await startSandboxForCatalog({ seed: options.seed, accessTokenLifetimeSeconds: DEMO_ACCESS_TOKEN_LIFETIME_SECONDS });
   if (options.outage) {
     // Any provider the sandbox mounts can go down, the generic ones it mounts for catalog integrations included.
     try {

@@ -22,6 +22,7 @@ import type { ControlledIntegration } from './ops-config.js';
 import {
   type CircuitGauge,
   type EventSourceMappings,
+  type GaugedCircuit,
   isCircuitOpen,
   isPaused,
   isPolling,
@@ -62,7 +63,7 @@ export interface CircuitControllerOptions {
   readonly integrations: readonly ControlledIntegration[];
   /**
    * The standalone workflow providers' circuit ids: no mapping to pause, but a transition turns the prober's
-   * schedule on (it probes them) and publishes CircuitOpen. @default none
+   * schedule on (it probes them) and publishes the circuit gauges. @default none
    */
   readonly providers?: readonly string[];
   readonly mappings: EventSourceMappings;
@@ -79,6 +80,9 @@ export interface CircuitControllerOptions {
    */
   readonly busyRetry?: { readonly attempts: number; readonly delayMs: number };
 }
+
+/** What nothing stored means: a closed circuit (one that never failed). */
+const NEVER_FAILED: GaugedCircuit = { state: 'closed' };
 
 /** Lambda time kept in reserve: no busy-retry wait starts with less than this left. */
 const RESERVE_MS = 5_000;
@@ -132,9 +136,10 @@ export class CircuitController {
     const { logger, circuits, schedule, gauge } = this.#options;
     const integration = this.#integrations.get(transition.circuitId);
     if (!integration && this.#options.providers?.includes(transition.circuitId)) {
-      const state = (await circuits.get(transition.circuitId))?.state ?? 'closed';
+      const circuit = (await circuits.get(transition.circuitId)) ?? NEVER_FAILED;
+      const { state } = circuit;
       await schedule.enable();
-      gauge.record(transition.circuitId, state);
+      gauge.record(transition.circuitId, circuit);
       logger.info('Circuit transition of a workflow provider recorded', { provider: transition.circuitId, transition, currentState: state });
       return 'provider_recorded';
     }
@@ -142,8 +147,8 @@ export class CircuitController {
       logger.info('Transition of a circuit that no controlled integration or provider owns; ignored', { ...transition });
       return 'unknown_circuit';
     }
-    // Nothing stored means closed (a circuit that never failed).
-    const state = (await circuits.get(integration.name))?.state ?? 'closed';
+    const circuit = (await circuits.get(integration.name)) ?? NEVER_FAILED;
+    const { state } = circuit;
     const context = { integration: integration.name, mappingUuid: integration.mappingUuid, transition, currentState: state };
     if (state !== transition.to) logger.info('The circuit has moved on since this record; acting on its current state', context);
 
@@ -158,7 +163,7 @@ export class CircuitController {
     }
     // Either way the prober has work: probe an open circuit, or restore a resumed mapping's concurrency later.
     await schedule.enable();
-    gauge.record(integration.name, state);
+    gauge.record(integration.name, circuit);
     logger.info('Circuit transition handled', { ...context, outcome });
     return outcome;
   }

@@ -1,20 +1,34 @@
 /**
- * The `CircuitOpen` metric: 1 while an integration's circuit is open, half-open or isolated, 0 when it is closed.
+ * The circuit gauges, published together for an integration's circuit:
+ * - `CircuitOpen`: 1 while the circuit is open, half-open or isolated, 0 when it is closed;
+ * - `ReauthorizationNeeded`: 1 while it is isolated because the provider refused its OAuth grant (a person must put
+ *   a new refresh token in the secret, docs/runbooks/reauthorization-needed.md), else 0.
  * Namespace: the stage's (`IntegrationHub/<stage>`, functions/runtime/telemetry.ts), dimensions `service` (integration-hub, added by Powertools like on every runtime
- * metric) and `integration`. The controller publishes it on every transition and the prober on every run, so
- * an alarm on its Maximum sees an outage as long as it lasts.
+ * metric) and `integration`. The controller publishes them on every transition and the prober on every run, so
+ * an alarm on their Maximum sees an outage as long as it lasts.
  */
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import type { CircuitState } from '../runtime/circuit-store.js';
 import { metricsNamespace } from '../runtime/telemetry.js';
-import { type CircuitGauge, isCircuitOpen } from './ports.js';
+import { type CircuitGauge, type GaugedCircuit, isAwaitingReauthorization, isCircuitOpen } from './ports.js';
 
 /** The metrics the ops functions publish. */
 export const OpsMetric = {
   CircuitOpen: 'CircuitOpen',
+  ReauthorizationNeeded: 'ReauthorizationNeeded',
 } as const;
 
-/** `CircuitOpen` as EMF through Powertools: one blob per data point, so each carries its own `integration` dimension. */
+/** One of {@link OpsMetric}. */
+export type OpsMetricName = (typeof OpsMetric)[keyof typeof OpsMetric];
+
+/** The value of every gauge for `circuit`; one function, so the published and the recorded values cannot differ. */
+export function gaugeValues(circuit: GaugedCircuit): Record<OpsMetricName, 0 | 1> {
+  return {
+    [OpsMetric.CircuitOpen]: isCircuitOpen(circuit.state) ? 1 : 0,
+    [OpsMetric.ReauthorizationNeeded]: isAwaitingReauthorization(circuit) ? 1 : 0,
+  };
+}
+
+/** The gauges as EMF through Powertools: one blob per data point, so each carries its own `integration` dimension. */
 export class PowertoolsCircuitGauge implements CircuitGauge {
   readonly #metrics: Metrics;
 
@@ -22,23 +36,29 @@ export class PowertoolsCircuitGauge implements CircuitGauge {
     this.#metrics = metrics ?? new Metrics({ namespace: metricsNamespace(), serviceName: 'integration-hub' });
   }
 
-  record(integration: string, state: CircuitState): void {
-    const single = this.#metrics.singleMetric();
-    single.addDimensions({ integration });
-    single.addMetric(OpsMetric.CircuitOpen, MetricUnit.Count, isCircuitOpen(state) ? 1 : 0);
+  record(integration: string, circuit: GaugedCircuit): void {
+    for (const [name, value] of Object.entries(gaugeValues(circuit))) {
+      // A single metric is published (and its dimensions cleared) by addMetric: one per gauge.
+      const single = this.#metrics.singleMetric();
+      single.addDimensions({ integration });
+      single.addMetric(name, MetricUnit.Count, value);
+    }
   }
 }
 
+/** One recorded data point of every gauge. */
+export type GaugePoint = { readonly integration: string } & Readonly<Record<OpsMetricName, 0 | 1>>;
+
 /** Keeps every data point in memory (tests). */
 export class RecordingCircuitGauge implements CircuitGauge {
-  readonly points: { integration: string; value: number }[] = [];
+  readonly points: GaugePoint[] = [];
 
-  record(integration: string, state: CircuitState): void {
-    this.points.push({ integration, value: isCircuitOpen(state) ? 1 : 0 });
+  record(integration: string, circuit: GaugedCircuit): void {
+    this.points.push({ integration, ...gaugeValues(circuit) });
   }
 
-  /** The last value recorded for `integration`. */
-  last(integration: string): number | undefined {
-    return this.points.filter((p) => p.integration === integration).at(-1)?.value;
+  /** The last value of `metric` recorded for `integration`. */
+  last(integration: string, metric: OpsMetricName = OpsMetric.CircuitOpen): number | undefined {
+    return this.points.filter((p) => p.integration === integration).at(-1)?.[metric];
   }
 }

@@ -11,10 +11,10 @@
  *
  * A standalone workflow provider (no mapping) gets the probe only: its circuit is settled once closed.
  *
- * `CircuitOpen` is published for every circuit on every run. When every circuit is closed and every mapping is
- * back at its maximum, the prober disables its own schedule, then reads the circuits once more: a circuit that
- * changed meanwhile may have had its controller's EnableRule overtaken by that DisableRule, so the schedule is
- * enabled again (the next run settles it).
+ * `CircuitOpen` and `ReauthorizationNeeded` (circuit-gauge.ts) are published for every circuit on every run. When
+ * every circuit is closed and every mapping is back at its maximum, the prober disables its own schedule, then reads
+ * the circuits once more: a circuit that changed meanwhile may have had its controller's EnableRule overtaken by that
+ * DisableRule, so the schedule is enabled again (the next run settles it).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { systemClock } from '../runtime/clock.js';
@@ -22,12 +22,12 @@ import type { CircuitStatus } from '../runtime/circuit-breaker.js';
 import type { CircuitState } from '../runtime/circuit-store.js';
 import type { ProbeOutcome } from '../runtime/integration-runtime.js';
 import type { Clock } from '../runtime/ports.js';
-import { REAUTHORIZATION_NEEDED } from '../runtime/errors.js';
 import { EventSourceMappingBusyError } from './errors.js';
 import type { ProbedIntegration, ProbedProvider } from './ops-config.js';
 import {
   type CircuitGauge,
   type EventSourceMappings,
+  isAwaitingReauthorization,
   isCircuitOpen,
   isPaused,
   type MappingChange,
@@ -151,7 +151,7 @@ export class CircuitProber {
     const { mappings, gauge, logger } = this.#options;
     const circuit = await target.status();
     versions.set(target.integration.name, circuit.version);
-    gauge.record(target.integration.name, circuit.state);
+    gauge.record(target.integration.name, circuit);
     if (!isIntegration(target.integration)) {
       const base = { integration: target.integration.name, circuit: circuit.state };
       if (!isCircuitOpen(circuit.state)) return { ...base, settled: true };
@@ -205,7 +205,7 @@ export class CircuitProber {
    * once a refresh with the secret's new refresh token succeeds (the controller then resumes the mapping).
    */
   async #reauthorizeIfNeeded(target: ProbeTarget, circuit: Pick<CircuitStatus, 'state' | 'stateReason'>): Promise<ReauthorizationOutcome | undefined> {
-    if (circuit.state !== 'isolated' || !circuit.stateReason?.startsWith(REAUTHORIZATION_NEEDED) || !target.reauthorize) return undefined;
+    if (!isAwaitingReauthorization(circuit) || !target.reauthorize) return undefined;
     const outcome = await target.reauthorize();
     const log = outcome === 'reauthorized' ? 'info' : outcome === 'refused' ? 'warn' : 'debug';
     this.#options.logger[log]('Re-authorization', { integration: target.integration.name, outcome });

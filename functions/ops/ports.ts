@@ -2,7 +2,8 @@
  * The small interfaces the circuit controller and prober are written against. AWS SDK calls live in the adapters
  * (`lambda-event-source-mappings.ts`, `eventbridge-probe-schedule.ts`, `circuit-gauge.ts`); tests use fakes.
  */
-import type { CircuitState } from '../runtime/circuit-store.js';
+import type { CircuitRecord, CircuitState } from '../runtime/circuit-store.js';
+import { REAUTHORIZATION_NEEDED } from '../runtime/errors.js';
 
 /**
  * Where an event source mapping is, as Lambda reports it (`State`, lower-cased). Only `enabled` and `disabled` are
@@ -44,10 +45,16 @@ export interface ProbeSchedule {
   disable(): Promise<void>;
 }
 
-/** Publishes the `CircuitOpen` metric (1 while an integration's circuit is not closed, else 0). */
+/** What the gauge reads of a circuit: its state, and why it is in it. */
+export type GaugedCircuit = Pick<CircuitRecord, 'state' | 'stateReason'>;
+
+/**
+ * Publishes the circuit gauges of an integration (functions/ops/circuit-gauge.ts): `CircuitOpen` (1 while its circuit
+ * is not closed, else 0) and `ReauthorizationNeeded` (1 while it waits for a new refresh token, else 0).
+ */
 export interface CircuitGauge {
-  /** Records the state of `integration`'s circuit now. */
-  record(integration: string, state: CircuitState): void;
+  /** Records `integration`'s circuit as it is now. */
+  record(integration: string, circuit: GaugedCircuit): void;
 }
 
 /** The concurrency a mapping is resumed at: Lambda's minimum for SQS, so a recovering provider gets a trickle first. */
@@ -66,4 +73,12 @@ export function isPaused(state: MappingState): boolean {
 /** True while a circuit keeps calls away from the provider: open, half-open (probing) or isolated by an operator. */
 export function isCircuitOpen(state: CircuitState): boolean {
   return state !== 'closed';
+}
+
+/**
+ * True while a circuit is isolated because the provider refused its OAuth grant (functions/runtime/errors.ts
+ * REAUTHORIZATION_NEEDED): only a new refresh token in the secret ends it.
+ */
+export function isAwaitingReauthorization(circuit: GaugedCircuit): boolean {
+  return circuit.state === 'isolated' && circuit.stateReason?.startsWith(REAUTHORIZATION_NEEDED) === true;
 }

@@ -53,6 +53,12 @@ export const SECRET_FIELDS: Readonly<Record<AuthScheme, readonly string[]>> = {
 };
 
 /**
+ * The value the stack puts in every field of a secret it creates except the last, generated one
+ * (lib/constructs/integration-pipeline.ts): set the real values after deploy.
+ */
+export const SECRET_PLACEHOLDER = 'SET_AFTER_DEPLOY';
+
+/**
  * Fields the runtime itself writes into the secret of a scheme (never set by hand): the current access token of
  * `oauth2_refresh_token`, so every instance uses the one refresh's token.
  */
@@ -64,6 +70,15 @@ export const RUNTIME_SECRET_FIELDS: Readonly<Record<AuthScheme, readonly string[
   oauth2_client_credentials: [],
   oauth2_refresh_token: ['accessToken', 'accessTokenIssuedAt', 'accessTokenExpiresAt'],
 };
+
+/**
+ * True for the schemes whose grant the provider can revoke: the HTTP client then isolates the circuit for
+ * re-authorization (errors.ts ReauthorizationRequiredError) and only a person with a new refresh token ends it, so
+ * these circuits get a reauthorization-needed alarm (lib/constructs/integration-alarms.ts).
+ */
+export function canRequireReauthorization(scheme: AuthScheme): boolean {
+  return scheme === 'oauth2_refresh_token';
+}
 
 /** The OAuth2 schemes: both take a token URL that may be a path relative to the provider's base URL. */
 export type OAuth2AuthConfig = Extract<AuthConfig, { tokenUrl: string }>;

@@ -142,20 +142,9 @@ export class RefreshTokenCredentials implements CredentialsProvider {
       if (await this.options.leases.acquire(this.leaseKey, this.owner, now, now + this.leaseMs)) {
         return this.refreshUnderLease(rejected, forceRefresh);
       }
-      if (!(await this.awaitRelease(deadline))) {
+      if (!(await awaitLeaseRelease(this.options.leases, this.leaseKey, this.clock, deadline, this.pollMs))) {
         throw new TokenEndpointError(`Another instance's refresh of the access token for secret '${this.options.secretName}' did not finish within ${this.waitMs} ms`);
       }
-    }
-  }
-
-  /** Waits until the lease is free or expired; false when `deadline` came first. */
-  private async awaitRelease(deadline: number): Promise<boolean> {
-    for (;;) {
-      const { owner, until } = await this.options.leases.read(this.leaseKey);
-      const now = this.clock.now();
-      if (owner === undefined || until === undefined || until <= now) return true;
-      if (now >= deadline) return false;
-      await this.clock.sleep(Math.min(this.pollMs, Math.max(1, until - now)));
     }
   }
 
@@ -243,6 +232,17 @@ export class RefreshTokenCredentials implements CredentialsProvider {
 
   private read(fresh: boolean): Promise<Record<string, unknown>> {
     return this.options.secrets.getJson(this.options.secretName, fresh ? { forceFetch: true } : undefined);
+  }
+}
+
+/** Waits until lease `key` is free or expired; false when `deadline` (epoch ms) came first. */
+export async function awaitLeaseRelease(leases: RefreshLeases, key: string, clock: Clock, deadline: number, pollMs: number): Promise<boolean> {
+  for (;;) {
+    const { owner, until } = await leases.read(key);
+    const now = clock.now();
+    if (owner === undefined || until === undefined || until <= now) return true;
+    if (now >= deadline) return false;
+    await clock.sleep(Math.min(pollMs, Math.max(1, until - now)));
   }
 }
 

@@ -59,7 +59,7 @@ export class HubWorkflows extends Construct {
   readonly contactSync: ContactSyncStateMachine;
   /** The alarms of each workflow, by workflow name. */
   readonly workflowAlarms: ReadonlyMap<string, WorkflowAlarms>;
-  /** One circuit-open-too-long alarm per standalone provider. */
+  /** The standalone providers' circuit alarms: circuit-open-too-long each, and reauthorization-needed for auth `oauth2_refresh_token`. */
   readonly providerAlarms: readonly cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: HubWorkflowsProps) {
@@ -119,8 +119,8 @@ export class HubWorkflows extends Construct {
         }),
       ],
     ]);
-    this.providerAlarms = standalone.map(
-      (provider) => new ProviderCircuitAlarm(this, `${pascalCase(provider.name)}ProviderAlarm`, { provider: provider.name, topic, runbookBaseUrl }).alarm,
+    this.providerAlarms = standalone.flatMap(
+      (provider) => new ProviderCircuitAlarm(this, `${pascalCase(provider.name)}ProviderAlarm`, { provider: provider.name, auth: provider.auth, topic, runbookBaseUrl }).alarms,
     );
 
     const output = (outputId: string, value: string, description: string) => new CfnOutput(this, outputId, { value, description }).overrideLogicalId(outputId);

@@ -5,6 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
+import { canRequireReauthorization } from '../../functions/runtime/auth-config.js';
 import type { ResolvedIntegration } from '../catalog.js';
 import { RUNBOOK_SLUGS, type RunbookSlug, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
 import { HubNaming } from '../hub-naming.js';
@@ -20,7 +21,10 @@ import { alarmNamePrefix, runbookAlarm } from './runbook-alarm.js';
  * exactly: alarms and graphs must name both.
  */
 
-/** The custom metrics the dashboards and alarms read (the runtime's RuntimeMetric, plus CircuitOpen from the circuit controller and prober). */
+/**
+ * The custom metrics the dashboards and alarms read (the runtime's RuntimeMetric, plus CircuitOpen and
+ * ReauthorizationNeeded from the circuit controller and prober, functions/ops/circuit-gauge.ts).
+ */
 export type HubMetricName =
   | 'CallSucceeded'
   | 'CallFailed'
@@ -35,6 +39,7 @@ export type HubMetricName =
   | 'BreakerStoreFallback'
   | 'HandedBack'
   | 'CircuitOpen'
+  | 'ReauthorizationNeeded'
   | 'WebhookReceived'
   | 'WebhookRejected'
   | 'WebhookDuplicate'
@@ -74,6 +79,15 @@ export function hubMetricByErrorClassSearch(
 }
 
 // ------------------------------------------------------------------ the alarms
+
+/**
+ * The metric of the reauthorization-needed alarm of a circuit (an integration's or a standalone workflow provider's):
+ * the Maximum of ReauthorizationNeeded over 5 minutes. The prober publishes it every minute while the circuit waits,
+ * so one skipped run leaves no empty period (an empty one counts as OK and would send a false recovery).
+ */
+export function reauthorizationNeededMetric(scope: IConstruct, circuit: string): cloudwatch.Metric {
+  return hubMetric(scope, circuit, 'ReauthorizationNeeded', { period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM });
+}
 
 /** Age of the oldest DLQ message that raises dlq-message-expiring: 10 days, four before SQS's 14-day retention ends. */
 export const DLQ_EXPIRY_WARNING_SECONDS = 10 * 86_400;
@@ -134,9 +148,11 @@ interface AlarmSpec {
  * | breaker-store-fallback | IntegrationHub BreakerStoreFallback (sum, 5 min) | ≥ 1 |
  * | dlq-message-expiring | DLQ ApproximateAgeOfOldestMessage (max, 5 min) | ≥ 10 days (SQS deletes at 14) |
  * | function-throttled | Lambda Throttles (sum, 5 min) | ≥ 1 |
+ * | reauthorization-needed | IntegrationHub ReauthorizationNeeded (max, 5 min) | ≥ 1, once; only for auth `oauth2_refresh_token` |
  *
  * Missing data never breaches: a queue with no traffic, or a circuit that is closed (the prober stops publishing
- * CircuitOpen), is healthy.
+ * CircuitOpen and ReauthorizationNeeded), is healthy. reauthorization-needed does not wait `circuitOpenMinutes`:
+ * the circuit stays isolated until a person puts a new refresh token in the secret.
  */
 export class IntegrationAlarms extends Construct {
   /** Every runbook slug an alarm of this construct links to (a file `docs/runbooks/<slug>.md` each). */
@@ -156,7 +172,12 @@ export class IntegrationAlarms extends Construct {
   readonly dlqMessageExpiring: cloudwatch.Alarm;
   /** Lambda throttled the function: throttled batches come back and use up receives. */
   readonly functionThrottled: cloudwatch.Alarm;
-  /** All of the above, in that order. */
+  /**
+   * The provider refused the refresh token and the circuit waits for a new one. Only for auth scheme
+   * `oauth2_refresh_token` (undefined otherwise: no other scheme isolates a circuit for re-authorization).
+   */
+  readonly reauthorizationNeeded?: cloudwatch.Alarm;
+  /** All of the above that exist, in that order. */
   readonly alarms: readonly cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: IntegrationAlarmsProps) {
@@ -256,6 +277,18 @@ export class IntegrationAlarms extends Construct {
       datapointsToAlarm: 1,
       meaning: 'Lambda throttled the function (Throttles >= 1 in 5 minutes): throttled batches return to the queue and use up receives, so valid messages can reach the DLQ.',
     });
+    if (canRequireReauthorization(integration.auth.scheme)) {
+      this.reauthorizationNeeded = create('ReauthorizationNeeded', {
+        slug: 'reauthorization-needed',
+        metric: reauthorizationNeededMetric(this, name),
+        threshold: 1,
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        meaning:
+          'the provider refused the OAuth refresh token (invalid_grant, or 401 right after a fresh access token): the circuit is isolated and messages are parked ' +
+          'until a person puts a new refresh token in the secret.',
+      });
+    }
     this.alarms = [
       this.dlqNotEmpty,
       this.oldestMessageTooOld,
@@ -264,6 +297,7 @@ export class IntegrationAlarms extends Construct {
       this.breakerStoreFallback,
       this.dlqMessageExpiring,
       this.functionThrottled,
+      ...(this.reauthorizationNeeded ? [this.reauthorizationNeeded] : []),
     ];
   }
 }

@@ -1,8 +1,9 @@
 import { Aws, Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { canRequireReauthorization } from '../../functions/runtime/auth-config.js';
 import { HubNaming } from '../hub-naming.js';
-import { RUNBOOK_SLUGS, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
+import { integrationRunbookSlugs, runbookBaseUrlProblem, runbookLink } from '../runbooks.js';
 import type { HubDashboardIntegration } from './hub-dashboard.js';
 import { hubMetric, hubMetricByErrorClassSearch } from './integration-alarms.js';
 
@@ -58,7 +59,7 @@ export class IntegrationDashboard extends Construct {
       new cloudwatch.GraphWidget({ title: `${name} · ${title}`, width: WIDGET_WIDTH, height: WIDGET_HEIGHT, period: ONE_MINUTE, ...options });
     const { alarms } = integration;
 
-    const runbooks = RUNBOOK_SLUGS.map((slug) => {
+    const runbooks = integrationRunbookSlugs(integration.auth.scheme).map((slug) => {
       const link = runbookLink(slug, props.runbookBaseUrl);
       return props.runbookBaseUrl ? `[${slug}](${link})` : `\`${link}\``;
     }).join(' · ');
@@ -68,7 +69,8 @@ export class IntegrationDashboard extends Construct {
           `# ${name}\n${integration.description} — batch ${integration.batchSize}, max concurrency ${integration.maxConcurrency}, ` +
           `timeout ${integration.functionTimeoutSeconds} s, DLQ after ${integration.maxReceiveCount} receives. ` +
           `Alarms: DLQ ≥ 1, oldest message ≥ ${alarms.oldestMessageAgeSeconds} s, circuit open ${alarms.circuitOpenMinutes} min, ` +
-          `function errors ≥ ${alarms.functionErrors} / 5 min.\n\nRunbooks: ${runbooks}`,
+          `function errors ≥ ${alarms.functionErrors} / 5 min` +
+          `${canRequireReauthorization(integration.auth.scheme) ? ', re-authorization needed' : ''}.\n\nRunbooks: ${runbooks}`,
         width: GRID,
         height: 3,
       }),
@@ -117,7 +119,12 @@ export class IntegrationDashboard extends Construct {
         leftYAxis: { min: 0, label: 'ms', showUnits: false },
       }),
       graph('Circuit', {
-        left: [metric('CircuitOpen', cloudwatch.Stats.MAXIMUM, 'Circuit open (1 = open/half-open/isolated)')],
+        left: [
+          metric('CircuitOpen', cloudwatch.Stats.MAXIMUM, 'Circuit open (1 = open/half-open/isolated)'),
+          ...(canRequireReauthorization(integration.auth.scheme)
+            ? [metric('ReauthorizationNeeded', cloudwatch.Stats.MAXIMUM, 'Re-authorization needed (1 = waiting for a new refresh token)')]
+            : []),
+        ],
         right: [
           metric('CircuitRejected', cloudwatch.Stats.SUM, 'Rejected: circuit open (parked)'),
           metric('Throttled', cloudwatch.Stats.SUM, 'Rejected: provider Retry-After (parked)'),

@@ -10,16 +10,13 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { SECRET_FIELDS } from '../../functions/runtime/auth-config.js';
+import { SECRET_FIELDS, SECRET_PLACEHOLDER } from '../../functions/runtime/auth-config.js';
 import { type CatalogAuthScheme, REPOSITORY_ROOT, type ResolvedIntegration } from '../catalog.js';
 import { TABLE_ITEM_ACTIONS } from './hub-tables.js';
 import { assertNoProblems } from '../props-validation.js';
 import { secretAccessOf, ServiceFunction } from './service-function.js';
 
 /** The repository root: catalog entry paths (`functions/integrations/crm.ts`) are relative to it. */
-
-/** The placeholder put in every field of a created secret except the generated one; set the real values after deploy. */
-export const SECRET_PLACEHOLDER = 'SET_AFTER_DEPLOY';
 
 /** Props of {@link IntegrationPipeline}. */
 export interface IntegrationPipelineProps {

@@ -37,6 +37,7 @@ export type Invocation =
   | { readonly command: 'circuit status'; readonly circuit?: string }
   | { readonly command: 'circuit isolate'; readonly circuit: string; readonly reason?: string }
   | { readonly command: 'circuit reset'; readonly circuit: string }
+  | { readonly command: 'auth set-refresh-token'; readonly circuit: string }
   | { readonly command: 'ledger show'; readonly entityType: string; readonly entityId: string; readonly fullLog: boolean }
   | {
       readonly command: 'workflows list';
@@ -196,6 +197,23 @@ const COMMANDS: readonly CommandSpec[] = [
     examples: ['npm run hub -- circuit reset payments'],
   },
   {
+    name: 'auth set-refresh-token',
+    summary: 'Put a new OAuth2 refresh token into a circuit\'s secret after the customer re-authorized the hub.',
+    description:
+      'For circuits of auth scheme oauth2_refresh_token. The token is read from standard input, never from the ' +
+      'command line (which shell history and the process list keep): pipe it in, or type or paste it at the prompt, ' +
+      'which does not echo it. It is written as a new version of the secret, without the access token of the old ' +
+      'grant, under the lease the functions elect a refresher with, so a refresh in flight cannot overwrite it. A ' +
+      'circuit isolated with "re-authorization needed" closes by itself once the prober refreshes with the new token ' +
+      '(its next run); `circuit status` shows it. Runbook: docs/runbooks/reauthorization-needed.md.',
+    args: [{ name: 'circuit', description: 'an integration or a workflow provider whose auth scheme is oauth2_refresh_token' }],
+    options: {},
+    examples: [
+      'npm run hub -- auth set-refresh-token crm --stage prod < refresh-token.txt',
+      'npm run hub -- auth set-refresh-token crm --local        (then paste the token at the hidden prompt)',
+    ],
+  },
+  {
     name: 'ledger show',
     summary: 'Show where an entity stands with every integration, and its audit log.',
     args: [
@@ -253,6 +271,7 @@ const COMMANDS: readonly CommandSpec[] = [
 const GROUPS: Readonly<Record<string, string>> = {
   dlq: 'Dead-letter queues of the integrations.',
   circuit: 'The shared circuit breakers of the integrations and workflow providers.',
+  auth: 'Credentials the hub keeps for its providers.',
   ledger: 'The sync ledger: where each entity stands.',
   workflows: 'Executions of the Step Functions workflows.',
 };
@@ -363,6 +382,8 @@ function invocation(
       return { command: 'circuit isolate', circuit: arg(0), reason: str('reason') };
     case 'circuit reset':
       return { command: 'circuit reset', circuit: arg(0) };
+    case 'auth set-refresh-token':
+      return { command: 'auth set-refresh-token', circuit: arg(0) };
     case 'ledger show':
       return { command: 'ledger show', entityType: arg(0), entityId: arg(1), fullLog: values['full-log'] === true };
     case 'workflows list': {

@@ -24,6 +24,7 @@ import {
   SFNClient,
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetQueueAttributesCommand, type Message, QueueDoesNotExist, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { INTEGRATIONS, pascalCase } from '../../lib/catalog.js';
@@ -34,6 +35,8 @@ import type { CircuitBreakerSettingsInput } from '../../functions/runtime/circui
 import { systemClock } from '../../functions/runtime/clock.js';
 import { DynamoDbCircuitStore } from '../../functions/runtime/dynamodb-circuit-store.js';
 import { DynamoDBSyncLedger } from '../../functions/runtime/dynamodb-sync-ledger.js';
+import { DynamoDbRefreshLeases } from '../../functions/runtime/dynamodb-refresh-leases.js';
+import { SecretsManagerSecretSource } from '../../functions/runtime/secrets-manager-secret-source.js';
 import type { Clock } from '../../functions/runtime/ports.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
 import {
@@ -63,7 +66,10 @@ import {
   type WebhookListRequest,
   type WebhookRejectionView,
   webhookIntegrationsToList,
+  type CircuitCredentials,
+  type RefreshTokenSetResult,
 } from './hub-operator.js';
+import { circuitCredentialsOfOpsCatalog, setRefreshToken } from './refresh-token-operation.js';
 import { CIRCUIT_SETTINGS_OUTPUT, circuitSettingsOfOpsCatalog, parseCircuitSettingsOutput } from './circuit-settings-output.js';
 import { type OpsCatalogParameter, opsCatalogEntries, ssmParameterReader } from '../../functions/ops/ops-catalog.js';
 
@@ -81,6 +87,8 @@ export interface AwsHubClients {
   readonly ssm?: SSMClient;
   /** Reads the webhook functions' rejections and replays. */
   readonly logs?: CloudWatchLogsClient;
+  /** Writes a new refresh token (`auth set-refresh-token`). */
+  readonly secretsManager?: SecretsManagerClient;
 }
 
 /** Options of {@link AwsHubOperator}. */
@@ -118,6 +126,8 @@ interface HubResources {
   readonly circuits: ReadonlyMap<string, CircuitBreakerSettingsInput>;
   /** Integration that declares webhooks → its webhook function's log group (`<Pascal>WebhookLogGroupName` outputs). */
   readonly webhookLogGroups: ReadonlyMap<string, string>;
+  /** Circuit id → its auth scheme and secret, from the circuits' parameters; empty without `circuitsPath`. */
+  readonly credentials: ReadonlyMap<string, CircuitCredentials>;
 }
 
 /** Polls of a DLQ that bring nothing new before a listing stops (a receive samples some of the queue's servers). */
@@ -160,6 +170,7 @@ export class AwsHubOperator implements HubOperator {
       dynamodb: options.clients?.dynamodb ?? new DynamoDBClient(config),
       ssm: options.clients?.ssm ?? new SSMClient(config),
       logs: options.clients?.logs ?? new CloudWatchLogsClient(config),
+      secretsManager: options.clients?.secretsManager ?? new SecretsManagerClient(config),
     };
     this.circuitsPath = options.circuitsPath;
     this.clock = options.clock ?? systemClock;
@@ -361,6 +372,26 @@ export class AwsHubOperator implements HubOperator {
     return { integrations, since, deliveries, rejections, ...(partial.length > 0 ? { partial: partial.join('; ') } : {}) };
   }
 
+  /**
+   * Writes the new refresh token into the circuit's secret (GetSecretValue, PutSecretValue) under the refresh lease in
+   * the circuits table (UpdateItem), with the runtime's own adapters; the circuit's secret is the one its functions
+   * were given (the circuits' SSM parameters). The prober re-authorizes on its next run.
+   */
+  async authSetRefreshToken(circuit: string, refreshToken: string): Promise<RefreshTokenSetResult> {
+    const hub = await this.hub();
+    if (this.circuitsPath === undefined) {
+      throw new OperatorError(`The CLI finds a circuit's secret in the stage's circuit parameters: pass --stage (operating ${this.location} without them)`);
+    }
+    return setRefreshToken(circuit, refreshToken, {
+      credentials: hub.credentials,
+      circuits: [...hub.circuits.keys()],
+      secrets: new SecretsManagerSecretSource({ client: this.clients.secretsManager }),
+      leases: new DynamoDbRefreshLeases({ tableName: this.output(hub, 'CircuitsTableName'), client: this.clients.dynamodb }),
+      translate: (error, action) => this.translate(error, action),
+      status: async (name) => (await this.circuitStatus(name))[0]!,
+    });
+  }
+
   // ---------------------------------------------------------------- internals
 
   /** The accepted deliveries of `integrations` forwarded since `since`, from the delivery-id table's completed records. */
@@ -458,7 +489,7 @@ export class AwsHubOperator implements HubOperator {
         throw this.translate(error, 'cloudformation:DescribeStacks');
       }
     }
-    const resources = { region, stackStatus: statuses.join(', '), ...parseStackOutputs(outputs) };
+    const resources = { region, stackStatus: statuses.join(', '), ...parseStackOutputs(outputs), credentials: new Map<string, CircuitCredentials>() };
     if (this.circuitsPath === undefined) return resources;
     const path = this.circuitsPath;
     let parameters: OpsCatalogParameter[];
@@ -468,7 +499,8 @@ export class AwsHubOperator implements HubOperator {
       throw this.translate(error, `ssm:GetParametersByPath on ${path}`);
     }
     try {
-      return { ...resources, circuits: circuitSettingsOfOpsCatalog(opsCatalogEntries(parameters, path), path) };
+      const entries = opsCatalogEntries(parameters, path);
+      return { ...resources, circuits: circuitSettingsOfOpsCatalog(entries, path), credentials: circuitCredentialsOfOpsCatalog(entries) };
     } catch (error) {
       throw new OperatorError(`${(error as Error).message}: redeploy the stage (docs/deploy.md)`, { cause: error });
     }

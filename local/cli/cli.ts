@@ -2,14 +2,15 @@
  * The operator CLI as a function: command line in, text out, exit code back. `hub.ts` runs it with the process's
  * streams and the real operators; tests run it in-process with a fake operator.
  *
- * Order matters for the operator: the command line and its input (the detail of `send`) are checked before any hub
- * is contacted, so a typo never needs credentials and never touches the hub.
+ * Order matters for the operator: the command line and its input (the detail of `send`, the refresh token on
+ * standard input) are checked before any hub is contacted, so a typo never needs credentials and never touches the hub.
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseCommandLine, type TargetOptions, UsageError } from './args.js';
 import { executeCommand, prepareCommand, type PrepareContext } from './commands.js';
 import { type HubOperator, OperatorError } from './hub-operator.js';
+import { readSecretInput } from './secret-input.js';
 
 /** Where the CLI writes (process.stdout / process.stderr, or a test's collector). */
 export interface CliIo {
@@ -39,10 +40,11 @@ export async function runCli(argv: readonly string[], io: CliIo, createOperator:
       io.stdout.write(parsed.text);
       return ExitCode.ok;
     }
-    const command = prepareCommand(parsed.invocation, {
+    const command = await prepareCommand(parsed.invocation, {
       cwd: context.cwd ?? process.cwd(),
       readFile: context.readFile ?? ((path) => readFileSync(path, 'utf8')),
       user: context.user ?? currentUser(),
+      readSecret: context.readSecret ?? ((prompt) => readSecretInput(prompt, process.stdin, io.stderr)),
     });
     const operator = await createOperator(parsed.target);
     const output = await executeCommand(operator, command);

@@ -9,11 +9,13 @@ import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
 import { DEFAULT_EVENT_SOURCE } from './hub-operator.js';
 import { type Invocation, UsageError } from './args.js';
 import { fields, isoTime, oneLine, plural, table, time, truncate } from './format.js';
-import type { CircuitView, DeadLetterMessage, HubOperator, WebhookActivity, WorkflowExecutionView } from './hub-operator.js';
+import type { CircuitView, DeadLetterMessage, HubOperator, RefreshTokenSetResult, WebhookActivity, WorkflowExecutionView } from './hub-operator.js';
+import { REAUTHORIZATION_NEEDED } from '../../functions/runtime/errors.js';
+import { refreshTokenProblem } from '../../functions/runtime/refresh-token-replacement.js';
 
 /** A command ready to run: its input read and checked, its defaults applied. */
 export type PreparedCommand =
-  | Exclude<Invocation, { command: 'send' } | { command: 'circuit isolate' }>
+  | Exclude<Invocation, { command: 'send' } | { command: 'circuit isolate' } | { command: 'auth set-refresh-token' }>
   | {
       readonly command: 'send';
       readonly detailType: string;
@@ -22,7 +24,8 @@ export type PreparedCommand =
       /** Where the source came from: --source, the catalog's route for the detail type, or the port's default. */
       readonly sourceFrom: 'option' | 'catalog' | 'default';
     }
-  | { readonly command: 'circuit isolate'; readonly circuit: string; readonly reason: string };
+  | { readonly command: 'circuit isolate'; readonly circuit: string; readonly reason: string }
+  | { readonly command: 'auth set-refresh-token'; readonly circuit: string; readonly refreshToken: string };
 
 /** What {@link prepareCommand} needs from the machine. */
 export interface PrepareContext {
@@ -31,6 +34,8 @@ export interface PrepareContext {
   readonly readFile: (path: string) => string;
   /** Who runs the CLI, for the default isolate reason. */
   readonly user: string;
+  /** Reads a secret from standard input (a prompt without echo on a terminal); local/cli/secret-input.ts. */
+  readonly readSecret: (prompt: string) => Promise<string>;
 }
 
 /** What a command produced. */
@@ -45,9 +50,19 @@ export interface CommandOutput {
 
 /**
  * Reads and checks a command's input before any hub is contacted, so bad input fails fast and the same way on both
- * targets: the detail of `send` (inline or @file, must be a JSON object). Throws {@link UsageError}.
+ * targets: the detail of `send` (inline or @file, must be a JSON object), the refresh token of `auth
+ * set-refresh-token` (standard input). Throws {@link UsageError}.
  */
-export function prepareCommand(invocation: Invocation, context: PrepareContext): PreparedCommand {
+export async function prepareCommand(invocation: Invocation, context: PrepareContext): Promise<PreparedCommand> {
+  if (invocation.command === 'auth set-refresh-token') {
+    const refreshToken = await context.readSecret(`Refresh token for ${invocation.circuit} (input hidden, Enter to finish): `);
+    const problem = refreshTokenProblem(refreshToken);
+    if (problem !== undefined) {
+      // Never quotes the input: it may be a token with a typo.
+      throw new UsageError(`The refresh token read from standard input is not valid: ${problem}. Pipe it in (… < token.txt) or paste it at the prompt.`);
+    }
+    return { ...invocation, refreshToken };
+  }
   if (invocation.command === 'circuit isolate') {
     return { ...invocation, reason: invocation.reason?.trim() || `isolated by ${context.user} via CLI` };
   }
@@ -171,6 +186,10 @@ export async function executeCommand(operator: HubOperator, command: PreparedCom
       const circuit = await operator.circuitReset(command.circuit);
       return { result: circuit, text: `Circuit ${circuit.circuit} reset: ${circuit.state}.\n\n${renderCircuits([circuit])}` };
     }
+    case 'auth set-refresh-token': {
+      const result = await operator.authSetRefreshToken(command.circuit, command.refreshToken);
+      return { result, text: renderRefreshTokenSet(result) };
+    }
     case 'ledger show': {
       const entries = await operator.ledgerShow(command.entityType, command.entityId, { fullLog: command.fullLog });
       if (entries.length === 0) {
@@ -230,6 +249,24 @@ function renderMessage(message: DeadLetterMessage): string {
     indent(prettyJson(message.body), '  '),
   ];
   return lines.join('\n');
+}
+
+function renderRefreshTokenSet(result: RefreshTokenSetResult): string {
+  const { circuit, circuitAfter } = result;
+  const lines = [
+    `Stored a new refresh token for ${circuit} in secret ${result.secret} (a new secret version${result.droppedAccessToken ? '; the old grant\'s access token was dropped' : ''}).`,
+  ];
+  if (result.unsetFields.length > 0) {
+    lines.push(`Warning: the secret's ${result.unsetFields.join(', ')} ${result.unsetFields.length === 1 ? 'is' : 'are'} missing or still the deploy placeholder: no refresh can succeed until set (docs/deploy.md).`);
+  }
+  if (circuitAfter.state === 'isolated' && circuitAfter.stateReason?.startsWith(REAUTHORIZATION_NEEDED)) {
+    lines.push(`The circuit is isolated for re-authorization: the prober refreshes with the new token on its next run and closes it. Watch it with \`npm run hub -- circuit status ${circuit}\`.`);
+  } else if (circuitAfter.state === 'isolated') {
+    lines.push(`The circuit is isolated by an operator: it stays so until \`npm run hub -- circuit reset ${circuit}\`.`);
+  } else {
+    lines.push('The next call to the provider refreshes with it.');
+  }
+  return `${lines.join('\n')}\n\n${renderCircuits([circuitAfter])}`;
 }
 
 function renderCircuits(circuits: readonly CircuitView[]): string {

@@ -9,6 +9,7 @@
  */
 import type { CircuitStatus } from '../../functions/runtime/circuit-breaker.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
+import type { AuthScheme } from '../../functions/runtime/auth-config.js';
 
 /** Which hub an operator talks to. */
 export type HubTarget = 'local' | 'aws';
@@ -173,6 +174,27 @@ export const DEFAULT_WEBHOOK_WINDOW_MS = 60 * 60 * 1000;
 /** Deliveries and rejections `webhooks` lists by default (each). */
 export const DEFAULT_WEBHOOK_LIST_LIMIT = 20;
 
+/** How a circuit's provider is authenticated, and the secret its functions read (absent for auth scheme none). */
+export interface CircuitCredentials {
+  readonly scheme: AuthScheme;
+  readonly secretName?: string;
+}
+
+/** What `auth set-refresh-token` did. Never holds the token. */
+export interface RefreshTokenSetResult {
+  readonly circuit: string;
+  /** The secret written: its name or ARN. */
+  readonly secret: string;
+  /** Fields the secret lacks or still holds the deploy placeholder in (clientId, clientSecret): set them too. */
+  readonly unsetFields: readonly string[];
+  /** The secret held the refresh token the provider had refused. */
+  readonly replacedRefusedToken: boolean;
+  /** The secret held an access token of the old grant, now dropped. */
+  readonly droppedAccessToken: boolean;
+  /** The circuit right after the write (the prober closes a "re-authorization needed" isolation on its next run). */
+  readonly circuitAfter: CircuitView;
+}
+
 /** The operations; see the file comment. */
 export interface HubOperator {
   describe(): Promise<HubDescription>;
@@ -198,6 +220,12 @@ export interface HubOperator {
    * UnknownIntegrationError; one that declares no webhooks an OperatorError naming those that do.
    */
   webhooksList(request?: WebhookListRequest): Promise<WebhookActivity>;
+  /**
+   * Writes a new refresh token into the secret of a circuit of auth scheme `oauth2_refresh_token` (the customer
+   * re-authorized the hub), dropping the old grant's access token, under the refresh lease. A circuit of another
+   * scheme is an OperatorError naming the circuits that take one.
+   */
+  authSetRefreshToken(circuit: string, refreshToken: string): Promise<RefreshTokenSetResult>;
 }
 
 /** Base of the operator's errors: the message is what the CLI prints. */

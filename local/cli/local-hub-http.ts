@@ -31,6 +31,7 @@ import {
   type WorkflowRedriveResult,
   type WebhookActivity,
   type WebhookListRequest,
+  type RefreshTokenSetResult,
 } from './hub-operator.js';
 import type { LedgerEntry } from '../../functions/runtime/sync-ledger.js';
 
@@ -111,6 +112,7 @@ const OPERATOR_METHODS: Readonly<Record<keyof HubOperator, true>> = {
   workflowsList: true,
   workflowsRedrive: true,
   webhooksList: true,
+  authSetRefreshToken: true,
 };
 
 /** Requests larger than this are refused (an event detail is at most 256 KB on EventBridge). */
@@ -310,6 +312,10 @@ export class LocalHubClient implements HubOperator {
   }
   webhooksList(request?: WebhookListRequest): Promise<WebhookActivity> {
     return this.call('webhooksList', [request]);
+  }
+  /** The token travels in the body of a POST to 127.0.0.1 only (the server refuses any other Host). */
+  authSetRefreshToken(circuit: string, refreshToken: string): Promise<RefreshTokenSetResult> {
+    return this.call('authSetRefreshToken', [circuit, refreshToken]);
   }
 
   private async call<T>(method: keyof HubOperator, args: unknown[]): Promise<T> {

@@ -17,12 +17,22 @@
 import { SYNC_STATUS_CHANGED, type SyncStatusChanged } from '../../functions/outbox/sync-status-events.js';
 import { type StatusEventSummary, summarizeStatusEvents } from './status-event-summary.js';
 import { type CircuitState } from '../../functions/runtime/circuit-store.js';
+import { refreshAtOf } from '../../functions/runtime/oauth2-token-endpoint.js';
 import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import type { LocalQueue, ReceivedMessage } from '../local-queue.js';
 import type { Sandbox, SandboxControl, SideEffect } from '../sandbox/index.js';
 import { canonicalJson, type DemoEvent, type DemoIntegration, loadDemoIntegrations, ORDER_ROUTE, planDemoEvents } from './demo-events.js';
 import { accountWebhooks, type DemoWebhookRun, sendDemoWebhooks } from './demo-webhooks.js';
-import type { HubSample, IntegrationSample, IntegrationSummary, OutageWindow, RunSummary, WorkflowSample, WorkflowSummary } from './hub-timeline.js';
+import type {
+  AccessTokenSummary,
+  HubSample,
+  IntegrationSample,
+  IntegrationSummary,
+  OutageWindow,
+  RunSummary,
+  WorkflowSample,
+  WorkflowSummary,
+} from './hub-timeline.js';
 import type { LocalHub } from './local-hub.js';
 import { servingProviderOf } from './serving-provider.js';
 
@@ -126,6 +136,15 @@ export async function sandboxProviderNames(sandbox: Pick<SandboxControl, 'baseUr
   const body = (await response.json()) as { providers: { name: string }[] };
   return body.providers.map((provider) => provider.name);
 }
+
+/**
+ * Lifetime of the access tokens the demo's sandbox issues for OAuth2 integrations served by a generic provider
+ * (local/hub/sandbox-wiring.ts `accessTokenLifetimeSeconds`), seconds on the sandbox clock, which is the wall clock in
+ * `npm start`. Providers issue tokens for an hour or so; 20 s makes the 30 s publishing window outlive one: a token is
+ * refreshed 2 s before it expires (functions/runtime/oauth2-token-endpoint.ts `refreshAtOf`), so at about 18 s, in
+ * the middle of the traffic, and again at about 36 s if the traffic still runs then.
+ */
+export const DEMO_ACCESS_TOKEN_LIFETIME_SECONDS = 20;
 
 /** Pause between final contact syncs when one failed (the compressed schedule would run the next one about as soon). */
 const FINAL_SYNC_RETRY_PAUSE_MS = 2_000;
@@ -359,6 +378,7 @@ async function account(
     accountContacts(hub, sandbox, context.contactSyncsBefore, problems),
   ];
   const webhookRows = accountWebhooks(hub, context.webhookRuns, problems);
+  const accessTokenRows = accountAccessTokens(hub, sandbox, integrations, integrationRows, problems);
   const statusRows = await accountStatusEvents(hub, integrations.map(({ entry }) => entry.name), problems);
   return {
     startedAt: context.startedAt,
@@ -370,10 +390,70 @@ async function account(
     workflows: workflowRows,
     ...(webhookRows.length > 0 ? { webhooks: webhookRows } : {}),
     statusEvents: statusRows,
+    ...(accessTokenRows.length > 0 ? { accessTokens: accessTokenRows } : {}),
     // Work still queued when the wait ran out is reported but is not a loss: only losses and duplicates fail the run.
     ok: problems.every((p) => p.includes('(not lost')),
     problems,
   };
+}
+
+/**
+ * The access-token refreshes of every integration served by a generic sandbox provider of scheme
+ * `oauth2_refresh_token`, from the provider's side: its grant's counters and its request journal. A refused refresh
+ * (a rotated refresh token lost, or presented twice) or more refreshes than the traffic's token lifetimes allow (the
+ * instances refreshing on their own instead of once for all) is a problem of the run.
+ */
+function accountAccessTokens(
+  hub: LocalHub,
+  sandbox: Sandbox,
+  integrations: readonly DemoIntegration[],
+  integrationRows: readonly IntegrationSummary[],
+  problems: string[],
+): AccessTokenSummary[] {
+  const control = sandbox as unknown as SandboxControl<string>;
+  return integrations.flatMap(({ entry }): AccessTokenSummary[] => {
+    const provider = servingProviderOf(entry);
+    if (!provider.generic) return [];
+    const api = control.generic(provider.name);
+    const grant = api.refreshTokenGrant;
+    if (!grant || api.tokenExpiresInSeconds === undefined) return [];
+    const journal = sandbox.journal.entries({ provider: provider.name });
+    const refreshCallTimes = journal.filter((e) => e.path === api.tokenPath).map((e) => e.at);
+    const apiCalls = journal.filter((e) => e.path !== api.tokenPath && e.authScheme === 'Bearer');
+    const firstRefreshAt = refreshCallTimes.length > 0 ? Math.min(...refreshCallTimes) : undefined;
+    const lastCallAt = apiCalls.length > 0 ? Math.max(...apiCalls.map((e) => e.at)) : undefined;
+    const trafficMs = firstRefreshAt !== undefined && lastCallAt !== undefined ? Math.max(0, lastCallAt - firstRefreshAt) : 0;
+    // Refresh k+1 comes no sooner than token k is due (refreshAtOf), so one refresh per lifetime allows at most this many.
+    const lifetimeMs = api.tokenExpiresInSeconds * 1000;
+    const maxRefreshes = firstRefreshAt === undefined ? 0 : Math.floor(trafficMs / refreshAtOf(0, lifetimeMs)) + 1;
+    const refreshCalls = grant.refreshRequests();
+    const refreshesGranted = grant.refreshesGranted();
+    const refused = refreshCalls - refreshesGranted;
+    const beyondOnePerLifetime = Math.max(0, refreshesGranted - maxRefreshes);
+    const name = entry.name;
+    if (refused > 0) problems.push(`${name}: ${refused} access-token refresh call(s) refused by the provider (a rotated refresh token lost or presented twice)`);
+    if (beyondOnePerLifetime > 0) {
+      problems.push(
+        `${name}: ${refreshesGranted} access-token refreshes where one per token lifetime allows ${maxRefreshes} over ${(trafficMs / 1000).toFixed(1)} s of traffic (instances refreshed on their own)`,
+      );
+    }
+    return [
+      {
+        integration: name,
+        delivered: integrationRows.find((row) => row.integration === name)?.delivered ?? 0,
+        lifetimeSeconds: api.tokenExpiresInSeconds,
+        trafficMs,
+        instances: hub.integration(name)?.containers ?? 0,
+        refreshCalls,
+        refreshesGranted,
+        onExpiry: Math.max(0, refreshesGranted - 1),
+        maxRefreshes,
+        refused,
+        beyondOnePerLifetime,
+        unauthorized: apiCalls.filter((e) => e.status === 401).length,
+      },
+    ];
+  });
 }
 
 /**

@@ -11,6 +11,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { CircuitState } from '../../functions/runtime/circuit-store.js';
 import {
+  ACCESS_TOKEN_SUMMARY_COLUMNS,
+  accessTokenSentence,
   formatSeconds,
   type HubSample,
   INTEGRATION_SUMMARY_COLUMNS,
@@ -126,6 +128,7 @@ ${htmlTable(INTEGRATION_SUMMARY_COLUMNS, summary.integrations)}
 ${summary.workflows.length > 0 ? htmlTable(WORKFLOW_SUMMARY_COLUMNS, summary.workflows) : '<p>none</p>'}
 ${summary.webhooks && summary.webhooks.length > 0 ? `<h2>Webhooks</h2>\n${htmlTable(WEBHOOK_SUMMARY_COLUMNS, summary.webhooks)}` : ''}
 ${summary.statusEvents && summary.statusEvents.length > 0 ? `<h2>Status events (SyncStatusChanged)</h2>\n${htmlTable(STATUS_EVENT_SUMMARY_COLUMNS, summary.statusEvents)}` : ''}
+${summary.accessTokens && summary.accessTokens.length > 0 ? `<h2>Access tokens (oauth2_refresh_token)</h2>\n${htmlTable(ACCESS_TOKEN_SUMMARY_COLUMNS, summary.accessTokens)}\n${summary.accessTokens.map((row) => `<p class="run">${escapeHtml(accessTokenSentence(row))}</p>`).join('\n')}` : ''}
 <h2>Outages</h2>
 ${summary.outages.length > 0 ? htmlTable(OUTAGE_COLUMNS, summary.outages) : '<p>none</p>'}
 <h2>Over time</h2>

@@ -128,6 +128,40 @@ export interface WebhookSummary {
   readonly forwardedTwice: number;
 }
 
+/**
+ * How an `oauth2_refresh_token` integration's access tokens were refreshed during the run, from its sandbox provider's
+ * side (the grant's counters and the request journal, local/sandbox/credential-schemes.ts `oauth2RefreshToken`): the
+ * hub must make one refresh call per token lifetime across all of its instances, and never have one refused.
+ */
+export interface AccessTokenSummary {
+  readonly integration: string;
+  /** Unique business keys that reached the third party (as in its IntegrationSummary). */
+  readonly delivered: number;
+  /** The provider's access-token lifetime, seconds. */
+  readonly lifetimeSeconds: number;
+  /** From the first refresh call to the last API call, ms: the time the hub needed tokens for. */
+  readonly trafficMs: number;
+  /** Lambda instances (local containers) the integration ran in. */
+  readonly instances: number;
+  /** Refresh calls the token endpoint got (client authenticated), granted or not. */
+  readonly refreshCalls: number;
+  /** Refreshes that issued a token: the first one (the secret holds no access token at start), then one per expiry. */
+  readonly refreshesGranted: number;
+  /** Granted refreshes after the first: tokens replaced because they were about to expire. */
+  readonly onExpiry: number;
+  /**
+   * The most refreshes one per token lifetime allows over `trafficMs` (a token is refreshed shortly before it
+   * expires, functions/runtime/oauth2-token-endpoint.ts `refreshAtOf`): more means instances refreshed on their own.
+   */
+  readonly maxRefreshes: number;
+  /** Refresh calls refused (`invalid_grant` for a reused or lost rotated refresh token, …); must be 0. */
+  readonly refused: number;
+  /** Granted refreshes beyond `maxRefreshes`; must be 0. */
+  readonly beyondOnePerLifetime: number;
+  /** API calls answered 401 (an expired or revoked access token presented). */
+  readonly unauthorized: number;
+}
+
 /** The outcome of one scenario run. */
 export interface RunSummary {
   /** ISO timestamp. */
@@ -142,6 +176,8 @@ export interface RunSummary {
   readonly webhooks?: readonly WebhookSummary[];
   /** The SyncStatusChanged events the status outbox published, per integration (status-event-summary.ts). */
   readonly statusEvents?: readonly StatusEventSummary[];
+  /** One row per integration on the `oauth2_refresh_token` scheme whose sandbox provider reports its grant; absent when none. */
+  readonly accessTokens?: readonly AccessTokenSummary[];
   /** No loss, no duplicate. */
   readonly ok: boolean;
   /** Human sentences for whatever is not ok. */
@@ -210,6 +246,32 @@ export const STATUS_EVENT_SUMMARY_COLUMNS: readonly SummaryColumn<StatusEventSum
   { label: 'not as in the ledger', value: (r) => r.mismatched, mustBeZero: true },
   { label: 'repeated', value: (r) => r.repeated, mustBeZero: true },
 ];
+
+/** The columns of the access tokens table, in display order. */
+export const ACCESS_TOKEN_SUMMARY_COLUMNS: readonly SummaryColumn<AccessTokenSummary>[] = [
+  { label: 'integration', value: (r) => r.integration, text: true },
+  { label: 'token lifetime', value: (r) => `${r.lifetimeSeconds}s` },
+  { label: 'traffic', value: (r) => formatSeconds(r.trafficMs) },
+  { label: 'instances', value: (r) => r.instances },
+  { label: 'refresh calls', value: (r) => r.refreshCalls },
+  { label: 'granted', value: (r) => r.refreshesGranted },
+  { label: 'on expiry', value: (r) => r.onExpiry },
+  { label: 'refused', value: (r) => r.refused, mustBeZero: true },
+  { label: 'beyond 1 per lifetime', value: (r) => r.beyondOnePerLifetime, mustBeZero: true },
+  { label: '401 answered', value: (r) => r.unauthorized },
+];
+
+/**
+ * One sentence per refresh-token integration, e.g. `newsletter: 70 delivered, access token refreshed 2 times on expiry
+ * (20s tokens, 31.0s of traffic): 1 refresh call per expiry across 5 instances, none refused`.
+ */
+export function accessTokenSentence(row: AccessTokenSummary): string {
+  const times = `${row.onExpiry} time${row.onExpiry === 1 ? '' : 's'}`;
+  const head = `${row.integration}: ${row.delivered} delivered, access token refreshed ${times} on expiry (${row.lifetimeSeconds}s tokens, ${formatSeconds(row.trafficMs)} of traffic)`;
+  const instances = `${row.instances} instance${row.instances === 1 ? '' : 's'}`;
+  if (row.refused === 0 && row.beyondOnePerLifetime === 0) return `${head}: 1 refresh call per expiry across ${instances}, none refused`;
+  return `${head}: ${row.refreshCalls} refresh calls across ${instances}, ${row.refused} refused, ${row.beyondOnePerLifetime} beyond one per token lifetime`;
+}
 
 /** `bad_signature 2, timestamp_out_of_tolerance 1` (reasons sorted), or `-` when there is none. */
 export function formatReasons(counts: Readonly<Record<string, number>>): string {

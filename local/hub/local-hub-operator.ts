@@ -42,7 +42,9 @@ import {
   type WebhookListRequest,
   type WebhookRejectionView,
   webhookIntegrationsToList,
+  type RefreshTokenSetResult,
 } from '../cli/hub-operator.js';
+import { setRefreshToken } from '../cli/refresh-token-operation.js';
 import { type LocalQueue, type ReceivedMessage, SQS_LIMITS } from '../local-queue.js';
 import type { HubExecution, HubIntegration, HubWorkflow, LocalHub } from './local-hub.js';
 
@@ -257,6 +259,20 @@ export class LocalHubOperator implements HubOperator {
       }
     }
     return { integrations, since, deliveries, rejections };
+  }
+
+  /**
+   * Writes the new refresh token into the circuit's secret in the hub's Secrets Manager, under the refresh lease in
+   * its circuits table; the hub's prober re-authorizes on its next run (local/cli/refresh-token-operation.ts).
+   */
+  async authSetRefreshToken(circuit: string, refreshToken: string): Promise<RefreshTokenSetResult> {
+    return setRefreshToken(circuit, refreshToken, {
+      ...this.hub.refreshTokenStore(),
+      credentials: this.hub.circuitCredentials,
+      circuits: this.hub.circuitIds,
+      translate: (error, action) => new OperatorError(`Could not ${action}: ${messageOf(error)}`, { cause: error }),
+      status: async (name) => (await this.circuitStatus(name))[0]!,
+    });
   }
 
   // ---------------------------------------------------------------- internals

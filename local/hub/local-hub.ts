@@ -42,6 +42,9 @@ import type { RecordOutcome } from '../../functions/runtime/integration-runtime.
 import { buildRuntimeDependencies, circuitOverrides, createBreaker } from '../../functions/runtime/runtime-environment.js';
 import { type RuntimeSettings, settingsFromEnvironment } from '../../functions/runtime/runtime-settings.js';
 import { SecretsManagerSecretSource } from '../../functions/runtime/secrets-manager-secret-source.js';
+import { DynamoDbRefreshLeases } from '../../functions/runtime/dynamodb-refresh-leases.js';
+import type { RefreshLeases, WritableSecretSource } from '../../functions/runtime/ports.js';
+import type { CircuitCredentials } from '../cli/hub-operator.js';
 import { ConfigurationError } from '../../functions/runtime/errors.js';
 import { RecordingMetricsSink } from '../../functions/runtime/telemetry.js';
 import { OrderSagaStarter } from '../../functions/workflows/order-saga-starter.js';
@@ -210,6 +213,8 @@ export class LocalHub {
   readonly #running = new Set<Promise<unknown>>();
   #stream?: CircuitTableStream;
   #prober?: CircuitProber;
+  /** How each probed circuit authenticates, from the prober's catalog (empty without a prober). */
+  #circuitCredentials = new Map<string, CircuitCredentials>();
   #published = 0;
   #stopped = false;
 
@@ -358,6 +363,19 @@ export class LocalHub {
     execution.redrives += 1;
     this.#run({ ...hubWorkflow, machine: fromFailedState }, execution, entered.input);
     return execution;
+  }
+
+  /** How each circuit authenticates and where its secret is, as the prober's catalog says (the functions use the same). */
+  get circuitCredentials(): ReadonlyMap<string, CircuitCredentials> {
+    return this.#circuitCredentials;
+  }
+
+  /** The secrets and refresh leases as the functions use them: `auth set-refresh-token` writes through these. */
+  refreshTokenStore(): { readonly secrets: WritableSecretSource; readonly leases: RefreshLeases } {
+    return {
+      secrets: new SecretsManagerSecretSource({ client: this.secretsManager.client }),
+      leases: new DynamoDbRefreshLeases({ tableName: this.#tableOf('CoreTablesCircuits'), client: this.#functionsDynamo }),
+    };
   }
 
   /** Runs the prober once now (as its schedule would). */
@@ -698,6 +716,9 @@ export class LocalHub {
     if (!target) return;
     const findAdapter = (adapter: string) => this.#adapters.get(adapter);
     const config = proberConfigFromEnvironment(this.#opsEnvironment(target.arnRef, 'prober'), findAdapter, findProviderProbe);
+    for (const entry of [...config.integrations, ...config.providers]) {
+      this.#circuitCredentials.set(entry.name, { scheme: entry.auth.scheme, secretName: entry.secretName });
+    }
     this.#prober = new CircuitProber({
       targets: createProbeTargets(config, {
         adapters: findAdapter,

@@ -5,6 +5,8 @@
  */
 import type { CircuitState } from '../../functions/runtime/circuit-store.js';
 import {
+  ACCESS_TOKEN_SUMMARY_COLUMNS,
+  accessTokenSentence,
   formatSeconds,
   type HubSample,
   INTEGRATION_SUMMARY_COLUMNS,
@@ -222,7 +224,8 @@ export interface SummaryTableOptions {
 
 /**
  * The end-of-run summary as aligned text: the run line, the integrations table (the columns of
- * IntegrationSummary), the workflows table, the webhooks table (when providers sent any), the outage windows and a final verdict line
+ * IntegrationSummary), the workflows table, the webhooks table (when providers sent any), the status events, the
+ * access tokens of refresh-token integrations (a table and a sentence each), the outage windows and a final verdict line
  * ("OK: 0 lost, 0 duplicated", or NOT OK followed by the problems).
  */
 export function renderSummaryTable(summary: RunSummary, options: SummaryTableOptions = {}): string {
@@ -237,6 +240,9 @@ export function renderSummaryTable(summary: RunSummary, options: SummaryTableOpt
     '',
     ...(summary.webhooks && summary.webhooks.length > 0 ? ['Webhooks', ...columnTable(WEBHOOK_SUMMARY_COLUMNS, summary.webhooks), ''] : []),
     ...(summary.statusEvents && summary.statusEvents.length > 0 ? ['Status events (SyncStatusChanged)', ...columnTable(STATUS_EVENT_SUMMARY_COLUMNS, summary.statusEvents), ''] : []),
+    ...(summary.accessTokens && summary.accessTokens.length > 0
+      ? ['Access tokens (oauth2_refresh_token)', ...columnTable(ACCESS_TOKEN_SUMMARY_COLUMNS, summary.accessTokens), ...summary.accessTokens.map(accessTokenSentence), '']
+      : []),
     'Outages',
     ...(summary.outages.length > 0
       ? textTable(

@@ -21,6 +21,7 @@ import { createLocalSecretsManager, type LocalSecretsManager } from '../local-se
 import { type CfnTemplate, synthesizeHubTemplate } from '../local-step-functions.js';
 import {
   DEDICATED_PROVIDER_AUTH,
+  type GenericAuth,
   genericAuthOf,
   isDedicatedProvider,
   type Sandbox,
@@ -106,15 +107,34 @@ export function sandboxSecrets(sandbox: AnySandbox, catalogs: HubCatalogs = {}):
   return createLocalSecretsManager(sandboxSecretValues(sandbox, catalogs));
 }
 
+/** Options of {@link startSandboxForCatalog} besides the sandbox's own and the catalogs. */
+export interface CatalogSandboxOptions {
+  /**
+   * `expires_in` of the access tokens issued by the generic OAuth2 providers derived from the catalogs, seconds on the
+   * sandbox clock. A sandbox setting, not a catalog field: the provider decides its tokens' lifetime, and the demo
+   * (local/start.ts) shortens it so its traffic outlives a token. @default the generic provider's (3600)
+   */
+  readonly accessTokenLifetimeSeconds?: number;
+}
+
 /**
  * Starts the sandbox with the generic providers the catalogs need (besides the dedicated ones). A generic provider
  * declared in `options.generic` replaces the derived one of the same name (e.g. to give it routes).
  */
-export function startSandboxForCatalog(options: SandboxOptions<string> & HubCatalogs = {}): Promise<Sandbox<string>> {
-  const { integrations, workflows, providers, ...sandboxOptions } = options;
+export function startSandboxForCatalog(options: SandboxOptions<string> & HubCatalogs & CatalogSandboxOptions = {}): Promise<Sandbox<string>> {
+  const { integrations, workflows, providers, accessTokenLifetimeSeconds, ...sandboxOptions } = options;
   const declared = sandboxOptions.generic ?? [];
-  const derived = sandboxWiring({ integrations, workflows, providers }).generic.filter((g) => !declared.some((d) => d.name === g.name));
+  const derived = sandboxWiring({ integrations, workflows, providers })
+    .generic.filter((g) => !declared.some((d) => d.name === g.name))
+    .map((g) => (accessTokenLifetimeSeconds === undefined ? g : { ...g, auth: withTokenLifetime(g.auth, accessTokenLifetimeSeconds) }));
   return startSandbox<string>({ ...sandboxOptions, generic: [...derived, ...declared] });
+}
+
+/** An OAuth2 provider's auth with its access tokens' lifetime set; any other scheme's as it is. */
+function withTokenLifetime(auth: GenericAuth, tokenExpiresInSeconds: number): GenericAuth {
+  const declared = typeof auth === 'string' ? { scheme: auth } : auth;
+  if (declared.scheme !== 'oauth2_client_credentials' && declared.scheme !== 'oauth2_refresh_token') return auth;
+  return { ...declared, tokenExpiresInSeconds };
 }
 
 /** One Lambda function of the template with its environment (intrinsics resolved). */

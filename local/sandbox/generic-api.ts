@@ -118,6 +118,8 @@ export interface GenericApi extends SandboxProvider<GenericCredentials, NoFaultE
   readonly scheme: AuthScheme;
   /** Path of the token endpoint below the provider prefix (OAuth2 only): a client's `tokenUrl` is the provider URL + it. */
   readonly tokenPath?: string;
+  /** `expires_in` of the access tokens it issues, seconds on the sandbox clock (OAuth2 only). */
+  readonly tokenExpiresInSeconds?: number;
   /** The grant of scheme `oauth2_refresh_token` (revoke, authorize, reuse interval, counters); absent for other schemes. */
   readonly refreshTokenGrant?: RefreshTokenGrantControl;
   /** Every created resource, in order. */
@@ -131,6 +133,9 @@ export const DEFAULT_GENERIC_ROUTES: readonly GenericRoute[] = [{ method: 'POST'
 
 /** Token endpoint of an OAuth2 generic provider unless declared. */
 export const DEFAULT_TOKEN_PATH = '/oauth/token';
+
+/** `expires_in` of an OAuth2 generic provider's access tokens unless declared, seconds. */
+export const DEFAULT_TOKEN_EXPIRES_IN_SECONDS = 3600;
 
 const SCHEMES: readonly AuthScheme[] = ['none', 'bearer', 'api_key', 'basic', 'oauth2_client_credentials', 'oauth2_refresh_token'];
 const OAUTH2_SCHEMES: readonly AuthScheme[] = ['oauth2_client_credentials', 'oauth2_refresh_token'];
@@ -243,7 +248,7 @@ export function createGenericApi(context: ProviderContext, declaration: GenericP
   return {
     name,
     scheme: auth.scheme,
-    ...(credentials.tokenRoute ? { tokenPath: credentials.tokenRoute.path } : {}),
+    ...(credentials.tokenRoute ? { tokenPath: credentials.tokenRoute.path, tokenExpiresInSeconds: auth.tokenExpiresInSeconds ?? DEFAULT_TOKEN_EXPIRES_IN_SECONDS } : {}),
     routes,
     credentials: credentials.credentials,
     rotateCredentials: credentials.rotateCredentials,
@@ -328,7 +333,7 @@ function credentialCheck(
           clientSecret: () => `${name}_secret_${secrets.token(32)}`,
           accessToken: () => `${name}_at_${secrets.token(40)}`,
         },
-        expiresInSeconds: auth.tokenExpiresInSeconds ?? 3600,
+        expiresInSeconds: auth.tokenExpiresInSeconds ?? DEFAULT_TOKEN_EXPIRES_IN_SECONDS,
         now: context.now,
       });
     case 'oauth2_refresh_token': {
@@ -341,7 +346,7 @@ function credentialCheck(
           refreshToken: () => `${name}_rt_${secrets.token(40)}`,
           accessToken: () => `${name}_at_${secrets.token(40)}`,
         },
-        expiresInSeconds: auth.tokenExpiresInSeconds ?? 3600,
+        expiresInSeconds: auth.tokenExpiresInSeconds ?? DEFAULT_TOKEN_EXPIRES_IN_SECONDS,
         now: context.now,
         ...(auth.scopes === undefined ? {} : { scopes: auth.scopes }),
         ...(auth.scopeOnRefresh === undefined ? {} : { scopeOnRefresh: auth.scopeOnRefresh }),

@@ -30,7 +30,7 @@ const USAGE = `Usage: npm run add:integration -- <name> [options]
 Adds an integration: its adapter, its test, its catalog entry and its place in a stage. <name> is lower-kebab-case (helpdesk, crm-eu).
 
 Options:
-  --auth <scheme>     bearer (default), api_key, basic, oauth2_client_credentials or none
+  --auth <scheme>     bearer (default), api_key, basic, oauth2_client_credentials, oauth2_refresh_token or none
   --event <type>      the EventBridge detail-type routed to it (default <Name>Requested)
   --source <source>   the EventBridge source routed to it (default <name>.upstream)
   --path </path>      the provider path that creates a resource (default /records)
@@ -124,7 +124,14 @@ Next:
   3. npx tsc --noEmit && npm test        the suite covers the new integration from the catalog
   4. npm start                            the local hub serves it with a generic sandbox API and the demo sends its examples
   5. npx cdk deploy --all -c stage=<stage>, then put the credentials in the secret integration-hub/<stage>/${scaffold.name}
-     (docs/deploy.md).`;
+     (docs/deploy.md).${
+       scaffold.auth === 'oauth2_refresh_token'
+         ? `
+     Scheme oauth2_refresh_token: set the provider's scopes in the catalog entry (the one written is a placeholder);
+     the secret holds {"clientId", "clientSecret", "refreshToken"} from the customer's authorization
+     (docs/oauth-refresh-tokens.md).`
+         : ''
+     }`;
 }
 
 function main(argv: string[]): number {

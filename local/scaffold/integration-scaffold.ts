@@ -194,16 +194,28 @@ describe('${s.name} adapter', () => {
 
 /** The catalog entry, as the text inserted into lib/catalog.ts INTEGRATIONS. */
 export function renderCatalogEntry(s: ResolvedScaffold): string {
-  const auth = s.auth === 'oauth2_client_credentials' ? "{ scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }" : `'${s.auth}'`;
   return `  {
     name: '${s.name}',
     description: '${s.event} events become ${s.entityType}s at ${s.name} (written by npm run add:integration).',
     routes: [{ sources: ['${s.source}'], detailTypes: ['${s.event}'] }],
     // The provider's documented URL; each stage names the one it calls (stages/<stage>.json).
     baseUrl: 'https://${s.name}.example.com',
-    auth: ${auth},
-  },
+${renderAuth(s)}  },
 `;
+}
+
+/** The entry's `auth` line(s): the OAuth2 schemes need their token endpoint, the refresh-token one its scopes too. */
+function renderAuth(s: ResolvedScaffold): string {
+  if (s.auth === 'oauth2_client_credentials') return "    auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' },\n";
+  if (s.auth === 'oauth2_refresh_token') {
+    // A placeholder scope named after the resource written; the provider's documentation names the real ones.
+    const collection = s.path.split('/').at(-1) ?? 'records';
+    return (
+      "    // The provider's token endpoint, and the fewest scopes POST " + s.path + ' needs (a placeholder: see docs/oauth-refresh-tokens.md).\n' +
+      `    auth: { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token', scopes: ['${collection}:write'] },\n`
+    );
+  }
+  return `    auth: '${s.auth}',\n`;
 }
 
 /** The marker the catalog's list of integrations starts with; the entry goes before the list's closing bracket. */

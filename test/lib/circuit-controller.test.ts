@@ -12,6 +12,9 @@ import type { ResolvedProvider } from '../../lib/workflow-catalog.js';
 import { fixtureIntegrations, resolvedAuth } from './fixture-catalog.js';
 import { opsCatalogOf } from './hub-app.js';
 import type { OpsCatalogReader } from '../../functions/ops/ops-catalog.js';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { refreshLeaseKey } from '../../functions/runtime/refresh-token-credentials.js';
+import { compileEventPattern } from '../../local/event-pattern.js';
 
 interface Built {
   stack: Stack;
@@ -172,6 +175,29 @@ describe('CircuitController construct', () => {
     });
     expect(patterns).toContainEqual({ eventName: ['INSERT'], dynamodb: { NewImage: { state: { S: [{ 'anything-but': ['closed'] }] } } } });
     expect(patterns).toHaveLength(5);
+  });
+
+  it('passes circuit state changes and never a refresh-lease write of the same table (its items have no state)', () => {
+    const built = build();
+    const mapping = Object.values(built.template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { StartingPosition: 'LATEST' } }))[0] as {
+      Properties: { FilterCriteria: { Filters: { Pattern: string }[] } };
+    };
+    // Lambda event filtering shares EventBridge's pattern language: a present-field match, `anything-but` included.
+    const filters = mapping.Properties.FilterCriteria.Filters.map((f) => compileEventPattern(f.Pattern));
+    const passes = (record: object) => filters.some((matches) => matches(record));
+    const image = (attributes: Record<string, unknown>) => marshall(attributes);
+    const lease = { circuitId: refreshLeaseKey('integration-hub/prod/desk'), updatedAt: 1 };
+
+    expect(passes({ eventName: 'INSERT', dynamodb: { NewImage: image({ circuitId: 'desk', state: 'open', version: 1 }) } })).toBe(true);
+    expect(passes({ eventName: 'MODIFY', dynamodb: { OldImage: image({ circuitId: 'desk', state: 'closed' }), NewImage: image({ circuitId: 'desk', state: 'isolated' }) } })).toBe(true);
+    expect(passes({ eventName: 'MODIFY', dynamodb: { OldImage: image({ circuitId: 'desk', state: 'closed', version: 1 }), NewImage: image({ circuitId: 'desk', state: 'closed', version: 2 }) } })).toBe(false);
+
+    const taken = { ...lease, leaseOwner: 'instance-1', leaseUntil: 15_000 };
+    const released = { ...lease, rejectedRefreshToken: 'fp-0123456789abcd' };
+    expect(passes({ eventName: 'INSERT', dynamodb: { NewImage: image(taken) } })).toBe(false);
+    expect(passes({ eventName: 'MODIFY', dynamodb: { OldImage: image(taken), NewImage: image(released) } })).toBe(false);
+    expect(passes({ eventName: 'MODIFY', dynamodb: { OldImage: image(released), NewImage: image({ ...released, ...taken }) } })).toBe(false);
+    expect(passes({ eventName: 'REMOVE', dynamodb: { OldImage: image(released) } })).toBe(false);
   });
 
   it('encrypts the on-failure queue and refuses non-TLS access to it', () => {

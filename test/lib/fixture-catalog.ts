@@ -79,6 +79,9 @@ export function fixtureIntegrations(count: number = FIXTURE_NAMES.length): Integ
   return Array.from({ length: count }, (_, index) => fixtureEntry(FIXTURE_NAMES[index] ?? `fixture-${index + 1}`, VARIANTS[index] ?? {}));
 }
 
+/** An invented `oauth2_refresh_token` declaration, for fixture entries of the one scheme whose grant can be revoked. */
+export const FIXTURE_REFRESH_TOKEN_AUTH: IntegrationEntry['auth'] = { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token', scopes: ['fixture:write'] };
+
 /** Auth schemes that take no parameter: a catalog may declare them as a bare string. */
 export type BareAuthScheme = Exclude<CatalogAuthScheme, 'oauth2_client_credentials' | 'oauth2_refresh_token'>;
 

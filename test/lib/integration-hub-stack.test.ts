@@ -9,12 +9,13 @@ import { CatalogError, INTEGRATIONS, type IntegrationEntry, pascalCase, type Res
 import { PROVIDERS, WORKFLOWS } from '../../lib/workflow-catalog.js';
 import { HubEventBus } from '../../lib/constructs/hub-event-bus.js';
 import { HubTables } from '../../lib/constructs/hub-tables.js';
-import { IntegrationPipeline, SECRET_PLACEHOLDER } from '../../lib/constructs/integration-pipeline.js';
+import { SECRET_PLACEHOLDER } from '../../functions/runtime/auth-config.js';
+import { IntegrationPipeline } from '../../lib/constructs/integration-pipeline.js';
 import { ORDER_SAGA_TASKS } from '../../lib/constructs/order-saga-state-machine.js';
 import { ConstructPropsError } from '../../lib/props-validation.js';
-import { HUB_RUNBOOK_SLUGS, RUNBOOK_SLUGS, runbookPath, WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
+import { HUB_RUNBOOK_SLUGS, integrationRunbookSlugs, RUNBOOK_SLUGS, runbookPath, WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../lib/telemetry.js';
-import { authScheme, fixtureIntegrations } from './fixture-catalog.js';
+import { authScheme, FIXTURE_REFRESH_TOKEN_AUTH, fixtureIntegrations } from './fixture-catalog.js';
 import { asArray, flattenIntrinsics, type HubApp, logicalIdOf, newTestStack, opsCatalogOf, statementsOfRole, synthesizeHub } from './hub-app.js';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,6 +41,11 @@ const createsSecret = (integration: ResolvedIntegration) => !integration.secret.
  * What the webhooks add to a hub of `catalog` (lib/constructs/hub-webhooks.ts): per integration that declares them a
  * function, a signing secret and a rejection alarm; once, the API's 5xx alarm and the delivery-id table.
  */
+/** The alarms of the integrations of `catalog`: every integration alarm, reauthorization-needed only for `oauth2_refresh_token`. */
+const integrationAlarms = (catalog: readonly ResolvedIntegration[]) =>
+  catalog.reduce((count, integration) => count + integrationRunbookSlugs(authScheme(integration.auth)).length, 0);
+/** The standalone providers' circuit alarms: circuit-open-too-long each, plus reauthorization-needed for `oauth2_refresh_token`. */
+const PROVIDER_ALARMS = STANDALONE_PROVIDERS.reduce((count, provider) => count + (authScheme(provider.auth) === 'oauth2_refresh_token' ? 2 : 1), 0);
 const webhookResources = (catalog: readonly ResolvedIntegration[]) => {
   const endpoints = catalog.filter((integration) => integration.webhooks !== undefined).length;
   return { functions: endpoints, secrets: endpoints, alarms: endpoints > 0 ? endpoints + 1 : 0, tables: endpoints > 0 ? 1 : 0 };
@@ -158,7 +164,8 @@ function expectIntegrationDeployed(hub: HubApp, integration: ResolvedIntegration
       },
     });
     expect(resources[secretId]?.Properties.SecretString).toBeUndefined();
-    expect(secretReads).toEqual([{ Ref: secretId }]);
+    // One statement reading it, and for the refresh-token scheme one writing it (rotated tokens): its own secret only.
+    expect(secretReads).toEqual(authScheme(integration.auth) === 'oauth2_refresh_token' ? [{ Ref: secretId }, { Ref: secretId }] : [{ Ref: secretId }]);
   } else if (!integration.secret.import) {
     expect(secretReads).toEqual([]);
   }
@@ -186,6 +193,30 @@ function expectIntegrationDeployed(hub: HubApp, integration: ResolvedIntegration
   });
   expect(alarm('function-errors')).toMatchObject({ Threshold: integration.alarms.functionErrors, Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId } }] });
   expect(alarm('breaker-store-fallback')).toMatchObject({ Dimensions: expect.arrayContaining([integrationDimension]) });
+  // Only a circuit whose grant the provider can revoke waits for a person: exactly one such alarm, or none.
+  const reauthorizationAlarms = Object.values(
+    template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ReauthorizationNeeded', Dimensions: Match.arrayWith([integrationDimension]) } }),
+  );
+  if (authScheme(integration.auth) === 'oauth2_refresh_token') {
+    expect(reauthorizationAlarms, `${name} reauthorization-needed`).toHaveLength(1);
+    expect(alarm('reauthorization-needed')).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: 'ReauthorizationNeeded',
+      Dimensions: [
+        { Name: 'integration', Value: name },
+        { Name: 'service', Value: SERVICE_NAME },
+      ],
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  } else {
+    expect(reauthorizationAlarms, `${name} reauthorization-needed`).toEqual([]);
+  }
 
   // Its outputs.
   const outputs = outputsOf(hub);
@@ -282,7 +313,7 @@ describe('IntegrationHubStack', () => {
     // The integrations' alarms, the controller's, the workflows' (one per workflow runbook) and one per standalone provider's circuit.
     hub.template.resourceCountIs(
       'AWS::CloudWatch::Alarm',
-      RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length + WORKFLOW_RUNBOOK_SLUGS.length + STANDALONE_PROVIDERS.length + webhookResources(SHIPPED).alarms,
+      integrationAlarms(SHIPPED) + HUB_RUNBOOK_SLUGS.length + WORKFLOW_RUNBOOK_SLUGS.length + PROVIDER_ALARMS + webhookResources(SHIPPED).alarms,
     );
   });
 
@@ -357,7 +388,7 @@ describe('IntegrationHubStack', () => {
     template.resourceCountIs('AWS::Events::Rule', 1 + INTEGRATIONS.flatMap((entry) => entry.routes).length);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
     template.resourceCountIs('AWS::SecretsManager::Secret', SHIPPED.filter(createsSecret).length + webhookResources(SHIPPED).secrets);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * INTEGRATIONS.length + HUB_RUNBOOK_SLUGS.length + webhookResources(SHIPPED).alarms);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', integrationAlarms(SHIPPED) + HUB_RUNBOOK_SLUGS.length + webhookResources(SHIPPED).alarms);
     expect(stack.workflowAlarms.size).toBe(0);
     expect(stack.orderSaga).toBeUndefined();
   });
@@ -505,7 +536,7 @@ describe('IntegrationHubStack with a made-up catalog', () => {
     template.resourceCountIs('AWS::Events::Rule', 1 + routes);
     expect(fixture.filter(createsSecret)).toHaveLength(fixture.length);
     template.resourceCountIs('AWS::SecretsManager::Secret', fixture.length + webhookResources(fixture).secrets);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', RUNBOOK_SLUGS.length * fixture.length + HUB_RUNBOOK_SLUGS.length + webhookResources(fixture).alarms);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', integrationAlarms(fixture) + HUB_RUNBOOK_SLUGS.length + webhookResources(fixture).alarms);
     for (const integration of fixture) expectIntegrationDeployed(hub, integration);
 
     // Nothing is shared between two integrations.
@@ -531,6 +562,30 @@ describe('IntegrationHubStack with a made-up catalog', () => {
     ];
     for (const { name } of fixture) expect(tracesOf(name).length, name).toBeGreaterThanOrEqual(4);
     for (const { name } of INTEGRATIONS) expect(tracesOf(name), name).toEqual([]);
+  });
+});
+
+describe('IntegrationHubStack with oauth2_refresh_token integrations', () => {
+  // The fixture, with its last two entries switched to the refresh-token scheme.
+  const entries: IntegrationEntry[] = fixtureIntegrations(5).map((entry, index) => (index >= 3 ? { ...entry, auth: FIXTURE_REFRESH_TOKEN_AUTH } : entry));
+  const fixture = resolveCatalog(entries);
+  const refreshing = fixture.filter((integration) => authScheme(integration.auth) === 'oauth2_refresh_token');
+  let hub: HubApp;
+  beforeAll(() => {
+    hub = synthesizeHub({ integrations: entries, workflows: null });
+  });
+
+  it('gives exactly one reauthorization-needed alarm to each oauth2_refresh_token circuit and none to the others', () => {
+    expect(refreshing).toHaveLength(2);
+    const alarms = Object.values(hub.template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ReauthorizationNeeded' } }));
+    const circuits = alarms.map((alarm) => (alarm.Properties.Dimensions as { Name: string; Value: string }[]).find((d) => d.Name === 'integration')?.Value).sort();
+    expect(circuits).toEqual(refreshing.map((integration) => integration.name).sort());
+    for (const { Properties } of alarms) {
+      expect(Properties.AlarmDescription).toContain(`Runbook: ${runbookPath('reauthorization-needed')}`);
+      expect(existsSync(join(REPOSITORY_ROOT, runbookPath('reauthorization-needed')))).toBe(true);
+    }
+    hub.template.resourceCountIs('AWS::CloudWatch::Alarm', integrationAlarms(fixture) + HUB_RUNBOOK_SLUGS.length + webhookResources(fixture).alarms);
+    for (const integration of fixture) expectIntegrationDeployed(hub, integration);
   });
 });
 

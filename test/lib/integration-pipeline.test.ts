@@ -7,7 +7,8 @@ import { resolveCircuitBreakerSettings } from '../../functions/runtime/circuit-s
 import { SETTINGS_ENVIRONMENT, settingsFromEnvironment } from '../../functions/runtime/runtime-settings.js';
 import { INTEGRATIONS, type IntegrationEntry, resolveCatalog } from '../../lib/catalog.js';
 import { HubTables } from '../../lib/constructs/hub-tables.js';
-import { IntegrationPipeline, SECRET_PLACEHOLDER } from '../../lib/constructs/integration-pipeline.js';
+import { SECRET_PLACEHOLDER } from '../../functions/runtime/auth-config.js';
+import { IntegrationPipeline } from '../../lib/constructs/integration-pipeline.js';
 import { ConstructPropsError } from '../../lib/props-validation.js';
 import { fixtureIntegrations } from './fixture-catalog.js';
 import { asArray, type HubApp, logicalIdOf, newTestStack, statementsOfRole, synthesizeHub } from './hub-app.js';
@@ -137,16 +138,18 @@ describe('IntegrationPipeline, for every integration in the catalog', () => {
         expect(() => resolveCircuitBreakerSettings(circuit, integration.name)).not.toThrow();
       });
 
-      it("lets the function read exactly its own secret, and no other secret", () => {
+      it("lets the function read exactly its own secret, and no other secret (and write it only for the refresh-token scheme)", () => {
         const { roleId, secretId } = parts(integration.name);
         const secretStatements = statementsOfRole(hub.template, roleId).filter((statement) =>
           asArray(statement.Action).some((action) => action.startsWith('secretsmanager:')),
         );
         expect(secretStatements.length).toBeGreaterThan(0);
-        for (const statement of secretStatements) {
-          expect(asArray(statement.Action).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-          expect(asArray(statement.Resource)).toEqual([{ Ref: secretId }]);
-        }
+        // The refresh-token scheme stores rotated tokens as a new version of its own secret (docs/oauth-refresh-tokens.md).
+        const writes = integration.auth.scheme === 'oauth2_refresh_token' ? ['secretsmanager:PutSecretValue'] : [];
+        expect(secretStatements.flatMap((statement) => asArray(statement.Action)).sort()).toEqual(
+          ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', ...writes].sort(),
+        );
+        for (const statement of secretStatements) expect(asArray(statement.Resource)).toEqual([{ Ref: secretId }]);
       });
 
       it('grants no wildcard action and no "*" resource beyond X-Ray', () => {

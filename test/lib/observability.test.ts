@@ -13,9 +13,10 @@ import { HubDashboard } from '../../lib/constructs/hub-dashboard.js';
 import { IntegrationDashboard } from '../../lib/constructs/integration-dashboard.js';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { IntegrationAlarms, hubMetricDimensions } from '../../lib/constructs/integration-alarms.js';
-import { RUNBOOK_SLUGS, runbookPath } from '../../lib/runbooks.js';
+import { integrationRunbookSlugs, RUNBOOK_SLUGS, runbookPath } from '../../lib/runbooks.js';
+import { ProviderCircuitAlarm } from '../../lib/constructs/provider-circuit-alarm.js';
 import { METRICS_NAMESPACE, PowertoolsMetricsSink } from '../../functions/runtime/telemetry.js';
-import { fixtureIntegrations } from './fixture-catalog.js';
+import { authScheme, FIXTURE_REFRESH_TOKEN_AUTH, fixtureIntegrations, resolvedAuth } from './fixture-catalog.js';
 import { flattenIntrinsics } from './hub-app.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -100,7 +101,7 @@ describe('IntegrationAlarms', () => {
     const { stack, template, topic } = build();
     const topicRef = { Ref: logicalId(stack, topic.topic) };
     const alarms = alarmsOf(template);
-    expect(alarms).toHaveLength(RUNBOOK_SLUGS.length * INTEGRATIONS.length);
+    expect(alarms).toHaveLength(resolveCatalog(INTEGRATIONS).flatMap((i) => integrationRunbookSlugs(i.auth.scheme)).length);
     for (const { Properties } of alarms) {
       expect(Properties.AlarmActions, Properties.AlarmName).toEqual([topicRef]);
       expect(Properties.OKActions, Properties.AlarmName).toEqual([topicRef]);
@@ -110,7 +111,9 @@ describe('IntegrationAlarms', () => {
   it('names every alarm IntegrationHub-<integration>-<alarm> and exposes them as fields and a list', () => {
     const { template, integrations } = build();
     const names = alarmsOf(template).map((a) => a.Properties.AlarmName).sort();
-    const expected = INTEGRATIONS.flatMap((i) => RUNBOOK_SLUGS.map((slug) => `IntegrationHub-${i.name}-${slug}`)).sort();
+    const expected = resolveCatalog(INTEGRATIONS)
+      .flatMap((i) => integrationRunbookSlugs(i.auth.scheme).map((slug) => `IntegrationHub-${i.name}-${slug}`))
+      .sort();
     expect(names).toEqual(expected);
     expect(integrations).toHaveLength(INTEGRATIONS.length);
     for (const { alarms } of integrations) {
@@ -122,6 +125,7 @@ describe('IntegrationAlarms', () => {
         alarms.breakerStoreFallback,
         alarms.dlqMessageExpiring,
         alarms.functionThrottled,
+        ...(alarms.reauthorizationNeeded ? [alarms.reauthorizationNeeded] : []),
       ]);
     }
     expect(IntegrationAlarms.RUNBOOK_SLUGS).toEqual([
@@ -132,6 +136,7 @@ describe('IntegrationAlarms', () => {
       'breaker-store-fallback',
       'dlq-message-expiring',
       'function-throttled',
+      'reauthorization-needed',
     ]);
   });
 
@@ -234,6 +239,84 @@ describe('IntegrationAlarms', () => {
         TreatMissingData: 'notBreaching',
       });
     }
+  });
+
+  it('alarms at once on ReauthorizationNeeded >= 1 for each oauth2_refresh_token integration, and for no other scheme', () => {
+    // The fixture's schemes, plus two of the refresh-token scheme.
+    const entries = fixtureIntegrations(5).map((entry, index) => (index >= 3 ? { ...entry, auth: FIXTURE_REFRESH_TOKEN_AUTH } : entry));
+    const built = build({ entries });
+    const { stack, template, topic, integrations } = built;
+    const topicRef = { Ref: logicalId(stack, topic.topic) };
+    const refreshing = integrations.filter(({ integration }) => authScheme(integration.auth) === 'oauth2_refresh_token');
+    expect(refreshing).toHaveLength(2);
+
+    const reauthorization = alarmsOf(template).filter((a) => a.Properties.MetricName === 'ReauthorizationNeeded');
+    expect(reauthorization).toHaveLength(refreshing.length);
+    for (const { integration, alarms, detail } of integrations) {
+      const name = integration.name;
+      const mine = reauthorization.filter((a) => JSON.stringify(a.Properties.Dimensions).includes(`"Value":"${name}"`));
+      if (authScheme(integration.auth) !== 'oauth2_refresh_token') {
+        expect(mine, name).toEqual([]);
+        expect(alarms.reauthorizationNeeded, name).toBeUndefined();
+        expect(metricLines(dashboardBody(built, detail.dashboard), name).join('\n'), name).not.toContain('ReauthorizationNeeded');
+        continue;
+      }
+      expect(mine, name).toHaveLength(1);
+      expect(alarms.alarms.at(-1)).toBe(alarms.reauthorizationNeeded);
+      expect(mine[0]!.Properties).toEqual(
+        expect.objectContaining({
+          AlarmName: `IntegrationHub-${name}-reauthorization-needed`,
+          Namespace: 'IntegrationHub',
+          MetricName: 'ReauthorizationNeeded',
+          Dimensions: expect.arrayContaining(Object.entries(hubMetricDimensions(name)).map(([Name, Value]) => ({ Name, Value }))),
+          Statistic: 'Maximum',
+          Period: 300,
+          EvaluationPeriods: 1,
+          DatapointsToAlarm: 1,
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+          AlarmActions: [topicRef],
+          OKActions: [topicRef],
+        }),
+      );
+      expect((mine[0]!.Properties.Dimensions as unknown[]).length).toBe(2);
+      expect(mine[0]!.Properties.AlarmDescription).toMatch(/ Runbook: docs\/runbooks\/reauthorization-needed\.md$/);
+      // Its detail dashboard graphs the gauge and links the runbook.
+      const body = dashboardBody(built, detail.dashboard);
+      expect(metricLines(body, name).join('\n')).toContain('ReauthorizationNeeded');
+      expect(body.widgets.find((w) => w.type === 'text')?.properties.markdown).toContain('docs/runbooks/reauthorization-needed.md');
+    }
+    // The others' detail dashboards do not link a runbook of an alarm they do not have.
+    const other = integrations.find(({ integration }) => authScheme(integration.auth) !== 'oauth2_refresh_token')!;
+    expect(dashboardBody(built, other.detail.dashboard).widgets.find((w) => w.type === 'text')?.properties.markdown).not.toContain('reauthorization-needed');
+  });
+
+  it("gives a standalone workflow provider's circuit a reauthorization-needed alarm only for auth oauth2_refresh_token", () => {
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'ProviderAlarms');
+    const topic = new AlarmTopic(stack, 'AlarmTopic', {});
+    const providers = [
+      { provider: 'fixture-carrier', auth: resolvedAuth('basic') },
+      { provider: 'fixture-mailer', auth: { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token' } as const },
+    ];
+    const built = providers.map((p) => new ProviderCircuitAlarm(stack, `${p.provider}Alarm`, { ...p, topic: topic.topic }));
+    const template = Template.fromStack(stack);
+
+    const reauthorization = alarmsOf(template).filter((a) => a.Properties.MetricName === 'ReauthorizationNeeded');
+    expect(reauthorization.map((a) => a.Properties.AlarmName)).toEqual(['IntegrationHub-fixture-mailer-reauthorization-needed']);
+    expect(reauthorization[0]!.Properties).toMatchObject({
+      Namespace: 'IntegrationHub',
+      Dimensions: expect.arrayContaining([{ Name: 'integration', Value: 'fixture-mailer' }, { Name: 'service', Value: 'integration-hub' }]),
+      Statistic: 'Maximum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    expect(reauthorization[0]!.Properties.AlarmDescription).toContain('Runbook: docs/runbooks/reauthorization-needed.md');
+    expect(built.map((b) => b.alarms.length)).toEqual([1, 2]);
+    expect(built[0]!.reauthorizationNeeded).toBeUndefined();
   });
 
   describe('custom metric dimensions', () => {

@@ -6,7 +6,7 @@ import { webhookEventSource } from '../../functions/webhooks/webhook-declaration
 import { WORKFLOW_HANDLERS } from '../../functions/workflows/index.js';
 import { SECRET_FIELDS } from '../../lib/catalog.js';
 import { LAMBDA_SERVICE_ERRORS, PROVIDERS, type ProviderEntry, TASK_ERROR_NAMES, WORKFLOWS } from '../../lib/workflow-catalog.js';
-import { SECRET_PLACEHOLDER } from '../../lib/constructs/integration-pipeline.js';
+import { SECRET_PLACEHOLDER } from '../../functions/runtime/auth-config.js';
 import { ORDER_SAGA_TASKS } from '../../lib/constructs/order-saga-state-machine.js';
 import { WORKFLOW_RUNBOOK_SLUGS } from '../../lib/runbooks.js';
 import { resolveIntrinsics, stateMachinesOf, validateDefinition, type CfnTemplate } from '../../local/local-step-functions.js';

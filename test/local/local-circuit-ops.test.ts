@@ -6,6 +6,7 @@ import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EventSourceMappingNotFoundError } from '../../functions/ops/errors.js';
+import { REAUTHORIZATION_NEEDED } from '../../functions/runtime/errors.js';
 import { CircuitTableStream, LocalEventSourceMappings, LocalProbeSchedule, RecordingCircuitGaugeTimeline } from '../../local/local-circuit-ops.js';
 import { createTable } from '../../local/local-dynamo.js';
 import { LocalEventSourceMapping } from '../../local/local-event-source.js';
@@ -96,12 +97,15 @@ describe('LocalProbeSchedule', () => {
 });
 
 describe('RecordingCircuitGaugeTimeline', () => {
-  it('keeps the latest state per integration', () => {
+  it('keeps the latest state per integration, and who waits for re-authorization', () => {
     const gauge = new RecordingCircuitGaugeTimeline();
-    gauge.record('alpha', 'open');
-    gauge.record('beta-two', 'closed');
-    gauge.record('alpha', 'half_open');
-    expect(Object.fromEntries(gauge.latest)).toEqual({ alpha: 'half_open', 'beta-two': 'closed' });
+    gauge.record('alpha', { state: 'open' });
+    gauge.record('beta-two', { state: 'isolated', stateReason: `${REAUTHORIZATION_NEEDED}: invalid_grant` });
+    gauge.record('alpha', { state: 'half_open' });
+    expect(Object.fromEntries(gauge.latest)).toEqual({ alpha: 'half_open', 'beta-two': 'isolated' });
+    expect([...gauge.reauthorizationNeeded]).toEqual(['beta-two']);
+    gauge.record('beta-two', { state: 'closed' });
+    expect([...gauge.reauthorizationNeeded]).toEqual([]);
   });
 });
 

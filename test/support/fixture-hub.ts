@@ -3,6 +3,7 @@
  * fixture-adapter.ts, and a catalog entry), with its sandbox; registers its own vitest hooks, like
  * runtime-test-bed.ts. The shipped workflows need the shipped integrations, so the fixture catalog deploys none.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, beforeAll } from 'vitest';
 import type { IntegrationEntry } from '../../lib/catalog.js';
 import { LocalHub } from '../../local/hub/local-hub.js';
@@ -19,11 +20,14 @@ export interface FixtureHub {
   readonly backgroundErrors: { where: string; error: unknown }[];
 }
 
-/** Starts the hub before the file's tests, with the entry's routes and settings (auth `api_key` by default). */
+/**
+ * Starts the hub before the file's tests, with the entry's routes and settings (auth `api_key` by default) and
+ * `environment` added to every function's, and the functions' `logger` (default silent).
+ */
 export function useFixtureHub(
   label: string,
   entry: Pick<IntegrationEntry, 'description' | 'routes'> & Partial<IntegrationEntry>,
-  options: { seed: number },
+  options: { seed: number; environment?: Readonly<Record<string, string>>; logger?: Logger },
 ): FixtureHub {
   const fixture = { backgroundErrors: [] as FixtureHub['backgroundErrors'] } as FixtureHub;
   beforeAll(async () => {
@@ -34,6 +38,8 @@ export function useFixtureHub(
       sandbox: fixture.sandbox,
       integrations: catalog,
       workflows: null,
+      environment: options.environment,
+      logger: options.logger,
       onError: (where, error) => fixture.backgroundErrors.push({ where, error }),
     });
   });

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { CircuitController, readCircuitStreamRecord } from '../../../functions/ops/circuit-control.js';
 import { RecordingCircuitGauge } from '../../../functions/ops/circuit-gauge.js';
 import { InMemoryCircuitStore, type CircuitRecord } from '../../../functions/runtime/circuit-store.js';
-import { DependencyError } from '../../../functions/runtime/errors.js';
+import { DependencyError, REAUTHORIZATION_NEEDED } from '../../../functions/runtime/errors.js';
 import {
   circuit,
   CRM_MAPPING,
@@ -74,7 +74,7 @@ describe('circuit controller', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(mappings.updates).toEqual([{ uuid: CRM_MAPPING, change: { enabled: false } }]);
     expect(schedule.enabled).toBe(true);
-    expect(gauge.points).toEqual([{ integration: 'crm', value: 1 }]);
+    expect(gauge.points).toEqual([{ integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 }]);
   });
 
   it('disables the mapping when an operator isolates the circuit', async () => {
@@ -84,6 +84,23 @@ describe('circuit controller', () => {
     expect(await controller.handleRecord(record)).toBe('paused');
     expect(mappings.updates).toEqual([{ uuid: PAYMENTS_MAPPING, change: { enabled: false } }]);
     expect(schedule.enabled).toBe(true);
+  });
+
+  it('publishes ReauthorizationNeeded 1 while the circuit is isolated for re-authorization, 0 for any other isolation and once it closes', async () => {
+    await stored(circuit('crm'));
+    await controller.handleRecord(await transition('crm', { state: 'isolated', stateReason: `${REAUTHORIZATION_NEEDED}: Token endpoint rejected the grant: 400 invalid_grant` }));
+    expect(gauge.points.at(-1)).toEqual({ integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 1 });
+
+    await controller.handleRecord(await transition('crm', { state: 'closed', stateReason: 'reset by prober' }));
+    expect(gauge.points.at(-1)).toEqual({ integration: 'crm', CircuitOpen: 0, ReauthorizationNeeded: 0 });
+
+    await stored(circuit('payments'));
+    await controller.handleRecord(await transition('payments', { state: 'isolated', stateReason: 'provider maintenance' }));
+    expect(gauge.points.at(-1)).toEqual({ integration: 'payments', CircuitOpen: 1, ReauthorizationNeeded: 0 });
+
+    // A standalone workflow provider's circuit too.
+    await controller.handleRecord(await transition('shipping', { state: 'isolated', stateReason: `${REAUTHORIZATION_NEEDED}: 401 right after a fresh access token` }));
+    expect(gauge.points.at(-1)).toEqual({ integration: 'shipping', CircuitOpen: 1, ReauthorizationNeeded: 1 });
   });
 
   it('pauses on an insert of an isolated circuit that was never written before', async () => {
@@ -112,7 +129,7 @@ describe('circuit controller', () => {
 
     expect(await controller.handleRecord(record)).toBe('already_paused');
     expect(mappings.updates).toEqual([]);
-    expect(gauge.points).toEqual([{ integration: 'crm', value: 1 }]);
+    expect(gauge.points).toEqual([{ integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 }]);
   });
 
   it('does nothing for a record whose state did not change (a counter or lease write)', async () => {
@@ -149,10 +166,10 @@ describe('circuit controller', () => {
     const opened = await transition('shipping', { state: 'open', openUntil: clock.now() + 30_000 });
     expect(await controller.handleRecord(opened)).toBe('provider_recorded');
     expect(schedule.calls).toEqual(['enable']);
-    expect(gauge.points).toEqual([{ integration: 'shipping', value: 1 }]);
+    expect(gauge.points).toEqual([{ integration: 'shipping', CircuitOpen: 1, ReauthorizationNeeded: 0 }]);
     const closed = await transition('shipping', { state: 'closed', openUntil: undefined });
     expect(await controller.handleRecord(closed)).toBe('provider_recorded');
-    expect(gauge.points.at(-1)).toEqual({ integration: 'shipping', value: 0 });
+    expect(gauge.points.at(-1)).toEqual({ integration: 'shipping', CircuitOpen: 0, ReauthorizationNeeded: 0 });
     expect(mappings.reads).toEqual([]);
     expect(mappings.updates).toEqual([]);
   });

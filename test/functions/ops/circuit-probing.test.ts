@@ -103,7 +103,7 @@ describe('circuit prober: workflow providers (no mapping)', () => {
     expect(shipping.probes).toBe(1);
     expect(first.integrations.find((i) => i.integration === 'shipping')).toEqual({ integration: 'shipping', circuit: 'open', probe: 'failed', settled: false });
     expect(first.schedule).toBe('kept');
-    expect(gauge.points).toContainEqual({ integration: 'shipping', value: 1 });
+    expect(gauge.points).toContainEqual({ integration: 'shipping', CircuitOpen: 1, ReauthorizationNeeded: 0 });
 
     shipping.probeOutcome = 'succeeded';
     await prober.run();
@@ -173,6 +173,30 @@ describe('circuit prober', () => {
     expect(next.integrations.find((i) => i.integration === 'crm')).toMatchObject({ circuit: 'closed', action: 'resumed' });
   });
 
+  it('publishes ReauthorizationNeeded 1 on every run while a circuit waits for a new refresh token, 0 for an operator isolation and after re-authorization', async () => {
+    crm.set('isolated');
+    crm.stateReason = `${REAUTHORIZATION_NEEDED}: Token endpoint crm.example.com/oauth/token rejected the grant: 400 invalid_grant`;
+    payments.set('isolated');
+    payments.stateReason = 'maintenance window';
+    mappings.mappings.set(CRM_MAPPING, { uuid: CRM_MAPPING, state: 'disabled', maximumConcurrency: 5 });
+    mappings.mappings.set(PAYMENTS_MAPPING, { uuid: PAYMENTS_MAPPING, state: 'disabled', maximumConcurrency: 10 });
+
+    await prober.run();
+    await prober.run();
+    expect(gauge.points).toEqual([
+      { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 1 },
+      { integration: 'payments', CircuitOpen: 1, ReauthorizationNeeded: 0 },
+      { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 1 },
+      { integration: 'payments', CircuitOpen: 1, ReauthorizationNeeded: 0 },
+    ]);
+
+    crm.reauthorization = 'reauthorized';
+    await prober.run();
+    await prober.run();
+    expect(gauge.last('crm', 'ReauthorizationNeeded')).toBe(0);
+    expect(gauge.last('crm', 'CircuitOpen')).toBe(0);
+  });
+
   it('disables the mapping of an open circuit that the controller missed', async () => {
     crm.set('open', { effective: 'open' });
 
@@ -224,10 +248,10 @@ describe('circuit prober', () => {
     await prober.run();
 
     expect(gauge.points).toEqual([
-      { integration: 'crm', value: 1 },
-      { integration: 'payments', value: 0 },
-      { integration: 'crm', value: 1 },
-      { integration: 'payments', value: 0 },
+      { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 },
+      { integration: 'payments', CircuitOpen: 0, ReauthorizationNeeded: 0 },
+      { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 },
+      { integration: 'payments', CircuitOpen: 0, ReauthorizationNeeded: 0 },
     ]);
   });
 

@@ -26,6 +26,8 @@ import { CircuitNotClosedError, NotFoundError, OperatorError, UnknownCircuitErro
 import { CATALOG, type CatalogSubject, catalogSubjects, CIRCUITS, STANDALONE_PROVIDERS } from '../../support/catalog-subjects.js';
 import { type LocalDynamo, startLocalDynamo } from '../../support/dynalite.js';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { refreshLeaseKey } from '../../../functions/runtime/refresh-token-credentials.js';
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
@@ -449,6 +451,79 @@ describe('circuits (dynalite)', () => {
   it('reports a circuits table it cannot read with the action and the SDK error', async () => {
     const hub = operator(OUTPUTS.map((o) => (o.OutputKey === 'CircuitsTableName' ? { ...o, OutputValue: 'no-such-table' } : o)));
     await expect(hub.circuitStatus(SUBJECT)).rejects.toThrow(/^dynamodb:GetItem on the circuits table failed: ResourceNotFoundException: /);
+  });
+});
+
+describe('auth set-refresh-token (circuits table on dynalite, Secrets Manager mocked)', () => {
+  const path = '/IntegrationHub-qa-core/circuit-ops/';
+  const deskSecret = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:integration-hub/qa/desk-AbCdEf`;
+  const secretsManager = new SecretsManagerClient({ region: REGION });
+  const secretsMock = mockClient(secretsManager);
+  const ssmMock = mockClient(SSMClient);
+  afterAll(() => {
+    secretsMock.restore();
+    ssmMock.restore();
+  });
+
+  /** A stage whose parameters name a made-up integration on oauth2_refresh_token and a provider on basic auth. */
+  async function stage(): Promise<{ hub: AwsHubOperator; table: string }> {
+    for (const mock of [secretsMock, ssmMock]) mock.reset();
+    ssmMock.on(GetParametersByPathCommand).resolves({
+      Parameters: [
+        {
+          Name: `${path}integrations/desk`,
+          Value: JSON.stringify({ name: 'desk', mappingUuid: 'u', auth: { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token' }, secretName: deskSecret, circuit: {} }),
+        },
+        { Name: `${path}providers/courier`, Value: JSON.stringify({ name: 'courier', auth: { scheme: 'basic' }, secretName: 'integration-hub/qa/courier', circuit: {} }) },
+      ],
+    });
+    secretsMock.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ clientId: 'c', clientSecret: 's', refreshToken: 'rt-old', accessToken: 'at-old', accessTokenIssuedAt: 1, accessTokenExpiresAt: 2 }),
+    });
+    secretsMock.on(PutSecretValueCommand).resolves({ VersionId: 'v2' });
+    const outputs = await withFreshCircuits();
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'IntegrationHub-qa-core', StackStatus: 'UPDATE_COMPLETE', CreationTime: new Date(), Outputs: outputs }] });
+    const hub = new AwsHubOperator({
+      stackNames: ['IntegrationHub-qa-core'],
+      circuitsPath: path,
+      clients: { cloudFormation, sqs, eventBridge, sfn, dynamodb: dynamo.client, ssm: new SSMClient({ region: REGION }), secretsManager },
+    });
+    return { hub, table: outputs.find((o) => o.OutputKey === 'CircuitsTableName')!.OutputValue! };
+  }
+
+  it("writes the token into the secret the circuit's parameters name, without the old access token, under the lease in the circuits table", async () => {
+    const { hub, table } = await stage();
+
+    const result = await hub.authSetRefreshToken('desk', 'rt-new');
+
+    expect(result).toMatchObject({ circuit: 'desk', secret: deskSecret, unsetFields: [], replacedRefusedToken: false, droppedAccessToken: true, circuitAfter: { circuit: 'desk', state: 'closed' } });
+    const [put] = secretsMock.commandCalls(PutSecretValueCommand);
+    expect(put?.args[0].input.SecretId).toBe(deskSecret);
+    expect(JSON.parse(put!.args[0].input.SecretString!)).toEqual({ clientId: 'c', clientSecret: 's', refreshToken: 'rt-new' });
+    expect(secretsMock.commandCalls(GetSecretValueCommand)[0]?.args[0].input.SecretId).toBe(deskSecret);
+    // The lease was taken and freed: its item is there, held by nobody.
+    const { Item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { circuitId: { S: refreshLeaseKey(deskSecret) } }, ConsistentRead: true }));
+    expect(Item).toBeDefined();
+    expect(Item?.leaseOwner).toBeUndefined();
+  });
+
+  it('refuses a circuit of another scheme, naming those that take a refresh token, and an unknown circuit', async () => {
+    const { hub } = await stage();
+    await expect(hub.authSetRefreshToken('courier', 'rt-new')).rejects.toThrow(
+      new OperatorError("Circuit 'courier' authenticates with basic, not oauth2_refresh_token: it has no refresh token. Circuits with one: desk"),
+    );
+    await expect(hub.authSetRefreshToken('desc', 'rt-new')).rejects.toBeInstanceOf(UnknownCircuitError);
+    expect(secretsMock.commandCalls(PutSecretValueCommand)).toEqual([]);
+  });
+
+  it('says which action was denied when the caller may not write the secret', async () => {
+    const { hub } = await stage();
+    secretsMock.on(PutSecretValueCommand).rejects(serviceError(Object.assign(new Error('User is not authorized to perform secretsmanager:PutSecretValue'), { name: 'AccessDeniedException' }), 403));
+    await expect(hub.authSetRefreshToken('desk', 'rt-new')).rejects.toThrow(`Access denied: the caller may not write the refresh token into secret ${deskSecret}`);
+  });
+
+  it('needs the stage (its circuit parameters name the secrets)', async () => {
+    await expect(operator().authSetRefreshToken(SUBJECT, 'rt-new')).rejects.toThrow(/pass --stage/);
   });
 });
 

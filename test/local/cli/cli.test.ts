@@ -5,6 +5,8 @@ import { runCli } from '../../../local/cli/cli.js';
 import type { HubOperator } from '../../../local/cli/hub-operator.js';
 import { circuitView, FakeHubOperator } from './fake-hub-operator.js';
 import { DEFAULT_STAGE } from '../../../lib/stage-config.js';
+import { readSecretInput } from '../../../local/cli/secret-input.js';
+import { Readable } from 'node:stream';
 
 /**
  * A detail type the catalog routes, with the source it is routed from: the first route of the catalog's first
@@ -23,14 +25,15 @@ interface Run {
 }
 
 /** Runs the CLI in-process against a fake hub; `files` are what @file arguments may read. */
-async function run(argv: string[], options: { operator?: FakeHubOperator; files?: Record<string, string> } = {}): Promise<Run> {
+async function run(argv: string[], options: { operator?: FakeHubOperator; files?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
   const operator = options.operator ?? new FakeHubOperator();
   let stdout = '';
   let stderr = '';
   const targets: TargetOptions[] = [];
+  const stderrStream = { write: (text: string) => (stderr += text) };
   const code = await runCli(
     argv,
-    { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } },
+    { stdout: { write: (text: string) => (stdout += text) }, stderr: stderrStream },
     (target): HubOperator => {
       targets.push(target);
       return operator;
@@ -43,6 +46,8 @@ async function run(argv: string[], options: { operator?: FakeHubOperator; files?
         if (content === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
         return content;
       },
+      // Standard input as a pipe: the CLI's own reader, so its trimming is part of what is tested.
+      readSecret: (prompt) => readSecretInput(prompt, Readable.from([options.stdin ?? '']), stderrStream),
     },
   );
   return { code, stdout, stderr, targets, operator };
@@ -59,6 +64,8 @@ const EVERY_COMMAND = [
   ['circuit', 'status'],
   ['circuit', 'isolate'],
   ['circuit', 'reset'],
+  ['auth'],
+  ['auth', 'set-refresh-token'],
   ['ledger'],
   ['ledger', 'show'],
   ['workflows'],
@@ -103,7 +110,7 @@ describe('help', () => {
 describe('usage errors (exit 2, no hub contacted)', () => {
   it.each([
     [[], 'No command given'],
-    [['frobnicate'], "Unknown command 'frobnicate'. Commands: describe, send, dlq, circuit, ledger, workflows"],
+    [['frobnicate'], "Unknown command 'frobnicate'. Commands: describe, send, dlq, circuit, auth, ledger, workflows, webhooks"],
     [['dlq'], "'dlq' needs a subcommand: list, show, redrive"],
     [['dlq', 'purge', 'alpha'], "Unknown subcommand 'dlq purge'. 'dlq' has: list, show, redrive"],
     [['dlq', 'list'], "'dlq list' needs <integration>"],
@@ -300,6 +307,69 @@ describe('operator errors (exit 1)', () => {
     const { code, stderr } = await run(['describe'], { operator });
     expect(code).toBe(1);
     expect(stderr).toMatch(/^unexpected error: TypeError: boom\n {4}at /);
+  });
+});
+
+describe('auth set-refresh-token: the token from standard input', () => {
+  const TOKEN = '1//rt-new.Abc_def-ghi';
+
+  it('passes the piped token (its trailing line break dropped) to the operator and says what happens next', async () => {
+    const { code, stdout, stderr, operator } = await run(['auth', 'set-refresh-token', 'gamma'], { stdin: `${TOKEN}\n` });
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(operator.calls.at(-1)).toEqual({ method: 'authSetRefreshToken', args: ['gamma', TOKEN] });
+    expect(operator.refreshTokens.get('hub/gamma')).toBe(TOKEN);
+    expect(stdout).toContain("Stored a new refresh token for gamma in secret hub/gamma (a new secret version; the old grant's access token was dropped).");
+    expect(stdout).toContain('The next call to the provider refreshes with it.');
+    expect(stdout).not.toContain(TOKEN);
+  });
+
+  it('tells the operator the prober closes a circuit isolated for re-authorization', async () => {
+    const operator = new FakeHubOperator();
+    operator.circuits.set('gamma', circuitView('gamma', 'isolated', { stateReason: 're-authorization needed: the provider refused the refresh token (invalid_grant)' }));
+    const { code, stdout } = await run(['auth', 'set-refresh-token', 'gamma'], { operator, stdin: TOKEN });
+    expect(code).toBe(0);
+    expect(stdout).toContain('the prober refreshes with the new token on its next run and closes it');
+    expect(stdout).toContain('npm run hub -- circuit status gamma');
+  });
+
+  it('prints the result without the token with --json', async () => {
+    const { code, stdout } = await run(['auth', 'set-refresh-token', 'gamma', '--json'], { stdin: TOKEN });
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout) as Record<string, unknown>;
+    expect(result).toMatchObject({ circuit: 'gamma', secret: 'hub/gamma', unsetFields: [], replacedRefusedToken: true, droppedAccessToken: true });
+    expect(stdout).not.toContain(TOKEN);
+  });
+
+  it.each([
+    ['', 'it is empty'],
+    ['\n', 'it is empty'],
+    [` ${TOKEN}`, 'it starts or ends with white space'],
+    [`${TOKEN}\tmore`, 'character 22 is not printable ASCII (RFC 6749 allows no other)'],
+  ])('refuses %j before contacting any hub, without quoting the input (exit 2)', async (input, problem) => {
+    const { code, stderr, stdout, targets, operator } = await run(['auth', 'set-refresh-token', 'gamma'], { stdin: input });
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`error: The refresh token read from standard input is not valid: ${problem}.`);
+    expect(stderr).not.toContain(TOKEN);
+    expect(targets).toEqual([]);
+    expect(operator.calls).toEqual([]);
+  });
+
+  it('never takes the token as an argument', async () => {
+    const { code, stderr, targets } = await run(['auth', 'set-refresh-token', 'gamma', TOKEN]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("Too many arguments for 'auth set-refresh-token'");
+    expect(targets).toEqual([]);
+  });
+
+  it('names the circuits that take a refresh token for one of another scheme, and an unknown circuit (exit 1)', async () => {
+    const other = await run(['auth', 'set-refresh-token', 'alpha'], { stdin: TOKEN });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toBe("error: Circuit 'alpha' authenticates with api_key, not oauth2_refresh_token: it has no refresh token. Circuits with one: gamma\n");
+    const unknown = await run(['auth', 'set-refresh-token', 'gama'], { stdin: TOKEN });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe("error: Unknown circuit 'gama'. The hub has: alpha, beta-two, gamma\n");
   });
 });
 

@@ -28,8 +28,11 @@ import {
   type WebhookDeliveryView,
   type WebhookListRequest,
   type WebhookRejectionView,
+  type CircuitCredentials,
+  type RefreshTokenSetResult,
   webhookIntegrationsToList,
 } from '../../../local/cli/hub-operator.js';
+import { refreshTokenSecretOf } from '../../../local/cli/refresh-token-operation.js';
 
 /** A closed circuit as the breaker reports a never-used one. */
 export function circuitView(circuit: string, state: CircuitState = 'closed', extra: Partial<CircuitView> = {}): CircuitView {
@@ -201,6 +204,22 @@ export class FakeHubOperator implements HubOperator {
     // The window is not applied: the fixtures' times are fixed, the CLI's window is relative to now.
     const inScope = <T extends { integration: string }>(items: T[]) => items.filter((i) => integrations.includes(i.integration)).slice(0, limit);
     return { integrations, since, deliveries: request?.rejectedOnly ? [] : inScope(this.webhookDeliveries), rejections: inScope(this.webhookRejections) };
+  }
+
+  /** How the circuits authenticate: gamma takes a refresh token. */
+  readonly credentials = new Map<string, CircuitCredentials>([
+    ['alpha', { scheme: 'api_key', secretName: 'hub/alpha' }],
+    ['beta-two', { scheme: 'none' }],
+    ['gamma', { scheme: 'oauth2_refresh_token', secretName: 'hub/gamma' }],
+  ]);
+  /** Secret name → the refresh token written. */
+  readonly refreshTokens = new Map<string, string>();
+
+  async authSetRefreshToken(circuit: string, refreshToken: string): Promise<RefreshTokenSetResult> {
+    this.record('authSetRefreshToken', circuit, refreshToken);
+    const secret = refreshTokenSecretOf(circuit, this.credentials, [...this.circuits.keys()]);
+    this.refreshTokens.set(secret, refreshToken);
+    return { circuit, secret, unsetFields: [], replacedRefusedToken: true, droppedAccessToken: true, circuitAfter: this.circuits.get(circuit)! };
   }
 
   private dlq(integration: string): DeadLetterMessage[] {

@@ -4,11 +4,20 @@ import { resolveCircuitBreakerSettings } from '../../../functions/runtime/circui
 import { INTEGRATIONS, resolveCatalog } from '../../../lib/catalog.js';
 import type { LocalQueue } from '../../../local/local-queue.js';
 import { type DemoEvent, loadDemoIntegrations, planDemoEvents } from '../../../local/hub/demo-events.js';
-import { checkOutageProvider, DemoOptionError, type DemoResult, parseOutage, runDemo, sandboxProviderNames } from '../../../local/hub/demo-scenario.js';
+import {
+  checkOutageProvider,
+  DEMO_ACCESS_TOKEN_LIFETIME_SECONDS,
+  DemoOptionError,
+  type DemoResult,
+  parseOutage,
+  runDemo,
+  sandboxProviderNames,
+} from '../../../local/hub/demo-scenario.js';
+import { accessTokenSentence } from '../../../local/hub/hub-timeline.js';
 import { DEFAULT_WEBHOOK_DELIVERIES } from '../../../local/hub/demo-webhooks.js';
 import { LocalHub } from '../../../local/hub/local-hub.js';
 import { servingProviderOf } from '../../../local/hub/serving-provider.js';
-import { PROVIDER_NAMES, type Sandbox, startSandbox } from '../../../local/sandbox/index.js';
+import { PROVIDER_NAMES, type Sandbox, type SandboxControl, startSandbox } from '../../../local/sandbox/index.js';
 import { startSandboxForCatalog } from '../../../local/hub/sandbox-wiring.js';
 
 const catalog = resolveCatalog(INTEGRATIONS);
@@ -54,14 +63,14 @@ describe('the default demo scenario on the local hub', () => {
   let hub: LocalHub;
   let result: DemoResult;
   let plan: DemoEvent[];
-  // The defaults of `npm start`: 300 events, payments down for 20 s a third into the publishing window.
+  // The defaults of `npm start`: 300 events, payments down for 20 s a third into the publishing window, 20 s access tokens.
   const outage = parseOutage('payments:20s', PROVIDER_NAMES);
   // The integrations the down provider plays the third party of (serving-provider.ts), and the others.
   const down = catalog.filter((entry) => servingProviderOf(entry).name === outage.provider).map((entry) => entry.name);
   const up = catalog.map((entry) => entry.name).filter((name) => !down.includes(name));
 
   beforeAll(async () => {
-    sandbox = await startSandboxForCatalog({ seed: 42 });
+    sandbox = await startSandboxForCatalog({ seed: 42, accessTokenLifetimeSeconds: DEMO_ACCESS_TOKEN_LIFETIME_SECONDS });
     hub = await LocalHub.start({ sandbox, timeScale: 1 / 30 });
     result = await runDemo(hub, sandbox, { events: 300, seed: 42, outage });
     plan = planDemoEvents({ events: 300, seed: 42, publishForMs: 30_000, integrations: await loadDemoIntegrations(catalog) });
@@ -83,6 +92,24 @@ describe('the default demo scenario on the local hub', () => {
       expect(row.delivered + row.invalidInDlq).toBe(row.published);
     }
     for (const row of summary.workflows) expect(row).toMatchObject({ duplicates: 0, failed: 0 });
+  });
+
+  it('refreshes the access token of every refresh-token integration on expiry during the traffic, once per expiry across its instances', () => {
+    const refreshing = catalog.filter((entry) => entry.auth.scheme === 'oauth2_refresh_token' && servingProviderOf(entry).generic).map((entry) => entry.name);
+    expect(refreshing.length).toBeGreaterThan(0);
+    expect(result.summary.accessTokens?.map((row) => row.integration)).toEqual(refreshing);
+    for (const row of result.summary.accessTokens ?? []) {
+      const grant = (sandbox as unknown as SandboxControl<string>).generic(row.integration).refreshTokenGrant!;
+      expect(row).toMatchObject({ lifetimeSeconds: DEMO_ACCESS_TOKEN_LIFETIME_SECONDS, refused: 0, beyondOnePerLifetime: 0 });
+      // The provider's own counters: every refresh call granted, the first for the initial token, then one per expiry.
+      expect([row.refreshCalls, row.refreshesGranted]).toEqual([grant.refreshRequests(), grant.refreshesGranted()]);
+      expect(row.refreshesGranted).toBe(row.refreshCalls);
+      expect(row.onExpiry).toBeGreaterThanOrEqual(1);
+      expect(row.trafficMs).toBeGreaterThan(DEMO_ACCESS_TOKEN_LIFETIME_SECONDS * 1000);
+      expect(row.instances).toBeGreaterThanOrEqual(1);
+      expect(row.delivered).toBe(result.summary.integrations.find((i) => i.integration === row.integration)?.delivered);
+      expect(accessTokenSentence(row)).toContain('1 refresh call per expiry across');
+    }
   });
 
   it("accounts for every catalog integration: each valid example delivered once, each invalid one in its DLQ", () => {

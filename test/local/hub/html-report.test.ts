@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
 import { deliveredPerSecond, escapeHtml, renderHtmlReport, writeHtmlReport } from '../../../local/hub/html-report.js';
-import { type HubSample, type IntegrationSample, type RunSummary, STATUS_EVENT_SUMMARY_COLUMNS, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
+import {
+  ACCESS_TOKEN_SUMMARY_COLUMNS,
+  type HubSample,
+  type IntegrationSample,
+  type RunSummary,
+  STATUS_EVENT_SUMMARY_COLUMNS,
+  WEBHOOK_SUMMARY_COLUMNS,
+  type WebhookSummary,
+} from '../../../local/hub/hub-timeline.js';
 
 const CHART_KINDS = ['throughput', 'circuit', 'queue-depth', 'dlq', 'workflows'];
 
@@ -253,6 +261,30 @@ describe('renderHtmlReport', () => {
     expect(withEvents).not.toContain('class="num bad"');
     expect(renderHtmlReport(timeline(), summary({ ok: false, statusEvents: [{ ...row, mismatched: 1 }] }))).toContain('<td class="num bad">1</td>');
     expect(html).not.toContain('<h2>Status events');
+  });
+
+  it('shows the access tokens table with its sentence, and highlights a refused refresh', () => {
+    const row = {
+      integration: 'newsletter',
+      delivered: 73,
+      lifetimeSeconds: 20,
+      trafficMs: 28_400,
+      instances: 4,
+      refreshCalls: 2,
+      refreshesGranted: 2,
+      onExpiry: 1,
+      maxRefreshes: 2,
+      refused: 0,
+      beyondOnePerLifetime: 0,
+      unauthorized: 0,
+    };
+    const withTokens = renderHtmlReport(timeline(), summary({ accessTokens: [row] }));
+    expect(withTokens).toContain('<h2>Access tokens (oauth2_refresh_token)</h2>');
+    for (const column of ACCESS_TOKEN_SUMMARY_COLUMNS) expect(withTokens).toContain(`>${escapeHtml(column.label)}</th>`);
+    expect(withTokens).toContain('access token refreshed 1 time on expiry (20s tokens, 28.4s of traffic): 1 refresh call per expiry across 4 instances');
+    expect(withTokens).not.toContain('class="num bad"');
+    expect(renderHtmlReport(timeline(), summary({ ok: false, accessTokens: [{ ...row, refreshCalls: 3, refused: 1 }] }))).toContain('<td class="num bad">1</td>');
+    expect(html).not.toContain('<h2>Access tokens');
   });
 
   it('states NOT OK with the problems and highlights the non-zero must-be-zero cells', () => {

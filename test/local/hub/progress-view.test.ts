@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type HubSample, type IntegrationSample, type RunSummary, STATUS_EVENT_SUMMARY_COLUMNS, WEBHOOK_SUMMARY_COLUMNS, type WebhookSummary } from '../../../local/hub/hub-timeline.js';
+import {
+  ACCESS_TOKEN_SUMMARY_COLUMNS,
+  type AccessTokenSummary,
+  type HubSample,
+  type IntegrationSample,
+  type RunSummary,
+  STATUS_EVENT_SUMMARY_COLUMNS,
+  WEBHOOK_SUMMARY_COLUMNS,
+  type WebhookSummary,
+} from '../../../local/hub/hub-timeline.js';
 import { ProgressPrinter, renderProgress, renderProgressLine, renderSummaryTable } from '../../../local/hub/progress-view.js';
 
 const ESC = '\x1b';
@@ -297,6 +306,35 @@ describe('renderSummaryTable', () => {
     expect(header.split(/\s{2,}/)).toEqual(STATUS_EVENT_SUMMARY_COLUMNS.map((column) => column.label));
     expect(lines[lines.indexOf(header) + 1]!.split(/\s{2,}/)).toEqual(['crm', '9', '3', '0', '4', '3', '0', '2', '0', '0']);
     expect(renderSummaryTable(summary())).not.toContain('Status events');
+  });
+
+  it('has an access tokens table and a sentence per refresh-token integration, saying one refresh call per expiry only when it was', () => {
+    const row: AccessTokenSummary = {
+      integration: 'newsletter',
+      delivered: 73,
+      lifetimeSeconds: 20,
+      trafficMs: 28_400,
+      instances: 4,
+      refreshCalls: 2,
+      refreshesGranted: 2,
+      onExpiry: 1,
+      maxRefreshes: 2,
+      refused: 0,
+      beyondOnePerLifetime: 0,
+      unauthorized: 0,
+    };
+    const lines = renderSummaryTable(summary({ accessTokens: [row] })).split('\n');
+    const header = lines.find((l) => l.startsWith('integration  token lifetime'))!;
+    expect(lines[lines.indexOf(header) - 1]).toBe('Access tokens (oauth2_refresh_token)');
+    expect(header.split(/\s{2,}/)).toEqual(ACCESS_TOKEN_SUMMARY_COLUMNS.map((column) => column.label));
+    expect(lines[lines.indexOf(header) + 1]!.trim().split(/\s{2,}/)).toEqual(['newsletter', '20s', '28.4s', '4', '2', '2', '1', '0', '0', '0']);
+    expect(lines[lines.indexOf(header) + 2]).toBe(
+      'newsletter: 73 delivered, access token refreshed 1 time on expiry (20s tokens, 28.4s of traffic): 1 refresh call per expiry across 4 instances, none refused',
+    );
+    const racing = renderSummaryTable(summary({ ok: false, accessTokens: [{ ...row, refreshCalls: 9, refreshesGranted: 5, onExpiry: 4, refused: 4, beyondOnePerLifetime: 3 }] }));
+    expect(racing).toContain('9 refresh calls across 4 instances, 4 refused, 3 beyond one per token lifetime');
+    expect(racing).not.toContain('1 refresh call per expiry');
+    expect(renderSummaryTable(summary())).not.toContain('Access tokens');
   });
 
   it('has no webhooks table when no provider sent any', () => {

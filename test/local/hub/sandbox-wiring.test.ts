@@ -112,6 +112,28 @@ describe('sandbox wiring of a fixture catalog', () => {
     expect(created.status).toBe(201);
     expect(sandbox.generic('helpdesk').resources()).toHaveLength(1);
   });
+
+  it("issues the catalog's generic OAuth2 providers' tokens for an hour, or for accessTokenLifetimeSeconds when the start says so", async () => {
+    expect(sandbox.generic('billing').tokenExpiresInSeconds).toBe(3600);
+    const refreshing = entry('mailer', { auth: { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token', scopes: ['lists:write'] } });
+    const short = await startSandboxForCatalog({ seed: 1, integrations: [...FIXTURE, refreshing], workflows: null, accessTokenLifetimeSeconds: 20 });
+    try {
+      expect(['billing', 'ledger', 'mailer'].map((name) => short.generic(name).tokenExpiresInSeconds)).toEqual([20, 20, 20]);
+      // Only the lifetime changes: the catalog's token path, scopes and the other schemes are as derived.
+      expect(short.generic('billing').tokenPath).toBe('/v2/token');
+      expect(short.generic('helpdesk').tokenExpiresInSeconds).toBeUndefined();
+      const { clientId, clientSecret, refreshToken } = short.credentials('mailer');
+      const granted = await fetch(`${short.providerUrl('mailer')}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+        body: `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken!)}`,
+      });
+      expect(await granted.json()).toMatchObject({ expires_in: 20, scope: 'lists:write' });
+      expect(short.generic('mailer').refreshTokenGrant?.refreshesGranted()).toBe(1);
+    } finally {
+      await short.close();
+    }
+  });
 });
 
 describe('sandbox wiring of the shipped catalogs', () => {

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AUTH_SCHEMES } from '../../../functions/runtime/auth-config.js';
-import { INTEGRATIONS, REPOSITORY_ROOT } from '../../../lib/catalog.js';
+import { AUTH_SCHEMES, authConfigProblems } from '../../../functions/runtime/auth-config.js';
+import { type IntegrationEntry, INTEGRATIONS, REPOSITORY_ROOT } from '../../../lib/catalog.js';
 import { addIntegration, CATALOG_FILE, ScaffoldError } from '../../../local/scaffold/add-integration.js';
 import { insertCatalogEntry, insertStageEntry, placeholderBaseUrl, renderCatalogEntry, resolveScaffold } from '../../../local/scaffold/integration-scaffold.js';
 import { DEFAULT_STAGE, MAX_INTEGRATIONS_PER_STACK } from '../../../lib/stage-config.js';
@@ -32,6 +32,11 @@ function freshName(base: string): string {
   let name = base;
   for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
   return name;
+}
+
+/** A rendered catalog entry (an object literal followed by a comma) as the catalog's array holds it. */
+function catalogEntryOf(entry: string): IntegrationEntry {
+  return new Function(`return [\n${entry}][0];`)() as IntegrationEntry;
 }
 
 function listFiles(root: string, dir = ''): string[] {
@@ -76,8 +81,23 @@ describe('npm run add:integration', () => {
       expect(problems).toEqual([]);
       const entry = renderCatalogEntry(scaffold);
       if (auth === 'oauth2_client_credentials') expect(entry).toContain("auth: { scheme: 'oauth2_client_credentials', tokenUrl: '/oauth/token' }");
+      else if (auth === 'oauth2_refresh_token') expect(entry).toContain("auth: { scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token', scopes: ['records:write'] }");
       else expect(entry).toContain(`auth: '${auth}'`);
+      // The entry as the catalog reads it: its auth passes the runtime's own check (what synth applies).
+      expect(authConfigProblems(catalogEntryOf(entry).auth), auth).toEqual([]);
     }
+  });
+
+  it('writes a refresh-token entry with the token endpoint and a placeholder scope named after the resource', () => {
+    const root = scratchRoot();
+    const name = freshName('helpdesk');
+    const result = addIntegration(root, { name, auth: 'oauth2_refresh_token', path: '/tickets' });
+    const entry = renderCatalogEntry(resolveScaffold({ name, auth: 'oauth2_refresh_token', path: '/tickets' }).scaffold);
+    expect(readFileSync(join(root, result.catalog), 'utf8')).toContain(entry);
+    expect(catalogEntryOf(entry).auth).toEqual({ scheme: 'oauth2_refresh_token', tokenUrl: '/oauth/token', scopes: ['tickets:write'] });
+    expect(entry).toContain('a placeholder');
+    // The adapter declares no connection: it only names the catalog entry's scheme in its header comment.
+    expect(readFileSync(join(root, result.adapter), 'utf8')).toContain("auth 'oauth2_refresh_token'");
   });
 
   it('refuses, writing nothing, a bad name, an unknown scheme, a name in use and an adapter file that exists', () => {
