@@ -10,7 +10,7 @@ import { DEFAULT_EVENT_SOURCE } from './hub-operator.js';
 import { type Invocation, UsageError } from './args.js';
 import { fields, isoTime, oneLine, plural, table, time, truncate } from './format.js';
 import type { CircuitView, DeadLetterMessage, HubOperator, RefreshTokenSetResult, WebhookActivity, WorkflowExecutionView } from './hub-operator.js';
-import { REAUTHORIZATION_NEEDED } from '../../functions/runtime/errors.js';
+import { isAwaitingReauthorization } from '../../functions/ops/ports.js';
 import { refreshTokenProblem } from '../../functions/runtime/refresh-token-replacement.js';
 
 /** A command ready to run: its input read and checked, its defaults applied. */
@@ -259,7 +259,7 @@ function renderRefreshTokenSet(result: RefreshTokenSetResult): string {
   if (result.unsetFields.length > 0) {
     lines.push(`Warning: the secret's ${result.unsetFields.join(', ')} ${result.unsetFields.length === 1 ? 'is' : 'are'} missing or still the deploy placeholder: no refresh can succeed until set (docs/deploy.md).`);
   }
-  if (circuitAfter.state === 'isolated' && circuitAfter.stateReason?.startsWith(REAUTHORIZATION_NEEDED)) {
+  if (isAwaitingReauthorization(circuitAfter)) {
     lines.push(`The circuit is isolated for re-authorization: the prober refreshes with the new token on its next run and closes it. Watch it with \`npm run hub -- circuit status ${circuit}\`.`);
   } else if (circuitAfter.state === 'isolated') {
     lines.push(`The circuit is isolated by an operator: it stays so until \`npm run hub -- circuit reset ${circuit}\`.`);
