@@ -13,7 +13,7 @@ import { AuthenticationError, ConfigurationError, InvalidCredentialsError } from
 import { HEADER_SAFE_VALUE, isHttpUrl, type OAuth2Client, refreshAtOf, requestToken } from './oauth2-token-endpoint.js';
 import { RefreshTokenCredentials } from './refresh-token-credentials.js';
 import { type ExpiringToken, TokenCache } from './token-cache.js';
-import type { Clock, CredentialsProvider, RefreshLeases, SecretSource, WritableSecretSource } from './ports.js';
+import type { Clock, CredentialsProvider, HeadersOptions, RefreshLeases, SecretSource, WritableSecretSource } from './ports.js';
 
 export { type AuthConfig, type AuthScheme, DEFAULT_API_KEY_HEADER } from './auth-config.js';
 
@@ -130,9 +130,10 @@ class OAuth2ClientCredentials implements CredentialsProvider {
     this.tokens = new TokenCache(this.clock);
   }
 
-  async headers(options?: { fresh?: boolean }): Promise<Record<string, string>> {
+  async headers(options?: HeadersOptions): Promise<Record<string, string>> {
     const fresh = options?.fresh === true;
-    const token = await this.tokens.get(fresh, () => this.obtainToken(fresh));
+    const refused = options?.refused?.Authorization;
+    const token = await this.tokens.get(fresh, () => this.obtainToken(fresh), refused === undefined ? undefined : (cached) => cached.authorization === refused);
     return { Authorization: token.authorization };
   }
 

@@ -217,6 +217,7 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
   let countedAttempts = 0; // attempts counted against retry.maxAttempts (the credential-refresh retry is extra)
   let refreshCredentials = false; // the next attempt re-reads the secret / token, bypassing caches
   let authRefreshed = false;
+  let refusedAuthHeaders: Record<string, string> | undefined; // the last attempt's: what a 401/403 refused
   let uncountedRetry = false; // the immediate retry after a 401/403 does not use up the retry budget
   // The permit of a first 401/403, carried to the immediate retry: the circuit hears one outcome for the two attempts
   // (a first 401 is neither a failure nor a success of the provider; counted as a success, it would reset the
@@ -250,8 +251,9 @@ async function execute<T>(config: ClientConfig, req: HttpRequest<T>): Promise<Ht
     const started = clock.now();
     let outcome: AttemptOutcome<T>;
     try {
-      const authHeaders = await config.credentials.headers(refreshCredentials ? { fresh: true } : undefined);
+      const authHeaders = await config.credentials.headers(refreshCredentials ? { fresh: true, refused: refusedAuthHeaders } : undefined);
       refreshCredentials = false;
+      refusedAuthHeaders = authHeaders;
       outcome = await attemptOnce<T>(config, target, body, req.headers, authHeaders, timeoutMs);
     } catch (error) {
       const failure = toIntegrationError(error);

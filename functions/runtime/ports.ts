@@ -79,10 +79,20 @@ export interface RefreshLeases {
   read(key: string): Promise<RefreshLeaseState>;
 }
 
+/** Options of {@link CredentialsProvider.headers}. */
+export interface HeadersOptions {
+  readonly fresh?: boolean;
+  /** With `fresh`: the auth headers of the call the provider refused (401/403). */
+  readonly refused?: Readonly<Record<string, string>>;
+}
+
 /** Produces the auth headers for a provider call. */
 export interface CredentialsProvider {
-  /** Headers to add to a request. `fresh: true` re-reads the secret (and token) bypassing every cache. */
-  headers(options?: { fresh?: boolean }): Promise<Record<string, string>>;
+  /**
+   * Headers to add to a request. `fresh: true` re-reads the secret (and token) bypassing every cache; `refused` are
+   * the headers the provider just refused, so a token another call already replaced is not replaced twice.
+   */
+  headers(options?: HeadersOptions): Promise<Record<string, string>>;
   /**
    * True when a 401/403 with freshly obtained credentials means the provider revoked the grant (an OAuth refresh
    * token's access token, refused right after it was issued): the HTTP client then isolates the circuit for

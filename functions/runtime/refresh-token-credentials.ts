@@ -26,7 +26,7 @@ import type { AuthConfig } from './auth-config.js';
 import { systemClock } from './clock.js';
 import { DependencyError, InvalidCredentialsError, ReauthorizationRequiredError, TokenEndpointError } from './errors.js';
 import { HEADER_SAFE_VALUE, isHttpUrl, type OAuth2Client, refreshAtOf, requestToken } from './oauth2-token-endpoint.js';
-import type { Clock, CredentialsProvider, RefreshLeases, WritableSecretSource } from './ports.js';
+import type { Clock, CredentialsProvider, HeadersOptions, RefreshLeases, WritableSecretSource } from './ports.js';
 import { type ExpiringToken, TokenCache } from './token-cache.js';
 
 /** The scheme's configuration. */
@@ -104,9 +104,11 @@ export class RefreshTokenCredentials implements CredentialsProvider {
    * `Authorization: Bearer <access token>`. `fresh: true` (after a 401/403) means the token just used was refused:
    * another one is obtained — from the secret if another instance already refreshed, else by a refresh.
    */
-  async headers(options?: { fresh?: boolean }): Promise<Record<string, string>> {
+  async headers(options?: HeadersOptions): Promise<Record<string, string>> {
     const fresh = options?.fresh === true;
-    const token = await this.tokens.get(fresh, () => this.obtain(fresh ? this.tokens.last?.accessToken : undefined, fresh));
+    // The token the provider refused: the call's own when it says (another call may have replaced it already), else the last one.
+    const refused = fresh ? (bearerTokenOf(options?.refused) ?? this.tokens.last?.accessToken) : undefined;
+    const token = await this.tokens.get(fresh, () => this.obtain(refused, fresh), (cached) => cached.accessToken === refused);
     return { Authorization: `Bearer ${token.accessToken}` };
   }
 
@@ -233,6 +235,12 @@ export class RefreshTokenCredentials implements CredentialsProvider {
   private read(fresh: boolean): Promise<Record<string, unknown>> {
     return this.options.secrets.getJson(this.options.secretName, fresh ? { forceFetch: true } : undefined);
   }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if `headers` has one. */
+function bearerTokenOf(headers: Readonly<Record<string, string>> | undefined): string | undefined {
+  const authorization = headers?.Authorization;
+  return authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined;
 }
 
 /** Waits until lease `key` is free or expired; false when `deadline` (epoch ms) came first. */

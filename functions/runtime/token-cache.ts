@@ -31,10 +31,12 @@ export class TokenCache<T extends ExpiringToken> {
 
   /**
    * The cached token unless `fresh`; else joins the request under way (unless a fresh one is needed and that one is
-   * not), or starts `request`.
+   * not), or starts `request`. `refused` (with `fresh`) tells the token the provider refused: a cached token that is
+   * not that one was already obtained by another caller in its place, and is returned without a new request.
    */
-  get(fresh: boolean, request: () => Promise<T>): Promise<T> {
-    const usable = fresh ? undefined : this.usable();
+  get(fresh: boolean, request: () => Promise<T>, refused?: (token: T) => boolean): Promise<T> {
+    const current = this.usable();
+    const usable = !fresh || (refused !== undefined && current !== undefined && !refused(current)) ? current : undefined;
     if (usable) return Promise.resolve(usable);
     const joinable = this.inFlight && (this.inFlight.fresh || !fresh) ? this.inFlight : undefined;
     return (joinable ?? this.start(fresh, request)).promise;

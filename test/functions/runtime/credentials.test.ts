@@ -237,6 +237,18 @@ describe('createCredentialsProvider: OAuth2 client credentials', () => {
     expect(endpoint.calls).toHaveLength(2);
   });
 
+  it('gives a caller whose refused token was already replaced the replacement, with no new token request', async () => {
+    const provider = oauthProvider();
+    const refused = await provider.headers();
+    expect(await provider.headers({ fresh: true, refused })).toEqual({ Authorization: 'Bearer at-2' });
+
+    expect(await provider.headers({ fresh: true, refused })).toEqual({ Authorization: 'Bearer at-2' });
+    expect(endpoint.calls).toHaveLength(2);
+    expect(secrets.forcedReads).toBe(1);
+    // The replacement refused in turn is replaced.
+    expect(await provider.headers({ fresh: true, refused: { Authorization: 'Bearer at-2' } })).toEqual({ Authorization: 'Bearer at-3' });
+  });
+
   it('does not let a fresh request join an older in-flight one', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {

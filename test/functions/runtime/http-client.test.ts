@@ -541,6 +541,8 @@ describe('createHttpClient: credentials', () => {
     expect(error).toMatchObject({ status: 401, category: 'transient', errorClass: 'AuthenticationFailed' });
     expect((error as Error).message).toContain('GET /v1/files/1 -> 401: invalid_token');
     expect(credentials.calls).toEqual([{ fresh: false }, { fresh: true }]);
+    // The fresh fetch names the refused headers: a token another call already replaced is not replaced twice.
+    expect(credentials.refused).toEqual([{ Authorization: 'Bearer token-1' }]);
     expect(server.requests.map((req) => req.headers.authorization)).toEqual(['Bearer token-1', 'Bearer token-2']);
     // Not retried within the call: the same credentials would be rejected again.
     expect(clock.sleeps).toEqual([]);

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { CircuitOpenError, type IntegrationError, type NotAttemptedError } from '../../../functions/runtime/errors.js';
-import type { CallGuard, CallPermit, Clock, CredentialsProvider } from '../../../functions/runtime/ports.js';
+import type { CallGuard, CallPermit, Clock, CredentialsProvider, HeadersOptions } from '../../../functions/runtime/ports.js';
 
 // ---------------------------------------------------------------- clock
 
@@ -104,12 +104,15 @@ export class RecordingGuard implements CallGuard {
 /** A CredentialsProvider that returns fixed headers (a new token after each fresh fetch) and records calls. */
 export class RecordingCredentials implements CredentialsProvider {
   readonly calls: Array<{ fresh: boolean }> = [];
+  /** The headers each fresh call said were refused. */
+  readonly refused: Array<Readonly<Record<string, string>> | undefined> = [];
   fail?: Error;
 
   constructor(private readonly tokens: string[] = ['token-1', 'token-2', 'token-3']) {}
 
-  async headers(options?: { fresh?: boolean }): Promise<Record<string, string>> {
+  async headers(options?: HeadersOptions): Promise<Record<string, string>> {
     this.calls.push({ fresh: options?.fresh === true });
+    if (options?.fresh) this.refused.push(options.refused);
     if (this.fail) throw this.fail;
     const freshCount = this.calls.filter((call) => call.fresh).length;
     return { Authorization: `Bearer ${this.tokens[Math.min(freshCount, this.tokens.length - 1)]}` };

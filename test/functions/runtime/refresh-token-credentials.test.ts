@@ -113,6 +113,24 @@ describe('one refresh across every instance', () => {
     expect(await callApi(fromA)).toBe(201);
   });
 
+  it('a caller whose refused token another call of the instance already replaced gets the replacement, with no second refresh', async () => {
+    const { grant, secrets, instance, callApi } = await setUp();
+    const credentials = instance();
+    const refused = await credentials.headers();
+    // Two calls went out with the same token and both were refused; the first one's retry replaced it.
+    const replaced = await credentials.headers({ fresh: true, refused });
+    expect(replaced).not.toEqual(refused);
+    const [refreshes, writes, reads] = [grant.refreshRequests(), secrets.writeCount, secrets.reads];
+
+    expect(await credentials.headers({ fresh: true, refused })).toEqual(replaced);
+    // Not even the secret is read: the instance's cache holds the replacement.
+    expect([grant.refreshRequests(), secrets.writeCount, secrets.reads]).toEqual([refreshes, writes, reads]);
+    expect(await callApi(replaced)).toBe(201);
+    // Refused itself, the replacement is replaced.
+    expect(await credentials.headers({ fresh: true, refused: replaced })).not.toEqual(replaced);
+    expect(grant.refreshRequests()).toBe(refreshes + 1);
+  });
+
   it('sends the catalog scopes on a refresh, or none when the provider refuses scope on refresh', async () => {
     const withScope = await setUp();
     // A scope the grant does not hold is refused by the provider: the scope was sent.
