@@ -22,6 +22,7 @@ import type { CircuitStatus } from '../runtime/circuit-breaker.js';
 import type { CircuitState } from '../runtime/circuit-store.js';
 import type { ProbeOutcome } from '../runtime/integration-runtime.js';
 import type { Clock } from '../runtime/ports.js';
+import { canRequireReauthorization } from '../runtime/auth-config.js';
 import { EventSourceMappingBusyError } from './errors.js';
 import type { ProbedIntegration, ProbedProvider } from './ops-config.js';
 import {
@@ -151,7 +152,7 @@ export class CircuitProber {
     const { mappings, gauge, logger } = this.#options;
     const circuit = await target.status();
     versions.set(target.integration.name, circuit.version);
-    gauge.record(target.integration.name, circuit);
+    gauge.record(target.integration.name, circuit, { reauthorizable: canRequireReauthorization(target.integration.auth.scheme) });
     if (!isIntegration(target.integration)) {
       const base = { integration: target.integration.name, circuit: circuit.state };
       if (!isCircuitOpen(circuit.state)) return { ...base, settled: true };

@@ -48,13 +48,25 @@ export interface ProbeSchedule {
 /** What the gauge reads of a circuit: its state, and why it is in it. */
 export type GaugedCircuit = Pick<CircuitRecord, 'state' | 'stateReason'>;
 
+/** What a gauge record knows of the circuit besides its state. */
+export interface GaugeOptions {
+  /**
+   * The circuit's auth scheme can require re-authorization (functions/runtime/auth-config.ts
+   * canRequireReauthorization): its `ReauthorizationNeeded` is published, 0 included. Otherwise only a 1 is: the
+   * controller, which does not know the scheme, publishes the isolation that starts it, and the prober, which does,
+   * every value after. A series of zeros for circuits no alarm watches would cost a custom metric each. @default false
+   */
+  readonly reauthorizable?: boolean;
+}
+
 /**
  * Publishes the circuit gauges of an integration (functions/ops/circuit-gauge.ts): `CircuitOpen` (1 while its circuit
- * is not closed, else 0) and `ReauthorizationNeeded` (1 while it waits for a new refresh token, else 0).
+ * is not closed, else 0) and `ReauthorizationNeeded` (1 while it waits for a new refresh token, else 0; see
+ * {@link GaugeOptions}).
  */
 export interface CircuitGauge {
   /** Records `integration`'s circuit as it is now. */
-  record(integration: string, circuit: GaugedCircuit): void;
+  record(integration: string, circuit: GaugedCircuit, options?: GaugeOptions): void;
 }
 
 /** The concurrency a mapping is resumed at: Lambda's minimum for SQS, so a recovering provider gets a trickle first. */

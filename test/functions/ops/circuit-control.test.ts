@@ -74,7 +74,7 @@ describe('circuit controller', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(mappings.updates).toEqual([{ uuid: CRM_MAPPING, change: { enabled: false } }]);
     expect(schedule.enabled).toBe(true);
-    expect(gauge.points).toEqual([{ integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 }]);
+    expect(gauge.points).toEqual([{ integration: 'crm', CircuitOpen: 1 }]);
   });
 
   it('disables the mapping when an operator isolates the circuit', async () => {
@@ -86,17 +86,17 @@ describe('circuit controller', () => {
     expect(schedule.enabled).toBe(true);
   });
 
-  it('publishes ReauthorizationNeeded 1 while the circuit is isolated for re-authorization, 0 for any other isolation and once it closes', async () => {
+  it('publishes ReauthorizationNeeded 1 when the circuit is isolated for re-authorization, and nothing of it otherwise (the prober, which knows the scheme, publishes the zeros)', async () => {
     await stored(circuit('crm'));
     await controller.handleRecord(await transition('crm', { state: 'isolated', stateReason: `${REAUTHORIZATION_NEEDED}: Token endpoint rejected the grant: 400 invalid_grant` }));
     expect(gauge.points.at(-1)).toEqual({ integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 1 });
 
     await controller.handleRecord(await transition('crm', { state: 'closed', stateReason: 'reset by prober' }));
-    expect(gauge.points.at(-1)).toEqual({ integration: 'crm', CircuitOpen: 0, ReauthorizationNeeded: 0 });
+    expect(gauge.points.at(-1)).toEqual({ integration: 'crm', CircuitOpen: 0 });
 
     await stored(circuit('payments'));
     await controller.handleRecord(await transition('payments', { state: 'isolated', stateReason: 'provider maintenance' }));
-    expect(gauge.points.at(-1)).toEqual({ integration: 'payments', CircuitOpen: 1, ReauthorizationNeeded: 0 });
+    expect(gauge.points.at(-1)).toEqual({ integration: 'payments', CircuitOpen: 1 });
 
     // A standalone workflow provider's circuit too.
     await controller.handleRecord(await transition('shipping', { state: 'isolated', stateReason: `${REAUTHORIZATION_NEEDED}: 401 right after a fresh access token` }));
@@ -129,7 +129,7 @@ describe('circuit controller', () => {
 
     expect(await controller.handleRecord(record)).toBe('already_paused');
     expect(mappings.updates).toEqual([]);
-    expect(gauge.points).toEqual([{ integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 }]);
+    expect(gauge.points).toEqual([{ integration: 'crm', CircuitOpen: 1 }]);
   });
 
   it('does nothing for a record whose state did not change (a counter or lease write)', async () => {
@@ -166,10 +166,10 @@ describe('circuit controller', () => {
     const opened = await transition('shipping', { state: 'open', openUntil: clock.now() + 30_000 });
     expect(await controller.handleRecord(opened)).toBe('provider_recorded');
     expect(schedule.calls).toEqual(['enable']);
-    expect(gauge.points).toEqual([{ integration: 'shipping', CircuitOpen: 1, ReauthorizationNeeded: 0 }]);
+    expect(gauge.points).toEqual([{ integration: 'shipping', CircuitOpen: 1 }]);
     const closed = await transition('shipping', { state: 'closed', openUntil: undefined });
     expect(await controller.handleRecord(closed)).toBe('provider_recorded');
-    expect(gauge.points.at(-1)).toEqual({ integration: 'shipping', CircuitOpen: 0, ReauthorizationNeeded: 0 });
+    expect(gauge.points.at(-1)).toEqual({ integration: 'shipping', CircuitOpen: 0 });
     expect(mappings.reads).toEqual([]);
     expect(mappings.updates).toEqual([]);
   });

@@ -50,13 +50,14 @@ describe('circuit gauges', () => {
     vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
     const gauge = new PowertoolsCircuitGauge(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'integration-hub' }));
     const refused = `${REAUTHORIZATION_NEEDED}: Token endpoint crm.example.com/oauth/token rejected the grant: 400 invalid_grant`;
+    const reauthorizable = { reauthorizable: true };
 
     const blobs = emitted(() => {
-      gauge.record('crm', { state: 'isolated', stateReason: refused });
-      gauge.record('payments', { state: 'isolated', stateReason: 'provider maintenance' });
+      gauge.record('crm', { state: 'isolated', stateReason: refused }, reauthorizable);
+      gauge.record('payments', { state: 'isolated', stateReason: 'provider maintenance' }, reauthorizable);
       // Only an isolation ends by a new refresh token; the reason alone on another state is not one.
-      gauge.record('shipping', { state: 'open', stateReason: refused });
-      gauge.record('crm', { state: 'closed', stateReason: refused });
+      gauge.record('shipping', { state: 'open', stateReason: refused }, reauthorizable);
+      gauge.record('crm', { state: 'closed', stateReason: refused }, reauthorizable);
     }) as Blob[];
 
     // One blob per gauge and record, each with its own integration dimension.
@@ -77,16 +78,33 @@ describe('circuit gauges', () => {
     }
   });
 
+  it('publishes no ReauthorizationNeeded zeros for a circuit whose scheme cannot need it (no alarm reads them), a 1 whoever records it', () => {
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    const gauge = new PowertoolsCircuitGauge(new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'integration-hub' }));
+
+    const blobs = emitted(() => {
+      gauge.record('payments', { state: 'open' });
+      gauge.record('payments', { state: 'closed' }, { reauthorizable: false });
+      // The controller does not know the scheme: the isolation that starts a wait is published all the same.
+      gauge.record('crm', { state: 'isolated', stateReason: `${REAUTHORIZATION_NEEDED}: invalid_grant` });
+    }) as Blob[];
+
+    expect(blobs.map((b) => Object.keys(b).filter((key) => key in OpsMetric))).toEqual([['CircuitOpen'], ['CircuitOpen'], ['CircuitOpen'], ['ReauthorizationNeeded']]);
+  });
+
   it('records the same values in memory as it publishes', () => {
     const gauge = new RecordingCircuitGauge();
     gauge.record('crm', { state: 'isolated', stateReason: `${REAUTHORIZATION_NEEDED}: 401 right after a fresh access token` });
     gauge.record('payments', { state: 'half_open' });
+    gauge.record('crm', { state: 'open' });
 
     expect(gauge.points).toEqual([
       { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 1 },
-      { integration: 'payments', CircuitOpen: 1, ReauthorizationNeeded: 0 },
+      { integration: 'payments', CircuitOpen: 1 },
+      { integration: 'crm', CircuitOpen: 1 },
     ]);
     expect(gauge.last('crm', OpsMetric.ReauthorizationNeeded)).toBe(1);
+    expect(gauge.last('payments', OpsMetric.ReauthorizationNeeded)).toBeUndefined();
     expect(gauge.last('crm')).toBe(1);
   });
 });

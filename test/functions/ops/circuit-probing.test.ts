@@ -103,7 +103,7 @@ describe('circuit prober: workflow providers (no mapping)', () => {
     expect(shipping.probes).toBe(1);
     expect(first.integrations.find((i) => i.integration === 'shipping')).toEqual({ integration: 'shipping', circuit: 'open', probe: 'failed', settled: false });
     expect(first.schedule).toBe('kept');
-    expect(gauge.points).toContainEqual({ integration: 'shipping', CircuitOpen: 1, ReauthorizationNeeded: 0 });
+    expect(gauge.points).toContainEqual({ integration: 'shipping', CircuitOpen: 1 });
 
     shipping.probeOutcome = 'succeeded';
     await prober.run();
@@ -173,7 +173,9 @@ describe('circuit prober', () => {
     expect(next.integrations.find((i) => i.integration === 'crm')).toMatchObject({ circuit: 'closed', action: 'resumed' });
   });
 
-  it('publishes ReauthorizationNeeded 1 on every run while a circuit waits for a new refresh token, 0 for an operator isolation and after re-authorization', async () => {
+  it('publishes ReauthorizationNeeded of a refresh-token circuit on every run: 1 while it waits for a new refresh token, 0 after re-authorization; none for other schemes', async () => {
+    crm = new FakeTarget({ ...integration('crm', CRM_MAPPING, 5), auth: { scheme: 'oauth2_refresh_token', tokenUrl: 'https://crm.example.com/oauth/token' } });
+    prober = new CircuitProber({ targets: [crm, payments], mappings, schedule, gauge, logger: silentLogger(), restoreAfterMs: RESTORE_AFTER_MS, clock });
     crm.set('isolated');
     crm.stateReason = `${REAUTHORIZATION_NEEDED}: Token endpoint crm.example.com/oauth/token rejected the grant: 400 invalid_grant`;
     payments.set('isolated');
@@ -185,9 +187,9 @@ describe('circuit prober', () => {
     await prober.run();
     expect(gauge.points).toEqual([
       { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 1 },
-      { integration: 'payments', CircuitOpen: 1, ReauthorizationNeeded: 0 },
+      { integration: 'payments', CircuitOpen: 1 },
       { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 1 },
-      { integration: 'payments', CircuitOpen: 1, ReauthorizationNeeded: 0 },
+      { integration: 'payments', CircuitOpen: 1 },
     ]);
 
     crm.reauthorization = 'reauthorized';
@@ -248,10 +250,10 @@ describe('circuit prober', () => {
     await prober.run();
 
     expect(gauge.points).toEqual([
-      { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 },
-      { integration: 'payments', CircuitOpen: 0, ReauthorizationNeeded: 0 },
-      { integration: 'crm', CircuitOpen: 1, ReauthorizationNeeded: 0 },
-      { integration: 'payments', CircuitOpen: 0, ReauthorizationNeeded: 0 },
+      { integration: 'crm', CircuitOpen: 1 },
+      { integration: 'payments', CircuitOpen: 0 },
+      { integration: 'crm', CircuitOpen: 1 },
+      { integration: 'payments', CircuitOpen: 0 },
     ]);
   });
 
