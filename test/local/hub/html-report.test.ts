@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ACCESS_TOKEN_ROW } from './access-token-row.js';
 import type { CircuitState } from '../../../functions/runtime/circuit-store.js';
 import { deliveredPerSecond, escapeHtml, renderHtmlReport, writeHtmlReport } from '../../../local/hub/html-report.js';
 import {
@@ -254,30 +255,7 @@ describe('renderHtmlReport', () => {
   });
 
   it('shows the status events table and highlights events that differ from the ledger', () => {
-    const row = { integration: 'alpha', events: 6, entities: 2, byStatus: { syncing: 3, synced: 3 }, mismatched: 0, repeated: 0 };
-    const withEvents = renderHtmlReport(timeline(), summary({ statusEvents: [row] }));
-    expect(withEvents).toContain('<h2>Status events (SyncStatusChanged)</h2>');
-    for (const column of STATUS_EVENT_SUMMARY_COLUMNS) expect(withEvents).toContain(`>${escapeHtml(column.label)}</th>`);
-    expect(withEvents).not.toContain('class="num bad"');
-    expect(renderHtmlReport(timeline(), summary({ ok: false, statusEvents: [{ ...row, mismatched: 1 }] }))).toContain('<td class="num bad">1</td>');
-    expect(html).not.toContain('<h2>Status events');
-  });
-
-  it('shows the access tokens table with its sentence, and highlights a refused refresh', () => {
-    const row = {
-      integration: 'newsletter',
-      delivered: 73,
-      lifetimeSeconds: 20,
-      trafficMs: 28_400,
-      instances: 4,
-      refreshCalls: 2,
-      refreshesGranted: 2,
-      onExpiry: 1,
-      maxRefreshes: 2,
-      refused: 0,
-      beyondOnePerLifetime: 0,
-      unauthorized: 0,
-    };
+    const row = ACCESS_TOKEN_ROW;
     const withTokens = renderHtmlReport(timeline(), summary({ accessTokens: [row] }));
     expect(withTokens).toContain('<h2>Access tokens (oauth2_refresh_token)</h2>');
     for (const column of ACCESS_TOKEN_SUMMARY_COLUMNS) expect(withTokens).toContain(`>${escapeHtml(column.label)}</th>`);

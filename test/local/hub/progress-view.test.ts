@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { ACCESS_TOKEN_ROW } from './access-token-row.js';
 import {
   ACCESS_TOKEN_SUMMARY_COLUMNS,
-  type AccessTokenSummary,
   type HubSample,
   type IntegrationSample,
   type RunSummary,
@@ -309,20 +309,7 @@ describe('renderSummaryTable', () => {
   });
 
   it('has an access tokens table and a sentence per refresh-token integration, saying one refresh call per expiry only when it was', () => {
-    const row: AccessTokenSummary = {
-      integration: 'newsletter',
-      delivered: 73,
-      lifetimeSeconds: 20,
-      trafficMs: 28_400,
-      instances: 4,
-      refreshCalls: 2,
-      refreshesGranted: 2,
-      onExpiry: 1,
-      maxRefreshes: 2,
-      refused: 0,
-      beyondOnePerLifetime: 0,
-      unauthorized: 0,
-    };
+    const row = ACCESS_TOKEN_ROW;
     const lines = renderSummaryTable(summary({ accessTokens: [row] })).split('\n');
     const header = lines.find((l) => l.startsWith('integration  token lifetime'))!;
     expect(lines[lines.indexOf(header) - 1]).toBe('Access tokens (oauth2_refresh_token)');
