@@ -84,12 +84,13 @@ export async function replaceRefreshToken(refreshToken: string, options: Refresh
       `The new refresh token for secret '${secretName}' is the one the provider refused: have the customer authorize the hub again and use the token that gives`,
     );
   }
-  const deadline = clock.now() + (options.waitMs ?? 30_000);
+  const waitMs = options.waitMs ?? 30_000;
+  const deadline = clock.now() + waitMs;
   for (;;) {
     const now = clock.now();
     if (await leases.acquire(key, owner, now, now + leaseMs)) break;
     if (!(await awaitLeaseRelease(leases, key, clock, deadline, options.pollMs ?? 200))) {
-      throw new DependencyError('DynamoDB', `A refresh of secret '${secretName}' has held its lease for longer than ${options.waitMs ?? 30_000} ms: try again`);
+      throw new DependencyError('DynamoDB', `A refresh of secret '${secretName}' has held its lease for longer than ${waitMs} ms: try again`);
     }
   }
   try {

@@ -378,10 +378,11 @@ export class AwsHubOperator implements HubOperator {
    * were given (the circuits' SSM parameters). The prober re-authorizes on its next run.
    */
   async authSetRefreshToken(circuit: string, refreshToken: string): Promise<RefreshTokenSetResult> {
-    const hub = await this.hub();
+    // Known before any AWS call: without the parameters there is no secret to write.
     if (this.circuitsPath === undefined) {
       throw new OperatorError(`The CLI finds a circuit's secret in the stage's circuit parameters: pass --stage (operating ${this.location} without them)`);
     }
+    const hub = await this.hub();
     return setRefreshToken(circuit, refreshToken, {
       credentials: hub.credentials,
       circuits: [...hub.circuits.keys()],

@@ -21,7 +21,6 @@ import { createLocalSecretsManager, type LocalSecretsManager } from '../local-se
 import { type CfnTemplate, synthesizeHubTemplate } from '../local-step-functions.js';
 import {
   DEDICATED_PROVIDER_AUTH,
-  type GenericAuth,
   genericAuthOf,
   isDedicatedProvider,
   type Sandbox,
@@ -51,7 +50,7 @@ export type { SandboxServing };
 type AnySandbox = SandboxControl<string>;
 
 /** How the sandbox serves each integration and standalone provider of the catalogs; throws a CatalogError for an invalid catalog. */
-export function sandboxWiring(catalogs: HubCatalogs = {}): SandboxWiring {
+export function sandboxWiring(catalogs: HubCatalogs = {}, options: CatalogSandboxOptions = {}): SandboxWiring {
   const { integrations = INTEGRATIONS, workflows = WORKFLOWS, providers = PROVIDERS } = catalogs;
   const resolved = resolveCatalog(integrations);
   const servings: SandboxServing[] = resolved.map((integration) => {
@@ -64,7 +63,9 @@ export function sandboxWiring(catalogs: HubCatalogs = {}): SandboxWiring {
   for (const provider of standalone) {
     servings.push({ name: provider.name, provider: provider.name, generic: false, auth: provider.auth, secretName: secretNameOf(provider) });
   }
-  const generic = servings.filter((serving) => serving.generic).map((serving) => ({ name: serving.provider, auth: genericAuthOf(serving.auth) }));
+  const generic = servings
+    .filter((serving) => serving.generic)
+    .map((serving) => ({ name: serving.provider, auth: genericAuthOf(serving.auth, options.accessTokenLifetimeSeconds) }));
   return { servings, generic };
 }
 
@@ -107,7 +108,7 @@ export function sandboxSecrets(sandbox: AnySandbox, catalogs: HubCatalogs = {}):
   return createLocalSecretsManager(sandboxSecretValues(sandbox, catalogs));
 }
 
-/** Options of {@link startSandboxForCatalog} besides the sandbox's own and the catalogs. */
+/** Options of {@link sandboxWiring} and {@link startSandboxForCatalog} besides the sandbox's own and the catalogs. */
 export interface CatalogSandboxOptions {
   /**
    * `expires_in` of the access tokens issued by the generic OAuth2 providers derived from the catalogs, seconds on the
@@ -124,17 +125,8 @@ export interface CatalogSandboxOptions {
 export function startSandboxForCatalog(options: SandboxOptions<string> & HubCatalogs & CatalogSandboxOptions = {}): Promise<Sandbox<string>> {
   const { integrations, workflows, providers, accessTokenLifetimeSeconds, ...sandboxOptions } = options;
   const declared = sandboxOptions.generic ?? [];
-  const derived = sandboxWiring({ integrations, workflows, providers })
-    .generic.filter((g) => !declared.some((d) => d.name === g.name))
-    .map((g) => (accessTokenLifetimeSeconds === undefined ? g : { ...g, auth: withTokenLifetime(g.auth, accessTokenLifetimeSeconds) }));
+  const derived = sandboxWiring({ integrations, workflows, providers }, { accessTokenLifetimeSeconds }).generic.filter((g) => !declared.some((d) => d.name === g.name));
   return startSandbox<string>({ ...sandboxOptions, generic: [...derived, ...declared] });
-}
-
-/** An OAuth2 provider's auth with its access tokens' lifetime set; any other scheme's as it is. */
-function withTokenLifetime(auth: GenericAuth, tokenExpiresInSeconds: number): GenericAuth {
-  const declared = typeof auth === 'string' ? { scheme: auth } : auth;
-  if (declared.scheme !== 'oauth2_client_credentials' && declared.scheme !== 'oauth2_refresh_token') return auth;
-  return { ...declared, tokenExpiresInSeconds };
 }
 
 /** One Lambda function of the template with its environment (intrinsics resolved). */

@@ -88,19 +88,24 @@ export function secretFieldProblems(scheme: AuthScheme, secret: unknown): string
  * provider prefix, so it becomes the token path; a full URL keeps the default path (the hub's secret must then point
  * `tokenUrl` at the sandbox, see local/hub/sandbox-wiring.ts sandboxSecretValues).
  */
-export function genericAuthOf(auth: AuthConfig): GenericAuth {
+export function genericAuthOf(auth: AuthConfig, tokenExpiresInSeconds?: number): GenericAuth {
   if (auth.scheme === 'api_key') return auth.headerName ? { scheme: 'api_key', headerName: auth.headerName } : 'api_key';
+  if (!isOAuth2(auth)) return auth.scheme;
+  // `tokenExpiresInSeconds`: the access tokens' lifetime, a sandbox setting (the provider decides it, not the catalog).
+  const token = {
+    ...(auth.tokenUrl.startsWith('/') ? { tokenPath: auth.tokenUrl } : {}),
+    ...(tokenExpiresInSeconds === undefined ? {} : { tokenExpiresInSeconds }),
+  };
   if (auth.scheme === 'oauth2_refresh_token') {
     // The grant holds the scopes the catalog asks for, and refuses `scope` on a refresh where the catalog says the provider does.
     return {
       scheme: auth.scheme,
-      ...(auth.tokenUrl.startsWith('/') ? { tokenPath: auth.tokenUrl } : {}),
+      ...token,
       ...(auth.scopes === undefined ? {} : { scopes: auth.scopes }),
       ...(auth.scopeOnRefresh === undefined ? {} : { scopeOnRefresh: auth.scopeOnRefresh }),
     };
   }
-  if (isOAuth2(auth)) return auth.tokenUrl.startsWith('/') ? { scheme: auth.scheme, tokenPath: auth.tokenUrl } : auth.scheme;
-  return auth.scheme;
+  return Object.keys(token).length > 0 ? { scheme: auth.scheme, ...token } : auth.scheme;
 }
 
 function fieldPairs(provider: ProviderName): [credentialField: string, secretField: string][] {
